@@ -1,0 +1,1 @@
+"""LightningStor s3."""
