@@ -1,0 +1,73 @@
+"""What every core operation works with: metadata, chunks, limits and the authorizer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import common_pb2
+from lightningstor_storage import StorageBackend
+from lightningstor_types.actions import Action
+from lightningstor_types.config import Settings
+from lightningstor_types.errors import NoSuchBucket
+from lightningstor_types.resources import bucket_resource, object_resource, scope_resource
+from lightningstor_types.scope import Scope
+from lightningstor_types.service import RequestContext
+
+from lightningstor_api.authz import Authorizer
+from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.metadata import KeyValue, MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class BucketRef:
+    """A bucket as read, with the revision a transaction compares against."""
+
+    scope: Scope
+    kv: KeyValue
+    record: records_pb2.BucketRecord
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+
+@dataclass(slots=True)
+class CoreContext:
+    """Shared state of the core's operation modules."""
+
+    settings: Settings
+    store: MetadataStore
+    storage: StorageBackend
+    authorizer: Authorizer
+    keys: KeySchema
+
+    def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
+        """The request's explicit scope, else the caller's own."""
+        if requested is not None and requested.org_id:
+            return Scope(requested.org_id, requested.project_id or None)
+        return ctx.principal.scope
+
+    async def authorize(
+        self,
+        ctx: RequestContext,
+        action: Action,
+        scope: Scope,
+        bucket: str | None = None,
+        key: str | None = None,
+    ) -> None:
+        """The one authorization choke point: raises AccessDenied unless allowed."""
+        if bucket is None:
+            resource = scope_resource(scope)
+        elif key is None:
+            resource = bucket_resource(scope, bucket)
+        else:
+            resource = object_resource(scope, bucket, key)
+        await self.authorizer.authorize(ctx, action, resource)
+
+    async def bucket(self, scope: Scope, name: str) -> BucketRef:
+        """Look a bucket up by name in a scope (NoSuchBucket when absent)."""
+        kv = await self.store.get(self.keys.bucket(scope, name))
+        if kv is None:
+            raise NoSuchBucket(BucketName=name)
+        return BucketRef(scope, kv, records_pb2.BucketRecord.FromString(kv.value))

@@ -1,0 +1,40 @@
+"""Identifiers that never derive from user input."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+
+_MAX_NS = (1 << 64) - 1
+_SORT_ID = re.compile(r"^[0-9a-f]{24}$")
+NULL_VERSION = "null"
+
+
+def new_sort_id(now_ns: int | None = None) -> str:
+    """A version sort id: newer ids sort first (inverted time), random tail breaks ties."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    return f"{_MAX_NS - ns:016x}{secrets.token_hex(4)}"
+
+
+def is_sort_id(value: str) -> bool:
+    """True when ``value`` has the form of a sort id (and so may name a stored version)."""
+    return _SORT_ID.fullmatch(value) is not None
+
+
+def new_data_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_upload_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_bucket_id() -> str:
+    return secrets.token_hex(16)
+
+
+def new_gc_entry_id(now_ns: int | None = None) -> str:
+    """GC journal ids sort by time, so the collector takes the oldest first."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    return f"{ns:020d}-{secrets.token_hex(6)}"

@@ -1,0 +1,257 @@
+"""Reading and replacing object versions: the transactions every write shares.
+
+Layout (DESIGN.md §5): each version lives at ``versions/…/{key}\\0{sort id}`` (newest first);
+``objects/…/{key}`` holds a copy of the current version and is absent when the newest version
+is a delete marker. A version's ``version_id`` is its sort id, or ``null`` in buckets that are
+unversioned or suspended; a new null version replaces the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2
+from lightningstor_types.errors import (
+    InvalidArgument,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchVersion,
+    PreconditionFailed,
+    SlowDown,
+)
+from lightningstor_types.scope import Scope
+
+from lightningstor_api.core.context import BucketRef, CoreContext
+from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, new_sort_id
+from lightningstor_api.core.txn import Conflict, Txn
+from lightningstor_api.metadata import KeyValue
+
+MAX_ATTEMPTS = 32
+ENABLED = bucket_pb2.VERSIONING_STATUS_ENABLED
+SUSPENDED = bucket_pb2.VERSIONING_STATUS_SUSPENDED
+
+
+@dataclass(frozen=True, slots=True)
+class Version:
+    """A stored version and the revision to compare against."""
+
+    kv: KeyValue
+    record: records_pb2.ObjectRecord
+
+
+async def backoff(attempt: int) -> None:
+    """Short randomized sleep between optimistic-transaction retries."""
+    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+
+
+async def load_current(
+    cc: CoreContext, scope: Scope, bucket: str, key: str
+) -> Version | None:
+    """The current (non-delete-marker) version, or None."""
+    kv = await cc.store.get(cc.keys.object(scope, bucket, key))
+    return Version(kv, records_pb2.ObjectRecord.FromString(kv.value)) if kv else None
+
+
+async def load_version(
+    cc: CoreContext, scope: Scope, bucket: str, key: str, version_id: str
+) -> Version | None:
+    """A version by id (``null`` included), or None when there is no such version."""
+    if version_id == NULL_VERSION:
+        return await find_null_version(cc, scope, bucket, key)
+    if not is_sort_id(version_id):
+        raise InvalidArgument("Invalid version id specified", ArgumentName="versionId")
+    kv = await cc.store.get(cc.keys.version(scope, bucket, key, version_id))
+    return Version(kv, records_pb2.ObjectRecord.FromString(kv.value)) if kv else None
+
+
+async def find_null_version(cc: CoreContext, scope: Scope, bucket: str, key: str) -> Version | None:
+    """The key's null version; a scan of the key's versions (few, in practice)."""
+    prefix = cc.keys.key_versions_prefix(scope, bucket, key)
+    start: bytes | None = None
+    while True:
+        page = await cc.store.range(prefix, start=start, limit=256)
+        for kv in page.kvs:
+            rec = records_pb2.ObjectRecord.FromString(kv.value)
+            if rec.version_id == NULL_VERSION:
+                return Version(kv, rec)
+        if not page.more or not page.kvs:
+            return None
+        start = page.kvs[-1].key + b"\x00"
+
+
+async def resolve_read(
+    cc: CoreContext, scope: Scope, bucket: str, key: str, version_id: str
+) -> records_pb2.ObjectRecord:
+    """The version a GET/HEAD/copy reads: current or by id; errors as S3 gives them."""
+    if version_id:
+        v = await load_version(cc, scope, bucket, key, version_id)
+        if v is None:
+            raise NoSuchVersion(Key=key, VersionId=version_id)
+        return v.record
+    cur = await load_current(cc, scope, bucket, key)
+    if cur is None:
+        raise NoSuchKey(Key=key)
+    return cur.record
+
+
+def check_write_conditions(
+    cond: common_pb2.Conditions | None, current: records_pb2.ObjectRecord | None, key: str
+) -> None:
+    """If-Match / If-None-Match of a write against the current version."""
+    if cond is None:
+        return
+    if cond.if_none_match:
+        if current is not None and (
+            cond.if_none_match == "*" or etag_matches(cond.if_none_match, current.etag)
+        ):
+            raise PreconditionFailed(Condition="If-None-Match")
+    if cond.if_match:
+        if current is None:
+            raise NoSuchKey(Key=key)
+        if not etag_matches(cond.if_match, current.etag):
+            raise PreconditionFailed(Condition="If-Match")
+
+
+def etag_matches(condition: str, etag: str) -> bool:
+    """An If-Match/If-None-Match list against a quoted ETag (``*`` matches any)."""
+    bare = etag.strip('"')
+    for item in condition.split(","):
+        item = item.strip()
+        if item.startswith("W/"):
+            item = item[2:]
+        if item == "*" or item.strip('"') == bare:
+            return True
+    return False
+
+
+def now_timestamp() -> Timestamp:
+    ts = Timestamp()
+    ts.GetCurrentTime()
+    return ts
+
+
+async def commit_version(
+    cc: CoreContext,
+    bucket: BucketRef,
+    key: str,
+    record: records_pb2.ObjectRecord,
+    *,
+    new_data: records_pb2.DataRecord | None = None,
+    acquire: str = "",
+    conditions: common_pb2.Conditions | None = None,
+    extra: Callable[[Txn], None] | None = None,
+) -> records_pb2.ObjectRecord:
+    """Make ``record`` the newest version of ``key`` in one transaction, replacing the null
+    version where the bucket's versioning says so. ``record`` must not yet hold ids or times.
+
+    ``new_data`` is created holding the new version's reference; ``acquire`` adds a reference
+    to an existing data record (copy); ``extra`` adds the caller's own operations.
+    Retries on concurrent changes; raises PreconditionFailed/NoSuchKey from ``conditions``.
+    """
+    scope = bucket.scope
+    for attempt in range(MAX_ATTEMPTS):
+        bref = await cc.bucket(scope, bucket.name)
+        if bref.record.bucket_id != bucket.record.bucket_id:
+            raise NoSuchBucket(BucketName=bucket.name)
+        cur = await load_current(cc, scope, bucket.name, key)
+        check_write_conditions(conditions, cur.record if cur else None, key)
+        txn = Txn(cc.store, cc.keys)
+        txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
+        obj_key = cc.keys.object(scope, bucket.name, key)
+        txn.expect(obj_key, cur.kv if cur else None)
+        rec = records_pb2.ObjectRecord()
+        rec.CopyFrom(record)
+        rec.key = key
+        rec.sort_id = new_sort_id()
+        rec.last_modified.CopyFrom(now_timestamp())
+        if bref.record.versioning == ENABLED:
+            rec.version_id = rec.sort_id
+        else:
+            rec.version_id = NULL_VERSION
+            old = await _null_to_replace(cc, bref, key, cur)
+            if old is not None:
+                old_key = cc.keys.version(scope, bucket.name, key, old.record.sort_id)
+                txn.expect(old_key, old.kv)
+                txn.delete(old_key)
+                txn.release(old.record.data_id, "replaced")
+        txn.put(cc.keys.version(scope, bucket.name, key, rec.sort_id), rec.SerializeToString())
+        if rec.is_delete_marker:
+            if cur is not None:
+                txn.delete(obj_key)
+        else:
+            txn.put(obj_key, rec.SerializeToString())
+        if new_data is not None:
+            txn.create_data(new_data)
+        txn.acquire(acquire)
+        if extra is not None:
+            extra(txn)
+        try:
+            await txn.commit()
+            return rec
+        except Conflict:
+            await backoff(attempt)
+    raise SlowDown("too much contention on this key; retry")
+
+
+async def _null_to_replace(
+    cc: CoreContext, bucket: BucketRef, key: str, cur: Version | None
+) -> Version | None:
+    if cur is not None and cur.record.version_id == NULL_VERSION:
+        return Version(
+            await _version_kv(cc, bucket.scope, bucket.name, key, cur.record.sort_id),
+            cur.record,
+        )
+    if bucket.record.versioning == SUSPENDED:
+        return await find_null_version(cc, bucket.scope, bucket.name, key)
+    # Unversioned: the current version is the only one there is.
+    return None
+
+
+async def _version_kv(cc: CoreContext, scope: Scope, bucket: str, key: str, sort_id: str) -> KeyValue:
+    kv = await cc.store.get(cc.keys.version(scope, bucket, key, sort_id))
+    if kv is None:
+        raise Conflict("version vanished")
+    return kv
+
+
+async def delete_version(
+    cc: CoreContext, bucket: BucketRef, key: str, version_id: str
+) -> records_pb2.ObjectRecord | None:
+    """Remove one version for good; if it was the newest, the next one becomes current.
+
+    Returns the removed record, or None when there was no such version.
+    """
+    scope = bucket.scope
+    obj_key = cc.keys.object(scope, bucket.name, key)
+    prefix = cc.keys.key_versions_prefix(scope, bucket.name, key)
+    for attempt in range(MAX_ATTEMPTS):
+        target = await load_version(cc, scope, bucket.name, key, version_id)
+        if target is None:
+            return None
+        txn = Txn(cc.store, cc.keys)
+        txn.expect(target.kv.key, target.kv)
+        txn.delete(target.kv.key)
+        txn.release(target.record.data_id, "version deleted")
+        newest = await cc.store.range(prefix, limit=2)
+        if newest.kvs and newest.kvs[0].key == target.kv.key:
+            cur_kv = await cc.store.get(obj_key)
+            txn.expect(obj_key, cur_kv)
+            nxt = newest.kvs[1] if len(newest.kvs) > 1 else None
+            if nxt is not None:
+                txn.expect(nxt.key, nxt)
+            nrec = records_pb2.ObjectRecord.FromString(nxt.value) if nxt else None
+            if nxt is not None and nrec is not None and not nrec.is_delete_marker:
+                txn.put(obj_key, nxt.value)
+            elif cur_kv is not None:
+                txn.delete(obj_key)
+        try:
+            await txn.commit()
+            return target.record
+        except Conflict:
+            await backoff(attempt)
+    raise SlowDown("too much contention on this key; retry")

@@ -1,0 +1,181 @@
+"""The narrow service protocols that frontends (gRPC servicers, the S3 facade) call.
+
+The core in ``lightningstor_api`` implements them in-process; the stand-alone S3 gateway
+implements them over ``LightningStorClient``. Requests and responses are the generated API
+messages; object bodies are async byte streams, never whole buffers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
+
+from lightningstor_types.scope import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Who is calling and through which API; passed to every operation."""
+
+    principal: Principal
+    request_id: str
+    api: str = "grpc"  # "grpc" | "s3"
+    source_address: str = ""
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class ObjectStream:
+    """A GET's answer: the header first, then the body, which the caller must drain or close."""
+
+    header: object_pb2.GetObjectHeader
+    body: AsyncIterator[bytes]
+
+    async def aclose(self) -> None:
+        """Stop reading early and release what the body holds."""
+        aclose = getattr(self.body, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+class BucketOperations(Protocol):
+    """Bucket operations of the API (BucketService)."""
+
+    async def create_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.CreateBucketRequest
+    ) -> bucket_pb2.CreateBucketResponse: ...
+
+    async def head_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.HeadBucketRequest
+    ) -> bucket_pb2.HeadBucketResponse: ...
+
+    async def delete_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
+    ) -> bucket_pb2.DeleteBucketResponse: ...
+
+    async def list_buckets(
+        self, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest
+    ) -> bucket_pb2.ListBucketsResponse: ...
+
+    async def get_bucket_versioning(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketVersioningRequest
+    ) -> bucket_pb2.GetBucketVersioningResponse: ...
+
+    async def put_bucket_versioning(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketVersioningRequest
+    ) -> bucket_pb2.PutBucketVersioningResponse: ...
+
+    async def get_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketTaggingRequest
+    ) -> bucket_pb2.GetBucketTaggingResponse: ...
+
+    async def put_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketTaggingRequest
+    ) -> bucket_pb2.PutBucketTaggingResponse: ...
+
+    async def delete_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
+    ) -> bucket_pb2.DeleteBucketTaggingResponse: ...
+
+
+class ObjectOperations(Protocol):
+    """Object, listing, multipart and object-tagging operations of the API (ObjectService)."""
+
+    async def put_object(
+        self,
+        ctx: RequestContext,
+        header: object_pb2.PutObjectHeader,
+        body: AsyncIterable[bytes],
+    ) -> object_pb2.PutObjectResponse: ...
+
+    async def get_object(self, ctx: RequestContext, req: object_pb2.GetObjectRequest) -> ObjectStream: ...
+
+    async def head_object(
+        self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
+    ) -> object_pb2.HeadObjectResponse: ...
+
+    async def delete_object(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
+    ) -> object_pb2.DeleteObjectResponse: ...
+
+    async def delete_objects(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectsRequest
+    ) -> object_pb2.DeleteObjectsResponse: ...
+
+    async def copy_object(
+        self, ctx: RequestContext, req: object_pb2.CopyObjectRequest
+    ) -> object_pb2.CopyObjectResponse: ...
+
+    async def list_objects(
+        self, ctx: RequestContext, req: object_pb2.ListObjectsRequest
+    ) -> object_pb2.ListObjectsResponse: ...
+
+    async def list_object_versions(
+        self, ctx: RequestContext, req: object_pb2.ListObjectVersionsRequest
+    ) -> object_pb2.ListObjectVersionsResponse: ...
+
+    async def create_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.CreateMultipartUploadRequest
+    ) -> object_pb2.CreateMultipartUploadResponse: ...
+
+    async def upload_part(
+        self,
+        ctx: RequestContext,
+        header: object_pb2.UploadPartHeader,
+        body: AsyncIterable[bytes],
+    ) -> object_pb2.UploadPartResponse: ...
+
+    async def upload_part_copy(
+        self, ctx: RequestContext, req: object_pb2.UploadPartCopyRequest
+    ) -> object_pb2.UploadPartCopyResponse: ...
+
+    async def complete_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
+    ) -> object_pb2.CompleteMultipartUploadResponse: ...
+
+    async def abort_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.AbortMultipartUploadRequest
+    ) -> object_pb2.AbortMultipartUploadResponse: ...
+
+    async def list_multipart_uploads(
+        self, ctx: RequestContext, req: object_pb2.ListMultipartUploadsRequest
+    ) -> object_pb2.ListMultipartUploadsResponse: ...
+
+    async def list_parts(
+        self, ctx: RequestContext, req: object_pb2.ListPartsRequest
+    ) -> object_pb2.ListPartsResponse: ...
+
+    async def get_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.GetObjectTaggingRequest
+    ) -> object_pb2.GetObjectTaggingResponse: ...
+
+    async def put_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.PutObjectTaggingRequest
+    ) -> object_pb2.PutObjectTaggingResponse: ...
+
+    async def delete_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectTaggingRequest
+    ) -> object_pb2.DeleteObjectTaggingResponse: ...
+
+
+class CredentialOperations(Protocol):
+    """S3 access-key management (CredentialService)."""
+
+    async def create_access_key(
+        self, ctx: RequestContext, req: credential_pb2.CreateAccessKeyRequest
+    ) -> credential_pb2.CreateAccessKeyResponse: ...
+
+    async def list_access_keys(
+        self, ctx: RequestContext, req: credential_pb2.ListAccessKeysRequest
+    ) -> credential_pb2.ListAccessKeysResponse: ...
+
+    async def delete_access_key(
+        self, ctx: RequestContext, req: credential_pb2.DeleteAccessKeyRequest
+    ) -> credential_pb2.DeleteAccessKeyResponse: ...
+
+
+class StorageService(BucketOperations, ObjectOperations, Protocol):
+    """Everything a data frontend needs: what the S3 facade is written against."""
