@@ -1,1 +1,31 @@
-"""LightningStor storage."""
+"""LightningStor chunk storage: the StorageBackend protocol and its backends."""
+
+from lightningstor_storage.backend import (
+    Capabilities,
+    ChunkCorrupt,
+    ChunkExists,
+    ChunkInfo,
+    ChunkNotFound,
+    ChunkStat,
+    InvalidChunkId,
+    StorageBackend,
+    StorageError,
+    new_chunk_id,
+    validate_chunk_id,
+)
+from lightningstor_storage.local import LocalBackend
+
+__all__ = [
+    "Capabilities",
+    "ChunkCorrupt",
+    "ChunkExists",
+    "ChunkInfo",
+    "ChunkNotFound",
+    "ChunkStat",
+    "InvalidChunkId",
+    "LocalBackend",
+    "StorageBackend",
+    "StorageError",
+    "new_chunk_id",
+    "validate_chunk_id",
+]

@@ -1,0 +1,132 @@
+"""The chunk ``StorageBackend`` protocol, its value types and its errors (DESIGN.md §6).
+
+A chunk is an immutable byte string stored under an opaque id of 32 lowercase hex digits. Ids are
+made by :func:`new_chunk_id` and never derive from user input. Errors::
+
+    StorageError
+    ├── ChunkNotFound     no chunk has this id
+    ├── ChunkCorrupt      the stored bytes do not match their checksums
+    ├── ChunkExists       a put named an id that is already stored
+    └── InvalidChunkId    the id is not 32 lowercase hex digits
+"""
+
+# The error names are the protocol's (no "Error" suffix), shared with the core and the S3 catalog.
+# ruff: noqa: N818
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = [
+    "Capabilities",
+    "ChunkCorrupt",
+    "ChunkExists",
+    "ChunkInfo",
+    "ChunkNotFound",
+    "ChunkStat",
+    "InvalidChunkId",
+    "StorageBackend",
+    "StorageError",
+    "new_chunk_id",
+    "validate_chunk_id",
+]
+
+_CHUNK_ID = re.compile(r"[0-9a-f]{32}")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInfo:
+    """A chunk as written: its size and the CRC32C of all its data."""
+
+    chunk_id: str
+    size: int
+    crc32c: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkStat:
+    """A chunk as listed: size and modification time, for sweeps and scrubbing."""
+
+    chunk_id: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a backend guarantees."""
+
+    name: str
+    durable: bool
+    verifies_checksums: bool
+    replicated: bool
+    range_reads: bool
+
+
+class StorageError(Exception):
+    """Base of every chunk storage error."""
+
+
+class ChunkNotFound(StorageError):
+    """No chunk has this id."""
+
+
+class ChunkCorrupt(StorageError):
+    """The stored bytes do not match their checksums."""
+
+
+class ChunkExists(StorageError):
+    """A put named an id that is already stored."""
+
+
+class InvalidChunkId(StorageError):
+    """The id is not 32 lowercase hex digits."""
+
+
+class StorageBackend(Protocol):
+    """Where chunks live: put, ranged get, delete, exists and list, all streaming."""
+
+    def capabilities(self) -> Capabilities:
+        """What this backend guarantees."""
+        ...
+
+    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
+        """Store a new chunk; return only once it is as durable as ``capabilities()`` says."""
+        ...
+
+    def get_chunk(
+        self, chunk_id: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB."""
+        ...
+
+    async def delete_chunk(self, chunk_id: str) -> bool:
+        """Remove a chunk; True if it existed."""
+        ...
+
+    async def exists(self, chunk_id: str) -> bool:
+        """Whether a chunk is stored."""
+        ...
+
+    def list_chunks(self) -> AsyncIterator[ChunkStat]:
+        """Every stored chunk, in no particular order."""
+        ...
+
+    async def close(self) -> None:
+        """Release the backend's resources."""
+        ...
+
+
+def new_chunk_id() -> str:
+    """A fresh random chunk id: 32 lowercase hex digits."""
+    return secrets.token_hex(16)
+
+
+def validate_chunk_id(chunk_id: str) -> None:
+    """Raise InvalidChunkId unless ``chunk_id`` is exactly 32 lowercase hex digits."""
+    if not isinstance(chunk_id, str) or _CHUNK_ID.fullmatch(chunk_id) is None:
+        raise InvalidChunkId(f"invalid chunk id {chunk_id!r}")

@@ -1,0 +1,295 @@
+"""``LocalBackend``: chunks as files under ``{data_dir}/chunks/{ab}/{cd}/{chunk id}``.
+
+A put writes a temporary file in ``chunks/tmp/``, fsyncs it, renames it into place and fsyncs the
+chunk's directory before it returns. Every blocking call runs on the backend's own threads, and a
+put of ``bytes`` (the small-object case) is one thread call from open to directory fsync.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import secrets
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TypeVar, TypeVarTuple
+
+from lightningstor_storage.backend import (
+    Capabilities,
+    ChunkExists,
+    ChunkInfo,
+    ChunkNotFound,
+    ChunkStat,
+    StorageError,
+    validate_chunk_id,
+)
+from lightningstor_storage.chunkfile import ChunkFileReader, ChunkFileWriter, data_size_of
+
+__all__ = ["LocalBackend"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+WRITE_BUFFER = 1024 * 1024  # bytes of a streamed put gathered before each threaded write
+_FANOUT = re.compile(r"[0-9a-f]{2}")
+_CHUNK_FILE = re.compile(r"[0-9a-f]{32}")
+_CAPABILITIES = Capabilities(
+    name="local", durable=True, verifies_checksums=True, replicated=False, range_reads=True
+)
+
+
+class LocalBackend:
+    """The local filesystem StorageBackend."""
+
+    def __init__(self, data_dir: Path, *, max_workers: int = 32) -> None:
+        self._data_dir = Path(data_dir)
+        self._chunks_dir = self._data_dir / "chunks"
+        self._tmp_dir = self._chunks_dir / "tmp"
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="lightningstor-local")
+        self._closed = False
+        self._writing: set[str] = set()  # ids being put, so that two puts of one id cannot race
+        self._temp_names: set[str] = set()  # temporary files in use, which sweep_temp keeps
+        self._durable_dirs: set[Path] = set()  # directories whose entry this process has fsynced
+
+    def capabilities(self) -> Capabilities:
+        """Durable, checksummed, not replicated, with range reads."""
+        return _CAPABILITIES
+
+    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
+        """Store a new chunk durably; ChunkExists if the id is taken."""
+        final = self._chunk_path(chunk_id)
+        if chunk_id in self._writing:
+            raise ChunkExists(f"chunk {chunk_id} is being written")
+        writer = ChunkFileWriter(self._tmp_dir / f"{chunk_id}.{secrets.token_hex(8)}.tmp")
+        self._writing.add(chunk_id)
+        self._temp_names.add(writer.path.name)
+        try:
+            if isinstance(data, bytes | bytearray | memoryview):
+                return await self._run(
+                    self._finish, writer, final, bytes(data), undo=lambda _: _unlink(final)
+                )
+            return await self._put_stream(writer, final, data)
+        finally:
+            self._writing.discard(chunk_id)
+            self._temp_names.discard(writer.path.name)
+
+    async def get_chunk(
+        self, chunk_id: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB."""
+        path = self._chunk_path(chunk_id)
+        reader, piece = await self._run(
+            _open_range, path, offset, length, undo=lambda opened: opened[0].close()
+        )
+        try:
+            while piece:
+                yield piece
+                piece = await self._run(reader.next_piece)
+        finally:
+            # Normally already closed by its thread; closing a read-only descriptor never blocks.
+            reader.close()
+
+    async def delete_chunk(self, chunk_id: str) -> bool:
+        """Remove a chunk and fsync its directory; True if it existed."""
+        return await self._run(_unlink, self._chunk_path(chunk_id))
+
+    async def exists(self, chunk_id: str) -> bool:
+        """Whether a chunk file is present (its contents are not verified)."""
+        return await self._run(self._chunk_path(chunk_id).is_file)
+
+    async def list_chunks(self) -> AsyncIterator[ChunkStat]:
+        """Every stored chunk, one thread call per top-level fan-out directory."""
+        for fanout in await self._run(_fanout_dirs, self._chunks_dir):
+            for stat in await self._run(_scan_fanout, fanout):
+                yield stat
+
+    async def sweep_temp(self, older_than: float) -> int:
+        """Remove temporary files older than ``older_than`` seconds; return how many."""
+        return await self._run(_sweep, self._tmp_dir, older_than, frozenset(self._temp_names))
+
+    async def close(self) -> None:
+        """Wait for running file work, then stop the backend's threads."""
+        if not self._closed:
+            self._closed = True
+            await asyncio.to_thread(self._executor.shutdown)
+
+    def _chunk_path(self, chunk_id: str) -> Path:
+        validate_chunk_id(chunk_id)
+        return self._chunks_dir / chunk_id[0:2] / chunk_id[2:4] / chunk_id
+
+    async def _put_stream(
+        self, writer: ChunkFileWriter, final: Path, data: AsyncIterable[bytes]
+    ) -> ChunkInfo:
+        pieces: list[bytes] = []
+        buffered = 0
+        try:
+            async for piece in data:
+                pieces.append(piece)
+                buffered += len(piece)
+                if buffered >= WRITE_BUFFER:
+                    block = b"".join(pieces)
+                    pieces.clear()
+                    buffered = 0
+                    await self._run(self._write, writer, final, block)
+            return await self._run(
+                self._finish, writer, final, b"".join(pieces), undo=lambda _: _unlink(final)
+            )
+        except BaseException:
+            await self._run(writer.discard)
+            raise
+
+    async def _run(
+        self,
+        fn: Callable[[*Ts], T],
+        *args: *Ts,
+        undo: Callable[[T], object] | None = None,
+    ) -> T:
+        """Run blocking ``fn`` on the backend's threads.
+
+        A thread cannot be interrupted, so a cancelled caller first waits for it to end (cleanup
+        then never races it) and, if it succeeded, runs ``undo`` on its result. OSErrors become
+        StorageError.
+        """
+        if self._closed:
+            raise StorageError("the local backend is closed")
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.shield(fut)
+        except asyncio.CancelledError:
+            await _settle(fut)
+            if not fut.cancelled() and fut.exception() is None and undo is not None:
+                undone = loop.run_in_executor(self._executor, undo, fut.result())
+                await _settle(undone)
+                if undone.exception() is not None:
+                    log.warning("could not undo a cancelled call", exc_info=undone.exception())
+            raise
+        except OSError as exc:
+            raise StorageError(f"local storage failed: {exc}") from exc
+
+    # The methods below block: they run on the backend's threads.
+
+    def _write(self, writer: ChunkFileWriter, final: Path, data: bytes) -> None:
+        if not writer.opened:
+            if final.exists():
+                raise ChunkExists(f"chunk {final.name} already exists")
+            self._make_dir(self._tmp_dir)
+            writer.open()
+        writer.write(data)
+
+    def _finish(self, writer: ChunkFileWriter, final: Path, data: bytes) -> ChunkInfo:
+        try:
+            self._write(writer, final, data)
+            size, crc = writer.finish()
+            self._make_dir(final.parent)
+            # Ids are random, so only a bug puts one twice; _writing closes the race in-process.
+            if final.exists():
+                raise ChunkExists(f"chunk {final.name} already exists")
+            writer.path.rename(final)
+            _fsync_dir(final.parent)
+        except BaseException:
+            writer.discard()
+            raise
+        return ChunkInfo(final.name, size, crc)
+
+    def _make_dir(self, path: Path) -> None:
+        """Create ``path`` (up to the data directory) and make its entry in its parent durable."""
+        if path in self._durable_dirs:
+            return
+        if path != self._data_dir:
+            self._make_dir(path.parent)
+        path.mkdir(parents=True, exist_ok=True)
+        # Also when it existed: the process that made it may have crashed before this fsync.
+        _fsync_dir(path.parent)
+        self._durable_dirs.add(path)
+
+
+async def _settle(fut: asyncio.Future[T]) -> None:
+    """Wait until ``fut`` is done, through any number of further cancellations."""
+    while not fut.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait([fut])
+
+
+def _open_range(path: Path, offset: int, length: int | None) -> tuple[ChunkFileReader, bytes]:
+    try:
+        reader = ChunkFileReader(path, offset, length)
+    except FileNotFoundError:
+        raise ChunkNotFound(f"chunk {path.name} not found") from None
+    try:
+        return reader, reader.next_piece()
+    except BaseException:
+        reader.close()
+        raise
+
+
+def _unlink(path: Path) -> bool:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    _fsync_dir(path.parent)
+    return True
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fanout_dirs(chunks_dir: Path) -> list[Path]:
+    try:
+        with os.scandir(chunks_dir) as entries:
+            return sorted(Path(e.path) for e in entries if _FANOUT.fullmatch(e.name) and e.is_dir())
+    except FileNotFoundError:
+        return []
+
+
+def _scan_fanout(fanout: Path) -> list[ChunkStat]:
+    stats: list[ChunkStat] = []
+    for sub in _fanout_dirs(fanout):
+        prefix = fanout.name + sub.name
+        try:
+            with os.scandir(sub) as entries:
+                for e in entries:
+                    if not (_CHUNK_FILE.fullmatch(e.name) and e.name.startswith(prefix)):
+                        continue
+                    if not e.is_file(follow_symlinks=False):
+                        continue
+                    try:
+                        st = e.stat()
+                    except FileNotFoundError:  # deleted since the directory was read
+                        continue
+                    stats.append(ChunkStat(e.name, data_size_of(st.st_size), st.st_mtime))
+        except FileNotFoundError:
+            continue
+    return stats
+
+
+def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:
+    cutoff = time.time() - older_than
+    removed = 0
+    try:
+        with os.scandir(tmp_dir) as entries:
+            for e in entries:
+                if e.name in in_use or not e.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    if e.stat(follow_symlinks=False).st_mtime < cutoff:
+                        Path(e.path).unlink()
+                        removed += 1
+                except FileNotFoundError:
+                    continue
+    except FileNotFoundError:
+        return 0
+    return removed
