@@ -1,0 +1,56 @@
+"""Who owns a bucket (a :class:`Scope`) and who is calling (a :class:`Principal`).
+
+A bucket belongs to an organization and optionally to one of its projects (DESIGN.md §3); a
+principal belongs to one org and usually one project, and that is the scope its calls act in
+unless a request names another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lightningstor_types.errors import InvalidArgument
+from lightningstor_types.naming import NO_PROJECT, validate_scope_id
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """An org, or a project of an org: the namespace bucket names live in.
+
+    Both ids are checked on construction (:func:`validate_scope_id`), so a ``Scope`` in hand is
+    always safe to put in a metadata key or a resource path.
+    """
+
+    org_id: str
+    project_id: str | None = None
+
+    def __post_init__(self) -> None:
+        validate_scope_id(self.org_id, "org_id")
+        if self.project_id is not None:
+            validate_scope_id(self.project_id, "project_id")
+
+    def key_segment(self) -> str:
+        """``"{org}/{project}"``, or ``"{org}/_"`` without a project: the scope in metadata keys."""
+        return f"{self.org_id}/{self.project_id or NO_PROJECT}"
+
+    def __str__(self) -> str:
+        return self.org_id if self.project_id is None else f"{self.org_id}/{self.project_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller: a user or service of an org and, usually, one of its projects."""
+
+    principal_id: str
+    org_id: str
+    project_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.principal_id:
+            raise InvalidArgument("principal_id must not be empty", ArgumentName="principal_id")
+        Scope(self.org_id, self.project_id)  # validates both ids
+
+    @property
+    def scope(self) -> Scope:
+        """The scope the principal belongs to, and acts in by default."""
+        return Scope(self.org_id, self.project_id)

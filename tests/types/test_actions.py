@@ -1,0 +1,80 @@
+"""Action names, and the action each API operation needs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from lightningstor_types.actions import (
+    COPY_SOURCE_ACTION,
+    OPERATION_ACTIONS,
+    Action,
+    action_for,
+)
+
+ACTION_NAME = re.compile(r"^lightningstor:[a-z]+(:[a-z]+)*$")
+PROTO = Path(__file__).resolve().parents[2] / "proto" / "lightningstor" / "v1"
+
+# S3 operations the facade serves that are not RPCs of the public API.
+S3_ONLY = {"GetBucketLocation", "ListObjectsV2"}
+
+
+@pytest.mark.parametrize("action", list(Action), ids=str)
+def test_action_names_have_the_platform_form(action: Action) -> None:
+    assert ACTION_NAME.match(action.value)
+    assert action == action.value  # a StrEnum compares and formats as its name
+    assert f"{action}" == action.value
+
+
+def test_every_action_is_used_by_some_operation() -> None:
+    assert set(OPERATION_ACTIONS.values()) == set(Action)
+
+
+def test_every_public_rpc_has_an_action() -> None:
+    rpcs = set()
+    for proto in PROTO.glob("*.proto"):
+        rpcs |= set(re.findall(r"^\s*rpc\s+(\w+)\s*\(", proto.read_text(), re.MULTILINE))
+    assert rpcs, "no RPCs found in the proto sources"
+    assert set(OPERATION_ACTIONS) == rpcs | S3_ONLY
+
+
+@pytest.mark.parametrize(
+    ("operation", "action"),
+    [
+        ("CreateBucket", "lightningstor:buckets:create"),
+        ("HeadBucket", "lightningstor:buckets:read"),
+        ("ListBuckets", "lightningstor:buckets:list"),
+        ("PutBucketVersioning", "lightningstor:buckets:versioning:write"),
+        ("DeleteBucketTagging", "lightningstor:buckets:tagging:write"),
+        ("PutObject", "lightningstor:objects:create"),
+        ("CopyObject", "lightningstor:objects:create"),
+        ("CompleteMultipartUpload", "lightningstor:objects:create"),
+        ("HeadObject", "lightningstor:objects:read"),
+        ("ListObjectVersions", "lightningstor:objects:list"),
+        ("DeleteObjects", "lightningstor:objects:delete"),
+        ("GetObjectTagging", "lightningstor:objects:tagging:read"),
+        ("UploadPart", "lightningstor:uploads:write"),
+        ("UploadPartCopy", "lightningstor:uploads:write"),
+        ("ListParts", "lightningstor:uploads:list"),
+        ("AbortMultipartUpload", "lightningstor:uploads:abort"),
+        ("DeleteAccessKey", "lightningstor:credentials:delete"),
+    ],
+)
+def test_operation_actions(operation: str, action: str) -> None:
+    assert action_for(operation) == action
+
+
+def test_copy_source_needs_read() -> None:
+    assert COPY_SOURCE_ACTION is Action.OBJECTS_READ
+
+
+def test_unknown_operation() -> None:
+    with pytest.raises(KeyError, match="RestoreObject"):
+        action_for("RestoreObject")
+
+
+def test_the_table_is_read_only() -> None:
+    with pytest.raises(TypeError):
+        OPERATION_ACTIONS["PutObject"] = Action.OBJECTS_READ  # type: ignore[index]
