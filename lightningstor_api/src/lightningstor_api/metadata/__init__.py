@@ -1,0 +1,45 @@
+"""The metadata key-value protocol (etcd v3 semantics) and its embedded SQLite implementation."""
+
+from lightningstor_api.metadata.embedded import EmbeddedStore
+from lightningstor_api.metadata.store import (
+    Compare,
+    CompareOp,
+    CompareTarget,
+    Delete,
+    DeletePrefix,
+    EventType,
+    Get,
+    KeyValue,
+    MetadataError,
+    MetadataStore,
+    MetadataUnavailable,
+    Op,
+    Put,
+    RangeResult,
+    TxnResult,
+    WatchCompacted,
+    WatchEvent,
+    prefix_end,
+)
+
+__all__ = [
+    "Compare",
+    "CompareOp",
+    "CompareTarget",
+    "Delete",
+    "DeletePrefix",
+    "EmbeddedStore",
+    "EventType",
+    "Get",
+    "KeyValue",
+    "MetadataError",
+    "MetadataStore",
+    "MetadataUnavailable",
+    "Op",
+    "Put",
+    "RangeResult",
+    "TxnResult",
+    "WatchCompacted",
+    "WatchEvent",
+    "prefix_end",
+]
