@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Static checks: lint, format, types, import direction, generated code. Runs every check and
+# fails at the end if any failed, so one run shows all the problems.
+set -uo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+failed=()
+
+step() {
+    local name="$1"
+    shift
+    printf '== %s\n' "$name"
+    if ! "$@"; then
+        failed+=("$name")
+    fi
+}
+
+step "ruff check" uv run ruff check .
+step "ruff format" uv run ruff format --check .
+step "mypy (strict, packages)" uv run mypy
+step "mypy (strict, scripts)" uv run mypy scripts
+step "import direction" uv run lint-imports --no-cache --no-logo
+step "generated protobuf code" uv run python scripts/gen_protos.py --check
+
+if [ "${#failed[@]}" -ne 0 ]; then
+    printf 'check.sh: FAILED: %s\n' "${failed[@]}" >&2
+    exit 1
+fi
+echo "check.sh: all checks passed"
