@@ -1,0 +1,801 @@
+"""The one configuration model of LightningStor (DESIGN.md §8).
+
+``Settings`` configures the server, ``StorageNodeSettings`` a storage node. Each process reads
+its values from these sources, highest priority first::
+
+    init kwargs (the command-line flags, see ``config_loader``)
+    LIGHTNINGSTOR_* environment, nested with "__"     LIGHTNINGSTOR_STORAGE__CHUNK_SIZE=16MiB
+    the short names of the platform spec               LIGHTNINGSTOR_LOG_LEVEL, _GRPC_ADDR, ...
+    the TOML file named by LIGHTNINGSTOR_CONFIG        (or --config on the command line)
+    defaults                                           the embedded single-node setup
+
+Every section forbids unknown fields, so a typo fails loudly instead of being ignored. Sizes
+accept bytes or a unit (``"8MiB"``, ``"5 GiB"``; ``KB``/``MB`` are decimal, ``KiB``/``MiB``
+binary); durations accept seconds or a unit (``"90s"``, ``"6h"``, ``"7d"``, ``"1h30m"``).
+Relative paths are relative to the working directory. Files named here (certificates, keys)
+are checked by the code that opens them, not at load time. Settings are immutable once loaded.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    InitSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "CONFIG_ENV_VAR",
+    "ENV_PREFIX",
+    "BindingSettings",
+    "ClientTlsSettings",
+    "DistributedSettings",
+    "FieldError",
+    "GiB",
+    "IamSettings",
+    "KiB",
+    "LimitsSettings",
+    "LoggingSettings",
+    "MetadataSettings",
+    "MetricsSettings",
+    "MiB",
+    "NodeSettings",
+    "S3Settings",
+    "ServerSettings",
+    "Settings",
+    "SettingsBase",
+    "StorageNodeSettings",
+    "StorageSettings",
+    "TiB",
+    "TlsSettings",
+    "TracingSettings",
+    "format_size",
+    "parse_duration",
+    "parse_size",
+    "split_address",
+]
+
+KiB = 1024
+MiB = 1024**2
+GiB = 1024**3
+TiB = 1024**4
+
+ENV_PREFIX = "LIGHTNINGSTOR_"
+CONFIG_ENV_VAR = "LIGHTNINGSTOR_CONFIG"
+"""Names the TOML file; ``--config`` on the command line takes precedence."""
+
+
+class FieldError(ValueError):
+    """A cross-field check that failed; ``at`` is the failing field, relative to the model.
+
+    Pydantic reports a model validator's error at the model itself; the loader appends ``at``
+    so the message names the field an operator has to change (``metadata.endpoints``).
+    """
+
+    def __init__(self, at: str | tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.at: tuple[str | int, ...] = (at,) if isinstance(at, str) else at
+
+
+# --- value types -----------------------------------------------------------------------------
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "ki": KiB,
+    "kib": KiB,
+    "mi": MiB,
+    "mib": MiB,
+    "gi": GiB,
+    "gib": GiB,
+    "ti": TiB,
+    "tib": TiB,
+}
+_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
+
+
+def parse_size(value: object) -> object:
+    """Bytes from ``8388608``, ``"8MiB"``, ``"8 MiB"`` or ``"1.5GiB"``; other input unchanged."""
+    if isinstance(value, bool):
+        raise ValueError("expected a size in bytes or with a unit, e.g. 8MiB")
+    if not isinstance(value, str):
+        return value
+    match = _SIZE_RE.fullmatch(value.strip())
+    unit = _SIZE_UNITS.get(match.group(2).lower()) if match else None
+    if match is None or unit is None:
+        raise ValueError(
+            f"invalid size {value!r}: expected bytes or a number with a unit "
+            "(KiB, MiB, GiB, TiB binary; kB, MB, GB, TB decimal)"
+        )
+    try:
+        size = Decimal(match.group(1)) * unit
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
+        raise ValueError(f"invalid size {value!r}") from exc
+    if size != size.to_integral_value():
+        raise ValueError(f"invalid size {value!r}: not a whole number of bytes")
+    return int(size)
+
+
+def format_size(size: int) -> str:
+    """``8388608`` → ``"8 MiB"``; sizes that are no whole binary unit stay in bytes."""
+    for unit, name in ((TiB, "TiB"), (GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+        if size and size % unit == 0:
+            return f"{size // unit} {name}"
+    return f"{size} byte" if size == 1 else f"{size} bytes"
+
+
+def parse_duration(value: object) -> object:
+    """Seconds from ``90``, ``"90"``, ``"90s"``, ``"6h"``, ``"1h30m"``; other input unchanged."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration in seconds or with a unit, e.g. 30s")
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if _NUMBER_RE.fullmatch(text):
+        return float(text)
+    parts = _DURATION_RE.findall(text)
+    if not parts or _DURATION_RE.sub("", text).strip():
+        raise ValueError(
+            f"invalid duration {value!r}: expected seconds or a number with a unit "
+            "(ms, s, m, h, d, w), e.g. 30s, 6h, 1h30m"
+        )
+    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
+
+
+def _size_between(low: int, high: int) -> AfterValidator:
+    def check(size: int) -> int:
+        if not low <= size <= high:
+            raise ValueError(
+                f"must be between {format_size(low)} and {format_size(high)}, "
+                f"got {format_size(size)}"
+            )
+        return size
+
+    return AfterValidator(check)
+
+
+_HOSTNAME_RE = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?")
+
+
+def split_address(addr: str) -> tuple[str, int]:
+    """``"host:port"`` → ``(host, port)``; an IPv6 host is written ``[::1]:9000``, returned bare.
+
+    Raises ``ValueError`` with an operator-readable message.
+    """
+    expected = f"invalid address {addr!r}: expected host:port, e.g. 0.0.0.0:9000 or [::1]:9000"
+    if addr.startswith("["):
+        host, sep, port_text = addr[1:].partition("]:")
+        if not sep:
+            raise ValueError(expected)
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise ValueError(f"invalid address {addr!r}: {host!r} is no IPv6 address") from None
+    else:
+        host, sep, port_text = addr.rpartition(":")
+        if not sep or not host:
+            raise ValueError(expected)
+        if ":" in host:
+            raise ValueError(
+                f"invalid address {addr!r}: write an IPv6 host in brackets, [::1]:9000"
+            )
+        if not _HOSTNAME_RE.fullmatch(host):
+            raise ValueError(f"invalid address {addr!r}: {host!r} is no host name or IP address")
+    if not (port_text.isascii() and port_text.isdigit()) or int(port_text) > 65535:
+        raise ValueError(f"invalid address {addr!r}: the port must be a number from 0 to 65535")
+    return host, int(port_text)
+
+
+def _check_address(addr: str) -> str:
+    split_address(addr)
+    return addr
+
+
+def _split_list(value: object) -> object:
+    """A list from the environment: a JSON array, or comma-separated items."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"invalid JSON list {value!r}: {exc}") from exc
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _expand_user(path: Path) -> Path:
+    return path.expanduser()
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
+Address = Annotated[str, AfterValidator(_check_address)]
+"""``host:port``; port 0 lets the OS choose (tests)."""
+AddressList = Annotated[list[Address], NoDecode, BeforeValidator(_split_list)]
+ByteCount = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0)]
+PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+UserPath = Annotated[Path, AfterValidator(_expand_user)]
+"""A path; ``~`` expands, existence is checked by whoever opens it."""
+Workers = Annotated[int, Field(ge=1, le=64)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+# --- TLS -------------------------------------------------------------------------------------
+
+
+class TlsSettings(_Section):
+    """A TLS listener."""
+
+    cert_file: UserPath
+    """Certificate chain (PEM)."""
+    key_file: UserPath
+    """Private key of the certificate (PEM)."""
+    ca_file: UserPath | None = None
+    """CA bundle (PEM); when set, clients must present a certificate it signed (mTLS)."""
+    min_version: Literal["1.2", "1.3"] = "1.2"
+    """Oldest TLS version accepted."""
+
+
+class ClientTlsSettings(_Section):
+    """TLS toward a service we call (etcd, storage nodes, the IAM); an empty table = system CAs."""
+
+    ca_file: UserPath | None = None
+    """CA bundle (PEM) that signs the server's certificate; unset = the system trust store."""
+    cert_file: UserPath | None = None
+    """Client certificate (PEM) for mutual TLS; needs key_file."""
+    key_file: UserPath | None = None
+    """Private key of the client certificate (PEM); needs cert_file."""
+
+    @model_validator(mode="after")
+    def _cert_and_key(self) -> ClientTlsSettings:
+        if self.cert_file is not None and self.key_file is None:
+            raise FieldError("key_file", "required when cert_file is set")
+        if self.key_file is not None and self.cert_file is None:
+            raise FieldError("cert_file", "required when key_file is set")
+        return self
+
+
+# --- sections of Settings --------------------------------------------------------------------
+
+
+class ServerSettings(_Section):
+    grpc_addr: Address = "0.0.0.0:9001"
+    """Where the gRPC API listens."""
+    s3_addr: Address = "0.0.0.0:9000"
+    """Where the S3 API listens."""
+    data_dir: UserPath = Path("./data")
+    """Root of everything stored locally (metadata.db, chunks, secret.key) unless set apart."""
+    s3_workers: Workers = 1
+    """Processes serving S3 (uvicorn workers)."""
+    grpc_workers: Workers = 1
+    """Processes serving gRPC."""
+    shutdown_grace_seconds: Seconds = 10.0
+    """On SIGTERM, how long in-flight calls may take before they are cut."""
+    tls: TlsSettings | None = None
+    """TLS for both listeners; absent = plain TCP."""
+
+
+class MetadataSettings(_Section):
+    backend: Literal["embedded", "etcd"] = "embedded"
+    """embedded = SQLite in this process (one server); etcd = shared by every server."""
+    path: UserPath | None = None
+    """The embedded SQLite file; default {server.data_dir}/metadata.db."""
+    endpoints: AddressList = Field(
+        default_factory=list, validation_alias=AliasChoices("endpoints", "chainfire_endpoints")
+    )
+    """etcd host:port list (alias: chainfire_endpoints); required for backend etcd."""
+    tls: ClientTlsSettings | None = None
+    """TLS toward etcd; absent = plain TCP."""
+    username: str | None = None
+    """etcd user (etcd authentication); needs password."""
+    password: SecretStr | None = None
+    """Password of the etcd user."""
+    timeout_seconds: PositiveSeconds = 5.0
+    """Deadline of one etcd request."""
+    prefix: str = "lightningstor/"
+    """Key prefix of all our records, so several stores can share one etcd."""
+    cache_ttl_seconds: Seconds = 30.0
+    """Longest a cached bucket or credential record is used (watch invalidates sooner); 0 = off."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_endpoint_name(cls, data: object) -> object:
+        if isinstance(data, Mapping) and "endpoints" in data and "chainfire_endpoints" in data:
+            raise FieldError(
+                "chainfire_endpoints", "set endpoints or chainfire_endpoints, not both"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> MetadataSettings:
+        if self.backend == "etcd" and not self.endpoints:
+            raise FieldError("endpoints", 'backend "etcd" needs at least one endpoint (host:port)')
+        if (self.username is None) != (self.password is None):
+            missing = "password" if self.password is None else "username"
+            raise FieldError(missing, "username and password must be set together")
+        if not self.prefix.endswith("/"):
+            raise FieldError("prefix", f'must end with "/", got {self.prefix!r}')
+        return self
+
+    def embedded_path(self, settings: Settings) -> Path:
+        """The SQLite file of the embedded backend."""
+        return self.path if self.path is not None else settings.server.data_dir / "metadata.db"
+
+
+class NodeSettings(_Section):
+    """One storage node, as the servers see it."""
+
+    address: Address
+    """Where the node listens (its listen_addr, as reachable from the servers)."""
+    zone: str | None = None
+    """Failure domain (rack, room, availability zone); replicas spread across zones."""
+    weight: float = Field(default=1.0, gt=0)
+    """Relative share of chunks the node receives (e.g. its capacity in TiB)."""
+
+
+class DistributedSettings(_Section):
+    nodes: list[NodeSettings] = Field(default_factory=list)
+    """The storage nodes; at least replication_factor of them for backend distributed."""
+    replication_factor: int = Field(default=3, ge=1, le=7)
+    """Copies of every chunk."""
+    write_quorum: int | None = Field(default=None, ge=1)
+    """Copies fsynced before a write succeeds; default the majority of replication_factor."""
+    placement_strategy: Literal["consistent_hash", "zone_aware", "random"] = "consistent_hash"
+    """How chunks choose their nodes (zone_aware needs a zone on every node)."""
+    request_timeout_seconds: PositiveSeconds = 30.0
+    """Deadline of one request to a storage node."""
+    node_down_backoff_seconds: PositiveSeconds = 10.0
+    """How long a node that failed is skipped before it is tried again."""
+    scrub_rate_bytes_per_second: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] = 32 * MiB
+    """Read rate of the background scrub and re-replication; 0 = scrubbing off."""
+    tls: ClientTlsSettings | None = None
+    """TLS toward the storage nodes; absent = plain TCP."""
+
+    @property
+    def effective_write_quorum(self) -> int:
+        """write_quorum, or the majority of replication_factor when unset."""
+        if self.write_quorum is not None:
+            return self.write_quorum
+        return self.replication_factor // 2 + 1
+
+    @model_validator(mode="after")
+    def _check(self) -> DistributedSettings:
+        if self.write_quorum is not None and self.write_quorum > self.replication_factor:
+            raise FieldError(
+                "write_quorum",
+                f"must be at most replication_factor ({self.replication_factor}), "
+                f"got {self.write_quorum}",
+            )
+        seen: set[str] = set()
+        for i, node in enumerate(self.nodes):
+            if node.address in seen:
+                raise FieldError(("nodes", i, "address"), f"duplicate node {node.address}")
+            seen.add(node.address)
+            if self.placement_strategy == "zone_aware" and not node.zone:
+                raise FieldError(("nodes", i, "zone"), 'required by placement "zone_aware"')
+        return self
+
+
+class StorageSettings(_Section):
+    backend: Literal["local", "distributed"] = "local"
+    """local = chunk files under local_dir; distributed = replicated over storage nodes."""
+    chunk_size: Annotated[ByteCount, _size_between(MiB, 64 * MiB)] = 8 * MiB
+    """Size of the chunks objects are cut into (1 MiB to 64 MiB)."""
+    local_dir: UserPath | None = None
+    """Directory of the local backend's chunks; default {server.data_dir}."""
+    gc_grace_seconds: Seconds = 6 * 3600.0
+    """Age before an unreferenced chunk is swept; keep it above the longest single upload."""
+    gc_interval_seconds: PositiveSeconds = 60.0
+    """Pause between garbage collection passes."""
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
+    """The replicated backend."""
+
+    @model_validator(mode="after")
+    def _check(self) -> StorageSettings:
+        dist = self.distributed
+        if self.backend == "distributed" and len(dist.nodes) < dist.replication_factor:
+            raise FieldError(
+                ("distributed", "nodes"),
+                f'backend "distributed" needs at least replication_factor '
+                f"({dist.replication_factor}) nodes, got {len(dist.nodes)}",
+            )
+        return self
+
+    def local_path(self, settings: Settings) -> Path:
+        """Root of the local backend (chunks live under ``{root}/chunks``)."""
+        return self.local_dir if self.local_dir is not None else settings.server.data_dir
+
+
+BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "admin": ("lightningstor:*",),
+        "editor": ("lightningstor:buckets:*", "lightningstor:objects:*", "lightningstor:uploads:*"),
+        "viewer": (
+            "lightningstor:buckets:read",
+            "lightningstor:buckets:list",
+            "lightningstor:buckets:versioning:read",
+            "lightningstor:buckets:tagging:read",
+            "lightningstor:objects:read",
+            "lightningstor:objects:list",
+            "lightningstor:objects:tagging:read",
+            "lightningstor:uploads:list",
+        ),
+    }
+)
+"""Roles of the embedded policy engine that exist without configuration; iam.roles adds more.
+
+Patterns match action names as shell-style globs: ``*`` matches any rest, ``:`` included.
+"""
+
+_ACTION_PATTERN_RE = re.compile(r"\*|lightningstor:[A-Za-z0-9_*-]+(:[A-Za-z0-9_*-]+)*")
+
+
+class BindingSettings(_Section):
+    """Grants a role to a principal within an org (and optionally one of its projects)."""
+
+    principal: str = Field(min_length=1)
+    """Principal id (a user or service account)."""
+    role: str = Field(min_length=1)
+    """A built-in role (admin, editor, viewer) or one of iam.roles."""
+    org: str = Field(min_length=1)
+    """Org the grant applies to; "*" = every org."""
+    project: str | None = None
+    """Project the grant is limited to; unset = the whole org."""
+
+
+class IamSettings(_Section):
+    mode: Literal["embedded", "external"] = "embedded"
+    """embedded = the policy engine in this process (roles, bindings); external = an IAM service."""
+    endpoint: Address | None = None
+    """host:port of the external IAM's gRPC service; required for mode external."""
+    tls: ClientTlsSettings | None = None
+    """TLS toward the external IAM; absent = plain TCP."""
+    token_path: UserPath | None = None
+    """Service-account token file sent to the IAM (re-read when it changes)."""
+    jwks_url: str | None = None
+    """Where the keys that sign gRPC bearer tokens are published; default: asked of the IAM."""
+    issuer: str | None = None
+    """Required "iss" of bearer tokens; unset = not checked."""
+    audience: str | None = None
+    """Required "aud" of bearer tokens; unset = not checked."""
+    decision_cache_ttl_seconds: Annotated[Seconds, Field(le=300)] = 5.0
+    """Longest an IAM decision is reused (0 = ask every time); the IAM may say shorter."""
+    timeout_seconds: PositiveSeconds = 2.0
+    """Deadline of one IAM call; on timeout the call is denied."""
+    secret_key_file: UserPath | None = None
+    """Key that encrypts stored S3 secrets; default {server.data_dir}/secret.key (made at start)."""
+    secret_key: SecretStr | None = None
+    """The same key inline (prefer secret_key_file or the environment); excludes secret_key_file."""
+    roles: dict[str, list[str]] = Field(default_factory=dict)
+    """Embedded engine: role → action patterns (lightningstor:objects:*); adds to BUILTIN_ROLES."""
+    bindings: list[BindingSettings] = Field(default_factory=list)
+    """Embedded engine: who holds which role where."""
+
+    @model_validator(mode="after")
+    def _check(self) -> IamSettings:
+        if self.mode == "external" and self.endpoint is None:
+            raise FieldError("endpoint", 'required for mode "external" (host:port of the IAM)')
+        if self.secret_key is not None and self.secret_key_file is not None:
+            raise FieldError("secret_key", "set secret_key or secret_key_file, not both")
+        if self.jwks_url is not None and not self.jwks_url.startswith(("https://", "http://")):
+            raise FieldError("jwks_url", f"must be an http(s) URL, got {self.jwks_url!r}")
+        for role, patterns in self.roles.items():
+            for i, pattern in enumerate(patterns):
+                if not _ACTION_PATTERN_RE.fullmatch(pattern):
+                    raise FieldError(
+                        ("roles", role, i),
+                        f"invalid action pattern {pattern!r}, e.g. lightningstor:objects:*",
+                    )
+        known = self.effective_roles()
+        for i, binding in enumerate(self.bindings):
+            if binding.role not in known:
+                raise FieldError(
+                    ("bindings", i, "role"),
+                    f"unknown role {binding.role!r}; known: {', '.join(sorted(known))}",
+                )
+        return self
+
+    def effective_roles(self) -> dict[str, tuple[str, ...]]:
+        """BUILTIN_ROLES overlaid with iam.roles."""
+        return {**BUILTIN_ROLES, **{name: tuple(p) for name, p in self.roles.items()}}
+
+    def secret_key_path(self, settings: Settings) -> Path:
+        """Where the secret-encryption key is read from (and created on first start)."""
+        if self.secret_key_file is not None:
+            return self.secret_key_file
+        return settings.server.data_dir / "secret.key"
+
+
+_REGION_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+_DOMAIN_RE = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+
+
+def _check_domain(domain: str) -> str:
+    domain = domain.strip(".").lower()
+    if not _DOMAIN_RE.fullmatch(domain):
+        raise ValueError(f"invalid domain {domain!r}, expected e.g. s3.example.com")
+    return domain
+
+
+class S3Settings(_Section):
+    enabled: bool = True
+    """Serve the S3 API (when the S3 frontend is installed)."""
+    region: str = "us-east-1"
+    """Region in SigV4 scopes and GetBucketLocation."""
+    root_domains: Annotated[
+        list[Annotated[str, AfterValidator(_check_domain)]], NoDecode, BeforeValidator(_split_list)
+    ] = Field(default_factory=list)
+    """Domains of virtual-hosted-style requests (bucket.s3.example.com); empty = path style only."""
+    max_clock_skew_seconds: int = Field(default=900, ge=1, le=3600)
+    """Largest difference between a request's signing time and ours."""
+    presign_max_expiry_seconds: int = Field(default=604800, ge=1, le=604800)
+    """Longest validity of a presigned URL (S3 allows at most 7 days)."""
+
+    @model_validator(mode="after")
+    def _check(self) -> S3Settings:
+        if not _REGION_RE.fullmatch(self.region):
+            raise FieldError("region", f"invalid region {self.region!r}, expected e.g. us-east-1")
+        return self
+
+
+class LimitsSettings(_Section):
+    max_object_size: ByteCount = 5 * TiB
+    """Largest object (multipart included)."""
+    max_put_size: ByteCount = 5 * GiB
+    """Largest single PutObject (or UploadPart body)."""
+    max_parts: int = Field(default=10000, ge=1, le=10000)
+    """Most parts in one multipart upload."""
+    min_part_size: ByteCount = 5 * MiB
+    """Smallest part except the last."""
+    max_part_size: ByteCount = 5 * GiB
+    """Largest part."""
+    max_keys: int = Field(default=1000, ge=1)
+    """Most entries in one listing page."""
+    max_buckets_per_scope: int = Field(default=1000, ge=1)
+    """Most buckets per org or project."""
+    multipart_upload_timeout_seconds: PositiveSeconds = 7 * 86400.0
+    """Age at which an unfinished multipart upload is aborted and its parts collected."""
+    max_delete_objects: int = Field(default=1000, ge=1)
+    """Most keys in one DeleteObjects request."""
+
+    @model_validator(mode="after")
+    def _check(self) -> LimitsSettings:
+        pairs = (
+            ("min_part_size", "max_part_size"),
+            ("max_part_size", "max_object_size"),
+            ("max_put_size", "max_object_size"),
+        )
+        for low, high in pairs:
+            low_value, high_value = getattr(self, low), getattr(self, high)
+            if low_value > high_value:
+                raise FieldError(
+                    low,
+                    f"must not exceed {high} ({format_size(high_value)}), "
+                    f"got {format_size(low_value)}",
+                )
+        return self
+
+
+def _log_level(value: object) -> object:
+    value = _lower(value)
+    return "warning" if value == "warn" else value
+
+
+class LoggingSettings(_Section):
+    level: Annotated[Literal["debug", "info", "warning", "error"], BeforeValidator(_log_level)] = (
+        "info"
+    )
+    """Least severe level written (any case)."""
+    format: Annotated[Literal["json", "text"], BeforeValidator(_lower)] = "json"
+    """json = one object per line (for collectors); text = for people."""
+    access_log: bool = True
+    """Log every request (method, path, status, bytes, duration)."""
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    """Serve Prometheus metrics at /metrics."""
+    addr: Address | None = None
+    """A separate host:port for /metrics; unset = on the S3 port."""
+    bearer_token: SecretStr | None = None
+    """Token scrapers must send (Authorization: Bearer); unset = open."""
+
+
+class TracingSettings(_Section):
+    otlp_endpoint: str | None = None
+    """OTLP collector (e.g. http://otel-collector:4317); unset = no traces exported."""
+    sample_ratio: float = Field(default=1.0, ge=0, le=1)
+    """Share of traces recorded."""
+
+
+# --- the settings classes and their sources ---------------------------------------------------
+
+
+class _ShortEnvSource(InitSettingsSource):
+    """The platform spec's short variable names (LIGHTNINGSTOR_S3_ADDR …) as nested values."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        env_vars: Mapping[str, str | None],
+        names: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        values: dict[str, Any] = {}
+        for name, path in names.items():
+            value = env_vars.get(name.lower())
+            if value:
+                target = values
+                for part in path[:-1]:
+                    target = target.setdefault(part, {})
+                target[path[-1]] = value
+        super().__init__(settings_cls, init_kwargs=values)
+
+
+class SettingsBase(BaseSettings):
+    """What both settings classes share: prefix, strictness and the order of the sources."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_ignore_empty=True,
+        case_sensitive=False,
+        extra="forbid",
+        frozen=True,
+        use_attribute_docstrings=True,
+    )
+
+    short_env_names: ClassVar[Mapping[str, tuple[str, ...]]] = {}
+    """Spec-level variable names → field path; a nested LIGHTNINGSTOR_A__B name wins over them."""
+
+    @classmethod
+    def config_sources(
+        cls,
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        config_file: Path | None,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The sources, highest priority first: init/CLI, env, short env names, TOML file.
+
+        A named ``config_file`` must exist (``FileNotFoundError``); a TOML syntax error raises
+        ``tomllib.TOMLDecodeError``.
+        """
+        if config_file is not None and not config_file.is_file():
+            raise FileNotFoundError(f"config file not found: {config_file}")
+        env_vars = env_settings.env_vars if isinstance(env_settings, EnvSettingsSource) else {}
+        return (
+            init_settings,
+            env_settings,
+            _ShortEnvSource(cls, env_vars, cls.short_env_names),
+            TomlConfigSettingsSource(cls, toml_file=config_file),
+        )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        env_vars = env_settings.env_vars if isinstance(env_settings, EnvSettingsSource) else {}
+        named = env_vars.get(CONFIG_ENV_VAR.lower())
+        return cls.config_sources(
+            init_settings, env_settings, Path(named).expanduser() if named else None
+        )
+
+
+def _ports_clash(a: str, b: str) -> bool:
+    (host_a, port_a), (host_b, port_b) = split_address(a), split_address(b)
+    wildcard = {"0.0.0.0", "::"}
+    return port_a == port_b != 0 and (host_a == host_b or bool({host_a, host_b} & wildcard))
+
+
+class Settings(SettingsBase):
+    """The server's configuration: one TOML file with these sections."""
+
+    short_env_names: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+        {
+            "LIGHTNINGSTOR_LOG_LEVEL": ("logging", "level"),
+            "LIGHTNINGSTOR_GRPC_ADDR": ("server", "grpc_addr"),
+            "LIGHTNINGSTOR_S3_ADDR": ("server", "s3_addr"),
+            "LIGHTNINGSTOR_DATA_DIR": ("server", "data_dir"),
+        }
+    )
+
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    """Listeners, the data directory, workers, shutdown."""
+    metadata: MetadataSettings = Field(default_factory=MetadataSettings)
+    """Where bucket and object records live."""
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    """Where chunk data lives."""
+    iam: IamSettings = Field(default_factory=IamSettings)
+    """Who may do what."""
+    s3: S3Settings = Field(default_factory=S3Settings)
+    """The S3 API."""
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    """Sizes and counts requests may not exceed."""
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    """Logs."""
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    """Prometheus metrics."""
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    """OpenTelemetry traces."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        listeners = [("server", "grpc_addr"), ("server", "s3_addr")]
+        if self.metrics.addr is not None:
+            listeners.append(("metrics", "addr"))
+        values = {path: getattr(getattr(self, path[0]), path[1]) for path in listeners}
+        for i, later in enumerate(listeners):
+            for earlier in listeners[:i]:
+                if _ports_clash(values[earlier], values[later]):
+                    raise FieldError(
+                        later, f"{values[later]} clashes with {'.'.join(earlier)} {values[earlier]}"
+                    )
+        return self
+
+
+class StorageNodeSettings(SettingsBase):
+    """A storage node's configuration (a flat TOML file, see config/storage-node.toml)."""
+
+    short_env_names: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+        {"LIGHTNINGSTOR_LOG_LEVEL": ("logging", "level")}
+    )
+
+    listen_addr: Address = "0.0.0.0:9002"
+    """Where the node's gRPC service listens."""
+    data_dir: UserPath = Path("./data")
+    """Root of the node's chunks ({data_dir}/chunks/…)."""
+    zone: str | None = None
+    """Failure domain of this node; informational here, placement uses the servers' node list."""
+    tls: TlsSettings | None = None
+    """TLS for the listener; with ca_file only servers with a client certificate get in."""
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    """Logs."""
+    scrub_rate_bytes_per_second: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] = 32 * MiB
+    """Read rate of the checksum scrub of local chunks; 0 = scrubbing off."""
+    shutdown_grace_seconds: Seconds = 10.0
+    """On SIGTERM, how long in-flight calls may take before they are cut."""
