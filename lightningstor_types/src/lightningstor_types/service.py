@@ -13,6 +13,7 @@ from typing import Protocol
 
 from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
 
+from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 
 
@@ -179,3 +180,49 @@ class CredentialOperations(Protocol):
 
 class StorageService(BucketOperations, ObjectOperations, Protocol):
     """Everything a data frontend needs: what the S3 facade is written against."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedCredential:
+    """An S3 access key's secret and the principal it belongs to."""
+
+    access_key_id: str
+    secret_access_key: str
+    principal: Principal
+
+
+class CredentialResolver(Protocol):
+    """Finds the secret of an access key for signature checks (cached by the implementation)."""
+
+    async def resolve(self, access_key_id: str) -> ResolvedCredential | None:
+        """The credential, or None when the key is unknown, deleted or expired."""
+        ...
+
+
+class Frontend(Protocol):
+    """A protocol frontend (the S3 facade) run by the server inside its event loop."""
+
+    async def start(self) -> None:
+        """Bind and start serving; returns once listening."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop accepting, finish in-flight requests, close."""
+        ...
+
+    @property
+    def bound_address(self) -> str:
+        """``host:port`` actually bound (port 0 in the configuration resolves here)."""
+        ...
+
+
+class FrontendFactory(Protocol):
+    """What an entry point of the ``lightningstor.frontends`` group loads.
+
+    The server calls it with the in-process core, the credential resolver and the settings;
+    a factory returns None when its frontend is disabled by the configuration.
+    """
+
+    def __call__(
+        self, service: StorageService, credentials: CredentialResolver, settings: Settings
+    ) -> Frontend | None: ...
