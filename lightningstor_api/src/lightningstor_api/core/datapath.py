@@ -46,7 +46,9 @@ async def write_stream(
     hasher = MultiHasher(algorithms)
     chunks: list[records_pb2.ChunkRef] = []
     pending: asyncio.Task[None] | None = None
-    buf = bytearray()
+    # Pieces of the chunk being filled; joined once (one copy) when the chunk is full.
+    pieces: list[bytes] = []
+    filled = 0
     size = 0
 
     async def store(data: bytes) -> None:
@@ -54,8 +56,11 @@ async def write_stream(
         info = await storage.put_chunk(chunk_id, data)
         chunks.append(records_pb2.ChunkRef(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c))
 
-    async def flush(data: bytes) -> None:
-        nonlocal pending
+    async def flush() -> None:
+        nonlocal pending, filled
+        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        pieces.clear()
+        filled = 0
         await hasher.update_async(data)
         if pending is not None:
             await pending  # keeps chunk order and at most one write in flight
@@ -70,18 +75,22 @@ async def write_stream(
                 raise EntityTooLarge(MaxSizeAllowed=str(max_size))
             if expected_length is not None and size > expected_length:
                 raise InvalidRequest("the body is longer than its declared length")
-            buf += piece
-            while len(buf) >= chunk_size:
-                data = bytes(buf[:chunk_size])
-                del buf[:chunk_size]
-                await flush(data)
+            view, whole = memoryview(piece), True
+            while filled + len(view) >= chunk_size:
+                take = chunk_size - filled
+                pieces.append(piece if whole and take == len(view) else bytes(view[:take]))
+                filled += take
+                view, whole = view[take:], False
+                await flush()
+            if view:
+                pieces.append(piece if whole else bytes(view))
+                filled += len(view)
         if expected_length is not None and size < expected_length:
             raise IncompleteBody(
                 "You did not provide the number of bytes specified by the Content-Length"
             )
-        if buf:
-            await flush(bytes(buf))
-            buf.clear()
+        if filled:
+            await flush()
         if pending is not None:
             await pending
             pending = None

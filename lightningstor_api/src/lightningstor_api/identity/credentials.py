@@ -1,0 +1,172 @@
+"""S3 access keys: the CredentialService operations and the resolver signature checks use.
+
+Secrets are sealed with :class:`SecretBox` before they reach the metadata store; listing never
+returns a secret; creation returns it once.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import time
+
+from google.protobuf.timestamp_pb2 import Timestamp
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import common_pb2, credential_pb2
+from lightningstor_types.actions import Action
+from lightningstor_types.errors import NoSuchAccessKey
+from lightningstor_types.scope import Principal, Scope
+from lightningstor_types.service import RequestContext, ResolvedCredential
+
+from lightningstor_api.core.context import CoreContext
+from lightningstor_api.identity.sealing import SecretBox
+from lightningstor_api.metadata import Compare, Put
+
+_KEY_ALPHABET = string.ascii_uppercase + string.digits
+_SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
+RESOLVE_CACHE_SECONDS = 30.0
+
+
+def new_access_key_id() -> str:
+    """20 characters like AWS's, prefixed ``LS``."""
+    return "LS" + "".join(secrets.choice(_KEY_ALPHABET) for _ in range(18))
+
+
+def new_secret() -> str:
+    return "".join(secrets.choice(_SECRET_ALPHABET) for _ in range(40))
+
+
+def _scope_msg(org_id: str, project_id: str) -> common_pb2.Scope:
+    return common_pb2.Scope(org_id=org_id, project_id=project_id)
+
+
+def _public(rec: records_pb2.CredentialRecord) -> credential_pb2.AccessKey:
+    key = credential_pb2.AccessKey(
+        access_key_id=rec.access_key_id,
+        principal_id=rec.principal_id,
+        scope=_scope_msg(rec.org_id, rec.project_id),
+        description=rec.description,
+    )
+    key.created_at.CopyFrom(rec.created_at)
+    if rec.HasField("expires_at"):
+        key.expires_at.CopyFrom(rec.expires_at)
+    return key
+
+
+def _expired(rec: records_pb2.CredentialRecord, now: float) -> bool:
+    return rec.HasField("expires_at") and rec.expires_at.ToNanoseconds() <= int(now * 1e9)
+
+
+class CredentialManager:
+    """Creates, lists and deletes access keys; resolves them for SigV4 (with a short cache)."""
+
+    def __init__(self, cc: CoreContext, box: SecretBox) -> None:
+        self._cc = cc
+        self._box = box
+        self._cache: dict[str, tuple[float, ResolvedCredential | None]] = {}
+
+    async def create(
+        self,
+        principal: Principal,
+        *,
+        description: str = "",
+        expires_at: Timestamp | None = None,
+    ) -> tuple[credential_pb2.AccessKey, str]:
+        """Store a new key for ``principal``; returns it with its secret (shown only now)."""
+        secret = new_secret()
+        while True:
+            key_id = new_access_key_id()
+            rec = records_pb2.CredentialRecord(
+                access_key_id=key_id,
+                principal_id=principal.principal_id,
+                org_id=principal.org_id,
+                project_id=principal.project_id or "",
+                encrypted_secret=self._box.seal(secret, context=key_id),
+                description=description,
+            )
+            rec.created_at.GetCurrentTime()
+            if expires_at is not None and expires_at.ToNanoseconds() > 0:
+                rec.expires_at.CopyFrom(expires_at)
+            k = self._cc.keys.credential(key_id)
+            res = await self._cc.store.txn([Compare.absent(k)], [Put(k, rec.SerializeToString())])
+            if res.succeeded:
+                return _public(rec), secret
+
+    async def any_exist(self) -> bool:
+        page = await self._cc.store.range(self._cc.keys.credentials_prefix(), limit=1)
+        return bool(page.kvs)
+
+    async def resolve(self, access_key_id: str) -> ResolvedCredential | None:
+        """The key's secret and principal, or None if unknown or expired."""
+        now = time.monotonic()
+        hit = self._cache.get(access_key_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        kv = await self._cc.store.get(self._cc.keys.credential(access_key_id))
+        found: ResolvedCredential | None = None
+        if kv is not None:
+            rec = records_pb2.CredentialRecord.FromString(kv.value)
+            if not _expired(rec, time.time()):
+                found = ResolvedCredential(
+                    access_key_id=access_key_id,
+                    secret_access_key=self._box.open(rec.encrypted_secret, context=access_key_id),
+                    principal=Principal(rec.principal_id, rec.org_id, rec.project_id or None),
+                )
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[access_key_id] = (now + RESOLVE_CACHE_SECONDS, found)
+        return found
+
+    # ---- CredentialOperations ----
+    async def create_access_key(
+        self, ctx: RequestContext, req: credential_pb2.CreateAccessKeyRequest
+    ) -> credential_pb2.CreateAccessKeyResponse:
+        scope = self._cc.scope_of(ctx, req.scope if req.HasField("scope") else None)
+        await self._cc.authorize(ctx, Action.CREDENTIALS_CREATE, scope)
+        principal_id = req.principal_id or ctx.principal.principal_id
+        key, secret = await self.create(
+            Principal(principal_id, scope.org_id, scope.project_id),
+            description=req.description,
+            expires_at=req.expires_at if req.HasField("expires_at") else None,
+        )
+        return credential_pb2.CreateAccessKeyResponse(access_key=key, secret_access_key=secret)
+
+    async def list_access_keys(
+        self, ctx: RequestContext, req: credential_pb2.ListAccessKeysRequest
+    ) -> credential_pb2.ListAccessKeysResponse:
+        scope = self._cc.scope_of(ctx, req.scope if req.HasField("scope") else None)
+        await self._cc.authorize(ctx, Action.CREDENTIALS_LIST, scope)
+        out = credential_pb2.ListAccessKeysResponse()
+        prefix = self._cc.keys.credentials_prefix()
+        start: bytes | None = None
+        while True:
+            page = await self._cc.store.range(prefix, start=start, limit=500)
+            for kv in page.kvs:
+                rec = records_pb2.CredentialRecord.FromString(kv.value)
+                if _in_scope(rec, scope) and (
+                    not req.principal_id or rec.principal_id == req.principal_id
+                ):
+                    out.access_keys.append(_public(rec))
+            if not page.more or not page.kvs:
+                return out
+            start = page.kvs[-1].key + b"\x00"
+
+    async def delete_access_key(
+        self, ctx: RequestContext, req: credential_pb2.DeleteAccessKeyRequest
+    ) -> credential_pb2.DeleteAccessKeyResponse:
+        k = self._cc.keys.credential(req.access_key_id)
+        kv = await self._cc.store.get(k)
+        if kv is None:
+            raise NoSuchAccessKey(AccessKeyId=req.access_key_id)
+        rec = records_pb2.CredentialRecord.FromString(kv.value)
+        scope = Scope(rec.org_id, rec.project_id or None)
+        await self._cc.authorize(ctx, Action.CREDENTIALS_DELETE, scope)
+        await self._cc.store.delete(k)
+        self._cache.pop(req.access_key_id, None)
+        return credential_pb2.DeleteAccessKeyResponse()
+
+
+def _in_scope(rec: records_pb2.CredentialRecord, scope: Scope) -> bool:
+    if rec.org_id != scope.org_id:
+        return False
+    return scope.project_id is None or rec.project_id == scope.project_id
