@@ -13,7 +13,7 @@ from lightningstor_types.service import RequestContext
 
 class Authorizer(Protocol):
     async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
-        """Return if the caller may perform ``action`` on ``resource``; raise AccessDenied if not."""
+        """Return if ``action`` on ``resource`` is allowed; raise AccessDenied if not."""
         ...
 
 

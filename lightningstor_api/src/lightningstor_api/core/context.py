@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
+from lightningstor_api.authz import Authorizer
+from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.metadata import KeyValue, MetadataStore
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
@@ -13,10 +16,6 @@ from lightningstor_types.errors import NoSuchBucket
 from lightningstor_types.resources import bucket_resource, object_resource, scope_resource
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
-
-from lightningstor_api.authz import Authorizer
-from lightningstor_api.core.keys import KeySchema
-from lightningstor_api.metadata import KeyValue, MetadataStore
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,9 @@ async def write_stream(
     async def store(data: bytes) -> None:
         chunk_id = new_chunk_id()
         info = await storage.put_chunk(chunk_id, data)
-        chunks.append(records_pb2.ChunkRef(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c))
+        chunks.append(
+            records_pb2.ChunkRef(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c)
+        )
 
     async def flush() -> None:
         nonlocal pending, filled

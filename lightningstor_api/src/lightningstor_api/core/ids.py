@@ -8,6 +8,7 @@ import time
 
 _MAX_NS = (1 << 64) - 1
 _SORT_ID = re.compile(r"^[0-9a-f]{24}$")
+_HEX32 = re.compile(r"^[0-9a-f]{32}$")
 NULL_VERSION = "null"
 
 
@@ -26,8 +27,15 @@ def new_data_id() -> str:
     return secrets.token_hex(16)
 
 
-def new_upload_id() -> str:
-    return secrets.token_hex(16)
+def new_upload_id(now_ns: int | None = None) -> str:
+    """An upload id: time first, so a key's uploads list in the order they were initiated."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    return f"{ns:016x}{secrets.token_hex(8)}"
+
+
+def is_upload_id(value: str) -> bool:
+    """True when ``value`` has the form of an upload id (and so may name a stored upload)."""
+    return _HEX32.fullmatch(value) is not None
 
 
 def new_bucket_id() -> str:

@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from google.protobuf.timestamp_pb2 import Timestamp
-from lightningstor.meta.v1 import records_pb2
 
-from lightningstor_api.core.ids import new_gc_entry_id
+from lightningstor.meta.v1 import records_pb2
+from lightningstor_api.core.ids import new_data_id, new_gc_entry_id
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.metadata import (
     Compare,
@@ -27,7 +27,7 @@ from lightningstor_api.metadata import (
 )
 
 
-class Conflict(Exception):
+class ConflictError(Exception):
     """A compare failed: somebody else changed what this transaction read. Retry."""
 
 
@@ -74,8 +74,19 @@ class Txn:
             self._deltas[data_id] -= 1
             self._gc_reason = self._gc_reason or reason
 
+    def release_later(self, data_ids: Sequence[str], reason: str) -> None:
+        """Drop one reference on each record through one GC journal entry listing them as
+        children, which the collector releases a few per transaction: this transaction stays
+        a handful of operations however many records (abort, unused parts of a complete)."""
+        spans = [records_pb2.DataSpan(data_id=d) for d in data_ids if d]
+        if spans:
+            rec = records_pb2.DataRecord(
+                data_id=new_data_id(), children=records_pb2.SpanList(spans=spans)
+            )
+            self.ops.extend(self._journal(rec, reason))
+
     async def commit(self) -> TxnResult:
-        """Apply everything atomically, or raise :class:`Conflict`."""
+        """Apply everything atomically, or raise :class:`ConflictError`."""
         compares = list(self.compares)
         ops = list(self.ops)
         for data_id, delta in self._deltas.items():
@@ -96,7 +107,7 @@ class Txn:
             key = self._keys.data(data_id)
             kv = await self._store.get(key)
             if kv is None:
-                raise Conflict(f"data record {data_id} vanished")
+                raise ConflictError(f"data record {data_id} vanished")
             rec = records_pb2.DataRecord.FromString(kv.value)
             compares.append(Compare.mod_revision(key, kv.mod_revision))
             rec.refcount += delta
@@ -107,12 +118,12 @@ class Txn:
                 ops.extend(self._journal(rec))
         result = await self._store.txn(compares, ops)
         if not result.succeeded:
-            raise Conflict("metadata changed concurrently")
+            raise ConflictError("metadata changed concurrently")
         return result
 
-    def _journal(self, rec: records_pb2.DataRecord) -> Sequence[Op]:
+    def _journal(self, rec: records_pb2.DataRecord, reason: str = "") -> Sequence[Op]:
         rec.refcount = 0
-        entry = records_pb2.GcRecord(data=rec, reason=self._gc_reason)
+        entry = records_pb2.GcRecord(data=rec, reason=reason or self._gc_reason)
         now = Timestamp()
         now.GetCurrentTime()
         entry.created_at.CopyFrom(now)

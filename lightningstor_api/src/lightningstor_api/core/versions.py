@@ -14,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
+from lightningstor_api.core.context import BucketRef, CoreContext
+from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, new_sort_id
+from lightningstor_api.core.txn import ConflictError, Txn
+from lightningstor_api.metadata import KeyValue
 from lightningstor_types.errors import (
     InvalidArgument,
     NoSuchBucket,
@@ -25,11 +30,6 @@ from lightningstor_types.errors import (
     SlowDown,
 )
 from lightningstor_types.scope import Scope
-
-from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, new_sort_id
-from lightningstor_api.core.txn import Conflict, Txn
-from lightningstor_api.metadata import KeyValue
 
 MAX_ATTEMPTS = 32
 ENABLED = bucket_pb2.VERSIONING_STATUS_ENABLED
@@ -46,12 +46,10 @@ class Version:
 
 async def backoff(attempt: int) -> None:
     """Short randomized sleep between optimistic-transaction retries."""
-    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))  # noqa: S311
+    await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
 
 
-async def load_current(
-    cc: CoreContext, scope: Scope, bucket: str, key: str
-) -> Version | None:
+async def load_current(cc: CoreContext, scope: Scope, bucket: str, key: str) -> Version | None:
     """The current (non-delete-marker) version, or None."""
     kv = await cc.store.get(cc.keys.object(scope, bucket, key))
     return Version(kv, records_pb2.ObjectRecord.FromString(kv.value)) if kv else None
@@ -105,11 +103,12 @@ def check_write_conditions(
     """If-Match / If-None-Match of a write against the current version."""
     if cond is None:
         return
-    if cond.if_none_match:
-        if current is not None and (
-            cond.if_none_match == "*" or etag_matches(cond.if_none_match, current.etag)
-        ):
-            raise PreconditionFailed(Condition="If-None-Match")
+    if (
+        cond.if_none_match
+        and current is not None
+        and (cond.if_none_match == "*" or etag_matches(cond.if_none_match, current.etag))
+    ):
+        raise PreconditionFailed(Condition="If-None-Match")
     if cond.if_match:
         if current is None:
             raise NoSuchKey(Key=key)
@@ -153,49 +152,74 @@ async def commit_version(
     to an existing data record (copy); ``extra`` adds the caller's own operations.
     Retries on concurrent changes; raises PreconditionFailed/NoSuchKey from ``conditions``.
     """
-    scope = bucket.scope
     for attempt in range(MAX_ATTEMPTS):
-        bref = await cc.bucket(scope, bucket.name)
-        if bref.record.bucket_id != bucket.record.bucket_id:
-            raise NoSuchBucket(BucketName=bucket.name)
-        cur = await load_current(cc, scope, bucket.name, key)
-        check_write_conditions(conditions, cur.record if cur else None, key)
-        txn = Txn(cc.store, cc.keys)
-        txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
-        obj_key = cc.keys.object(scope, bucket.name, key)
-        txn.expect(obj_key, cur.kv if cur else None)
-        rec = records_pb2.ObjectRecord()
-        rec.CopyFrom(record)
-        rec.key = key
-        rec.sort_id = new_sort_id()
-        rec.last_modified.CopyFrom(now_timestamp())
-        if bref.record.versioning == ENABLED:
-            rec.version_id = rec.sort_id
-        else:
-            rec.version_id = NULL_VERSION
-            old = await _null_to_replace(cc, bref, key, cur)
-            if old is not None:
-                old_key = cc.keys.version(scope, bucket.name, key, old.record.sort_id)
-                txn.expect(old_key, old.kv)
-                txn.delete(old_key)
-                txn.release(old.record.data_id, "replaced")
-        txn.put(cc.keys.version(scope, bucket.name, key, rec.sort_id), rec.SerializeToString())
-        if rec.is_delete_marker:
-            if cur is not None:
-                txn.delete(obj_key)
-        else:
-            txn.put(obj_key, rec.SerializeToString())
-        if new_data is not None:
-            txn.create_data(new_data)
-        txn.acquire(acquire)
-        if extra is not None:
-            extra(txn)
         try:
-            await txn.commit()
-            return rec
-        except Conflict:
+            return await try_commit_version(
+                cc,
+                bucket,
+                key,
+                record,
+                new_data=new_data,
+                acquire=acquire,
+                conditions=conditions,
+                extra=extra,
+            )
+        except ConflictError:
             await backoff(attempt)
     raise SlowDown("too much contention on this key; retry")
+
+
+async def try_commit_version(
+    cc: CoreContext,
+    bucket: BucketRef,
+    key: str,
+    record: records_pb2.ObjectRecord,
+    *,
+    new_data: records_pb2.DataRecord | None = None,
+    acquire: str = "",
+    conditions: common_pb2.Conditions | None = None,
+    extra: Callable[[Txn], None] | None = None,
+) -> records_pb2.ObjectRecord:
+    """One attempt of :func:`commit_version`; raises :class:`ConflictError` instead of retrying,
+    for callers that must re-read what they build the version from (copy, complete)."""
+    scope = bucket.scope
+    bref = await cc.bucket(scope, bucket.name)
+    if bref.record.bucket_id != bucket.record.bucket_id:
+        raise NoSuchBucket(BucketName=bucket.name)
+    cur = await load_current(cc, scope, bucket.name, key)
+    check_write_conditions(conditions, cur.record if cur else None, key)
+    txn = Txn(cc.store, cc.keys)
+    txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
+    obj_key = cc.keys.object(scope, bucket.name, key)
+    txn.expect(obj_key, cur.kv if cur else None)
+    rec = records_pb2.ObjectRecord()
+    rec.CopyFrom(record)
+    rec.key = key
+    rec.sort_id = new_sort_id()
+    rec.last_modified.CopyFrom(now_timestamp())
+    if bref.record.versioning == ENABLED:
+        rec.version_id = rec.sort_id
+    else:
+        rec.version_id = NULL_VERSION
+        old = await _null_to_replace(cc, bref, key, cur)
+        if old is not None:
+            old_key = cc.keys.version(scope, bucket.name, key, old.record.sort_id)
+            txn.expect(old_key, old.kv)
+            txn.delete(old_key)
+            txn.release(old.record.data_id, "replaced")
+    txn.put(cc.keys.version(scope, bucket.name, key, rec.sort_id), rec.SerializeToString())
+    if rec.is_delete_marker:
+        if cur is not None:
+            txn.delete(obj_key)
+    else:
+        txn.put(obj_key, rec.SerializeToString())
+    if new_data is not None:
+        txn.create_data(new_data)
+    txn.acquire(acquire)
+    if extra is not None:
+        extra(txn)
+    await txn.commit()
+    return rec
 
 
 async def _null_to_replace(
@@ -212,10 +236,12 @@ async def _null_to_replace(
     return None
 
 
-async def _version_kv(cc: CoreContext, scope: Scope, bucket: str, key: str, sort_id: str) -> KeyValue:
+async def _version_kv(
+    cc: CoreContext, scope: Scope, bucket: str, key: str, sort_id: str
+) -> KeyValue:
     kv = await cc.store.get(cc.keys.version(scope, bucket, key, sort_id))
     if kv is None:
-        raise Conflict("version vanished")
+        raise ConflictError("version vanished")
     return kv
 
 
@@ -252,6 +278,6 @@ async def delete_version(
         try:
             await txn.commit()
             return target.record
-        except Conflict:
+        except ConflictError:
             await backoff(attempt)
     raise SlowDown("too much contention on this key; retry")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
 from pathlib import Path
 
-from lightningstor_types.scope import Principal
-
 from lightningstor_api.identity.credentials import CredentialManager
+from lightningstor_types.scope import Principal
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +26,24 @@ async def ensure_admin_credential(manager: CredentialManager, data_dir: Path) ->
         return None
     key, secret = await manager.create(ADMIN, description="created at first start")
     path = data_dir / ADMIN_CREDENTIALS_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(_write_private, path, key.access_key_id, secret)
+    log.warning(
+        "created the first admin access key %s; its secret is in %s (readable only by its owner)",
+        key.access_key_id,
+        path,
+    )
+    return path
+
+
+def _write_private(path: Path, access_key_id: str, secret: str) -> None:
+    """Write the admin key to ``path`` (0600), atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         json.dump(
             {
-                "access_key_id": key.access_key_id,
+                "access_key_id": access_key_id,
                 "secret_access_key": secret,
                 "principal_id": ADMIN.principal_id,
                 "org_id": ADMIN.org_id,
@@ -44,9 +55,3 @@ async def ensure_admin_credential(manager: CredentialManager, data_dir: Path) ->
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    log.warning(
-        "created the first admin access key %s; its secret is in %s (readable only by its owner)",
-        key.access_key_id,
-        path,
-    )
-    return path

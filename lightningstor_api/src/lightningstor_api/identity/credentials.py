@@ -11,16 +11,16 @@ import string
 import time
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, credential_pb2
+from lightningstor_api.core.context import CoreContext
+from lightningstor_api.identity.sealing import SecretBox
+from lightningstor_api.metadata import Compare, Put
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import NoSuchAccessKey
 from lightningstor_types.scope import Principal, Scope
 from lightningstor_types.service import RequestContext, ResolvedCredential
-
-from lightningstor_api.core.context import CoreContext
-from lightningstor_api.identity.sealing import SecretBox
-from lightningstor_api.metadata import Compare, Put
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"

@@ -8,6 +8,7 @@ import secrets
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from lightningstor_types.config import Settings
 
 _NONCE = 12

@@ -1,0 +1,415 @@
+"""Object operations: put, get, head and delete (one and many), and the body checks (digests,
+checksums, storage class, commit-or-discard) that multipart and copy share."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping, Sequence
+from typing import TypeVar
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.context import BucketRef, CoreContext
+from lightningstor_api.core.convert import (
+    ALGORITHMS,
+    UNVERSIONED,
+    checksums_given,
+    checksums_message,
+    object_info,
+    version_id,
+)
+from lightningstor_api.core.datapath import (
+    WrittenData,
+    delete_chunks,
+    manifest_of,
+    read_manifest,
+    slice_manifest,
+    write_stream,
+)
+from lightningstor_api.core.ids import NULL_VERSION, new_data_id
+from lightningstor_api.core.reads import check_read_conditions, read_window
+from lightningstor_api.core.versions import (
+    check_write_conditions,
+    commit_version,
+    delete_version,
+    load_current,
+    resolve_read,
+)
+from lightningstor_storage import ChunkCorrupt, ChunkNotFound
+from lightningstor_types.actions import Action
+from lightningstor_types.checksums import ChecksumAlgorithm, parse_b64_checksum
+from lightningstor_types.errors import (
+    BadDigest,
+    InternalError,
+    InvalidArgument,
+    InvalidDigest,
+    InvalidRequest,
+    InvalidStorageClass,
+    LightningStorError,
+    MalformedXML,
+    MethodNotAllowed,
+)
+from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.service import ObjectStream, RequestContext
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+STORAGE_CLASSES = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+        "OUTPOSTS",
+        "SNOW",
+        "EXPRESS_ONEZONE",
+    }
+)
+"""Storage classes S3 accepts; all are stored alike here, and reported as given."""
+
+
+# ---- put ----
+
+
+async def put_object(
+    cc: CoreContext,
+    ctx: RequestContext,
+    header: object_pb2.PutObjectHeader,
+    body: AsyncIterable[bytes],
+) -> object_pb2.PutObjectResponse:
+    ref = await locate(cc, ctx, header.scope, header.bucket, Action.OBJECTS_CREATE, header.key)
+    key = header.key
+    validate_object_key(key)
+    user_metadata = normalize_user_metadata(header.user_metadata)
+    validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
+    validate_content_headers(header.headers)
+    storage_class = validate_storage_class(header.storage_class)
+    content_md5 = parse_content_md5(header.content_md5)
+    expected = parse_expected_checksums(header.expected_checksums)
+    algorithms = list(expected)
+    if header.checksum_algorithm:
+        algorithms.append(checksum_algorithm(header.checksum_algorithm))
+    length = header.content_length if header.HasField("content_length") else None
+    if length is not None and length < 0:
+        raise InvalidArgument("Content-Length must not be negative", ArgumentName="content-length")
+    conditions = header.conditions if header.HasField("conditions") else None
+    if conditions is not None:  # fail fast, before reading the body; checked again at commit
+        current = await load_current(cc, ref.scope, ref.name, key)
+        check_write_conditions(conditions, current.record if current else None, key)
+
+    data = await write_stream(
+        cc.storage,
+        body,
+        chunk_size=cc.settings.storage.chunk_size,
+        max_size=cc.settings.limits.max_put_size,
+        expected_length=length,
+        algorithms=algorithms,
+    )
+    chunk_ids = [c.chunk_id for c in data.chunks]
+    try:
+        verify_digests(data, content_md5, expected)
+    except BaseException:
+        await delete_chunks(cc.storage, chunk_ids)
+        raise
+    rec = records_pb2.ObjectRecord(
+        etag=f'"{data.md5_hex}"',
+        size=data.size,
+        headers=header.headers,
+        user_metadata=user_metadata,
+        storage_class=storage_class,
+        checksums=checksums_message(data.checksums),
+        tags=header.tags,
+        owner_id=ctx.principal.principal_id,
+    )
+    new_data = None
+    if data.chunks:
+        rec.data_id = new_data_id()
+        rec.manifest.extend(manifest_of(data.chunks))
+        new_data = records_pb2.DataRecord(
+            data_id=rec.data_id, size=data.size, chunks=records_pb2.ChunkList(chunks=data.chunks)
+        )
+    commit = commit_version(cc, ref, key, rec, new_data=new_data, conditions=conditions)
+    stored = await commit_or_discard(cc, commit, rec.data_id, chunk_ids)
+    return object_pb2.PutObjectResponse(
+        etag=stored.etag,
+        version_id=version_id(stored, ref.record.versioning),
+        checksums=stored.checksums,
+        size=stored.size,
+        last_modified=stored.last_modified,
+    )
+
+
+async def commit_or_discard(
+    cc: CoreContext, commit: Awaitable[T], data_id: str, chunk_ids: Sequence[str]
+) -> T:
+    """Run the metadata commit that makes freshly written chunks reachable, and delete the
+    chunks unless it committed.
+
+    The commit runs to its end even when the caller is cancelled meanwhile (a store may apply
+    a transaction in a thread regardless), so whether it committed is known before any chunk
+    is deleted: a refusal (a catalog error) did not; a success did; anything else is asked of
+    the store, and when even that fails the orphan sweep decides later.
+    """
+    task = asyncio.ensure_future(commit)
+    try:
+        return await asyncio.shield(task)
+    except BaseException:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])
+        if not await _committed(cc, task, data_id):
+            await delete_chunks(cc.storage, chunk_ids)
+        raise
+
+
+async def _committed(cc: CoreContext, task: asyncio.Future[T], data_id: str) -> bool:
+    if not task.cancelled():
+        error = task.exception()
+        if error is None:
+            return True
+        if isinstance(error, LightningStorError) or not data_id:
+            return False
+    try:
+        return await cc.store.get(cc.keys.data(data_id)) is not None
+    except Exception:
+        log.warning("cannot tell whether data %s was committed; left to the sweep", data_id)
+        return True
+
+
+def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
+    """User metadata as stored: validated, names lower-case (HTTP header names are not case
+    sensitive, so two names differing only in case are refused)."""
+    validate_user_metadata(meta)
+    lowered = {name.lower(): value for name, value in meta.items()}
+    if len(lowered) != len(meta):
+        raise InvalidArgument(
+            "User metadata names must differ by more than case", ArgumentName="x-amz-meta-*"
+        )
+    return lowered
+
+
+def validate_content_headers(headers: common_pb2.ContentHeaders) -> None:
+    """Stored headers travel back as HTTP headers: no CR, LF or NUL in them."""
+    for field, value in headers.ListFields():
+        if isinstance(value, str) and any(ch in value for ch in "\r\n\x00"):
+            raise InvalidArgument(
+                f"{field.name} must not contain CR, LF or NUL", ArgumentName=field.name
+            )
+
+
+def validate_storage_class(value: str) -> str:
+    if not value:
+        return "STANDARD"
+    if value not in STORAGE_CLASSES:
+        raise InvalidStorageClass(StorageClassRequested=value)
+    return value
+
+
+def parse_content_md5(value: str) -> bytes | None:
+    """The binary MD5 a Content-MD5 value names (None when absent); InvalidDigest if malformed."""
+    if not value:
+        return None
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raw = b""
+    if len(raw) != 16:
+        raise InvalidDigest(ContentMD5=value)
+    return raw
+
+
+def parse_expected_checksums(msg: common_pb2.Checksums) -> dict[ChecksumAlgorithm, str]:
+    """The checksums a client expects, normalized (InvalidRequest when one is malformed)."""
+    expected: dict[ChecksumAlgorithm, str] = {}
+    for alg, value in checksums_given(msg).items():
+        try:
+            raw = parse_b64_checksum(alg, value)
+        except ValueError as exc:
+            raise InvalidRequest(f"Value for {alg.header_name} header is invalid.") from exc
+        expected[alg] = base64.b64encode(raw).decode()
+    return expected
+
+
+def checksum_algorithm(value: int) -> ChecksumAlgorithm:
+    try:
+        return ALGORITHMS[value]
+    except KeyError:
+        raise InvalidRequest(
+            "Checksum algorithm must be one of CRC32, CRC32C, SHA1, SHA256, CRC64NVME"
+        ) from None
+
+
+def verify_digests(
+    data: WrittenData, content_md5: bytes | None, expected: dict[ChecksumAlgorithm, str]
+) -> None:
+    """BadDigest unless the body matches its Content-MD5 and every expected checksum."""
+    if content_md5 is not None and content_md5 != bytes.fromhex(data.md5_hex):
+        raise BadDigest("The Content-MD5 you specified did not match what we received.")
+    for alg, value in expected.items():
+        if data.checksums.get(alg) != value:
+            raise BadDigest(f"The {alg.value} you specified did not match the calculated checksum.")
+
+
+# ---- get and head ----
+
+
+async def get_object(
+    cc: CoreContext, ctx: RequestContext, req: object_pb2.GetObjectRequest
+) -> ObjectStream:
+    header, rec = await _read(cc, ctx, req)
+    if header.content_length == 0:
+        return ObjectStream(header, _empty())
+    first = header.range_first if header.is_partial else 0
+    last = first + header.content_length - 1
+    pieces = read_manifest(cc.storage, slice_manifest(rec.manifest, first, last))
+    return ObjectStream(header, _verified(pieces, rec.key))
+
+
+async def head_object(
+    cc: CoreContext, ctx: RequestContext, req: object_pb2.HeadObjectRequest
+) -> object_pb2.HeadObjectResponse:
+    header, _ = await _read(cc, ctx, req)
+    return object_pb2.HeadObjectResponse(header=header)
+
+
+async def _read(
+    cc: CoreContext,
+    ctx: RequestContext,
+    req: object_pb2.GetObjectRequest | object_pb2.HeadObjectRequest,
+) -> tuple[object_pb2.GetObjectHeader, records_pb2.ObjectRecord]:
+    """Resolve, check conditions and plan the bytes of a GET or HEAD."""
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_READ, req.key)
+    validate_object_key(req.key)
+    rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
+    if rec.is_delete_marker:  # reachable by version id only
+        raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+    check_read_conditions(req.conditions if req.HasField("conditions") else None, rec)
+    byte_range = req.range if req.HasField("range") else None
+    window = read_window(rec, byte_range, req.part_number)
+    is_latest = True
+    if req.version_id:
+        cur = await load_current(cc, ref.scope, ref.name, req.key)
+        is_latest = cur is not None and cur.record.sort_id == rec.sort_id
+    info = object_info(
+        ref.name,
+        rec,
+        version=version_id(rec, ref.record.versioning),
+        is_latest=is_latest,
+        checksums=req.checksum_mode and window.checksums is None,
+    )
+    if req.checksum_mode and window.checksums is not None:
+        info.checksums.CopyFrom(window.checksums)
+    header = object_pb2.GetObjectHeader(object=info, content_length=window.length)
+    if window.partial:
+        header.is_partial = True
+        header.range_first = window.first
+        header.range_last = window.first + window.length - 1
+    return header, rec
+
+
+async def _empty() -> AsyncIterator[bytes]:
+    nothing: tuple[bytes, ...] = ()
+    for piece in nothing:
+        yield piece
+
+
+async def _verified(pieces: AsyncIterator[bytes], key: str) -> AsyncIterator[bytes]:
+    """The body, with a missing or corrupt chunk turned into InternalError (never wrong bytes)."""
+    try:
+        async for piece in pieces:
+            yield piece
+    except (ChunkCorrupt, ChunkNotFound) as exc:
+        log.error("object %r cannot be read: %s", key, exc)
+        raise InternalError() from exc
+    finally:
+        aclose = getattr(pieces, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+# ---- delete ----
+
+
+async def delete_object(
+    cc: CoreContext, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
+) -> object_pb2.DeleteObjectResponse:
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, req.key)
+    validate_object_key(req.key)
+    done = await _delete(cc, ctx, ref, req.key, req.version_id)
+    return object_pb2.DeleteObjectResponse(
+        version_id=done.delete_marker_version_id or done.version_id,
+        delete_marker=done.delete_marker,
+    )
+
+
+async def delete_objects(
+    cc: CoreContext, ctx: RequestContext, req: object_pb2.DeleteObjectsRequest
+) -> object_pb2.DeleteObjectsResponse:
+    """Delete up to ``limits.max_delete_objects`` keys; each key is authorized on its own and
+    fails on its own, except a missing bucket, which fails the request."""
+    limit = cc.settings.limits.max_delete_objects
+    if not req.objects or len(req.objects) > limit:
+        raise MalformedXML(f"A Delete request names 1 to {limit} objects")
+    scope = cc.scope_of(ctx, req.scope)
+    ref: BucketRef | None = None
+    resp = object_pb2.DeleteObjectsResponse()
+    for obj in req.objects:
+        try:
+            await cc.authorize(ctx, Action.OBJECTS_DELETE, scope, req.bucket, obj.key)
+        except LightningStorError as exc:
+            resp.errors.append(_delete_error(obj, exc))
+            continue
+        if ref is None:
+            ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, obj.key)
+        try:
+            validate_object_key(obj.key)
+            done = await _delete(cc, ctx, ref, obj.key, obj.version_id)
+        except LightningStorError as exc:
+            resp.errors.append(_delete_error(obj, exc))
+            continue
+        if not req.quiet:
+            resp.deleted.append(done)
+    return resp
+
+
+def _delete_error(
+    obj: object_pb2.ObjectIdentifier, exc: LightningStorError
+) -> object_pb2.DeleteError:
+    return object_pb2.DeleteError(
+        key=obj.key, version_id=obj.version_id, code=exc.code, message=exc.message
+    )
+
+
+async def _delete(
+    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+) -> object_pb2.DeletedObject:
+    """Delete one key or version as S3 does, reported as DeleteObjects reports it."""
+    if version:
+        removed = await delete_version(cc, ref, key, version)
+        marker = removed is not None and removed.is_delete_marker
+        return object_pb2.DeletedObject(
+            key=key,
+            version_id=version,
+            delete_marker=marker,
+            delete_marker_version_id=version if marker else "",
+        )
+    if ref.record.versioning == UNVERSIONED:
+        await delete_version(cc, ref, key, NULL_VERSION)
+        return object_pb2.DeletedObject(key=key)
+    marker_rec = records_pb2.ObjectRecord(
+        is_delete_marker=True, owner_id=ctx.principal.principal_id
+    )
+    stored = await commit_version(cc, ref, key, marker_rec)
+    return object_pb2.DeletedObject(
+        key=key, delete_marker=True, delete_marker_version_id=stored.version_id
+    )

@@ -1,0 +1,246 @@
+"""``Core``: the in-process implementation of the service protocols (BucketOperations and
+ObjectOperations), over a metadata store and a chunk backend.
+
+Each method is one line: the operation lives in a module function ``f(cc, ctx, req)``
+(:mod:`.buckets`, :mod:`.objects`, :mod:`.tagging`, :mod:`.listing`, :mod:`.copy`,
+:mod:`.multipart`…).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import Any
+
+from lightningstor.v1 import bucket_pb2, object_pb2
+from lightningstor_api.authz import AllowAll, Authorizer
+from lightningstor_api.core import (
+    buckets,
+    copy,
+    listing,
+    multipart,
+    multipart_complete,
+    multipart_list,
+    objects,
+    tagging,
+)
+from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.gc import GarbageCollector
+from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.metadata import EmbeddedStore, MetadataStore
+from lightningstor_storage import LocalBackend, StorageBackend
+from lightningstor_types.config import Settings
+from lightningstor_types.service import ObjectStream, RequestContext
+
+
+class Core:
+    """Buckets and objects of one store; frontends call it through the service protocols."""
+
+    def __init__(self, cc: CoreContext) -> None:
+        self.cc = cc
+        self.gc = GarbageCollector(cc)
+        self._background = False
+        self._closed = False
+
+    @classmethod
+    async def open(cls, settings: Settings, *, authorizer: Authorizer | None = None) -> Core:
+        """Open the configured metadata store and chunk backend (creating the data dir)."""
+        settings.server.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.metadata.backend != "embedded":
+            raise NotImplementedError(
+                f"metadata backend {settings.metadata.backend!r} is not available yet; "
+                'use backend = "embedded"'
+            )
+        if settings.storage.backend != "local":
+            raise NotImplementedError(
+                f"storage backend {settings.storage.backend!r} is not available yet; "
+                'use backend = "local"'
+            )
+        db = settings.metadata.embedded_path(settings)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        store: MetadataStore = await EmbeddedStore.open(db)
+        try:
+            storage: StorageBackend = LocalBackend(settings.storage.local_path(settings))
+        except BaseException:
+            await store.close()
+            raise
+        cc = CoreContext(
+            settings=settings,
+            store=store,
+            storage=storage,
+            authorizer=authorizer if authorizer is not None else AllowAll(),
+            keys=KeySchema(root=settings.metadata.prefix.encode()),
+        )
+        return cls(cc)
+
+    async def start_background(self) -> None:
+        """Start garbage collection (journal, expired uploads, orphan chunks) in this loop."""
+        self.gc.start()
+        self._background = True
+
+    async def close(self) -> None:
+        """Stop background work, then release the store and the backend (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._background:
+            await self.gc.stop()
+            self._background = False
+        try:
+            await self.cc.storage.close()
+        finally:
+            await self.cc.store.close()
+
+    async def __aenter__(self) -> Core:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.close()
+
+    # ---- BucketOperations ----
+
+    async def create_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.CreateBucketRequest
+    ) -> bucket_pb2.CreateBucketResponse:
+        return await buckets.create_bucket(self.cc, ctx, req)
+
+    async def head_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.HeadBucketRequest
+    ) -> bucket_pb2.HeadBucketResponse:
+        return await buckets.head_bucket(self.cc, ctx, req)
+
+    async def delete_bucket(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
+    ) -> bucket_pb2.DeleteBucketResponse:
+        return await buckets.delete_bucket(self.cc, ctx, req)
+
+    async def list_buckets(
+        self, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest
+    ) -> bucket_pb2.ListBucketsResponse:
+        return await buckets.list_buckets(self.cc, ctx, req)
+
+    async def get_bucket_versioning(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketVersioningRequest
+    ) -> bucket_pb2.GetBucketVersioningResponse:
+        return await buckets.get_bucket_versioning(self.cc, ctx, req)
+
+    async def put_bucket_versioning(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketVersioningRequest
+    ) -> bucket_pb2.PutBucketVersioningResponse:
+        return await buckets.put_bucket_versioning(self.cc, ctx, req)
+
+    async def get_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketTaggingRequest
+    ) -> bucket_pb2.GetBucketTaggingResponse:
+        return await buckets.get_bucket_tagging(self.cc, ctx, req)
+
+    async def put_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketTaggingRequest
+    ) -> bucket_pb2.PutBucketTaggingResponse:
+        return await buckets.put_bucket_tagging(self.cc, ctx, req)
+
+    async def delete_bucket_tagging(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
+    ) -> bucket_pb2.DeleteBucketTaggingResponse:
+        return await buckets.delete_bucket_tagging(self.cc, ctx, req)
+
+    # ---- ObjectOperations: objects ----
+
+    async def put_object(
+        self,
+        ctx: RequestContext,
+        header: object_pb2.PutObjectHeader,
+        body: AsyncIterable[bytes],
+    ) -> object_pb2.PutObjectResponse:
+        return await objects.put_object(self.cc, ctx, header, body)
+
+    async def get_object(
+        self, ctx: RequestContext, req: object_pb2.GetObjectRequest
+    ) -> ObjectStream:
+        return await objects.get_object(self.cc, ctx, req)
+
+    async def head_object(
+        self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
+    ) -> object_pb2.HeadObjectResponse:
+        return await objects.head_object(self.cc, ctx, req)
+
+    async def delete_object(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
+    ) -> object_pb2.DeleteObjectResponse:
+        return await objects.delete_object(self.cc, ctx, req)
+
+    async def delete_objects(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectsRequest
+    ) -> object_pb2.DeleteObjectsResponse:
+        return await objects.delete_objects(self.cc, ctx, req)
+
+    async def copy_object(
+        self, ctx: RequestContext, req: object_pb2.CopyObjectRequest
+    ) -> object_pb2.CopyObjectResponse:
+        return await copy.copy_object(self.cc, ctx, req)
+
+    async def get_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.GetObjectTaggingRequest
+    ) -> object_pb2.GetObjectTaggingResponse:
+        return await tagging.get_object_tagging(self.cc, ctx, req)
+
+    async def put_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.PutObjectTaggingRequest
+    ) -> object_pb2.PutObjectTaggingResponse:
+        return await tagging.put_object_tagging(self.cc, ctx, req)
+
+    async def delete_object_tagging(
+        self, ctx: RequestContext, req: object_pb2.DeleteObjectTaggingRequest
+    ) -> object_pb2.DeleteObjectTaggingResponse:
+        return await tagging.delete_object_tagging(self.cc, ctx, req)
+
+    # ---- ObjectOperations: listing ----
+
+    async def list_objects(
+        self, ctx: RequestContext, req: object_pb2.ListObjectsRequest
+    ) -> object_pb2.ListObjectsResponse:
+        return await listing.list_objects(self.cc, ctx, req)
+
+    async def list_object_versions(
+        self, ctx: RequestContext, req: object_pb2.ListObjectVersionsRequest
+    ) -> object_pb2.ListObjectVersionsResponse:
+        return await listing.list_object_versions(self.cc, ctx, req)
+
+    # ---- ObjectOperations: multipart ----
+
+    async def create_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.CreateMultipartUploadRequest
+    ) -> object_pb2.CreateMultipartUploadResponse:
+        return await multipart.create_multipart_upload(self.cc, ctx, req)
+
+    async def upload_part(
+        self,
+        ctx: RequestContext,
+        header: object_pb2.UploadPartHeader,
+        body: AsyncIterable[bytes],
+    ) -> object_pb2.UploadPartResponse:
+        return await multipart.upload_part(self.cc, ctx, header, body)
+
+    async def upload_part_copy(
+        self, ctx: RequestContext, req: object_pb2.UploadPartCopyRequest
+    ) -> object_pb2.UploadPartCopyResponse:
+        return await multipart.upload_part_copy(self.cc, ctx, req)
+
+    async def complete_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
+    ) -> object_pb2.CompleteMultipartUploadResponse:
+        return await multipart_complete.complete_multipart_upload(self.cc, ctx, req)
+
+    async def abort_multipart_upload(
+        self, ctx: RequestContext, req: object_pb2.AbortMultipartUploadRequest
+    ) -> object_pb2.AbortMultipartUploadResponse:
+        return await multipart.abort_multipart_upload(self.cc, ctx, req)
+
+    async def list_multipart_uploads(
+        self, ctx: RequestContext, req: object_pb2.ListMultipartUploadsRequest
+    ) -> object_pb2.ListMultipartUploadsResponse:
+        return await multipart_list.list_multipart_uploads(self.cc, ctx, req)
+
+    async def list_parts(
+        self, ctx: RequestContext, req: object_pb2.ListPartsRequest
+    ) -> object_pb2.ListPartsResponse:
+        return await multipart_list.list_parts(self.cc, ctx, req)
