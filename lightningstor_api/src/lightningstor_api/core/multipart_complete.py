@@ -1,0 +1,227 @@
+"""CompleteMultipartUpload: the version made of an upload's parts, without copying a byte.
+
+One transaction (:func:`try_commit_version` with this module's extra operations) makes the
+version, creates its ``children`` data record over the chosen parts' data records (the parts'
+references move to it), hands unused parts to the collector, deletes the upload and drops the
+part records with one ``DeletePrefix``. Its compare on the upload key lets exactly one of
+racing completes (or a complete and an abort) win; the loser re-reads and gets NoSuchUpload.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import itertools
+from collections.abc import Callable
+
+from awscrt import checksums as crt  # type: ignore[import-untyped]
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.convert import checksums_given, checksums_message, version_id
+from lightningstor_api.core.ids import new_data_id
+from lightningstor_api.core.multipart import (
+    COMPOSITE,
+    FULL_OBJECT,
+    Upload,
+    load_upload,
+    read_parts,
+)
+from lightningstor_api.core.txn import ConflictError, Txn
+from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, try_commit_version
+from lightningstor_types.actions import Action
+from lightningstor_types.checksums import (
+    ChecksumAlgorithm,
+    composite_checksum,
+    multipart_etag,
+    parse_b64_checksum,
+)
+from lightningstor_types.errors import (
+    BadDigest,
+    EntityTooLarge,
+    EntityTooSmall,
+    InternalError,
+    InvalidPart,
+    InvalidPartOrder,
+    InvalidRequest,
+    MalformedXML,
+    NoSuchUpload,
+    SlowDown,
+)
+from lightningstor_types.naming import validate_object_key
+from lightningstor_types.service import RequestContext
+
+_COMBINE: dict[ChecksumAlgorithm, Callable[[int, int, int], int]] = {
+    ChecksumAlgorithm.CRC32: crt.combine_crc32,
+    ChecksumAlgorithm.CRC32C: crt.combine_crc32c,
+    ChecksumAlgorithm.CRC64NVME: crt.combine_crc64nvme,
+}
+
+
+async def complete_multipart_upload(
+    cc: CoreContext, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
+) -> object_pb2.CompleteMultipartUploadResponse:
+    """One transaction makes the version, creates its ``children`` record over the chosen
+    parts' data (their references move to it), hands unused parts to the collector and deletes
+    the upload; its compare on the upload key lets exactly one of racing completes win."""
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
+    validate_object_key(req.key)
+    if not req.parts:
+        raise MalformedXML("A CompleteMultipartUpload request must name at least one part")
+    numbers = [p.part_number for p in req.parts]
+    if any(b <= a for a, b in itertools.pairwise(numbers)):
+        raise InvalidPartOrder(UploadId=req.upload_id)
+    wanted = set(numbers)
+    conditions = req.conditions if req.HasField("conditions") else None
+    for attempt in range(MAX_ATTEMPTS):
+        upload = await load_upload(cc, ref, req.key, req.upload_id)
+        stored = {p.part_number: p for p in await read_parts(cc, req.upload_id)}
+        try:
+            chosen = _choose_parts(cc, req, stored)
+        except (InvalidPart, EntityTooSmall):
+            # Parts read after an abort or a complete took them: that one's answer wins.
+            fresh = await cc.store.get(upload.key)
+            if fresh is None:
+                raise NoSuchUpload(UploadId=req.upload_id) from None
+            if fresh.mod_revision == upload.kv.mod_revision:
+                raise
+            await backoff(attempt)
+            continue
+        rec, children = _assemble(cc, upload, chosen, req.expected_checksums)
+        unused = [p.data_id for n, p in stored.items() if n not in wanted]
+        finish = functools.partial(_finish, cc=cc, upload=upload, unused=unused)
+        try:
+            done = await try_commit_version(
+                cc, ref, req.key, rec, new_data=children, conditions=conditions, extra=finish
+            )
+        except ConflictError:
+            await backoff(attempt)
+            continue
+        return object_pb2.CompleteMultipartUploadResponse(
+            bucket=ref.name,
+            key=req.key,
+            etag=done.etag,
+            version_id=version_id(done, ref.record.versioning),
+            checksums=done.checksums,
+            size=done.size,
+        )
+    raise SlowDown("too much contention on this upload; retry")
+
+
+def _choose_parts(
+    cc: CoreContext,
+    req: object_pb2.CompleteMultipartUploadRequest,
+    stored: dict[int, records_pb2.PartRecord],
+) -> list[records_pb2.PartRecord]:
+    """The stored parts the request names: each present with its ETag (and checksums), and all
+    but the last at least ``limits.min_part_size``."""
+    chosen: list[records_pb2.PartRecord] = []
+    min_size = cc.settings.limits.min_part_size
+    for i, want in enumerate(req.parts):
+        part = stored.get(want.part_number)
+        if (
+            part is None
+            or want.etag.strip('"') != part.etag.strip('"')
+            or any(
+                checksums_given(part.checksums).get(alg) != value
+                for alg, value in checksums_given(want.checksums).items()
+            )
+        ):
+            raise InvalidPart(
+                UploadId=req.upload_id, PartNumber=str(want.part_number), ETag=want.etag
+            )
+        if i < len(req.parts) - 1 and part.size < min_size:
+            raise EntityTooSmall(
+                ProposedSize=str(part.size),
+                MinSizeAllowed=str(min_size),
+                PartNumber=str(part.part_number),
+                ETag=part.etag,
+            )
+        chosen.append(part)
+    return chosen
+
+
+def _assemble(
+    cc: CoreContext,
+    upload: Upload,
+    parts: list[records_pb2.PartRecord],
+    expected: common_pb2.Checksums,
+) -> tuple[records_pb2.ObjectRecord, records_pb2.DataRecord]:
+    """The version and its ``children`` data record made of ``parts``, in order."""
+    size = sum(p.size for p in parts)
+    if size > cc.settings.limits.max_object_size:
+        raise EntityTooLarge(MaxSizeAllowed=str(cc.settings.limits.max_object_size))
+    spans = [records_pb2.DataSpan(data_id=p.data_id, length=p.size) for p in parts if p.data_id]
+    children = records_pb2.DataRecord(
+        data_id=new_data_id(), size=size, children=records_pb2.SpanList(spans=spans)
+    )
+    up = upload.record
+    md5s = [p.etag.strip('"') for p in parts]
+    rec = records_pb2.ObjectRecord(
+        etag=f'"{multipart_etag(md5s)}"',
+        size=size,
+        headers=up.headers,
+        user_metadata=up.user_metadata,
+        storage_class=up.storage_class,
+        checksums=_object_checksums(upload, parts, expected),
+        tags=up.tags,
+        owner_id=up.owner_id,
+        data_id=children.data_id,
+        parts=[
+            records_pb2.PartSummary(
+                part_number=p.part_number, size=p.size, etag=p.etag, checksums=p.checksums
+            )
+            for p in parts
+        ],
+    )
+    for p in parts:
+        rec.manifest.extend(p.manifest)
+    return rec, children
+
+
+def _object_checksums(
+    upload: Upload, parts: list[records_pb2.PartRecord], expected: common_pb2.Checksums
+) -> common_pb2.Checksums:
+    """The upload's checksum of the whole object (composite or full), checked against what
+    the client expects; ``-N`` suffixes compare either way."""
+    alg = upload.algorithm
+    sums: dict[ChecksumAlgorithm, str] = {}
+    kind = upload.record.checksum_type
+    if alg is not None:
+        digests = []
+        for p in parts:
+            value = checksums_given(p.checksums).get(alg)
+            if value is None:  # every part computes it; only a bug gets here
+                raise InternalError(f"part {p.part_number} lacks its {alg.value} checksum")
+            digests.append(parse_b64_checksum(alg, value))
+        if kind == FULL_OBJECT:
+            sums[alg] = combine_crcs(alg, digests, [p.size for p in parts])
+        else:
+            sums[alg] = composite_checksum(alg, digests)
+    for want_alg, want in checksums_given(expected).items():
+        got = sums.get(want_alg)
+        if got is None:
+            raise InvalidRequest(f"The upload does not compute a {want_alg.value} checksum.")
+        if got.partition("-")[0] != want.partition("-")[0]:
+            raise BadDigest(
+                f"The {want_alg.value} you specified did not match the calculated checksum."
+            )
+    return checksums_message(sums, kind or COMPOSITE)
+
+
+def combine_crcs(alg: ChecksumAlgorithm, digests: list[bytes], sizes: list[int]) -> str:
+    """The CRC of the concatenated parts, from the parts' CRCs and sizes (FULL_OBJECT)."""
+    combine = _COMBINE[alg]
+    crc = int.from_bytes(digests[0], "big")
+    for digest, size in zip(digests[1:], sizes[1:], strict=True):
+        crc = combine(crc, int.from_bytes(digest, "big"), size)
+    return base64.b64encode(crc.to_bytes(alg.digest_size, "big")).decode()
+
+
+def _finish(txn: Txn, *, cc: CoreContext, upload: Upload, unused: list[str]) -> None:
+    txn.expect(upload.key, upload.kv)
+    txn.delete(upload.key)
+    txn.delete_prefix(cc.keys.parts_prefix(upload.record.upload_id))
+    txn.release_later(unused, "part not completed")
