@@ -236,3 +236,20 @@ def test_parse_b64_checksum_round_trips(alg: ChecksumAlgorithm) -> None:
 def test_parse_b64_checksum_rejects_bad_values(alg: ChecksumAlgorithm, value: str) -> None:
     with pytest.raises(ValueError, match=alg.header_name):
         parse_b64_checksum(alg, value)
+
+
+@pytest.mark.parametrize(
+    "alg", [ChecksumAlgorithm.CRC32, ChecksumAlgorithm.CRC32C, ChecksumAlgorithm.CRC64NVME]
+)
+def test_combine_crcs_equals_crc_of_the_concatenation(alg: ChecksumAlgorithm) -> None:
+    from lightningstor_types.checksums import combine_crcs
+
+    parts = [b"first part " * 1000, b"", b"x", b"third" * 77]
+    digests = []
+    for p in parts:
+        h = new_hasher(alg)
+        h.update(p)
+        digests.append(h.digest())
+    whole = new_hasher(alg)
+    whole.update(b"".join(parts))
+    assert combine_crcs(alg, digests, [len(p) for p in parts]) == b64digest(whole)

@@ -21,7 +21,7 @@ import base64
 import binascii
 import hashlib
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from enum import StrEnum
 from typing import Protocol
 
@@ -260,3 +260,22 @@ def multipart_etag(part_md5_hex: Sequence[str]) -> str:
             raise ValueError(f"part MD5 must be 32 hex digits, got {part!r}")
         md5.update(bytes.fromhex(part))  # ValueError on non-hex
     return f"{md5.hexdigest()}-{len(part_md5_hex)}"
+
+
+_COMBINE: dict[ChecksumAlgorithm, Callable[[int, int, int], int]] = {
+    ChecksumAlgorithm.CRC32: _awscrt_checksums.combine_crc32,
+    ChecksumAlgorithm.CRC32C: _awscrt_checksums.combine_crc32c,
+    ChecksumAlgorithm.CRC64NVME: _awscrt_checksums.combine_crc64nvme,
+}
+
+
+def combine_crcs(alg: ChecksumAlgorithm, digests: Sequence[bytes], sizes: Sequence[int]) -> str:
+    """Base64 CRC of concatenated parts from the parts' CRCs and sizes (S3 FULL_OBJECT type).
+
+    Only the CRC algorithms combine; no part's bytes are read again.
+    """
+    combine = _COMBINE[alg]
+    crc = int.from_bytes(digests[0], "big")
+    for digest, size in zip(digests[1:], sizes[1:], strict=True):
+        crc = combine(crc, int.from_bytes(digest, "big"), size)
+    return base64.b64encode(crc.to_bytes(alg.digest_size, "big")).decode()

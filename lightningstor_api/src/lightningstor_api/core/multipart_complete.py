@@ -9,12 +9,8 @@ racing completes (or a complete and an abort) win; the loser re-reads and gets N
 
 from __future__ import annotations
 
-import base64
 import functools
 import itertools
-from collections.abc import Callable
-
-from awscrt import checksums as crt  # type: ignore[import-untyped]
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
@@ -34,6 +30,7 @@ from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, try_commit_ve
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import (
     ChecksumAlgorithm,
+    combine_crcs,
     composite_checksum,
     multipart_etag,
     parse_b64_checksum,
@@ -52,12 +49,6 @@ from lightningstor_types.errors import (
 )
 from lightningstor_types.naming import validate_object_key
 from lightningstor_types.service import RequestContext
-
-_COMBINE: dict[ChecksumAlgorithm, Callable[[int, int, int], int]] = {
-    ChecksumAlgorithm.CRC32: crt.combine_crc32,
-    ChecksumAlgorithm.CRC32C: crt.combine_crc32c,
-    ChecksumAlgorithm.CRC64NVME: crt.combine_crc64nvme,
-}
 
 
 async def complete_multipart_upload(
@@ -209,15 +200,6 @@ def _object_checksums(
                 f"The {want_alg.value} you specified did not match the calculated checksum."
             )
     return checksums_message(sums, kind or COMPOSITE)
-
-
-def combine_crcs(alg: ChecksumAlgorithm, digests: list[bytes], sizes: list[int]) -> str:
-    """The CRC of the concatenated parts, from the parts' CRCs and sizes (FULL_OBJECT)."""
-    combine = _COMBINE[alg]
-    crc = int.from_bytes(digests[0], "big")
-    for digest, size in zip(digests[1:], sizes[1:], strict=True):
-        crc = combine(crc, int.from_bytes(digest, "big"), size)
-    return base64.b64encode(crc.to_bytes(alg.digest_size, "big")).decode()
 
 
 def _finish(txn: Txn, *, cc: CoreContext, upload: Upload, unused: list[str]) -> None:
