@@ -294,7 +294,8 @@ async def test_every_call_is_authorized_first(tmp_path: Path, ctx: RequestContex
 
 
 class RacingStore:
-    """The real store; just before the bucket's delete commits, another writer puts a key."""
+    """The real store; just before DeleteBucket first writes the bucket record (its mark),
+    another writer puts a key."""
 
     def __init__(
         self, inner: Any, bucket_key: bytes, race: Callable[[], Awaitable[object]]
@@ -305,11 +306,8 @@ class RacingStore:
 
     async def txn(self, compares: Any, success: Any, failure: Any = ()) -> Any:
         race = self.race
-        deletes_bucket = any(
-            getattr(op, "key", None) == self.bucket_key and not hasattr(op, "value")
-            for op in success
-        )
-        if race is not None and deletes_bucket:
+        touches_bucket = any(getattr(op, "key", None) == self.bucket_key for op in success)
+        if race is not None and touches_bucket:
             self.race = None
             await race()
         return await self.inner.txn(compares, success, failure)

@@ -1,1 +1,62 @@
-"""LightningStor client."""
+"""LightningStor client: the gRPC API as Python calls, blocking or asyncio.
+
+    from lightningstor_client import LightningStorClient
+
+    with LightningStorClient("127.0.0.1:9001") as client:
+        client.create_bucket("photos")
+        client.upload_file("cat.jpg", "photos", "2024/cat.jpg")
+        for info in client.iter_objects("photos", prefix="2024/"):
+            print(info.key, info.size)
+
+Failures raise the error catalog's exceptions, named by S3 code
+(``lightningstor_types.errors.NoSuchBucket`` …), all subclasses of :class:`LightningStorError`.
+"""
+
+from lightningstor_client._aio import AsyncLightningStorClient
+from lightningstor_client._connection import DEFAULT_ENDPOINT
+from lightningstor_client._models import (
+    AccessKey,
+    Bucket,
+    Checksums,
+    CopyResult,
+    DeleteFailure,
+    DeleteObjectsResult,
+    DeleteResult,
+    ListPage,
+    ObjectInfo,
+    Part,
+    PartsPage,
+    PutResult,
+    Upload,
+    UploadPage,
+    VersionPage,
+)
+from lightningstor_client._stream import AsyncObjectStream
+from lightningstor_client._sync import LightningStorClient, ObjectStream
+from lightningstor_types.errors import LightningStorError
+from lightningstor_types.scope import Scope
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "AccessKey",
+    "AsyncLightningStorClient",
+    "AsyncObjectStream",
+    "Bucket",
+    "Checksums",
+    "CopyResult",
+    "DeleteFailure",
+    "DeleteObjectsResult",
+    "DeleteResult",
+    "LightningStorClient",
+    "LightningStorError",
+    "ListPage",
+    "ObjectInfo",
+    "ObjectStream",
+    "Part",
+    "PartsPage",
+    "PutResult",
+    "Scope",
+    "Upload",
+    "UploadPage",
+    "VersionPage",
+]

@@ -105,19 +105,29 @@ async def delete_bucket(
     cc: CoreContext, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
 ) -> bucket_pb2.DeleteBucketResponse:
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_DELETE)
+    key = cc.keys.bucket(ref.scope, ref.name)
     for attempt in range(MAX_ATTEMPTS):
         if not await _is_empty(cc, ref):
             raise BucketNotEmpty(BucketName=req.name)
-        key = cc.keys.bucket(ref.scope, ref.name)
+        # Mark first: every write compares the bucket record's revision and refuses a fresh
+        # mark, so after the mark commits no write can land; writes that landed before it
+        # are seen by the emptiness check that follows (compares are per key, not per range).
+        marked = records_pb2.BucketRecord()
+        marked.CopyFrom(ref.record)
+        marked.deleting_since.GetCurrentTime()
         compares = [Compare.mod_revision(key, ref.kv.mod_revision)]
-        if (await cc.store.txn(compares, [Delete(key)])).succeeded:
-            if await _is_empty(cc, ref):
+        res = await cc.store.txn(compares, [Put(key, marked.SerializeToString())])
+        if not res.succeeded:
+            await backoff(attempt)
+            ref = await _reload(cc, ref)
+            continue
+        held = [Compare.mod_revision(key, res.revision)]
+        if await _is_empty(cc, ref):
+            if (await cc.store.txn(held, [Delete(key)])).succeeded:
                 return bucket_pb2.DeleteBucketResponse()
-            # A write that read the bucket before the delete committed after the emptiness
-            # check (compares are per key, not per range): put the bucket back as it was.
-            await cc.store.txn([Compare.absent(key)], [Put(key, ref.kv.value)])
+        else:
+            await _update(cc, ref, lambda rec: rec.ClearField("deleting_since"))
             raise BucketNotEmpty(BucketName=req.name)
-        await backoff(attempt)
         ref = await _reload(cc, ref)
     raise SlowDown("too much contention on this bucket; retry")
 

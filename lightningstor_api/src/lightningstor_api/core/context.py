@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
@@ -12,10 +13,13 @@ from lightningstor_api.metadata import KeyValue, MetadataStore
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
-from lightningstor_types.errors import NoSuchBucket
+from lightningstor_types.errors import NoSuchBucket, OperationAborted
 from lightningstor_types.resources import bucket_resource, object_resource, scope_resource
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
+
+# How long a DeleteBucket's mark holds off writes; a mark older than this was left by a crash.
+DELETE_LEASE_SECONDS = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +33,16 @@ class BucketRef:
     @property
     def name(self) -> str:
         return self.record.name
+
+    def ensure_writable(self) -> None:
+        """Refuse writes while a DeleteBucket is deciding (OperationAborted, as S3)."""
+        mark = self.record.deleting_since
+        if mark.seconds and time.time() - mark.seconds < DELETE_LEASE_SECONDS:
+            raise OperationAborted(
+                "A conflicting conditional operation is currently in progress against this "
+                "resource. Please try again.",
+                BucketName=self.name,
+            )
 
 
 @dataclass(slots=True)

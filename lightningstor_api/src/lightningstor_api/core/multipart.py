@@ -43,7 +43,7 @@ from lightningstor_api.core.objects import (
 )
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
-from lightningstor_api.metadata import Compare, CompareOp, CompareTarget, KeyValue, Put
+from lightningstor_api.metadata import Compare, KeyValue, Put
 from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm
@@ -104,11 +104,17 @@ async def create_multipart_upload(
         bucket_id=ref.record.bucket_id,
     )
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)
-    bucket_key = cc.keys.bucket(ref.scope, ref.name)
-    same_bucket = Compare(bucket_key, CompareTarget.CREATE, CompareOp.EQUAL, ref.kv.create_revision)
-    result = await cc.store.txn([same_bucket], [Put(key, rec.SerializeToString())])
-    if not result.succeeded:
-        raise NoSuchBucket(BucketName=ref.name)
+    for attempt in range(MAX_ATTEMPTS):
+        current = await cc.bucket(ref.scope, ref.name)
+        if current.record.bucket_id != ref.record.bucket_id:
+            raise NoSuchBucket(BucketName=ref.name)
+        current.ensure_writable()
+        same_bucket = Compare.mod_revision(current.kv.key, current.kv.mod_revision)
+        if (await cc.store.txn([same_bucket], [Put(key, rec.SerializeToString())])).succeeded:
+            break
+        await backoff(attempt)
+    else:
+        raise SlowDown("too much contention on this bucket; retry")
     return object_pb2.CreateMultipartUploadResponse(
         bucket=ref.name, key=req.key, upload_id=rec.upload_id
     )

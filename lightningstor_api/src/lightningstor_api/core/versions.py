@@ -186,6 +186,7 @@ async def try_commit_version(
     bref = await cc.bucket(scope, bucket.name)
     if bref.record.bucket_id != bucket.record.bucket_id:
         raise NoSuchBucket(BucketName=bucket.name)
+    bref.ensure_writable()
     cur = await load_current(cc, scope, bucket.name, key)
     check_write_conditions(conditions, cur.record if cur else None, key)
     txn = Txn(cc.store, cc.keys)

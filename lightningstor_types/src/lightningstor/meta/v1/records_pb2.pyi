@@ -36,6 +36,7 @@ class BucketRecord(_message.Message):
     VERSIONING_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
+    DELETING_SINCE_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -48,6 +49,13 @@ class BucketRecord(_message.Message):
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def deleting_since(self) -> _timestamp_pb2.Timestamp:
+        """Set while a DeleteBucket checks emptiness: writes that see a recent mark are refused,
+        and writes that read the record before it fail their compare. A stale mark (a deleter
+        that crashed) is ignored after a lease.
+        """
+
     def __init__(
         self,
         *,
@@ -60,10 +68,11 @@ class BucketRecord(_message.Message):
         versioning: _bucket_pb2.VersioningStatus.ValueType = ...,
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         owner_id: _builtins.str = ...,
+        deleting_since: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "created_at", b"created_at", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,60 @@
+"""BucketService: a thin adapter from grpc.aio to :class:`BucketOperations`."""
+
+# ruff: noqa: N802 - gRPC servicer methods carry the RPC names
+
+from __future__ import annotations
+
+from lightningstor.v1 import bucket_pb2 as pb
+from lightningstor.v1 import bucket_pb2_grpc
+from lightningstor_api.grpc.calls import Context, request_context
+from lightningstor_types.service import BucketOperations
+
+
+class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
+    def __init__(self, core: BucketOperations) -> None:
+        self._core = core
+
+    async def CreateBucket(
+        self, request: pb.CreateBucketRequest, context: Context
+    ) -> pb.CreateBucketResponse:
+        return await self._core.create_bucket(request_context(context), request)
+
+    async def HeadBucket(
+        self, request: pb.HeadBucketRequest, context: Context
+    ) -> pb.HeadBucketResponse:
+        return await self._core.head_bucket(request_context(context), request)
+
+    async def DeleteBucket(
+        self, request: pb.DeleteBucketRequest, context: Context
+    ) -> pb.DeleteBucketResponse:
+        return await self._core.delete_bucket(request_context(context), request)
+
+    async def ListBuckets(
+        self, request: pb.ListBucketsRequest, context: Context
+    ) -> pb.ListBucketsResponse:
+        return await self._core.list_buckets(request_context(context), request)
+
+    async def GetBucketVersioning(
+        self, request: pb.GetBucketVersioningRequest, context: Context
+    ) -> pb.GetBucketVersioningResponse:
+        return await self._core.get_bucket_versioning(request_context(context), request)
+
+    async def PutBucketVersioning(
+        self, request: pb.PutBucketVersioningRequest, context: Context
+    ) -> pb.PutBucketVersioningResponse:
+        return await self._core.put_bucket_versioning(request_context(context), request)
+
+    async def GetBucketTagging(
+        self, request: pb.GetBucketTaggingRequest, context: Context
+    ) -> pb.GetBucketTaggingResponse:
+        return await self._core.get_bucket_tagging(request_context(context), request)
+
+    async def PutBucketTagging(
+        self, request: pb.PutBucketTaggingRequest, context: Context
+    ) -> pb.PutBucketTaggingResponse:
+        return await self._core.put_bucket_tagging(request_context(context), request)
+
+    async def DeleteBucketTagging(
+        self, request: pb.DeleteBucketTaggingRequest, context: Context
+    ) -> pb.DeleteBucketTaggingResponse:
+        return await self._core.delete_bucket_tagging(request_context(context), request)

@@ -1,0 +1,35 @@
+"""Errors → gRPC statuses, in one place (DESIGN.md §9).
+
+A :class:`LightningStorError` ends the call with its catalog gRPC status and message, the S3 code
+and details in trailing metadata (:meth:`LightningStorError.grpc_metadata`; the client reads them
+back with :func:`lightningstor_types.errors.error_from_grpc`). Anything else is a bug: logged with
+its traceback, answered INTERNAL / InternalError with the catalog's generic message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, NoReturn
+
+import grpc.aio
+
+from lightningstor_types.errors import InternalError, LightningStorError
+
+log = logging.getLogger(__name__)
+
+
+async def abort_with(
+    context: grpc.aio.ServicerContext[Any, Any], exc: Exception, method: str, request_id: str
+) -> NoReturn:
+    """End the call with the status for ``exc`` (re-raises an abort already under way)."""
+    if isinstance(exc, grpc.aio.AbortError):
+        raise exc
+    where = {"method": method, "request_id": request_id}
+    if isinstance(exc, LightningStorError):
+        err = exc
+        level = logging.WARNING if err.http_status >= 500 else logging.DEBUG
+        log.log(level, "%s: %s", err.code, err.message, extra=where)
+    else:
+        log.error("unexpected error", exc_info=exc, extra=where)
+        err = InternalError()
+    await context.abort(err.grpc_status, err.message, err.grpc_metadata())

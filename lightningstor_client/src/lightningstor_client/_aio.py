@@ -1,0 +1,184 @@
+"""``AsyncLightningStorClient``: the LightningStor gRPC API for asyncio code."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Unpack
+
+from lightningstor.v1 import bucket_pb2, credential_pb2
+from lightningstor_client import _requests as rq
+from lightningstor_client import _transfer
+from lightningstor_client._models import AccessKey, Bucket, ObjectInfo, PutResult, Versioning
+from lightningstor_client._multipart import MultipartMethods
+from lightningstor_client._objects import ObjectMethods
+from lightningstor_client._requests import ContentHeaderArgs
+from lightningstor_client._transfer import Progress
+
+MiB = 1024 * 1024
+
+
+class AsyncLightningStorClient(ObjectMethods, MultipartMethods):
+    """A client of one LightningStor endpoint (a server or a load balancer), for asyncio.
+
+    ``AsyncLightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``:
+    ``scope`` is the org/project every request acts in (default: the caller's own);
+    ``timeout`` bounds each call that carries no object body. Use it as ``async with`` or call
+    :meth:`close`. Failures raise the catalog's exceptions (:mod:`lightningstor_types.errors`,
+    e.g. ``NoSuchBucket``), all subclasses of ``LightningStorError``.
+    """
+
+    # -- buckets ---------------------------------------------------------------------------
+
+    async def create_bucket(
+        self, name: str, *, region: str = "", tags: Mapping[str, str] | None = None
+    ) -> Bucket:
+        req = bucket_pb2.CreateBucketRequest(
+            scope=self._scope, name=name, region=region, tags=rq.tags(tags)
+        )
+        resp = await self._unary(self._buckets.CreateBucket(req, timeout=self._timeout))
+        return Bucket.from_pb(resp.bucket)
+
+    async def head_bucket(self, name: str) -> Bucket:
+        req = bucket_pb2.HeadBucketRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.HeadBucket(req, timeout=self._timeout))
+        return Bucket.from_pb(resp.bucket)
+
+    async def delete_bucket(self, name: str) -> None:
+        req = bucket_pb2.DeleteBucketRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucket(req, timeout=self._timeout))
+
+    async def list_buckets(self, *, prefix: str = "") -> list[Bucket]:
+        """Every bucket of the scope (all pages)."""
+        buckets: list[Bucket] = []
+        token = ""
+        while True:
+            req = bucket_pb2.ListBucketsRequest(
+                scope=self._scope, prefix=prefix, continuation_token=token
+            )
+            resp = await self._unary(self._buckets.ListBuckets(req, timeout=self._timeout))
+            buckets.extend(Bucket.from_pb(b) for b in resp.buckets)
+            token = resp.next_continuation_token
+            if not token:
+                return buckets
+
+    async def get_bucket_versioning(self, name: str) -> Versioning | None:
+        """``"Enabled"``, ``"Suspended"``, or None for a bucket never versioned."""
+        req = bucket_pb2.GetBucketVersioningRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketVersioning(req, timeout=self._timeout))
+        return next((k for k, v in rq.VERSIONING.items() if v == resp.status), None)
+
+    async def put_bucket_versioning(self, name: str, status: Versioning) -> None:
+        req = bucket_pb2.PutBucketVersioningRequest(
+            scope=self._scope, name=name, status=rq.VERSIONING[status]
+        )
+        await self._unary(self._buckets.PutBucketVersioning(req, timeout=self._timeout))
+
+    async def get_bucket_tagging(self, name: str) -> dict[str, str]:
+        req = bucket_pb2.GetBucketTaggingRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketTagging(req, timeout=self._timeout))
+        return {t.key: t.value for t in resp.tags}
+
+    async def put_bucket_tagging(self, name: str, tags: Mapping[str, str]) -> None:
+        req = bucket_pb2.PutBucketTaggingRequest(scope=self._scope, name=name, tags=rq.tags(tags))
+        await self._unary(self._buckets.PutBucketTagging(req, timeout=self._timeout))
+
+    async def delete_bucket_tagging(self, name: str) -> None:
+        req = bucket_pb2.DeleteBucketTaggingRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucketTagging(req, timeout=self._timeout))
+
+    # -- credentials -------------------------------------------------------------------------
+
+    async def create_access_key(
+        self,
+        *,
+        principal_id: str | None = None,
+        expires_at: datetime | None = None,
+        description: str = "",
+    ) -> AccessKey:
+        """A new S3 access key (default: for the caller); its secret is returned only here."""
+        req = credential_pb2.CreateAccessKeyRequest(
+            scope=self._scope,
+            principal_id=principal_id or "",
+            expires_at=rq.timestamp(expires_at),
+            description=description,
+        )
+        resp = await self._unary(self._credentials.CreateAccessKey(req, timeout=self._timeout))
+        return AccessKey.from_pb(resp.access_key, resp.secret_access_key)
+
+    async def list_access_keys(self, *, principal_id: str | None = None) -> list[AccessKey]:
+        req = credential_pb2.ListAccessKeysRequest(
+            scope=self._scope, principal_id=principal_id or ""
+        )
+        resp = await self._unary(self._credentials.ListAccessKeys(req, timeout=self._timeout))
+        return [AccessKey.from_pb(k) for k in resp.access_keys]
+
+    async def delete_access_key(self, access_key_id: str) -> None:
+        req = credential_pb2.DeleteAccessKeyRequest(access_key_id=access_key_id)
+        await self._unary(self._credentials.DeleteAccessKey(req, timeout=self._timeout))
+
+    # -- files -------------------------------------------------------------------------------
+
+    async def upload_file(
+        self,
+        path: str | os.PathLike[str],
+        bucket: str,
+        key: str,
+        *,
+        part_size: int = 8 * MiB,
+        multipart_threshold: int = 16 * MiB,
+        concurrency: int = 4,
+        progress: Progress | None = None,
+        resume: bool = True,
+        metadata: Mapping[str, str] | None = None,
+        **headers: Unpack[ContentHeaderArgs],
+    ) -> PutResult:
+        """Upload a file: one PutObject below ``multipart_threshold``, else parallel parts.
+
+        With ``resume``, the multipart upload is remembered in ``<path>.lsupload``; after an
+        interruption, the same call uploads only the parts the server does not have yet (the
+        file must keep its size and mtime). ``progress(bytes_done, total)`` is called as the
+        bytes go out.
+        """
+        return await _transfer.upload_file(
+            self,
+            Path(path),
+            bucket,
+            key,
+            part_size=part_size,
+            multipart_threshold=multipart_threshold,
+            concurrency=concurrency,
+            progress=progress,
+            resume=resume,
+            metadata=dict(metadata) if metadata is not None else None,
+            headers=headers,
+        )
+
+    async def download_file(
+        self,
+        bucket: str,
+        key: str,
+        path: str | os.PathLike[str],
+        *,
+        version_id: str | None = None,
+        part_size: int = 8 * MiB,
+        concurrency: int = 4,
+        progress: Progress | None = None,
+    ) -> ObjectInfo:
+        """Download an object to ``path`` with parallel ranged reads.
+
+        The bytes go to a temporary file beside ``path`` that is fsynced and renamed into place
+        only when complete; a change of the object midway raises ``PreconditionFailed``.
+        """
+        return await _transfer.download_file(
+            self,
+            bucket,
+            key,
+            Path(path),
+            version_id=version_id,
+            part_size=part_size,
+            concurrency=concurrency,
+            progress=progress,
+        )

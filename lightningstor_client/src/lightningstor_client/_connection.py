@@ -1,0 +1,106 @@
+"""The channel, the stubs and the two ways of calling them (unary, client-streaming upload)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from types import TracebackType
+from typing import Self, TypeVar
+
+import grpc.aio
+
+from lightningstor.v1 import bucket_pb2_grpc, common_pb2, credential_pb2_grpc, object_pb2_grpc
+from lightningstor_client._errors import from_rpc_error, translated
+from lightningstor_client._transfer import Body, iter_pieces
+from lightningstor_types.scope import Scope
+
+DEFAULT_ENDPOINT = "127.0.0.1:9001"
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+_R = TypeVar("_R")
+_Req = TypeVar("_Req")
+
+
+class Connection:
+    """A channel to one LightningStor endpoint, shared by all of a client's calls."""
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        scope: Scope | None = None,
+        timeout: float | None = 60.0,
+    ) -> None:
+        self.endpoint = endpoint
+        self._channel = grpc.aio.insecure_channel(
+            endpoint,
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ],
+        )
+        self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)
+        self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
+        self._credentials = credential_pb2_grpc.CredentialServiceStub(self._channel)
+        self._scope = (
+            common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
+            if scope is not None
+            else None
+        )
+        self._timeout = timeout
+
+    async def close(self) -> None:
+        """Close the channel; calls in flight are cancelled."""
+        await self._channel.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        await self.close()
+
+    async def _unary(self, call: Awaitable[_R]) -> _R:
+        with translated():
+            return await call
+
+    async def _upload(
+        self,
+        method: Callable[[AsyncIterator[_Req]], Awaitable[_R]],
+        request: Callable[..., _Req],
+        header: object,
+        data: Body,
+    ) -> _R:
+        """A client-streaming upload: ``header``, then ``data`` in pieces.
+
+        A failure of ``data`` itself (a file read, a progress callback) is raised as it was,
+        not as the cancelled call it causes.
+        """
+        failure: list[BaseException] = []
+
+        async def requests() -> AsyncIterator[_Req]:
+            yield request(header=header)
+            try:
+                async for piece in iter_pieces(data):
+                    yield request(content=piece)
+            except Exception as exc:
+                failure.append(exc)
+                raise
+
+        try:
+            return await method(requests())
+        except grpc.aio.AioRpcError as err:
+            if failure:
+                raise failure[0] from None
+            raise from_rpc_error(err) from err
+        except asyncio.CancelledError:
+            # gRPC cancels the call when the request stream fails; our own cancellation stays.
+            task = asyncio.current_task()
+            if failure and (task is None or not task.cancelling()):
+                raise failure[0] from None
+            raise

@@ -1,0 +1,211 @@
+"""``LightningStorClient``: the blocking client, a thin layer over the async one.
+
+Each client runs a private event loop in a daemon thread; every method submits the async
+client's coroutine to it and waits. There is no second implementation of any call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import threading
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
+
+from lightningstor_client._aio import AsyncLightningStorClient
+from lightningstor_client._connection import DEFAULT_ENDPOINT
+from lightningstor_client._models import ObjectInfo
+from lightningstor_client._stream import AsyncObjectStream
+from lightningstor_types.scope import Scope
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+_T = TypeVar("_T")
+
+
+class _LoopThread:
+    """An event loop running in a daemon thread of its own."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self.loop.run_forever, name="lightningstor-client", daemon=True
+        )
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, _R]) -> _R:
+        future: Future[_R] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        try:
+            return future.result()
+        except BaseException:  # e.g. KeyboardInterrupt while waiting: stop the call too
+            future.cancel()
+            raise
+
+    def iterate(self, source: AsyncIterator[_T]) -> Iterator[_T]:
+        async def step() -> _T:
+            return await anext(source)
+
+        while True:
+            try:
+                yield self.run(step())
+            except StopAsyncIteration:
+                return
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+
+
+def _blocking(
+    method: Callable[Concatenate[AsyncLightningStorClient, _P], Coroutine[Any, Any, _R]],
+) -> Callable[Concatenate[LightningStorClient, _P], _R]:
+    """The blocking form of an async client method, with its signature and documentation."""
+
+    @functools.wraps(method)
+    def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        return self._loop.run(method(self._aio, *args, **kwargs))
+
+    return call
+
+
+def _blocking_iter(
+    method: Callable[Concatenate[AsyncLightningStorClient, _P], AsyncIterator[_T]],
+) -> Callable[Concatenate[LightningStorClient, _P], Iterator[_T]]:
+    """The blocking form of an async-generator method."""
+
+    @functools.wraps(method)
+    def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
+        return self._loop.iterate(method(self._aio, *args, **kwargs))
+
+    return call
+
+
+def _blocking_stream(
+    method: Callable[
+        Concatenate[AsyncLightningStorClient, _P], Coroutine[Any, Any, AsyncObjectStream]
+    ],
+) -> Callable[Concatenate[LightningStorClient, _P], ObjectStream]:
+    """The blocking form of ``get_object``: a blocking stream."""
+
+    @functools.wraps(method)
+    def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> ObjectStream:
+        return ObjectStream(self._loop.run(method(self._aio, *args, **kwargs)), self._loop)
+
+    return call
+
+
+class ObjectStream:
+    """A blocking :class:`AsyncObjectStream`: ``info``, then the content by ``for``."""
+
+    def __init__(self, stream: AsyncObjectStream, loop: _LoopThread) -> None:
+        self._stream = stream
+        self._loop = loop
+        self.info: ObjectInfo = stream.info
+        self.content_length = stream.content_length
+        self.content_range = stream.content_range
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._loop.iterate(self._stream)
+
+    def read(self) -> bytes:
+        """All the remaining content at once (for small objects)."""
+        return self._loop.run(self._stream.read())
+
+    def close(self) -> None:
+        self._loop.run(self._stream.aclose())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        self.close()
+
+
+class LightningStorClient:
+    """The blocking client: the same methods as :class:`AsyncLightningStorClient`.
+
+    ``LightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``; use it as
+    ``with`` or call :meth:`close`. Callbacks (``progress``) run on the client's own thread.
+    """
+
+    def __init__(
+        self,
+        endpoint: str = DEFAULT_ENDPOINT,
+        *,
+        scope: Scope | None = None,
+        timeout: float | None = 60.0,
+    ) -> None:
+        self._loop = _LoopThread()
+
+        async def connect() -> AsyncLightningStorClient:
+            return AsyncLightningStorClient(endpoint, scope=scope, timeout=timeout)
+
+        self._aio = self._loop.run(connect())
+        self.endpoint = endpoint
+
+    def close(self) -> None:
+        """Close the channel and stop the client's thread."""
+        if self._loop.loop.is_closed():
+            return
+        self._loop.run(self._aio.close())
+        self._loop.stop()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None:
+        self.close()
+
+    get_object = _blocking_stream(AsyncLightningStorClient.get_object)
+    iter_objects = _blocking_iter(AsyncLightningStorClient.iter_objects)
+
+    create_bucket = _blocking(AsyncLightningStorClient.create_bucket)
+    head_bucket = _blocking(AsyncLightningStorClient.head_bucket)
+    delete_bucket = _blocking(AsyncLightningStorClient.delete_bucket)
+    list_buckets = _blocking(AsyncLightningStorClient.list_buckets)
+    get_bucket_versioning = _blocking(AsyncLightningStorClient.get_bucket_versioning)
+    put_bucket_versioning = _blocking(AsyncLightningStorClient.put_bucket_versioning)
+    get_bucket_tagging = _blocking(AsyncLightningStorClient.get_bucket_tagging)
+    put_bucket_tagging = _blocking(AsyncLightningStorClient.put_bucket_tagging)
+    delete_bucket_tagging = _blocking(AsyncLightningStorClient.delete_bucket_tagging)
+
+    put_object = _blocking(AsyncLightningStorClient.put_object)
+    head_object = _blocking(AsyncLightningStorClient.head_object)
+    delete_object = _blocking(AsyncLightningStorClient.delete_object)
+    delete_objects = _blocking(AsyncLightningStorClient.delete_objects)
+    copy_object = _blocking(AsyncLightningStorClient.copy_object)
+    list_objects = _blocking(AsyncLightningStorClient.list_objects)
+    list_object_versions = _blocking(AsyncLightningStorClient.list_object_versions)
+    get_object_tagging = _blocking(AsyncLightningStorClient.get_object_tagging)
+    put_object_tagging = _blocking(AsyncLightningStorClient.put_object_tagging)
+    delete_object_tagging = _blocking(AsyncLightningStorClient.delete_object_tagging)
+
+    create_multipart_upload = _blocking(AsyncLightningStorClient.create_multipart_upload)
+    upload_part = _blocking(AsyncLightningStorClient.upload_part)
+    upload_part_copy = _blocking(AsyncLightningStorClient.upload_part_copy)
+    complete_multipart_upload = _blocking(AsyncLightningStorClient.complete_multipart_upload)
+    abort_multipart_upload = _blocking(AsyncLightningStorClient.abort_multipart_upload)
+    list_multipart_uploads = _blocking(AsyncLightningStorClient.list_multipart_uploads)
+    list_parts = _blocking(AsyncLightningStorClient.list_parts)
+
+    create_access_key = _blocking(AsyncLightningStorClient.create_access_key)
+    list_access_keys = _blocking(AsyncLightningStorClient.list_access_keys)
+    delete_access_key = _blocking(AsyncLightningStorClient.delete_access_key)
+
+    upload_file = _blocking(AsyncLightningStorClient.upload_file)
+    download_file = _blocking(AsyncLightningStorClient.download_file)

@@ -1,0 +1,155 @@
+"""Real ``lightningstor-server`` processes for tests, on free loopback ports.
+
+:func:`start_server` launches the server as a subprocess with ``--grpc-addr 127.0.0.1:0`` (and
+S3 on port 0), reads the bound addresses from ``$LIGHTNINGSTOR_PORTS_FILE`` and waits until the
+gRPC health service answers SERVING. :meth:`ServerProcess.stop` sends SIGTERM, waits, and
+SIGKILLs if it must; :func:`running_server` guarantees that on every way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 20.0
+
+
+@dataclass
+class ServerProcess:
+    """A running server: its process, its gRPC address, its data and its log."""
+
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+    data_dir: Path
+    log_path: Path
+    ports: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def grpc_addr(self) -> str:
+        return self.ports["grpc"]
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def log_records(self) -> list[dict[str, object]]:
+        """The JSON log lines (other lines skipped)."""
+        records = []
+        for line in self.logs().splitlines():
+            with contextlib.suppress(ValueError):
+                records.append(json.loads(line))
+        return records
+
+    def terminate(self) -> None:
+        """Send SIGTERM (the start of a graceful shutdown) without waiting."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait(self, timeout: float = STOP_TIMEOUT) -> int:
+        return self.proc.wait(timeout)
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int:
+        """SIGTERM, wait up to ``timeout``, then SIGKILL; the exit code (negative if killed)."""
+        self.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+
+def server_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "lightningstor_api.main", *args]
+
+
+def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without any LIGHTNINGSTOR_* of the developer's shell, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTNINGSTOR_")}
+    env.update(extra or {})
+    return env
+
+
+def _wait_serving(server: ServerProcess, deadline: float) -> None:
+    ports_file = server.workdir / "ports.json"
+    while not ports_file.exists():
+        if server.proc.poll() is not None:
+            raise RuntimeError(f"server exited with {server.proc.returncode}:\n{server.logs()}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"server did not report its ports:\n{server.logs()}")
+        time.sleep(0.02)
+    server.ports = json.loads(ports_file.read_text())
+    with grpc.insecure_channel(server.grpc_addr) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while True:
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if server.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server never became SERVING:\n{server.logs()}")
+            time.sleep(0.05)
+
+
+def start_server(
+    workdir: Path,
+    *,
+    data_dir: Path | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    timeout: float = START_TIMEOUT,
+) -> ServerProcess:
+    """Start a server whose files live in ``workdir`` and wait until it serves."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    data_dir = data_dir or workdir / "data"
+    ports_file = workdir / "ports.json"
+    ports_file.unlink(missing_ok=True)
+    log_path = workdir / "server.log"
+    command = server_command(
+        "--grpc-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", str(data_dir),
+        *args,
+    )  # fmt: skip
+    with log_path.open("ab") as log:
+        proc = subprocess.Popen(
+            command,
+            cwd=workdir,
+            env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports_file), **(env or {})}),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = ServerProcess(proc, workdir, data_dir, log_path)
+    try:
+        _wait_serving(server, time.monotonic() + timeout)
+    except BaseException:
+        server.stop(timeout=5)
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def running_server(
+    workdir: Path,
+    *,
+    data_dir: Path | None = None,
+    args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """A server for the duration of the block; stopped (killed if need be) on every exit."""
+    server = start_server(workdir, data_dir=data_dir, args=args, env=env)
+    try:
+        yield server
+    finally:
+        server.stop()
