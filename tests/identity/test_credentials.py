@@ -64,7 +64,9 @@ async def test_delete_forgets_the_key(ctx: RequestContext, manager: CredentialMa
     resp = await manager.create_access_key(ctx, credential_pb2.CreateAccessKeyRequest())
     key_id = resp.access_key.access_key_id
     assert await manager.resolve(key_id) is not None
-    await manager.delete_access_key(ctx, credential_pb2.DeleteAccessKeyRequest(access_key_id=key_id))
+    await manager.delete_access_key(
+        ctx, credential_pb2.DeleteAccessKeyRequest(access_key_id=key_id)
+    )
     assert await manager.resolve(key_id) is None
     with pytest.raises(NoSuchAccessKey):
         await manager.delete_access_key(
@@ -72,7 +74,9 @@ async def test_delete_forgets_the_key(ctx: RequestContext, manager: CredentialMa
         )
 
 
-async def test_expired_key_does_not_resolve(ctx: RequestContext, manager: CredentialManager) -> None:
+async def test_expired_key_does_not_resolve(
+    ctx: RequestContext, manager: CredentialManager
+) -> None:
     req = credential_pb2.CreateAccessKeyRequest()
     req.expires_at.FromSeconds(1)  # 1970: long expired
     resp = await manager.create_access_key(ctx, req)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import google_crc32c
 import pytest
+
+from lightningstor_storage import ChunkCorrupt
 from lightningstor_storage.chunkfile import (
     BLOCK_SIZE,
     FOOTER_SIZE,
@@ -23,8 +25,6 @@ from lightningstor_storage.chunkfile import (
     parse_footer,
     parse_trailer,
 )
-
-from lightningstor_storage import ChunkCorrupt
 
 BS = BLOCK_SIZE
 SIZES = [0, 1, BS - 1, BS, BS + 1, 2 * BS, 3 * BS + 7, 16 * BS, 16 * BS + 1, 100 * BS - 3]

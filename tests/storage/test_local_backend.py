@@ -10,7 +10,6 @@ from pathlib import Path
 
 import google_crc32c
 import pytest
-from lightningstor_storage.chunkfile import BLOCK_SIZE, FOOTER_SIZE, PIECE_SIZE
 
 import lightningstor_storage
 from lightningstor_storage import (
@@ -25,6 +24,7 @@ from lightningstor_storage import (
     new_chunk_id,
     validate_chunk_id,
 )
+from lightningstor_storage.chunkfile import BLOCK_SIZE, FOOTER_SIZE, PIECE_SIZE
 
 BS = BLOCK_SIZE
 MIB = 1024 * 1024

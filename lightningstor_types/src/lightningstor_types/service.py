@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
-
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 
@@ -92,7 +91,9 @@ class ObjectOperations(Protocol):
         body: AsyncIterable[bytes],
     ) -> object_pb2.PutObjectResponse: ...
 
-    async def get_object(self, ctx: RequestContext, req: object_pb2.GetObjectRequest) -> ObjectStream: ...
+    async def get_object(
+        self, ctx: RequestContext, req: object_pb2.GetObjectRequest
+    ) -> ObjectStream: ...
 
     async def head_object(
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
