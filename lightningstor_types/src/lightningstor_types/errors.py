@@ -234,6 +234,13 @@ class InvalidTag(InvalidInputError):
     message = "The tag provided was not a valid tag."
 
 
+class MalformedTrailerError(InvalidInputError):
+    message = (
+        "The request contained trailing data that was not well-formed or did not conform "
+        "to our published schema."
+    )
+
+
 class MetadataTooLarge(InvalidInputError):
     message = "Your metadata headers exceed the maximum allowed metadata size."
 
