@@ -4,12 +4,14 @@
 #   uv          from PyPI (python3 -m pip), when no uv is reachable
 #   etcd        Debian's etcd-server, when no etcd binary is found; the tests start their own
 #               etcd on free ports, so the package's system service is kept stopped
+#   s3cmd       Debian's s3cmd and rclone, when missing: the S3 client tests run them
+#   rclone      (the AWS CLI and the MinIO client come with the dev dependencies)
 #   .venv       uv sync --all-packages --locked (every distribution plus the dev tools)
 #
 # Idempotent and quiet when there is nothing to do. Make puts the directories where pip installs
 # uv on PATH; when you run this script by hand it tells you if your shell cannot see uv yet.
 # Environment: LIGHTNINGSTOR_SKIP_ETCD=1 skips the etcd step (for machines that only run the
-# server on its embedded metadata store).
+# server on its embedded metadata store); LIGHTNINGSTOR_SKIP_S3_TOOLS=1 skips s3cmd and rclone.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -136,6 +138,35 @@ ensure_etcd() {
     say "etcd is $(command -v etcd) ($(etcd --version 2>/dev/null | head -n 1))"
 }
 
+ensure_s3_tools() {
+    local missing=() tool
+    for tool in s3cmd rclone; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ "${LIGHTNINGSTOR_SKIP_S3_TOOLS:-0}" = 1 ] || [ "${#missing[@]}" -eq 0 ]; then
+        return
+    fi
+    if ! command -v apt-get >/dev/null 2>&1; then
+        say "${missing[*]} not found and no apt-get: their S3 client tests will be skipped"
+        return
+    fi
+    say "installing Debian's ${missing[*]} (S3 client tests)"
+    local log
+    log="$(mktemp)"
+    if ! {
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+            && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+                --no-install-recommends "${missing[@]}"
+    } >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        say "apt-get failed"
+        exit 1
+    fi
+    rm -f "$log"
+}
+
 ensure_uv
 ensure_etcd
+ensure_s3_tools
 uv sync --quiet --all-packages --locked

@@ -1,0 +1,138 @@
+"""The S3 request pipeline on raw ASGI: authenticate, route, one exhaustive dispatch, errors.
+
+Order per request: the headers are authenticated first (before the first ``receive``, so
+``Expect: 100-continue`` is answered only for a request that authenticated), anonymous requests
+are refused with ``AccessDenied``, then :func:`~lightningstor_s3.router.route` names the
+endpoint and its handler runs. Any error before the response starts becomes an S3 error
+document; after it started (a GET body failing half-way) the connection is cut, so the client
+sees a short body instead of wrong bytes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+
+from lightningstor_s3.auth import RequestHead, authenticate
+from lightningstor_s3.errors import (
+    as_s3_error,
+    error_document,
+    error_headers,
+    new_host_id,
+    new_request_id,
+)
+from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_query
+from lightningstor_s3.handlers import HANDLERS, S3Call
+from lightningstor_s3.router import route
+from lightningstor_types.config import Settings
+from lightningstor_types.errors import LightningStorError, Unauthenticated
+from lightningstor_types.service import CredentialResolver, RequestContext, StorageService
+
+log = logging.getLogger("lightningstor_s3")
+access_log = logging.getLogger("lightningstor_s3.access")
+
+
+class ResponseCutError(Exception):
+    """A response failed after its head was sent; the connection must be closed."""
+
+
+class S3Dispatcher:
+    """The ASGI callable that serves S3 requests over a :class:`StorageService`."""
+
+    def __init__(
+        self, service: StorageService, credentials: CredentialResolver, settings: Settings
+    ) -> None:
+        self.service = service
+        self.credentials = credentials
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        ex = Exchange(scope, receive, send, request_id=new_request_id(), host_id=new_host_id())
+        endpoint = "-"
+        try:
+            call = await self._prepare(ex)
+            endpoint = call.route.endpoint.value
+            await HANDLERS[call.route.endpoint](call)
+        except Exception as exc:  # every failure becomes an S3 error or a cut connection
+            await self._fail(ex, exc)
+        finally:
+            if self.settings.logging.access_log:
+                access_log.info(
+                    "%s %s %s",
+                    ex.method,
+                    ex.raw_path.decode("latin-1"),
+                    ex.status,
+                    extra={
+                        "request_id": ex.request_id,
+                        "operation": endpoint,
+                        "status": ex.status,
+                        "bytes_sent": ex.bytes_sent,
+                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
+                        "client": ex.source_address,
+                    },
+                )
+
+    async def _prepare(self, ex: Exchange) -> S3Call:
+        s3 = self.settings.s3
+        head = RequestHead(
+            method=ex.method,
+            raw_path=ex.raw_path,
+            query_string=ex.query_string,
+            headers=ex.raw_headers,
+            host=ex.host,
+        )
+        auth = await authenticate(
+            head,
+            self.credentials,
+            region=s3.region,
+            now=datetime.now(UTC),
+            max_skew=timedelta(seconds=s3.max_clock_skew_seconds),
+            presign_max_expiry=timedelta(seconds=s3.presign_max_expiry_seconds),
+        )
+        if auth.principal is None:
+            raise Unauthenticated()
+        query = parse_query(ex.query_string)
+        target = route(
+            ex.method, ex.raw_path, query, ex.headers, host=ex.host, root_domains=s3.root_domains
+        )
+        ctx = RequestContext(
+            principal=auth.principal,
+            request_id=ex.request_id,
+            api="s3",
+            source_address=ex.source_address,
+        )
+        return S3Call(ex, head, auth, target, query, ctx, self.service, self.settings)
+
+    async def _fail(self, ex: Exchange, exc: Exception) -> None:
+        err = as_s3_error(exc)
+        if ex.started:
+            log.warning(
+                "response cut short after its head was sent: %s",
+                err,
+                extra={"request_id": ex.request_id},
+            )
+            raise ResponseCutError(str(err)) from exc
+        await self._send_error(ex, err)
+
+    async def _send_error(self, ex: Exchange, err: LightningStorError) -> None:
+        headers = error_headers(err)
+        if not ex.body_received and _has_body(ex.headers):
+            # The body was never read: close rather than parse it as the next request.
+            headers.append((b"connection", b"close"))
+        if err.http_status == 304:
+            await ex.respond(304, headers)
+            return
+        body = error_document(
+            err,
+            resource=ex.raw_path.decode("latin-1"),
+            request_id=ex.request_id,
+            host_id=ex.host_id,
+        )
+        await ex.respond_xml(body, headers, status=err.http_status)
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    length = headers.get("content-length", "0")
+    return "transfer-encoding" in headers or (length.isdigit() and int(length) > 0)

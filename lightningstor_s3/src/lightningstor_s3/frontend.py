@@ -1,0 +1,146 @@
+"""The S3 frontend the server loads through the ``lightningstor.frontends`` entry point.
+
+:func:`create_frontend` is the :class:`~lightningstor_types.service.FrontendFactory`: it returns
+None when ``s3.enabled`` is false, otherwise an :class:`S3Frontend` that serves
+:func:`~lightningstor_s3.app.create_app` with uvicorn (httptools; the loop is the server's own,
+uvloop) inside the server's event loop. The socket is bound by us, so ``server.s3_addr`` with
+port 0 works and :attr:`S3Frontend.bound_address` reports the port chosen. uvicorn's signal
+handling is left out: the server owns SIGTERM/SIGINT and calls :meth:`S3Frontend.stop`, which
+stops accepting, lets requests in flight finish within ``server.shutdown_grace_seconds``, and
+closes.
+
+In-process, the frontend is one worker: the core (and its embedded metadata store) lives in this
+process. ``server.s3_workers`` applies to the stand-alone gateway (:mod:`lightningstor_s3.gateway`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterator
+
+import uvicorn
+
+from lightningstor_s3.app import create_app
+from lightningstor_s3.exchange import ASGIApp
+from lightningstor_types.config import Settings, split_address
+from lightningstor_types.service import CredentialResolver, StorageService
+
+log = logging.getLogger("lightningstor_s3")
+
+
+class _EmbeddedServer(uvicorn.Server):
+    """uvicorn without its signal handlers: the process that embeds it owns the signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: object) -> uvicorn.Config:
+    """The uvicorn configuration of the S3 listener (shared with the gateway)."""
+    host, port = split_address(settings.server.s3_addr)
+    tls = settings.server.tls
+    options: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "lifespan": "off",
+        "log_config": None,
+        "access_log": False,
+        "server_header": False,
+        "proxy_headers": False,
+        "timeout_keep_alive": 75,
+        "timeout_graceful_shutdown": int(settings.server.shutdown_grace_seconds) or 1,
+    }
+    if tls is not None:
+        options["ssl_certfile"] = str(tls.cert_file)
+        options["ssl_keyfile"] = str(tls.key_file)
+        if tls.ca_file is not None:
+            import ssl
+
+            options["ssl_ca_certs"] = str(tls.ca_file)
+            options["ssl_cert_reqs"] = ssl.CERT_REQUIRED
+    options.update(overrides)
+    return uvicorn.Config(app, **options)  # type: ignore[arg-type]
+
+
+class S3Frontend:
+    """The S3 API served in the running event loop."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self._config = uvicorn_config(app, settings)
+        self._server = _EmbeddedServer(self._config)
+        self._task: asyncio.Task[None] | None = None
+        self._socket: socket.socket | None = None
+        self._address = settings.server.s3_addr
+
+    @property
+    def bound_address(self) -> str:
+        """``host:port`` actually bound (the port chosen when the configuration says 0)."""
+        return self._address
+
+    async def start(self) -> None:
+        """Bind, start serving, and return once the listener accepts connections."""
+        if self._task is not None:
+            raise RuntimeError("the S3 frontend is already started")
+        sock = self._config.bind_socket()
+        self._socket = sock
+        host, port = sock.getsockname()[:2]
+        self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]), name="s3-frontend")
+        while not self._server.started:
+            if self._task.done():
+                self._task.result()  # raises what made it stop
+                raise RuntimeError("the S3 frontend stopped while starting")
+            await asyncio.sleep(0.01)
+        log.info("S3 listening", extra={"addr": self._address})
+
+    async def stop(self) -> None:
+        """Stop accepting, let requests in flight finish (within the grace period), close."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._server.should_exit = True
+        try:
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.1)
+                self._abort_idle_tls()
+            await task
+        finally:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
+
+    def _abort_idle_tls(self) -> None:
+        """Drop connections that are closing once no request is in flight.
+
+        uvicorn closes idle keep-alive connections on shutdown; over TLS a close waits for the
+        client's close_notify, which an idle client never sends, so shutdown would sit out the
+        whole grace period. With no request running nothing is lost by aborting them.
+        """
+        state = self._server.server_state
+        if state.tasks:
+            return
+        for connection in list(state.connections):
+            transport = getattr(connection, "transport", None)
+            if transport is not None and transport.is_closing():
+                transport.abort()
+
+
+def create_frontend(
+    service: StorageService, credentials: CredentialResolver, settings: Settings
+) -> S3Frontend | None:
+    """The ``lightningstor.frontends`` entry point: the S3 API, or None when disabled."""
+    if not settings.s3.enabled:
+        return None
+    if settings.server.s3_workers > 1:
+        log.warning(
+            "server.s3_workers=%d is ignored in-process: the S3 API shares the server's process "
+            "and core; run several servers, or the stand-alone gateway, to scale out",
+            settings.server.s3_workers,
+        )
+    return S3Frontend(create_app(service, credentials, settings), settings)

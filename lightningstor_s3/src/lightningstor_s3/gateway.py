@@ -1,0 +1,165 @@
+"""``lightningstor-s3-gateway``: the S3 API as a process of its own, over a server's gRPC API.
+
+    lightningstor-s3-gateway --grpc-endpoint 10.0.0.5:9001 \\
+        --credentials-file /etc/lightningstor/s3-keys.json --s3-addr 0.0.0.0:9000
+
+It serves the same app as the in-process frontend (:func:`~lightningstor_s3.app.create_app`)
+over :class:`~lightningstor_s3.gateway_service.GrpcStorageService`, so every S3 feature goes
+through the gRPC API. The configuration is the server's (``--config``, ``LIGHTNINGSTOR_*``):
+``server.s3_addr``, ``server.s3_workers`` (uvicorn worker processes), ``server.tls`` and ``s3.*``.
+
+Credentials: the gRPC API never hands out secrets, so the gateway checks signatures against a
+JSON file of its own: one object or a list, each ``{"access_key_id", "secret_access_key",
+"principal_id", "org_id", "project_id"?}`` (the server's ``admin-credentials.json`` is one).
+Bound ports go to ``$LIGHTNINGSTOR_PORTS_FILE`` as ``{"s3": "host:port"}``, as the server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import uvloop
+from uvicorn.supervisors import Multiprocess
+
+from lightningstor_s3.app import create_app
+from lightningstor_s3.exchange import ASGIApp
+from lightningstor_s3.frontend import S3Frontend, uvicorn_config
+from lightningstor_s3.gateway_service import GrpcStorageService
+from lightningstor_types.config import Settings
+from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
+from lightningstor_types.scope import Principal
+from lightningstor_types.service import ResolvedCredential
+
+log = logging.getLogger("lightningstor_s3.gateway")
+
+ENDPOINT_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_ENDPOINT"
+CREDENTIALS_ENV = "LIGHTNINGSTOR_GATEWAY_CREDENTIALS_FILE"
+PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
+
+
+@dataclass
+class StaticCredentials:
+    """A :class:`~lightningstor_types.service.CredentialResolver` over a fixed set of keys."""
+
+    keys: dict[str, ResolvedCredential] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, path: Path) -> StaticCredentials:
+        data = json.loads(path.read_text())
+        entries = data if isinstance(data, list) else [data]
+        keys = {}
+        for entry in entries:
+            principal = Principal(
+                entry.get("principal_id", "admin"),
+                entry.get("org_id", "default"),
+                entry.get("project_id") or None,
+            )
+            key_id = entry["access_key_id"]
+            keys[key_id] = ResolvedCredential(key_id, entry["secret_access_key"], principal)
+        return cls(keys)
+
+    async def resolve(self, access_key_id: str) -> ResolvedCredential | None:
+        return self.keys.get(access_key_id)
+
+
+def create_gateway_app() -> ASGIApp:
+    """The gateway's app from the environment (what each uvicorn worker process calls)."""
+    settings = Settings()
+    service = GrpcStorageService(os.environ[ENDPOINT_ENV])
+    credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
+    return create_app(service, credentials, settings)
+
+
+def write_ports_file(address: str) -> None:
+    target = os.environ.get(PORTS_FILE_ENV)
+    if not target:
+        return
+    path = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump({"s3": address}, f)
+    Path(tmp).replace(path)
+
+
+async def serve(settings: Settings) -> None:
+    """One process: serve until SIGTERM/SIGINT, then stop gracefully."""
+    service = GrpcStorageService(os.environ[ENDPOINT_ENV])
+    credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
+    frontend = S3Frontend(create_app(service, credentials, settings), settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await frontend.start()
+    try:
+        write_ports_file(frontend.bound_address)
+        log.info("S3 gateway serving", extra={"addr": frontend.bound_address})
+        await stop.wait()
+    finally:
+        await frontend.stop()
+        await service.close()
+
+
+def serve_workers(settings: Settings) -> None:
+    """Several uvicorn worker processes sharing one listening socket."""
+    config = uvicorn_config(
+        "lightningstor_s3.gateway:create_gateway_app",  # type: ignore[arg-type]
+        settings,
+        factory=True,
+        workers=settings.server.s3_workers,
+    )
+    sock = config.bind_socket()
+    sock.listen(config.backlog)  # queue connections until the workers accept them
+    host, port = sock.getsockname()[:2]
+    write_ports_file(f"{host}:{port}")
+    Multiprocess(config, sockets=[sock]).run()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = build_arg_parser("lightningstor-s3-gateway", distribution="lightningstor-s3")
+    parser.add_argument(
+        "--grpc-endpoint",
+        default=os.environ.get(ENDPOINT_ENV, "127.0.0.1:9001"),
+        help=f"host:port of a LightningStor server's gRPC API (env {ENDPOINT_ENV})",
+    )
+    parser.add_argument(
+        "--credentials-file",
+        default=os.environ.get(CREDENTIALS_ENV),
+        help=f"JSON file of the S3 access keys the gateway accepts (env {CREDENTIALS_ENV})",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as err:
+        print(f"lightningstor-s3-gateway: configuration error: {err}", file=sys.stderr)
+        sys.exit(2)
+    if not args.credentials_file:
+        print("lightningstor-s3-gateway: --credentials-file is required", file=sys.stderr)
+        sys.exit(2)
+    logging.basicConfig(level=settings.logging.level.upper(), stream=sys.stderr)
+    # Worker processes read these (and LIGHTNINGSTOR_CONFIG) from the environment.
+    os.environ[ENDPOINT_ENV] = args.grpc_endpoint
+    os.environ[CREDENTIALS_ENV] = str(Path(args.credentials_file).absolute())
+    if getattr(args, "config", None):
+        os.environ.setdefault("LIGHTNINGSTOR_CONFIG", str(args.config))
+    if settings.server.s3_workers > 1:
+        serve_workers(settings)
+    else:
+        uvloop.run(serve(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""The handler of every endpoint: one exhaustive table, checked complete at import."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from lightningstor_s3.handlers import buckets, copy, listing, multipart, objects, tagging
+from lightningstor_s3.handlers.base import Handler, S3Call
+from lightningstor_s3.router import Endpoint
+
+E = Endpoint
+
+HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
+    {
+        E.LIST_BUCKETS: buckets.list_buckets,
+        E.CREATE_BUCKET: buckets.create_bucket,
+        E.HEAD_BUCKET: buckets.head_bucket,
+        E.DELETE_BUCKET: buckets.delete_bucket,
+        E.GET_BUCKET_LOCATION: buckets.get_bucket_location,
+        E.GET_BUCKET_VERSIONING: buckets.get_bucket_versioning,
+        E.PUT_BUCKET_VERSIONING: buckets.put_bucket_versioning,
+        E.GET_BUCKET_TAGGING: buckets.get_bucket_tagging,
+        E.PUT_BUCKET_TAGGING: buckets.put_bucket_tagging,
+        E.DELETE_BUCKET_TAGGING: buckets.delete_bucket_tagging,
+        E.LIST_OBJECTS: listing.list_objects,
+        E.LIST_OBJECTS_V2: listing.list_objects_v2,
+        E.LIST_OBJECT_VERSIONS: listing.list_object_versions,
+        E.LIST_MULTIPART_UPLOADS: listing.list_multipart_uploads,
+        E.DELETE_OBJECTS: objects.delete_objects,
+        E.PUT_OBJECT: objects.put_object,
+        E.GET_OBJECT: objects.get_object,
+        E.HEAD_OBJECT: objects.head_object,
+        E.DELETE_OBJECT: objects.delete_object,
+        E.COPY_OBJECT: copy.copy_object,
+        E.GET_OBJECT_TAGGING: tagging.get_object_tagging,
+        E.PUT_OBJECT_TAGGING: tagging.put_object_tagging,
+        E.DELETE_OBJECT_TAGGING: tagging.delete_object_tagging,
+        E.CREATE_MULTIPART_UPLOAD: multipart.create_multipart_upload,
+        E.UPLOAD_PART: multipart.upload_part,
+        E.UPLOAD_PART_COPY: copy.upload_part_copy,
+        E.COMPLETE_MULTIPART_UPLOAD: multipart.complete_multipart_upload,
+        E.ABORT_MULTIPART_UPLOAD: multipart.abort_multipart_upload,
+        E.LIST_PARTS: multipart.list_parts,
+    }
+)
+
+_missing = set(Endpoint) - set(HANDLERS)
+if _missing:  # pragma: no cover - a new Endpoint without its handler fails at import
+    raise RuntimeError(f"endpoints without a handler: {sorted(_missing)}")
+
+__all__ = ["HANDLERS", "Handler", "S3Call"]

@@ -1,0 +1,68 @@
+"""CopyObject and UploadPartCopy: the source named by ``x-amz-copy-source``."""
+
+from __future__ import annotations
+
+from lightningstor.v1 import object_pb2
+from lightningstor_s3 import headers as hdr
+from lightningstor_s3 import xml
+from lightningstor_s3.handlers.base import S3Call
+from lightningstor_s3.handlers.objects import part_number
+
+
+def _version_headers(version_id: str, source_version_id: str) -> hdr.Headers:
+    out: hdr.Headers = []
+    if version_id:
+        out.append((b"x-amz-version-id", version_id.encode()))
+    if source_version_id:
+        out.append((b"x-amz-copy-source-version-id", source_version_id.encode()))
+    return out
+
+
+async def copy_object(call: S3Call) -> None:
+    h = call.headers
+    req = object_pb2.CopyObjectRequest(
+        bucket=call.route.bucket,
+        key=call.route.key,
+        source=hdr.copy_source(h),
+        metadata_directive=hdr.directive(h, "x-amz-metadata-directive"),
+        tagging_directive=hdr.directive(h, "x-amz-tagging-directive"),
+        storage_class=h.get("x-amz-storage-class", ""),
+        checksum_algorithm=hdr.checksum_algorithm(h),
+    )
+    if req.metadata_directive == object_pb2.METADATA_DIRECTIVE_REPLACE:
+        req.headers.CopyFrom(hdr.content_headers(h))
+        req.user_metadata.update(hdr.user_metadata(h))
+    if req.tagging_directive == object_pb2.METADATA_DIRECTIVE_REPLACE and "x-amz-tagging" in h:
+        req.tags.extend(hdr.tags(h["x-amz-tagging"]))
+    if (cond := hdr.conditions(h)) is not None:
+        req.conditions.CopyFrom(cond)
+    await call.ex.drain()
+    resp = await call.service.copy_object(call.ctx, req)
+    doc = xml.CopyObjectResult(
+        etag=resp.etag,
+        last_modified=resp.last_modified,
+        checksums=xml.Checksums.of(resp.checksums),
+    )
+    out = _version_headers(resp.version_id, resp.source_version_id)
+    await call.ex.respond_xml(xml.render(doc), out)
+
+
+async def upload_part_copy(call: S3Call) -> None:
+    h = call.headers
+    req = object_pb2.UploadPartCopyRequest(
+        bucket=call.route.bucket,
+        key=call.route.key,
+        upload_id=call.query.get("uploadId", ""),
+        part_number=part_number(call),
+        source=hdr.copy_source(h),
+    )
+    if (value := h.get("x-amz-copy-source-range")) is not None:
+        req.source_range.CopyFrom(hdr.copy_source_range(value))
+    await call.ex.drain()
+    resp = await call.service.upload_part_copy(call.ctx, req)
+    doc = xml.CopyPartResult(
+        etag=resp.etag,
+        last_modified=resp.last_modified,
+        checksums=xml.Checksums.of(resp.checksums),
+    )
+    await call.ex.respond_xml(xml.render(doc), _version_headers("", resp.source_version_id))

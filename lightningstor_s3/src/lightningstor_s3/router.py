@@ -1,0 +1,236 @@
+"""One parser from (method, path, query, headers) to a closed set of S3 endpoints.
+
+:func:`route` turns a request into a :class:`Route`: an :class:`Endpoint` named after the AWS
+operation, plus the bucket and key it addresses. Anything the facade does not serve is an error
+raised here, before any handler runs:
+
+- a sub-resource of S3 that we do not implement (``?acl``, ``?lifecycle``, ``?policy``, …) →
+  ``NotImplemented`` (501), so no client ever gets a listing back for a question it did not ask;
+- a method S3 does not define on the resource (``PATCH``, ``POST /bucket/key`` without
+  ``uploads``/``uploadId``, …) → ``MethodNotAllowed`` (405).
+
+Query parameters that are no S3 sub-resource (``prefix``, ``x-id``, presigned ``X-Amz-*``, …)
+select nothing and are ignored, as S3 ignores them.
+
+Addressing: path style (``/bucket/key``) always; virtual-hosted style (``bucket.root/key``) when
+the Host ends with one of ``s3.root_domains``. The key is the percent-decoded raw path, so ``+``
+stays a plus and ``%2F`` a slash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import unquote
+
+from lightningstor_types.errors import InvalidURI, MethodNotAllowed, NotImplemented_
+
+
+class Endpoint(StrEnum):
+    """Every S3 operation the facade serves; the value is the AWS operation name."""
+
+    LIST_BUCKETS = "ListBuckets"
+    CREATE_BUCKET = "CreateBucket"
+    HEAD_BUCKET = "HeadBucket"
+    DELETE_BUCKET = "DeleteBucket"
+    GET_BUCKET_LOCATION = "GetBucketLocation"
+    GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
+    GET_BUCKET_TAGGING = "GetBucketTagging"
+    PUT_BUCKET_TAGGING = "PutBucketTagging"
+    DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
+    LIST_OBJECTS = "ListObjects"
+    LIST_OBJECTS_V2 = "ListObjectsV2"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
+    LIST_MULTIPART_UPLOADS = "ListMultipartUploads"
+    DELETE_OBJECTS = "DeleteObjects"
+    PUT_OBJECT = "PutObject"
+    GET_OBJECT = "GetObject"
+    HEAD_OBJECT = "HeadObject"
+    DELETE_OBJECT = "DeleteObject"
+    COPY_OBJECT = "CopyObject"
+    GET_OBJECT_TAGGING = "GetObjectTagging"
+    PUT_OBJECT_TAGGING = "PutObjectTagging"
+    DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
+    UPLOAD_PART = "UploadPart"
+    UPLOAD_PART_COPY = "UploadPartCopy"
+    COMPLETE_MULTIPART_UPLOAD = "CompleteMultipartUpload"
+    ABORT_MULTIPART_UPLOAD = "AbortMultipartUpload"
+    LIST_PARTS = "ListParts"
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """What a request addresses: the operation, and the bucket and key it names."""
+
+    endpoint: Endpoint
+    bucket: str = ""
+    key: str = ""
+
+
+# Sub-resources S3 defines that select an operation we do not serve: NotImplemented.
+_UNSERVED_BUCKET = frozenset(
+    [
+        "abac",
+        "accelerate",
+        "acl",
+        "analytics",
+        "cors",
+        "encryption",
+        "intelligent-tiering",
+        "inventory",
+        "lifecycle",
+        "logging",
+        "metadataConfiguration",
+        "metadataTable",
+        "metrics",
+        "notification",
+        "object-lock",
+        "ownershipControls",
+        "policy",
+        "policyStatus",
+        "publicAccessBlock",
+        "replication",
+        "requestPayment",
+        "session",
+        "website",
+    ]
+)
+_UNSERVED_OBJECT = frozenset(
+    ["acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
+)
+# Sub-resources we serve, by the level they live at.
+_BUCKET_SUBS = frozenset({"location", "versioning", "tagging", "versions", "uploads", "delete"})
+_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId"})
+
+
+def split_host(host: str, root_domains: Sequence[str]) -> str:
+    """The bucket a virtual-hosted-style Host names, or "" (path style).
+
+    ``photos.s3.example.com:9000`` with root domain ``s3.example.com`` → ``photos``. A Host that
+    is a root domain itself, or matches none, is path style.
+    """
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    name = name.lower().rstrip(".")
+    for root in root_domains:
+        root = root.lower().rstrip(".")
+        if name.endswith("." + root):
+            return name[: -len(root) - 1]
+    return ""
+
+
+def split_path(raw_path: bytes, vhost_bucket: str) -> tuple[str, str]:
+    """``(bucket, key)`` from the raw request path, percent-decoded once (UTF-8)."""
+    try:
+        path = unquote(raw_path.decode("ascii"), errors="strict")
+    except UnicodeDecodeError as exc:
+        raise InvalidURI(URI=raw_path.decode("latin-1")) from exc
+    if not path.startswith("/"):
+        raise InvalidURI(URI=path)
+    if vhost_bucket:
+        return vhost_bucket, path[1:]
+    bucket, _, key = path[1:].partition("/")
+    return bucket, key
+
+
+def route(
+    method: str,
+    raw_path: bytes,
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    *,
+    host: str = "",
+    root_domains: Sequence[str] = (),
+) -> Route:
+    """The endpoint a request addresses; raises NotImplemented or MethodNotAllowed otherwise."""
+    bucket, key = split_path(raw_path, split_host(host, root_domains))
+    if not bucket:
+        if method in ("GET", "HEAD") and not key:
+            return Route(Endpoint.LIST_BUCKETS)
+        raise MethodNotAllowed(Method=method, ResourceType="SERVICE")
+    if not key:
+        return Route(_bucket_endpoint(method, query), bucket)
+    return Route(_object_endpoint(method, query, headers), bucket, key)
+
+
+def _unserved(query: Mapping[str, str], names: frozenset[str]) -> None:
+    for name in query:
+        if name in names:
+            raise NotImplemented_(f"The '{name}' sub-resource is not implemented")
+
+
+def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
+    _unserved(query, _UNSERVED_BUCKET)
+    subs = _BUCKET_SUBS.intersection(query)
+    sub = next(iter(subs)) if len(subs) == 1 else ""
+    if len(subs) > 1:
+        raise NotImplemented_(f"Sub-resources {sorted(subs)} cannot be combined")
+    match method, sub:
+        case "GET", "":
+            return (
+                Endpoint.LIST_OBJECTS_V2
+                if query.get("list-type") == "2"
+                else (Endpoint.LIST_OBJECTS)
+            )
+        case "GET", "location":
+            return Endpoint.GET_BUCKET_LOCATION
+        case "GET", "versioning":
+            return Endpoint.GET_BUCKET_VERSIONING
+        case "GET", "tagging":
+            return Endpoint.GET_BUCKET_TAGGING
+        case "GET", "versions":
+            return Endpoint.LIST_OBJECT_VERSIONS
+        case "GET", "uploads":
+            return Endpoint.LIST_MULTIPART_UPLOADS
+        case "HEAD", "":
+            return Endpoint.HEAD_BUCKET
+        case "PUT", "":
+            return Endpoint.CREATE_BUCKET
+        case "PUT", "versioning":
+            return Endpoint.PUT_BUCKET_VERSIONING
+        case "PUT", "tagging":
+            return Endpoint.PUT_BUCKET_TAGGING
+        case "DELETE", "":
+            return Endpoint.DELETE_BUCKET
+        case "DELETE", "tagging":
+            return Endpoint.DELETE_BUCKET_TAGGING
+        case "POST", "delete":
+            return Endpoint.DELETE_OBJECTS
+        case "POST", "":
+            raise NotImplemented_("POST object uploads (HTML forms) are not implemented")
+    raise MethodNotAllowed(Method=method, ResourceType="BUCKET")
+
+
+def _object_endpoint(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> Endpoint:
+    _unserved(query, _UNSERVED_OBJECT)
+    tagging = "tagging" in query
+    upload = "uploadId" in query
+    copy = "x-amz-copy-source" in headers
+    match method:
+        case "GET" if tagging:
+            return Endpoint.GET_OBJECT_TAGGING
+        case "GET" if upload:
+            return Endpoint.LIST_PARTS
+        case "GET":
+            return Endpoint.GET_OBJECT
+        case "HEAD":
+            return Endpoint.HEAD_OBJECT
+        case "PUT" if tagging:
+            return Endpoint.PUT_OBJECT_TAGGING
+        case "PUT" if upload or "partNumber" in query:
+            return Endpoint.UPLOAD_PART_COPY if copy else Endpoint.UPLOAD_PART
+        case "PUT":
+            return Endpoint.COPY_OBJECT if copy else Endpoint.PUT_OBJECT
+        case "POST" if "uploads" in query:
+            return Endpoint.CREATE_MULTIPART_UPLOAD
+        case "POST" if upload:
+            return Endpoint.COMPLETE_MULTIPART_UPLOAD
+        case "DELETE" if tagging:
+            return Endpoint.DELETE_OBJECT_TAGGING
+        case "DELETE" if upload:
+            return Endpoint.ABORT_MULTIPART_UPLOAD
+        case "DELETE":
+            return Endpoint.DELETE_OBJECT
+    raise MethodNotAllowed(Method=method, ResourceType="OBJECT")

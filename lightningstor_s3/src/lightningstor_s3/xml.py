@@ -1,0 +1,412 @@
+# ruff: noqa: RUF009 - el() is dataclasses.field with XML metadata, evaluated once per class
+"""The XML documents the facade sends: one dataclass per document, named like its root element.
+
+:func:`render` writes any of them in S3's exact shape: the ``2006-03-01`` namespace on the root
+(the error document has none, as in S3), times as ISO-8601 UTC with milliseconds
+(``2024-01-01T00:00:00.000Z``), ETags as given (quoted by the core). A field's element name is
+its name in PascalCase unless the field says otherwise (``el("ETag")``); ``None`` leaves the
+element out, ``""`` writes it empty. A list repeats its element (``<Contents>`` …), or with
+``wrap`` nests its items in one element (``<Buckets><Bucket>`` …); a field named ``"*"`` names each
+item by its class (``Version`` / ``DeleteMarker`` interleaved, in order); ``inline`` writes a nested
+dataclass's elements into the parent (the ``Checksum*`` fields).
+
+Request documents are parsed in :mod:`lightningstor_s3.xml_in`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from xml.sax.saxutils import escape
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from lightningstor.v1 import common_pb2
+
+S3_NAMESPACE = "http://s3.amazonaws.com/doc/2006-03-01/"
+_DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+def el(
+    name: str | None = None, *, wrap: str | None = None, inline: bool = False, text: bool = False
+) -> Any:
+    """A field with an explicit element name, list wrapper, inlining or text; default None."""
+    return field(default=None, metadata={"xml": name, "wrap": wrap, "inline": inline, "text": text})
+
+
+def iso_time(ts: Timestamp | datetime) -> str:
+    """``2024-01-01T00:00:00.000Z``: S3's timestamp form in XML."""
+    when = ts if isinstance(ts, datetime) else ts.ToDatetime(tzinfo=UTC)
+    when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def http_date(ts: Timestamp | datetime) -> str:
+    """``Mon, 01 Jan 2024 00:00:00 GMT``: the form of Last-Modified and Date headers."""
+    when = ts if isinstance(ts, datetime) else ts.ToDatetime(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def render(doc: object) -> bytes:
+    """The document as UTF-8 bytes, with the XML declaration."""
+    out = [_DECLARATION]
+    root = getattr(doc, "root", type(doc).__name__)
+    namespace = getattr(doc, "namespace", S3_NAMESPACE)
+    _element(out, root, doc, f' xmlns="{namespace}"' if namespace else "")
+    return "".join(out).encode("utf-8")
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def _element(out: list[str], tag: str, value: object, attrs: str = "") -> None:
+    if value is None:
+        return
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out.append(f"<{tag}{attrs}>")
+        _children(out, value)
+        out.append(f"</{tag}>")
+        return
+    out.append(f"<{tag}{attrs}>{escape(_text(value))}</{tag}>")
+
+
+def _children(out: list[str], obj: object) -> None:
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        value = getattr(obj, f.name)
+        if value is None:
+            continue
+        tag = f.metadata.get("xml") or _pascal(f.name)
+        if f.metadata.get("text"):
+            out.append(escape(_text(value)))
+        elif f.metadata.get("inline"):
+            _children(out, value)
+        elif isinstance(value, Mapping):
+            for name, item in value.items():
+                _element(out, name, item)
+        elif isinstance(value, list):
+            wrap = f.metadata.get("wrap")
+            if wrap:
+                out.append(f"<{tag}>")
+            for item in value:
+                _element(out, wrap or (type(item).__name__ if tag == "*" else tag), item)
+            if wrap:
+                out.append(f"</{tag}>")
+        else:
+            _element(out, tag, value)
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Timestamp | datetime):
+        return iso_time(value)
+    return str(value)
+
+
+# ---- pieces shared by several documents ----------------------------------------------------
+
+
+@dataclass(slots=True)
+class Owner:
+    id: str = el("ID")
+    display_name: str = el("DisplayName")
+
+    @classmethod
+    def of(cls, owner: common_pb2.Owner) -> Owner:
+        return cls(owner.id, owner.display_name or owner.id)
+
+
+@dataclass(slots=True)
+class Checksums:
+    """The ``Checksum*`` elements of a document, written inline into it."""
+
+    checksum_crc32: str | None = el("ChecksumCRC32")
+    checksum_crc32c: str | None = el("ChecksumCRC32C")
+    checksum_crc64nvme: str | None = el("ChecksumCRC64NVME")
+    checksum_sha1: str | None = el("ChecksumSHA1")
+    checksum_sha256: str | None = el("ChecksumSHA256")
+    checksum_type: str | None = el("ChecksumType")
+
+    @classmethod
+    def of(cls, c: common_pb2.Checksums) -> Checksums | None:
+        if not any((c.crc32, c.crc32c, c.crc64nvme, c.sha1, c.sha256)):
+            return None
+        type_name = common_pb2.ChecksumType.Name(c.type).removeprefix("CHECKSUM_TYPE_")
+        return cls(
+            checksum_crc32=c.crc32 or None,
+            checksum_crc32c=c.crc32c or None,
+            checksum_crc64nvme=c.crc64nvme or None,
+            checksum_sha1=c.sha1 or None,
+            checksum_sha256=c.sha256 or None,
+            checksum_type=None if type_name == "UNSPECIFIED" else type_name,
+        )
+
+
+@dataclass(slots=True)
+class CommonPrefixes:
+    prefix: str
+
+
+@dataclass(slots=True)
+class Tag:
+    key: str
+    value: str
+
+
+# ---- buckets ---------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Bucket:
+    name: str
+    creation_date: Timestamp
+    bucket_region: str | None = None
+
+
+@dataclass(slots=True)
+class ListAllMyBucketsResult:
+    owner: Owner
+    buckets: list[Bucket] = el(wrap="Bucket")
+    continuation_token: str | None = None
+    prefix: str | None = None
+
+
+@dataclass(slots=True)
+class LocationConstraint:
+    """Root element with text only; empty for us-east-1, as S3 answers."""
+
+    region: str = el(text=True)
+
+    def __post_init__(self) -> None:
+        self.region = self.region if self.region != "us-east-1" else ""
+
+
+@dataclass(slots=True)
+class VersioningConfiguration:
+    status: str | None = None
+
+
+@dataclass(slots=True)
+class Tagging:
+    tag_set: list[Tag] = el(wrap="Tag")
+
+
+# ---- listings ------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Contents:
+    key: str
+    last_modified: Timestamp
+    etag: str = el("ETag")
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    size: int = 0
+    owner: Owner | None = None
+    storage_class: str = "STANDARD"
+
+
+@dataclass(slots=True)
+class ListBucketResult:
+    """ListObjects (v1)."""
+
+    name: str
+    prefix: str
+    marker: str
+    next_marker: str | None
+    max_keys: int
+    delimiter: str | None
+    is_truncated: bool
+    encoding_type: str | None = None
+    contents: list[Contents] = el("Contents")
+    common_prefixes: list[CommonPrefixes] = el("CommonPrefixes")
+
+
+@dataclass(slots=True)
+class ListBucketResultV2:
+    root: ClassVar[str] = "ListBucketResult"
+
+    name: str
+    prefix: str
+    delimiter: str | None
+    max_keys: int
+    key_count: int
+    is_truncated: bool
+    continuation_token: str | None = None
+    next_continuation_token: str | None = None
+    start_after: str | None = None
+    encoding_type: str | None = None
+    contents: list[Contents] = el("Contents")
+    common_prefixes: list[CommonPrefixes] = el("CommonPrefixes")
+
+
+@dataclass(slots=True)
+class Version:
+    key: str
+    version_id: str = el("VersionId")
+    is_latest: bool = False
+    last_modified: Timestamp | None = None
+    etag: str = el("ETag")
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+    size: int = 0
+    storage_class: str = "STANDARD"
+    owner: Owner | None = None
+
+
+@dataclass(slots=True)
+class DeleteMarker:
+    key: str
+    version_id: str = el("VersionId")
+    is_latest: bool = False
+    last_modified: Timestamp | None = None
+    owner: Owner | None = None
+
+
+@dataclass(slots=True)
+class ListVersionsResult:
+    name: str
+    prefix: str
+    key_marker: str
+    version_id_marker: str
+    next_key_marker: str | None
+    next_version_id_marker: str | None
+    max_keys: int
+    delimiter: str | None
+    is_truncated: bool
+    encoding_type: str | None = None
+    entries: list[Version | DeleteMarker] = el("*")
+    common_prefixes: list[CommonPrefixes] = el("CommonPrefixes")
+
+
+# ---- multipart -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class InitiateMultipartUploadResult:
+    bucket: str
+    key: str
+    upload_id: str = el("UploadId")
+
+
+@dataclass(slots=True)
+class CompleteMultipartUploadResult:
+    location: str
+    bucket: str
+    key: str
+    etag: str = el("ETag")
+    checksums: Checksums | None = el(inline=True)
+
+
+@dataclass(slots=True)
+class Upload:
+    key: str
+    upload_id: str = el("UploadId")
+    initiator: Owner | None = None
+    owner: Owner | None = None
+    storage_class: str = "STANDARD"
+    initiated: Timestamp | None = None
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+
+
+@dataclass(slots=True)
+class ListMultipartUploadsResult:
+    bucket: str
+    key_marker: str
+    upload_id_marker: str
+    next_key_marker: str
+    next_upload_id_marker: str
+    prefix: str
+    delimiter: str | None
+    max_uploads: int
+    is_truncated: bool
+    encoding_type: str | None = None
+    uploads: list[Upload] = el("Upload")
+    common_prefixes: list[CommonPrefixes] = el("CommonPrefixes")
+
+
+@dataclass(slots=True)
+class Part:
+    part_number: int
+    last_modified: Timestamp
+    etag: str = el("ETag")
+    size: int = 0
+    checksums: Checksums | None = el(inline=True)
+
+
+@dataclass(slots=True)
+class ListPartsResult:
+    bucket: str
+    key: str
+    upload_id: str = el("UploadId")
+    part_number_marker: int = 0
+    next_part_number_marker: int = 0
+    max_parts: int = 1000
+    is_truncated: bool = False
+    parts: list[Part] = el("Part")
+    initiator: Owner | None = None
+    owner: Owner | None = None
+    storage_class: str = "STANDARD"
+    checksum_algorithm: str | None = None
+    checksum_type: str | None = None
+
+
+# ---- copy and delete -------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class CopyObjectResult:
+    etag: str = el("ETag")
+    last_modified: Timestamp | None = None
+    checksums: Checksums | None = el(inline=True)
+
+
+@dataclass(slots=True)
+class CopyPartResult:
+    etag: str = el("ETag")
+    last_modified: Timestamp | None = None
+    checksums: Checksums | None = el(inline=True)
+
+
+@dataclass(slots=True)
+class Deleted:
+    key: str
+    version_id: str | None = el("VersionId")
+    delete_marker: bool | None = None
+    delete_marker_version_id: str | None = None
+
+
+@dataclass(slots=True)
+class DeleteError:
+    key: str
+    version_id: str | None = el("VersionId")
+    code: str = ""
+    message: str = ""
+
+
+@dataclass(slots=True)
+class DeleteResult:
+    deleted: list[Deleted] = el("Deleted")
+    errors: list[DeleteError] = el("Error")
+
+
+# ---- errors ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Error:
+    """The S3 error document (no namespace, as S3 sends it)."""
+
+    namespace: ClassVar[str] = ""
+
+    code: str
+    message: str
+    details: dict[str, str] = field(default_factory=dict)
+    resource: str | None = None
+    request_id: str | None = None
+    host_id: str | None = None

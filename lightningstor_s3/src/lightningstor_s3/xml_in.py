@@ -1,0 +1,138 @@
+"""The XML documents clients send, parsed safely into API messages.
+
+Parsing goes through defusedxml with DTDs, entities and external references forbidden: a
+document that declares any (the XXE and "billion laughs" payloads) is ``MalformedXML``, like any
+document that is not well-formed or does not have the expected shape. Element names are matched
+without their namespace, since clients send the S3 namespace or none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from xml.etree.ElementTree import Element, ParseError
+
+import defusedxml  # type: ignore[import-untyped]
+import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
+
+from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor_types.errors import (
+    IllegalVersioningConfigurationException,
+    InvalidPart,
+    MalformedXML,
+)
+
+MAX_XML_BYTES = 4 * 1024 * 1024
+"""Largest request document accepted (a Complete of 10 000 parts fits; S3 caps similarly)."""
+
+
+def parse(body: bytes, root: str) -> Element:
+    """The root element of ``body``, which must be named ``root``; MalformedXML otherwise."""
+    if not body.strip():
+        raise MalformedXML()
+    try:
+        element: Element = SafeET.fromstring(
+            body, forbid_dtd=True, forbid_entities=True, forbid_external=True
+        )
+    except (ParseError, defusedxml.DefusedXmlException, ValueError) as exc:
+        raise MalformedXML() from exc
+    if _local(element.tag) != root:
+        raise MalformedXML()
+    return element
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _children(element: Element, name: str) -> Iterator[Element]:
+    return (child for child in element if _local(child.tag) == name)
+
+
+def _child_text(element: Element, name: str, *, required: bool = False) -> str | None:
+    found = [child for child in element if _local(child.tag) == name]
+    if len(found) > 1:
+        raise MalformedXML()
+    if not found:
+        if required:
+            raise MalformedXML()
+        return None
+    return (found[0].text or "").strip() if name != "Key" else found[0].text or ""
+
+
+def create_bucket_configuration(body: bytes) -> str:
+    """The LocationConstraint of a CreateBucket body ("" when the body is empty or has none)."""
+    if not body.strip():
+        return ""
+    return _child_text(parse(body, "CreateBucketConfiguration"), "LocationConstraint") or ""
+
+
+def versioning_configuration(body: bytes) -> bucket_pb2.VersioningStatus.ValueType:
+    """ENABLED or SUSPENDED from a VersioningConfiguration body."""
+    status = _child_text(parse(body, "VersioningConfiguration"), "Status")
+    match status:
+        case "Enabled":
+            return bucket_pb2.VERSIONING_STATUS_ENABLED
+        case "Suspended":
+            return bucket_pb2.VERSIONING_STATUS_SUSPENDED
+    raise IllegalVersioningConfigurationException()
+
+
+def tagging(body: bytes) -> list[common_pb2.Tag]:
+    """The tags of a Tagging body (``<Tagging><TagSet><Tag><Key/><Value/></Tag>…``)."""
+    sets = list(_children(parse(body, "Tagging"), "TagSet"))
+    if len(sets) != 1:
+        raise MalformedXML()
+    tags = []
+    for tag in _children(sets[0], "Tag"):
+        key = _child_text(tag, "Key", required=True) or ""
+        value = _child_text(tag, "Value") or ""
+        tags.append(common_pb2.Tag(key=key, value=value))
+    return tags
+
+
+def delete(body: bytes, limit: int) -> tuple[list[object_pb2.ObjectIdentifier], bool]:
+    """The objects and the Quiet flag of a DeleteObjects body; at most ``limit`` objects."""
+    root = parse(body, "Delete")
+    objects = []
+    for obj in _children(root, "Object"):
+        key = _child_text(obj, "Key", required=True) or ""
+        version = _child_text(obj, "VersionId") or ""
+        objects.append(object_pb2.ObjectIdentifier(key=key, version_id=version))
+        if len(objects) > limit:
+            raise MalformedXML()
+    if not objects:
+        raise MalformedXML()
+    quiet = (_child_text(root, "Quiet") or "false").lower()
+    if quiet not in ("true", "false"):
+        raise MalformedXML()
+    return objects, quiet == "true"
+
+
+_PART_CHECKSUMS = {
+    "ChecksumCRC32": "crc32",
+    "ChecksumCRC32C": "crc32c",
+    "ChecksumCRC64NVME": "crc64nvme",
+    "ChecksumSHA1": "sha1",
+    "ChecksumSHA256": "sha256",
+}
+
+
+def complete_multipart_upload(body: bytes) -> list[object_pb2.CompletedPart]:
+    """The parts of a CompleteMultipartUpload body, in the order given."""
+    parts = []
+    for part in _children(parse(body, "CompleteMultipartUpload"), "Part"):
+        number_text = _child_text(part, "PartNumber", required=True) or ""
+        etag = _child_text(part, "ETag", required=True) or ""
+        if not number_text.isdigit() or not 0 < int(number_text) <= 10000:
+            raise InvalidPart(PartNumber=number_text)
+        checksums = common_pb2.Checksums()
+        for element, attr in _PART_CHECKSUMS.items():
+            value = _child_text(part, element)
+            if value:
+                setattr(checksums, attr, value)
+        parts.append(
+            object_pb2.CompletedPart(part_number=int(number_text), etag=etag, checksums=checksums)
+        )
+    if not parts:
+        raise MalformedXML()
+    return parts

@@ -1,0 +1,102 @@
+"""The stand-alone gateway: the same S3 app in its own process, over a server's gRPC API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import ClientError
+
+from tests.s3.conftest import make_client
+
+if TYPE_CHECKING:
+    from tests.integration.server import ServerProcess
+
+
+def _start_gateway(server: ServerProcess, workdir: Path, workers: int) -> Iterator[str]:
+    from tests.integration.server import clean_env
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = workdir / "ports.json"
+    log = (workdir / "gateway.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lightningstor_s3.gateway",
+         "--grpc-endpoint", server.grpc_addr, "--s3-addr", "127.0.0.1:0",
+         "--credentials-file", str(server.data_dir / "admin-credentials.json")],
+        env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports),
+                       "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers)}),
+        stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 20
+        while not ports.exists():
+            assert proc.poll() is None, (workdir / "gateway.log").read_text()
+            assert time.monotonic() < deadline, "the gateway did not report its port"
+            time.sleep(0.05)
+        yield "http://" + json.loads(ports.read_text())["s3"]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(
+    module_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    yield from _start_gateway(module_server, tmp_path_factory.mktemp("gateway"), workers=1)
+
+
+@pytest.fixture(scope="module")
+def gw(gateway: str, admin_keys: dict[str, str]) -> Any:
+    return make_client(gateway, admin_keys["id"], admin_keys["secret"])
+
+
+def test_gateway_objects_and_errors(gw: Any, s3: Any, tmp_path: Path) -> None:
+    gw.create_bucket(Bucket="via-gateway")
+    assert "via-gateway" in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    gw.put_object(Bucket="via-gateway", Key="a b+ü", Body=b"through grpc", Metadata={"m": "1"})
+    got = gw.get_object(Bucket="via-gateway", Key="a b+ü", Range="bytes=8-11")
+    assert (got["ContentRange"], got["Body"].read()) == ("bytes 8-11/12", b"grpc")
+    assert s3.head_object(Bucket="via-gateway", Key="a b+ü")["Metadata"] == {"m": "1"}
+    data = os.urandom(12 * 1024 * 1024)
+    (tmp_path / "in").write_bytes(data)
+    config = TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+    )
+    gw.upload_file(str(tmp_path / "in"), "via-gateway", "big", Config=config)
+    gw.download_file("via-gateway", "big", str(tmp_path / "out"), Config=config)
+    assert (tmp_path / "out").read_bytes() == data
+    assert [o["Key"] for o in gw.list_objects_v2(Bucket="via-gateway")["Contents"]] == [
+        "a b+ü",
+        "big",
+    ]
+    with pytest.raises(ClientError) as exc:
+        gw.get_object(Bucket="via-gateway", Key="missing")
+    assert exc.value.response["Error"]["Code"] == "NoSuchKey"
+    assert exc.value.response["Error"]["Key"] == "missing"
+    gw.delete_objects(Bucket="via-gateway", Delete={"Objects": [{"Key": "a b+ü"}, {"Key": "big"}]})
+    gw.delete_bucket(Bucket="via-gateway")
+
+
+def test_gateway_with_workers(
+    module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
+) -> None:
+    for endpoint in _start_gateway(module_server, tmp_path / "workers", workers=2):
+        client = make_client(endpoint, admin_keys["id"], admin_keys["secret"])
+        client.create_bucket(Bucket="workers-bucket")
+        for i in range(8):
+            client.put_object(Bucket="workers-bucket", Key=f"k{i}", Body=b"x")
+        assert client.list_objects_v2(Bucket="workers-bucket")["KeyCount"] == 8
