@@ -14,6 +14,7 @@ from lightningstor_types.errors import (
     GRPC_ERROR_DETAILS_PREFIX,
     AccessDenied,
     AuthenticationError,
+    ClientDisconnected,
     InvalidArgument,
     InvalidContinuationToken,
     InvalidInputError,
@@ -66,7 +67,7 @@ def test_codes_are_unique() -> None:
 
 
 def test_only_the_documented_variants_share_a_code() -> None:
-    assert set(VARIANTS) == {Unauthenticated, InvalidContinuationToken}
+    assert set(VARIANTS) == {Unauthenticated, InvalidContinuationToken, ClientDisconnected}
     for variant in VARIANTS:
         assert issubclass(variant, error_for_code(variant.code))
 

@@ -16,19 +16,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping, 
 from typing import Any
 from urllib.parse import unquote_to_bytes
 
-from lightningstor_types.errors import IncompleteBody, InvalidArgument, MaxMessageLengthExceeded
+from lightningstor_types.errors import (
+    ClientDisconnected,
+    InvalidArgument,
+    MaxMessageLengthExceeded,
+)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-
-class ClientDisconnected(IncompleteBody, variant=True):
-    """The client went away before sending its whole body."""
-
-    message = "The client closed the connection before the request body was complete"
 
 
 def parse_query(query_string: bytes) -> dict[str, str]:

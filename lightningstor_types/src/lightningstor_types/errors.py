@@ -273,6 +273,12 @@ class IncompleteBody(InvalidInputError):
     message = "You did not provide the number of bytes specified by the Content-Length HTTP header"
 
 
+class ClientDisconnected(IncompleteBody, variant=True):
+    """The client went away before sending its whole body (a variant of IncompleteBody)."""
+
+    message = "The client closed the connection before the request body was complete"
+
+
 class InvalidChunkSizeError(InvalidInputError):
     http_status = 403
     message = "Only the last chunk is allowed to have a size less than 8192 bytes"

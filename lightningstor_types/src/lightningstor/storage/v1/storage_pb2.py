@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lightningstor/storage/v1/storage.proto\x12\x18lightningstor.storage.v1\"@\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"h\n\x0fPutChunkRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32(.lightningstor.storage.v1.PutChunkHeaderH\x00\x12\x11\n\x07\x63ontent\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"B\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"S\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x13\n\x06length\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_length\"#\n\x10GetChunkResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\"&\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"&\n\x12\x43hunkExistsRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13\x43hunkExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"7\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\":\n\tChunkStat\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\r\n\x05mtime\x18\x03 \x01(\x01\"I\n\x12ListChunksResponse\x12\x33\n\x06\x63hunks\x18\x01 \x03(\x0b\x32#.lightningstor.storage.v1.ChunkStat\"\x11\n\x0fNodeInfoRequest\"\x83\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\t2\xfd\x04\n\x0bStorageNode\x12\x63\n\x08PutChunk\x12).lightningstor.storage.v1.PutChunkRequest\x1a*.lightningstor.storage.v1.PutChunkResponse(\x01\x12\x63\n\x08GetChunk\x12).lightningstor.storage.v1.GetChunkRequest\x1a*.lightningstor.storage.v1.GetChunkResponse0\x01\x12j\n\x0b\x44\x65leteChunk\x12,.lightningstor.storage.v1.DeleteChunkRequest\x1a-.lightningstor.storage.v1.DeleteChunkResponse\x12j\n\x0b\x43hunkExists\x12,.lightningstor.storage.v1.ChunkExistsRequest\x1a-.lightningstor.storage.v1.ChunkExistsResponse\x12i\n\nListChunks\x12+.lightningstor.storage.v1.ListChunksRequest\x1a,.lightningstor.storage.v1.ListChunksResponse0\x01\x12\x61\n\x08NodeInfo\x12).lightningstor.storage.v1.NodeInfoRequest\x1a*.lightningstor.storage.v1.NodeInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lightningstor/storage/v1/storage.proto\x12\x18lightningstor.storage.v1\"@\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"h\n\x0fPutChunkRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32(.lightningstor.storage.v1.PutChunkHeaderH\x00\x12\x11\n\x07\x63ontent\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"B\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"S\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x13\n\x06length\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_length\"3\n\x10GetChunkResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"&\n\x12\x43hunkExistsRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13\x43hunkExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"7\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\":\n\tChunkStat\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\r\n\x05mtime\x18\x03 \x01(\x01\"I\n\x12ListChunksResponse\x12\x33\n\x06\x63hunks\x18\x01 \x03(\x0b\x32#.lightningstor.storage.v1.ChunkStat\"\x11\n\x0fNodeInfoRequest\"\x95\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x10\n\x08\x64raining\x18\x07 \x01(\x08\"&\n\x12VerifyChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13VerifyChunkResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12SetDrainingRequest\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\x32\xd2\x06\n\x0bStorageNode\x12\x63\n\x08PutChunk\x12).lightningstor.storage.v1.PutChunkRequest\x1a*.lightningstor.storage.v1.PutChunkResponse(\x01\x12\x63\n\x08GetChunk\x12).lightningstor.storage.v1.GetChunkRequest\x1a*.lightningstor.storage.v1.GetChunkResponse0\x01\x12j\n\x0b\x44\x65leteChunk\x12,.lightningstor.storage.v1.DeleteChunkRequest\x1a-.lightningstor.storage.v1.DeleteChunkResponse\x12j\n\x0b\x43hunkExists\x12,.lightningstor.storage.v1.ChunkExistsRequest\x1a-.lightningstor.storage.v1.ChunkExistsResponse\x12i\n\nListChunks\x12+.lightningstor.storage.v1.ListChunksRequest\x1a,.lightningstor.storage.v1.ListChunksResponse0\x01\x12\x61\n\x08NodeInfo\x12).lightningstor.storage.v1.NodeInfoRequest\x1a*.lightningstor.storage.v1.NodeInfoResponse\x12j\n\x0bVerifyChunk\x12,.lightningstor.storage.v1.VerifyChunkRequest\x1a-.lightningstor.storage.v1.VerifyChunkResponse\x12g\n\x0bSetDraining\x12,.lightningstor.storage.v1.SetDrainingRequest\x1a*.lightningstor.storage.v1.NodeInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,25 +40,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETCHUNKREQUEST']._serialized_start=308
   _globals['_GETCHUNKREQUEST']._serialized_end=391
   _globals['_GETCHUNKRESPONSE']._serialized_start=393
-  _globals['_GETCHUNKRESPONSE']._serialized_end=428
-  _globals['_DELETECHUNKREQUEST']._serialized_start=430
-  _globals['_DELETECHUNKREQUEST']._serialized_end=468
-  _globals['_DELETECHUNKRESPONSE']._serialized_start=470
-  _globals['_DELETECHUNKRESPONSE']._serialized_end=508
-  _globals['_CHUNKEXISTSREQUEST']._serialized_start=510
-  _globals['_CHUNKEXISTSREQUEST']._serialized_end=548
-  _globals['_CHUNKEXISTSRESPONSE']._serialized_start=550
-  _globals['_CHUNKEXISTSRESPONSE']._serialized_end=601
-  _globals['_LISTCHUNKSREQUEST']._serialized_start=603
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=658
-  _globals['_CHUNKSTAT']._serialized_start=660
-  _globals['_CHUNKSTAT']._serialized_end=718
-  _globals['_LISTCHUNKSRESPONSE']._serialized_start=720
-  _globals['_LISTCHUNKSRESPONSE']._serialized_end=793
-  _globals['_NODEINFOREQUEST']._serialized_start=795
-  _globals['_NODEINFOREQUEST']._serialized_end=812
-  _globals['_NODEINFORESPONSE']._serialized_start=815
-  _globals['_NODEINFORESPONSE']._serialized_end=946
-  _globals['_STORAGENODE']._serialized_start=949
-  _globals['_STORAGENODE']._serialized_end=1586
+  _globals['_GETCHUNKRESPONSE']._serialized_end=444
+  _globals['_DELETECHUNKREQUEST']._serialized_start=446
+  _globals['_DELETECHUNKREQUEST']._serialized_end=484
+  _globals['_DELETECHUNKRESPONSE']._serialized_start=486
+  _globals['_DELETECHUNKRESPONSE']._serialized_end=524
+  _globals['_CHUNKEXISTSREQUEST']._serialized_start=526
+  _globals['_CHUNKEXISTSREQUEST']._serialized_end=564
+  _globals['_CHUNKEXISTSRESPONSE']._serialized_start=566
+  _globals['_CHUNKEXISTSRESPONSE']._serialized_end=617
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=619
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=674
+  _globals['_CHUNKSTAT']._serialized_start=676
+  _globals['_CHUNKSTAT']._serialized_end=734
+  _globals['_LISTCHUNKSRESPONSE']._serialized_start=736
+  _globals['_LISTCHUNKSRESPONSE']._serialized_end=809
+  _globals['_NODEINFOREQUEST']._serialized_start=811
+  _globals['_NODEINFOREQUEST']._serialized_end=828
+  _globals['_NODEINFORESPONSE']._serialized_start=831
+  _globals['_NODEINFORESPONSE']._serialized_end=980
+  _globals['_VERIFYCHUNKREQUEST']._serialized_start=982
+  _globals['_VERIFYCHUNKREQUEST']._serialized_end=1020
+  _globals['_VERIFYCHUNKRESPONSE']._serialized_start=1022
+  _globals['_VERIFYCHUNKRESPONSE']._serialized_end=1073
+  _globals['_SETDRAININGREQUEST']._serialized_start=1075
+  _globals['_SETDRAININGREQUEST']._serialized_end=1113
+  _globals['_STORAGENODE']._serialized_start=1116
+  _globals['_STORAGENODE']._serialized_end=1966
 # @@protoc_insertion_point(module_scope)

@@ -64,6 +64,16 @@ class StorageNodeStub:
                 request_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.FromString,
                 _registered_method=True)
+        self.VerifyChunk = channel.unary_unary(
+                '/lightningstor.storage.v1.StorageNode/VerifyChunk',
+                request_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkResponse.FromString,
+                _registered_method=True)
+        self.SetDraining = channel.unary_unary(
+                '/lightningstor.storage.v1.StorageNode/SetDraining',
+                request_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.SetDrainingRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.FromString,
+                _registered_method=True)
 
 
 class StorageNodeServicer:
@@ -109,6 +119,22 @@ class StorageNodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyChunk(self, request, context):
+        """Read a whole chunk on the node, checking every block; returns its size and CRC32C
+        (NOT_FOUND, or DATA_LOSS when a block does not match). Scrubbing without moving the data.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDraining(self, request, context):
+        """Mark the node as draining (persisted): servers place no new chunks on it and move its
+        chunks away; it keeps serving reads until it is removed from the node list.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StorageNodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -140,6 +166,16 @@ def add_StorageNodeServicer_to_server(servicer, server):
             'NodeInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.NodeInfo,
                     request_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoRequest.FromString,
+                    response_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.SerializeToString,
+            ),
+            'VerifyChunk': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyChunk,
+                    request_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkRequest.FromString,
+                    response_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkResponse.SerializeToString,
+            ),
+            'SetDraining': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDraining,
+                    request_deserializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.SetDrainingRequest.FromString,
                     response_serializer=lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.SerializeToString,
             ),
     }
@@ -304,6 +340,60 @@ class StorageNode:
             target,
             '/lightningstor.storage.v1.StorageNode/NodeInfo',
             lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoRequest.SerializeToString,
+            lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyChunk(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.storage.v1.StorageNode/VerifyChunk',
+            lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkRequest.SerializeToString,
+            lightningstor_dot_storage_dot_v1_dot_storage__pb2.VerifyChunkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDraining(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.storage.v1.StorageNode/SetDraining',
+            lightningstor_dot_storage_dot_v1_dot_storage__pb2.SetDrainingRequest.SerializeToString,
             lightningstor_dot_storage_dot_v1_dot_storage__pb2.NodeInfoResponse.FromString,
             options,
             channel_credentials,

@@ -42,6 +42,14 @@ class StorageNodeStub:
     ListChunks: _grpc.UnaryStreamMultiCallable[_storage_pb2.ListChunksRequest, _storage_pb2.ListChunksResponse]
     """Every chunk on the node, in id order, for scrub and garbage collection."""
     NodeInfo: _grpc.UnaryUnaryMultiCallable[_storage_pb2.NodeInfoRequest, _storage_pb2.NodeInfoResponse]
+    VerifyChunk: _grpc.UnaryUnaryMultiCallable[_storage_pb2.VerifyChunkRequest, _storage_pb2.VerifyChunkResponse]
+    """Read a whole chunk on the node, checking every block; returns its size and CRC32C
+    (NOT_FOUND, or DATA_LOSS when a block does not match). Scrubbing without moving the data.
+    """
+    SetDraining: _grpc.UnaryUnaryMultiCallable[_storage_pb2.SetDrainingRequest, _storage_pb2.NodeInfoResponse]
+    """Mark the node as draining (persisted): servers place no new chunks on it and move its
+    chunks away; it keeps serving reads until it is removed from the node list.
+    """
 
 @_typing.type_check_only
 class StorageNodeAsyncStub(StorageNodeStub):
@@ -57,6 +65,14 @@ class StorageNodeAsyncStub(StorageNodeStub):
     ListChunks: _aio.UnaryStreamMultiCallable[_storage_pb2.ListChunksRequest, _storage_pb2.ListChunksResponse]  # type: ignore[assignment]
     """Every chunk on the node, in id order, for scrub and garbage collection."""
     NodeInfo: _aio.UnaryUnaryMultiCallable[_storage_pb2.NodeInfoRequest, _storage_pb2.NodeInfoResponse]  # type: ignore[assignment]
+    VerifyChunk: _aio.UnaryUnaryMultiCallable[_storage_pb2.VerifyChunkRequest, _storage_pb2.VerifyChunkResponse]  # type: ignore[assignment]
+    """Read a whole chunk on the node, checking every block; returns its size and CRC32C
+    (NOT_FOUND, or DATA_LOSS when a block does not match). Scrubbing without moving the data.
+    """
+    SetDraining: _aio.UnaryUnaryMultiCallable[_storage_pb2.SetDrainingRequest, _storage_pb2.NodeInfoResponse]  # type: ignore[assignment]
+    """Mark the node as draining (persisted): servers place no new chunks on it and move its
+    chunks away; it keeps serving reads until it is removed from the node list.
+    """
 
 class StorageNodeServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -105,5 +121,25 @@ class StorageNodeServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.NodeInfoRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.NodeInfoResponse, _abc.Awaitable[_storage_pb2.NodeInfoResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def VerifyChunk(
+        self,
+        request: _storage_pb2.VerifyChunkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_pb2.VerifyChunkResponse, _abc.Awaitable[_storage_pb2.VerifyChunkResponse]]:
+        """Read a whole chunk on the node, checking every block; returns its size and CRC32C
+        (NOT_FOUND, or DATA_LOSS when a block does not match). Scrubbing without moving the data.
+        """
+
+    @_abc_1.abstractmethod
+    def SetDraining(
+        self,
+        request: _storage_pb2.SetDrainingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_storage_pb2.NodeInfoResponse, _abc.Awaitable[_storage_pb2.NodeInfoResponse]]:
+        """Mark the node as draining (persisted): servers place no new chunks on it and move its
+        chunks away; it keeps serving reads until it is removed from the node list.
+        """
 
 def add_StorageNodeServicer_to_server(servicer: StorageNodeServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
