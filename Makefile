@@ -46,10 +46,8 @@ fmt: bootstrap ## format the code and apply ruff's safe fixes
 	uv run ruff format .
 	uv run ruff check --fix .
 
-bench: ## (not yet) the load-generator benchmark
-	@echo "make bench: no benchmark yet. It arrives with its issue, together with the load" >&2
-	@echo "generator of lightningstor_client; until then nothing here measures speed." >&2
-	@exit 1
+bench: bootstrap ## LightningStor (embedded, etcd) vs moto's S3 server, one run (ARGS="--out FILE")
+	uv run python scripts/bench.py $(ARGS)
 
 clean: ## remove caches and build output (keeps .venv and ./data)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .import_linter_cache dist build

@@ -13,7 +13,7 @@ import pytest
 #
 # server          a server process of its own for one test (function scope)
 # module_server   one server shared by the tests of a module
-# client          LightningStorClient (blocking) connected to module_server
+# client          LightningStorClient (blocking) connected to module_server, as the admin
 # aclient         AsyncLightningStorClient connected to module_server (in the test's loop)
 # new_bucket      the name of a fresh, empty bucket on module_server
 #
@@ -45,7 +45,7 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 def client(module_server: ServerProcess) -> Iterator[LightningStorClient]:
     from lightningstor_client import LightningStorClient
 
-    with LightningStorClient(module_server.grpc_addr) as c:
+    with LightningStorClient(module_server.grpc_addr, **module_server.admin_keys()) as c:
         yield c
 
 
@@ -53,7 +53,7 @@ def client(module_server: ServerProcess) -> Iterator[LightningStorClient]:
 async def aclient(module_server: ServerProcess) -> AsyncIterator[AsyncLightningStorClient]:
     from lightningstor_client import AsyncLightningStorClient
 
-    async with AsyncLightningStorClient(module_server.grpc_addr) as c:
+    async with AsyncLightningStorClient(module_server.grpc_addr, **module_server.admin_keys()) as c:
         yield c
 
 

@@ -451,11 +451,14 @@ def test_the_progress_bar_ends_its_line() -> None:
 
 def test_the_cli(module_server: ServerProcess, tmp_path: Path) -> None:
     script = Path(sys.executable).with_name("lightningstor")
+    keys = module_server.admin_keys()
 
     def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [str(script), *args], capture_output=True, text=True, timeout=60,
-            env=clean_env({"LIGHTNINGSTOR_ENDPOINT": module_server.grpc_addr}),
+            env=clean_env({"LIGHTNINGSTOR_ENDPOINT": module_server.grpc_addr,
+                           "LIGHTNINGSTOR_ACCESS_KEY_ID": keys["access_key"],
+                           "LIGHTNINGSTOR_SECRET_ACCESS_KEY": keys["secret_key"]}),
         )  # fmt: skip
         assert (done.returncode == 0) == ok, done.stderr
         return done

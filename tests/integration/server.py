@@ -8,6 +8,7 @@ SIGKILLs if it must; :func:`running_server` guarantees that on every way out.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import json
 import os
@@ -18,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -39,6 +41,11 @@ class ServerProcess:
     @property
     def grpc_addr(self) -> str:
         return self.ports["grpc"]
+
+    def admin_keys(self) -> dict[str, str]:
+        """The first-start admin key as ``LightningStorClient`` kwargs (access_key, secret_key)."""
+        data = json.loads((self.data_dir / "admin-credentials.json").read_text())
+        return {"access_key": data["access_key_id"], "secret_key": data["secret_access_key"]}
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -80,7 +87,13 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _wait_serving(server: ServerProcess, deadline: float) -> None:
+def _channel(addr: str, tls_ca: Path | None) -> grpc.Channel:
+    if tls_ca is None:
+        return grpc.insecure_channel(addr)
+    return grpc.secure_channel(addr, grpc.ssl_channel_credentials(tls_ca.read_bytes()))
+
+
+def _wait_serving(server: ServerProcess, deadline: float, tls_ca: Path | None) -> None:
     ports_file = server.workdir / "ports.json"
     while not ports_file.exists():
         if server.proc.poll() is not None:
@@ -89,7 +102,7 @@ def _wait_serving(server: ServerProcess, deadline: float) -> None:
             raise TimeoutError(f"server did not report its ports:\n{server.logs()}")
         time.sleep(0.02)
     server.ports = json.loads(ports_file.read_text())
-    with grpc.insecure_channel(server.grpc_addr) as channel:
+    with _channel(server.grpc_addr, tls_ca) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -110,8 +123,12 @@ def start_server(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     timeout: float = START_TIMEOUT,
+    tls_ca: Path | None = None,
 ) -> ServerProcess:
-    """Start a server whose files live in ``workdir`` and wait until it serves."""
+    """Start a server whose files live in ``workdir`` and wait until it serves.
+
+    ``tls_ca``: the server's gRPC listener serves TLS with a certificate this CA signed.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
     ports_file = workdir / "ports.json"
@@ -132,7 +149,7 @@ def start_server(
         )
     server = ServerProcess(proc, workdir, data_dir, log_path)
     try:
-        _wait_serving(server, time.monotonic() + timeout)
+        _wait_serving(server, time.monotonic() + timeout, tls_ca)
     except BaseException:
         server.stop(timeout=5)
         raise
@@ -146,10 +163,53 @@ def running_server(
     data_dir: Path | None = None,
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    tls_ca: Path | None = None,
 ) -> Iterator[ServerProcess]:
     """A server for the duration of the block; stopped (killed if need be) on every exit."""
-    server = start_server(workdir, data_dir=data_dir, args=args, env=env)
+    server = start_server(workdir, data_dir=data_dir, args=args, env=env, tls_ca=tls_ca)
     try:
         yield server
     finally:
         server.stop()
+
+
+class _Details(
+    collections.namedtuple(
+        "_Details",
+        ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression"),
+    ),
+    grpc.ClientCallDetails,
+):
+    pass
+
+
+class AdminSigner(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.StreamStreamClientInterceptor,  # type: ignore[misc]
+):
+    """Signs every call of a raw (blocking) channel with an access key: ``grpc.intercept_channel
+    (channel, AdminSigner(**server.admin_keys()))``."""
+
+    def __init__(self, access_key: str, secret_key: str) -> None:
+        self._key, self._secret = access_key, secret_key
+
+    def _details(self, d: Any) -> _Details:
+        from lightningstor_types.signing import signed_metadata
+
+        metadata = [*(d.metadata or ()), *signed_metadata(self._key, self._secret)]
+        return _Details(d.method, d.timeout, metadata, d.credentials, d.wait_for_ready,
+                        getattr(d, "compression", None))  # fmt: skip
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)
+
+    def intercept_stream_stream(self, continuation: Any, details: Any, requests: Any) -> Any:
+        return continuation(self._details(details), requests)

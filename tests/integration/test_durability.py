@@ -64,7 +64,7 @@ async def test_one_gib_object_streams_in_and_out_in_bounded_memory(tmp_path: Pat
 
     with running_server(tmp_path / "srv") as server:
         baseline = psutil.Process(server.proc.pid).memory_info().rss
-        async with AsyncLightningStorClient(server.grpc_addr) as client:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as client:
             await client.create_bucket("big")
             with RssSampler(server.proc.pid) as sampler:
                 result = await client.put_object(
@@ -124,7 +124,7 @@ async def test_sigkill_during_puts_loses_nothing_acknowledged(tmp_path: Path) ->
     acked: dict[str, str] = {}
     server = start_server(workdir, env=env)
     try:
-        async with AsyncLightningStorClient(server.grpc_addr) as client:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as client:
             await client.create_bucket("crash")
 
             async def writer(w: int) -> None:
@@ -146,7 +146,7 @@ async def test_sigkill_during_puts_loses_nothing_acknowledged(tmp_path: Path) ->
         server.stop(timeout=5)
 
     with running_server(workdir, env=env) as server:
-        async with AsyncLightningStorClient(server.grpc_addr) as client:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as client:
             listed = {o.key async for o in client.iter_objects("crash")}
             # Every acknowledged object survived, byte for byte.
             assert set(acked) <= listed

@@ -18,7 +18,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
 from lightningstor_client import AsyncLightningStorClient, LightningStorClient
 from lightningstor_types.errors import GRPC_ERROR_CODE_KEY, NoSuchBucket, NoSuchKey
-from tests.integration.server import ServerProcess, clean_env, server_command, start_server
+from tests.integration.server import (
+    AdminSigner,
+    ServerProcess,
+    clean_env,
+    server_command,
+    start_server,
+)
 
 SERVICES = {
     "lightningstor.v1.BucketService": bucket_pb2,
@@ -30,7 +36,7 @@ SERVICES = {
 @pytest.fixture(scope="module")
 def channel(module_server: ServerProcess) -> Iterator[grpc.Channel]:
     with grpc.insecure_channel(module_server.grpc_addr) as ch:
-        yield ch
+        yield grpc.intercept_channel(ch, AdminSigner(**module_server.admin_keys()))
 
 
 def _code(err: grpc.RpcError) -> str | None:
@@ -215,7 +221,7 @@ async def test_a_reader_that_goes_away_mid_stream_leaves_the_server_well(
 async def test_graceful_shutdown_finishes_an_inflight_streaming_put(tmp_path: Path) -> None:
     server = start_server(tmp_path / "one")
     try:
-        client = AsyncLightningStorClient(server.grpc_addr)
+        client = AsyncLightningStorClient(server.grpc_addr, **server.admin_keys())
         await client.create_bucket("drain")
         started = asyncio.Event()
 
@@ -237,7 +243,7 @@ async def test_graceful_shutdown_finishes_an_inflight_streaming_put(tmp_path: Pa
     # The object is durable: a new server over the same data serves it.
     again = start_server(tmp_path / "two", data_dir=server.data_dir)
     try:
-        with LightningStorClient(again.grpc_addr) as client2:
+        with LightningStorClient(again.grpc_addr, **again.admin_keys()) as client2:
             assert client2.get_object("drain", "slow").read() == b"z" * (10 * 65536)
             with pytest.raises(NoSuchKey):
                 client2.head_object("drain", "missing")

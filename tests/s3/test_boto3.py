@@ -369,7 +369,7 @@ def test_https_uploads_send_crc32_trailers(tmp_path: Path) -> None:
         "LIGHTNINGSTOR_SERVER__TLS__CERT_FILE": str(cert),
         "LIGHTNINGSTOR_SERVER__TLS__KEY_FILE": str(key),
     }
-    with running_server(tmp_path / "tls", env=env) as server:
+    with running_server(tmp_path / "tls", env=env, tls_ca=cert) as server:
         creds = json.loads((server.data_dir / "admin-credentials.json").read_text())
         s3 = make_client(
             "https://" + server.ports["s3"],

@@ -10,6 +10,7 @@ from typing import Self, TypeVar
 import grpc.aio
 
 from lightningstor.v1 import bucket_pb2_grpc, common_pb2, credential_pb2_grpc, object_pb2_grpc
+from lightningstor_client._auth import credential_entries, interceptors
 from lightningstor_client._errors import from_rpc_error, translated
 from lightningstor_client._transfer import Body, iter_pieces
 from lightningstor_types.scope import Scope
@@ -30,10 +31,14 @@ class Connection:
         *,
         scope: Scope | None = None,
         timeout: float | None = 60.0,
+        token: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self._channel = grpc.aio.insecure_channel(
             endpoint,
+            interceptors=interceptors(credential_entries(token, access_key, secret_key)),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

@@ -133,7 +133,8 @@ class ObjectStream:
 class LightningStorClient:
     """The blocking client: the same methods as :class:`AsyncLightningStorClient`.
 
-    ``LightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``; use it as
+    ``LightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0, token=None,
+    access_key=None, secret_key=None)`` (credentials: a bearer token or an access key); use it as
     ``with`` or call :meth:`close`. Callbacks (``progress``) run on the client's own thread.
     """
 
@@ -143,11 +144,21 @@ class LightningStorClient:
         *,
         scope: Scope | None = None,
         timeout: float | None = 60.0,
+        token: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
     ) -> None:
         self._loop = _LoopThread()
 
         async def connect() -> AsyncLightningStorClient:
-            return AsyncLightningStorClient(endpoint, scope=scope, timeout=timeout)
+            return AsyncLightningStorClient(
+                endpoint,
+                scope=scope,
+                timeout=timeout,
+                token=token,
+                access_key=access_key,
+                secret_key=secret_key,
+            )
 
         self._aio = self._loop.run(connect())
         self.endpoint = endpoint

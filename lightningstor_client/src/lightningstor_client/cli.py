@@ -25,6 +25,9 @@ from lightningstor_client._sync import LightningStorClient
 from lightningstor_types.errors import LightningStorError
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_ENDPOINT"
+TOKEN_ENV = "LIGHTNINGSTOR_TOKEN"  # noqa: S105 - a variable's name
+ACCESS_KEY_ENV = "LIGHTNINGSTOR_ACCESS_KEY_ID"
+SECRET_KEY_ENV = "LIGHTNINGSTOR_SECRET_ACCESS_KEY"  # noqa: S105 - a variable's name
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 
 
@@ -144,7 +147,13 @@ def cmd_head(client: LightningStorClient, args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lightningstor", description="LightningStor client.")
+    parser = argparse.ArgumentParser(
+        prog="lightningstor",
+        description=(
+            "LightningStor client. Credentials: $LIGHTNINGSTOR_TOKEN (a bearer token), or "
+            "$LIGHTNINGSTOR_ACCESS_KEY_ID and $LIGHTNINGSTOR_SECRET_ACCESS_KEY."
+        ),
+    )
     parser.add_argument(
         "--endpoint",
         default=os.environ.get(ENDPOINT_ENV, DEFAULT_ENDPOINT),
@@ -177,7 +186,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     func: Callable[[LightningStorClient, argparse.Namespace], Any] = args.func
     try:
-        with LightningStorClient(args.endpoint) as client:
+        with LightningStorClient(
+            args.endpoint,
+            token=os.environ.get(TOKEN_ENV) or None,
+            access_key=os.environ.get(ACCESS_KEY_ENV) or None,
+            secret_key=os.environ.get(SECRET_KEY_ENV) or None,
+        ) as client:
             func(client, args)
     except LightningStorError as err:
         print(f"error: {err.code}: {err.message}", file=sys.stderr)

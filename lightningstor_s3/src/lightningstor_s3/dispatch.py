@@ -6,6 +6,11 @@ are refused with ``AccessDenied``, then :func:`~lightningstor_s3.router.route` n
 endpoint and its handler runs. Any error before the response starts becomes an S3 error
 document; after it started (a GET body failing half-way) the connection is cut, so the client
 sees a short body instead of wrong bytes.
+
+When the request ends, one access line goes to ``lightningstor_s3.access`` (operation, scope,
+status, S3 error code, bytes in and out, duration, and the request id that is also the
+``x-amz-request-id`` header), and the request is counted through the server's
+:class:`~lightningstor_types.service.ServerHooks`.
 """
 
 from __future__ import annotations
@@ -27,7 +32,13 @@ from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.router import route
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
-from lightningstor_types.service import CredentialResolver, RequestContext, StorageService
+from lightningstor_types.service import (
+    CredentialResolver,
+    RequestContext,
+    RequestRecord,
+    ServerHooks,
+    StorageService,
+)
 
 log = logging.getLogger("lightningstor_s3")
 access_log = logging.getLogger("lightningstor_s3.access")
@@ -41,38 +52,50 @@ class S3Dispatcher:
     """The ASGI callable that serves S3 requests over a :class:`StorageService`."""
 
     def __init__(
-        self, service: StorageService, credentials: CredentialResolver, settings: Settings
+        self,
+        service: StorageService,
+        credentials: CredentialResolver,
+        settings: Settings,
+        hooks: ServerHooks | None = None,
     ) -> None:
         self.service = service
         self.credentials = credentials
         self.settings = settings
+        self._record = hooks.record if hooks is not None else None
+        self._access = settings.logging.access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
         ex = Exchange(scope, receive, send, request_id=new_request_id(), host_id=new_host_id())
         endpoint = "-"
+        scope_name = "-"
+        error_code = ""
         try:
             call = await self._prepare(ex)
             endpoint = call.route.endpoint.value
+            scope_name = str(call.ctx.principal.scope)
             await HANDLERS[call.route.endpoint](call)
         except Exception as exc:  # every failure becomes an S3 error or a cut connection
+            error_code = exc.code if isinstance(exc, LightningStorError) else "InternalError"
             await self._fail(ex, exc)
         finally:
-            if self.settings.logging.access_log:
+            seconds = time.monotonic() - started
+            status = ex.status or 499  # nothing sent: the connection was cut
+            if self._record is not None:
+                self._record(
+                    RequestRecord("s3", endpoint, status, seconds, ex.bytes_received,
+                                  ex.bytes_sent, error_code)
+                )  # fmt: skip
+            if self._access:
                 access_log.info(
-                    "%s %s %s",
-                    ex.method,
-                    ex.raw_path.decode("latin-1"),
-                    ex.status,
+                    "%s %s %s", ex.method, ex.raw_path.decode("latin-1"), status,
                     extra={
-                        "request_id": ex.request_id,
-                        "operation": endpoint,
-                        "status": ex.status,
-                        "bytes_sent": ex.bytes_sent,
-                        "duration_ms": round((time.monotonic() - started) * 1000, 1),
-                        "client": ex.source_address,
+                        "api": "s3", "request_id": ex.request_id, "operation": endpoint,
+                        "scope": scope_name, "status": status, "error": error_code or None,
+                        "bytes_in": ex.bytes_received, "bytes_out": ex.bytes_sent,
+                        "duration_ms": round(seconds * 1000, 1), "client": ex.source_address,
                     },
-                )
+                )  # fmt: skip
 
     async def _prepare(self, ex: Exchange) -> S3Call:
         s3 = self.settings.s3

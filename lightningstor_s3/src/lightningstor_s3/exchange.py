@@ -80,6 +80,7 @@ class Exchange:
         self.source_address = f"{client[0]}:{client[1]}" if client else ""
         self.status = 0
         self.body_received = False
+        self.bytes_received = 0
         self.bytes_sent = 0
 
     @property
@@ -102,6 +103,7 @@ class Exchange:
             if not more:
                 self.body_received = True
             if data:
+                self.bytes_received += len(data)
                 yield data
             if not more:
                 return

@@ -26,7 +26,7 @@ import uvicorn
 from lightningstor_s3.app import create_app
 from lightningstor_s3.exchange import ASGIApp
 from lightningstor_types.config import Settings, split_address
-from lightningstor_types.service import CredentialResolver, StorageService
+from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 log = logging.getLogger("lightningstor_s3")
 
@@ -132,7 +132,10 @@ class S3Frontend:
 
 
 def create_frontend(
-    service: StorageService, credentials: CredentialResolver, settings: Settings
+    service: StorageService,
+    credentials: CredentialResolver,
+    settings: Settings,
+    hooks: ServerHooks | None = None,
 ) -> S3Frontend | None:
     """The ``lightningstor.frontends`` entry point: the S3 API, or None when disabled."""
     if not settings.s3.enabled:
@@ -143,4 +146,4 @@ def create_frontend(
             "and core; run several servers, or the stand-alone gateway, to scale out",
             settings.server.s3_workers,
         )
-    return S3Frontend(create_app(service, credentials, settings), settings)
+    return S3Frontend(create_app(service, credentials, settings, hooks), settings)

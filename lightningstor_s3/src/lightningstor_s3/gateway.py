@@ -74,8 +74,8 @@ class StaticCredentials:
 def create_gateway_app() -> ASGIApp:
     """The gateway's app from the environment (what each uvicorn worker process calls)."""
     settings = Settings()
-    service = GrpcStorageService(os.environ[ENDPOINT_ENV])
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
+    service = GrpcStorageService(os.environ[ENDPOINT_ENV], keys=credentials.keys.values())
     return create_app(service, credentials, settings)
 
 
@@ -92,8 +92,8 @@ def write_ports_file(address: str) -> None:
 
 async def serve(settings: Settings) -> None:
     """One process: serve until SIGTERM/SIGINT, then stop gracefully."""
-    service = GrpcStorageService(os.environ[ENDPOINT_ENV])
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
+    service = GrpcStorageService(os.environ[ENDPOINT_ENV], keys=credentials.keys.values())
     frontend = S3Frontend(create_app(service, credentials, settings), settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -13,7 +13,7 @@ delegation rule of the IAM, which the gRPC API does not have yet.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import grpc
@@ -21,7 +21,9 @@ import grpc.aio
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, object_pb2, object_pb2_grpc
 from lightningstor_types.errors import InternalError, error_from_grpc
-from lightningstor_types.service import ObjectStream, RequestContext
+from lightningstor_types.scope import Principal
+from lightningstor_types.service import ObjectStream, RequestContext, ResolvedCredential
+from lightningstor_types.signing import signed_metadata
 
 PIECE_BYTES = 1024 * 1024
 """Body bytes per gRPC message of an upload (the API accepts up to 32 MiB)."""
@@ -30,8 +32,14 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _R = TypeVar("_R")
 
 
-def _metadata(ctx: RequestContext) -> tuple[tuple[str, str], ...]:
-    return (("x-request-id", ctx.request_id),)
+def _metadata(
+    ctx: RequestContext, keys: Mapping[Principal, ResolvedCredential]
+) -> tuple[tuple[str, str], ...]:
+    """The request id, and the caller's own access key signing the call (when the gateway
+    holds it), so the server authenticates and authorizes the S3 caller, not the gateway."""
+    key = keys.get(ctx.principal)
+    signed = signed_metadata(key.access_key_id, key.secret_access_key) if key else ()
+    return (("x-request-id", ctx.request_id), *signed)
 
 
 def _translated(err: grpc.aio.AioRpcError) -> Exception:
@@ -53,8 +61,15 @@ async def _pieces(body: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
 class GrpcStorageService:
     """The service protocol of the S3 facade, served by a LightningStor server over gRPC."""
 
-    def __init__(self, endpoint: str, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        *,
+        timeout: float | None = None,
+        keys: Iterable[ResolvedCredential] = (),
+    ) -> None:
         self.endpoint = endpoint
+        self._keys = {k.principal: k for k in keys}
         self._channel = grpc.aio.insecure_channel(
             endpoint,
             options=[
@@ -73,7 +88,7 @@ class GrpcStorageService:
         self, method: Callable[..., Awaitable[_R]], ctx: RequestContext, req: Any
     ) -> _R:
         try:
-            return await method(req, metadata=_metadata(ctx), timeout=self._timeout)
+            return await method(req, metadata=_metadata(ctx, self._keys), timeout=self._timeout)
         except grpc.aio.AioRpcError as err:
             raise _translated(err) from None
 
@@ -91,7 +106,7 @@ class GrpcStorageService:
                 yield wrap(content=piece)
 
         try:
-            return await method(requests(), metadata=_metadata(ctx))
+            return await method(requests(), metadata=_metadata(ctx, self._keys))
         except grpc.aio.AioRpcError as err:
             raise _translated(err) from None
 
@@ -154,7 +169,7 @@ class GrpcStorageService:
     async def get_object(
         self, ctx: RequestContext, req: object_pb2.GetObjectRequest
     ) -> ObjectStream:
-        call = self._objects.GetObject(req, metadata=_metadata(ctx))
+        call = self._objects.GetObject(req, metadata=_metadata(ctx, self._keys))
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as err:

@@ -10,9 +10,11 @@ from lightningstor_storage.backend import (
     InvalidChunkId,
     StorageBackend,
     StorageError,
+    StorageUnavailable,
     new_chunk_id,
     validate_chunk_id,
 )
+from lightningstor_storage.factory import open_backend
 from lightningstor_storage.local import LocalBackend
 
 __all__ = [
@@ -26,6 +28,8 @@ __all__ = [
     "LocalBackend",
     "StorageBackend",
     "StorageError",
+    "StorageUnavailable",
     "new_chunk_id",
+    "open_backend",
     "validate_chunk_id",
 ]

@@ -7,7 +7,8 @@ made by :func:`new_chunk_id` and never derive from user input. Errors::
     ├── ChunkNotFound     no chunk has this id
     ├── ChunkCorrupt      the stored bytes do not match their checksums
     ├── ChunkExists       a put named an id that is already stored
-    └── InvalidChunkId    the id is not 32 lowercase hex digits
+    ├── InvalidChunkId    the id is not 32 lowercase hex digits
+    └── StorageUnavailable  too few storage nodes answer (replicated backend); retry later
 """
 
 # The error names are the protocol's (no "Error" suffix), shared with the core and the S3 catalog.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +32,7 @@ __all__ = [
     "InvalidChunkId",
     "StorageBackend",
     "StorageError",
+    "StorageUnavailable",
     "new_chunk_id",
     "validate_chunk_id",
 ]
@@ -40,11 +42,16 @@ _CHUNK_ID = re.compile(r"[0-9a-f]{32}")
 
 @dataclass(frozen=True, slots=True)
 class ChunkInfo:
-    """A chunk as written: its size and the CRC32C of all its data."""
+    """A chunk as written: its size, the CRC32C of all its data, and where it lives.
+
+    ``replicas`` names the storage nodes that acknowledged the write (replicated backend; empty
+    for the local one). The core records it as a read hint.
+    """
 
     chunk_id: str
     size: int
     crc32c: int
+    replicas: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,10 @@ class InvalidChunkId(StorageError):
     """The id is not 32 lowercase hex digits."""
 
 
+class StorageUnavailable(StorageError):
+    """Too few storage nodes answer to complete the call (a write quorum, any replica)."""
+
+
 class StorageBackend(Protocol):
     """Where chunks live: put, ranged get, delete, exists and list, all streaming."""
 
@@ -99,9 +110,17 @@ class StorageBackend(Protocol):
         ...
 
     def get_chunk(
-        self, chunk_id: str, offset: int = 0, length: int | None = None
+        self,
+        chunk_id: str,
+        offset: int = 0,
+        length: int | None = None,
+        *,
+        replicas: Sequence[str] = (),
     ) -> AsyncIterator[bytes]:
-        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB."""
+        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB.
+
+        ``replicas`` is a hint: where the chunk was written (``ChunkInfo.replicas``), tried first.
+        """
         ...
 
     async def delete_chunk(self, chunk_id: str) -> bool:

@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
@@ -81,9 +81,17 @@ class LocalBackend:
             self._temp_names.discard(writer.path.name)
 
     async def get_chunk(
-        self, chunk_id: str, offset: int = 0, length: int | None = None
+        self,
+        chunk_id: str,
+        offset: int = 0,
+        length: int | None = None,
+        *,
+        replicas: Sequence[str] = (),
     ) -> AsyncIterator[bytes]:
-        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB."""
+        """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB.
+
+        ``replicas`` (a hint of the replicated backend) is ignored.
+        """
         path = self._chunk_path(chunk_id)
         reader, piece = await self._run(
             _open_range, path, offset, length, undo=lambda opened: opened[0].close()
@@ -103,6 +111,10 @@ class LocalBackend:
     async def exists(self, chunk_id: str) -> bool:
         """Whether a chunk file is present (its contents are not verified)."""
         return await self._run(self._chunk_path(chunk_id).is_file)
+
+    async def stat_chunk(self, chunk_id: str) -> ChunkStat | None:
+        """Size (from the file length, unverified) and mtime of a chunk; None if absent."""
+        return await self._run(_stat, self._chunk_path(chunk_id))
 
     async def list_chunks(self) -> AsyncIterator[ChunkStat]:
         """Every stored chunk, one thread call per top-level fan-out directory."""
@@ -228,6 +240,14 @@ def _open_range(path: Path, offset: int, length: int | None) -> tuple[ChunkFileR
     except BaseException:
         reader.close()
         raise
+
+
+def _stat(path: Path) -> ChunkStat | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return ChunkStat(path.name, data_size_of(st.st_size), st.st_mtime)
 
 
 def _unlink(path: Path) -> bool:

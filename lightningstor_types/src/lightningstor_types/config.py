@@ -482,6 +482,8 @@ class BindingSettings(_Section):
     """Org the grant applies to; "*" = every org."""
     project: str | None = None
     """Project the grant is limited to; unset = the whole org."""
+    bucket: str | None = None
+    """Bucket (of the org, or of the project when set) the grant is limited to; unset = all."""
 
 
 class IamSettings(_Section):

@@ -7,7 +7,7 @@ messages; object bodies are async byte streams, never whole buffers.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -217,13 +217,61 @@ class Frontend(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    """Whether the server can serve: each dependency (``metadata``, ``storage``, ``iam``) and
+    ``"ok"`` or why it is not reachable."""
+
+    ready: bool
+    checks: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One finished request, as a frontend reports it for metrics."""
+
+    api: str  # "s3" | "grpc"
+    operation: str  # the endpoint / method name (a closed set)
+    status: int  # the HTTP status (gRPC: the HTTP status of the gRPC code)
+    seconds: float
+    bytes_in: int = 0
+    bytes_out: int = 0
+    error_code: str = ""  # the S3 error code, when the request failed
+
+
+class ServerHooks(Protocol):
+    """What the server offers a frontend besides the service: readiness, metrics, accounting.
+
+    Cheap to call: :meth:`readiness` is cached by the server (about a second) and
+    :meth:`record` only adds to in-memory counters.
+    """
+
+    async def readiness(self) -> Readiness:
+        """Reachability of the metadata store, the storage backend and the IAM."""
+        ...
+
+    def metrics_page(self) -> tuple[bytes, str] | None:
+        """The Prometheus page and its content type, or None when the frontend does not
+        serve ``/metrics`` (metrics disabled, or served on ``metrics.addr``)."""
+        ...
+
+    def record(self, record: RequestRecord) -> None:
+        """Count a finished request."""
+        ...
+
+
 class FrontendFactory(Protocol):
     """What an entry point of the ``lightningstor.frontends`` group loads.
 
-    The server calls it with the in-process core, the credential resolver and the settings;
-    a factory returns None when its frontend is disabled by the configuration.
+    The server calls it with the in-process core, the credential resolver, the settings and
+    its :class:`ServerHooks`; a factory returns None when its frontend is disabled by the
+    configuration.
     """
 
     def __call__(
-        self, service: StorageService, credentials: CredentialResolver, settings: Settings
+        self,
+        service: StorageService,
+        credentials: CredentialResolver,
+        settings: Settings,
+        hooks: ServerHooks | None = None,
     ) -> Frontend | None: ...

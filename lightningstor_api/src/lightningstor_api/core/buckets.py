@@ -41,11 +41,9 @@ async def locate(
     action: Action,
     key: str | None = None,
 ) -> BucketRef:
-    """Authorize ``action`` and look the bucket up: the first step of every bucket-bound call."""
-    resolved = cc.scope_of(ctx, scope)
-    await cc.authorize(ctx, action, resolved, name, key)
-    validate_bucket_name(name)
-    return await cc.bucket(resolved, name)
+    """Authorize ``action`` and look the bucket up: the first step of every bucket-bound call
+    (see :meth:`CoreContext.locate` for the shadowing rule)."""
+    return await cc.locate(ctx, scope, name, action, key)
 
 
 # ---- create, head, delete, list ----

@@ -9,11 +9,13 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import KeyValue, MetadataStore
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
-from lightningstor_types.errors import NoSuchBucket, OperationAborted
+from lightningstor_types.errors import AccessDenied, NoSuchBucket, OperationAborted
+from lightningstor_types.naming import validate_bucket_name
 from lightningstor_types.resources import bucket_resource, object_resource, scope_resource
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
@@ -69,14 +71,46 @@ class CoreContext:
         bucket: str | None = None,
         key: str | None = None,
     ) -> None:
-        """The one authorization choke point: raises AccessDenied unless allowed."""
+        """The one authorization choke point: raises AccessDenied unless allowed; audited."""
         if bucket is None:
             resource = scope_resource(scope)
         elif key is None:
             resource = bucket_resource(scope, bucket)
         else:
             resource = object_resource(scope, bucket, key)
-        await self.authorizer.authorize(ctx, action, resource)
+        await authorize_audited(self.authorizer, ctx, action, resource)
+
+    async def locate(
+        self,
+        ctx: RequestContext,
+        requested: common_pb2.Scope | None,
+        name: str,
+        action: Action,
+        key: str | None = None,
+    ) -> BucketRef:
+        """Authorize ``action`` on the bucket (or object), then look the bucket up.
+
+        Authorization comes first, so an unauthorized caller gets AccessDenied whether or not
+        the bucket exists: it never learns about another tenant's buckets. Shadowing: when the
+        scope is the caller's own project (no scope in the request) and the project has no
+        bucket of that name, the org's bucket of that name is used — if the caller is also
+        authorized on it; otherwise NoSuchBucket, as for a name that exists nowhere.
+        """
+        scope = self.scope_of(ctx, requested)
+        await self.authorize(ctx, action, scope, name, key)
+        validate_bucket_name(name)
+        try:
+            return await self.bucket(scope, name)
+        except NoSuchBucket:
+            implicit = requested is None or not requested.org_id
+            if not implicit or scope.project_id is None:
+                raise
+        org = Scope(scope.org_id, None)
+        try:
+            await self.authorize(ctx, action, org, name, key)
+        except AccessDenied:
+            raise NoSuchBucket(BucketName=name) from None
+        return await self.bucket(org, name)
 
     async def bucket(self, scope: Scope, name: str) -> BucketRef:
         """Look a bucket up by name in a scope (NoSuchBucket when absent)."""

@@ -1,8 +1,9 @@
 """Streaming object bytes into chunks and back out (DESIGN.md §4).
 
-The writer never holds more than two chunks of a body: one being filled while the previous
-one is hashed and written. Hashing of large buffers runs in worker threads, so it overlaps
-with the chunk writes and with receiving the next bytes.
+A body streams into its chunks through small queues, so a large upload holds a few pieces in
+memory, not whole chunks; at most two chunks are open at once (the next one fills while the
+previous one is fsynced). Small bodies are collected and written as one buffer. Hashing of
+large pieces runs in worker threads, so it overlaps with the writes and with receiving.
 """
 
 from __future__ import annotations
@@ -14,9 +15,14 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor_storage import StorageBackend, new_chunk_id
+from lightningstor_storage import ChunkInfo, StorageBackend, StorageUnavailable, new_chunk_id
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
-from lightningstor_types.errors import EntityTooLarge, IncompleteBody, InvalidRequest
+from lightningstor_types.errors import (
+    EntityTooLarge,
+    IncompleteBody,
+    InvalidRequest,
+    ServiceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +50,24 @@ async def write_stream(
     if expected_length is not None and expected_length > max_size:
         raise EntityTooLarge(MaxSizeAllowed=str(max_size), ProposedSize=str(expected_length))
     hasher = MultiHasher(algorithms)
-    chunks: list[records_pb2.ChunkRef] = []
-    pending: asyncio.Task[None] | None = None
-    # Pieces of the chunk being filled; joined once (one copy) when the chunk is full.
-    pieces: list[bytes] = []
-    filled = 0
+    writers: list[_ChunkWriter] = []
+    head: list[bytes] = []  # the start of the body, while it may still be a small object
+    head_size = 0
     size = 0
 
-    async def store(data: bytes) -> None:
-        chunk_id = new_chunk_id()
-        info = await storage.put_chunk(chunk_id, data)
-        chunks.append(
-            records_pb2.ChunkRef(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c)
-        )
-
-    async def flush() -> None:
-        nonlocal pending, filled
-        data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
-        pieces.clear()
-        filled = 0
-        await hasher.update_async(data)
-        if pending is not None:
-            await pending  # keeps chunk order and at most one write in flight
-        pending = asyncio.create_task(store(data))
+    async def feed(data: bytes) -> None:
+        """Hash ``data`` and stream it into the current chunk, starting chunks as needed."""
+        view, whole = memoryview(data), True
+        while view:
+            if not writers or writers[-1].filled == chunk_size:
+                if len(writers) >= 2:
+                    await writers[-2].done()  # at most two chunks in flight
+                writers.append(_ChunkWriter(storage))
+            take = min(len(view), chunk_size - writers[-1].filled)
+            part = data if whole and take == len(view) else bytes(view[:take])
+            view, whole = view[take:], False
+            await hasher.update_async(part)
+            await writers[-1].feed(part)
 
     try:
         async for piece in body:
@@ -77,33 +78,97 @@ async def write_stream(
                 raise EntityTooLarge(MaxSizeAllowed=str(max_size))
             if expected_length is not None and size > expected_length:
                 raise InvalidRequest("the body is longer than its declared length")
-            view, whole = memoryview(piece), True
-            while filled + len(view) >= chunk_size:
-                take = chunk_size - filled
-                pieces.append(piece if whole and take == len(view) else bytes(view[:take]))
-                filled += take
-                view, whole = view[take:], False
-                await flush()
-            if view:
-                pieces.append(piece if whole else bytes(view))
-                filled += len(view)
+            if writers or head_size + len(piece) > SMALL_BODY:
+                for early in head:
+                    await feed(early)
+                head.clear()
+                await feed(piece)
+            else:
+                head.append(piece)
+                head_size += len(piece)
         if expected_length is not None and size < expected_length:
             raise IncompleteBody(
                 "You did not provide the number of bytes specified by the Content-Length"
             )
-        if filled:
-            await flush()
-        if pending is not None:
-            await pending
-            pending = None
+        if head:  # a small body: one chunk, written in one piece (one thread hop)
+            data = head[0] if len(head) == 1 else b"".join(head)
+            await hasher.update_async(data)
+            writers.append(_ChunkWriter(storage, whole=data))
+        infos = [await w.done() for w in writers]
     except BaseException:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
-        await delete_chunks(storage, [c.chunk_id for c in chunks])
+        for w in writers:
+            await w.abort()
+        await delete_chunks(storage, [w.chunk_id for w in writers if w.stored])
         raise
+    chunks = [
+        records_pb2.ChunkRef(chunk_id=i.chunk_id, size=i.size, crc32c=i.crc32c, replicas=i.replicas)
+        for i in infos
+    ]
     return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums())
+
+
+# Bodies up to this size are collected and written as one buffer: a small PUT costs one
+# thread hop in the backend. Larger bodies stream into their chunks with bounded buffering.
+SMALL_BODY = 1024 * 1024
+_QUEUE_PIECES = 4
+
+
+class _ChunkWriter:
+    """One chunk being written: pieces flow through a small queue into ``put_chunk``."""
+
+    def __init__(self, storage: StorageBackend, *, whole: bytes | None = None) -> None:
+        self.chunk_id = new_chunk_id()
+        self.filled = len(whole) if whole is not None else 0
+        self.stored = False
+        self._ended = whole is not None
+        self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_PIECES)
+        source: bytes | AsyncIterator[bytes] = whole if whole is not None else self._pieces()
+        self._task = asyncio.create_task(self._put(storage, source))
+
+    async def _put(
+        self, storage: StorageBackend, source: bytes | AsyncIterator[bytes]
+    ) -> ChunkInfo:
+        try:
+            info = await storage.put_chunk(self.chunk_id, source)
+        except StorageUnavailable as exc:
+            log.warning("chunk write refused: %s", exc)
+            raise ServiceUnavailable("storage is unavailable; retry later") from exc
+        self.stored = True
+        return info
+
+    async def _pieces(self) -> AsyncIterator[bytes]:
+        while (piece := await self._queue.get()) is not None:
+            yield piece
+
+    async def _send(self, item: bytes | None) -> None:
+        if not self._queue.full():
+            self._queue.put_nowait(item)
+            return
+        put = asyncio.ensure_future(self._queue.put(item))
+        await asyncio.wait({put, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        if not put.done():  # the write failed while we waited for room
+            put.cancel()
+            self._task.result()
+        if self._task.done():
+            self._task.result()
+
+    async def feed(self, data: bytes) -> None:
+        if self._task.done():
+            self._task.result()  # the write already failed: raise its error
+        self.filled += len(data)
+        await self._send(data)
+
+    async def done(self) -> ChunkInfo:
+        """Close the stream (once) and wait for the chunk to be durable."""
+        if not self._ended and not self._task.done():
+            self._ended = True
+            await self._send(None)
+        return await self._task
+
+    async def abort(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
 
 
 async def delete_chunks(storage: StorageBackend, chunk_ids: Sequence[str]) -> None:
@@ -142,9 +207,23 @@ def slice_manifest(
 async def read_manifest(
     storage: StorageBackend, manifest: Sequence[records_pb2.ChunkSlice]
 ) -> AsyncIterator[bytes]:
-    """Stream the bytes a manifest names, reading only those slices (checksums verified)."""
+    """Stream the bytes a manifest names, reading only those slices (checksums verified).
+
+    The replicas a chunk was written to are passed as a hint; no node answering is
+    ServiceUnavailable.
+    """
     for s in manifest:
         if s.length <= 0:
             continue
-        async for piece in storage.get_chunk(s.chunk.chunk_id, s.offset, s.length):
-            yield piece
+        chunk = s.chunk
+        pieces = storage.get_chunk(chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas)
+        try:
+            async for piece in pieces:
+                yield piece
+        except StorageUnavailable as exc:
+            log.warning("chunk read failed: %s", exc)
+            raise ServiceUnavailable("storage is unavailable; retry later") from exc
+        finally:
+            aclose = getattr(pieces, "aclose", None)  # ends a replica's stream at once
+            if aclose is not None:
+                await aclose()

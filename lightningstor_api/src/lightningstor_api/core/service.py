@@ -27,7 +27,7 @@ from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.metadata import EmbeddedStore, MetadataStore
-from lightningstor_storage import LocalBackend, StorageBackend
+from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import ObjectStream, RequestContext
 
@@ -50,16 +50,11 @@ class Core:
                 f"metadata backend {settings.metadata.backend!r} is not available yet; "
                 'use backend = "embedded"'
             )
-        if settings.storage.backend != "local":
-            raise NotImplementedError(
-                f"storage backend {settings.storage.backend!r} is not available yet; "
-                'use backend = "local"'
-            )
         db = settings.metadata.embedded_path(settings)
         db.parent.mkdir(parents=True, exist_ok=True)
         store: MetadataStore = await EmbeddedStore.open(db)
         try:
-            storage: StorageBackend = LocalBackend(settings.storage.local_path(settings))
+            storage: StorageBackend = open_backend(settings)
         except BaseException:
             await store.close()
             raise

@@ -1,16 +1,22 @@
-"""What happens around every API call, in one place: the request id and error translation.
+"""What happens around every API call, in one place: request id, errors, access log, metrics.
 
 :class:`CallInterceptor` wraps each ``lightningstor.*`` method handler. The wrapper takes the
 request id from the ``x-request-id`` metadata (or makes one), echoes it in the initial metadata,
 makes it available to the servicer through :func:`request_context`, and turns whatever the call
-raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`.
+raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`. When the call ends it
+counts it in :data:`~lightningstor_api.metrics.METRICS` and writes one access line
+(``lightningstor_api.access``): operation, scope, status, bytes in and out (serialized message
+sizes), duration and request id.
 """
 
 from __future__ import annotations
 
 import contextvars
+import logging
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -18,22 +24,46 @@ import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import abort_with
-from lightningstor_types.service import RequestContext
+from lightningstor_api.metrics import METRICS
+from lightningstor_types.errors import LightningStorError
+from lightningstor_types.service import RequestContext, RequestRecord
 
 REQUEST_ID_KEY = "x-request-id"
 _API_PREFIX = "/lightningstor."
 _MAX_REQUEST_ID = 128
 
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("lightningstor_request_id")
+access_log = logging.getLogger("lightningstor_api.access")
+
+
+@dataclass(slots=True)
+class _Call:
+    """What the access line and the metrics need to know about the call in progress."""
+
+    request_id: str
+    operation: str
+    started: float
+    scope: str = "-"
+    bytes_in: int = 0
+    bytes_out: int = 0
+    status: int = 200
+    code: str = "OK"
+    error_code: str = ""
+
+
+_call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def request_context(context: Context) -> RequestContext:
     """The core's view of the current call: principal, request id, peer."""
+    principal = authenticate(context)
+    call = _call.get(None)
+    if call is not None:
+        call.scope = str(principal.scope)
     return RequestContext(
-        principal=authenticate(context),
-        request_id=_request_id.get(""),
+        principal=principal,
+        request_id=call.request_id if call is not None else "",
         api="grpc",
         source_address=context.peer(),
     )
@@ -46,52 +76,116 @@ def _request_id_of(context: Context) -> str:
     return uuid.uuid4().hex
 
 
-async def _begin(context: Context) -> str:
+async def _begin(context: Context, method: str) -> _Call:
     # Each call runs in a task of its own, so the value never leaks into another call.
-    request_id = _request_id_of(context)
-    _request_id.set(request_id)
-    await context.send_initial_metadata(((REQUEST_ID_KEY, request_id),))
-    return request_id
-
-
-def _wrap_unary(
-    behavior: Callable[[Any, Context], Awaitable[Any]], method: str
-) -> Callable[[Any, Context], Awaitable[Any]]:
-    async def call(request: Any, context: Context) -> Any:
-        request_id = await _begin(context)
-        try:
-            return await behavior(request, context)
-        except Exception as exc:
-            await abort_with(context, exc, method, request_id)
-
+    call = _Call(_request_id_of(context), method.rpartition("/")[2], time.monotonic())
+    _call.set(call)
+    await context.send_initial_metadata(((REQUEST_ID_KEY, call.request_id),))
     return call
 
 
+def _failed(call: _Call, exc: BaseException) -> None:
+    if isinstance(exc, LightningStorError):
+        call.status, call.code, call.error_code = exc.http_status, exc.grpc_status.name, exc.code
+    elif isinstance(exc, grpc.aio.AbortError):
+        call.status, call.code = 500, "ABORTED_BY_SERVICER"
+    elif isinstance(exc, Exception):
+        call.status, call.code, call.error_code = 500, "INTERNAL", "InternalError"
+    else:  # cancelled: the client went away
+        call.status, call.code = 499, "CANCELLED"
+
+
+def _end(call: _Call, access: bool) -> None:
+    seconds = time.monotonic() - call.started
+    METRICS.record(
+        RequestRecord("grpc", call.operation, call.status, seconds, call.bytes_in, call.bytes_out,
+                      call.error_code)
+    )  # fmt: skip
+    if access:
+        access_log.info(
+            "%s %s", call.operation, call.code,
+            extra={
+                "api": "grpc", "request_id": call.request_id, "operation": call.operation,
+                "scope": call.scope, "status": call.status, "grpc_status": call.code,
+                "bytes_in": call.bytes_in, "bytes_out": call.bytes_out,
+                "duration_ms": round(seconds * 1000, 1),
+            },
+        )  # fmt: skip
+
+
+def _size(message: Any) -> int:
+    size: int = message.ByteSize()
+    return size
+
+
+async def _counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[Any]:
+    async for request in requests:
+        call.bytes_in += request.ByteSize()
+        yield request
+
+
+def _wrap_unary(
+    behavior: Callable[[Any, Context], Awaitable[Any]], method: str, streamed_in: bool, access: bool
+) -> Callable[[Any, Context], Awaitable[Any]]:
+    async def handle(request: Any, context: Context) -> Any:
+        call = await _begin(context, method)
+        try:
+            if streamed_in:
+                request = _counted(request, call)
+            else:
+                call.bytes_in = _size(request)
+            response = await behavior(request, context)
+            call.bytes_out = _size(response)
+            return response
+        except BaseException as exc:
+            _failed(call, exc)
+            if not isinstance(exc, Exception):
+                raise
+            await abort_with(context, exc, method, call.request_id)
+        finally:
+            _end(call, access)
+
+    return handle
+
+
 def _wrap_streaming(
-    behavior: Callable[[Any, Context], AsyncIterator[Any]], method: str
+    behavior: Callable[[Any, Context], AsyncIterator[Any]],
+    method: str,
+    streamed_in: bool,
+    access: bool,
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
-    async def call(request: Any, context: Context) -> AsyncIterator[Any]:
-        request_id = await _begin(context)
+    async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
+        call = await _begin(context, method)
+        if streamed_in:
+            request = _counted(request, call)
+        else:
+            call.bytes_in = _size(request)
         responses = behavior(request, context)
         try:
             async for response in responses:
+                call.bytes_out += response.ByteSize()
                 yield response
-        except Exception as exc:
-            await abort_with(context, exc, method, request_id)
+        except BaseException as exc:
+            _failed(call, exc)
+            if not isinstance(exc, Exception):
+                raise
+            await abort_with(context, exc, method, call.request_id)
         finally:
             # Also when the client goes away mid-stream: the servicer releases what it holds.
             aclose = getattr(responses, "aclose", None)
             if aclose is not None:
                 await aclose()
+            _end(call, access)
 
-    return call
+    return handle
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    """Request id and error translation for every method of the LightningStor API."""
+    """Request id, error translation, access log and metrics for every API method."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, access_log: bool = True) -> None:
         self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        self._access = access_log
 
     async def intercept_service(
         self,
@@ -107,18 +201,20 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None or not method.startswith(_API_PREFIX):
             return handler
-        self._wrapped[method] = wrapped = _wrap(handler, method)
+        self._wrapped[method] = wrapped = _wrap(handler, method, self._access)
         return wrapped
 
 
-def _wrap(handler: grpc.RpcMethodHandler[Any, Any], method: str) -> grpc.RpcMethodHandler[Any, Any]:
+def _wrap(
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, access: bool
+) -> grpc.RpcMethodHandler[Any, Any]:
     """``handler`` with its behavior wrapped by the request-id and error machinery."""
     # On grpc.aio the behaviors are coroutine / async-generator functions.
     for kind, wrap, make in _HANDLER_KINDS:
         behavior: Any = getattr(handler, kind)
         if behavior is not None:
             return make(
-                wrap(behavior, method),
+                wrap(behavior, method, kind.startswith("stream_"), access),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

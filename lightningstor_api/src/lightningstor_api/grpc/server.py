@@ -1,4 +1,10 @@
-"""The server process: the core, the gRPC API, health, and any installed S3 frontends.
+"""The server process: the core, the gRPC API, health, metrics, and any installed S3 frontends.
+
+Health: the gRPC health service reports SERVING while the readiness probe
+(:mod:`lightningstor_api.health`: metadata, storage, IAM) passes and NOT_SERVING while it does
+not; frontends get the same probe (and the metrics page) through
+:class:`~lightningstor_api.telemetry.Hooks`. With ``[server.tls]`` the gRPC listener serves TLS,
+and ``ca_file`` makes it require client certificates signed by that CA (mTLS).
 
 Shutdown (SIGTERM or SIGINT): health turns NOT_SERVING, frontends and the gRPC server stop
 accepting calls, in-flight calls get ``server.shutdown_grace_seconds`` to finish, then the core
@@ -13,6 +19,7 @@ import logging
 import os
 import signal
 import tempfile
+from collections.abc import Awaitable, Callable
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 
@@ -33,17 +40,23 @@ from lightningstor.v1 import (
     object_pb2_grpc,
 )
 from lightningstor_api.core.service import Core
+from lightningstor_api.grpc.auth import AuthInterceptor, configure_authentication
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.objects import ObjectServicer
+from lightningstor_api.health import ReadinessProbe, cancel
+from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
-from lightningstor_types.config import Settings
+from lightningstor_api.metrics_http import MetricsListener
+from lightningstor_api.telemetry import Hooks, Telemetry
+from lightningstor_types.config import Settings, TlsSettings
 from lightningstor_types.service import (
     CredentialOperations,
     CredentialResolver,
     Frontend,
     FrontendFactory,
+    ServerHooks,
     StorageService,
 )
 
@@ -64,10 +77,12 @@ def discover_frontends() -> list[EntryPoint]:
     return sorted(entry_points(group=FRONTENDS_GROUP), key=lambda ep: ep.name)
 
 
-def build_grpc_server(core: StorageService, credentials: CredentialOperations) -> grpc.aio.Server:
+def build_grpc_server(
+    core: StorageService, credentials: CredentialOperations, *, access_log: bool = True
+) -> grpc.aio.Server:
     """A gRPC server with the three API services (health is added by :func:`serve`)."""
     server = grpc.aio.server(
-        interceptors=[CallInterceptor()],
+        interceptors=[CallInterceptor(access_log=access_log), AuthInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -82,10 +97,29 @@ def build_grpc_server(core: StorageService, credentials: CredentialOperations) -
     return server
 
 
-def bind(server: grpc.aio.Server, addr: str) -> str:
+def server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
+    """TLS credentials from ``[server.tls]``; with ``ca_file``, client certificates required.
+
+    grpc's TLS is 1.2 or 1.3 (its minimum is 1.2); the Python API cannot raise the minimum, so
+    ``min_version = "1.3"`` applies to the S3 listener only (a warning says so).
+    """
+    if tls.min_version != "1.2":
+        log.warning("server.tls.min_version=%s is not enforced on gRPC (TLS 1.2+)", tls.min_version)
+    ca = tls.ca_file.read_bytes() if tls.ca_file is not None else None
+    return grpc.ssl_server_credentials(
+        [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
+        root_certificates=ca,
+        require_client_auth=ca is not None,
+    )
+
+
+def bind(server: grpc.aio.Server, addr: str, tls: TlsSettings | None = None) -> str:
     """Listen on ``addr`` (``host:port``, port 0 = any free port); the address actually bound."""
     try:
-        port = server.add_insecure_port(addr)
+        if tls is not None:
+            port = server.add_secure_port(addr, server_credentials(tls))
+        else:
+            port = server.add_insecure_port(addr)
     except RuntimeError as err:  # what grpc raises for an address in use or not local
         raise OSError(f"cannot listen on {addr}: {err}") from None
     if port == 0:
@@ -112,6 +146,7 @@ async def _start_frontends(
     settings: Settings,
     core: Core,
     credentials: CredentialResolver,
+    hooks: ServerHooks,
     started: dict[str, Frontend],
 ) -> None:
     """Start every installed, enabled frontend over ``core``, recording each in ``started``."""
@@ -120,7 +155,7 @@ async def _start_frontends(
         log.info("no S3 frontend installed", extra={"group": FRONTENDS_GROUP})
     for ep in found:
         factory: FrontendFactory = ep.load()
-        frontend = factory(core, credentials, settings)
+        frontend = factory(core, credentials, settings, hooks=hooks)
         if frontend is None:
             log.info("%s disabled by the configuration", ep.name)
             continue
@@ -139,40 +174,90 @@ async def serve(settings: Settings) -> None:
     """Run the server until SIGTERM/SIGINT, then shut down gracefully."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
-    core = await Core.open(settings)
+    core = await Core.open(settings, authorizer=build_authorizer(settings))
     try:
         box = await asyncio.to_thread(load_secret_box, settings)
         credentials = CredentialManager(core.cc, box)
         await ensure_admin_credential(credentials, settings.server.data_dir)
+        await asyncio.to_thread(configure_authentication, settings, credentials)
         await _serve_core(settings, core, credentials, stop)
     finally:
         await core.close()
     log.info("stopped")
 
 
+def _health_setter(
+    servicer: health.aio.HealthServicer,
+) -> Callable[[bool], Awaitable[None]]:
+    async def set_status(ready: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if ready
+            else (health_pb2.HealthCheckResponse.NOT_SERVING)
+        )
+        for name in ("", *SERVICE_NAMES):
+            await servicer.set(name, status)
+
+    return set_status
+
+
 async def _serve_core(
     settings: Settings, core: Core, credentials: CredentialManager, stop: asyncio.Event
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
-    server = build_grpc_server(core, credentials)
+    server = build_grpc_server(core, credentials, access_log=settings.logging.access_log)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    grpc_addr = bind(server, settings.server.grpc_addr)
+    grpc_addr = bind(server, settings.server.grpc_addr, settings.server.tls)
+    cc = core.cc
+    probe = ReadinessProbe(
+        cc.store, cc.storage, cc.authorizer, probe_key=settings.metadata.prefix.encode()
+    )
+    telemetry = Telemetry()
+    hooks = Hooks(settings, probe, telemetry)
     await server.start()
     frontends: dict[str, Frontend] = {}
+    tasks: list[asyncio.Task[None]] = []
+    metrics_listener: MetricsListener | None = None
     try:
         await core.start_background()
-        await _start_frontends(settings, core, credentials, frontends)
-        for name in ("", *SERVICE_NAMES):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("grpc listening", extra={"addr": grpc_addr})
+        await _start_frontends(settings, core, credentials, hooks, frontends)
+        tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))
+        if settings.metrics.enabled:
+            tasks.append(asyncio.create_task(telemetry.refresh_loop(cc)))
+            metrics_listener = await _start_metrics_listener(settings, telemetry, hooks)
+        await probe.check()  # the first report (health is set by the watch task)
+        log.info(
+            "grpc listening", extra={"addr": grpc_addr, "tls": settings.server.tls is not None}
+        )
         log.info("data directory", extra={"path": str(settings.server.data_dir.absolute())})
         ports = {"grpc": grpc_addr} | {n: f.bound_address for n, f in frontends.items()}
+        if metrics_listener is not None:
+            ports["metrics"] = metrics_listener.bound_address
         write_ports_file(ports)
         await stop.wait()
         log.info("shutting down", extra={"grace_seconds": grace})
     finally:
         # Stop accepting, let calls in flight finish within the grace period, then return.
+        for task in tasks:
+            await cancel(task)
         await health_servicer.enter_graceful_shutdown()
+        if metrics_listener is not None:
+            await metrics_listener.stop()
         await asyncio.gather(*(f.stop() for f in frontends.values()))
         await server.stop(grace)
+        telemetry.close()
+
+
+async def _start_metrics_listener(
+    settings: Settings, telemetry: Telemetry, hooks: ServerHooks
+) -> MetricsListener | None:
+    """The ``metrics.addr`` listener, when one is configured (else the S3 port serves it)."""
+    m = settings.metrics
+    if m.addr is None:
+        return None
+    token = m.bearer_token.get_secret_value() if m.bearer_token is not None else None
+    listener = MetricsListener(m.addr, telemetry, hooks, token)
+    await listener.start()
+    log.info("metrics listening", extra={"addr": listener.bound_address})
+    return listener

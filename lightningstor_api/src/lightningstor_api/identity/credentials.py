@@ -104,8 +104,11 @@ class CredentialManager:
             return hit[1]
         kv = await self._cc.store.get(self._cc.keys.credential(access_key_id))
         found: ResolvedCredential | None = None
+        until = now + RESOLVE_CACHE_SECONDS
         if kv is not None:
             rec = records_pb2.CredentialRecord.FromString(kv.value)
+            if rec.HasField("expires_at"):  # never cached past its expiry
+                until = min(until, now + rec.expires_at.ToNanoseconds() / 1e9 - time.time())
             if not _expired(rec, time.time()):
                 found = ResolvedCredential(
                     access_key_id=access_key_id,
@@ -114,7 +117,7 @@ class CredentialManager:
                 )
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[access_key_id] = (now + RESOLVE_CACHE_SECONDS, found)
+        self._cache[access_key_id] = (until, found)
         return found
 
     # ---- CredentialOperations ----

@@ -1,6 +1,8 @@
-"""The metadata key-value protocol (etcd v3 semantics) and its embedded SQLite implementation."""
+"""The metadata key-value protocol (etcd v3 semantics): embedded SQLite and etcd implementations."""
 
 from lightningstor_api.metadata.embedded import EmbeddedStore
+from lightningstor_api.metadata.etcd import EtcdStore
+from lightningstor_api.metadata.factory import open_store
 from lightningstor_api.metadata.store import (
     Compare,
     CompareOp,
@@ -29,6 +31,7 @@ __all__ = [
     "Delete",
     "DeletePrefix",
     "EmbeddedStore",
+    "EtcdStore",
     "EventType",
     "Get",
     "KeyValue",
@@ -41,5 +44,6 @@ __all__ = [
     "TxnResult",
     "WatchCompacted",
     "WatchEvent",
+    "open_store",
     "prefix_end",
 ]

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lightningstor/storage/v1/storage.proto\x12\x18lightningstor.storage.v1\"@\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"h\n\x0fPutChunkRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32(.lightningstor.storage.v1.PutChunkHeaderH\x00\x12\x11\n\x07\x63ontent\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04part\"B\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"S\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x13\n\x06length\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_length\"3\n\x10GetChunkResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"&\n\x12\x43hunkExistsRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13\x43hunkExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"7\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\":\n\tChunkStat\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\r\n\x05mtime\x18\x03 \x01(\x01\"I\n\x12ListChunksResponse\x12\x33\n\x06\x63hunks\x18\x01 \x03(\x0b\x32#.lightningstor.storage.v1.ChunkStat\"\x11\n\x0fNodeInfoRequest\"\x95\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x10\n\x08\x64raining\x18\x07 \x01(\x08\"&\n\x12VerifyChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13VerifyChunkResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12SetDrainingRequest\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\x32\xd2\x06\n\x0bStorageNode\x12\x63\n\x08PutChunk\x12).lightningstor.storage.v1.PutChunkRequest\x1a*.lightningstor.storage.v1.PutChunkResponse(\x01\x12\x63\n\x08GetChunk\x12).lightningstor.storage.v1.GetChunkRequest\x1a*.lightningstor.storage.v1.GetChunkResponse0\x01\x12j\n\x0b\x44\x65leteChunk\x12,.lightningstor.storage.v1.DeleteChunkRequest\x1a-.lightningstor.storage.v1.DeleteChunkResponse\x12j\n\x0b\x43hunkExists\x12,.lightningstor.storage.v1.ChunkExistsRequest\x1a-.lightningstor.storage.v1.ChunkExistsResponse\x12i\n\nListChunks\x12+.lightningstor.storage.v1.ListChunksRequest\x1a,.lightningstor.storage.v1.ListChunksResponse0\x01\x12\x61\n\x08NodeInfo\x12).lightningstor.storage.v1.NodeInfoRequest\x1a*.lightningstor.storage.v1.NodeInfoResponse\x12j\n\x0bVerifyChunk\x12,.lightningstor.storage.v1.VerifyChunkRequest\x1a-.lightningstor.storage.v1.VerifyChunkResponse\x12g\n\x0bSetDraining\x12,.lightningstor.storage.v1.SetDrainingRequest\x1a*.lightningstor.storage.v1.NodeInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lightningstor/storage/v1/storage.proto\x12\x18lightningstor.storage.v1\"R\n\x0ePutChunkHeader\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\x12\x10\n\x08trailing\x18\x04 \x01(\x08\"/\n\x0fPutChunkTrailer\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"\xa6\x01\n\x0fPutChunkRequest\x12:\n\x06header\x18\x01 \x01(\x0b\x32(.lightningstor.storage.v1.PutChunkHeaderH\x00\x12\x11\n\x07\x63ontent\x18\x02 \x01(\x0cH\x00\x12<\n\x07trailer\x18\x03 \x01(\x0b\x32).lightningstor.storage.v1.PutChunkTrailerH\x00\x42\x06\n\x04part\"B\n\x10PutChunkResponse\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\"S\n\x0fGetChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x13\n\x06length\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\t\n\x07_length\"3\n\x10GetChunkResponse\x12\x0f\n\x07\x63ontent\x18\x01 \x01(\x0c\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12\x44\x65leteChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"&\n\x13\x44\x65leteChunkResponse\x12\x0f\n\x07\x65xisted\x18\x01 \x01(\x08\"&\n\x12\x43hunkExistsRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13\x43hunkExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\x12\x0c\n\x04size\x18\x02 \x01(\x03\"7\n\x11ListChunksRequest\x12\x13\n\x0bstart_after\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\":\n\tChunkStat\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\r\n\x05mtime\x18\x03 \x01(\x01\"I\n\x12ListChunksResponse\x12\x33\n\x06\x63hunks\x18\x01 \x03(\x0b\x32#.lightningstor.storage.v1.ChunkStat\"\x11\n\x0fNodeInfoRequest\"\x95\x01\n\x10NodeInfoResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04zone\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x03 \x01(\x03\x12\x12\n\nfree_bytes\x18\x04 \x01(\x03\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\x03\x12\x0f\n\x07version\x18\x06 \x01(\t\x12\x10\n\x08\x64raining\x18\x07 \x01(\x08\"&\n\x12VerifyChunkRequest\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\"3\n\x13VerifyChunkResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\r\"&\n\x12SetDrainingRequest\x12\x10\n\x08\x64raining\x18\x01 \x01(\x08\x32\xd2\x06\n\x0bStorageNode\x12\x63\n\x08PutChunk\x12).lightningstor.storage.v1.PutChunkRequest\x1a*.lightningstor.storage.v1.PutChunkResponse(\x01\x12\x63\n\x08GetChunk\x12).lightningstor.storage.v1.GetChunkRequest\x1a*.lightningstor.storage.v1.GetChunkResponse0\x01\x12j\n\x0b\x44\x65leteChunk\x12,.lightningstor.storage.v1.DeleteChunkRequest\x1a-.lightningstor.storage.v1.DeleteChunkResponse\x12j\n\x0b\x43hunkExists\x12,.lightningstor.storage.v1.ChunkExistsRequest\x1a-.lightningstor.storage.v1.ChunkExistsResponse\x12i\n\nListChunks\x12+.lightningstor.storage.v1.ListChunksRequest\x1a,.lightningstor.storage.v1.ListChunksResponse0\x01\x12\x61\n\x08NodeInfo\x12).lightningstor.storage.v1.NodeInfoRequest\x1a*.lightningstor.storage.v1.NodeInfoResponse\x12j\n\x0bVerifyChunk\x12,.lightningstor.storage.v1.VerifyChunkRequest\x1a-.lightningstor.storage.v1.VerifyChunkResponse\x12g\n\x0bSetDraining\x12,.lightningstor.storage.v1.SetDrainingRequest\x1a*.lightningstor.storage.v1.NodeInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,39 +32,41 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightningstor.storage.v1.st
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PUTCHUNKHEADER']._serialized_start=68
-  _globals['_PUTCHUNKHEADER']._serialized_end=132
-  _globals['_PUTCHUNKREQUEST']._serialized_start=134
-  _globals['_PUTCHUNKREQUEST']._serialized_end=238
-  _globals['_PUTCHUNKRESPONSE']._serialized_start=240
-  _globals['_PUTCHUNKRESPONSE']._serialized_end=306
-  _globals['_GETCHUNKREQUEST']._serialized_start=308
-  _globals['_GETCHUNKREQUEST']._serialized_end=391
-  _globals['_GETCHUNKRESPONSE']._serialized_start=393
-  _globals['_GETCHUNKRESPONSE']._serialized_end=444
-  _globals['_DELETECHUNKREQUEST']._serialized_start=446
-  _globals['_DELETECHUNKREQUEST']._serialized_end=484
-  _globals['_DELETECHUNKRESPONSE']._serialized_start=486
-  _globals['_DELETECHUNKRESPONSE']._serialized_end=524
-  _globals['_CHUNKEXISTSREQUEST']._serialized_start=526
-  _globals['_CHUNKEXISTSREQUEST']._serialized_end=564
-  _globals['_CHUNKEXISTSRESPONSE']._serialized_start=566
-  _globals['_CHUNKEXISTSRESPONSE']._serialized_end=617
-  _globals['_LISTCHUNKSREQUEST']._serialized_start=619
-  _globals['_LISTCHUNKSREQUEST']._serialized_end=674
-  _globals['_CHUNKSTAT']._serialized_start=676
-  _globals['_CHUNKSTAT']._serialized_end=734
-  _globals['_LISTCHUNKSRESPONSE']._serialized_start=736
-  _globals['_LISTCHUNKSRESPONSE']._serialized_end=809
-  _globals['_NODEINFOREQUEST']._serialized_start=811
-  _globals['_NODEINFOREQUEST']._serialized_end=828
-  _globals['_NODEINFORESPONSE']._serialized_start=831
-  _globals['_NODEINFORESPONSE']._serialized_end=980
-  _globals['_VERIFYCHUNKREQUEST']._serialized_start=982
-  _globals['_VERIFYCHUNKREQUEST']._serialized_end=1020
-  _globals['_VERIFYCHUNKRESPONSE']._serialized_start=1022
-  _globals['_VERIFYCHUNKRESPONSE']._serialized_end=1073
-  _globals['_SETDRAININGREQUEST']._serialized_start=1075
-  _globals['_SETDRAININGREQUEST']._serialized_end=1113
-  _globals['_STORAGENODE']._serialized_start=1116
-  _globals['_STORAGENODE']._serialized_end=1966
+  _globals['_PUTCHUNKHEADER']._serialized_end=150
+  _globals['_PUTCHUNKTRAILER']._serialized_start=152
+  _globals['_PUTCHUNKTRAILER']._serialized_end=199
+  _globals['_PUTCHUNKREQUEST']._serialized_start=202
+  _globals['_PUTCHUNKREQUEST']._serialized_end=368
+  _globals['_PUTCHUNKRESPONSE']._serialized_start=370
+  _globals['_PUTCHUNKRESPONSE']._serialized_end=436
+  _globals['_GETCHUNKREQUEST']._serialized_start=438
+  _globals['_GETCHUNKREQUEST']._serialized_end=521
+  _globals['_GETCHUNKRESPONSE']._serialized_start=523
+  _globals['_GETCHUNKRESPONSE']._serialized_end=574
+  _globals['_DELETECHUNKREQUEST']._serialized_start=576
+  _globals['_DELETECHUNKREQUEST']._serialized_end=614
+  _globals['_DELETECHUNKRESPONSE']._serialized_start=616
+  _globals['_DELETECHUNKRESPONSE']._serialized_end=654
+  _globals['_CHUNKEXISTSREQUEST']._serialized_start=656
+  _globals['_CHUNKEXISTSREQUEST']._serialized_end=694
+  _globals['_CHUNKEXISTSRESPONSE']._serialized_start=696
+  _globals['_CHUNKEXISTSRESPONSE']._serialized_end=747
+  _globals['_LISTCHUNKSREQUEST']._serialized_start=749
+  _globals['_LISTCHUNKSREQUEST']._serialized_end=804
+  _globals['_CHUNKSTAT']._serialized_start=806
+  _globals['_CHUNKSTAT']._serialized_end=864
+  _globals['_LISTCHUNKSRESPONSE']._serialized_start=866
+  _globals['_LISTCHUNKSRESPONSE']._serialized_end=939
+  _globals['_NODEINFOREQUEST']._serialized_start=941
+  _globals['_NODEINFOREQUEST']._serialized_end=958
+  _globals['_NODEINFORESPONSE']._serialized_start=961
+  _globals['_NODEINFORESPONSE']._serialized_end=1110
+  _globals['_VERIFYCHUNKREQUEST']._serialized_start=1112
+  _globals['_VERIFYCHUNKREQUEST']._serialized_end=1150
+  _globals['_VERIFYCHUNKRESPONSE']._serialized_start=1152
+  _globals['_VERIFYCHUNKRESPONSE']._serialized_end=1203
+  _globals['_SETDRAININGREQUEST']._serialized_start=1205
+  _globals['_SETDRAININGREQUEST']._serialized_end=1243
+  _globals['_STORAGENODE']._serialized_start=1246
+  _globals['_STORAGENODE']._serialized_end=2096
 # @@protoc_insertion_point(module_scope)

@@ -25,24 +25,52 @@ class PutChunkHeader(_message.Message):
     CHUNK_ID_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
     CRC32C_FIELD_NUMBER: _builtins.int
+    TRAILING_FIELD_NUMBER: _builtins.int
     chunk_id: _builtins.str
     size: _builtins.int
     crc32c: _builtins.int
     """CRC32C of the whole chunk; the put fails if the received bytes differ."""
+    trailing: _builtins.bool
+    """The sender streams a chunk it has not seen whole: `size` and `crc32c` here are unused, and
+    a `trailer` carrying them ends the stream.
+    """
     def __init__(
         self,
         *,
         chunk_id: _builtins.str = ...,
         size: _builtins.int = ...,
         crc32c: _builtins.int = ...,
+        trailing: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "size", b"size", "trailing", b"trailing"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___PutChunkHeader: _TypeAlias = PutChunkHeader  # noqa: Y015
+
+@_typing.final
+class PutChunkTrailer(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIZE_FIELD_NUMBER: _builtins.int
+    CRC32C_FIELD_NUMBER: _builtins.int
+    size: _builtins.int
+    crc32c: _builtins.int
+    def __init__(
+        self,
+        *,
+        size: _builtins.int = ...,
+        crc32c: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["crc32c", b"crc32c", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutChunkTrailer: _TypeAlias = PutChunkTrailer  # noqa: Y015
 
 @_typing.final
 class PutChunkRequest(_message.Message):
@@ -50,20 +78,24 @@ class PutChunkRequest(_message.Message):
 
     HEADER_FIELD_NUMBER: _builtins.int
     CONTENT_FIELD_NUMBER: _builtins.int
+    TRAILER_FIELD_NUMBER: _builtins.int
     content: _builtins.bytes
     @_builtins.property
     def header(self) -> Global___PutChunkHeader: ...
+    @_builtins.property
+    def trailer(self) -> Global___PutChunkTrailer: ...
     def __init__(
         self,
         *,
         header: Global___PutChunkHeader | None = ...,
         content: _builtins.bytes = ...,
+        trailer: Global___PutChunkTrailer | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "header", b"header", "part", b"part"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "header", b"header", "part", b"part", "trailer", b"trailer"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "header", b"header", "part", b"part"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "header", b"header", "part", b"part", "trailer", b"trailer"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "content"]  # noqa: Y015
+    _WhichOneofReturnType_part: _TypeAlias = _typing.Literal["header", "content", "trailer"]  # noqa: Y015
     _WhichOneofArgType_part: _TypeAlias = _typing.Literal["part", b"part"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_part) -> _WhichOneofReturnType_part | None: ...
 

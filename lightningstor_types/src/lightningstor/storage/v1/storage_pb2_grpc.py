@@ -80,8 +80,8 @@ class StorageNodeServicer:
     """Missing associated documentation comment in .proto file."""
 
     def PutChunk(self, request_iterator, context):
-        """Client-streaming: `header` first, then `content`. The node verifies size and CRC32C
-        before it fsyncs and acknowledges.
+        """Client-streaming: `header` first, then `content`, then (when the header says `trailing`)
+        one `trailer`. The node verifies size and CRC32C before it fsyncs and acknowledges.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -32,8 +32,8 @@ class StorageNodeStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> StorageNodeAsyncStub: ...
     PutChunk: _grpc.StreamUnaryMultiCallable[_storage_pb2.PutChunkRequest, _storage_pb2.PutChunkResponse]
-    """Client-streaming: `header` first, then `content`. The node verifies size and CRC32C
-    before it fsyncs and acknowledges.
+    """Client-streaming: `header` first, then `content`, then (when the header says `trailing`)
+    one `trailer`. The node verifies size and CRC32C before it fsyncs and acknowledges.
     """
     GetChunk: _grpc.UnaryStreamMultiCallable[_storage_pb2.GetChunkRequest, _storage_pb2.GetChunkResponse]
     """Server-streaming ranged read, verified against the stored block checksums."""
@@ -55,8 +55,8 @@ class StorageNodeStub:
 class StorageNodeAsyncStub(StorageNodeStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     PutChunk: _aio.StreamUnaryMultiCallable[_storage_pb2.PutChunkRequest, _storage_pb2.PutChunkResponse]  # type: ignore[assignment]
-    """Client-streaming: `header` first, then `content`. The node verifies size and CRC32C
-    before it fsyncs and acknowledges.
+    """Client-streaming: `header` first, then `content`, then (when the header says `trailing`)
+    one `trailer`. The node verifies size and CRC32C before it fsyncs and acknowledges.
     """
     GetChunk: _aio.UnaryStreamMultiCallable[_storage_pb2.GetChunkRequest, _storage_pb2.GetChunkResponse]  # type: ignore[assignment]
     """Server-streaming ranged read, verified against the stored block checksums."""
@@ -81,8 +81,8 @@ class StorageNodeServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_storage_pb2.PutChunkRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.PutChunkResponse, _abc.Awaitable[_storage_pb2.PutChunkResponse]]:
-        """Client-streaming: `header` first, then `content`. The node verifies size and CRC32C
-        before it fsyncs and acknowledges.
+        """Client-streaming: `header` first, then `content`, then (when the header says `trailing`)
+        one `trailer`. The node verifies size and CRC32C before it fsyncs and acknowledges.
         """
 
     @_abc_1.abstractmethod

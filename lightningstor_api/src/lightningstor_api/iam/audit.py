@@ -1,0 +1,96 @@
+"""The audit log: one JSON line per authorization decision, on logger ``lightningstor.audit``.
+
+Each line is an object with ``time`` (RFC 3339, UTC), ``request_id``, ``principal``
+(``org[/project]/id``), ``action``, ``resource``, ``decision`` (``allow`` | ``deny``),
+``reason`` and ``source`` (the peer address). The line is the log message itself, so a handler
+with the plain ``%(message)s`` format writes exactly one JSON document per line; the same fields
+are also attached to the record as ``extra={"audit": {...}}`` for structured handlers. Set
+``LIGHTNINGSTOR_AUDIT_FILE`` (or call :func:`open_sink`) to send the lines to a file of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+from lightningstor_api.authz import Authorizer
+from lightningstor_api.iam.policy import Decision
+from lightningstor_types.actions import Action
+from lightningstor_types.errors import AccessDenied, LightningStorError
+from lightningstor_types.scope import Principal
+from lightningstor_types.service import RequestContext
+
+AUDIT_LOGGER = "lightningstor.audit"
+AUDIT_FILE_ENV = "LIGHTNINGSTOR_AUDIT_FILE"
+
+audit_log = logging.getLogger(AUDIT_LOGGER)
+
+
+@runtime_checkable
+class DecidingAuthorizer(Protocol):
+    """An authorizer that can also say why (the ones of this package)."""
+
+    async def decide(self, ctx: RequestContext, action: Action, resource: str) -> Decision: ...
+
+
+def principal_label(principal: Principal) -> str:
+    return f"{principal.scope}/{principal.principal_id}"
+
+
+def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reason: str) -> None:
+    """Write one audit line."""
+    if not audit_log.isEnabledFor(logging.INFO):
+        return
+    line = {
+        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "request_id": ctx.request_id,
+        "principal": principal_label(ctx.principal),
+        "action": str(action),
+        "resource": resource,
+        "decision": "allow" if allowed else "deny",
+        "reason": reason,
+        "source": ctx.source_address,
+        "api": ctx.api,
+    }
+    audit_log.info(json.dumps(line, ensure_ascii=False), extra={"audit": line})
+
+
+async def authorize_audited(
+    authorizer: Authorizer, ctx: RequestContext, action: Action, resource: str
+) -> None:
+    """``authorizer.authorize`` with its decision written to the audit log.
+
+    Raises AccessDenied when denied, and whatever the authorizer raises otherwise (e.g.
+    IamUnavailable), which is audited as a denial too.
+    """
+    try:
+        if isinstance(authorizer, DecidingAuthorizer):
+            decision = await authorizer.decide(ctx, action, resource)
+        else:
+            await authorizer.authorize(ctx, action, resource)
+            decision = Decision(True, type(authorizer).__name__)
+    except AccessDenied as exc:
+        record(ctx, action, resource, False, exc.message)
+        raise
+    except LightningStorError as exc:
+        record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
+        raise
+    record(ctx, action, resource, decision.allowed, decision.reason)
+    if not decision.allowed:
+        raise AccessDenied()
+
+
+def open_sink(path: str | None = None) -> logging.Handler | None:
+    """Send audit lines (only them) to ``path`` or ``$LIGHTNINGSTOR_AUDIT_FILE``, if set."""
+    target = path or os.environ.get(AUDIT_FILE_ENV)
+    if not target:
+        return None
+    handler = logging.FileHandler(target, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    audit_log.addHandler(handler)
+    audit_log.setLevel(logging.INFO)
+    audit_log.propagate = False
+    return handler

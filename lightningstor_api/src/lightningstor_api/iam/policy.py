@@ -1,0 +1,150 @@
+"""The embedded policy engine: roles, bindings, deny by default.
+
+A **role** is a set of action patterns (shell-style globs over action names, ``*`` matching any
+rest, ``:`` included: ``lightningstor:objects:*``). A **binding** grants a role to a principal at
+a scope: a whole org, one project of it, or one bucket (of the org or of a project).
+
+A decision allows ``action`` on ``resource`` for ``principal`` only if some binding
+
+1. names the principal — its identity, home scope included: ``"{org}/{id}"`` names the
+   org-level principal, ``"{org}/{project}/{id}"`` the principal of that project, and a bare
+   ``"{id}"`` the principal whose home is the binding's own org and project. A bare id in an
+   ``org = "*"`` binding names nobody, so that an org admin who mints a key for some id in
+   their own org cannot borrow a platform grant; and a key minted in project P (home P) never
+   holds the grants of an org-level principal of the same id, nor those of project Q;
+2. covers the resource (same org or ``*``; same project when the binding names one, and then
+   only resources inside that project; same bucket when the binding names one); and
+3. has a role with a pattern matching the action.
+
+Everything else is denied. The first-start admin (``default/admin``) holds the built-in binding
+``admin`` at ``org = "*"``, so the key the server creates on first start can do everything.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from lightningstor_types.config import IamSettings
+from lightningstor_types.errors import InvalidArgument
+from lightningstor_types.resources import Resource, parse_resource
+from lightningstor_types.scope import Principal
+
+log = logging.getLogger(__name__)
+
+ANY_ORG = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One answer of the engine (or of the IAM): allowed or not, why, and for how long."""
+
+    allowed: bool
+    reason: str
+    ttl_seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """``principal`` holds ``role`` at ``org`` [/ ``project``] [/ ``bucket``]."""
+
+    principal: str
+    role: str
+    org: str
+    project: str | None = None
+    bucket: str | None = None
+
+    def names(self, principal: Principal) -> bool:
+        """Whether this binding is about ``principal`` (rule 1 of the module doc)."""
+        parts = self.principal.split("/")
+        home: tuple[str, str | None]
+        if len(parts) == 1:
+            if self.org == ANY_ORG:
+                return False
+            home = (self.org, self.project)
+        elif len(parts) == 2:
+            home = (parts[0], None)
+        elif len(parts) == 3:
+            home = (parts[0], parts[1])
+        else:
+            return False
+        if parts[-1] != principal.principal_id:
+            return False
+        return home == (principal.org_id, principal.project_id)
+
+    def covers(self, resource: Resource) -> bool:
+        """Whether ``resource`` lies inside this binding's scope (rule 2)."""
+        if self.org != ANY_ORG and self.org != resource.org:
+            return False
+        if self.project is not None and self.project != resource.project:
+            return False
+        return self.bucket is None or self.bucket == resource.bucket
+
+    def where(self) -> str:
+        scope = f"org/{self.org}"
+        if self.project is not None:
+            scope += f"/project/{self.project}"
+        if self.bucket is not None:
+            scope += f"/bucket/{self.bucket}"
+        return scope
+
+
+ADMIN_BINDING = Binding(principal="default/admin", role="admin", org=ANY_ORG)
+"""Built in: the first-start admin principal may do everything, everywhere."""
+
+
+@cache
+def _pattern(glob: str) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in glob.split("*")))
+
+
+def action_matches(pattern: str, action: str) -> bool:
+    """``pattern`` (a glob where ``*`` matches any rest, ``:`` included) matches ``action``."""
+    return _pattern(pattern).fullmatch(action) is not None
+
+
+class PolicyEngine:
+    """Decides (principal, action, resource) from roles and bindings; deny by default."""
+
+    def __init__(
+        self,
+        roles: Mapping[str, Sequence[str]],
+        bindings: Iterable[Binding],
+        *,
+        ttl_seconds: float = 0.0,
+    ) -> None:
+        self._roles = {name: tuple(patterns) for name, patterns in roles.items()}
+        self._bindings = tuple(bindings)
+        self._ttl = ttl_seconds
+        for b in self._bindings:
+            if b.role not in self._roles:
+                raise ValueError(f"binding of {b.principal!r} names unknown role {b.role!r}")
+            if b.org == ANY_ORG and "/" not in b.principal:
+                log.warning(
+                    'binding of %r at org "*" names nobody: write the principal as org/id',
+                    b.principal,
+                )
+
+    @classmethod
+    def from_settings(cls, iam: IamSettings) -> PolicyEngine:
+        """The engine of ``[iam]``: built-in and configured roles, the admin binding first."""
+        bindings = [ADMIN_BINDING]
+        for b in iam.bindings:
+            bindings.append(Binding(b.principal, b.role, b.org, b.project, b.bucket))
+        return cls(iam.effective_roles(), bindings, ttl_seconds=iam.decision_cache_ttl_seconds)
+
+    def decide(self, principal: Principal, action: str, resource: str) -> Decision:
+        try:
+            parsed = parse_resource(resource)
+        except InvalidArgument:
+            return Decision(False, f"malformed resource {resource!r}", self._ttl)
+        for b in self._bindings:
+            if not (b.names(principal) and b.covers(parsed)):
+                continue
+            for pattern in self._roles[b.role]:
+                if action_matches(pattern, action):
+                    return Decision(True, f"role {b.role} at {b.where()}", self._ttl)
+        return Decision(False, f"no binding grants {action} on {resource}", self._ttl)

@@ -1,0 +1,193 @@
+"""The Prometheus page, the gauges behind it, and the hooks the server hands its frontends.
+
+:class:`Telemetry` owns a private Prometheus registry holding two collectors: the request
+families, read from :data:`~lightningstor_api.metrics.METRICS` at scrape time, and an
+OpenTelemetry ``MeterProvider`` (through ``PrometheusMetricReader``) with observable gauges for
+the figures a periodic metadata scan produces (:meth:`Telemetry.refresh_loop`: object count,
+stored bytes, active multipart uploads, GC backlog). The scan reads whole prefixes, every
+``SCAN_INTERVAL`` seconds, at most ``SCAN_CAP`` keys each; per-tenant usage counters, once the
+quota module keeps them, replace it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+
+from opentelemetry.exporter.prometheus import PrometheusMetricReader
+from opentelemetry.metrics import CallbackOptions, Observation
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.resources import Resource
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor_api.core.context import CoreContext
+from lightningstor_api.health import ReadinessProbe
+from lightningstor_api.metrics import METRICS, Gauges, Metrics
+from lightningstor_types.config import Settings
+from lightningstor_types.service import Readiness, RequestRecord
+
+log = logging.getLogger(__name__)
+
+SCAN_INTERVAL = 30.0
+SCAN_CAP = 1_000_000
+_PAGE = 1000
+_LABELS = ["api", "operation", "status"]
+
+
+class _RequestCollector(Collector):
+    """The hot-path families, from the in-memory aggregates."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        m = self._m
+        requests = CounterMetricFamily(
+            "lightningstor_requests", "Requests served, by API, operation and status class",
+            labels=_LABELS,
+        )  # fmt: skip
+        durations = HistogramMetricFamily(
+            "lightningstor_request_duration_seconds", "Time from request to last byte",
+            labels=_LABELS,
+        )  # fmt: skip
+        for labels, hist in list(m.requests.items()):
+            requests.add_metric(list(labels), hist.count)
+            durations.add_metric(list(labels), hist.cumulative(), hist.sum)
+        transfer = CounterMetricFamily(
+            "lightningstor_transfer_bytes", "Body bytes received (in) and sent (out)",
+            labels=["api", "direction"],
+        )  # fmt: skip
+        for pair, n in list(m.transfer.items()):
+            transfer.add_metric(list(pair), n)
+        sizes = HistogramMetricFamily(
+            "lightningstor_object_size_bytes", "Sizes of object and part bodies written and read",
+            labels=["api", "operation"],
+        )  # fmt: skip
+        for pair, hist in list(m.object_sizes.items()):
+            sizes.add_metric(list(pair), hist.cumulative(), hist.sum)
+        errors = CounterMetricFamily(
+            "lightningstor_s3_errors",
+            "Failed requests by S3 error code",
+            labels=["operation", "code"],
+        )
+        for err, n in list(m.s3_errors.items()):
+            errors.add_metric(list(err), n)
+        iam = CounterMetricFamily(
+            "lightningstor_iam_decisions", "Authorization decisions, from the cache or the IAM",
+            labels=["cache"],
+        )  # fmt: skip
+        for outcome, n in m.iam_cache.items():
+            iam.add_metric([outcome], n)
+        iam_latency = HistogramMetricFamily(
+            "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
+        )
+        iam_latency.add_metric([], m.iam_latency.cumulative(), m.iam_latency.sum)
+        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency)
+
+
+def _gauge(metrics: Metrics, field: str) -> Callable[[CallbackOptions], Iterator[Observation]]:
+    """An observable gauge's callback: ``metrics.gauges.<field>`` (replaced by each scan)."""
+
+    def callback(options: CallbackOptions) -> Iterator[Observation]:
+        value: int | None = getattr(metrics.gauges, field)
+        if value is not None:
+            yield Observation(value)
+
+    return callback
+
+
+class Telemetry:
+    """The metrics page of one server process."""
+
+    def __init__(self, metrics: Metrics = METRICS) -> None:
+        self.metrics = metrics
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_RequestCollector(metrics))
+        reader = PrometheusMetricReader(scope_info_enabled=False, registry=self.registry)
+        resource = Resource.create({"service.name": "lightningstor"})
+        self.provider = MeterProvider(metric_readers=[reader], resource=resource)
+        meter = self.provider.get_meter("lightningstor")
+        for name, field, description in (
+            ("lightningstor_objects_total", "objects", "Current object versions (keys)"),
+            ("lightningstor_storage_bytes", "storage_bytes", "Bytes of stored content"),
+            ("lightningstor_multipart_uploads_active", "uploads_active",
+             "Uploads begun, not completed or aborted"),
+            ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
+        ):  # fmt: skip
+            meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
+
+    def page(self) -> tuple[bytes, str]:
+        """The Prometheus text page and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+    def close(self) -> None:
+        self.provider.shutdown()
+
+    async def refresh_loop(self, cc: CoreContext, interval: float = SCAN_INTERVAL) -> None:
+        """Scan the metadata for the gauges now and every ``interval`` seconds (until cancelled)."""
+        while True:
+            try:
+                self.metrics.gauges = await scan_gauges(cc)
+            except Exception as exc:  # the store may be down; the gauges keep their last values
+                log.warning("metrics scan failed: %s", exc)
+            await asyncio.sleep(interval)
+
+
+async def scan_gauges(cc: CoreContext) -> Gauges:
+    """Count objects, uploads and GC entries, and add up stored content sizes."""
+    keys = cc.keys
+    data = 0
+    async for value in _values(cc, keys.data_prefix()):
+        record = records_pb2.DataRecord.FromString(value)
+        if record.WhichOneof("content") == "chunks":
+            data += record.size
+    return Gauges(
+        objects=await _count(cc, keys.root + b"objects/"),
+        storage_bytes=data,
+        uploads_active=await _count(cc, keys.all_uploads_prefix()),
+        gc_backlog=await _count(cc, keys.gc_prefix()),
+    )
+
+
+async def _values(cc: CoreContext, prefix: bytes) -> AsyncIterator[bytes]:
+    start: bytes | None = None
+    seen = 0
+    while seen < SCAN_CAP:
+        page = await cc.store.range(prefix, start=start, limit=_PAGE)
+        for kv in page.kvs:
+            yield kv.value
+        seen += len(page.kvs)
+        if not page.more or not page.kvs:
+            return
+        start = page.kvs[-1].key + b"\x00"
+
+
+async def _count(cc: CoreContext, prefix: bytes) -> int:
+    n = 0
+    async for _ in _values(cc, prefix):
+        n += 1
+    return n
+
+
+class Hooks:
+    """The :class:`~lightningstor_types.service.ServerHooks` the server gives its frontends."""
+
+    def __init__(self, settings: Settings, probe: ReadinessProbe, telemetry: Telemetry) -> None:
+        self._probe = probe
+        self._telemetry = telemetry
+        m = settings.metrics
+        self._serve_page = m.enabled and m.addr is None
+        self._record = telemetry.metrics.record
+
+    async def readiness(self) -> Readiness:
+        return await self._probe.check()
+
+    def metrics_page(self) -> tuple[bytes, str] | None:
+        return self._telemetry.page() if self._serve_page else None
+
+    def record(self, record: RequestRecord) -> None:
+        self._record(record)

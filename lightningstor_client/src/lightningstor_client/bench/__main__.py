@@ -1,0 +1,3 @@
+from lightningstor_client.bench.cli import main
+
+main()

@@ -1,0 +1,56 @@
+"""Structured logs of the storage node: one JSON object per line (default), or text.
+
+Fields passed with ``extra={...}`` become keys of the JSON object (``key=value`` in text).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+__all__ = ["JsonFormatter", "setup_logging"]
+
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+
+def _extra(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _RECORD_FIELDS}
+
+
+class JsonFormatter(logging.Formatter):
+    """A record as one JSON line: time, level, logger, msg, the extra fields, a traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            **_extra(record),
+        }
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        extra = " ".join(f"{k}={v}" for k, v in _extra(record).items())
+        head, sep, tail = text.partition("\n")
+        return f"{head} {extra}{sep}{tail}" if extra else text
+
+
+def setup_logging(level: str = "info", fmt: str = "json") -> None:
+    """Send every log record to stderr, as JSON lines or as text."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_TextFormatter() if fmt == "text" else JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())

@@ -1,0 +1,133 @@
+"""The storage-node process: the local backend behind the ``StorageNode`` service and health.
+
+Start: open the data directory (node id, drain mark), remove temporary files a crash left, bind
+(``listen_addr``, port 0 = any free port; TLS when configured, client certificates required when
+the TLS section names a CA), publish ``{"storage": "host:port"}`` to ``$LIGHTNINGSTOR_PORTS_FILE``,
+turn health SERVING. SIGTERM or SIGINT: health NOT_SERVING, stop accepting calls, give calls in
+flight ``shutdown_grace_seconds``, then close the backend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import signal
+import tempfile
+from pathlib import Path
+
+import grpc
+import grpc.aio
+from grpc_health.v1 import (  # type: ignore[import-untyped, unused-ignore]
+    health,
+    health_pb2,
+    health_pb2_grpc,
+)
+
+from lightningstor.storage.v1 import storage_pb2, storage_pb2_grpc
+from lightningstor_storage.local import LocalBackend
+from lightningstor_storage.node.servicer import StorageNodeServicer
+from lightningstor_storage.node.state import NodeState
+from lightningstor_types.config import StorageNodeSettings, TlsSettings
+
+__all__ = ["MAX_MESSAGE_BYTES", "PORTS_FILE_ENV", "SERVICE_NAME", "bind", "serve"]
+
+log = logging.getLogger(__name__)
+
+PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
+SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageNode"].full_name
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
+def server_credentials(tls: TlsSettings) -> grpc.ServerCredentials:
+    """TLS for the listener; with ``ca_file`` only clients holding a certificate it signed."""
+    key = tls.key_file.read_bytes()
+    cert = tls.cert_file.read_bytes()
+    ca = tls.ca_file.read_bytes() if tls.ca_file is not None else None
+    return grpc.ssl_server_credentials(
+        [(key, cert)], root_certificates=ca, require_client_auth=ca is not None
+    )
+
+
+def bind(server: grpc.aio.Server, addr: str, tls: TlsSettings | None = None) -> str:
+    """Listen on ``addr`` (port 0 = any free port); the address actually bound."""
+    try:
+        if tls is None:
+            port = server.add_insecure_port(addr)
+        else:
+            port = server.add_secure_port(addr, server_credentials(tls))
+    except RuntimeError as err:  # what grpc raises for an address in use or not local
+        raise OSError(f"cannot listen on {addr}: {err}") from None
+    if port == 0:
+        raise OSError(f"cannot listen on {addr}")
+    return f"{addr.rpartition(':')[0]}:{port}"
+
+
+def write_ports_file(ports: dict[str, str]) -> None:
+    """Publish the bound addresses as JSON to ``$LIGHTNINGSTOR_PORTS_FILE`` (atomically)."""
+    target = os.environ.get(PORTS_FILE_ENV)
+    if not target:
+        return
+    path = Path(target)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as f:
+        json.dump(ports, f)
+        f.flush()
+        os.fsync(f.fileno())
+    Path(tmp).replace(path)
+
+
+async def serve(settings: StorageNodeSettings) -> None:
+    """Run a storage node until SIGTERM/SIGINT, then shut down gracefully."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    state = await NodeState.open(settings.data_dir, settings.zone)
+    backend = LocalBackend(settings.data_dir)
+    try:
+        swept = await backend.sweep_temp(0)  # no put runs yet: every temporary file is a leftover
+        if swept:
+            log.info("removed temporary files of an earlier run", extra={"count": swept})
+        await _serve(settings, backend, state, stop)
+    finally:
+        await backend.close()
+    log.info("stopped")
+
+
+async def _serve(
+    settings: StorageNodeSettings, backend: LocalBackend, state: NodeState, stop: asyncio.Event
+) -> None:
+    server = grpc.aio.server(
+        options=[
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),
+        ]
+    )
+    storage_pb2_grpc.add_StorageNodeServicer_to_server(StorageNodeServicer(backend, state), server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    addr = bind(server, settings.listen_addr, settings.tls)
+    await server.start()
+    try:
+        for name in ("", SERVICE_NAME):
+            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info(
+            "storage node listening",
+            extra={
+                "addr": addr,
+                "tls": settings.tls is not None,
+                "node_id": state.node_id,
+                "zone": state.zone,
+                "draining": state.draining,
+                "data_dir": str(settings.data_dir.absolute()),
+            },
+        )
+        write_ports_file({"storage": addr})
+        await stop.wait()
+        log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
+    finally:
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(settings.shutdown_grace_seconds)

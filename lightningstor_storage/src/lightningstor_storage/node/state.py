@@ -1,0 +1,106 @@
+"""What a storage node knows about itself: its id, its zone, whether it drains, its capacity.
+
+The id (``{data_dir}/node-id``, made at first start) and the drain mark (``{data_dir}/DRAINING``)
+live in the data directory, so they survive restarts and travel with the disk. The chunk count
+comes from a listing at most :data:`COUNT_TTL` seconds old.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from lightningstor_storage.local import LocalBackend
+
+__all__ = ["COUNT_TTL", "Capacity", "NodeState"]
+
+COUNT_TTL = 10.0
+NODE_ID_FILE = "node-id"
+DRAINING_FILE = "DRAINING"
+
+
+@dataclass(frozen=True, slots=True)
+class Capacity:
+    """Bytes of the filesystem holding the data directory."""
+
+    total: int
+    free: int
+
+
+class NodeState:
+    """Identity and drain state of one node (load with :meth:`open`)."""
+
+    def __init__(self, data_dir: Path, node_id: str, zone: str, draining: bool) -> None:
+        self.data_dir = data_dir
+        self.node_id = node_id
+        self.zone = zone
+        self.draining = draining
+        self._count: tuple[float, int] | None = None  # (monotonic time, chunks)
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, data_dir: Path, zone: str | None) -> NodeState:
+        """Create the data directory and the node id if missing; read the drain mark."""
+        return await asyncio.to_thread(cls._open, data_dir, zone or "")
+
+    @classmethod
+    def _open(cls, data_dir: Path, zone: str) -> NodeState:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        id_file = data_dir / NODE_ID_FILE
+        try:
+            node_id = id_file.read_text().strip()
+        except FileNotFoundError:
+            node_id = uuid.uuid4().hex
+            _write_durably(id_file, node_id + "\n")
+        return cls(data_dir, node_id, zone, (data_dir / DRAINING_FILE).exists())
+
+    async def set_draining(self, draining: bool) -> None:
+        """Mark or unmark the node as draining, durably."""
+        await asyncio.to_thread(self._set_draining, draining)
+        self.draining = draining
+
+    def _set_draining(self, draining: bool) -> None:
+        mark = self.data_dir / DRAINING_FILE
+        if draining:
+            _write_durably(mark, "draining: servers move this node's chunks away\n")
+        elif mark.exists():
+            mark.unlink()
+            _fsync_dir(self.data_dir)
+
+    async def capacity(self) -> Capacity:
+        """Size and free space of the data directory's filesystem."""
+        st = await asyncio.to_thread(os.statvfs, self.data_dir)
+        return Capacity(st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
+
+    async def chunk_count(self, backend: LocalBackend) -> int:
+        """Chunks stored, from a listing at most COUNT_TTL seconds old."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._count is None or now - self._count[0] > COUNT_TTL:
+                count = 0
+                async for _ in backend.list_chunks():
+                    count += 1
+                self._count = (time.monotonic(), count)
+            return self._count[1]
+
+
+def _write_durably(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+    with tmp.open("w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

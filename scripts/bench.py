@@ -1,0 +1,415 @@
+"""``make bench``: LightningStor (embedded, etcd) against moto's S3 server, in one run.
+
+Starts, on free loopback ports chosen now: moto's S3 server (the reference, everything in memory),
+LightningStor on the embedded default, and LightningStor on a real etcd; runs the same workloads
+against each with ``lightningstor-bench`` (a separate process, one workload at a time), and prints
+a table of the rates with the ratios LightningStor / moto and the targets of issue 9. Every server
+is stopped at the end, whatever happens.
+
+    uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
+        [--only moto,embedded,etcd] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lightningstor_client.bench.sigv4 import Signer, uri_path
+
+KiB, MiB = 1024, 1024 * 1024
+START_TIMEOUT = 60.0
+MOTO_KEYS = ("bench", "bench-secret")  # moto accepts any key; we still sign every request
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    api: str
+    op: str
+    size: int
+    objects: int
+    concurrency: int
+    bucket: str
+    metric: str  # "ops_s", "mb_s" or "keys_s"
+
+
+WORKLOADS = (
+    Workload("PUT 4 KiB", "s3", "put", 4 * KiB, 1000, 32, "small", "ops_s"),
+    Workload("GET 4 KiB", "s3", "get", 4 * KiB, 1000, 32, "small", "ops_s"),
+    Workload("HEAD 4 KiB", "s3", "head", 4 * KiB, 1000, 32, "small", "ops_s"),
+    Workload("mixed 4 KiB", "s3", "mixed", 4 * KiB, 1000, 32, "small", "ops_s"),
+    Workload("PUT 64 MiB", "s3", "put", 64 * MiB, 4, 4, "large", "mb_s"),
+    Workload("GET 64 MiB", "s3", "get", 64 * MiB, 4, 4, "large", "mb_s"),
+    Workload("LIST 10k keys, pages of 1000", "s3", "list", 0, 10_000, 4, "list", "keys_s"),
+    Workload("gRPC HeadObject 4 KiB", "grpc", "head", 4 * KiB, 1000, 32, "gsmall", "ops_s"),
+    Workload("gRPC streaming GET 64 MiB", "grpc", "get", 64 * MiB, 4, 4, "glarge", "mb_s"),
+)
+UNITS = {"ops_s": "ops/s", "mb_s": "MB/s", "keys_s": "keys/s"}
+# name -> (minimum ratio LightningStor/moto on embedded, on etcd); None = no target.
+TARGETS: dict[str, tuple[float | None, float | None]] = {
+    "GET 4 KiB": (10, 5),
+    "HEAD 4 KiB": (10, 5),
+    "PUT 4 KiB": (3, None),
+    "PUT 64 MiB": (2, None),
+    "GET 64 MiB": (1, None),
+    "LIST 10k keys, pages of 1000": (20, None),
+}
+
+
+@dataclass
+class Target:
+    """One server under test."""
+
+    name: str
+    s3: str
+    grpc: str | None
+    access_key: str
+    secret_key: str
+    pids: list[int]
+    results: dict[str, dict[str, str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{log.stem} did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)
+
+
+class Processes:
+    """Every process started here; all stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self) -> None:
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(
+        self, cmd: list[str], log: Path, *, env: dict[str, str] | None = None, cwd: Path
+    ) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            proc = subprocess.Popen(
+                cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            self.stop(proc)
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTNINGSTOR_")}
+    env.update(extra)
+    return env
+
+
+def start_moto(procs: Processes, work: Path) -> Target:
+    port = free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    log = work / "moto.log"
+    proc = procs.start([exe, "-H", "127.0.0.1", "-p", str(port)], log, env=clean_env({}), cwd=work)
+    wait_port(port, proc, log)
+    return Target("moto", f"127.0.0.1:{port}", None, *MOTO_KEYS, [proc.pid])
+
+
+def start_etcd(procs: Processes, work: Path) -> str:
+    client, peer = free_port(), free_port()
+    exe = os.environ.get("LIGHTNINGSTOR_TEST_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
+    cmd = [
+        exe, "--name", "bench", "--data-dir", str(work / "etcd"),
+        "--listen-client-urls", f"http://127.0.0.1:{client}",
+        "--advertise-client-urls", f"http://127.0.0.1:{client}",
+        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-cluster", f"bench=http://127.0.0.1:{peer}",
+    ]  # fmt: skip
+    log = work / "etcd.log"
+    proc = procs.start(cmd, log, env=clean_env({}), cwd=work)
+    deadline = time.monotonic() + START_TIMEOUT
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    while True:
+        with (
+            contextlib.suppress(OSError, ValueError),
+            opener.open(f"http://127.0.0.1:{client}/health", timeout=1) as resp,
+        ):
+            if json.loads(resp.read()).get("health") == "true":
+                return f"127.0.0.1:{client}"
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"etcd did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.1)
+
+
+def start_lightningstor(procs: Processes, work: Path, name: str, config: str) -> Target:
+    work.mkdir(parents=True)
+    (work / "config.toml").write_text(config)
+    ports_file = work / "ports.json"
+    cmd = [
+        sys.executable, "-m", "lightningstor_api.main", "--config", str(work / "config.toml"),
+        "--grpc-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", str(work / "data"),
+    ]  # fmt: skip
+    log = work / "server.log"
+    env = clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports_file)})
+    proc = procs.start(cmd, log, env=env, cwd=work)
+    deadline = time.monotonic() + START_TIMEOUT
+    creds_file = work / "data" / "admin-credentials.json"
+    while not (ports_file.exists() and creds_file.exists()):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')}")
+        time.sleep(0.05)
+    ports = json.loads(ports_file.read_text())
+    wait_port(int(ports["s3"].rpartition(":")[2]), proc, log)
+    creds = json.loads(creds_file.read_text())
+    return Target(
+        name, ports["s3"], ports["grpc"], creds["access_key_id"], creds["secret_access_key"],
+        [proc.pid],
+    )  # fmt: skip
+
+
+def run_workload(target: Target, w: Workload, args: argparse.Namespace) -> dict[str, str]:
+    endpoint = target.s3 if w.api == "s3" else target.grpc
+    assert endpoint is not None
+    cmd = [
+        sys.executable, "-m", "lightningstor_client.bench", "--api", w.api,
+        "--endpoint", endpoint, "--access-key", target.access_key,
+        "--secret-key", target.secret_key, "--bucket", f"bench-{w.bucket}", "--op", w.op,
+        "--size", str(w.size), "--objects", str(w.objects), "--concurrency", str(w.concurrency),
+        "--duration", str(args.duration), "--warmup", str(args.warmup), "--label", w.name,
+        *(arg for pid in target.pids for arg in ("--server-pid", str(pid))),
+    ]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
+    result: dict[str, str] = {}
+    for line in done.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = dict(p.split("=", 1) for p in line[7:].split(" ") if "=" in p)
+    for line in done.stdout.splitlines():
+        if not line.startswith("RESULT "):
+            print(f"  [{target.name}] {line}", flush=True)
+    if done.returncode != 0 or not result:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-5:]
+        print(f"  [{target.name}] {w.name} FAILED: " + " | ".join(tail), flush=True)
+        return {}
+    if done.stderr.strip():
+        print(f"  [{target.name}] {done.stderr.strip().splitlines()[-1]}", flush=True)
+    return result
+
+
+def curl_speed(target: Target) -> float | None:
+    """MB/s of ``curl`` downloading one 64 MiB object by presigned URL (best of three)."""
+    curl = shutil.which("curl")
+    if curl is None:
+        return None
+    host, _, port = target.s3.rpartition(":")
+    signer = Signer(target.access_key, target.secret_key)
+    path = signer.presign("GET", uri_path("bench-large", "obj/0000000"), f"{host}:{port}")
+    best = 0.0
+    for _ in range(3):
+        done = subprocess.run(
+            [curl, "-s", "-f", "--noproxy", "*", "-o", "/dev/null", "-w", "%{speed_download}",
+             f"http://{host}:{port}{path}"],
+            capture_output=True, text=True, timeout=120, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            return None
+        best = max(best, float(done.stdout.strip() or 0))
+    return best / 1e6
+
+
+def bench_target(target: Target, args: argparse.Namespace) -> None:
+    print(f"== {target.name}: S3 {target.s3}, gRPC {target.grpc or '-'}", flush=True)
+    for w in WORKLOADS:
+        if (w.api == "grpc" and target.grpc is None) or (args.quick and w.op == "list"):
+            continue
+        target.results[w.name] = run_workload(target, w, args)
+        if w.name == "GET 64 MiB" and target.results[w.name]:
+            speed = curl_speed(target)
+            if speed is not None:
+                target.results[w.name]["curl_mb_s"] = f"{speed:.1f}"
+                print(f"  [{target.name}] curl, presigned GET 64 MiB: {speed:.1f} MB/s", flush=True)
+
+
+def _value(t: Target | None, w: Workload) -> float | None:
+    if t is None or not t.results.get(w.name):
+        return None
+    r = t.results[w.name]
+    return float(r[w.metric]) if r.get("errors") == "0" else None
+
+
+def _rss_per_transfer(t: Target | None, w: Workload) -> float | None:
+    r = t.results.get(w.name) if t is not None else None
+    if not r or r.get("server_rss_mib", "na") == "na":
+        return None
+    return (float(r["server_rss_peak_mib"]) - float(r["server_rss_mib"])) / w.concurrency
+
+
+def _fmt(v: float | None) -> str:
+    return "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:,.1f}")
+
+
+def table(targets: dict[str, Target | None], pending: dict[str, str]) -> str:
+    moto, emb, etcd = targets.get("moto"), targets.get("embedded"), targets.get("etcd")
+    rows = [
+        "| workload | unit | moto | LS embedded | x moto | LS etcd | x moto | target | met? |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    s3_head = {n: _value(t, WORKLOADS[2]) for n, t in (("embedded", emb), ("etcd", etcd))}
+    for w in WORKLOADS:
+        m, e, d = _value(moto, w), _value(emb, w), _value(etcd, w)
+        re_ = e / m if e is not None and m else None
+        rd = d / m if d is not None and m else None
+        goal, verdict = "", []
+        if w.name in TARGETS:
+            ge, gd = TARGETS[w.name]
+            goal = f"≥ {ge:g}x moto" + (f" (etcd ≥ {gd:g}x)" if gd else "")
+            if ge is not None and re_ is not None:
+                verdict.append("met" if re_ >= ge else f"missed ({re_ / ge:.0%} of it)")
+            if gd is not None and rd is not None:
+                verdict.append("etcd " + ("met" if rd >= gd else f"missed ({rd / gd:.0%})"))
+        if w.size >= MiB and w.api == "s3":
+            for n, t in (("embedded", emb), ("etcd", etcd)):
+                extra = _rss_per_transfer(t, w)
+                if extra is not None:
+                    ok = "met" if extra < 64 else "missed"
+                    verdict.append(f"{n} RSS +{extra:.0f} MiB/transfer ({ok}: < 64)")
+        if w.name.startswith("gRPC HeadObject"):
+            goal = "≥ S3 HEAD rate"
+            for n, v in (("embedded", e), ("etcd", d)):
+                h = s3_head[n]
+                if v is not None and h:
+                    verdict.append(f"{n} {'met' if v >= h else 'missed'} ({v / h:.2f}x S3 HEAD)")
+        elif w.name.startswith("gRPC streaming"):
+            goal = "≥ 500 MB/s"
+            for n, v in (("embedded", e), ("etcd", d)):
+                if v is not None:
+                    verdict.append(f"{n} {'met' if v >= 500 else 'missed'}")
+        etcd_cell = pending.get("etcd", _fmt(d)) if d is None else _fmt(d)
+        rows.append(
+            f"| {w.name} | {UNITS[w.metric]} | {_fmt(m)} | {_fmt(e)} | "
+            f"{'—' if re_ is None else f'{re_:.2f}'} | {etcd_cell} | "
+            f"{'—' if rd is None else f'{rd:.2f}'} | {goal} | {'; '.join(verdict)} |"
+        )
+    rows += ["", "| server | workload | ops/s | MB/s | p50 ms | p99 ms | errors | server CPU ms/op "
+             "| client CPU ms/op | server RSS MiB (start → peak) |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+    for t in targets.values():
+        if t is None:
+            continue
+        for w in WORKLOADS:
+            r = t.results.get(w.name)
+            if w.name not in t.results:
+                continue
+            if not r:
+                rows.append(f"| {t.name} | {w.name} | failed | | | | | | | |")
+                continue
+            curl = f" (curl {r['curl_mb_s']})" if "curl_mb_s" in r else ""
+            rows.append(
+                f"| {t.name} | {w.name} | {r['ops_s']} | {r['mb_s']}{curl} | {r['p50_ms']} | "
+                f"{r['p99_ms']} | {r['errors']} | {r['server_cpu_ms_op']} | "
+                f"{r['client_cpu_ms_op']} | {r['server_rss_mib']} → {r['server_rss_peak_mib']} |"
+            )
+    return "\n".join(rows)
+
+
+@contextlib.contextmanager
+def workdir(keep: bool) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="lightningstor-bench-"))
+    try:
+        yield path
+    finally:
+        if keep:
+            print(f"(logs and data kept in {path})")
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--duration", type=float, default=8.0, help="measured seconds per workload")
+    p.add_argument("--warmup", type=float, default=2.0)
+    p.add_argument("--only", default="moto,embedded,etcd")
+    p.add_argument("--quick", action="store_true", help="skip the 10 000-key listing")
+    p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
+    args = p.parse_args()
+    only = set(args.only.split(","))
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    targets: dict[str, Target | None] = {}
+    pending: dict[str, str] = {}
+    procs = Processes()
+    with workdir(args.keep) as work:
+        try:
+            if "moto" in only:
+                targets["moto"] = t = start_moto(procs, work)
+                bench_target(t, args)
+                procs.stop_all()
+            if "embedded" in only:
+                targets["embedded"] = t = start_lightningstor(
+                    procs, work / "embedded", "embedded", '[metadata]\nbackend = "embedded"\n'
+                )
+                bench_target(t, args)
+                procs.stop_all()
+            if "etcd" in only:
+                endpoint = start_etcd(procs, work)
+                config = f'[metadata]\nbackend = "etcd"\nendpoints = ["{endpoint}"]\n'
+                try:
+                    targets["etcd"] = t = start_lightningstor(
+                        procs, work / "etcd-ls", "etcd", config
+                    )
+                except RuntimeError as err:
+                    last = str(err).strip().splitlines()[-1:]
+                    print(f"== etcd: LightningStor did not start on etcd: {last}", flush=True)
+                    pending["etcd"] = "pending"
+                else:
+                    bench_target(t, args)
+                procs.stop_all()
+        finally:
+            procs.stop_all()
+    out = table(targets, pending)
+    header = (
+        f"lightningstor bench: {os.cpu_count()} CPUs, loopback, {args.duration:g} s measured "
+        f"after {args.warmup:g} s warm-up per workload; total {time.monotonic() - started:.0f} s; "
+        f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
+        "(anything above ~1 means other work shared the CPUs)"
+    )
+    print(f"\n{header}\n\n{out}")
+    if args.out:
+        args.out.write_text(f"{header}\n\n{out}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""A real ``lightningstor-iam serve`` process for tests, on a free (or given) loopback port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.integration.server import clean_env
+
+START_TIMEOUT = 20.0
+
+
+def write_config(path: Path, body: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+    return path
+
+
+@dataclass
+class IamProcess:
+    proc: subprocess.Popen[bytes]
+    workdir: Path
+    addr: str
+
+    @property
+    def audit_path(self) -> Path:
+        return self.workdir / "audit.log"
+
+    def audit_lines(self) -> list[dict[str, object]]:
+        if not self.audit_path.exists():
+            return []
+        return [json.loads(x) for x in self.audit_path.read_text().splitlines() if x]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+
+    def pause(self) -> None:
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_iam(
+    workdir: Path,
+    config: Path,
+    *,
+    addr: str = "127.0.0.1:0",
+    service_token_file: Path | None = None,
+) -> IamProcess:
+    workdir.mkdir(parents=True, exist_ok=True)
+    ports = workdir / "iam-ports.json"
+    ports.unlink(missing_ok=True)
+    args = [sys.executable, "-m", "lightningstor_api.iam.server", "serve", "--addr", addr,
+            "--config", str(config), "--key-file", str(workdir / "signing-key.json"),
+            "--audit-file", str(workdir / "audit.log")]  # fmt: skip
+    if service_token_file is not None:
+        args += ["--service-token-file", str(service_token_file)]
+    log = (workdir / "iam.log").open("ab")
+    proc = subprocess.Popen(
+        args,
+        env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports)}),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=workdir,
+    )
+    log.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not ports.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError((workdir / "iam.log").read_text())
+        time.sleep(0.02)
+    return IamProcess(proc, workdir, json.loads(ports.read_text())["iam"])
+
+
+@contextmanager
+def running_iam(workdir: Path, config: Path, **kwargs: object) -> Iterator[IamProcess]:
+    iam = start_iam(workdir, config, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield iam
+    finally:
+        iam.stop()

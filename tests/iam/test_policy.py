@@ -1,0 +1,110 @@
+"""The embedded policy engine: a table of (principal, action, resource) → allowed."""
+
+from __future__ import annotations
+
+import pytest
+
+from lightningstor_api.iam.policy import ADMIN_BINDING, Binding, PolicyEngine, action_matches
+from lightningstor_types.config import BUILTIN_ROLES, IamSettings
+from lightningstor_types.scope import Principal
+
+ALICE = Principal("alice", "acme")  # editor of org acme
+BOB = Principal("bob", "acme", "web")  # editor of project web only
+CAROL = Principal("carol", "acme")  # viewer of one bucket
+MALLORY = Principal("mallory", "evil")  # admin of org evil
+FAKE_ADMIN = Principal("admin", "evil")  # an id minted in org evil that looks like the admin
+ADMIN = Principal("admin", "default")
+DAVE = Principal("dave", "acme", "web")  # holds an org-level binding, but lives in a project
+ERIN = Principal("erin", "acme", "web")  # a project principal granted viewer on the whole org
+
+ENGINE = PolicyEngine(
+    BUILTIN_ROLES,
+    [
+        ADMIN_BINDING,
+        Binding("alice", "editor", "acme"),
+        Binding("bob", "editor", "acme", "web"),
+        Binding("carol", "viewer", "acme", None, "photos"),
+        Binding("mallory", "admin", "evil"),
+        Binding("dave", "admin", "acme"),
+        Binding("acme/web/erin", "viewer", "acme"),
+        Binding("platform", "admin", "*"),  # bare id at org "*": names nobody
+    ],
+)
+
+ORG = "org/acme"
+PHOTOS = "org/acme/bucket/photos"
+WEB_BUCKET = "org/acme/project/web/bucket/site"
+OPS_BUCKET = "org/acme/project/ops/bucket/logs"
+EVIL_BUCKET = "org/evil/bucket/loot"
+
+CASES = [
+    (ALICE, "lightningstor:objects:read", PHOTOS + "/object/a.jpg", True),
+    (ALICE, "lightningstor:buckets:create", WEB_BUCKET, True),  # org covers its projects
+    (ALICE, "lightningstor:credentials:create", ORG, False),  # editor has no credentials
+    (ALICE, "lightningstor:objects:read", EVIL_BUCKET + "/object/x", False),
+    (BOB, "lightningstor:objects:create", WEB_BUCKET + "/object/k", True),
+    (BOB, "lightningstor:objects:read", OPS_BUCKET + "/object/k", False),
+    (BOB, "lightningstor:objects:read", PHOTOS + "/object/k", False),
+    (BOB, "lightningstor:buckets:list", ORG, False),
+    (CAROL, "lightningstor:objects:read", PHOTOS + "/object/k", True),
+    (CAROL, "lightningstor:objects:create", PHOTOS + "/object/k", False),
+    (CAROL, "lightningstor:objects:read", "org/acme/bucket/other/object/k", False),
+    (CAROL, "lightningstor:buckets:list", ORG, False),
+    (MALLORY, "lightningstor:buckets:delete", EVIL_BUCKET, True),
+    (MALLORY, "lightningstor:buckets:read", PHOTOS, False),
+    (FAKE_ADMIN, "lightningstor:buckets:read", PHOTOS, False),
+    (ADMIN, "lightningstor:credentials:delete", "org/anything", True),
+    (ADMIN, "lightningstor:objects:read", EVIL_BUCKET + "/object/x", True),
+    (DAVE, "lightningstor:objects:read", PHOTOS + "/object/x", False),  # project principal
+    (ERIN, "lightningstor:objects:read", PHOTOS + "/object/x", True),
+    (ERIN, "lightningstor:objects:create", PHOTOS + "/object/x", False),
+    (Principal("erin", "acme"), "lightningstor:objects:read", PHOTOS + "/object/x", False),
+    (Principal("erin", "acme", "ops"), "lightningstor:objects:read", PHOTOS + "/object/x", False),
+    (Principal("platform", "acme"), "lightningstor:objects:read", PHOTOS, False),
+    (Principal("nobody", "acme"), "lightningstor:buckets:list", ORG, False),
+    (ALICE, "lightningstor:objects:read", "org/acme/bucket/../x", False),  # not canonical
+    (ALICE, "lightningstor:objects:read", "bucket/photos", False),  # malformed
+]
+
+
+@pytest.mark.parametrize(("principal", "action", "resource", "allowed"), CASES)
+def test_decisions(principal: Principal, action: str, resource: str, allowed: bool) -> None:
+    decision = ENGINE.decide(principal, action, resource)
+    assert decision.allowed is allowed, decision.reason
+    assert decision.reason
+
+
+@pytest.mark.parametrize(
+    ("pattern", "action", "matches"),
+    [
+        ("lightningstor:*", "lightningstor:buckets:tagging:write", True),
+        ("lightningstor:objects:*", "lightningstor:objects:tagging:read", True),
+        ("lightningstor:objects:*", "lightningstor:objectsx:read", False),
+        ("lightningstor:objects:read", "lightningstor:objects:read", True),
+        ("lightningstor:objects:read", "lightningstor:objects:readx", False),
+        ("*", "anything", True),
+        ("lightningstor:obj.cts:read", "lightningstor:objects:read", False),  # no regex
+    ],
+)
+def test_action_patterns(pattern: str, action: str, matches: bool) -> None:
+    assert action_matches(pattern, action) is matches
+
+
+def test_from_settings_has_the_admin_binding_and_configured_roles() -> None:
+    iam = IamSettings(
+        roles={"uploader": ["lightningstor:objects:create", "lightningstor:uploads:*"]},
+        bindings=[{"principal": "u", "role": "uploader", "org": "acme", "bucket": "in"}],
+        decision_cache_ttl_seconds=7,
+    )
+    engine = PolicyEngine.from_settings(iam)
+    d = engine.decide(Principal("u", "acme"), "lightningstor:uploads:write", "org/acme/bucket/in")
+    assert d.allowed and d.ttl_seconds == 7
+    assert not engine.decide(
+        Principal("u", "acme"), "lightningstor:objects:read", "org/acme/bucket/in/object/k"
+    ).allowed
+    assert engine.decide(ADMIN, "lightningstor:buckets:create", "org/x/bucket/y").allowed
+
+
+def test_unknown_role_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown role"):
+        PolicyEngine(BUILTIN_ROLES, [Binding("a", "nope", "acme")])

@@ -1,0 +1,126 @@
+"""Scopes in the core with the embedded engine: shadowing, foreign buckets, the audit log."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor_api.core import Core
+from lightningstor_api.iam import build_authorizer
+from lightningstor_types.errors import AccessDenied, NoSuchBucket
+from lightningstor_types.scope import Principal
+from lightningstor_types.service import RequestContext
+from tests.core.conftest import make_settings
+from tests.core.helpers import get, put
+
+BINDINGS = [
+    {"principal": "alice", "role": "editor", "org": "acme"},
+    {"principal": "bob", "role": "editor", "org": "acme", "project": "web"},
+    {"principal": "erin", "role": "editor", "org": "acme", "project": "web"},
+    {"principal": "acme/web/erin", "role": "viewer", "org": "acme"},
+    {"principal": "mallory", "role": "editor", "org": "evil"},
+]
+
+
+def as_(principal_id: str, org: str, project: str | None = None) -> RequestContext:
+    return RequestContext(Principal(principal_id, org, project), request_id=f"r-{principal_id}")
+
+
+ALICE = as_("alice", "acme")
+BOB = as_("bob", "acme", "web")
+ERIN = as_("erin", "acme", "web")
+MALLORY = as_("mallory", "evil")
+ACME = common_pb2.Scope(org_id="acme")
+
+
+@pytest.fixture
+async def core(tmp_path: Path) -> AsyncIterator[Core]:
+    settings = make_settings(tmp_path, iam={"bindings": BINDINGS})
+    c = await Core.open(settings, authorizer=build_authorizer(settings))
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+async def create(
+    core: Core, ctx: RequestContext, name: str, scope: common_pb2.Scope | None = None
+) -> None:
+    await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name=name, scope=scope))
+
+
+async def test_a_project_bucket_shadows_the_org_bucket_of_its_name(core: Core) -> None:
+    await create(core, ALICE, "shared")
+    await put(core, ALICE, "shared", "k", b"org")
+    # erin (project web, viewer of the org): no project bucket "shared" yet -> the org's.
+    assert (await get(core, ERIN, "shared", "k"))[1] == b"org"
+    # bob (project web, nothing at the org): the org bucket is not his to see.
+    with pytest.raises(NoSuchBucket):
+        await get(core, BOB, "shared", "k")
+    await create(core, BOB, "shared")
+    await put(core, BOB, "shared", "k", b"project")
+    assert (await get(core, ERIN, "shared", "k"))[1] == b"project"  # shadowed
+    assert (await get(core, BOB, "shared", "k"))[1] == b"project"
+    # Naming the org explicitly reaches the org's bucket (erin may read there).
+    stream = await core.get_object(
+        ERIN, object_pb2.GetObjectRequest(scope=ACME, bucket="shared", key="k")
+    )
+    assert b"".join([p async for p in stream.body]) == b"org"
+    listed = await core.list_buckets(ERIN, bucket_pb2.ListBucketsRequest())
+    assert [b.name for b in listed.buckets] == ["shared"]
+    # Writes through the shadowing name land in the project bucket; the org's is untouched.
+    assert (await get(core, ALICE, "shared", "k"))[1] == b"org"
+
+
+async def test_another_tenants_bucket_is_denied_whether_or_not_it_exists(core: Core) -> None:
+    await create(core, ALICE, "photos")
+    await put(core, ALICE, "photos", "a.jpg", b"secret")
+    for name in ("photos", "no-such-bucket"):
+        with pytest.raises(AccessDenied) as exc:
+            await get(core, MALLORY, name, "a.jpg", scope=ACME)
+        assert type(exc.value) is AccessDenied and exc.value.message == "Access Denied"
+        with pytest.raises(AccessDenied):
+            await core.head_bucket(MALLORY, bucket_pb2.HeadBucketRequest(scope=ACME, name=name))
+    with pytest.raises(AccessDenied):
+        await core.list_buckets(MALLORY, bucket_pb2.ListBucketsRequest(scope=ACME))
+    # In its own org, the same name is its own (absent) bucket, then its own bucket.
+    with pytest.raises(NoSuchBucket):
+        await get(core, MALLORY, "photos", "a.jpg")
+    await create(core, MALLORY, "photos")
+    with pytest.raises(Exception, match="does not exist"):
+        await get(core, MALLORY, "photos", "a.jpg")
+    assert (await get(core, ALICE, "photos", "a.jpg"))[1] == b"secret"
+
+
+async def test_a_project_key_cannot_reach_another_project(core: Core) -> None:
+    await create(core, ALICE, "ops-logs", common_pb2.Scope(org_id="acme", project_id="ops"))
+    with pytest.raises(AccessDenied):
+        await get(
+            core, BOB, "ops-logs", "k", scope=common_pb2.Scope(org_id="acme", project_id="ops")
+        )
+    with pytest.raises(AccessDenied):
+        await create(core, BOB, "x", common_pb2.Scope(org_id="acme", project_id="ops"))
+
+
+async def test_every_decision_is_audited(core: Core, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="lightningstor.audit")
+    await create(core, ALICE, "audited")
+    with pytest.raises(AccessDenied):
+        await create(core, MALLORY, "audited", ACME)
+    lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "lightningstor.audit"]
+    assert [(x["principal"], x["decision"]) for x in lines] == [
+        ("acme/alice", "allow"),
+        ("evil/mallory", "deny"),
+    ]
+    first = lines[0]
+    assert first["action"] == "lightningstor:buckets:create"
+    assert first["resource"] == "org/acme/bucket/audited"
+    assert first["request_id"] == "r-alice"
+    assert first["reason"] == "role editor at org/acme"
+    assert set(first) >= {"time", "source", "api"}
+    assert "no binding grants" in lines[1]["reason"]

@@ -1,0 +1,144 @@
+"""Health, readiness, metrics and access logs of a real server process."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.integration.server import ServerProcess
+
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with _NO_PROXY.open(request, timeout=10) as reply:
+            return reply.status, reply.read(), {k.lower(): v for k, v in reply.headers.items()}
+    except urllib.error.HTTPError as err:
+        return err.code, err.read(), {k.lower(): v for k, v in err.headers.items()}
+
+
+def sample(page: str, name: str, **labels: str) -> float:
+    """The value of the sample ``name`` whose labels include ``labels`` (0 when absent)."""
+    for line in page.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.partition("}")[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_health_and_ready(s3_url: str) -> None:
+    status, body, _ = get(s3_url + "/health")
+    assert (status, json.loads(body)) == (200, {"status": "ok"})
+    status, body, _ = get(s3_url + "/ready")
+    report = json.loads(body)
+    assert status == 200
+    assert report == {
+        "status": "ready",
+        "checks": {"metadata": "ok", "storage": "ok", "iam": "ok"},
+    }
+
+
+def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: ServerProcess) -> None:
+    from lightningstor_client import LightningStorClient
+    from lightningstor_types.errors import LightningStorError
+
+    def page() -> str:
+        status, body, headers = get(s3_url + "/metrics")
+        assert status == 200
+        assert headers["content-type"].startswith("text/plain")
+        return body.decode()
+
+    before = page()
+    bucket = f"m-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    for i in range(3):
+        s3.put_object(Bucket=bucket, Key=f"k{i}", Body=b"x" * 4096)
+    for _ in range(5):
+        assert s3.get_object(Bucket=bucket, Key="k0")["Body"].read() == b"x" * 4096
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object(Bucket=bucket, Key="absent")
+    # anonymous gRPC calls may be refused (IAM): counted either way
+    with LightningStorClient(ops_server.grpc_addr) as c, contextlib.suppress(LightningStorError):
+        c.head_bucket(bucket)
+    after = page()
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    ok = {"api": "s3", "status": "2xx"}
+    assert delta("lightningstor_requests_total", operation="PutObject", **ok) == 3
+    assert delta("lightningstor_requests_total", operation="GetObject", **ok) == 5
+    assert delta("lightningstor_requests_total", operation="CreateBucket", **ok) == 1
+    assert delta("lightningstor_requests_total", api="s3", operation="GetObject", status="4xx") == 1
+    assert delta("lightningstor_s3_errors_total", operation="GetObject", code="NoSuchKey") == 1
+    grpc_head = {"api": "grpc", "operation": "HeadBucket"}
+    assert (
+        sum(delta("lightningstor_requests_total", status=c, **grpc_head) for c in ("2xx", "4xx"))
+        == 1
+    )
+    assert (
+        delta(
+            "lightningstor_request_duration_seconds_count",
+            api="s3",
+            operation="GetObject",
+            status="2xx",
+        )
+        == 5
+    )
+    # 4 KiB bodies land in the 4 KiB bucket of the size histogram (le is inclusive)
+    assert (
+        delta(
+            "lightningstor_object_size_bytes_bucket", api="s3", operation="PutObject", le="4096.0"
+        )
+        == 3
+    )
+    assert delta("lightningstor_transfer_bytes_total", api="s3", direction="out") >= 5 * 4096
+    for family in (
+        "lightningstor_objects_total",
+        "lightningstor_storage_bytes",
+        "lightningstor_multipart_uploads_active",
+        "lightningstor_gc_backlog",
+    ):
+        assert f"# TYPE {family} gauge" in after, family
+
+
+def test_access_log_line_per_request(s3: Any, ops_server: ServerProcess) -> None:
+    bucket = f"log-{uuid.uuid4().hex[:12]}"
+    reply = s3.create_bucket(Bucket=bucket)
+    request_id = reply["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"abc")
+    deadline = time.monotonic() + 5
+    while True:
+        lines = [
+            r for r in ops_server.log_records() if r.get("logger") == "lightningstor_s3.access"
+        ]
+        mine = [r for r in lines if r.get("request_id") == request_id]
+        if mine or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert len(mine) == 1
+    line = mine[0]
+    assert line["operation"] == "CreateBucket"
+    assert line["status"] == 200
+    assert line["scope"].startswith("admin") or line["scope"]
+    assert isinstance(line["duration_ms"], float)
+    put = [r for r in lines if r.get("operation") == "PutObject" and bucket in r["msg"]]
+    assert put and put[-1]["bytes_in"] >= 3
+    grpc_lines = [
+        r for r in ops_server.log_records() if r.get("logger") == "lightningstor_api.access"
+    ]
+    assert all(
+        {"request_id", "operation", "scope", "status", "duration_ms"} <= set(r) for r in grpc_lines
+    )
