@@ -13,6 +13,7 @@ import pytest
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_api.core import Core
+from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import (
     AccessDenied,
@@ -344,9 +345,15 @@ async def test_core_lifecycle(tmp_path: Path, ctx: RequestContext) -> None:
         assert head.bucket.name == "kept"
 
 
-async def test_etcd_is_not_available_yet(tmp_path: Path) -> None:
+async def test_open_fails_cleanly_when_no_etcd_answers(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a loopback port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     settings = make_settings(
-        tmp_path, metadata={"backend": "etcd", "endpoints": ["127.0.0.1:2379"]}
+        tmp_path,
+        metadata={"backend": "etcd", "endpoints": [f"127.0.0.1:{port}"], "timeout_seconds": 1},
     )
-    with pytest.raises(NotImplementedError, match="etcd"):
+    with pytest.raises(MetadataUnavailable):
         await Core.open(settings)

@@ -84,6 +84,8 @@ def test_public_names() -> None:
         "Delete",
         "DeletePrefix",
         "EmbeddedStore",
+        "EtcdStore",
+        "open_store",
         "EventType",
         "Get",
         "KeyValue",

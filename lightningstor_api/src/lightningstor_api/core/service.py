@@ -26,7 +26,7 @@ from lightningstor_api.core import (
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
-from lightningstor_api.metadata import EmbeddedStore, MetadataStore
+from lightningstor_api.metadata import MetadataStore, open_store
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import ObjectStream, RequestContext
@@ -45,14 +45,7 @@ class Core:
     async def open(cls, settings: Settings, *, authorizer: Authorizer | None = None) -> Core:
         """Open the configured metadata store and chunk backend (creating the data dir)."""
         settings.server.data_dir.mkdir(parents=True, exist_ok=True)
-        if settings.metadata.backend != "embedded":
-            raise NotImplementedError(
-                f"metadata backend {settings.metadata.backend!r} is not available yet; "
-                'use backend = "embedded"'
-            )
-        db = settings.metadata.embedded_path(settings)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        store: MetadataStore = await EmbeddedStore.open(db)
+        store: MetadataStore = await open_store(settings)
         try:
             storage: StorageBackend = open_backend(settings)
         except BaseException:
