@@ -248,10 +248,12 @@ def curl_speed(target: Target) -> float | None:
     return best / 1e6
 
 
-def bench_target(target: Target, args: argparse.Namespace) -> None:
-    print(f"== {target.name}: S3 {target.s3}, gRPC {target.grpc or '-'}", flush=True)
-    for w in WORKLOADS:
-        if (w.api == "grpc" and target.grpc is None) or (args.quick and w.op == "list"):
+def bench_workload(targets: list[Target], w: Workload, args: argparse.Namespace) -> None:
+    """``w`` against every server, one after the other (close in time, so a busy machine
+    disturbs them alike)."""
+    print(f"== {w.name}", flush=True)
+    for target in targets:
+        if w.api == "grpc" and target.grpc is None:
             continue
         target.results[w.name] = run_workload(target, w, args)
         if w.name == "GET 64 MiB" and target.results[w.name]:
@@ -259,6 +261,16 @@ def bench_target(target: Target, args: argparse.Namespace) -> None:
             if speed is not None:
                 target.results[w.name]["curl_mb_s"] = f"{speed:.1f}"
                 print(f"  [{target.name}] curl, presigned GET 64 MiB: {speed:.1f} MB/s", flush=True)
+
+
+def _why(err: RuntimeError) -> str:
+    """The last line of a failed server's log, or of the exception in its last JSON record."""
+    lines = str(err).strip().splitlines()
+    last = lines[-1] if lines else ""
+    with contextlib.suppress(ValueError, AttributeError):
+        record = json.loads(last)
+        last = str(record.get("exc") or record.get("msg") or last).strip().splitlines()[-1]
+    return last
 
 
 def _value(t: Target | None, w: Workload) -> float | None:
@@ -373,29 +385,25 @@ def main() -> int:
     with workdir(args.keep) as work:
         try:
             if "moto" in only:
-                targets["moto"] = t = start_moto(procs, work)
-                bench_target(t, args)
-                procs.stop_all()
+                targets["moto"] = start_moto(procs, work)
             if "embedded" in only:
-                targets["embedded"] = t = start_lightningstor(
+                targets["embedded"] = start_lightningstor(
                     procs, work / "embedded", "embedded", '[metadata]\nbackend = "embedded"\n'
                 )
-                bench_target(t, args)
-                procs.stop_all()
             if "etcd" in only:
                 endpoint = start_etcd(procs, work)
                 config = f'[metadata]\nbackend = "etcd"\nendpoints = ["{endpoint}"]\n'
                 try:
-                    targets["etcd"] = t = start_lightningstor(
-                        procs, work / "etcd-ls", "etcd", config
-                    )
+                    targets["etcd"] = start_lightningstor(procs, work / "etcd-ls", "etcd", config)
                 except RuntimeError as err:
-                    last = str(err).strip().splitlines()[-1:]
-                    print(f"== etcd: LightningStor did not start on etcd: {last}", flush=True)
+                    print(f"LightningStor did not start on etcd: {_why(err)}", flush=True)
                     pending["etcd"] = "pending"
-                else:
-                    bench_target(t, args)
-                procs.stop_all()
+            running = [t for t in targets.values() if t is not None]
+            for t in running:
+                print(f"{t.name}: S3 {t.s3}, gRPC {t.grpc or '-'}, pids {t.pids}", flush=True)
+            for w in WORKLOADS:
+                if not (args.quick and w.op == "list"):
+                    bench_workload(running, w, args)
         finally:
             procs.stop_all()
     out = table(targets, pending)

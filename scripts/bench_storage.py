@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
+import signal
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,7 +36,6 @@ sys.path.insert(0, str(ROOT))  # the test fixtures start the processes
 from lightningstor_client import AsyncLightningStorClient  # noqa: E402
 from lightningstor_storage import LocalBackend, StorageBackend, new_chunk_id  # noqa: E402
 from lightningstor_storage.replicated import Cluster, Node, ReplicatedBackend  # noqa: E402
-from tests.integration.server import running_server  # noqa: E402
 from tests.storage_nodes.nodes import NodeProcess, running_nodes  # noqa: E402
 
 KiB, MiB = 1024, 1024 * 1024
@@ -73,6 +76,38 @@ async def timed(count: int, concurrency: int, one: Callable[[int], Awaitable[Non
 # ---- the server layer ----
 
 
+@contextlib.contextmanager
+def running_server(workdir: Path, config: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A ``lightningstor-server`` on a free port: (gRPC address, admin key kwargs)."""
+    workdir.mkdir(parents=True)
+    ports = workdir / "ports.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTNINGSTOR_")}
+    env["LIGHTNINGSTOR_PORTS_FILE"] = str(ports)
+    command = [
+        sys.executable, "-m", "lightningstor_api.main", "--config", str(config),
+        "--grpc-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0",
+        "--data-dir", str(workdir / "data"),
+    ]  # fmt: skip
+    with (workdir / "server.log").open("wb") as log:
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not ports.exists():  # written once the server serves
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((workdir / "server.log").read_text())
+            time.sleep(0.05)
+        admin = json.loads((workdir / "data" / "admin-credentials.json").read_text())
+        keys = {"access_key": admin["access_key_id"], "secret_key": admin["secret_access_key"]}
+        yield json.loads(ports.read_text())["grpc"], keys
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def server_config(path: Path, nodes: Sequence[NodeProcess] | None) -> Path:
     lines = ["[storage]", 'chunk_size = "8MiB"', "[logging]", 'level = "warning"']
     if nodes:
@@ -88,7 +123,10 @@ async def bench_server(
     name: str, addr: str, keys: dict[str, str], small: int, large: int, concurrency: int
 ) -> list[Result]:
     results = []
-    async with AsyncLightningStorClient(addr, **keys) as client:
+    client = AsyncLightningStorClient(
+        addr, access_key=keys["access_key"], secret_key=keys["secret_key"]
+    )
+    async with client:
         await client.create_bucket("bench")
         for size, count, conc in ((4 * KiB, small, concurrency), (64 * MiB, large, 2)):
             data = os.urandom(size)
@@ -172,10 +210,9 @@ async def run(args: argparse.Namespace, workdir: Path, nodes: list[NodeProcess])
     for name, placed in (("local", None), ("replicated RF=3", nodes)):
         tag = "dist" if placed else "local"
         config = server_config(workdir / f"{tag}.toml", placed)
-        with running_server(workdir / f"server-{tag}", args=["--config", str(config)]) as srv:
-            keys = srv.admin_keys()
+        with running_server(workdir / f"server-{tag}", config) as (addr, keys):
             results += await bench_server(
-                name, srv.grpc_addr, keys, args.small, args.large, args.concurrency
+                name, addr, keys, args.small, args.large, args.concurrency
             )
     return results
 

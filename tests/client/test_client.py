@@ -386,8 +386,8 @@ def test_upload_and_download_a_large_file_in_parallel_parts(
 class CountingClient(AsyncLightningStorClient):
     """The real client, recording which parts it uploads."""
 
-    def __init__(self, endpoint: str) -> None:
-        super().__init__(endpoint)
+    def __init__(self, endpoint: str, **keys: str) -> None:
+        super().__init__(endpoint, **keys)
         self.parts_sent: list[int] = []
 
     async def upload_part(self, *args: Any, **kwargs: Any) -> Part:
@@ -406,7 +406,7 @@ async def test_an_interrupted_upload_resumes_with_only_the_missing_parts(
         if done >= 20 * MiB:
             raise CutShortError
 
-    first = CountingClient(module_server.grpc_addr)
+    first = CountingClient(module_server.grpc_addr, **module_server.admin_keys())
     with pytest.raises(CutShortError):
         await first.upload_file(
             big_file, new_bucket, "resumed", concurrency=1, progress=stop_after_20_mib
@@ -414,7 +414,7 @@ async def test_an_interrupted_upload_resumes_with_only_the_missing_parts(
     await first.close()
     assert first.parts_sent == [1, 2, 3]  # parts 1 and 2 finished, part 3 was cut off
     assert Path(f"{big_file}.lsupload").exists()
-    second = CountingClient(module_server.grpc_addr)
+    second = CountingClient(module_server.grpc_addr, **module_server.admin_keys())
     [upload] = (await second.list_multipart_uploads(new_bucket)).uploads
     before = await second.list_parts(new_bucket, "resumed", upload.upload_id)
     assert [p.part_number for p in before.parts] == [1, 2]

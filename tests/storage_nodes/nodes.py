@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -17,14 +18,19 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.integration.server import clean_env
-
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
+
+
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment without the developer's LIGHTNINGSTOR_* variables, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTNINGSTOR_")}
+    return {**env, **extra}
 
 
 @dataclass
@@ -80,7 +86,13 @@ class NodeProcess:
             sys.executable, "-m", "lightningstor_storage.node.main",
             "--listen-addr", listen, "--data-dir", str(self.data_dir), *self.args,
         ]  # fmt: skip
-        env = clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(self.ports_file), **self.env})
+        env = clean_env(
+            {
+                "LIGHTNINGSTOR_PORTS_FILE": str(self.ports_file),
+                "LIGHTNINGSTOR_SCRUB_RATE_BYTES_PER_SECOND": "0",  # unless a test turns it on
+                **self.env,
+            }
+        )
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
                 command,
@@ -167,7 +179,7 @@ def wait_healthy(
         else grpc.secure_channel(address, credentials)
     )
     with channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+        stub: Any = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
                 reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1)

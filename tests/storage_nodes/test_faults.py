@@ -273,13 +273,13 @@ async def test_a_node_back_with_stale_chunks_deletes_them(
     victim.kill()
     for info in infos:
         assert await backend.delete_chunk(info.chunk_id)
-    assert backend.pending_deletes(victim.address) >= stale
+    assert backend.missed_deletes.pending(victim.address) >= stale
     victim.start()  # on its old port, with its old files
     assert stale <= set(victim.chunk_files())
     await until_answers(backend, victim.address)  # its missed deletes are done then
     await backend.idle()
     assert not stale & set(victim.chunk_files())
-    assert not backend.pending_deletes(victim.address) & stale
+    assert not backend.missed_deletes.pending(victim.address) & stale
 
 
 async def test_checksums_are_checked_end_to_end(backend: ReplicatedBackend) -> None:

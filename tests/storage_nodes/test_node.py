@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -339,3 +344,48 @@ async def test_mutual_tls_lets_only_clients_with_a_certificate_in(tmp_path: Path
         finally:
             for client in (trusted, anonymous, plain):
                 await client.close()
+
+
+async def test_the_node_scrub_quarantines_a_corrupt_chunk(tmp_path: Path) -> None:
+    scrub_on = {"LIGHTNINGSTOR_SCRUB_RATE_BYTES_PER_SECOND": "64MiB"}
+    with running_nodes(tmp_path, 1, env=scrub_on) as (node,):
+        c = NodeClient(node.address, timeout=5.0)
+        try:
+            ids = [new_chunk_id() for _ in range(3)]
+            for chunk_id in ids:
+                data = content(BLOCK_SIZE + 1, seed=len(chunk_id))
+                await c.put(chunk_id, data, google_crc32c.value(data))
+        finally:
+            await c.close()
+        node.stop()
+        path = node.chunk_files()[ids[1]]
+        raw = bytearray(path.read_bytes())
+        raw[5] ^= 0x20
+        path.write_bytes(bytes(raw))
+        node.start()  # the first pass starts with the node
+        deadline = time.monotonic() + 20
+        while ids[1] in node.chunk_files():
+            assert time.monotonic() < deadline, node.logs()
+            await asyncio.sleep(0.05)
+        assert set(node.chunk_files()) == {ids[0], ids[2]}
+        assert [p.name.split(".")[0] for p in (node.data_dir / "quarantine").iterdir()] == [ids[1]]
+
+
+def test_the_admin_cli_reports_and_drains(node: NodeProcess) -> None:
+    def admin(*args: str) -> tuple[int, list[dict[str, object]]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "lightningstor_storage.node.admin", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        return done.returncode, [json.loads(line) for line in done.stdout.splitlines()]
+
+    code, (info,) = admin("info", node.address)
+    assert code == 0 and info["draining"] is False and info["address"] == node.address
+    code, (info,) = admin("drain", node.address)
+    assert code == 0 and info["draining"] is True
+    code, (info,) = admin("undrain", node.address)
+    assert code == 0 and info["draining"] is False
+    code, (down,) = admin("info", "127.0.0.1:1", "--timeout", "2")
+    assert code == 1 and "error" in down

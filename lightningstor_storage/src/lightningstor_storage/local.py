@@ -116,6 +116,11 @@ class LocalBackend:
         """Size (from the file length, unverified) and mtime of a chunk; None if absent."""
         return await self._run(_stat, self._chunk_path(chunk_id))
 
+    async def quarantine(self, chunk_id: str) -> bool:
+        """Move a (corrupt) chunk to ``{data_dir}/quarantine/``: kept for inspection, no longer a
+        chunk. True if it was there."""
+        return await self._run(self._quarantine, self._chunk_path(chunk_id))
+
     async def list_chunks(self) -> AsyncIterator[ChunkStat]:
         """Every stored chunk, one thread call per top-level fan-out directory."""
         for fanout in await self._run(_fanout_dirs, self._chunks_dir):
@@ -210,6 +215,17 @@ class LocalBackend:
             writer.discard()
             raise
         return ChunkInfo(final.name, size, crc)
+
+    def _quarantine(self, path: Path) -> bool:
+        target = self._data_dir / "quarantine"
+        self._make_dir(target)
+        try:
+            path.rename(target / f"{path.name}.{int(time.time())}")
+        except FileNotFoundError:
+            return False
+        _fsync_dir(path.parent)
+        _fsync_dir(target)
+        return True
 
     def _make_dir(self, path: Path) -> None:
         """Create ``path`` (up to the data directory) and make its entry in its parent durable."""

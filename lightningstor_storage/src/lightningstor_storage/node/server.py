@@ -4,7 +4,8 @@ Start: open the data directory (node id, drain mark), remove temporary files a c
 (``listen_addr``, port 0 = any free port; TLS when configured, client certificates required when
 the TLS section names a CA), publish ``{"storage": "host:port"}`` to ``$LIGHTNINGSTOR_PORTS_FILE``,
 turn health SERVING. SIGTERM or SIGINT: health NOT_SERVING, stop accepting calls, give calls in
-flight ``shutdown_grace_seconds``, then close the backend.
+flight ``shutdown_grace_seconds``, then close the backend. While it runs, the node scrubs its
+own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from grpc_health.v1 import (  # type: ignore[import-untyped, unused-ignore]
 
 from lightningstor.storage.v1 import storage_pb2, storage_pb2_grpc
 from lightningstor_storage.local import LocalBackend
+from lightningstor_storage.node.scrub import NodeScrubber
 from lightningstor_storage.node.servicer import StorageNodeServicer
 from lightningstor_storage.node.state import NodeState
 from lightningstor_types.config import StorageNodeSettings, TlsSettings
@@ -107,6 +109,7 @@ async def _serve(
         ]
     )
     storage_pb2_grpc.add_StorageNodeServicer_to_server(StorageNodeServicer(backend, state), server)
+    scrub: asyncio.Task[None] | None = None
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     addr = bind(server, settings.listen_addr, settings.tls)
@@ -126,8 +129,14 @@ async def _serve(
             },
         )
         write_ports_file({"storage": addr})
+        if settings.scrub_rate_bytes_per_second > 0:
+            scrubber = NodeScrubber(backend, settings.scrub_rate_bytes_per_second)
+            scrub = asyncio.create_task(scrubber.run_forever(), name="lightningstor-scrub")
         await stop.wait()
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     finally:
+        if scrub is not None:
+            scrub.cancel()
+            await asyncio.gather(scrub, return_exceptions=True)
         await health_servicer.enter_graceful_shutdown()
         await server.stop(settings.shutdown_grace_seconds)

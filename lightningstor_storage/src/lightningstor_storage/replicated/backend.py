@@ -1,10 +1,12 @@
 """``ReplicatedBackend``: chunks on storage nodes, ``replication_factor`` copies each.
 
 - **put**: the chunk goes to its first replication_factor writable nodes (placement order, up and
-  not draining), in parallel, each verifying size and CRC32C before its fsync. The put returns
-  once ``write_quorum`` nodes acknowledged, naming them in ``ChunkInfo.replicas``; slower
-  replicas finish in the background (within the request timeout). Fewer writable nodes than the
-  quorum, or too many failures, raise :class:`StorageUnavailable` after deleting what was written.
+  not draining), in parallel: a chunk given whole with its size and CRC32C in the header, a
+  chunk given as a stream piece by piece as it arrives (:mod:`.fanout`), size and CRC32C in a
+  trailer. Each node checks them before its fsync. The put returns once ``write_quorum`` nodes
+  acknowledged, naming them in ``ChunkInfo.replicas``; slower replicas finish in the background
+  (or are cut after the request timeout without progress). Fewer writable nodes than the quorum,
+  or too many failures, raise :class:`StorageUnavailable` after deleting what was written.
 - **get**: the hinted replicas first, then placement order, down nodes last; an error, a timeout
   or a checksum mismatch moves the read to the next node, from the byte where it stopped (every
   piece is checked, so no wrong byte is ever returned). A replica found missing or corrupt on the
@@ -17,10 +19,8 @@
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Coroutine, Sequence
-from functools import partial
+from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Sequence
 from typing import Any
 
 from lightningstor_storage.backend import (
@@ -34,19 +34,20 @@ from lightningstor_storage.backend import (
     validate_chunk_id,
 )
 from lightningstor_storage.chunkfile import crc32c
-from lightningstor_storage.replicated.client import NodeClient, NodeError
+from lightningstor_storage.replicated.client import NodeError
 from lightningstor_storage.replicated.cluster import Cluster
+from lightningstor_storage.replicated.deletes import MissedDeletes
 from lightningstor_storage.replicated.fanout import Fanout, QuorumLostError
+from lightningstor_storage.replicated.listing import merged_listing
 from lightningstor_storage.replicated.placement import Node
 from lightningstor_storage.replicated.repair import Referenced, Repairer
 from lightningstor_types.config import DistributedSettings
 
-__all__ = ["MAX_PENDING_DELETES", "ReplicatedBackend"]
+__all__ = ["ReplicatedBackend"]
 
 log = logging.getLogger(__name__)
 
-MAX_PENDING_DELETES = 100_000
-"""Deletes remembered per unreachable node; beyond that the orphan sweep cleans up."""
+_LOOP = "lightningstor-storage-loop"
 _CAPABILITIES = Capabilities(
     name="replicated", durable=True, verifies_checksums=True, replicated=True, range_reads=True
 )
@@ -55,10 +56,17 @@ _CAPABILITIES = Capabilities(
 class ReplicatedBackend:
     """The StorageBackend over a :class:`Cluster` of storage nodes."""
 
-    def __init__(self, cluster: Cluster, *, scrub_rate: int = 32 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        cluster: Cluster,
+        *,
+        scrub_rate: int = 32 * 1024 * 1024,
+        probe_interval: float = 5.0,
+    ) -> None:
         self.cluster = cluster
+        self.probe_interval = probe_interval
         self.repairer = Repairer(cluster, rate=scrub_rate)
-        self._pending_deletes: dict[str, set[str]] = {a: set() for a in cluster.nodes}
+        self.missed_deletes = MissedDeletes(cluster, cluster.nodes)
         self._background: set[asyncio.Task[Any]] = set()
         self._healing: set[str] = set()
         self._closed = False
@@ -77,7 +85,11 @@ class ReplicatedBackend:
             backoff=settings.node_down_backoff_seconds,
             tls=settings.tls,
         )
-        return cls(cluster, scrub_rate=settings.scrub_rate_bytes_per_second)
+        return cls(
+            cluster,
+            scrub_rate=settings.scrub_rate_bytes_per_second,
+            probe_interval=min(settings.node_down_backoff_seconds, 5.0),
+        )
 
     def capabilities(self) -> Capabilities:
         """Durable on a write quorum, checksummed end to end, replicated, with range reads."""
@@ -285,49 +297,19 @@ class ReplicatedBackend:
                     return await c.call(address, lambda cl: cl.delete(chunk_id))
                 except NodeError:
                     pass
-            self._remember_delete(address, chunk_id)
+            self.missed_deletes.remember(address, chunk_id)
             return None
 
         replies = await asyncio.gather(*(one(a) for a in addresses))
         return dict(zip(addresses, replies, strict=True))
 
-    def _remember_delete(self, address: str, chunk_id: str) -> None:
-        pending = self._pending_deletes[address]
-        if len(pending) < MAX_PENDING_DELETES:
-            pending.add(chunk_id)
-        elif len(pending) == MAX_PENDING_DELETES:
-            log.warning(
-                "storage node %s: too many missed deletes; the sweep takes the rest", address
-            )
-
     def _recovered(self, address: str) -> None:
-        if self._pending_deletes[address] and not self._closed:
+        if self.missed_deletes.pending(address) and not self._closed:
 
             async def flush() -> None:
-                await self.flush_deletes(address)
+                await self.missed_deletes.flush(address)
 
             self._spawn(flush())
-
-    async def flush_deletes(self, address: str) -> int:
-        """Retry the deletes a node missed while it was down; returns how many were done."""
-        pending = self._pending_deletes[address]
-        done = 0
-        for chunk_id in list(pending):
-            try:
-                await self.cluster.call(address, partial(NodeClient.delete, chunk_id=chunk_id))
-            except NodeError:
-                return done
-            except StorageError:
-                pass
-            pending.discard(chunk_id)
-            done += 1
-        if done:
-            log.info("storage node %s: %d missed deletes done", address, done)
-        return done
-
-    def pending_deletes(self, address: str) -> frozenset[str]:
-        """Chunks a node still has to delete (it was down when they were deleted)."""
-        return frozenset(self._pending_deletes[address])
 
     async def exists(self, chunk_id: str) -> bool:
         """Whether any node holds the chunk (StorageUnavailable when it cannot be told)."""
@@ -335,6 +317,8 @@ class ReplicatedBackend:
         c = self.cluster
 
         async def one(address: str) -> bool | None:
+            if not c.health.is_up(address):
+                return None
             try:
                 return await c.call(address, lambda cl: cl.exists(chunk_id)) is not None
             except NodeError:
@@ -347,76 +331,49 @@ class ReplicatedBackend:
             raise StorageUnavailable(f"chunk {chunk_id}: some storage nodes do not answer")
         return False
 
-    async def list_chunks(self) -> AsyncIterator[ChunkStat]:
+    def list_chunks(self) -> AsyncIterator[ChunkStat]:
         """Every chunk of every node that answers, once, in id order (newest mtime of its copies).
 
         StorageUnavailable if no node answers; chunks of a node that fails are left out.
         """
         self._check_open()
-        c = self.cluster
-        streams = {a: c.clients[a].list() for a in c.nodes}
-        heads: list[tuple[str, int, ChunkStat]] = []
-        order = list(streams)
-        try:
-            answered = 0
-            for i, address in enumerate(order):
-                if c.health.is_up(address):
-                    answered += await self._push_next(heads, i, address, streams[address])
-            if not answered:
-                raise StorageUnavailable("no storage node answers the listing")
-            while heads:
-                chunk_id, i, stat = heapq.heappop(heads)
-                newest = stat
-                await self._push_next(heads, i, order[i], streams[order[i]])
-                while heads and heads[0][0] == chunk_id:
-                    _, j, other = heapq.heappop(heads)
-                    if other.mtime > newest.mtime:
-                        newest = other
-                    await self._push_next(heads, j, order[j], streams[order[j]])
-                yield newest
-        finally:
-            for stream in streams.values():
-                await stream.aclose()
-
-    async def _push_next(
-        self,
-        heads: list[tuple[str, int, ChunkStat]],
-        i: int,
-        address: str,
-        stream: AsyncGenerator[ChunkStat, None],
-    ) -> bool:
-        """Push a node's next listed chunk; False when the node's listing ended or failed."""
-        try:
-            stat = await anext(stream)
-        except StopAsyncIteration:
-            self.cluster.answered(address)
-            return True
-        except NodeError as exc:
-            self.cluster.failed(address, exc)
-            log.warning("listing of storage node %s failed: %s", address, exc)
-            return False
-        heapq.heappush(heads, (stat.chunk_id, i, stat))
-        return True
+        return merged_listing(self.cluster)
 
     # ---- background work and lifetime ----
 
-    def start_repair(self, referenced: Referenced, *, interval: float = 60.0) -> asyncio.Task[None]:
-        """Scrub and re-replicate every chunk ``referenced`` names, a pass every ``interval`` s."""
+    def start_background(
+        self, referenced: Referenced | None = None, *, repair_interval: float = 60.0
+    ) -> None:
+        """Start the background work in the running loop (stopped by :meth:`close`).
+
+        Every ``probe_interval`` seconds the nodes are asked for their info (health, drain
+        state) and the deletes they missed are done. Given ``referenced`` (and a scrub rate
+        above 0), repair passes run over those chunks, each ``repair_interval`` s after the last.
+        """
         self._check_open()
 
-        async def loop() -> None:
+        async def probe() -> None:
             while True:
                 try:
                     await self.cluster.refresh()
                     for address in self.cluster.nodes:
-                        if self._pending_deletes[address] and self.cluster.health.is_up(address):
-                            await self.flush_deletes(address)
+                        if self.cluster.health.is_up(address):
+                            await self.missed_deletes.flush(address)
+                except Exception:
+                    log.exception("probing the storage nodes failed")
+                await asyncio.sleep(self.probe_interval)
+
+        async def repair(referenced: Referenced) -> None:
+            while True:
+                try:
                     await self.repairer.run_once(referenced)
                 except Exception:  # one failed pass must not stop repair
                     log.exception("repair pass failed")
-                await asyncio.sleep(interval)
+                await asyncio.sleep(repair_interval)
 
-        return self._spawn(loop(), name="lightningstor-repair")
+        self._spawn(probe(), name=_LOOP)
+        if referenced is not None and self.repairer.throttle.rate > 0:
+            self._spawn(repair(referenced), name=_LOOP)
 
     async def drain(self, address: str, draining: bool = True) -> None:
         """Mark a node draining: no new chunks go there, repair copies its chunks away."""
@@ -441,9 +398,9 @@ class ReplicatedBackend:
             log.log(level, "background storage work failed: %s", exc, exc_info=exc)
 
     async def idle(self) -> None:
-        """Wait until background work (late replicas, repairs; not the repair loop) is done."""
+        """Wait until background work (late replicas, repairs; not the loops) is done."""
         while True:
-            tasks = [t for t in self._background if t.get_name() != "lightningstor-repair"]
+            tasks = [t for t in self._background if t.get_name() != _LOOP]
             if not tasks:
                 return
             await asyncio.wait(tasks)
