@@ -146,7 +146,8 @@ def start_moto(procs: Processes, work: Path) -> Target:
     return Target("moto", f"127.0.0.1:{port}", None, *MOTO_KEYS, [proc.pid])
 
 
-def start_etcd(procs: Processes, work: Path) -> str:
+def start_etcd(procs: Processes, work: Path) -> tuple[str, int]:
+    """A one-member etcd on free loopback ports: its client endpoint and its pid."""
     client, peer = free_port(), free_port()
     exe = os.environ.get("LIGHTNINGSTOR_TEST_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
     cmd = [
@@ -167,7 +168,7 @@ def start_etcd(procs: Processes, work: Path) -> str:
             opener.open(f"http://127.0.0.1:{client}/health", timeout=1) as resp,
         ):
             if json.loads(resp.read()).get("health") == "true":
-                return f"127.0.0.1:{client}"
+                return f"127.0.0.1:{client}", proc.pid
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"etcd did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.1)
@@ -391,10 +392,13 @@ def main() -> int:
                     procs, work / "embedded", "embedded", '[metadata]\nbackend = "embedded"\n'
                 )
             if "etcd" in only:
-                endpoint = start_etcd(procs, work)
+                endpoint, etcd_pid = start_etcd(procs, work)
                 config = f'[metadata]\nbackend = "etcd"\nendpoints = ["{endpoint}"]\n'
                 try:
-                    targets["etcd"] = start_lightningstor(procs, work / "etcd-ls", "etcd", config)
+                    targets["etcd"] = t = start_lightningstor(
+                        procs, work / "etcd-ls", "etcd", config
+                    )
+                    t.pids.append(etcd_pid)  # etcd's CPU and memory count as the server's
                 except RuntimeError as err:
                     print(f"LightningStor did not start on etcd: {_why(err)}", flush=True)
                     pending["etcd"] = "pending"

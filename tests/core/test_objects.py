@@ -49,9 +49,11 @@ class CountingStorage:
         self.inner = inner
         self.reads: list[tuple[str, int, int | None]] = []
 
-    def get_chunk(self, chunk_id: str, offset: int = 0, length: int | None = None) -> Any:
+    def get_chunk(
+        self, chunk_id: str, offset: int = 0, length: int | None = None, **hints: Any
+    ) -> Any:
         self.reads.append((chunk_id, offset, length))
-        return self.inner.get_chunk(chunk_id, offset, length)
+        return self.inner.get_chunk(chunk_id, offset, length, **hints)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)

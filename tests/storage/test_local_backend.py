@@ -94,7 +94,9 @@ def test_public_names():
         "LocalBackend",
         "StorageBackend",
         "StorageError",
+        "StorageUnavailable",
         "new_chunk_id",
+        "open_backend",
         "validate_chunk_id",
     }
 

@@ -35,7 +35,7 @@ def make_backend(
     *,
     replication_factor: int = 3,
     write_quorum: int | None = None,
-    timeout: float = 2.0,
+    timeout: float = 10.0,
     backoff: float = 1.0,
     zones: Sequence[str] | None = None,
     strategy: Strategy = "consistent_hash",

@@ -40,7 +40,7 @@ def settings_for(data_dir: Path, nodes: Sequence[NodeProcess]) -> Settings:
     distributed = {
         "nodes": [{"address": n.address} for n in nodes],
         "replication_factor": 3,
-        "request_timeout_seconds": 2,
+        "request_timeout_seconds": 10,
         "node_down_backoff_seconds": 30,
     }
     storage = {"backend": "distributed", "chunk_size": MIB, "distributed": distributed}

@@ -221,3 +221,20 @@ async def test_throttle_paces_to_its_rate(monkeypatch: pytest.MonkeyPatch) -> No
     unpaced = Throttle(0)
     await unpaced.take(10**9)
     assert len(slept) == 1
+
+
+async def test_no_copy_is_trimmed_while_too_few_nodes_can_take_chunks(
+    nodes: list[NodeProcess],
+) -> None:
+    four = nodes[:4]
+    backend = make_backend(four)
+    try:
+        infos = await put_many(backend, 10)
+        for node in four[1:]:
+            backend.cluster.draining.add(node.address)  # only one writable node left
+        stats = await backend.repairer.run_once(referenced(infos))
+        assert stats.replicas_trimmed == 0
+        for info in infos:
+            assert len(copies(four, info.chunk_id)) >= 3  # nothing lost its copies
+    finally:
+        await backend.close()

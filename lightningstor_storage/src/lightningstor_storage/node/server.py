@@ -94,6 +94,7 @@ async def serve(settings: StorageNodeSettings) -> None:
             log.info("removed temporary files of an earlier run", extra={"count": swept})
         await _serve(settings, backend, state, stop)
     finally:
+        await state.close()
         await backend.close()
     log.info("stopped")
 

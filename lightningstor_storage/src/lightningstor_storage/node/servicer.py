@@ -188,6 +188,7 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
         except Exception as exc:
             await _abort(context, exc, "PutChunk")
             raise  # unreachable: abort raises
+        self._state.counted(+1)
         return pb.PutChunkResponse(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c)
 
     async def GetChunk(
@@ -208,6 +209,8 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
         except Exception as exc:
             await _abort(context, exc, "DeleteChunk")
             raise
+        if existed:
+            self._state.counted(-1)
         return pb.DeleteChunkResponse(existed=existed)
 
     async def ChunkExists(

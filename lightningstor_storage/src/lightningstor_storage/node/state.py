@@ -2,7 +2,9 @@
 
 The id (``{data_dir}/node-id``, made at first start) and the drain mark (``{data_dir}/DRAINING``)
 live in the data directory, so they survive restarts and travel with the disk. The chunk count
-comes from a listing at most :data:`COUNT_TTL` seconds old.
+comes from a listing (the first one when it is first asked for), kept up to date by the puts and
+deletes served since, and redone in the background when it is older than :data:`COUNT_TTL`
+seconds (a put or delete racing with that listing can make it off by a few until the next).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lightningstor_storage.local import LocalBackend
 
 __all__ = ["COUNT_TTL", "Capacity", "NodeState"]
 
-COUNT_TTL = 10.0
+COUNT_TTL = 600.0
 NODE_ID_FILE = "node-id"
 DRAINING_FILE = "DRAINING"
 
@@ -39,8 +41,9 @@ class NodeState:
         self.node_id = node_id
         self.zone = zone
         self.draining = draining
-        self._count: tuple[float, int] | None = None  # (monotonic time, chunks)
-        self._lock = asyncio.Lock()
+        self._count: int | None = None
+        self._counted_at = 0.0
+        self._recount: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, data_dir: Path, zone: str | None) -> NodeState:
@@ -77,15 +80,35 @@ class NodeState:
         return Capacity(st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize)
 
     async def chunk_count(self, backend: LocalBackend) -> int:
-        """Chunks stored, from a listing at most COUNT_TTL seconds old."""
-        async with self._lock:
-            now = time.monotonic()
-            if self._count is None or now - self._count[0] > COUNT_TTL:
-                count = 0
-                async for _ in backend.list_chunks():
-                    count += 1
-                self._count = (time.monotonic(), count)
-            return self._count[1]
+        """Chunks stored (see the module docstring for how fresh)."""
+        if self._count is None:
+            await self._list(backend)
+        elif time.monotonic() - self._counted_at > COUNT_TTL and self._recount is None:
+            self._recount = asyncio.create_task(self._list(backend))
+            self._recount.add_done_callback(self._recounted)
+        return self._count or 0
+
+    def counted(self, delta: int) -> None:
+        """A put (+1) or delete (-1) was served."""
+        if self._count is not None:
+            self._count = max(0, self._count + delta)
+
+    async def _list(self, backend: LocalBackend) -> None:
+        count = 0
+        async for _ in backend.list_chunks():
+            count += 1
+        self._count, self._counted_at = count, time.monotonic()
+
+    def _recounted(self, task: asyncio.Task[None]) -> None:
+        self._recount = None
+        if not task.cancelled() and task.exception() is not None:
+            self._counted_at = time.monotonic()  # retried after the next TTL
+
+    async def close(self) -> None:
+        """Stop a recount under way."""
+        if self._recount is not None:
+            self._recount.cancel()
+            await asyncio.gather(self._recount, return_exceptions=True)
 
 
 def _write_durably(path: Path, text: str) -> None:

@@ -43,10 +43,12 @@ from lightningstor_storage.replicated.placement import Node
 from lightningstor_storage.replicated.repair import Referenced, Repairer
 from lightningstor_types.config import DistributedSettings
 
-__all__ = ["ReplicatedBackend"]
+__all__ = ["MAX_HEALS", "ReplicatedBackend"]
 
 log = logging.getLogger(__name__)
 
+MAX_HEALS = 64
+"""Repairs started by reads at once (they share the scrub's rate); more wait for the scrub."""
 _LOOP = "lightningstor-storage-loop"
 _CAPABILITIES = Capabilities(
     name="replicated", durable=True, verifies_checksums=True, replicated=True, range_reads=True
@@ -217,7 +219,9 @@ class ReplicatedBackend:
         if offset < 0 or (length is not None and length < 0):
             raise ValueError(f"bad range (offset {offset}, length {length})")
         c = self.cluster
-        expected = set(replicas) | {n.address for n in c.write_targets(chunk_id)}
+        expected = set(replicas)  # where a missing copy is a fault to repair
+        if c.placement.deterministic:
+            expected |= {n.address for n in c.write_targets(chunk_id)}
         pos = offset
         end = None if length is None else offset + length
         unreachable: list[str] = []
@@ -264,8 +268,8 @@ class ReplicatedBackend:
         raise ChunkNotFound(f"chunk {chunk_id} not found on any storage node")
 
     def _heal_soon(self, chunk_id: str, hints: Sequence[str]) -> None:
-        if chunk_id in self._healing or self._closed:
-            return
+        if chunk_id in self._healing or self._closed or len(self._healing) >= MAX_HEALS:
+            return  # already under way, or too many: the scrub's passes find the rest
         self._healing.add(chunk_id)
 
         async def heal() -> None:

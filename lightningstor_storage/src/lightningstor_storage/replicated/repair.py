@@ -11,9 +11,10 @@ checks it on every node:
 2. a target without a good copy gets one, read from a good copy (checked against the reference
    CRC32C) and written like any put (a corrupt copy is deleted first); a chunk with no good copy
    on any node that answers counts as lost;
-3. once every target holds a good copy, copies elsewhere are deleted: this is how chunks move
-   to a node added to the list (only those whose placement changed), off a draining node, and
-   back from the node that stood in for one that was down.
+3. once every target holds a verified good copy (and there are replication_factor targets), copies
+   elsewhere are deleted: this is how chunks move to a node added to the list (only those
+   whose placement changed), off a draining node, and back from the node that stood in for one
+   that was down.
 
 Copies are read at ``rate`` too, so repair and scrub never take more than that from the nodes.
 :meth:`Repairer.heal` runs the same check for one chunk, when a read found a bad replica.
@@ -191,7 +192,10 @@ class Repairer:
         short = [t for t in targets if copies.state[t] in ("missing", "bad")]
         if short:
             await self._restore(chunk_id, short, copies)
-        if all(copies.state.get(t) == "good" for t in targets):
+        # Extra copies go only once the chunk is whole, and verified, where it belongs: never
+        # while fewer nodes can take it than the replication factor (nor with no target at all).
+        full = verify and len(targets) >= c.replication_factor
+        if full and all(copies.state[t] == "good" for t in targets):
             await self._trim(chunk_id, targets, copies)
 
     async def _probe(
@@ -206,10 +210,9 @@ class Repairer:
         c = self.cluster
         try:
             if verify:
-                if copies.expected is not None:
-                    await self.throttle.take(copies.expected[0])
                 size, crc = await c.call(address, lambda cl: cl.verify(chunk_id))
                 self.stats.bytes_verified += size
+                await self.throttle.take(size)  # the node read that much
             else:
                 found = await c.call(address, lambda cl: cl.exists(chunk_id))
                 if found is None:
@@ -267,10 +270,9 @@ class Repairer:
     async def _fetch(self, chunk_id: str, copies: _Copies) -> bytes | None:
         """The chunk from a good copy, checked against the expected size and CRC32C."""
         for address in copies.good():
-            if copies.expected is not None:
-                await self.throttle.take(copies.expected[0])
             try:
                 data = await self.cluster.call(address, lambda cl: cl.read_all(chunk_id))
+                await self.throttle.take(len(data))
             except StorageError as exc:
                 log.warning("repair: cannot read chunk %s from %s: %s", chunk_id, address, exc)
                 copies.state[address] = "unknown"
