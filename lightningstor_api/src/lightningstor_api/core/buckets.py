@@ -261,7 +261,7 @@ async def _update(
 
 async def _reload(cc: CoreContext, ref: BucketRef) -> BucketRef:
     """The bucket as it is now; NoSuchBucket if it was deleted (or re-created) meanwhile."""
-    fresh = await cc.bucket(ref.scope, ref.name)
+    fresh = await cc.bucket(ref.scope, ref.name, fresh=True)
     if fresh.record.bucket_id != ref.record.bucket_id:
         raise NoSuchBucket(BucketName=ref.name)
     return fresh

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
 from lightningstor_api.authz import Authorizer
+from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import KeyValue, MetadataStore
@@ -56,6 +57,7 @@ class CoreContext:
     storage: StorageBackend
     authorizer: Authorizer
     keys: KeySchema
+    bucket_cache: BucketCache | None = None
 
     def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
         """The request's explicit scope, else the caller's own."""
@@ -112,9 +114,20 @@ class CoreContext:
             raise NoSuchBucket(BucketName=name) from None
         return await self.bucket(org, name)
 
-    async def bucket(self, scope: Scope, name: str) -> BucketRef:
-        """Look a bucket up by name in a scope (NoSuchBucket when absent)."""
-        kv = await self.store.get(self.keys.bucket(scope, name))
+    async def bucket(self, scope: Scope, name: str, *, fresh: bool = False) -> BucketRef:
+        """Look a bucket up by name in a scope (NoSuchBucket when absent).
+
+        From the bucket cache unless ``fresh``: callers that retry a transaction after a
+        conflict read fresh, since the conflict may be the cache's staleness.
+        """
+        key = self.keys.bucket(scope, name)
+        if self.bucket_cache is None:
+            kv = await self.store.get(key)
+        elif fresh:
+            self.bucket_cache.evict(key)
+            kv = await self.store.get(key)
+        else:
+            kv = await self.bucket_cache.get(key)
         if kv is None:
             raise NoSuchBucket(BucketName=name)
         return BucketRef(scope, kv, records_pb2.BucketRecord.FromString(kv.value))

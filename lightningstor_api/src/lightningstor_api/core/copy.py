@@ -97,7 +97,7 @@ async def copy_object(
             rec.checksums.CopyFrom(checksums_message(sums))
         try:
             stored = await try_commit_version(
-                cc, dst, req.key, rec, acquire=src.data_id, conditions=conditions
+                cc, dst, req.key, rec, acquire=src.data_id, conditions=conditions, fresh=attempt > 0
             )
         except ConflictError:
             await backoff(attempt)

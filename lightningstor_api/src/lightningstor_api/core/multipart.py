@@ -105,7 +105,7 @@ async def create_multipart_upload(
     )
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)
     for attempt in range(MAX_ATTEMPTS):
-        current = await cc.bucket(ref.scope, ref.name)
+        current = await cc.bucket(ref.scope, ref.name, fresh=attempt > 0)
         if current.record.bucket_id != ref.record.bucket_id:
             raise NoSuchBucket(BucketName=ref.name)
         current.ensure_writable()

@@ -85,7 +85,14 @@ async def complete_multipart_upload(
         finish = functools.partial(_finish, cc=cc, upload=upload, unused=unused)
         try:
             done = await try_commit_version(
-                cc, ref, req.key, rec, new_data=children, conditions=conditions, extra=finish
+                cc,
+                ref,
+                req.key,
+                rec,
+                new_data=children,
+                conditions=conditions,
+                extra=finish,
+                fresh=attempt > 0,
             )
         except ConflictError:
             await backoff(attempt)

@@ -23,6 +23,7 @@ from lightningstor_api.core import (
     objects,
     tagging,
 )
+from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
@@ -51,18 +52,23 @@ class Core:
         except BaseException:
             await store.close()
             raise
+        keys = KeySchema(root=settings.metadata.prefix.encode())
         cc = CoreContext(
             settings=settings,
             store=store,
             storage=storage,
             authorizer=authorizer if authorizer is not None else AllowAll(),
-            keys=KeySchema(root=settings.metadata.prefix.encode()),
+            keys=keys,
+            bucket_cache=BucketCache(store, keys.all_buckets_prefix()),
         )
         return cls(cc)
 
     async def start_background(self) -> None:
-        """Start garbage collection (journal, expired uploads, orphan chunks) in this loop."""
+        """Start garbage collection (journal, expired uploads, orphan chunks) and the bucket
+        cache's watch in this loop."""
         self.gc.start()
+        if self.cc.bucket_cache is not None:
+            self.cc.bucket_cache.start()
         self._background = True
 
     async def close(self) -> None:
@@ -72,6 +78,8 @@ class Core:
         self._closed = True
         if self._background:
             await self.gc.stop()
+            if self.cc.bucket_cache is not None:
+                await self.cc.bucket_cache.stop()
             self._background = False
         try:
             await self.cc.storage.close()

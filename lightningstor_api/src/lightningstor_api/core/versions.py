@@ -163,6 +163,7 @@ async def commit_version(
                 acquire=acquire,
                 conditions=conditions,
                 extra=extra,
+                fresh=attempt > 0,
             )
         except ConflictError:
             await backoff(attempt)
@@ -179,11 +180,12 @@ async def try_commit_version(
     acquire: str = "",
     conditions: common_pb2.Conditions | None = None,
     extra: Callable[[Txn], None] | None = None,
+    fresh: bool = False,
 ) -> records_pb2.ObjectRecord:
     """One attempt of :func:`commit_version`; raises :class:`ConflictError` instead of retrying,
     for callers that must re-read what they build the version from (copy, complete)."""
     scope = bucket.scope
-    bref = await cc.bucket(scope, bucket.name)
+    bref = await cc.bucket(scope, bucket.name, fresh=fresh)
     if bref.record.bucket_id != bucket.record.bucket_id:
         raise NoSuchBucket(BucketName=bucket.name)
     bref.ensure_writable()
