@@ -89,7 +89,19 @@ def parse_amz_date(value: str) -> datetime | None:
     """``20130524T000000Z`` as an aware UTC datetime; None unless exactly that form."""
     if not _AMZ_DATE.fullmatch(value):
         return None
-    return _parse(value, "%Y%m%dT%H%M%SZ")
+    # Sliced by hand: strptime cost ~3% of a small GET's server time (profiled).
+    try:
+        return datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
+            tzinfo=UTC,
+        )
+    except ValueError:  # month 13, hour 25, …
+        return None
 
 
 def _parse(value: str, fmt: str) -> datetime | None:
