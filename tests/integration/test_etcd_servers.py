@@ -127,3 +127,51 @@ async def referenced_chunks(etcd: EtcdCluster) -> set[str]:
         return out
     finally:
         await store.close()
+
+
+@pytest.mark.slow
+async def test_losing_an_etcd_member_under_load_loses_no_acknowledged_write(
+    tmp_path: Path,
+) -> None:
+    """A three-member etcd cluster; its leader is killed while a server takes PUTs."""
+    with ExitStack() as stack:
+        cluster = stack.enter_context(running_etcd(tmp_path / "etcd3", members=3))
+        env = {
+            "LIGHTNINGSTOR_METADATA__BACKEND": "etcd",
+            "LIGHTNINGSTOR_METADATA__ENDPOINTS": ",".join(cluster.endpoints),
+        }
+        server = start_server(tmp_path / "srv", env=env)
+        stack.callback(server.stop)
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as c:
+            await c.create_bucket("load")
+            acked: dict[str, bytes] = {}
+            failures = 0
+            stop = asyncio.Event()
+
+            async def writer(w: int) -> None:
+                nonlocal failures
+                i = 0
+                while not stop.is_set():
+                    key, data = f"w{w}/{i}", f"{w}-{i}".encode() * 100
+                    try:
+                        await c.put_object("load", key, data)
+                        acked[key] = data
+                    except Exception:  # a write cut off by the election may fail; never lie
+                        failures += 1
+                    i += 1
+
+            tasks = [asyncio.create_task(writer(w)) for w in range(4)]
+            while len(acked) < 40:
+                await asyncio.sleep(0.05)
+            cluster.kill(cluster.leader())
+            before = len(acked)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 30
+            while len(acked) < before + 40 and loop.time() < deadline:
+                await asyncio.sleep(0.05)
+            stop.set()
+            await asyncio.gather(*tasks)
+            assert len(acked) >= before + 40, "the service stopped answering after the kill"
+            for key, data in acked.items():
+                async with await c.get_object("load", key) as stream:
+                    assert b"".join([p async for p in stream]) == data, key
