@@ -121,6 +121,8 @@ async def test_gc_removes_stale_chunks_of_a_node_that_was_down(
     try:
         await core.create_bucket(CTX, bucket_pb2.CreateBucketRequest(name="dist"))
         await put(core, CTX, "dist", "doomed", os.urandom(2 * MIB))
+        assert isinstance(core.cc.storage, ReplicatedBackend)
+        await core.cc.storage.idle()  # every replica written
         (record,) = await data_records(core)
         ids = [c.chunk_id for c in record.chunks.chunks]
         victim = next(n for n in nodes if set(ids) & set(n.chunk_files()))

@@ -115,6 +115,18 @@ async def test_listing_merges_the_nodes_once_each(backend: ReplicatedBackend) ->
         assert sizes[info.chunk_id] == info.size
 
 
+async def test_a_delete_right_after_a_put_leaves_no_late_replica(
+    backend: ReplicatedBackend, shared_nodes: list[NodeProcess]
+) -> None:
+    ids = [new_chunk_id() for _ in range(20)]
+    for chunk_id in ids:
+        await backend.put_chunk(chunk_id, content(MIB, 3))  # returns at the quorum
+        assert await backend.delete_chunk(chunk_id)  # while the third may still be writing
+    await backend.idle()
+    for chunk_id in ids:
+        assert holders(shared_nodes, chunk_id) == set()
+
+
 async def test_bad_input(backend: ReplicatedBackend) -> None:
     with pytest.raises(InvalidChunkId):
         await backend.put_chunk("../x", b"")

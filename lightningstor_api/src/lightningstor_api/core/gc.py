@@ -210,6 +210,13 @@ class GarbageCollector:
                 return
             start = page.kvs[-1].key + b"\x00"
 
+    async def referenced_chunks(self) -> AsyncIterator[records_pb2.ChunkRef]:
+        """Every chunk a data record names (what replica repair keeps at its factor)."""
+        async for kv in self._scan(self._cc.keys.data_prefix()):
+            rec = records_pb2.DataRecord.FromString(kv.value)
+            for chunk in rec.chunks.chunks:
+                yield chunk
+
     # ---- the background loop ----
 
     def start(self) -> None:

@@ -29,6 +29,7 @@ from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.metadata import MetadataStore, open_store
 from lightningstor_storage import StorageBackend, open_backend
+from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import ObjectStream, RequestContext
 
@@ -67,6 +68,8 @@ class Core:
         """Start garbage collection (journal, expired uploads, orphan chunks) and the bucket
         cache's watch in this loop."""
         self.gc.start()
+        if isinstance(self.cc.storage, ReplicatedBackend):  # node probes, scrub, repair
+            self.cc.storage.start_background(self.gc.referenced_chunks)
         if self.cc.bucket_cache is not None:
             self.cc.bucket_cache.start()
         self._background = True

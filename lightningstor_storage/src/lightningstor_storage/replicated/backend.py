@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 from lightningstor_storage.backend import (
@@ -71,6 +72,7 @@ class ReplicatedBackend:
         self.missed_deletes = MissedDeletes(cluster, cluster.nodes)
         self._background: set[asyncio.Task[Any]] = set()
         self._healing: set[str] = set()
+        self._late: dict[str, set[asyncio.Task[None]]] = {}  # replicas still writing, by chunk
         self._closed = False
         cluster.on_recovered = self._recovered
 
@@ -145,10 +147,20 @@ class ReplicatedBackend:
                 f"chunk {chunk_id}: {len(acked)} of {len(targets)} storage nodes acknowledged, "
                 f"the write quorum is {c.write_quorum}: {'; '.join(map(str, errors))}"
             )
-        for task in tasks.values():  # stragglers finish in the background; repair covers a failure
-            if not task.done():
+        late = {t for t in tasks.values() if not t.done()}
+        if late:  # stragglers finish in the background; repair covers a failure
+            self._late[chunk_id] = late
+            for task in late:
                 self._track(task)
+                task.add_done_callback(partial(self._late_done, chunk_id))
         return ChunkInfo(chunk_id, size, crc, tuple(a for a in targets if a in acked))
+
+    def _late_done(self, chunk_id: str, task: asyncio.Task[None]) -> None:
+        late = self._late.get(chunk_id)
+        if late is not None:
+            late.discard(task)
+            if not late:
+                del self._late[chunk_id]
 
     async def _put_streamed(self, fanout: Fanout, address: str, chunk_id: str) -> None:
         replica = fanout.replicas[address]
@@ -286,6 +298,10 @@ class ReplicatedBackend:
         """Delete on every node; True if any held it. StorageUnavailable if none answered."""
         validate_chunk_id(chunk_id)
         self._check_open()
+        late = self._late.pop(chunk_id, set())
+        for task in late:  # a late replica must not land after the delete
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
         results = await self._delete_on(chunk_id, list(self.cluster.nodes))
         if not any(r is not None for r in results.values()):
             raise StorageUnavailable(f"chunk {chunk_id}: no storage node answered the delete")
