@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lightningstor.v1 import bucket_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_api.core import Core
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.metadata import EmbeddedStore, KeyValue
@@ -111,3 +111,16 @@ async def test_a_write_through_a_stale_entry_never_lands(
             await b.put_object(ctx, header, chunks_of(b"data"))
         objects = await b.cc.store.range(b.cc.keys.objects_prefix(ctx.principal.scope, name))
         assert not objects.kvs
+
+
+async def test_a_server_reads_its_own_bucket_writes_at_once(
+    two_cores: tuple[Core, Core], ctx: RequestContext
+) -> None:
+    a, _ = two_cores
+    await a.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="mine"))
+    for i in range(30):
+        await a.head_bucket(ctx, bucket_pb2.HeadBucketRequest(name="mine"))  # cached
+        tags = [common_pb2.Tag(key="round", value=str(i))]
+        await a.put_bucket_tagging(ctx, bucket_pb2.PutBucketTaggingRequest(name="mine", tags=tags))
+        got = await a.get_bucket_tagging(ctx, bucket_pb2.GetBucketTaggingRequest(name="mine"))
+        assert list(got.tags) == tags

@@ -51,7 +51,9 @@ class BucketCache:
         return kv
 
     def evict(self, key: bytes) -> None:
-        """Forget ``key`` (after a transaction found it changed)."""
+        """Forget ``key`` (this server changed it, or a transaction found it changed); reads
+        already under way do not put the old value back."""
+        self._generation += 1
         self._entries.pop(key, None)
 
     def start(self) -> None:

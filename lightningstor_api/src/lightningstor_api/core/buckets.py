@@ -85,7 +85,7 @@ async def create_bucket(
     if len((await cc.store.range(cc.keys.buckets_prefix(scope), limit=limit)).kvs) >= limit:
         raise TooManyBuckets(f"A scope may hold at most {limit} buckets")
     key = cc.keys.bucket(scope, req.name)
-    result = await cc.store.txn([Compare.absent(key)], [Put(key, rec.SerializeToString())])
+    result = await cc.write_bucket(key, [Compare.absent(key)], [Put(key, rec.SerializeToString())])
     if not result.succeeded:
         # Names are unique per scope (DESIGN.md §3): whoever holds it, this scope owns it.
         raise BucketAlreadyOwnedByYou(BucketName=req.name)
@@ -114,14 +114,14 @@ async def delete_bucket(
         marked.CopyFrom(ref.record)
         marked.deleting_since.GetCurrentTime()
         compares = [Compare.mod_revision(key, ref.kv.mod_revision)]
-        res = await cc.store.txn(compares, [Put(key, marked.SerializeToString())])
+        res = await cc.write_bucket(key, compares, [Put(key, marked.SerializeToString())])
         if not res.succeeded:
             await backoff(attempt)
             ref = await _reload(cc, ref)
             continue
         held = [Compare.mod_revision(key, res.revision)]
         if await _is_empty(cc, ref):
-            if (await cc.store.txn(held, [Delete(key)])).succeeded:
+            if (await cc.write_bucket(key, held, [Delete(key)])).succeeded:
                 return bucket_pb2.DeleteBucketResponse()
         else:
             await _update(cc, ref, lambda rec: rec.ClearField("deleting_since"))
@@ -252,7 +252,7 @@ async def _update(
         change(rec)
         key = cc.keys.bucket(ref.scope, ref.name)
         compares = [Compare.mod_revision(key, ref.kv.mod_revision)]
-        if (await cc.store.txn(compares, [Put(key, rec.SerializeToString())])).succeeded:
+        if (await cc.write_bucket(key, compares, [Put(key, rec.SerializeToString())])).succeeded:
             return
         await backoff(attempt)
         ref = await _reload(cc, ref)

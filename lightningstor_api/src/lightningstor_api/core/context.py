@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
@@ -11,7 +12,7 @@ from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.iam.audit import authorize_audited
-from lightningstor_api.metadata import KeyValue, MetadataStore
+from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
@@ -113,6 +114,17 @@ class CoreContext:
         except AccessDenied:
             raise NoSuchBucket(BucketName=name) from None
         return await self.bucket(org, name)
+
+    async def write_bucket(
+        self, key: bytes, compares: Sequence[Compare], ops: Sequence[Op]
+    ) -> TxnResult:
+        """A transaction that writes a bucket record; this server reads its own write at once
+        (the cache entry goes before the watch could evict it)."""
+        try:
+            return await self.store.txn(compares, ops)
+        finally:
+            if self.bucket_cache is not None:
+                self.bucket_cache.evict(key)
 
     async def bucket(self, scope: Scope, name: str, *, fresh: bool = False) -> BucketRef:
         """Look a bucket up by name in a scope (NoSuchBucket when absent).

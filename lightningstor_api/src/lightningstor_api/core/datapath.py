@@ -110,7 +110,7 @@ async def write_stream(
 # Bodies up to this size are collected and written as one buffer: a small PUT costs one
 # thread hop in the backend. Larger bodies stream into their chunks with bounded buffering.
 SMALL_BODY = 1024 * 1024
-_QUEUE_PIECES = 4
+_QUEUE_PIECES = 2
 
 
 class _ChunkWriter:

@@ -1,3 +1,6 @@
+"""``python -m lightningstor_client.bench``: the load generator."""
+
 from lightningstor_client.bench.cli import main
 
-main()
+if __name__ == "__main__":
+    main()
