@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hashlib
 import os
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, ExitStack
 from pathlib import Path
@@ -161,6 +162,11 @@ async def test_one_server_survives_two_node_losses_and_repair_restores_rf(
             async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as c:
                 await c.create_bucket("load")
                 await run_load([c], nodes)
+            # Repair progress is on the metrics page (scanned at start, then periodically).
+            with urllib.request.urlopen(f"http://{server.ports['s3']}/metrics") as resp:
+                page = resp.read().decode()
+            for family in ("repair_backlog", "repair_replicas_restored", "repair_chunks_lost"):
+                assert f"lightningstor_{family} " in page, family
         db = server.data_dir / "metadata.db"
         await restore_and_repair(nodes, lambda: EmbeddedStore.open(db))
 

@@ -87,6 +87,9 @@ class Gauges:
     storage_bytes: int | None = None
     uploads_active: int | None = None
     gc_backlog: int | None = None
+    repair_backlog: int | None = None
+    repair_restored: int | None = None
+    repair_lost: int | None = None
 
 
 @dataclass

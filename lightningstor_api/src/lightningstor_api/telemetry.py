@@ -27,6 +27,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.metrics import METRICS, Gauges, Metrics
+from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import Readiness, RequestRecord
 
@@ -117,6 +118,12 @@ class Telemetry:
             ("lightningstor_multipart_uploads_active", "uploads_active",
              "Uploads begun, not completed or aborted"),
             ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
+            ("lightningstor_repair_backlog", "repair_backlog",
+             "Chunks of the current repair pass short of good replicas"),
+            ("lightningstor_repair_replicas_restored", "repair_restored",
+             "Replicas restored by repair since start"),
+            ("lightningstor_repair_chunks_lost", "repair_lost",
+             "Chunks with no good replica on any node that answered"),
         ):  # fmt: skip
             meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
 
@@ -145,11 +152,15 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
         record = records_pb2.DataRecord.FromString(value)
         if record.WhichOneof("content") == "chunks":
             data += record.size
+    repair = cc.storage.repairer.stats if isinstance(cc.storage, ReplicatedBackend) else None
     return Gauges(
         objects=await _count(cc, keys.root + b"objects/"),
         storage_bytes=data,
         uploads_active=await _count(cc, keys.all_uploads_prefix()),
         gc_backlog=await _count(cc, keys.gc_prefix()),
+        repair_backlog=repair.backlog if repair else None,
+        repair_restored=repair.replicas_restored if repair else None,
+        repair_lost=repair.chunks_lost if repair else None,
     )
 
 
