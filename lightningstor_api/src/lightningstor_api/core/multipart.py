@@ -31,15 +31,15 @@ from lightningstor_api.core.copy import (
     locate_source,
     read_source,
 )
-from lightningstor_api.core.datapath import delete_chunks, manifest_of, slice_manifest, write_stream
+from lightningstor_api.core.datapath import manifest_of, slice_manifest
 from lightningstor_api.core.ids import is_upload_id, new_data_id, new_upload_id
 from lightningstor_api.core.objects import (
     checksum_algorithm,
     commit_or_discard,
     parse_content_md5,
     parse_expected_checksums,
+    receive_body,
     validate_storage_class,
-    verify_digests,
 )
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
@@ -165,20 +165,10 @@ async def upload_part(
     if length is not None and length < 0:
         raise InvalidArgument("Content-Length must not be negative", ArgumentName="content-length")
 
-    data = await write_stream(
-        cc.storage,
-        body,
-        chunk_size=cc.settings.storage.chunk_size,
-        max_size=cc.settings.limits.max_part_size,
-        expected_length=length,
-        algorithms=algorithms,
+    data = await receive_body(
+        cc, body, cc.settings.limits.max_part_size, length, algorithms, content_md5, expected
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
-    try:
-        verify_digests(data, content_md5, expected)
-    except BaseException:
-        await delete_chunks(cc.storage, chunk_ids)
-        raise
     part = records_pb2.PartRecord(
         part_number=header.part_number,
         etag=f'"{data.md5_hex}"',

@@ -8,7 +8,7 @@ import base64
 import binascii
 import contextlib
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
 from lightningstor.meta.v1 import records_pb2
@@ -107,20 +107,10 @@ async def put_object(
         current = await load_current(cc, ref.scope, ref.name, key)
         check_write_conditions(conditions, current.record if current else None, key)
 
-    data = await write_stream(
-        cc.storage,
-        body,
-        chunk_size=cc.settings.storage.chunk_size,
-        max_size=cc.settings.limits.max_put_size,
-        expected_length=length,
-        algorithms=algorithms,
+    data = await receive_body(
+        cc, body, cc.settings.limits.max_put_size, length, algorithms, content_md5, expected
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
-    try:
-        verify_digests(data, content_md5, expected)
-    except BaseException:
-        await delete_chunks(cc.storage, chunk_ids)
-        raise
     rec = records_pb2.ObjectRecord(
         etag=f'"{data.md5_hex}"',
         size=data.size,
@@ -247,6 +237,32 @@ def checksum_algorithm(value: int) -> ChecksumAlgorithm:
         raise InvalidRequest(
             "Checksum algorithm must be one of CRC32, CRC32C, SHA1, SHA256, CRC64NVME"
         ) from None
+
+
+async def receive_body(
+    cc: CoreContext,
+    body: AsyncIterable[bytes],
+    max_size: int,
+    length: int | None,
+    algorithms: Iterable[ChecksumAlgorithm],
+    content_md5: bytes | None,
+    expected: dict[ChecksumAlgorithm, str],
+) -> WrittenData:
+    """Store an upload's body as chunks and check its digests; nothing is left if it fails."""
+    data = await write_stream(
+        cc.storage,
+        body,
+        chunk_size=cc.settings.storage.chunk_size,
+        max_size=max_size,
+        expected_length=length,
+        algorithms=algorithms,
+    )
+    try:
+        verify_digests(data, content_md5, expected)
+    except BaseException:
+        await delete_chunks(cc.storage, [c.chunk_id for c in data.chunks])
+        raise
+    return data
 
 
 def verify_digests(
