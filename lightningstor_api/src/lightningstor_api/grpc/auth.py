@@ -23,13 +23,13 @@ import hmac
 import json
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import grpc
 import grpc.aio
 
 from lightningstor.iam.v1 import iam_pb2, iam_pb2_grpc
+from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.iam.client import CHANNEL_OPTIONS, channel_credentials
 from lightningstor_api.iam.tokens import (
     DEFAULT_ISSUER,
@@ -51,7 +51,6 @@ from lightningstor_types.signing import (
     signature,
 )
 
-_API_PREFIX = "/lightningstor."
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("lightningstor_principal")
 
 
@@ -156,32 +155,17 @@ def _jwks_from_iam(settings: Settings) -> JwksSource:
     return source
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(ApiInterceptor):
     """Authenticates every ``lightningstor.*`` call before its servicer runs.
 
     Put it after the interceptor that translates errors, so that its Unauthenticated becomes
     the catalog's UNAUTHENTICATED status with the error code in the trailers.
     """
 
-    def __init__(self) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
-
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        method = handler_call_details.method
-        wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or not method.startswith(_API_PREFIX):
-            return handler
-        self._wrapped[method] = wrapped = _wrap(handler)
-        return wrapped
+    def wrap(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return _wrap(handler)
 
 
 async def _establish(context: grpc.aio.ServicerContext[Any, Any]) -> None:

@@ -24,12 +24,12 @@ import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import abort_with
+from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.service import RequestContext, RequestRecord
 
 REQUEST_ID_KEY = "x-request-id"
-_API_PREFIX = "/lightningstor."
 _MAX_REQUEST_ID = 128
 
 access_log = logging.getLogger("lightningstor_api.access")
@@ -180,29 +180,17 @@ def _wrap_streaming(
     return handle
 
 
-class CallInterceptor(grpc.aio.ServerInterceptor):
+class CallInterceptor(ApiInterceptor):
     """Request id, error translation, access log and metrics for every API method."""
 
     def __init__(self, *, access_log: bool = True) -> None:
-        self._wrapped: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
+        super().__init__()
         self._access = access_log
 
-    async def intercept_service(
-        self,
-        continuation: Callable[
-            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]
-        ],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        method = handler_call_details.method
-        wrapped = self._wrapped.get(method)
-        if wrapped is not None:
-            return wrapped
-        handler = await continuation(handler_call_details)
-        if handler is None or not method.startswith(_API_PREFIX):
-            return handler
-        self._wrapped[method] = wrapped = _wrap(handler, method, self._access)
-        return wrapped
+    def wrap(
+        self, handler: grpc.RpcMethodHandler[Any, Any], method: str
+    ) -> grpc.RpcMethodHandler[Any, Any]:
+        return _wrap(handler, method, self._access)
 
 
 def _wrap(
