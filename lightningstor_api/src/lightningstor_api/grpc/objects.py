@@ -9,8 +9,6 @@ pieces of at most :data:`MAX_CONTENT_MESSAGE` bytes. Nothing here collects a bod
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Literal, Protocol, TypeVar
 
@@ -18,6 +16,7 @@ from lightningstor.v1 import object_pb2 as pb
 from lightningstor.v1 import object_pb2_grpc
 from lightningstor_api.grpc.calls import Context, request_context
 from lightningstor_types.errors import InvalidRequest, LightningStorError
+from lightningstor_types.grpc_streams import drain_client_stream
 from lightningstor_types.service import ObjectOperations
 
 MAX_CONTENT_MESSAGE = 1024 * 1024
@@ -53,27 +52,6 @@ async def split_upload(
     return first.header, body()
 
 
-# What an upload refused early may still drain from its client (see drain_upload).
-DRAIN_BYTES = 16 * 1024 * 1024
-DRAIN_SECONDS = 2.0
-
-
-async def drain_upload(requests: AsyncIterator[_UploadMessage[_H_co]]) -> None:
-    """Read and drop, within bounds, what the client of a refused upload is still sending.
-
-    A grpc.aio client that writes after the server ended the call reports INTERNAL ("Internal
-    error from Core") instead of the server's status (grpc/grpc#36066); letting it finish its
-    writes first delivers the real error. Past the bounds the error is sent anyway.
-    """
-    received = 0
-    with contextlib.suppress(Exception):
-        async with asyncio.timeout(DRAIN_SECONDS):
-            async for message in requests:
-                received += len(message.content)
-                if received > DRAIN_BYTES:
-                    return
-
-
 class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     def __init__(self, core: ObjectOperations) -> None:
         self._core = core
@@ -85,7 +63,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
             header, body = await split_upload(request_iterator)
             return await self._core.put_object(request_context(context), header, body)
         except LightningStorError:
-            await drain_upload(request_iterator)
+            await drain_client_stream(request_iterator)
             raise
 
     async def GetObject(
@@ -142,7 +120,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
             header, body = await split_upload(request_iterator)
             return await self._core.upload_part(request_context(context), header, body)
         except LightningStorError:
-            await drain_upload(request_iterator)
+            await drain_client_stream(request_iterator)
             raise
 
     async def UploadPartCopy(

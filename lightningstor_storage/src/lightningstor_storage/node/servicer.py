@@ -40,6 +40,7 @@ from lightningstor_storage.backend import (
 from lightningstor_storage.chunkfile import crc32c
 from lightningstor_storage.local import LocalBackend
 from lightningstor_storage.node.state import NodeState
+from lightningstor_types.grpc_streams import drain_client_stream
 
 __all__ = ["LIST_BATCH", "StorageNodeServicer", "checked_body", "sorted_stats", "status_of"]
 
@@ -186,6 +187,7 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
                 raise BadBodyError(grpc.StatusCode.INVALID_ARGUMENT, f"negative size {h.size}")
             info = await self._backend.put_chunk(h.chunk_id, checked_body(request_iterator, h))
         except Exception as exc:
+            await drain_client_stream(request_iterator)
             await _abort(context, exc, "PutChunk")
             raise  # unreachable: abort raises
         self._state.counted(+1)
