@@ -108,3 +108,43 @@ def test_from_settings_has_the_admin_binding_and_configured_roles() -> None:
 def test_unknown_role_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown role"):
         PolicyEngine(BUILTIN_ROLES, [Binding("a", "nope", "acme")])
+
+
+def test_a_group_binding_holds_for_each_member_and_nobody_else() -> None:
+    iam = IamSettings(
+        groups={"ops": ["acme/alice", "acme/web/bob", "carol"]},
+        bindings=[{"group": "ops", "role": "viewer", "org": "acme"}],
+    )
+    engine = PolicyEngine.from_settings(iam)
+    read = "lightningstor:objects:read"
+    for member in (ALICE, BOB, CAROL):  # carol: a bare id, home = the binding's org
+        d = engine.decide(member, read, "org/acme/bucket/b/object/k")
+        assert d.allowed, member
+        assert "via group ops" in d.reason
+    # Not a member; a member's id in another home scope is another identity; the role's
+    # actions only; the binding's org only.
+    assert not engine.decide(Principal("dave", "acme"), read, "org/acme/bucket/b/object/k").allowed
+    assert not engine.decide(Principal("alice", "acme", "web"), read, "org/acme/bucket/b").allowed
+    assert not engine.decide(ALICE, "lightningstor:objects:create", "org/acme/bucket/b").allowed
+    assert not engine.decide(ALICE, read, "org/evil/bucket/b/object/k").allowed
+
+
+@pytest.mark.parametrize(
+    ("groups", "binding", "message"),
+    [
+        ({}, {"group": "ops", "role": "viewer", "org": "acme"}, "unknown group"),
+        ({"ops": ["a"]}, {"role": "viewer", "org": "acme"}, "exactly one"),
+        (
+            {"ops": ["a"]},
+            {"principal": "a", "group": "ops", "role": "viewer", "org": "acme"},
+            "exactly one",
+        ),
+        ({"ops": ["a//b"]}, {"group": "ops", "role": "viewer", "org": "acme"}, "invalid member"),
+        ({"ops": ["a/b/c/d"]}, {"group": "ops", "role": "viewer", "org": "acme"}, "invalid member"),
+    ],
+)
+def test_bad_groups_are_refused(
+    groups: dict[str, list[str]], binding: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        IamSettings(groups=groups, bindings=[binding])

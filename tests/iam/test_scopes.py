@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2, credential_pb2, object_pb2
 from lightningstor_api.core import Core
 from lightningstor_api.iam import build_authorizer
+from lightningstor_api.identity import CredentialManager, load_secret_box
 from lightningstor_types.errors import AccessDenied, NoSuchBucket
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
@@ -124,3 +125,44 @@ async def test_every_decision_is_audited(core: Core, caplog: pytest.LogCaptureFi
     assert first["reason"] == "role editor at org/acme"
     assert set(first) >= {"time", "source", "api"}
     assert "no binding grants" in lines[1]["reason"]
+
+
+async def test_a_key_for_another_identity_needs_create_others(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path,
+        iam={
+            "roles": {
+                "self-service": ["lightningstor:credentials:create"],
+                "key-admin": ["lightningstor:credentials:*"],
+            },
+            "bindings": [
+                {"principal": "kim", "role": "self-service", "org": "acme"},
+                {"principal": "lee", "role": "key-admin", "org": "acme"},
+            ],
+        },
+    )
+    c = await Core.open(settings, authorizer=build_authorizer(settings))
+    try:
+        keys = CredentialManager(c.cc, load_secret_box(settings))
+        kim, lee = as_("kim", "acme"), as_("lee", "acme")
+        own = await keys.create_access_key(kim, credential_pb2.CreateAccessKeyRequest())
+        assert own.access_key.principal_id == "kim"
+        same = credential_pb2.CreateAccessKeyRequest(principal_id="kim")
+        assert (await keys.create_access_key(kim, same)).access_key.principal_id == "kim"
+        for req in (
+            credential_pb2.CreateAccessKeyRequest(principal_id="lee"),  # someone else
+            # kim's id in a project of acme is another identity (acme/web/kim)
+            credential_pb2.CreateAccessKeyRequest(
+                principal_id="kim", scope=common_pb2.Scope(org_id="acme", project_id="web")
+            ),
+        ):
+            with pytest.raises(AccessDenied):
+                await keys.create_access_key(kim, req)
+        listed = await keys.list_access_keys(lee, credential_pb2.ListAccessKeysRequest())
+        assert {k.principal_id for k in listed.access_keys} == {"kim"}  # nothing was minted
+        made = await keys.create_access_key(
+            lee, credential_pb2.CreateAccessKeyRequest(principal_id="kim")
+        )
+        assert made.access_key.principal_id == "kim"
+    finally:
+        await c.close()

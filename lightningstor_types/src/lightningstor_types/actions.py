@@ -42,6 +42,9 @@ class Action(enum.StrEnum):
     UPLOADS_ABORT = "lightningstor:uploads:abort"
 
     CREDENTIALS_CREATE = "lightningstor:credentials:create"
+    # Minting a key for an identity other than the caller's own (another principal id, or the
+    # caller's id in another scope) lets the caller act as that identity: a separate grant.
+    CREDENTIALS_CREATE_OTHERS = "lightningstor:credentials:create-others"
     CREDENTIALS_LIST = "lightningstor:credentials:list"
     CREDENTIALS_DELETE = "lightningstor:credentials:delete"
 

@@ -472,10 +472,12 @@ _ACTION_PATTERN_RE = re.compile(r"\*|lightningstor:[A-Za-z0-9_*-]+(:[A-Za-z0-9_*
 
 
 class BindingSettings(_Section):
-    """Grants a role to a principal within an org (and optionally one of its projects)."""
+    """Grants a role to a principal, or to every member of a group, within an org [/project]."""
 
-    principal: str = Field(min_length=1)
-    """Principal id (a user or service account)."""
+    principal: str | None = Field(default=None, min_length=1)
+    """Principal: "id" (home = the binding's org/project), "org/id" or "org/project/id"."""
+    group: str | None = Field(default=None, min_length=1)
+    """A group of iam.groups instead of one principal (set exactly one of the two)."""
     role: str = Field(min_length=1)
     """A built-in role (admin, editor, viewer) or one of iam.roles."""
     org: str = Field(min_length=1)
@@ -484,6 +486,12 @@ class BindingSettings(_Section):
     """Project the grant is limited to; unset = the whole org."""
     bucket: str | None = None
     """Bucket (of the org, or of the project when set) the grant is limited to; unset = all."""
+
+    @model_validator(mode="after")
+    def _one_grantee(self) -> BindingSettings:
+        if (self.principal is None) == (self.group is None):
+            raise FieldError("principal", "set exactly one of principal and group")
+        return self
 
 
 class IamSettings(_Section):
@@ -511,8 +519,10 @@ class IamSettings(_Section):
     """The same key inline (prefer secret_key_file or the environment); excludes secret_key_file."""
     roles: dict[str, list[str]] = Field(default_factory=dict)
     """Embedded engine: role → action patterns (lightningstor:objects:*); adds to BUILTIN_ROLES."""
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    """Embedded engine: group → members, each written like a binding's principal."""
     bindings: list[BindingSettings] = Field(default_factory=list)
-    """Embedded engine: who holds which role where."""
+    """Embedded engine: who (a principal or a group) holds which role where."""
 
     @model_validator(mode="after")
     def _check(self) -> IamSettings:
@@ -536,6 +546,18 @@ class IamSettings(_Section):
                     ("bindings", i, "role"),
                     f"unknown role {binding.role!r}; known: {', '.join(sorted(known))}",
                 )
+            if binding.group is not None and binding.group not in self.groups:
+                raise FieldError(
+                    ("bindings", i, "group"),
+                    f"unknown group {binding.group!r}; known: {', '.join(sorted(self.groups))}",
+                )
+        for group, members in self.groups.items():
+            for i, member in enumerate(members):
+                if not member or len(member.split("/")) > 3 or "" in member.split("/"):
+                    raise FieldError(
+                        ("groups", group, i),
+                        f"invalid member {member!r}: write id, org/id or org/project/id",
+                    )
         return self
 
     def effective_roles(self) -> dict[str, tuple[str, ...]]:

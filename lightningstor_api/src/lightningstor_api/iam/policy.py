@@ -2,7 +2,9 @@
 
 A **role** is a set of action patterns (shell-style globs over action names, ``*`` matching any
 rest, ``:`` included: ``lightningstor:objects:*``). A **binding** grants a role to a principal at
-a scope: a whole org, one project of it, or one bucket (of the org or of a project).
+a scope: a whole org, one project of it, or one bucket (of the org or of a project). A binding
+may name a **group** instead: it then holds for each member exactly as a binding naming that
+member would (members are written like a binding's principal, so rule 1 applies to each).
 
 A decision allows ``action`` on ``resource`` for ``principal`` only if some binding
 
@@ -56,6 +58,8 @@ class Binding:
     org: str
     project: str | None = None
     bucket: str | None = None
+    group: str | None = None
+    """The group this binding was expanded from, if any (for the decision's reason)."""
 
     def names(self, principal: Principal) -> bool:
         """Whether this binding is about ``principal`` (rule 1 of the module doc)."""
@@ -89,6 +93,8 @@ class Binding:
             scope += f"/project/{self.project}"
         if self.bucket is not None:
             scope += f"/bucket/{self.bucket}"
+        if self.group is not None:
+            scope += f" via group {self.group}"
         return scope
 
 
@@ -133,7 +139,13 @@ class PolicyEngine:
         """The engine of ``[iam]``: built-in and configured roles, the admin binding first."""
         bindings = [ADMIN_BINDING]
         for b in iam.bindings:
-            bindings.append(Binding(b.principal, b.role, b.org, b.project, b.bucket))
+            if b.group is not None:
+                for member in iam.groups[b.group]:
+                    bindings.append(
+                        Binding(member, b.role, b.org, b.project, b.bucket, group=b.group)
+                    )
+            elif b.principal is not None:
+                bindings.append(Binding(b.principal, b.role, b.org, b.project, b.bucket))
         return cls(iam.effective_roles(), bindings, ttl_seconds=iam.decision_cache_ttl_seconds)
 
     def decide(self, principal: Principal, action: str, resource: str) -> Decision:

@@ -126,9 +126,13 @@ class CredentialManager:
     ) -> credential_pb2.CreateAccessKeyResponse:
         scope = self._cc.scope_of(ctx, req.scope if req.HasField("scope") else None)
         await self._cc.authorize(ctx, Action.CREDENTIALS_CREATE, scope)
-        principal_id = req.principal_id or ctx.principal.principal_id
+        owner = Principal(
+            req.principal_id or ctx.principal.principal_id, scope.org_id, scope.project_id
+        )
+        if owner != ctx.principal:
+            await self._cc.authorize(ctx, Action.CREDENTIALS_CREATE_OTHERS, scope)
         key, secret = await self.create(
-            Principal(principal_id, scope.org_id, scope.project_id),
+            owner,
             description=req.description,
             expires_at=req.expires_at if req.HasField("expires_at") else None,
         )
