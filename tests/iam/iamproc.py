@@ -36,7 +36,17 @@ class IamProcess:
     def audit_lines(self) -> list[dict[str, object]]:
         if not self.audit_path.exists():
             return []
-        return [json.loads(x) for x in self.audit_path.read_text().splitlines() if x]
+        text = self.audit_path.read_text()
+        # a line still being written (no newline yet) is not a record
+        return [json.loads(x) for x in text[: text.rfind("\n") + 1].splitlines() if x]
+
+    def wait_audit_lines(self, count: int, timeout: float = 10.0) -> list[dict[str, object]]:
+        """The audit records once there are at least ``count`` (the IAM writes them after
+        answering), or whatever there is at the deadline."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.audit_lines()) < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return lines
 
     def kill(self) -> None:
         if self.proc.poll() is None:

@@ -64,7 +64,7 @@ async def test_decisions_come_from_the_iam(iam: IamProcess, token_file: Path) ->
         assert not decision.allowed and "no binding grants" in decision.reason
     finally:
         await authz.aclose()
-    lines = iam.audit_lines()
+    lines = iam.wait_audit_lines(1)
     assert lines[0]["request_id"] == "r1" and lines[0]["decision"] == "allow"
 
 
@@ -87,10 +87,10 @@ async def test_decisions_are_cached_for_the_shorter_ttl(iam: IamProcess, token_f
     try:
         for _ in range(5):
             await authz.authorize(ALICE, READ, OBJ)
-        assert len(iam.audit_lines()) == 1
+        assert len(iam.wait_audit_lines(1)) == 1
         await asyncio.sleep(0.6)
         await authz.authorize(ALICE, READ, OBJ)
-        assert len(iam.audit_lines()) == 2
+        assert len(iam.wait_audit_lines(2)) == 2
     finally:
         await authz.aclose()
 
@@ -105,6 +105,8 @@ async def test_concurrent_identical_misses_make_one_call(iam: IamProcess, token_
             *(authz.decide(MALLORY, READ, OBJ) for _ in range(50)),
         )
         assert [r.allowed for r in results] == [True] * 50 + [False] * 50
+        assert len(iam.wait_audit_lines(before + 2)) - before == 2
+        await asyncio.sleep(0.2)  # a third call, had there been one, would have been audited by now
         assert len(iam.audit_lines()) - before == 2
     finally:
         await authz.aclose()
