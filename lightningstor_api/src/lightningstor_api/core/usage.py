@@ -45,7 +45,11 @@ class Counters:
 
     def is_zero(self) -> bool:
         return not (
-            self.bytes_stored or self.object_count or self.requests or self.bytes_in or self.bytes_out
+            self.bytes_stored
+            or self.object_count
+            or self.requests
+            or self.bytes_in
+            or self.bytes_out
         )
 
 
