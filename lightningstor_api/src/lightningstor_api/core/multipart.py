@@ -336,9 +336,11 @@ async def abort_upload(cc: CoreContext, upload_key: bytes, upload_id: str) -> No
         txn.delete(upload_key)
         txn.delete_prefix(cc.keys.parts_prefix(upload_id))
         txn.release_later([p.data_id for p in parts], "upload aborted")
-        txn.count(cc.keys.usage(*cc.keys.bucket_of_upload(upload_key)), -parts_size(parts), 0)
+        scope, bucket = cc.keys.bucket_of_upload(upload_key)
+        usage_key = cc.keys.usage(scope, bucket)
+        txn.count(usage_key, -parts_size(parts), 0)
         try:
-            await txn.commit()
+            await commit_counted(cc.quotas, txn, scope, bucket, usage_key, 0)
             return
         except ConflictError:
             await backoff(attempt)

@@ -278,7 +278,8 @@ async def delete_version(
         txn.expect(target.kv.key, target.kv)
         txn.delete(target.kv.key)
         txn.release(target.record.data_id, "version deleted")
-        txn.count(cc.keys.usage(scope, bucket.name), *stored_usage(target.record, -1))
+        usage_key = cc.keys.usage(scope, bucket.name)
+        txn.count(usage_key, *stored_usage(target.record, -1))
         newest = await cc.store.range(prefix, limit=2)
         if newest.kvs and newest.kvs[0].key == target.kv.key:
             cur_kv = await cc.store.get(obj_key)
@@ -292,7 +293,7 @@ async def delete_version(
             elif cur_kv is not None:
                 txn.delete(obj_key)
         try:
-            await txn.commit()
+            await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, 0)
             return target.record
         except ConflictError:
             await backoff(attempt)
