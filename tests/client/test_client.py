@@ -67,7 +67,7 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         "Bucket", "Checksums", "CopyResult", "DeleteFailure", "DeleteObjectsResult",
         "DeleteResult", "LightningStorClient", "LightningStorError", "ListPage", "ObjectInfo",
         "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload", "UploadPage",
-        "VersionPage",
+        "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",
     }  # fmt: skip
     for name in lightningstor_client.__all__:
         assert hasattr(lightningstor_client, name)

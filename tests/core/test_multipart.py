@@ -16,6 +16,7 @@ import pytest
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core import Core
+from lightningstor_api.core.usage import read_usage
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
     BadDigest,
@@ -467,7 +468,14 @@ async def test_abort_reclaims_every_chunk(core: Core, ctx: RequestContext, bucke
     assert not chunk_files(data_dir)
     assert not await data_records(core) and not await gc_entries(core)
     metadata_left = (await core.cc.store.range(core.cc.keys.root)).kvs
-    assert [kv.key for kv in metadata_left] == [core.cc.keys.bucket(ctx.principal.scope, bucket)]
+    usage = core.cc.keys.usage_prefix()
+    left = [kv.key for kv in metadata_left if not kv.key.startswith(usage)]
+    assert left == [core.cc.keys.bucket(ctx.principal.scope, bucket)]
+    # The parts counted while they were stored, and not after.
+    await core.usage_folder.run_once()
+    scope = ctx.principal.scope
+    report = await read_usage(core.cc.store, core.cc.keys, scope.org_id, project=scope.project_id)
+    assert report.total.bytes_stored == 0
 
 
 # ---- upload part copy ----

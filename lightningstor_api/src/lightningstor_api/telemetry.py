@@ -187,8 +187,15 @@ async def _count(cc: CoreContext, prefix: bytes) -> int:
 class Hooks:
     """The :class:`~lightningstor_types.service.ServerHooks` the server gives its frontends."""
 
-    def __init__(self, settings: Settings, probe: ReadinessProbe, telemetry: Telemetry) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        probe: ReadinessProbe,
+        telemetry: Telemetry,
+        usage: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
         self._probe = probe
+        self._usage = usage
         self._telemetry = telemetry
         m = settings.metrics
         self._serve_page = m.enabled and m.addr is None
@@ -202,3 +209,5 @@ class Hooks:
 
     def record(self, record: RequestRecord) -> None:
         self._record(record)
+        if self._usage is not None:
+            self._usage(record)

@@ -33,6 +33,7 @@ from lightningstor_client._models import (
 )
 from lightningstor_client._stream import AsyncObjectStream
 from lightningstor_client._sync import LightningStorClient, ObjectStream
+from lightningstor_client._usage import Quota, QuotaInfo, Usage, UsageReport
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.scope import Scope
 
@@ -55,8 +56,12 @@ __all__ = [
     "Part",
     "PartsPage",
     "PutResult",
+    "Quota",
+    "QuotaInfo",
     "Scope",
     "Upload",
     "UploadPage",
+    "Usage",
+    "UsageReport",
     "VersionPage",
 ]

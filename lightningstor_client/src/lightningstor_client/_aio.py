@@ -16,11 +16,12 @@ from lightningstor_client._multipart import MultipartMethods
 from lightningstor_client._objects import ObjectMethods
 from lightningstor_client._requests import ContentHeaderArgs
 from lightningstor_client._transfer import Progress
+from lightningstor_client._usage import UsageMethods
 
 MiB = 1024 * 1024
 
 
-class AsyncLightningStorClient(ObjectMethods, MultipartMethods):
+class AsyncLightningStorClient(ObjectMethods, MultipartMethods, UsageMethods):
     """A client of one LightningStor endpoint (a server or a load balancer), for asyncio.
 
     ``AsyncLightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``:

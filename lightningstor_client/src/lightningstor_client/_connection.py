@@ -9,7 +9,13 @@ from typing import Self, TypeVar
 
 import grpc.aio
 
-from lightningstor.v1 import bucket_pb2_grpc, common_pb2, credential_pb2_grpc, object_pb2_grpc
+from lightningstor.v1 import (
+    bucket_pb2_grpc,
+    common_pb2,
+    credential_pb2_grpc,
+    object_pb2_grpc,
+    usage_pb2_grpc,
+)
 from lightningstor_client._auth import credential_entries, interceptors
 from lightningstor_client._errors import from_rpc_error, translated
 from lightningstor_client._transfer import Body, iter_pieces
@@ -47,6 +53,7 @@ class Connection:
         self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
         self._credentials = credential_pb2_grpc.CredentialServiceStub(self._channel)
+        self._usage = usage_pb2_grpc.UsageServiceStub(self._channel)
         self._scope = (
             common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
             if scope is not None

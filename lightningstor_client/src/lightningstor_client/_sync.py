@@ -206,6 +206,11 @@ class LightningStorClient:
     put_object_tagging = _blocking(AsyncLightningStorClient.put_object_tagging)
     delete_object_tagging = _blocking(AsyncLightningStorClient.delete_object_tagging)
 
+    get_usage = _blocking(AsyncLightningStorClient.get_usage)
+    get_quota = _blocking(AsyncLightningStorClient.get_quota)
+    set_quota = _blocking(AsyncLightningStorClient.set_quota)
+    delete_quota = _blocking(AsyncLightningStorClient.delete_quota)
+
     create_multipart_upload = _blocking(AsyncLightningStorClient.create_multipart_upload)
     upload_part = _blocking(AsyncLightningStorClient.upload_part)
     upload_part_copy = _blocking(AsyncLightningStorClient.upload_part_copy)

@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._sync import LightningStorClient
+from lightningstor_client.usage_cli import add_usage_commands
 from lightningstor_types.errors import LightningStorError
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_ENDPOINT"
@@ -179,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("file", metavar="FILE")
     add("rm", cmd_rm, "delete an object").add_argument("target", metavar="BUCKET/KEY")
     add("head", cmd_head, "describe an object (JSON)").add_argument("target", metavar="BUCKET/KEY")
+    # Temporary home of the usage commands until the admin CLI lands (the lead merges them).
+    admin = sub.add_parser("admin", help="operator commands: usage, quotas")
+    add_usage_commands(admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND"))
     return parser
 
 

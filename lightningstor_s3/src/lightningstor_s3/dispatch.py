@@ -32,6 +32,7 @@ from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.router import route
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
+from lightningstor_types.scope import Scope as PrincipalScope
 from lightningstor_types.service import (
     CredentialResolver,
     RequestContext,
@@ -69,11 +70,13 @@ class S3Dispatcher:
         ex = Exchange(scope, receive, send, request_id=new_request_id(), host_id=new_host_id())
         endpoint = "-"
         scope_name = "-"
+        principal_scope: PrincipalScope | None = None
         error_code = ""
         try:
             call = await self._prepare(ex)
             endpoint = call.route.endpoint.value
-            scope_name = str(call.ctx.principal.scope)
+            principal_scope = call.ctx.principal.scope
+            scope_name = str(principal_scope)
             await HANDLERS[call.route.endpoint](call)
         except Exception as exc:  # every failure becomes an S3 error or a cut connection
             error_code = exc.code if isinstance(exc, LightningStorError) else "InternalError"
@@ -84,7 +87,7 @@ class S3Dispatcher:
             if self._record is not None:
                 self._record(
                     RequestRecord("s3", endpoint, status, seconds, ex.bytes_received,
-                                  ex.bytes_sent, error_code)
+                                  ex.bytes_sent, error_code, principal_scope)
                 )  # fmt: skip
             if self._access:
                 access_log.info(

@@ -48,6 +48,10 @@ class Action(enum.StrEnum):
     CREDENTIALS_LIST = "lightningstor:credentials:list"
     CREDENTIALS_DELETE = "lightningstor:credentials:delete"
 
+    USAGE_READ = "lightningstor:usage:read"
+    QUOTAS_READ = "lightningstor:quotas:read"
+    QUOTAS_WRITE = "lightningstor:quotas:write"
+
 
 _A = Action
 
@@ -89,6 +93,11 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "CreateAccessKey": _A.CREDENTIALS_CREATE,
         "ListAccessKeys": _A.CREDENTIALS_LIST,
         "DeleteAccessKey": _A.CREDENTIALS_DELETE,
+        # usage and quotas
+        "GetUsage": _A.USAGE_READ,
+        "GetQuota": _A.QUOTAS_READ,
+        "SetQuota": _A.QUOTAS_WRITE,
+        "DeleteQuota": _A.QUOTAS_WRITE,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""

@@ -450,7 +450,12 @@ class StorageSettings(_Section):
 BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "admin": ("lightningstor:*",),
-        "editor": ("lightningstor:buckets:*", "lightningstor:objects:*", "lightningstor:uploads:*"),
+        "editor": (
+            "lightningstor:buckets:*",
+            "lightningstor:objects:*",
+            "lightningstor:uploads:*",
+            "lightningstor:usage:read",
+        ),
         "viewer": (
             "lightningstor:buckets:read",
             "lightningstor:buckets:list",
@@ -460,6 +465,7 @@ BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "lightningstor:objects:list",
             "lightningstor:objects:tagging:read",
             "lightningstor:uploads:list",
+            "lightningstor:usage:read",
         ),
     }
 )
@@ -641,6 +647,39 @@ class LimitsSettings(_Section):
         return self
 
 
+QuotaLimit = Annotated[int, BeforeValidator(parse_size), Field(ge=0)]
+
+
+class QuotaDefaults(_Section):
+    """Limits of one level (an org as a whole, or a project); 0 = unlimited."""
+
+    max_buckets: int = Field(default=0, ge=0)
+    """Most buckets."""
+    max_bytes: QuotaLimit = 0
+    """Most bytes stored (every version, plus parts of uploads in progress)."""
+    max_objects: int = Field(default=0, ge=0)
+    """Most object versions holding data (delete markers not counted)."""
+    max_object_size: QuotaLimit = 0
+    """Largest object (and part)."""
+
+
+class QuotaSettings(_Section):
+    org: QuotaDefaults = Field(default_factory=QuotaDefaults)
+    """Default limits of every org without a quota of its own (set through UsageService)."""
+    project: QuotaDefaults = Field(default_factory=QuotaDefaults)
+    """Default limits of every project without a quota of its own."""
+    cache_ttl_seconds: Annotated[Seconds, Field(le=60)] = 1.0
+    """How old the usage and quota records a server checks against may be (other servers'
+    writes within this window can overshoot a limit; see lightningstor_api/README.md)."""
+
+
+class UsageSettings(_Section):
+    flush_interval_seconds: PositiveSeconds = 10.0
+    """How often request counts kept in memory are written out (a crash loses at most this)."""
+    fold_interval_seconds: PositiveSeconds = 5.0
+    """How often pending usage deltas are folded into their base records."""
+
+
 def _log_level(value: object) -> object:
     value = _lower(value)
     return "warning" if value == "warn" else value
@@ -780,6 +819,10 @@ class Settings(SettingsBase):
     """The S3 API."""
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     """Sizes and counts requests may not exceed."""
+    quotas: QuotaSettings = Field(default_factory=QuotaSettings)
+    """Default storage quotas per org and project."""
+    usage: UsageSettings = Field(default_factory=UsageSettings)
+    """Usage accounting intervals."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logs."""
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
 from lightningstor_types.config import Settings
-from lightningstor_types.scope import Principal
+from lightningstor_types.scope import Principal, Scope
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +237,7 @@ class RequestRecord:
     bytes_in: int = 0
     bytes_out: int = 0
     error_code: str = ""  # the S3 error code, when the request failed
+    scope: Scope | None = None  # the caller's own scope (None: not authenticated)
 
 
 class ServerHooks(Protocol):

@@ -84,6 +84,8 @@ async def create_bucket(
     limit = cc.settings.limits.max_buckets_per_scope
     if len((await cc.store.range(cc.keys.buckets_prefix(scope), limit=limit)).kvs) >= limit:
         raise TooManyBuckets(f"A scope may hold at most {limit} buckets")
+    if cc.quotas is not None:
+        await cc.quotas.check_new_bucket(scope)
     key = cc.keys.bucket(scope, req.name)
     result = await cc.write_bucket(key, [Compare.absent(key)], [Put(key, rec.SerializeToString())])
     if not result.succeeded:

@@ -11,6 +11,7 @@ from lightningstor.v1 import common_pb2
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
 from lightningstor_storage import StorageBackend
@@ -59,6 +60,8 @@ class CoreContext:
     authorizer: Authorizer
     keys: KeySchema
     bucket_cache: BucketCache | None = None
+    quotas: Quotas | None = None
+    """None: no quota is enforced (usage is counted regardless)."""
 
     def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
         """The request's explicit scope, else the caller's own."""

@@ -46,3 +46,8 @@ def new_gc_entry_id(now_ns: int | None = None) -> str:
     """GC journal ids sort by time, so the collector takes the oldest first."""
     ns = time.time_ns() if now_ns is None else now_ns
     return f"{ns:020d}-{secrets.token_hex(6)}"
+
+
+def new_usage_delta_id(now_ns: int | None = None) -> str:
+    """Usage delta ids sort by time and never collide between servers."""
+    return new_gc_entry_id(now_ns)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lightningstor_types.naming import NO_PROJECT
 from lightningstor_types.scope import Scope
 
 SEP = b"\x00"
@@ -88,8 +89,64 @@ class KeySchema:
         return self.root + b"credentials/"
 
     def usage(self, scope: Scope, bucket: str | None = None) -> bytes:
+        """A base usage record: a bucket's stored bytes/objects, or (no bucket) the scope's
+        request counters."""
         tail = b"/" + bucket.encode() if bucket else b""
         return self.root + b"usage/" + _scope_segment(scope) + tail
+
+    def usage_prefix(self) -> bytes:
+        return self.root + b"usage/"
+
+    def org_usage_prefix(self, org_id: str) -> bytes:
+        """Every usage record and delta of an org (all its projects and buckets)."""
+        return self.usage_prefix() + org_id.encode() + b"/"
+
+    def usage_delta(self, base: bytes, delta_id: str) -> bytes:
+        """A pending change of ``base``: ``{base}/+{id}`` (bucket names never start with
+        ``+``, so a project's deltas and its buckets' records never collide)."""
+        return base + USAGE_DELTA + delta_id.encode()
+
+    def parse_usage(self, key: bytes) -> UsageKey | None:
+        """What a key under ``usage/`` is (None for a key of no known shape)."""
+        parts = key[len(self.usage_prefix()) :].decode().split("/")
+        delta = parts[-1].startswith("+")
+        if delta:
+            parts.pop()
+        if len(parts) not in (2, 3):
+            return None
+        project = None if parts[1] == NO_PROJECT else parts[1]
+        bucket = parts[2] if len(parts) == 3 else None
+        base = key.rpartition(USAGE_DELTA)[0] if delta else key
+        return UsageKey(parts[0], project, bucket, base, delta)
+
+    # ---- quotas ----
+    def quota(self, scope: Scope, bucket: str | None = None) -> bytes:
+        """A quota: ``{org}/_`` is the org as a whole, ``{org}/{project}`` a project, and with
+        a bucket that bucket of the scope."""
+        tail = b"/" + bucket.encode() if bucket else b""
+        return self.root + b"quotas/" + _scope_segment(scope) + tail
+
+    def bucket_of_upload(self, upload_key: bytes) -> tuple[Scope, str]:
+        """The scope and bucket an upload key lives in."""
+        rest = upload_key[len(self.all_uploads_prefix()) :]
+        org, project, bucket = rest.split(b"/", 3)[:3]
+        proj = project.decode()
+        return Scope(org.decode(), None if proj == NO_PROJECT else proj), bucket.decode()
+
+
+USAGE_DELTA = b"/+"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageKey:
+    """A parsed key under ``usage/``."""
+
+    org_id: str
+    project_id: str | None
+    bucket: str | None
+    base: bytes
+    """The base record this key is (or, for a delta, folds into)."""
+    is_delta: bool
 
 
 def split_versioned(key: bytes, prefix: bytes) -> tuple[str, str]:

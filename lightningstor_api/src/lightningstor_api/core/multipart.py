@@ -17,7 +17,7 @@ content) and abort hands the parts' references to one GC journal entry
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
@@ -41,6 +41,7 @@ from lightningstor_api.core.objects import (
     receive_body,
     validate_storage_class,
 )
+from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
 from lightningstor_api.metadata import Compare, KeyValue, Put
@@ -291,17 +292,22 @@ async def _try_commit_part(
         raise NoSuchUpload(UploadId=upload_id)
     part_key = cc.keys.part(upload_id, part.part_number)
     old = await cc.store.get(part_key)
+    scope, bucket = cc.keys.bucket_of_upload(upload_key)
+    usage_key = cc.keys.usage(scope, bucket)
     txn = Txn(cc.store, cc.keys)
     txn.expect(upload_key, upload_kv)
     txn.put(upload_key, upload_kv.value)  # bumps the revision complete and abort compare
     txn.expect(part_key, old)
     if old is not None:
-        txn.release(records_pb2.PartRecord.FromString(old.value).data_id, "part replaced")
+        old_part = records_pb2.PartRecord.FromString(old.value)
+        txn.release(old_part.data_id, "part replaced")
+        txn.count(usage_key, -old_part.size, 0)
     if new_data is not None:
         txn.create_data(new_data)
     txn.acquire(acquire)
     txn.put(part_key, part.SerializeToString())
-    await txn.commit()
+    txn.count(usage_key, part.size, 0)  # parts in progress count as stored bytes
+    await commit_counted(cc.quotas, txn, scope, bucket, usage_key, part.size)
 
 
 # ---- abort ----
@@ -330,8 +336,11 @@ async def abort_upload(cc: CoreContext, upload_key: bytes, upload_id: str) -> No
         txn.delete(upload_key)
         txn.delete_prefix(cc.keys.parts_prefix(upload_id))
         txn.release_later([p.data_id for p in parts], "upload aborted")
+        scope, bucket = cc.keys.bucket_of_upload(upload_key)
+        usage_key = cc.keys.usage(scope, bucket)
+        txn.count(usage_key, -parts_size(parts), 0)
         try:
-            await txn.commit()
+            await commit_counted(cc.quotas, txn, scope, bucket, usage_key, 0)
             return
         except ConflictError:
             await backoff(attempt)
@@ -339,6 +348,11 @@ async def abort_upload(cc: CoreContext, upload_key: bytes, upload_id: str) -> No
 
 
 # ---- shared ----
+
+
+def parts_size(parts: Iterable[records_pb2.PartRecord]) -> int:
+    """Bytes the parts of an upload count for in usage (until complete or abort)."""
+    return sum(p.size for p in parts)
 
 
 def check_part_number(cc: CoreContext, number: int) -> None:

@@ -23,6 +23,7 @@ from lightningstor_api.core.multipart import (
     FULL_OBJECT,
     Upload,
     load_upload,
+    parts_size,
     read_parts,
 )
 from lightningstor_api.core.txn import ConflictError, Txn
@@ -82,7 +83,9 @@ async def complete_multipart_upload(
             continue
         rec, children = _assemble(cc, upload, chosen, req.expected_checksums)
         unused = [p.data_id for n, p in stored.items() if n not in wanted]
-        finish = functools.partial(_finish, cc=cc, upload=upload, unused=unused)
+        finish = functools.partial(
+            _finish, cc=cc, upload=upload, unused=unused, parts_bytes=parts_size(stored.values())
+        )
         try:
             done = await try_commit_version(
                 cc,
@@ -209,7 +212,10 @@ def _object_checksums(
     return checksums_message(sums, kind or COMPOSITE)
 
 
-def _finish(txn: Txn, *, cc: CoreContext, upload: Upload, unused: list[str]) -> None:
+def _finish(
+    txn: Txn, *, cc: CoreContext, upload: Upload, unused: list[str], parts_bytes: int
+) -> None:
+    txn.count(cc.keys.usage(*cc.keys.bucket_of_upload(upload.key)), -parts_bytes, 0)
     txn.expect(upload.key, upload.kv)
     txn.delete(upload.key)
     txn.delete_prefix(cc.keys.parts_prefix(upload.record.upload_id))

@@ -27,6 +27,9 @@ from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.core.quotas import Quotas
+from lightningstor_api.core.usage_folder import UsageFolder
+from lightningstor_api.core.usage_meter import RequestMeter
 from lightningstor_api.metadata import MetadataStore, open_store
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_storage.replicated.backend import ReplicatedBackend
@@ -40,6 +43,10 @@ class Core:
     def __init__(self, cc: CoreContext) -> None:
         self.cc = cc
         self.gc = GarbageCollector(cc)
+        usage = cc.settings.usage
+        self.usage_folder = UsageFolder(cc.store, cc.keys, usage.fold_interval_seconds)
+        self.request_meter = RequestMeter(cc.store, cc.keys, usage.flush_interval_seconds)
+        """Frontends report finished requests here (through the server's hooks)."""
         self._background = False
         self._closed = False
 
@@ -61,6 +68,7 @@ class Core:
             authorizer=authorizer if authorizer is not None else AllowAll(),
             keys=keys,
             bucket_cache=BucketCache(store, keys.all_buckets_prefix()),
+            quotas=Quotas(store, keys, settings),
         )
         return cls(cc)
 
@@ -72,6 +80,8 @@ class Core:
             self.cc.storage.start_background(self.gc.referenced_chunks)
         if self.cc.bucket_cache is not None:
             self.cc.bucket_cache.start()
+        self.usage_folder.start()
+        self.request_meter.start()
         self._background = True
 
     async def close(self) -> None:
@@ -81,6 +91,8 @@ class Core:
         self._closed = True
         if self._background:
             await self.gc.stop()
+            await self.usage_folder.stop()
+            await self.request_meter.stop()  # writes the last counts
             if self.cc.bucket_cache is not None:
                 await self.cc.bucket_cache.stop()
             self._background = False

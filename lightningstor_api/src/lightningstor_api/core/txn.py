@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor_api.core.ids import new_data_id, new_gc_entry_id
+from lightningstor_api.core.ids import new_data_id, new_gc_entry_id, new_usage_delta_id
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.metadata import (
     Compare,
@@ -42,6 +42,8 @@ class Txn:
         self._deltas: defaultdict[str, int] = defaultdict(int)
         self._new_data: dict[str, records_pb2.DataRecord] = {}
         self._gc_reason = ""
+        self.usage: defaultdict[bytes, list[int]] = defaultdict(lambda: [0, 0])
+        """Usage key → [Δbytes, Δobjects]: written as one delta record each at commit."""
 
     # ---- plain operations ----
     def put(self, key: bytes, value: bytes) -> None:
@@ -85,10 +87,22 @@ class Txn:
             )
             self.ops.extend(self._journal(rec, reason))
 
+    def count(self, usage_key: bytes, size: int, objects: int) -> None:
+        """Change a bucket's stored bytes and object count, in this very transaction (so the
+        counters stay exact with the data; a delta record, never a shared counter)."""
+        acc = self.usage[usage_key]
+        acc[0] += size
+        acc[1] += objects
+
     async def commit(self) -> TxnResult:
         """Apply everything atomically, or raise :class:`ConflictError`."""
         compares = list(self.compares)
         ops = list(self.ops)
+        for usage_key, (size, objects) in self.usage.items():
+            if size or objects:
+                change = records_pb2.UsageRecord(bytes_stored=size, object_count=objects)
+                key = self._keys.usage_delta(usage_key, new_usage_delta_id())
+                ops.append(Put(key, change.SerializeToString()))
         for data_id, delta in self._deltas.items():
             new = self._new_data.get(data_id)
             if new is not None:

@@ -19,6 +19,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, new_sort_id
+from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.metadata import KeyValue
 from lightningstor_types.errors import (
@@ -192,6 +193,7 @@ async def try_commit_version(
     cur = await load_current(cc, scope, bucket.name, key)
     check_write_conditions(conditions, cur.record if cur else None, key)
     txn = Txn(cc.store, cc.keys)
+    usage_key = cc.keys.usage(scope, bucket.name)
     txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
     obj_key = cc.keys.object(scope, bucket.name, key)
     txn.expect(obj_key, cur.kv if cur else None)
@@ -210,6 +212,7 @@ async def try_commit_version(
             txn.expect(old_key, old.kv)
             txn.delete(old_key)
             txn.release(old.record.data_id, "replaced")
+            txn.count(usage_key, *stored_usage(old.record, -1))
     txn.put(cc.keys.version(scope, bucket.name, key, rec.sort_id), rec.SerializeToString())
     if rec.is_delete_marker:
         if cur is not None:
@@ -219,10 +222,19 @@ async def try_commit_version(
     if new_data is not None:
         txn.create_data(new_data)
     txn.acquire(acquire)
+    txn.count(usage_key, *stored_usage(rec, 1))
     if extra is not None:
         extra(txn)
-    await txn.commit()
+    await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, rec.size)
     return rec
+
+
+def stored_usage(rec: records_pb2.ObjectRecord, sign: int) -> tuple[int, int]:
+    """(bytes, objects) a version counts for, times ``sign``: its size and one object, or
+    nothing for a delete marker."""
+    if rec.is_delete_marker:
+        return 0, 0
+    return sign * rec.size, sign
 
 
 async def _null_to_replace(
@@ -266,6 +278,8 @@ async def delete_version(
         txn.expect(target.kv.key, target.kv)
         txn.delete(target.kv.key)
         txn.release(target.record.data_id, "version deleted")
+        usage_key = cc.keys.usage(scope, bucket.name)
+        txn.count(usage_key, *stored_usage(target.record, -1))
         newest = await cc.store.range(prefix, limit=2)
         if newest.kvs and newest.kvs[0].key == target.kv.key:
             cur_kv = await cc.store.get(obj_key)
@@ -279,7 +293,7 @@ async def delete_version(
             elif cur_kv is not None:
                 txn.delete(obj_key)
         try:
-            await txn.commit()
+            await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, 0)
             return target.record
         except ConflictError:
             await backoff(attempt)

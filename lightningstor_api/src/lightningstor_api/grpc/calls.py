@@ -27,6 +27,7 @@ from lightningstor_api.grpc.errors import abort_with
 from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
+from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext, RequestRecord
 
 REQUEST_ID_KEY = "x-request-id"
@@ -48,6 +49,7 @@ class _Call:
     status: int = 200
     code: str = "OK"
     error_code: str = ""
+    principal_scope: Scope | None = None
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
@@ -61,6 +63,7 @@ def request_context(context: Context) -> RequestContext:
     call = _call.get(None)
     if call is not None:
         call.scope = str(principal.scope)
+        call.principal_scope = principal.scope
     return RequestContext(
         principal=principal,
         request_id=call.request_id if call is not None else "",
@@ -95,13 +98,14 @@ def _failed(call: _Call, exc: BaseException) -> None:
         call.status, call.code = 499, "CANCELLED"
 
 
-def _end(call: _Call, access: bool) -> None:
+def _end(call: _Call, sink: _Sink) -> None:
     seconds = time.monotonic() - call.started
-    METRICS.record(
-        RequestRecord("grpc", call.operation, call.status, seconds, call.bytes_in, call.bytes_out,
-                      call.error_code)
-    )  # fmt: skip
-    if access:
+    record = RequestRecord("grpc", call.operation, call.status, seconds, call.bytes_in,
+                           call.bytes_out, call.error_code, call.principal_scope)  # fmt: skip
+    METRICS.record(record)
+    if sink.record is not None:
+        sink.record(record)
+    if sink.access:
         access_log.info(
             "%s %s", call.operation, call.code,
             extra={
@@ -125,7 +129,7 @@ async def _counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[A
 
 
 def _wrap_unary(
-    behavior: Callable[[Any, Context], Awaitable[Any]], method: str, streamed_in: bool, access: bool
+    behavior: Callable[[Any, Context], Awaitable[Any]], method: str, streamed_in: bool, sink: _Sink
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def handle(request: Any, context: Context) -> Any:
         call = await _begin(context, method)
@@ -143,7 +147,7 @@ def _wrap_unary(
                 raise
             await abort_with(context, exc, method, call.request_id)
         finally:
-            _end(call, access)
+            _end(call, sink)
 
     return handle
 
@@ -152,7 +156,7 @@ def _wrap_streaming(
     behavior: Callable[[Any, Context], AsyncIterator[Any]],
     method: str,
     streamed_in: bool,
-    access: bool,
+    sink: _Sink,
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
         call = await _begin(context, method)
@@ -175,7 +179,7 @@ def _wrap_streaming(
             aclose = getattr(responses, "aclose", None)
             if aclose is not None:
                 await aclose()
-            _end(call, access)
+            _end(call, sink)
 
     return handle
 
@@ -183,18 +187,28 @@ def _wrap_streaming(
 class CallInterceptor(ApiInterceptor):
     """Request id, error translation, access log and metrics for every API method."""
 
-    def __init__(self, *, access_log: bool = True) -> None:
+    def __init__(
+        self, *, access_log: bool = True, record: Callable[[RequestRecord], None] | None = None
+    ) -> None:
         super().__init__()
-        self._access = access_log
+        self._sink = _Sink(access_log, record)
 
     def wrap(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
-        return _wrap(handler, method, self._access)
+        return _wrap(handler, method, self._sink)
+
+
+@dataclass(frozen=True, slots=True)
+class _Sink:
+    """Where a finished call goes besides the metrics: the access log, a usage counter."""
+
+    access: bool
+    record: Callable[[RequestRecord], None] | None = None
 
 
 def _wrap(
-    handler: grpc.RpcMethodHandler[Any, Any], method: str, access: bool
+    handler: grpc.RpcMethodHandler[Any, Any], method: str, sink: _Sink
 ) -> grpc.RpcMethodHandler[Any, Any]:
     """``handler`` with its behavior wrapped by the request-id and error machinery."""
     # On grpc.aio the behaviors are coroutine / async-generator functions.
@@ -202,7 +216,7 @@ def _wrap(
         behavior: Any = getattr(handler, kind)
         if behavior is not None:
             return make(
-                wrap(behavior, method, kind.startswith("stream_"), access),
+                wrap(behavior, method, kind.startswith("stream_"), sink),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )

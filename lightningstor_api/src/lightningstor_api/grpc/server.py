@@ -38,6 +38,8 @@ from lightningstor.v1 import (
     credential_pb2_grpc,
     object_pb2,
     object_pb2_grpc,
+    usage_pb2,
+    usage_pb2_grpc,
 )
 from lightningstor_api.core.service import Core
 from lightningstor_api.grpc.auth import AuthInterceptor, configure_authentication
@@ -45,6 +47,7 @@ from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.objects import ObjectServicer
+from lightningstor_api.grpc.usage import UsageServicer
 from lightningstor_api.health import ReadinessProbe, cancel
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
@@ -69,6 +72,7 @@ SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
+    usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
 )
 
 
@@ -78,11 +82,17 @@ def discover_frontends() -> list[EntryPoint]:
 
 
 def build_grpc_server(
-    core: StorageService, credentials: CredentialOperations, *, access_log: bool = True
+    core: StorageService,
+    credentials: CredentialOperations,
+    *,
+    access_log: bool = True,
+    usage: Core | None = None,
 ) -> grpc.aio.Server:
-    """A gRPC server with the three API services (health is added by :func:`serve`)."""
+    """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
+    its UsageService too, and every call counted in its request meter."""
+    record = usage.request_meter.record if usage is not None else None
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(access_log=access_log), AuthInterceptor()],
+        interceptors=[CallInterceptor(access_log=access_log, record=record), AuthInterceptor()],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -94,6 +104,8 @@ def build_grpc_server(
     credential_pb2_grpc.add_CredentialServiceServicer_to_server(
         CredentialServicer(credentials), server
     )
+    if usage is not None:
+        usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(usage.cc), server)
     return server
 
 
@@ -205,7 +217,9 @@ async def _serve_core(
     settings: Settings, core: Core, credentials: CredentialManager, stop: asyncio.Event
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
-    server = build_grpc_server(core, credentials, access_log=settings.logging.access_log)
+    server = build_grpc_server(
+        core, credentials, access_log=settings.logging.access_log, usage=core
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     grpc_addr = bind(server, settings.server.grpc_addr, settings.server.tls)
@@ -214,7 +228,7 @@ async def _serve_core(
         cc.store, cc.storage, cc.authorizer, probe_key=settings.metadata.prefix.encode()
     )
     telemetry = Telemetry()
-    hooks = Hooks(settings, probe, telemetry)
+    hooks = Hooks(settings, probe, telemetry, usage=core.request_meter.record)
     await server.start()
     frontends: dict[str, Frontend] = {}
     tasks: list[asyncio.Task[None]] = []

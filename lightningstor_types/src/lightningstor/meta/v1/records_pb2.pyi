@@ -553,7 +553,9 @@ Global___CredentialRecord: _TypeAlias = CredentialRecord  # noqa: Y015
 
 @_typing.final
 class UsageRecord(_message.Message):
-    """lightningstor/usage/{org}/{project or _}[/{bucket}]"""
+    """lightningstor/usage/{org}/{project or _}[/{bucket}]: folded counters; the same message at
+    {that key}/+{delta id} is one pending change (see lightningstor_api/README.md, Usage).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -583,6 +585,38 @@ class UsageRecord(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___UsageRecord: _TypeAlias = UsageRecord  # noqa: Y015
+
+@_typing.final
+class QuotaRecord(_message.Message):
+    """lightningstor/quotas/{org}/_ (the whole org), /{org}/{project}, /{org}/{project or _}/{bucket}.
+    0 = unlimited.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MAX_BUCKETS_FIELD_NUMBER: _builtins.int
+    MAX_BYTES_FIELD_NUMBER: _builtins.int
+    MAX_OBJECTS_FIELD_NUMBER: _builtins.int
+    MAX_OBJECT_SIZE_FIELD_NUMBER: _builtins.int
+    max_buckets: _builtins.int
+    max_bytes: _builtins.int
+    max_objects: _builtins.int
+    max_object_size: _builtins.int
+    def __init__(
+        self,
+        *,
+        max_buckets: _builtins.int = ...,
+        max_bytes: _builtins.int = ...,
+        max_objects: _builtins.int = ...,
+        max_object_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_buckets", b"max_buckets", "max_bytes", b"max_bytes", "max_object_size", b"max_object_size", "max_objects", b"max_objects"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuotaRecord: _TypeAlias = QuotaRecord  # noqa: Y015
 
 @_typing.final
 class GcRecord(_message.Message):
