@@ -6,7 +6,8 @@ and S3 operations are; the two APIs share the names, so one table serves both.
 
 Copies need two decisions: :data:`OPERATION_ACTIONS` gives the action on the destination
 (``CopyObject`` creates an object, ``UploadPartCopy`` writes a part), and
-:data:`COPY_SOURCE_ACTION` is the action needed on the source object.
+:data:`COPY_SOURCE_ACTION` is the action needed on the source object. A repairing
+``CheckConsistency`` likewise also needs :data:`REPAIR_ACTION`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Action(enum.StrEnum):
     CREDENTIALS_CREATE = "lightningstor:credentials:create"
     CREDENTIALS_LIST = "lightningstor:credentials:list"
     CREDENTIALS_DELETE = "lightningstor:credentials:delete"
+
+    # Operator calls, platform-wide (resource ``org/*``, see resources.PLATFORM_RESOURCE).
+    ADMIN_READ = "lightningstor:admin:read"
+    ADMIN_GC = "lightningstor:admin:gc"
+    ADMIN_REPAIR = "lightningstor:admin:repair"
 
 
 _A = Action
@@ -86,12 +92,21 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "CreateAccessKey": _A.CREDENTIALS_CREATE,
         "ListAccessKeys": _A.CREDENTIALS_LIST,
         "DeleteAccessKey": _A.CREDENTIALS_DELETE,
+        # operators
+        "ListAllBuckets": _A.ADMIN_READ,
+        "GetGcStatus": _A.ADMIN_READ,
+        "RunGc": _A.ADMIN_GC,
+        "GetStorageStatus": _A.ADMIN_READ,
+        "CheckConsistency": _A.ADMIN_READ,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""
 
 COPY_SOURCE_ACTION: Final = Action.OBJECTS_READ
 """What ``CopyObject`` and ``UploadPartCopy`` also need, on the source object."""
+
+REPAIR_ACTION: Final = Action.ADMIN_REPAIR
+"""What ``CheckConsistency`` also needs when it repairs (a dry run needs only its own action)."""
 
 
 def action_for(operation: str) -> Action:
