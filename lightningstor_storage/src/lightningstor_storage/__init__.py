@@ -2,10 +2,12 @@
 
 from lightningstor_storage.backend import (
     Capabilities,
+    ChunkCheck,
     ChunkCorrupt,
     ChunkExists,
     ChunkInfo,
     ChunkNotFound,
+    ChunkState,
     ChunkStat,
     InvalidChunkId,
     StorageBackend,
@@ -19,10 +21,12 @@ from lightningstor_storage.local import LocalBackend
 
 __all__ = [
     "Capabilities",
+    "ChunkCheck",
     "ChunkCorrupt",
     "ChunkExists",
     "ChunkInfo",
     "ChunkNotFound",
+    "ChunkState",
     "ChunkStat",
     "InvalidChunkId",
     "LocalBackend",
