@@ -156,7 +156,8 @@ class LocalBackend:
         if found != (size, crc32c):
             return ChunkCheck(
                 "corrupt",
-                detail=f"{found[0]} bytes, CRC32C {found[1]:#010x}; expected {size}, {crc32c:#010x}",
+                detail=f"{found[0]} bytes, CRC32C {found[1]:#010x}; "
+                f"expected {size}, {crc32c:#010x}",
             )
         return ChunkCheck("good")
 

@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.scope import Scope
 
-
 PLATFORM_ORG = "*"
 PLATFORM_RESOURCE = f"org/{PLATFORM_ORG}"
 """The resource of platform-wide operator calls."""

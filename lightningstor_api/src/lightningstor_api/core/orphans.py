@@ -1,4 +1,4 @@
-"""Which stored chunks nothing names: the rule the GC's orphan sweep and the consistency check share.
+"""Which stored chunks nothing names: one rule for the GC orphan sweep and the consistency check.
 
 A chunk is *referenced* when a data record (``chunks`` content) or a GC journal entry (being
 deleted) names it. The walk reads the data records first, then the journal: a record released

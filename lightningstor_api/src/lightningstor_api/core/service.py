@@ -23,6 +23,7 @@ from lightningstor_api.core import (
     objects,
     tagging,
 )
+from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
@@ -40,6 +41,7 @@ class Core:
     def __init__(self, cc: CoreContext) -> None:
         self.cc = cc
         self.gc = GarbageCollector(cc)
+        self.admin = Admin(cc, self.gc)
         self._background = False
         self._closed = False
 

@@ -32,6 +32,8 @@ from grpc_health.v1 import (  # type: ignore[import-untyped, unused-ignore]
 )
 
 from lightningstor.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     bucket_pb2,
     bucket_pb2_grpc,
     credential_pb2,
@@ -39,7 +41,9 @@ from lightningstor.v1 import (
     object_pb2,
     object_pb2_grpc,
 )
+from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.service import Core
+from lightningstor_api.grpc.admin import AdminServicer
 from lightningstor_api.grpc.auth import AuthInterceptor, configure_authentication
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
@@ -69,6 +73,7 @@ SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
 
 
@@ -78,9 +83,13 @@ def discover_frontends() -> list[EntryPoint]:
 
 
 def build_grpc_server(
-    core: StorageService, credentials: CredentialOperations, *, access_log: bool = True
+    core: StorageService,
+    credentials: CredentialOperations,
+    admin: Admin,
+    *,
+    access_log: bool = True,
 ) -> grpc.aio.Server:
-    """A gRPC server with the three API services (health is added by :func:`serve`)."""
+    """A gRPC server with the four API services (health is added by :func:`serve`)."""
     server = grpc.aio.server(
         interceptors=[CallInterceptor(access_log=access_log), AuthInterceptor()],
         options=[
@@ -94,6 +103,7 @@ def build_grpc_server(
     credential_pb2_grpc.add_CredentialServiceServicer_to_server(
         CredentialServicer(credentials), server
     )
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin), server)
     return server
 
 
@@ -205,7 +215,9 @@ async def _serve_core(
     settings: Settings, core: Core, credentials: CredentialManager, stop: asyncio.Event
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
-    server = build_grpc_server(core, credentials, access_log=settings.logging.access_log)
+    server = build_grpc_server(
+        core, credentials, core.admin, access_log=settings.logging.access_log
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     grpc_addr = bind(server, settings.server.grpc_addr, settings.server.tls)

@@ -375,9 +375,7 @@ class ReplicatedBackend:
         as a repair pass does."""
         validate_chunk_id(chunk_id)
         self._check_open()
-        found = await self.repairer.check(
-            chunk_id, (size, crc32c), replicas, verify, repair=repair
-        )
+        found = await self.repairer.check(chunk_id, (size, crc32c), replicas, verify, repair=repair)
         detail = (
             f"{found.good} good copies, {found.short} targets short, {found.bad} bad copies, "
             f"{found.unknown} nodes not answering"
