@@ -37,13 +37,14 @@ def add_scope_arguments(cmd: argparse.ArgumentParser, what: str) -> None:
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
     return str(value)
 
 
 def to_json(value: Any) -> str:
-    """One line of JSON for a dataclass (or anything json takes); datetimes in ISO 8601."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        value = dataclasses.asdict(value)
+    """One line of JSON for a dataclass (or anything json takes, holding dataclasses);
+    datetimes in ISO 8601."""
     return json.dumps(value, default=_default, sort_keys=True)
 
 
