@@ -85,11 +85,13 @@ def flip(path: Path, index: int) -> None:
 def test_public_names():
     assert set(lightningstor_storage.__all__) == {
         "Capabilities",
+        "ChunkCheck",
         "ChunkCorrupt",
         "ChunkExists",
         "ChunkInfo",
         "ChunkNotFound",
         "ChunkStat",
+        "ChunkState",
         "InvalidChunkId",
         "LocalBackend",
         "StorageBackend",
