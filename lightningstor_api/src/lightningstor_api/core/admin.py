@@ -7,14 +7,17 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_api.core.buckets import DEFAULT_MAX_BUCKETS
 from lightningstor_api.core.consistency import DEFAULT_MAX_FINDINGS, ConsistencyCheck
 from lightningstor_api.core.context import CoreContext
-from lightningstor_api.core.convert import bucket_info, decode_token, encode_token
+from lightningstor_api.core.convert import (
+    bucket_info,
+    decode_token,
+    encode_token,
+    timestamp_of,
+)
 from lightningstor_api.core.gc import GarbageCollector, GcRun
 from lightningstor_api.core.orphans import scan_prefix
 from lightningstor_storage.replicated.backend import ReplicatedBackend
@@ -140,10 +143,8 @@ class Admin:
 
 
 def _run_pb(run: GcRun) -> pb.GcRunResult:
-    finished = Timestamp()
-    finished.FromNanoseconds(int(run.finished_at * 1e9))
     return pb.GcRunResult(
-        finished_at=finished,
+        finished_at=timestamp_of(run.finished_at),
         entries=run.stats.entries,
         references_released=run.stats.references_released,
         chunks_deleted=run.stats.chunks_deleted,

@@ -26,12 +26,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_api.core import orphans
 from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.convert import timestamp_of
 from lightningstor_storage import ChunkCheck
 
 log = logging.getLogger(__name__)
@@ -52,12 +51,6 @@ _KIND = {
 class _Ref:
     data_id: str
     chunk: records_pb2.ChunkRef
-
-
-def _timestamp(seconds: float) -> Timestamp:
-    ts = Timestamp()
-    ts.FromNanoseconds(int(seconds * 1e9))
-    return ts
 
 
 class ConsistencyCheck:
@@ -82,14 +75,14 @@ class ConsistencyCheck:
     async def run(self) -> AsyncIterator[pb.CheckConsistencyResponse]:
         s = self.summary
         started = time.time()
-        s.started_at.CopyFrom(_timestamp(started))
+        s.started_at.CopyFrom(timestamp_of(started))
         async for finding in self._referenced():
             if self._emit():
                 yield pb.CheckConsistencyResponse(finding=finding)
         async for finding in self._orphans():
             if self._emit():
                 yield pb.CheckConsistencyResponse(finding=finding)
-        s.finished_at.CopyFrom(_timestamp(time.time()))
+        s.finished_at.CopyFrom(timestamp_of(time.time()))
         s.consistent = not (s.missing or s.corrupt or s.under_replicated or s.unknown or s.orphans)
         log.info(
             "consistency check%s: %d chunks referenced, %d missing, %d corrupt, "
@@ -198,7 +191,7 @@ class ConsistencyCheck:
                 kind=pb.FINDING_KIND_ORPHAN,
                 chunk_id=stat.chunk_id,
                 size=stat.size,
-                mtime=_timestamp(stat.mtime),
+                mtime=timestamp_of(stat.mtime),
                 action=action,
             )
 
