@@ -72,7 +72,8 @@ def add_check_commands(groups: Subparsers) -> None:
         groups,
         "check",
         cmd_check,
-        "consistency check: every referenced chunk present and intact, every stored chunk "
+        "consistency check of metadata against chunk storage (dry run unless --repair)",
+        "Consistency check: every referenced chunk present and intact, every stored chunk "
         "referenced (or younger than the grace period). Dry run by default; exit code 0 when "
         "consistent (or, with --repair, when everything found was fixed), 1 otherwise",
     )

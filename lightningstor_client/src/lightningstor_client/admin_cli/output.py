@@ -21,9 +21,12 @@ def add_command(
     name: str,
     func: Command,
     help_text: str,
+    description: str | None = None,
 ) -> argparse.ArgumentParser:
     """A leaf command with ``--json``; ``func(client, args)`` runs it."""
-    cmd: argparse.ArgumentParser = group.add_parser(name, help=help_text, description=help_text)
+    cmd: argparse.ArgumentParser = group.add_parser(
+        name, help=help_text, description=description or help_text
+    )
     cmd.add_argument("--json", action="store_true", help="print JSON (one document per line)")
     cmd.set_defaults(func=func)
     return cmd
