@@ -68,6 +68,9 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         "DeleteResult", "LightningStorClient", "LightningStorError", "ListPage", "ObjectInfo",
         "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload", "UploadPage",
         "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",
+        # operator calls
+        "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",
+        "StorageNodeStatus", "StorageStatus",
     }  # fmt: skip
     for name in lightningstor_client.__all__:
         assert hasattr(lightningstor_client, name)

@@ -64,6 +64,13 @@ CASES = [
     (Principal("nobody", "acme"), "lightningstor:buckets:list", ORG, False),
     (ALICE, "lightningstor:objects:read", "org/acme/bucket/../x", False),  # not canonical
     (ALICE, "lightningstor:objects:read", "bucket/photos", False),  # malformed
+    # platform-wide operator calls: only a binding at org "*" covers org/*
+    (ADMIN, "lightningstor:admin:gc", "org/*", True),
+    (ADMIN, "lightningstor:admin:repair", "org/*", True),
+    (MALLORY, "lightningstor:admin:read", "org/*", False),  # admin of an org, not the platform
+    (MALLORY, "lightningstor:admin:read", "org/evil", True),  # …though its own org is its own
+    (ALICE, "lightningstor:admin:read", "org/*", False),
+    (Principal("admin", "default", "p"), "lightningstor:admin:read", "org/*", False),
 ]
 
 

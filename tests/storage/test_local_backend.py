@@ -85,11 +85,13 @@ def flip(path: Path, index: int) -> None:
 def test_public_names():
     assert set(lightningstor_storage.__all__) == {
         "Capabilities",
+        "ChunkCheck",
         "ChunkCorrupt",
         "ChunkExists",
         "ChunkInfo",
         "ChunkNotFound",
         "ChunkStat",
+        "ChunkState",
         "InvalidChunkId",
         "LocalBackend",
         "StorageBackend",
@@ -408,3 +410,32 @@ async def test_closed_backend_refuses_work(tmp_path):
     await b.close()
     with pytest.raises(StorageError):
         await b.put_chunk(new_chunk_id(), b"y")
+
+
+# -- check_chunk (the consistency check) ----------------------------------------------------
+
+
+async def test_check_chunk_against_its_reference(backend: LocalBackend, tmp_path: Path) -> None:
+    data = os.urandom(BS + 10)
+    info = await backend.put_chunk(new_chunk_id(), data)
+    good = await backend.check_chunk(info.chunk_id, info.size, info.crc32c)
+    assert good.state == "good"
+    assert await backend.verify_chunk(info.chunk_id) == (info.size, info.crc32c)
+    # A well-formed chunk that is not the one the reference names (size or CRC differ).
+    wrong = await backend.check_chunk(info.chunk_id, info.size, info.crc32c ^ 1)
+    assert wrong.state == "corrupt" and "expected" in wrong.detail
+    assert (await backend.check_chunk(info.chunk_id, info.size + 1, info.crc32c)).state == "corrupt"
+    # Presence only: the CRC is not read.
+    assert (
+        await backend.check_chunk(info.chunk_id, info.size, info.crc32c ^ 1, verify=False)
+    ).state == "good"
+    flip(chunk_file(tmp_path, info.chunk_id), 5)
+    assert (await backend.check_chunk(info.chunk_id, info.size, info.crc32c)).state == "corrupt"
+    # One copy: a repairing check restores nothing and leaves the file as it was.
+    before = chunk_file(tmp_path, info.chunk_id).read_bytes()
+    repaired = await backend.check_chunk(info.chunk_id, info.size, info.crc32c, repair=True)
+    assert repaired.state == "corrupt" and repaired.restored == 0
+    assert chunk_file(tmp_path, info.chunk_id).read_bytes() == before
+    missing = new_chunk_id()
+    for verify in (True, False):
+        assert (await backend.check_chunk(missing, 1, 0, verify=verify)).state == "missing"

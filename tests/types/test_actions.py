@@ -9,7 +9,9 @@ import pytest
 
 from lightningstor_types.actions import (
     COPY_SOURCE_ACTION,
+    KEY_FOR_OTHERS_ACTION,
     OPERATION_ACTIONS,
+    REPAIR_ACTION,
     Action,
     action_for,
 )
@@ -29,7 +31,11 @@ def test_action_names_have_the_platform_form(action: Action) -> None:
 
 
 def test_every_action_is_used_by_some_operation() -> None:
-    assert set(OPERATION_ACTIONS.values()) == set(Action)
+    assert set(OPERATION_ACTIONS.values()) | {
+        COPY_SOURCE_ACTION,
+        REPAIR_ACTION,
+        KEY_FOR_OTHERS_ACTION,
+    } == set(Action)
 
 
 def test_every_public_rpc_has_an_action() -> None:
@@ -60,6 +66,9 @@ def test_every_public_rpc_has_an_action() -> None:
         ("ListParts", "lightningstor:uploads:list"),
         ("AbortMultipartUpload", "lightningstor:uploads:abort"),
         ("DeleteAccessKey", "lightningstor:credentials:delete"),
+        ("GetGcStatus", "lightningstor:admin:read"),
+        ("RunGc", "lightningstor:admin:gc"),
+        ("CheckConsistency", "lightningstor:admin:read"),
     ],
 )
 def test_operation_actions(operation: str, action: str) -> None:
@@ -68,6 +77,10 @@ def test_operation_actions(operation: str, action: str) -> None:
 
 def test_copy_source_needs_read() -> None:
     assert COPY_SOURCE_ACTION is Action.OBJECTS_READ
+
+
+def test_a_repairing_check_needs_repair() -> None:
+    assert REPAIR_ACTION == "lightningstor:admin:repair"
 
 
 def test_unknown_operation() -> None:

@@ -9,6 +9,7 @@ import pytest
 import lightningstor_types
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.resources import (
+    PLATFORM_RESOURCE,
     Resource,
     bucket_resource,
     object_resource,
@@ -126,6 +127,15 @@ def test_bucket_and_scope_paths_round_trip(scope: Scope) -> None:
 def test_malformed_paths(path: str) -> None:
     with pytest.raises(InvalidArgument):
         parse_resource(path)
+
+
+def test_the_platform_resource_round_trips_and_nothing_else_names_org_star() -> None:
+    platform = parse_resource(PLATFORM_RESOURCE)
+    assert platform == Resource("*")
+    assert platform.path == PLATFORM_RESOURCE == "org/*"
+    for path in ("org/*/bucket/b", "org/*/project/p", "org/**"):
+        with pytest.raises(InvalidArgument):
+            parse_resource(path)
 
 
 def test_an_object_resource_needs_a_bucket() -> None:

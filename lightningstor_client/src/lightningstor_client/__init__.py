@@ -12,6 +12,15 @@ Failures raise the error catalog's exceptions, named by S3 code
 (``lightningstor_types.errors.NoSuchBucket`` …), all subclasses of :class:`LightningStorError`.
 """
 
+from lightningstor_client._admin_models import (
+    ConsistencyFinding,
+    ConsistencySummary,
+    GcRunResult,
+    GcStatus,
+    RepairStatus,
+    StorageNodeStatus,
+    StorageStatus,
+)
 from lightningstor_client._aio import AsyncLightningStorClient
 from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._models import (
@@ -44,10 +53,14 @@ __all__ = [
     "AsyncObjectStream",
     "Bucket",
     "Checksums",
+    "ConsistencyFinding",
+    "ConsistencySummary",
     "CopyResult",
     "DeleteFailure",
     "DeleteObjectsResult",
     "DeleteResult",
+    "GcRunResult",
+    "GcStatus",
     "LightningStorClient",
     "LightningStorError",
     "ListPage",
@@ -58,7 +71,10 @@ __all__ = [
     "PutResult",
     "Quota",
     "QuotaInfo",
+    "RepairStatus",
     "Scope",
+    "StorageNodeStatus",
+    "StorageStatus",
     "Upload",
     "UploadPage",
     "Usage",

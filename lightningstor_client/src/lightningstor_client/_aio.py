@@ -11,17 +11,20 @@ from typing import Unpack
 from lightningstor.v1 import bucket_pb2, credential_pb2
 from lightningstor_client import _requests as rq
 from lightningstor_client import _transfer
+from lightningstor_client._admin import AdminMethods
+from lightningstor_client._connection import scope_pb
 from lightningstor_client._models import AccessKey, Bucket, ObjectInfo, PutResult, Versioning
 from lightningstor_client._multipart import MultipartMethods
 from lightningstor_client._objects import ObjectMethods
 from lightningstor_client._requests import ContentHeaderArgs
 from lightningstor_client._transfer import Progress
 from lightningstor_client._usage import UsageMethods
+from lightningstor_types.scope import Scope
 
 MiB = 1024 * 1024
 
 
-class AsyncLightningStorClient(ObjectMethods, MultipartMethods, UsageMethods):
+class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, UsageMethods):
     """A client of one LightningStor endpoint (a server or a load balancer), for asyncio.
 
     ``AsyncLightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``:
@@ -51,13 +54,13 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, UsageMethods):
         req = bucket_pb2.DeleteBucketRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucket(req, timeout=self._timeout))
 
-    async def list_buckets(self, *, prefix: str = "") -> list[Bucket]:
-        """Every bucket of the scope (all pages)."""
+    async def list_buckets(self, *, prefix: str = "", scope: Scope | None = None) -> list[Bucket]:
+        """Every bucket of the scope (all pages); ``scope`` overrides the client's."""
         buckets: list[Bucket] = []
         token = ""
         while True:
             req = bucket_pb2.ListBucketsRequest(
-                scope=self._scope, prefix=prefix, continuation_token=token
+                scope=scope_pb(scope) or self._scope, prefix=prefix, continuation_token=token
             )
             resp = await self._unary(self._buckets.ListBuckets(req, timeout=self._timeout))
             buckets.extend(Bucket.from_pb(b) for b in resp.buckets)
@@ -98,10 +101,12 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, UsageMethods):
         principal_id: str | None = None,
         expires_at: datetime | None = None,
         description: str = "",
+        scope: Scope | None = None,
     ) -> AccessKey:
-        """A new S3 access key (default: for the caller); its secret is returned only here."""
+        """A new S3 access key (default: for the caller, in the client's scope or ``scope``);
+        its secret is returned only here."""
         req = credential_pb2.CreateAccessKeyRequest(
-            scope=self._scope,
+            scope=scope_pb(scope) or self._scope,
             principal_id=principal_id or "",
             expires_at=rq.timestamp(expires_at),
             description=description,
@@ -109,9 +114,12 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, UsageMethods):
         resp = await self._unary(self._credentials.CreateAccessKey(req, timeout=self._timeout))
         return AccessKey.from_pb(resp.access_key, resp.secret_access_key)
 
-    async def list_access_keys(self, *, principal_id: str | None = None) -> list[AccessKey]:
+    async def list_access_keys(
+        self, *, principal_id: str | None = None, scope: Scope | None = None
+    ) -> list[AccessKey]:
+        """The keys of a scope (the client's, or ``scope``), of one principal if given."""
         req = credential_pb2.ListAccessKeysRequest(
-            scope=self._scope, principal_id=principal_id or ""
+            scope=scope_pb(scope) or self._scope, principal_id=principal_id or ""
         )
         resp = await self._unary(self._credentials.ListAccessKeys(req, timeout=self._timeout))
         return [AccessKey.from_pb(k) for k in resp.access_keys]

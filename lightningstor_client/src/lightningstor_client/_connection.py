@@ -10,6 +10,7 @@ from typing import Self, TypeVar
 import grpc.aio
 
 from lightningstor.v1 import (
+    admin_pb2_grpc,
     bucket_pb2_grpc,
     common_pb2,
     credential_pb2_grpc,
@@ -26,6 +27,13 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 _R = TypeVar("_R")
 _Req = TypeVar("_Req")
+
+
+def scope_pb(scope: Scope | None) -> common_pb2.Scope | None:
+    """A scope as the API names it (None: the caller's own)."""
+    if scope is None:
+        return None
+    return common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
 
 
 class Connection:
@@ -54,11 +62,8 @@ class Connection:
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
         self._credentials = credential_pb2_grpc.CredentialServiceStub(self._channel)
         self._usage = usage_pb2_grpc.UsageServiceStub(self._channel)
-        self._scope = (
-            common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
-            if scope is not None
-            else None
-        )
+        self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._scope = scope_pb(scope)
         self._timeout = timeout
 
     async def close(self) -> None:

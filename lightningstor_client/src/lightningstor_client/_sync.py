@@ -223,5 +223,11 @@ class LightningStorClient:
     list_access_keys = _blocking(AsyncLightningStorClient.list_access_keys)
     delete_access_key = _blocking(AsyncLightningStorClient.delete_access_key)
 
+    list_all_buckets = _blocking_iter(AsyncLightningStorClient.list_all_buckets)
+    gc_status = _blocking(AsyncLightningStorClient.gc_status)
+    run_gc = _blocking(AsyncLightningStorClient.run_gc)
+    storage_status = _blocking(AsyncLightningStorClient.storage_status)
+    check_consistency = _blocking_iter(AsyncLightningStorClient.check_consistency)
+
     upload_file = _blocking(AsyncLightningStorClient.upload_file)
     download_file = _blocking(AsyncLightningStorClient.download_file)

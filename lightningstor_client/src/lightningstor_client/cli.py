@@ -2,9 +2,10 @@
 
     lightningstor [--endpoint HOST:PORT] mb BUCKET | rb BUCKET | ls [BUCKET[/PREFIX]] [-r]
                   put FILE BUCKET/KEY | get BUCKET/KEY FILE | rm BUCKET/KEY | head BUCKET/KEY
+                  admin GROUP ...   (operator commands: see admin_cli)
 
 ``-`` as FILE is standard input or output. Failures print ``error: <Code>: <message>`` on stderr
-and exit 1.
+and exit 1; a command may also choose its exit code (``admin check``: 1 when inconsistent).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any, TextIO
 
 from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._sync import LightningStorClient
-from lightningstor_client.usage_cli import add_usage_commands
+from lightningstor_client.admin_cli import add_admin_parser
 from lightningstor_types.errors import LightningStorError
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_ENDPOINT"
@@ -180,15 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("file", metavar="FILE")
     add("rm", cmd_rm, "delete an object").add_argument("target", metavar="BUCKET/KEY")
     add("head", cmd_head, "describe an object (JSON)").add_argument("target", metavar="BUCKET/KEY")
-    # Temporary home of the usage commands until the admin CLI lands (the lead merges them).
-    admin = sub.add_parser("admin", help="operator commands: usage, quotas")
-    add_usage_commands(admin.add_subparsers(dest="admin_command", required=True, metavar="COMMAND"))
+    add_admin_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     func: Callable[[LightningStorClient, argparse.Namespace], Any] = args.func
+    code: object = None
     try:
         with LightningStorClient(
             args.endpoint,
@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             access_key=os.environ.get(ACCESS_KEY_ENV) or None,
             secret_key=os.environ.get(SECRET_KEY_ENV) or None,
         ) as client:
-            func(client, args)
+            code = func(client, args)
     except LightningStorError as err:
         print(f"error: {err.code}: {err.message}", file=sys.stderr)
         sys.exit(1)
@@ -205,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

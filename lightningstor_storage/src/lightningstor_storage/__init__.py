@@ -2,11 +2,13 @@
 
 from lightningstor_storage.backend import (
     Capabilities,
+    ChunkCheck,
     ChunkCorrupt,
     ChunkExists,
     ChunkInfo,
     ChunkNotFound,
     ChunkStat,
+    ChunkState,
     InvalidChunkId,
     StorageBackend,
     StorageError,
@@ -19,11 +21,13 @@ from lightningstor_storage.local import LocalBackend
 
 __all__ = [
     "Capabilities",
+    "ChunkCheck",
     "ChunkCorrupt",
     "ChunkExists",
     "ChunkInfo",
     "ChunkNotFound",
     "ChunkStat",
+    "ChunkState",
     "InvalidChunkId",
     "LocalBackend",
     "StorageBackend",

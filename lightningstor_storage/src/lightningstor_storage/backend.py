@@ -20,15 +20,17 @@ import re
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 __all__ = [
     "Capabilities",
+    "ChunkCheck",
     "ChunkCorrupt",
     "ChunkExists",
     "ChunkInfo",
     "ChunkNotFound",
     "ChunkStat",
+    "ChunkState",
     "InvalidChunkId",
     "StorageBackend",
     "StorageError",
@@ -61,6 +63,24 @@ class ChunkStat:
     chunk_id: str
     size: int
     mtime: float
+
+
+ChunkState = Literal["good", "missing", "corrupt", "under_replicated", "unknown"]
+"""A referenced chunk as checked: ``good``; ``missing`` (no copy anywhere); ``corrupt`` (copies,
+none good); ``under_replicated`` (readable, some copies missing or bad); ``unknown`` (storage
+that did not answer leaves it open)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkCheck:
+    """What :meth:`StorageBackend.check_chunk` found, and what its repair did."""
+
+    state: ChunkState
+    bad_copies: int = 0
+    """Copies missing or failing verification where one belongs (replicated backend)."""
+    restored: int = 0
+    """Copies written back by a repairing check."""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +152,21 @@ class StorageBackend(Protocol):
         ...
 
     def list_chunks(self) -> AsyncIterator[ChunkStat]:
-        """Every stored chunk, in no particular order."""
+        """Every stored chunk, in no particular order, with its mtime (for grace periods)."""
+        ...
+
+    async def check_chunk(
+        self,
+        chunk_id: str,
+        size: int,
+        crc32c: int,
+        *,
+        replicas: Sequence[str] = (),
+        verify: bool = True,
+        repair: bool = False,
+    ) -> ChunkCheck:
+        """Check a referenced chunk against its expected size and CRC32C (read in full when
+        ``verify``, else only looked up); with ``repair``, restore what can be restored."""
         ...
 
     async def close(self) -> None:

@@ -21,6 +21,8 @@ from typing import TypeVar, TypeVarTuple
 
 from lightningstor_storage.backend import (
     Capabilities,
+    ChunkCheck,
+    ChunkCorrupt,
     ChunkExists,
     ChunkInfo,
     ChunkNotFound,
@@ -28,7 +30,12 @@ from lightningstor_storage.backend import (
     StorageError,
     validate_chunk_id,
 )
-from lightningstor_storage.chunkfile import ChunkFileReader, ChunkFileWriter, data_size_of
+from lightningstor_storage.chunkfile import (
+    ChunkFileReader,
+    ChunkFileWriter,
+    crc32c,
+    data_size_of,
+)
 
 __all__ = ["LocalBackend"]
 
@@ -111,6 +118,48 @@ class LocalBackend:
     async def exists(self, chunk_id: str) -> bool:
         """Whether a chunk file is present (its contents are not verified)."""
         return await self._run(self._chunk_path(chunk_id).is_file)
+
+    async def verify_chunk(self, chunk_id: str) -> tuple[int, int]:
+        """Read a whole chunk (every block checked); its size and CRC32C. ChunkNotFound,
+        ChunkCorrupt as a read."""
+        size = 0
+        crc = 0
+        async for piece in self.get_chunk(chunk_id):
+            size += len(piece)
+            crc = crc32c(piece, crc)
+        return size, crc
+
+    async def check_chunk(
+        self,
+        chunk_id: str,
+        size: int,
+        crc32c: int,
+        *,
+        replicas: Sequence[str] = (),
+        verify: bool = True,
+        repair: bool = False,
+    ) -> ChunkCheck:
+        """Verify a chunk against its expected size and CRC32C (``verify``), or only look it
+        up. There is one copy: nothing to restore, ``repair`` changes nothing."""
+        try:
+            if verify:
+                found = await self.verify_chunk(chunk_id)
+            else:
+                stat = await self.stat_chunk(chunk_id)
+                if stat is None:
+                    return ChunkCheck("missing")
+                found = (stat.size, crc32c)
+        except ChunkNotFound:
+            return ChunkCheck("missing")
+        except ChunkCorrupt as exc:
+            return ChunkCheck("corrupt", detail=str(exc))
+        if found != (size, crc32c):
+            return ChunkCheck(
+                "corrupt",
+                detail=f"{found[0]} bytes, CRC32C {found[1]:#010x}; "
+                f"expected {size}, {crc32c:#010x}",
+            )
+        return ChunkCheck("good")
 
     async def stat_chunk(self, chunk_id: str) -> ChunkStat | None:
         """Size (from the file length, unverified) and mtime of a chunk; None if absent."""

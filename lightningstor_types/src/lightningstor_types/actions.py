@@ -6,7 +6,9 @@ and S3 operations are; the two APIs share the names, so one table serves both.
 
 Copies need two decisions: :data:`OPERATION_ACTIONS` gives the action on the destination
 (``CopyObject`` creates an object, ``UploadPartCopy`` writes a part), and
-:data:`COPY_SOURCE_ACTION` is the action needed on the source object.
+:data:`COPY_SOURCE_ACTION` is the action needed on the source object. A repairing
+``CheckConsistency`` likewise also needs :data:`REPAIR_ACTION`, and a ``CreateAccessKey`` for
+an identity other than the caller's own :data:`KEY_FOR_OTHERS_ACTION`.
 """
 
 from __future__ import annotations
@@ -42,15 +44,18 @@ class Action(enum.StrEnum):
     UPLOADS_ABORT = "lightningstor:uploads:abort"
 
     CREDENTIALS_CREATE = "lightningstor:credentials:create"
-    # Minting a key for an identity other than the caller's own (another principal id, or the
-    # caller's id in another scope) lets the caller act as that identity: a separate grant.
-    CREDENTIALS_CREATE_OTHERS = "lightningstor:credentials:create-others"
+    CREDENTIALS_CREATE_OTHERS = "lightningstor:credentials:create:others"
     CREDENTIALS_LIST = "lightningstor:credentials:list"
     CREDENTIALS_DELETE = "lightningstor:credentials:delete"
 
     USAGE_READ = "lightningstor:usage:read"
     QUOTAS_READ = "lightningstor:quotas:read"
     QUOTAS_WRITE = "lightningstor:quotas:write"
+
+    # Operator calls, platform-wide (resource ``org/*``, see resources.PLATFORM_RESOURCE).
+    ADMIN_READ = "lightningstor:admin:read"
+    ADMIN_GC = "lightningstor:admin:gc"
+    ADMIN_REPAIR = "lightningstor:admin:repair"
 
 
 _A = Action
@@ -98,12 +103,25 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetQuota": _A.QUOTAS_READ,
         "SetQuota": _A.QUOTAS_WRITE,
         "DeleteQuota": _A.QUOTAS_WRITE,
+        # operators
+        "ListAllBuckets": _A.ADMIN_READ,
+        "GetGcStatus": _A.ADMIN_READ,
+        "RunGc": _A.ADMIN_GC,
+        "GetStorageStatus": _A.ADMIN_READ,
+        "CheckConsistency": _A.ADMIN_READ,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""
 
 COPY_SOURCE_ACTION: Final = Action.OBJECTS_READ
 """What ``CopyObject`` and ``UploadPartCopy`` also need, on the source object."""
+
+REPAIR_ACTION: Final = Action.ADMIN_REPAIR
+"""What ``CheckConsistency`` also needs when it repairs (a dry run needs only its own action)."""
+
+KEY_FOR_OTHERS_ACTION: Final = Action.CREDENTIALS_CREATE_OTHERS
+"""What ``CreateAccessKey`` also needs when the key is for another identity (another principal
+id, or the caller's id in another scope): the key would let the caller act as that identity."""
 
 
 def action_for(operation: str) -> Action:

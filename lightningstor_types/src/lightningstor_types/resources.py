@@ -8,6 +8,11 @@ The forms, from the widest to the narrowest::
     org/{org}/project/{project}/bucket/{bucket}/object/{key}
     org/{org}/bucket/{bucket}                              an org-level bucket (no project)
     org/{org}/bucket/{bucket}/object/{key}
+    org/*                                                  the whole platform (operator calls)
+
+``org/*`` is what platform-wide operator calls (GC, storage status, the consistency check) are
+authorized on: a policy binding covers it only when it is itself at every org (``org = "*"``),
+so an org's own admin never reaches the platform's operations. ``*`` is no valid org id.
 
 A bucket without a project has no ``project/…`` segment at all (rather than a placeholder such
 as ``project/_``), so a policy on ``org/acme/project/*`` can never match an org-level bucket by
@@ -25,6 +30,10 @@ from dataclasses import dataclass
 
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.scope import Scope
+
+PLATFORM_ORG = "*"
+PLATFORM_RESOURCE = f"org/{PLATFORM_ORG}"
+"""The resource of platform-wide operator calls."""
 
 
 def scope_resource(scope: Scope) -> str:
@@ -59,11 +68,14 @@ class Resource:
 
     @property
     def scope(self) -> Scope:
+        """The org/project (InvalidArgument for the platform resource, which has none)."""
         return Scope(self.org, self.project)
 
     @property
     def path(self) -> str:
         """The resource path again: ``parse_resource(r.path) == r``."""
+        if self.org == PLATFORM_ORG:
+            return PLATFORM_RESOURCE
         if self.bucket is None:
             return scope_resource(self.scope)
         if self.key is None:
@@ -82,6 +94,8 @@ def parse_resource(path: str) -> Resource:
             f"Invalid resource path: {why}", ArgumentName="resource", ArgumentValue=path
         )
 
+    if path == PLATFORM_RESOURCE:
+        return Resource(PLATFORM_ORG)
     label, _, rest = path.partition("/")
     if label != "org":
         raise fail("it must begin with 'org/'")

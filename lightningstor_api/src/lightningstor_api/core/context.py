@@ -19,7 +19,12 @@ from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import AccessDenied, NoSuchBucket, OperationAborted
 from lightningstor_types.naming import validate_bucket_name
-from lightningstor_types.resources import bucket_resource, object_resource, scope_resource
+from lightningstor_types.resources import (
+    PLATFORM_RESOURCE,
+    bucket_resource,
+    object_resource,
+    scope_resource,
+)
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
 
@@ -85,6 +90,10 @@ class CoreContext:
         else:
             resource = object_resource(scope, bucket, key)
         await authorize_audited(self.authorizer, ctx, action, resource)
+
+    async def authorize_platform(self, ctx: RequestContext, action: Action) -> None:
+        """Authorize a platform-wide operator call (resource ``org/*``); audited."""
+        await authorize_audited(self.authorizer, ctx, action, PLATFORM_RESOURCE)
 
     async def locate(
         self,

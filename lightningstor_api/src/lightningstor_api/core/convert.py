@@ -6,6 +6,8 @@ import base64
 import binascii
 from collections.abc import Mapping
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.ids import NULL_VERSION
@@ -80,6 +82,13 @@ def object_info(
     info.parts_count = len(rec.parts)
     info.tag_count = len(rec.tags)
     return info
+
+
+def timestamp_of(seconds: float) -> Timestamp:
+    """A Unix time in seconds (``time.time()``, a file's mtime) as a Timestamp."""
+    ts = Timestamp()
+    ts.FromNanoseconds(int(seconds * 1e9))
+    return ts
 
 
 def bucket_info(rec: records_pb2.BucketRecord) -> bucket_pb2.BucketInfo:

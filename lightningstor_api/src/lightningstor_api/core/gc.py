@@ -10,8 +10,9 @@
 - :meth:`~GarbageCollector.expire_uploads` aborts uploads older than the configured timeout,
   through the same transaction as AbortMultipartUpload.
 - :meth:`~GarbageCollector.sweep_orphans` deletes chunks older than a grace period that no data
-  record and no journal entry names: what a PUT or part upload wrote before a crash or a lost
-  commit. The grace must exceed the longest single upload (``storage.gc_grace_seconds``).
+  record and no journal entry names (:mod:`.orphans`): what a PUT or part upload wrote before a
+  crash or a lost commit. The grace must exceed the longest single upload
+  (``storage.gc_grace_seconds``).
 
 Every step is a compare-guarded transaction, so several servers may collect at once.
 """
@@ -22,10 +23,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
+from lightningstor_api.core import orphans
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.multipart import abort_upload
 from lightningstor_api.core.txn import ConflictError, Txn
@@ -55,12 +57,24 @@ class GcStats:
     bytes_freed: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class GcRun:
+    """One :meth:`GarbageCollector.collect` of this server (what the admin GC status shows)."""
+
+    finished_at: float
+    stats: GcStats
+    uploads_aborted: int
+    error: str = ""
+    """Empty when every step succeeded."""
+
+
 class GarbageCollector:
     """Collects what the core released; ``start`` runs it in the background."""
 
     def __init__(self, cc: CoreContext) -> None:
         self._cc = cc
         self._task: asyncio.Task[None] | None = None
+        self.last_run: GcRun | None = None
 
     # ---- the journal ----
 
@@ -171,44 +185,22 @@ class GarbageCollector:
 
     async def sweep_orphans(self, grace_seconds: float) -> int:
         """Delete chunks older than ``grace_seconds`` that nothing names; returns how many."""
-        cutoff = time.time() - grace_seconds
-        candidates: dict[str, int] = {}
-        async for stat in self._cc.storage.list_chunks():
-            if stat.mtime < cutoff:
-                candidates[stat.chunk_id] = stat.size
-        # Data records first, then the journal: a record released meanwhile moves from the
-        # first to the second, so it is seen in one of them.
-        keys = self._cc.keys
-        for prefix, journal in ((keys.data_prefix(), False), (keys.gc_prefix(), True)):
-            if not candidates:
-                return 0
-            async for kv in self._scan(prefix):
-                rec = (
-                    records_pb2.GcRecord.FromString(kv.value).data
-                    if journal
-                    else records_pb2.DataRecord.FromString(kv.value)
-                )
-                for chunk in rec.chunks.chunks:
-                    candidates.pop(chunk.chunk_id, None)
+        cutoff = time.time() - grace_seconds  # before the walk: see core/orphans.py
+        refs = await orphans.referenced(self._cc)
         deleted = 0
-        for chunk_id in candidates:
+        async for stat in orphans.unreferenced(self._cc, refs):
+            if stat.mtime >= cutoff:
+                continue
             try:
-                deleted += await self._cc.storage.delete_chunk(chunk_id)
+                deleted += await self._cc.storage.delete_chunk(stat.chunk_id)
             except Exception:
-                log.warning("gc: cannot delete orphan chunk %s", chunk_id, exc_info=True)
+                log.warning("gc: cannot delete orphan chunk %s", stat.chunk_id, exc_info=True)
         if deleted:
             log.info("gc: %d orphan chunks deleted", deleted)
         return deleted
 
-    async def _scan(self, prefix: bytes) -> AsyncIterator[KeyValue]:
-        start: bytes | None = None
-        while True:
-            page = await self._cc.store.range(prefix, start=start, limit=_PAGE)
-            for kv in page.kvs:
-                yield kv
-            if not page.more or not page.kvs:
-                return
-            start = page.kvs[-1].key + b"\x00"
+    def _scan(self, prefix: bytes) -> AsyncIterator[KeyValue]:
+        return orphans.scan_prefix(self._cc, prefix)
 
     async def referenced_chunks(self) -> AsyncIterator[records_pb2.ChunkRef]:
         """Every chunk a data record names (what replica repair keeps at its factor)."""
@@ -232,26 +224,33 @@ class GarbageCollector:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
+    async def collect(self) -> GcRun:
+        """The journal, then expired uploads (each failing on its own); kept as ``last_run``."""
+        stats, aborted, errors = GcStats(), 0, []
+        try:
+            stats = await self.run_once()
+        except Exception as exc:  # the store may be down: report it, the next run retries
+            log.exception("gc: journal failed")
+            errors.append(f"journal: {exc}")
+        try:
+            timeout = self._cc.settings.limits.multipart_upload_timeout_seconds
+            aborted = await self.expire_uploads(timeout)
+        except Exception as exc:
+            log.exception("gc: upload expiry failed")
+            errors.append(f"upload expiry: {exc}")
+        self.last_run = GcRun(time.time(), stats, aborted, "; ".join(errors))
+        return self.last_run
+
     async def _loop(self) -> None:
         settings = self._cc.settings
         passes = 0
         while True:
-            jobs: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-                ("journal", self.run_once),
-                (
-                    "upload expiry",
-                    lambda: self.expire_uploads(settings.limits.multipart_upload_timeout_seconds),
-                ),
-            ]
+            await self.collect()
             if passes % SWEEP_EVERY == 0:
-                jobs.append(
-                    ("orphan sweep", lambda: self.sweep_orphans(settings.storage.gc_grace_seconds))
-                )
-            for name, job in jobs:
                 try:
-                    await job()
+                    await self.sweep_orphans(settings.storage.gc_grace_seconds)
                 except Exception:  # one failing job must not stop collection
-                    log.exception("gc: %s failed", name)
+                    log.exception("gc: orphan sweep failed")
             passes += 1
             await asyncio.sleep(settings.storage.gc_interval_seconds)
 

@@ -23,6 +23,7 @@ from lightningstor_api.core import (
     objects,
     tagging,
 )
+from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
@@ -47,6 +48,7 @@ class Core:
         self.usage_folder = UsageFolder(cc.store, cc.keys, usage.fold_interval_seconds)
         self.request_meter = RequestMeter(cc.store, cc.keys, usage.flush_interval_seconds)
         """Frontends report finished requests here (through the server's hooks)."""
+        self.admin = Admin(cc, self.gc)
         self._background = False
         self._closed = False
 

@@ -32,6 +32,8 @@ from grpc_health.v1 import (  # type: ignore[import-untyped, unused-ignore]
 )
 
 from lightningstor.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
     bucket_pb2,
     bucket_pb2_grpc,
     credential_pb2,
@@ -41,7 +43,9 @@ from lightningstor.v1 import (
     usage_pb2,
     usage_pb2_grpc,
 )
+from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.service import Core
+from lightningstor_api.grpc.admin import AdminServicer
 from lightningstor_api.grpc.auth import AuthInterceptor, configure_authentication
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
@@ -73,6 +77,7 @@ SERVICE_NAMES = (
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
     usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+    admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
 
 
@@ -84,6 +89,7 @@ def discover_frontends() -> list[EntryPoint]:
 def build_grpc_server(
     core: StorageService,
     credentials: CredentialOperations,
+    admin: Admin,
     *,
     access_log: bool = True,
     usage: Core | None = None,
@@ -106,6 +112,7 @@ def build_grpc_server(
     )
     if usage is not None:
         usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(usage.cc), server)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin), server)
     return server
 
 
@@ -218,7 +225,7 @@ async def _serve_core(
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
     server = build_grpc_server(
-        core, credentials, access_log=settings.logging.access_log, usage=core
+        core, credentials, core.admin, access_log=settings.logging.access_log, usage=core
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

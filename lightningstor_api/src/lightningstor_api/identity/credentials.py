@@ -17,7 +17,7 @@ from lightningstor.v1 import common_pb2, credential_pb2
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.identity.sealing import SecretBox
 from lightningstor_api.metadata import Compare, Put
-from lightningstor_types.actions import Action
+from lightningstor_types.actions import KEY_FOR_OTHERS_ACTION, Action
 from lightningstor_types.errors import NoSuchAccessKey
 from lightningstor_types.scope import Principal, Scope
 from lightningstor_types.service import RequestContext, ResolvedCredential
@@ -130,7 +130,7 @@ class CredentialManager:
             req.principal_id or ctx.principal.principal_id, scope.org_id, scope.project_id
         )
         if owner != ctx.principal:
-            await self._cc.authorize(ctx, Action.CREDENTIALS_CREATE_OTHERS, scope)
+            await self._cc.authorize(ctx, KEY_FOR_OTHERS_ACTION, scope)
         key, secret = await self.create(
             owner,
             description=req.description,

@@ -259,14 +259,11 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
     async def VerifyChunk(
         self, request: pb.VerifyChunkRequest, context: Context
     ) -> pb.VerifyChunkResponse:
-        size = 0
-        crc = 0
         try:
-            async for piece in self._backend.get_chunk(request.chunk_id):
-                size += len(piece)
-                crc = crc32c(piece, crc)
+            size, crc = await self._backend.verify_chunk(request.chunk_id)
         except Exception as exc:
             await _abort(context, exc, "VerifyChunk")
+            raise
         return pb.VerifyChunkResponse(size=size, crc32c=crc)
 
     async def SetDraining(

@@ -22,10 +22,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Literal
 
 from lightningstor_storage.backend import (
     Capabilities,
+    ChunkCheck,
     ChunkCorrupt,
     ChunkInfo,
     ChunkNotFound,
@@ -358,6 +359,35 @@ class ReplicatedBackend:
         """
         self._check_open()
         return merged_listing(self.cluster)
+
+    async def check_chunk(
+        self,
+        chunk_id: str,
+        size: int,
+        crc32c: int,
+        *,
+        replicas: Sequence[str] = (),
+        verify: bool = True,
+        repair: bool = False,
+    ) -> ChunkCheck:
+        """Look for the chunk on every node, verifying the copies where it belongs (the scrub's
+        check, paced at the scrub rate); with ``repair``, restore its copies (and move extra ones)
+        as a repair pass does."""
+        validate_chunk_id(chunk_id)
+        self._check_open()
+        found = await self.repairer.check(chunk_id, (size, crc32c), replicas, verify, repair=repair)
+        detail = (
+            f"{found.good} good copies, {found.short} targets short, {found.bad} bad copies, "
+            f"{found.unknown} nodes not answering"
+        )
+        if found.good == 0:
+            if found.unknown:  # a node that did not answer may hold it
+                return ChunkCheck("unknown", found.short, detail=detail)
+            state: Literal["missing", "corrupt"] = "corrupt" if found.bad else "missing"
+            return ChunkCheck(state, found.short, detail=detail)
+        if found.short:
+            return ChunkCheck("under_replicated", found.short, found.restored, detail)
+        return ChunkCheck("good", detail=detail)
 
     # ---- background work and lifetime ----
 

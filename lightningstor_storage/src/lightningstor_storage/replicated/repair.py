@@ -34,7 +34,7 @@ from lightningstor_storage.chunkfile import crc32c
 from lightningstor_storage.replicated.client import NodeError
 from lightningstor_storage.replicated.cluster import Cluster
 
-__all__ = ["ChunkRefLike", "Referenced", "RepairStats", "Repairer", "Throttle"]
+__all__ = ["CheckResult", "ChunkRefLike", "Referenced", "RepairStats", "Repairer", "Throttle"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,21 @@ class Throttle:
         self._next = max(self._next, now - 1.0) + amount / self.rate
         if self._next > now + 1.0:
             await asyncio.sleep(self._next - now - 1.0)
+
+
+@dataclass(slots=True)
+class CheckResult:
+    """One chunk as :meth:`Repairer.check` found it (before its repair), and what it restored."""
+
+    good: int
+    """Nodes holding a good copy."""
+    short: int
+    """Targets without a good copy."""
+    bad: int
+    """Copies failing verification, anywhere."""
+    unknown: int
+    """Nodes that did not answer."""
+    restored: int = 0
 
 
 @dataclass(slots=True)
@@ -179,8 +194,14 @@ class Repairer:
         expected: tuple[int, int] | None,
         hints: Sequence[str],
         verify: bool,
-    ) -> None:
-        """Bring one chunk to its targets; ``expected`` is its (size, CRC32C) when known."""
+        *,
+        repair: bool = True,
+    ) -> CheckResult:
+        """Bring one chunk to its targets; ``expected`` is its (size, CRC32C) when known.
+
+        Without ``repair`` only look (a dry run of the consistency check): nothing is written
+        or deleted.
+        """
         c = self.cluster
         targets = [n.address for n in c.placement.targets(chunk_id, c.writable, keep=tuple(hints))]
         watch = list(dict.fromkeys([*targets, *(a for a in hints if a in c.nodes), *c.draining]))
@@ -190,13 +211,24 @@ class Repairer:
         # down stood in, or from before the node list changed. Those are moved, never verified.
         await self._probe(chunk_id, [a for a in c.nodes if a not in copies.state], copies, False)
         short = [t for t in targets if copies.state[t] in ("missing", "bad")]
+        result = CheckResult(
+            good=len(copies.good()),
+            short=len(short),
+            bad=sum(1 for s in copies.state.values() if s == "bad"),
+            unknown=sum(1 for s in copies.state.values() if s == "unknown"),
+        )
+        if not repair:
+            return result
         if short:
+            before = self.stats.replicas_restored
             await self._restore(chunk_id, short, copies)
+            result.restored = self.stats.replicas_restored - before
         # Extra copies go only once the chunk is whole, and verified, where it belongs: never
         # while fewer nodes can take it than the replication factor (nor with no target at all).
         full = verify and len(targets) >= c.replication_factor
         if full and all(copies.state[t] == "good" for t in targets):
             await self._trim(chunk_id, targets, copies)
+        return result
 
     async def _probe(
         self, chunk_id: str, nodes: Sequence[str], copies: _Copies, verify: bool

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lightningstor_client._sync import LightningStorClient
 from lightningstor_client._usage import Quota, Usage
 from lightningstor_types.config import parse_size
+
+if TYPE_CHECKING:
+    from lightningstor_client.admin_cli.output import Subparsers
 
 
 def _target(args: argparse.Namespace) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def _add_target(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument("--bucket", help="a bucket of the org or project")
 
 
-def add_usage_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_usage_commands(subparsers: Subparsers) -> None:
     """Add ``usage`` and ``quota get|set|delete`` to a CLI's subcommands."""
     usage = subparsers.add_parser("usage", help="usage of an org, project or bucket")
     _add_target(usage)
