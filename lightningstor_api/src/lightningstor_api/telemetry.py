@@ -131,6 +131,10 @@ class Telemetry:
         """The Prometheus text page and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
+    async def scrape(self) -> tuple[bytes, str]:
+        """:meth:`page`, for the listener of ``metrics.addr``."""
+        return self.page()
+
     def close(self) -> None:
         self.provider.shutdown()
 

@@ -17,14 +17,13 @@ credentials reaches the control app, and a signed ``GET /health`` lists the buck
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from lightningstor_s3.dispatch import S3Dispatcher
 from lightningstor_s3.exchange import ASGIApp, Receive, Scope, Send
 from lightningstor_types.config import Settings
+from lightningstor_types.ops_http import bearer_ok
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 CONTROL_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -56,7 +55,7 @@ def create_control_app(
         page = hooks.metrics_page() if hooks is not None else None
         if page is None:
             return Response("metrics are not served here\n", status_code=404)
-        if token is not None and not _bearer_ok(request.headers.get("authorization"), token):
+        if not bearer_ok(request.headers.get("authorization"), token):
             return Response(
                 "unauthorized\n", status_code=401, headers={"www-authenticate": "Bearer"}
             )
@@ -64,12 +63,6 @@ def create_control_app(
         return Response(body, media_type=content_type)
 
     return app
-
-
-def _bearer_ok(authorization: str | None, token: str) -> bool:
-    if authorization is None or not authorization.startswith("Bearer "):
-        return False
-    return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
 
 
 def is_control_request(scope: Scope) -> bool:

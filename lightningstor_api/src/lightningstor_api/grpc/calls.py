@@ -24,9 +24,9 @@ import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import abort_with
-from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
+from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.service import RequestContext, RequestRecord
 
 REQUEST_ID_KEY = "x-request-id"

@@ -48,9 +48,9 @@ from lightningstor_api.grpc.objects import ObjectServicer
 from lightningstor_api.health import ReadinessProbe, cancel
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
-from lightningstor_api.metrics_http import MetricsListener
 from lightningstor_api.telemetry import Hooks, Telemetry
 from lightningstor_types.config import Settings, TlsSettings
+from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
     CredentialOperations,
     CredentialResolver,
@@ -218,7 +218,7 @@ async def _serve_core(
     await server.start()
     frontends: dict[str, Frontend] = {}
     tasks: list[asyncio.Task[None]] = []
-    metrics_listener: MetricsListener | None = None
+    metrics_listener: OpsListener | None = None
     try:
         await core.start_background()
         await _start_frontends(settings, core, credentials, hooks, frontends)
@@ -251,13 +251,13 @@ async def _serve_core(
 
 async def _start_metrics_listener(
     settings: Settings, telemetry: Telemetry, hooks: ServerHooks
-) -> MetricsListener | None:
+) -> OpsListener | None:
     """The ``metrics.addr`` listener, when one is configured (else the S3 port serves it)."""
     m = settings.metrics
     if m.addr is None:
         return None
     token = m.bearer_token.get_secret_value() if m.bearer_token is not None else None
-    listener = MetricsListener(m.addr, telemetry, hooks, token)
+    listener = OpsListener(m.addr, telemetry.scrape, hooks.readiness, token)
     await listener.start()
     log.info("metrics listening", extra={"addr": listener.bound_address})
     return listener
