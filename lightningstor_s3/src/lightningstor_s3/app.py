@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 
 from lightningstor_s3.dispatch import S3Dispatcher
 from lightningstor_s3.exchange import ASGIApp, Receive, Scope, Send
+from lightningstor_s3.tracing import NamingHooks, traced
 from lightningstor_types.config import Settings
 from lightningstor_types.ops_http import bearer_ok
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
@@ -85,7 +86,11 @@ def create_app(
 ) -> ASGIApp:
     """The ASGI app of the S3 API over ``service``; signatures checked with ``credentials``."""
     control = create_control_app(settings, hooks)
-    s3 = S3Dispatcher(service, credentials, settings, hooks)
+    tracing = settings.tracing.otlp_endpoint is not None  # off: no tracing work per request
+    dispatcher = S3Dispatcher(
+        service, credentials, settings, NamingHooks(hooks) if tracing else hooks
+    )
+    s3: ASGIApp = traced(dispatcher) if tracing else dispatcher
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not is_control_request(scope):

@@ -55,6 +55,11 @@ _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_cal
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+def current_call() -> _Call | None:
+    """The call this task serves: request id, operation and, once it ended, its status."""
+    return _call.get(None)
+
+
 def request_context(context: Context) -> RequestContext:
     """The core's view of the current call: principal, request id, peer."""
     principal = authenticate(context)

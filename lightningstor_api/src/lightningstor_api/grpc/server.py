@@ -45,10 +45,13 @@ from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.objects import ObjectServicer
+from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.health import ReadinessProbe, cancel
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
 from lightningstor_api.telemetry import Hooks, Telemetry
+from lightningstor_api.tracing import enabled as tracing_enabled
+from lightningstor_api.tracing import setup_tracing
 from lightningstor_types.config import Settings, TlsSettings
 from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
@@ -78,11 +81,21 @@ def discover_frontends() -> list[EntryPoint]:
 
 
 def build_grpc_server(
-    core: StorageService, credentials: CredentialOperations, *, access_log: bool = True
+    core: StorageService,
+    credentials: CredentialOperations,
+    *,
+    access_log: bool = True,
+    traced: bool = False,
 ) -> grpc.aio.Server:
     """A gRPC server with the three API services (health is added by :func:`serve`)."""
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        CallInterceptor(access_log=access_log),
+        AuthInterceptor(),
+    ]
+    if traced:  # outermost: its span is current while the others run
+        interceptors.insert(0, TracingInterceptor())
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(access_log=access_log), AuthInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -174,6 +187,16 @@ async def serve(settings: Settings) -> None:
     """Run the server until SIGTERM/SIGINT, then shut down gracefully."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    provider = setup_tracing(settings)
+    try:
+        await _serve_process(settings, stop)
+    finally:
+        if provider is not None:
+            await asyncio.to_thread(provider.shutdown)  # flushes the spans still queued
+    log.info("stopped")
+
+
+async def _serve_process(settings: Settings, stop: asyncio.Event) -> None:
     core = await Core.open(settings, authorizer=build_authorizer(settings))
     try:
         box = await asyncio.to_thread(load_secret_box, settings)
@@ -183,7 +206,6 @@ async def serve(settings: Settings) -> None:
         await _serve_core(settings, core, credentials, stop)
     finally:
         await core.close()
-    log.info("stopped")
 
 
 def _health_setter(
@@ -205,7 +227,9 @@ async def _serve_core(
     settings: Settings, core: Core, credentials: CredentialManager, stop: asyncio.Event
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
-    server = build_grpc_server(core, credentials, access_log=settings.logging.access_log)
+    server = build_grpc_server(
+        core, credentials, access_log=settings.logging.access_log, traced=tracing_enabled(settings)
+    )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     grpc_addr = bind(server, settings.server.grpc_addr, settings.server.tls)

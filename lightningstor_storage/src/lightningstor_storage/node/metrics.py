@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 from lightningstor_storage.local import LocalBackend
 from lightningstor_storage.node.scrub import ScrubStats
 from lightningstor_storage.node.state import Capacity, NodeState
-from lightningstor_types.grpc_interceptors import ApiInterceptor
+from lightningstor_types.grpc_interceptors import ApiInterceptor, rewrap
 
 __all__ = ["NodeMetrics", "RequestCounter"]
 
@@ -51,21 +51,11 @@ class RequestCounter(ApiInterceptor):
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
     ) -> grpc.RpcMethodHandler[Any, Any]:
         name = method.rpartition("/")[2]
-        # On grpc.aio the behaviors are coroutine / async-generator functions.
-        for kind, make in _KINDS:
-            behavior: Any = getattr(handler, kind)
-            if behavior is not None:
-                wrapped = (
-                    self._streaming(behavior, name)
-                    if kind.endswith("_stream")
-                    else self._unary(behavior, name)
-                )
-                return make(
-                    wrapped,
-                    request_deserializer=handler.request_deserializer,
-                    response_serializer=handler.response_serializer,
-                )
-        return handler
+        return rewrap(
+            handler,
+            lambda behavior: self._unary(behavior, name),
+            lambda behavior: self._streaming(behavior, name),
+        )
 
     def _count(self, operation: str, context: Context, exc: BaseException | None) -> None:
         if exc is None:
@@ -107,14 +97,6 @@ class RequestCounter(ApiInterceptor):
             self._count(operation, context, None)
 
         return handle
-
-
-_KINDS: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]]], ...] = (
-    ("unary_unary", grpc.unary_unary_rpc_method_handler),
-    ("stream_unary", grpc.stream_unary_rpc_method_handler),
-    ("unary_stream", grpc.unary_stream_rpc_method_handler),
-    ("stream_stream", grpc.stream_stream_rpc_method_handler),
-)
 
 
 class _Snapshot:
