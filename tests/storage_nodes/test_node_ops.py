@@ -111,7 +111,7 @@ def test_metrics_after_a_known_sequence(tmp_path: Path) -> None:
     import asyncio
 
     sizes = {new_chunk_id(): n for n in (1000, 70_000, 300_000)}
-    gone, kept = list(sizes)[0], list(sizes)[1:]
+    gone, *kept = sizes
 
     async def traffic(address: str) -> None:
         client = NodeClient(address, timeout=10.0)
