@@ -27,6 +27,7 @@ from pathlib import Path
 
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, load_settings
+from lightningstor_types.files import fsync_dir
 
 __all__ = ["backup_embedded", "main"]
 
@@ -59,20 +60,12 @@ def backup_embedded(source: Path, target: Path) -> dict[str, object]:
         with tmp.open("rb+") as f:
             os.fsync(f.fileno())
         tmp.replace(target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     size = target.stat().st_size
     return {"source": str(source), "backup": str(target), "keys": keys, "bytes": size}
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightningstor_storage.local import LocalBackend
+from lightningstor_types.files import fsync_dir
 
 __all__ = ["COUNT_TTL", "Capacity", "NodeState"]
 
@@ -74,7 +75,7 @@ class NodeState:
             _write_durably(mark, "draining: servers move this node's chunks away\n")
         elif mark.exists():
             mark.unlink()
-            _fsync_dir(self.data_dir)
+            fsync_dir(self.data_dir)
 
     async def capacity(self) -> Capacity:
         """Size and free space of the data directory's filesystem."""
@@ -126,12 +127,4 @@ def _write_durably(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)
