@@ -1,4 +1,8 @@
-"""``lightningstor-server``: load the configuration, set up logging, serve until told to stop."""
+"""``lightningstor-server``: load the configuration, set up logging, serve until told to stop.
+
+``lightningstor-server backup --to FILE`` copies the embedded metadata store instead
+(:mod:`lightningstor_api.backup`).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import sys
 
 import uvloop
 
+from lightningstor_api import backup
 from lightningstor_api.grpc.server import serve
 from lightningstor_api.logs import setup_logging
 from lightningstor_api.memory import tune_allocator
@@ -16,6 +21,8 @@ log = logging.getLogger("lightningstor_api")
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["backup"]:  # lightningstor-server backup --to FILE [server flags]
+        sys.exit(backup.main(sys.argv[2:]))
     try:
         settings = load_settings(sys.argv[1:], distribution="lightningstor-api")
     except ConfigError as err:

@@ -27,6 +27,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.metrics import METRICS, Gauges, Metrics
+from lightningstor_api.tracing import unwrapped
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import Readiness, RequestRecord
@@ -131,6 +132,10 @@ class Telemetry:
         """The Prometheus text page and its content type."""
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
 
+    async def scrape(self) -> tuple[bytes, str]:
+        """:meth:`page`, for the listener of ``metrics.addr``."""
+        return self.page()
+
     def close(self) -> None:
         self.provider.shutdown()
 
@@ -152,7 +157,8 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
         record = records_pb2.DataRecord.FromString(value)
         if record.WhichOneof("content") == "chunks":
             data += record.size
-    repair = cc.storage.repairer.stats if isinstance(cc.storage, ReplicatedBackend) else None
+    backend = unwrapped(cc.storage)
+    repair = backend.repairer.stats if isinstance(backend, ReplicatedBackend) else None
     return Gauges(
         objects=await _count(cc, keys.root + b"objects/"),
         storage_bytes=data,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
 
 from lightningstor_client._models import ObjectInfo, Part, PutResult
+from lightningstor_types.files import fsync_dir
 
 if TYPE_CHECKING:
     from lightningstor_client._aio import AsyncLightningStorClient
@@ -300,18 +301,10 @@ async def download_file(
         os.close(fd)
         fd = -1
         tmp.replace(path)
-        await asyncio.to_thread(_fsync_dir, path.parent)
+        await asyncio.to_thread(fsync_dir, path.parent)
     except BaseException:
         if fd >= 0:
             os.close(fd)
         tmp.unlink(missing_ok=True)
         raise
     return info
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

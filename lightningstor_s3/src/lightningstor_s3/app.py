@@ -17,14 +17,14 @@ credentials reaches the control app, and a signed ``GET /health`` lists the buck
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from lightningstor_s3.dispatch import S3Dispatcher
 from lightningstor_s3.exchange import ASGIApp, Receive, Scope, Send
+from lightningstor_s3.tracing import NamingHooks, traced
 from lightningstor_types.config import Settings
+from lightningstor_types.ops_http import bearer_ok
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 CONTROL_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -56,7 +56,7 @@ def create_control_app(
         page = hooks.metrics_page() if hooks is not None else None
         if page is None:
             return Response("metrics are not served here\n", status_code=404)
-        if token is not None and not _bearer_ok(request.headers.get("authorization"), token):
+        if not bearer_ok(request.headers.get("authorization"), token):
             return Response(
                 "unauthorized\n", status_code=401, headers={"www-authenticate": "Bearer"}
             )
@@ -64,12 +64,6 @@ def create_control_app(
         return Response(body, media_type=content_type)
 
     return app
-
-
-def _bearer_ok(authorization: str | None, token: str) -> bool:
-    if authorization is None or not authorization.startswith("Bearer "):
-        return False
-    return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
 
 
 def is_control_request(scope: Scope) -> bool:
@@ -92,7 +86,11 @@ def create_app(
 ) -> ASGIApp:
     """The ASGI app of the S3 API over ``service``; signatures checked with ``credentials``."""
     control = create_control_app(settings, hooks)
-    s3 = S3Dispatcher(service, credentials, settings, hooks)
+    tracing = settings.tracing.otlp_endpoint is not None  # off: no tracing work per request
+    dispatcher = S3Dispatcher(
+        service, credentials, settings, NamingHooks(hooks) if tracing else hooks
+    )
+    s3: ASGIApp = traced(dispatcher) if tracing else dispatcher
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not is_control_request(scope):

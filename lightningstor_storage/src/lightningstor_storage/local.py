@@ -36,6 +36,7 @@ from lightningstor_storage.chunkfile import (
     crc32c,
     data_size_of,
 )
+from lightningstor_types.files import fsync_dir
 
 __all__ = ["LocalBackend"]
 
@@ -259,7 +260,7 @@ class LocalBackend:
             if final.exists():
                 raise ChunkExists(f"chunk {final.name} already exists")
             writer.path.rename(final)
-            _fsync_dir(final.parent)
+            fsync_dir(final.parent)
         except BaseException:
             writer.discard()
             raise
@@ -272,8 +273,8 @@ class LocalBackend:
             path.rename(target / f"{path.name}.{int(time.time())}")
         except FileNotFoundError:
             return False
-        _fsync_dir(path.parent)
-        _fsync_dir(target)
+        fsync_dir(path.parent)
+        fsync_dir(target)
         return True
 
     def _make_dir(self, path: Path) -> None:
@@ -284,7 +285,7 @@ class LocalBackend:
             self._make_dir(path.parent)
         path.mkdir(parents=True, exist_ok=True)
         # Also when it existed: the process that made it may have crashed before this fsync.
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
         self._durable_dirs.add(path)
 
 
@@ -320,16 +321,8 @@ def _unlink(path: Path) -> bool:
         path.unlink()
     except FileNotFoundError:
         return False
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return True
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _fanout_dirs(chunks_dir: Path) -> list[Path]:

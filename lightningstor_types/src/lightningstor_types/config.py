@@ -700,7 +700,8 @@ class MetricsSettings(_Section):
     enabled: bool = True
     """Serve Prometheus metrics at /metrics."""
     addr: Address | None = None
-    """A separate host:port for /metrics; unset = on the S3 port."""
+    """A separate host:port for /metrics, /health and /ready; unset = on the S3 port (server),
+    not served (storage node)."""
     bearer_token: SecretStr | None = None
     """Token scrapers must send (Authorization: Bearer); unset = open."""
 
@@ -866,3 +867,7 @@ class StorageNodeSettings(SettingsBase):
     """Read rate of the checksum scrub of local chunks; 0 = scrubbing off."""
     shutdown_grace_seconds: Seconds = 10.0
     """On SIGTERM, how long in-flight calls may take before they are cut."""
+    min_free_bytes: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] = GiB
+    """Free space of the data directory's filesystem below which the node is not ready."""
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    """Prometheus metrics, /health and /ready on metrics.addr (unset = only gRPC health)."""

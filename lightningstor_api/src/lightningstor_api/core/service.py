@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
+from lightningstor_api import tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -63,7 +64,12 @@ class Core:
             await store.close()
             raise
         keys = KeySchema(root=settings.metadata.prefix.encode())
-        cc = CoreContext(
+        context_class = CoreContext
+        if tracing.enabled(settings):  # the traced variants only when tracing is on
+            store = tracing.TracedStore(store, settings.metadata.backend)
+            storage = tracing.TracedStorage(storage)
+            context_class = tracing.TracedCoreContext
+        cc = context_class(
             settings=settings,
             store=store,
             storage=storage,
@@ -78,8 +84,9 @@ class Core:
         """Start garbage collection (journal, expired uploads, orphan chunks) and the bucket
         cache's watch in this loop."""
         self.gc.start()
-        if isinstance(self.cc.storage, ReplicatedBackend):  # node probes, scrub, repair
-            self.cc.storage.start_background(self.gc.referenced_chunks)
+        backend = tracing.unwrapped(self.cc.storage)
+        if isinstance(backend, ReplicatedBackend):  # node probes, scrub, repair
+            backend.start_background(self.gc.referenced_chunks)
         if self.cc.bucket_cache is not None:
             self.cc.bucket_cache.start()
         self.usage_folder.start()

@@ -29,7 +29,6 @@ import grpc
 import grpc.aio
 
 from lightningstor.iam.v1 import iam_pb2, iam_pb2_grpc
-from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.iam.client import CHANNEL_OPTIONS, channel_credentials
 from lightningstor_api.iam.tokens import (
     DEFAULT_ISSUER,
@@ -41,6 +40,7 @@ from lightningstor_api.iam.tokens import (
 )
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import Unauthenticated
+from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import CredentialResolver
 from lightningstor_types.signing import (

@@ -24,9 +24,9 @@ import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import abort_with
-from lightningstor_api.grpc.interceptors import ApiInterceptor
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
+from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext, RequestRecord
 
@@ -55,6 +55,11 @@ class _Call:
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
 
 Context = grpc.aio.ServicerContext[Any, Any]
+
+
+def current_call() -> _Call | None:
+    """The call this task serves: request id, operation and, once it ended, its status."""
+    return _call.get(None)
 
 
 def request_context(context: Context) -> RequestContext:

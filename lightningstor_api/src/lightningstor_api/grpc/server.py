@@ -51,13 +51,16 @@ from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.objects import ObjectServicer
+from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.grpc.usage import UsageServicer
 from lightningstor_api.health import ReadinessProbe, cancel
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
-from lightningstor_api.metrics_http import MetricsListener
 from lightningstor_api.telemetry import Hooks, Telemetry
+from lightningstor_api.tracing import enabled as tracing_enabled
+from lightningstor_api.tracing import setup_tracing
 from lightningstor_types.config import Settings, TlsSettings
+from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
     CredentialOperations,
     CredentialResolver,
@@ -93,12 +96,19 @@ def build_grpc_server(
     *,
     access_log: bool = True,
     usage: Core | None = None,
+    traced: bool = False,
 ) -> grpc.aio.Server:
     """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
     its UsageService too, and every call counted in its request meter."""
     record = usage.request_meter.record if usage is not None else None
+    interceptors: list[grpc.aio.ServerInterceptor] = [
+        CallInterceptor(access_log=access_log, record=record),
+        AuthInterceptor(),
+    ]
+    if traced:  # outermost: its span is current while the others run
+        interceptors.insert(0, TracingInterceptor())
     server = grpc.aio.server(
-        interceptors=[CallInterceptor(access_log=access_log, record=record), AuthInterceptor()],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -193,6 +203,16 @@ async def serve(settings: Settings) -> None:
     """Run the server until SIGTERM/SIGINT, then shut down gracefully."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
+    provider = setup_tracing(settings)
+    try:
+        await _serve_process(settings, stop)
+    finally:
+        if provider is not None:
+            await asyncio.to_thread(provider.shutdown)  # flushes the spans still queued
+    log.info("stopped")
+
+
+async def _serve_process(settings: Settings, stop: asyncio.Event) -> None:
     core = await Core.open(settings, authorizer=build_authorizer(settings))
     try:
         box = await asyncio.to_thread(load_secret_box, settings)
@@ -202,7 +222,6 @@ async def serve(settings: Settings) -> None:
         await _serve_core(settings, core, credentials, stop)
     finally:
         await core.close()
-    log.info("stopped")
 
 
 def _health_setter(
@@ -225,7 +244,12 @@ async def _serve_core(
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
     server = build_grpc_server(
-        core, credentials, core.admin, access_log=settings.logging.access_log, usage=core
+        core,
+        credentials,
+        core.admin,
+        access_log=settings.logging.access_log,
+        usage=core,
+        traced=tracing_enabled(settings),
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -239,7 +263,7 @@ async def _serve_core(
     await server.start()
     frontends: dict[str, Frontend] = {}
     tasks: list[asyncio.Task[None]] = []
-    metrics_listener: MetricsListener | None = None
+    metrics_listener: OpsListener | None = None
     try:
         await core.start_background()
         await _start_frontends(settings, core, credentials, hooks, frontends)
@@ -272,13 +296,13 @@ async def _serve_core(
 
 async def _start_metrics_listener(
     settings: Settings, telemetry: Telemetry, hooks: ServerHooks
-) -> MetricsListener | None:
+) -> OpsListener | None:
     """The ``metrics.addr`` listener, when one is configured (else the S3 port serves it)."""
     m = settings.metrics
     if m.addr is None:
         return None
     token = m.bearer_token.get_secret_value() if m.bearer_token is not None else None
-    listener = MetricsListener(m.addr, telemetry, hooks, token)
+    listener = OpsListener(m.addr, telemetry.scrape, hooks.readiness, token)
     await listener.start()
     log.info("metrics listening", extra={"addr": listener.bound_address})
     return listener

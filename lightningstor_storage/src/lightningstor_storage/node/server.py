@@ -2,10 +2,12 @@
 
 Start: open the data directory (node id, drain mark), remove temporary files a crash left, bind
 (``listen_addr``, port 0 = any free port; TLS when configured, client certificates required when
-the TLS section names a CA), publish ``{"storage": "host:port"}`` to ``$LIGHTNINGSTOR_PORTS_FILE``,
-turn health SERVING. SIGTERM or SIGINT: health NOT_SERVING, stop accepting calls, give calls in
-flight ``shutdown_grace_seconds``, then close the backend. While it runs, the node scrubs its
-own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`).
+the TLS section names a CA), publish ``{"storage": "host:port"}`` (and ``"metrics"``) to
+``$LIGHTNINGSTOR_PORTS_FILE``, turn health SERVING; the ``StorageNode`` service's health then
+follows readiness (:mod:`.health`). With ``metrics.addr`` set, ``/metrics``, ``/health`` and
+``/ready`` are served there. SIGTERM or SIGINT: health NOT_SERVING, stop accepting calls, give
+calls in flight ``shutdown_grace_seconds``, then close the backend. While it runs, the node
+scrubs its own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import logging
 import os
 import signal
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -28,10 +31,14 @@ from grpc_health.v1 import (  # type: ignore[import-untyped, unused-ignore]
 
 from lightningstor.storage.v1 import storage_pb2, storage_pb2_grpc
 from lightningstor_storage.local import LocalBackend
+from lightningstor_storage.node.health import node_readiness
+from lightningstor_storage.node.metrics import NodeMetrics, RequestCounter
 from lightningstor_storage.node.scrub import NodeScrubber
 from lightningstor_storage.node.servicer import StorageNodeServicer
 from lightningstor_storage.node.state import NodeState
-from lightningstor_types.config import StorageNodeSettings, TlsSettings
+from lightningstor_types.config import MetricsSettings, StorageNodeSettings, TlsSettings
+from lightningstor_types.ops_http import OpsListener
+from lightningstor_types.readiness import ReadinessChecks
 
 __all__ = ["MAX_MESSAGE_BYTES", "PORTS_FILE_ENV", "SERVICE_NAME", "bind", "serve"]
 
@@ -102,22 +109,33 @@ async def serve(settings: StorageNodeSettings) -> None:
 async def _serve(
     settings: StorageNodeSettings, backend: LocalBackend, state: NodeState, stop: asyncio.Event
 ) -> None:
+    requests = RequestCounter()
     server = grpc.aio.server(
+        interceptors=[requests],
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 0),
-        ]
+        ],
     )
     storage_pb2_grpc.add_StorageNodeServicer_to_server(StorageNodeServicer(backend, state), server)
     scrub: asyncio.Task[None] | None = None
+    scrubber: NodeScrubber | None = None
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     addr = bind(server, settings.listen_addr, settings.tls)
+    readiness = node_readiness(settings, state)
+    metrics = NodeMetrics(backend, state, requests, lambda: scrubber.stats if scrubber else None)
+    listener: OpsListener | None = None
+    watch: asyncio.Task[None] | None = None
     await server.start()
     try:
-        for name in ("", SERVICE_NAME):
-            await health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+        watch = asyncio.create_task(readiness.watch(_health_setter(health_servicer)))
+        ports = {"storage": addr}
+        if settings.metrics.addr is not None:
+            listener = await _start_listener(settings.metrics, metrics, readiness)
+            ports["metrics"] = listener.bound_address
         log.info(
             "storage node listening",
             extra={
@@ -129,15 +147,41 @@ async def _serve(
                 "data_dir": str(settings.data_dir.absolute()),
             },
         )
-        write_ports_file({"storage": addr})
+        write_ports_file(ports)
         if settings.scrub_rate_bytes_per_second > 0:
             scrubber = NodeScrubber(backend, settings.scrub_rate_bytes_per_second)
             scrub = asyncio.create_task(scrubber.run_forever(), name="lightningstor-scrub")
         await stop.wait()
         log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace_seconds})
     finally:
-        if scrub is not None:
-            scrub.cancel()
-            await asyncio.gather(scrub, return_exceptions=True)
+        for task in (scrub, watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await health_servicer.enter_graceful_shutdown()
+        if listener is not None:
+            await listener.stop()
         await server.stop(settings.shutdown_grace_seconds)
+
+
+def _health_setter(servicer: health.aio.HealthServicer) -> Callable[[bool], Awaitable[None]]:
+    """Readiness drives the ``StorageNode`` service's health (``""`` stays SERVING: liveness)."""
+
+    async def set_status(ready: bool) -> None:
+        status = health_pb2.HealthCheckResponse
+        await servicer.set(SERVICE_NAME, status.SERVING if ready else status.NOT_SERVING)
+
+    return set_status
+
+
+async def _start_listener(
+    settings: MetricsSettings, metrics: NodeMetrics, readiness: ReadinessChecks
+) -> OpsListener:
+    """``/metrics``, ``/health`` and ``/ready`` on ``metrics.addr``."""
+    assert settings.addr is not None
+    token = settings.bearer_token.get_secret_value() if settings.bearer_token else None
+    page = metrics.page if settings.enabled else None
+    listener = OpsListener(settings.addr, page, readiness.check, token)
+    await listener.start()
+    log.info("metrics listening", extra={"addr": listener.bound_address})
+    return listener

@@ -190,7 +190,7 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
             await drain_client_stream(request_iterator)
             await _abort(context, exc, "PutChunk")
             raise  # unreachable: abort raises
-        self._state.counted(+1)
+        self._state.counted(+1, info.size)
         return pb.PutChunkResponse(chunk_id=info.chunk_id, size=info.size, crc32c=info.crc32c)
 
     async def GetChunk(
@@ -207,12 +207,13 @@ class StorageNodeServicer(storage_pb2_grpc.StorageNodeServicer):
         self, request: pb.DeleteChunkRequest, context: Context
     ) -> pb.DeleteChunkResponse:
         try:
+            stat = await self._backend.stat_chunk(request.chunk_id)  # its size, for the metrics
             existed = await self._backend.delete_chunk(request.chunk_id)
         except Exception as exc:
             await _abort(context, exc, "DeleteChunk")
             raise
         if existed:
-            self._state.counted(-1)
+            self._state.counted(-1, stat.size if stat is not None else 0)
         return pb.DeleteChunkResponse(existed=existed)
 
     async def ChunkExists(

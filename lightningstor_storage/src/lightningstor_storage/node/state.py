@@ -2,9 +2,10 @@
 
 The id (``{data_dir}/node-id``, made at first start) and the drain mark (``{data_dir}/DRAINING``)
 live in the data directory, so they survive restarts and travel with the disk. The chunk count
-comes from a listing (the first one when it is first asked for), kept up to date by the puts and
-deletes served since, and redone in the background when it is older than :data:`COUNT_TTL`
-seconds (a put or delete racing with that listing can make it off by a few until the next).
+and the bytes they hold come from a listing (the first one when they are first asked for), kept
+up to date by the puts and deletes served since, and redone in the background when it is older
+than :data:`COUNT_TTL` seconds (a put or delete racing with that listing can make it off by a
+few until the next).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightningstor_storage.local import LocalBackend
+from lightningstor_types.files import fsync_dir
 
 __all__ = ["COUNT_TTL", "Capacity", "NodeState"]
 
@@ -42,6 +44,7 @@ class NodeState:
         self.zone = zone
         self.draining = draining
         self._count: int | None = None
+        self._bytes = 0
         self._counted_at = 0.0
         self._recount: asyncio.Task[None] | None = None
 
@@ -72,7 +75,7 @@ class NodeState:
             _write_durably(mark, "draining: servers move this node's chunks away\n")
         elif mark.exists():
             mark.unlink()
-            _fsync_dir(self.data_dir)
+            fsync_dir(self.data_dir)
 
     async def capacity(self) -> Capacity:
         """Size and free space of the data directory's filesystem."""
@@ -81,23 +84,29 @@ class NodeState:
 
     async def chunk_count(self, backend: LocalBackend) -> int:
         """Chunks stored (see the module docstring for how fresh)."""
+        return (await self.stored(backend))[0]
+
+    async def stored(self, backend: LocalBackend) -> tuple[int, int]:
+        """Chunks stored and their data bytes (see the module docstring for how fresh)."""
         if self._count is None:
             await self._list(backend)
         elif time.monotonic() - self._counted_at > COUNT_TTL and self._recount is None:
             self._recount = asyncio.create_task(self._list(backend))
             self._recount.add_done_callback(self._recounted)
-        return self._count or 0
+        return self._count or 0, self._bytes
 
-    def counted(self, delta: int) -> None:
-        """A put (+1) or delete (-1) was served."""
+    def counted(self, delta: int, size: int) -> None:
+        """A put (+1, its size) or delete (-1, the size it had) was served."""
         if self._count is not None:
             self._count = max(0, self._count + delta)
+            self._bytes = max(0, self._bytes + delta * size)
 
     async def _list(self, backend: LocalBackend) -> None:
-        count = 0
-        async for _ in backend.list_chunks():
+        count = size = 0
+        async for stat in backend.list_chunks():
             count += 1
-        self._count, self._counted_at = count, time.monotonic()
+            size += stat.size
+        self._count, self._bytes, self._counted_at = count, size, time.monotonic()
 
     def _recounted(self, task: asyncio.Task[None]) -> None:
         self._recount = None
@@ -118,12 +127,4 @@ def _write_durably(path: Path, text: str) -> None:
         f.flush()
         os.fsync(f.fileno())
     tmp.replace(path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_dir(path.parent)

@@ -39,3 +39,33 @@ class ApiInterceptor(grpc.aio.ServerInterceptor):
             return handler
         self._wrapped[method] = wrapped = self.wrap(handler, method)
         return wrapped
+
+
+Behavior = Callable[..., Any]
+
+
+def rewrap(
+    handler: grpc.RpcMethodHandler[Any, Any],
+    unary: Callable[[Behavior], Behavior],
+    streaming: Callable[[Behavior], Behavior],
+) -> grpc.RpcMethodHandler[Any, Any]:
+    """``handler`` with its behavior wrapped: by ``unary`` when it answers with one message (a
+    coroutine function on grpc.aio), by ``streaming`` when it streams (an async generator one)."""
+    for kind, make in _HANDLER_KINDS:
+        behavior: Behavior | None = getattr(handler, kind)
+        if behavior is not None:
+            wrap = streaming if kind.endswith("_stream") else unary
+            return make(
+                wrap(behavior),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    return handler
+
+
+_HANDLER_KINDS: tuple[tuple[str, Callable[..., grpc.RpcMethodHandler[Any, Any]]], ...] = (
+    ("unary_unary", grpc.unary_unary_rpc_method_handler),
+    ("stream_unary", grpc.stream_unary_rpc_method_handler),
+    ("unary_stream", grpc.unary_stream_rpc_method_handler),
+    ("stream_stream", grpc.stream_stream_rpc_method_handler),
+)

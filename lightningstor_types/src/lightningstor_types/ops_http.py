@@ -1,8 +1,10 @@
-"""A listener of its own for ``/metrics``, ``/health`` and ``/ready`` when ``metrics.addr`` is set.
+"""A small listener of its own for ``/metrics``, ``/health`` and ``/ready``.
 
+The server uses it when ``metrics.addr`` is set, the storage node for its ``metrics.addr``.
 A deliberately small HTTP/1.1 server on asyncio streams (one request per connection, GET and
-HEAD only): the Prometheus scraper and a probe need nothing more, and the core package carries
-no web framework. ``metrics.bearer_token``, when set, is required on ``/metrics``.
+HEAD only): the Prometheus scraper and a probe need nothing more, and neither process needs a
+web framework for it. A bearer token, when given, is required on ``/metrics``; without a page
+(metrics disabled) ``/metrics`` is 404.
 """
 
 from __future__ import annotations
@@ -12,10 +14,12 @@ import contextlib
 import hmac
 import json
 import logging
+from collections.abc import Awaitable, Callable
 
-from lightningstor_api.telemetry import Telemetry
 from lightningstor_types.config import split_address
-from lightningstor_types.service import ServerHooks
+from lightningstor_types.service import Readiness
+
+__all__ = ["OpsListener", "bearer_ok", "readiness_body"]
 
 log = logging.getLogger(__name__)
 
@@ -40,15 +44,25 @@ def bearer_ok(authorization: str | None, token: str | None) -> bool:
     return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
 
 
-class MetricsListener:
-    """Serves the metrics page (and the probes) on its own address."""
+def readiness_body(report: Readiness) -> tuple[int, bytes]:
+    """The ``/ready`` answer: 200 or 503, and ``{"status": ..., "checks": {...}}``."""
+    body = {"status": "ready" if report.ready else "not ready", "checks": dict(report.checks)}
+    return (200 if report.ready else 503), json.dumps(body).encode()
+
+
+class OpsListener:
+    """Serves the metrics page and the probes on its own address."""
 
     def __init__(
-        self, addr: str, telemetry: Telemetry, hooks: ServerHooks, token: str | None
+        self,
+        addr: str,
+        page: Callable[[], Awaitable[tuple[bytes, str]]] | None,
+        readiness: Callable[[], Awaitable[Readiness]],
+        token: str | None,
     ) -> None:
         self._addr = addr
-        self._telemetry = telemetry
-        self._hooks = hooks
+        self._page = page
+        self._readiness = readiness
         self._token = token
         self._server: asyncio.Server | None = None
         self.bound_address = addr
@@ -106,20 +120,14 @@ class MetricsListener:
                 headers[name.strip().lower()] = value.strip()
         if method not in ("GET", "HEAD"):
             return 405, "text/plain", b"method not allowed\n", method
-        if path == "/metrics":
+        if path == "/metrics" and self._page is not None:
             if not bearer_ok(headers.get("authorization"), self._token):
                 return 401, "text/plain", b"unauthorized\n", method
-            page, ctype = self._telemetry.page()
+            page, ctype = await self._page()
             return 200, ctype, page, method
         if path == "/health":
             return 200, "application/json", b'{"status":"ok"}', method
         if path == "/ready":
-            report = await self._hooks.readiness()
-            body = {"status": "ready" if report.ready else "not ready", "checks": report.checks}
-            return (
-                (200 if report.ready else 503),
-                "application/json",
-                json.dumps(body).encode(),
-                method,
-            )
+            status, body = readiness_body(await self._readiness())
+            return status, "application/json", body, method
         return 404, "text/plain", b"not found\n", method
