@@ -255,3 +255,23 @@ async def test_max_objects_under_concurrency_does_not_overshoot_on_one_server(
     await put(core, ctx, "bkt", stored[0], b"2")  # an overwrite adds no object: allowed
     await delete(core, ctx, "bkt", stored[1])
     await put(core, ctx, "bkt", "again", b"1")  # room again after a delete
+
+
+async def test_a_copy_over_max_bytes_is_refused_and_changes_nothing(
+    small_core: Core, ctx: RequestContext
+) -> None:
+    core = small_core
+    await make_bucket(core, ctx, "src")
+    await make_bucket(core, ctx, "dst")
+    await put(core, ctx, "src", "k", b"z" * 600)
+    await quota(core, ctx, "dst", max_bytes=1000)
+    copy = object_pb2.CopyObjectRequest(
+        bucket="dst", key="c1", source=object_pb2.CopySource(bucket="src", key="k")
+    )
+    await core.copy_object(ctx, copy)  # 600 of 1000
+    before = await snapshot(core)
+    copy.key = "c2"
+    with pytest.raises(QuotaExceeded):  # a copy shares the data, but counts in full
+        await core.copy_object(ctx, copy)
+    assert await snapshot(core) == before
+    assert figures(await usage_of(core, ctx, "dst")) == (600, 1)

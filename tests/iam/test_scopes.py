@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from lightningstor.v1 import bucket_pb2, common_pb2, credential_pb2, object_pb2
-from lightningstor_api.core import Core
+from lightningstor.v1 import bucket_pb2, common_pb2, credential_pb2, object_pb2, usage_pb2
+from lightningstor_api.core import Core, usage_admin
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, load_secret_box
-from lightningstor_types.errors import AccessDenied, NoSuchBucket
+from lightningstor_types.errors import AccessDenied, NoSuchBucket, QuotaExceeded
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 from tests.core.conftest import make_settings
@@ -164,5 +164,54 @@ async def test_a_key_for_another_identity_needs_create_others(tmp_path: Path) ->
             lee, credential_pb2.CreateAccessKeyRequest(principal_id="kim")
         )
         assert made.access_key.principal_id == "kim"
+    finally:
+        await c.close()
+
+
+async def test_tenants_read_their_own_usage_and_only_operators_set_quotas(
+    tmp_path: Path,
+) -> None:
+    settings = make_settings(
+        tmp_path,
+        iam={
+            "bindings": [
+                {"principal": "alice", "role": "editor", "org": "acme"},
+                {"principal": "mallory", "role": "admin", "org": "evil"},  # an org's own admin
+            ]
+        },
+    )
+    c = await Core.open(settings, authorizer=build_authorizer(settings))
+    try:
+        operator = as_("admin", "default")
+        await create(c, ALICE, "mine")
+        await put(c, ALICE, "mine", "k", b"12345")
+        await create(c, MALLORY, "loot")
+        await put(c, MALLORY, "loot", "k", b"1234567")
+
+        mine = await usage_admin.get_usage(c.cc, ALICE, usage_pb2.GetUsageRequest(scope=ACME))
+        assert (mine.total.bytes_stored, mine.total.object_count) == (5, 1)
+        bucket = await usage_admin.get_usage(c.cc, ALICE, usage_pb2.GetUsageRequest(bucket="mine"))
+        assert bucket.total.bytes_stored == 5
+        evil = common_pb2.Scope(org_id="evil")
+        for req in (
+            usage_pb2.GetUsageRequest(scope=evil),
+            usage_pb2.GetUsageRequest(scope=evil, bucket="loot"),
+        ):
+            with pytest.raises(AccessDenied):
+                await usage_admin.get_usage(c.cc, ALICE, req)
+        # the org's admin reads its own figures, but may not raise its own limits
+        own = await usage_admin.get_usage(c.cc, MALLORY, usage_pb2.GetUsageRequest(scope=evil))
+        assert own.total.bytes_stored == 7
+        limit = usage_pb2.SetQuotaRequest(scope=evil, quota=usage_pb2.Quota(max_bytes=10))
+        with pytest.raises(AccessDenied):
+            await usage_admin.set_quota(c.cc, MALLORY, limit)
+        await usage_admin.set_quota(c.cc, operator, limit)
+        raise_it = usage_pb2.DeleteQuotaRequest(scope=evil)
+        with pytest.raises(AccessDenied):
+            await usage_admin.delete_quota(c.cc, MALLORY, raise_it)
+        got = await usage_admin.get_quota(c.cc, MALLORY, usage_pb2.GetQuotaRequest(scope=evil))
+        assert got.is_set and got.quota.max_bytes == 10
+        with pytest.raises(QuotaExceeded):
+            await put(c, MALLORY, "loot", "more", b"1234")
     finally:
         await c.close()

@@ -93,7 +93,8 @@ async def set_quota(
     cc: CoreContext, ctx: RequestContext, req: usage_pb2.SetQuotaRequest
 ) -> usage_pb2.SetQuotaResponse:
     scope, bucket = _target(cc, ctx, req)
-    await cc.authorize(ctx, Action.QUOTAS_WRITE, scope, bucket)
+    # A platform grant, never a tenant's: an org's own admin must not raise its own limits.
+    await cc.authorize_platform(ctx, Action.QUOTAS_WRITE)
     for name in _QUOTA_FIELDS:
         if getattr(req.quota, name) < 0:
             raise InvalidArgument(f"{name} must not be negative (0 = unlimited)", ArgumentName=name)
@@ -111,7 +112,7 @@ async def delete_quota(
     cc: CoreContext, ctx: RequestContext, req: usage_pb2.DeleteQuotaRequest
 ) -> usage_pb2.DeleteQuotaResponse:
     scope, bucket = _target(cc, ctx, req)
-    await cc.authorize(ctx, Action.QUOTAS_WRITE, scope, bucket)
+    await cc.authorize_platform(ctx, Action.QUOTAS_WRITE)
     key = cc.keys.quota(scope, bucket)
     await cc.store.delete(key)
     if cc.quotas is not None:
