@@ -77,9 +77,14 @@ def object_info(
     info.storage_class = rec.storage_class or "STANDARD"
     if checksums:
         info.checksums.CopyFrom(rec.checksums)
-    info.parts_count = len(rec.parts)
+    info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
     return info
+
+
+def part_count(rec: records_pb2.ObjectRecord) -> int:
+    """The parts of a multipart version (0 for a simple one); old records list them inline."""
+    return rec.part_count or len(rec.parts)
 
 
 def bucket_info(rec: records_pb2.BucketRecord) -> bucket_pb2.BucketInfo:
