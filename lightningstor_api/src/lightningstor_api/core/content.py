@@ -216,9 +216,7 @@ class PartLocation:
     checksums: common_pb2.Checksums
 
 
-async def locate_part(
-    cache: DataCache, rec: records_pb2.ObjectRecord, number: int
-) -> PartLocation:
+async def locate_part(cache: DataCache, rec: records_pb2.ObjectRecord, number: int) -> PartLocation:
     """Part ``number`` (1-based, within the version's part count) of a multipart version: reads
     the root and the one segment holding it (old records carry their part list inline)."""
     if rec.parts:

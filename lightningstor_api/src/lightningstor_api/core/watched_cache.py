@@ -56,8 +56,9 @@ class WatchedCache:
         self._entries.pop(key, None)
 
     def start(self) -> None:
-        """Begin watching; until then (and whenever the watch is down) nothing is cached."""
-        if self._task is None:
+        """Begin watching; until then (and whenever the watch is down) nothing is cached.
+        A TTL of 0 turns the cache off: it never starts."""
+        if self._task is None and self._ttl > 0:
             self._task = asyncio.create_task(self._watch(), name=f"{self._name}-watch")
 
     async def stop(self) -> None:

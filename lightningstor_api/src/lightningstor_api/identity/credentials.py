@@ -28,8 +28,6 @@ from lightningstor_types.service import RequestContext, ResolvedCredential
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
-RESOLVE_CACHE_SECONDS = 30.0
-"""How long a cached credential record is trusted while the watch is broken."""
 
 
 def new_access_key_id() -> str:
@@ -69,8 +67,10 @@ class CredentialManager:
     def __init__(self, cc: CoreContext, box: SecretBox) -> None:
         self._cc = cc
         self._box = box
+        # The TTL (metadata.cache_ttl_seconds, 0 = no cache) only matters while the watch is down.
+        ttl = cc.settings.metadata.cache_ttl_seconds
         self._cache = WatchedCache(
-            cc.store, cc.keys.credentials_prefix(), ttl=RESOLVE_CACHE_SECONDS, name="credentials"
+            cc.store, cc.keys.credentials_prefix(), ttl=ttl, name="credentials"
         )
 
     def start(self) -> None:
