@@ -12,17 +12,20 @@ largest must stay under etcd's default 1,572,864 bytes.
   written here as data (15 GB); the PutObject's records are built by the core's own builder from
   5,120 chunk references with 3 replicas each and committed through the core's commit path,
   then resolved back, deleted and collected. The same path with real replicas and real bytes
-  runs in tests/storage_nodes/test_core_distributed.py with lowered bounds.
+  runs below with real storage nodes and lowered bounds.
+
+The figures of docs/metadata-capacity.md §4 are logged (``-o log_cli=true --log-cli-level=INFO``).
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import secrets
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,17 +35,19 @@ from aetcd import rpc  # type: ignore[import-untyped]
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_api.core import Core
+from lightningstor_api.core.content import RecordBounds, content_slices, multipart_records
 from lightningstor_api.core.content import chunk_records as build_chunk_records
-from lightningstor_api.core.content import content_slices, multipart_records
 from lightningstor_api.core.versions import commit_version
 from lightningstor_api.metadata import EtcdStore, TxnResult
 from lightningstor_types.checksums import ChecksumAlgorithm
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
-from tests.core.helpers import chunk_files, chunks_of, get
+from tests.core.helpers import chunk_files, chunks_of, get, put
+from tests.storage_nodes.nodes import NodeProcess, running_nodes
 
 pytestmark = pytest.mark.etcd
+log = logging.getLogger(__name__)
 
 ETCD_REQUEST_LIMIT = 1_572_864
 MIB = 1024 * 1024
@@ -124,6 +129,7 @@ def part_body(n: int) -> bytes:
     return b"%05d:" % n + os.urandom(PART_SIZE - 6)
 
 
+@pytest.mark.slow
 async def test_ten_thousand_parts_complete_read_copy_and_collect_on_etcd(
     core: tuple[Core, Measured],
 ) -> None:
@@ -151,6 +157,7 @@ async def test_ten_thousand_parts_complete_read_copy_and_collect_on_etcd(
         ),
     )
     complete_bytes = measured.largest
+    log.info("figure: complete of %d parts: largest txn %d bytes", PARTS, complete_bytes)
     assert 0 < complete_bytes < ETCD_REQUEST_LIMIT
     assert done.etag.endswith(f'-{PARTS}"')
     whole = b"".join(bodies)
@@ -161,10 +168,15 @@ async def test_ten_thousand_parts_complete_read_copy_and_collect_on_etcd(
     assert kv is not None
     rec = records_pb2.ObjectRecord.FromString(kv.value)
     assert rec.part_count == PARTS and not rec.parts and not rec.manifest
+    log.info("figure: object record %d bytes", len(kv.value))
     root = records_pb2.DataRecord.FromString(
         (await c.cc.store.get(c.cc.keys.data(rec.data_id))).value  # type: ignore[union-attr]
     )
     assert len(root.children.spans) == 10
+    segments = [await c.cc.data_cache.load(sp.data_id) for sp in root.children.spans]
+    log.info(
+        "figure: root %d bytes, segments %s", root.ByteSize(), [s.ByteSize() for s in segments]
+    )
 
     head = await c.head_object(
         CTX, object_pb2.HeadObjectRequest(bucket="big", key="huge", checksum_mode=True)
@@ -210,6 +222,7 @@ async def test_ten_thousand_parts_complete_read_copy_and_collect_on_etcd(
     await c.delete_object(CTX, object_pb2.DeleteObjectRequest(bucket="big", key="copy"))
     await nothing_left(c)
     assert 0 < measured.largest < ETCD_REQUEST_LIMIT  # the collector's transactions too
+    log.info("figure: delete and collect: largest txn %d bytes", measured.largest)
 
 
 def replicated_chunk() -> records_pb2.ChunkRef:
@@ -234,6 +247,9 @@ async def test_put_of_5120_replicated_chunks_fits_one_request_on_etcd(
     measured.largest = 0
     await commit_version(c.cc, ref, "five-gib", rec, new_data=records)
     assert 0 < measured.largest < ETCD_REQUEST_LIMIT
+    log.info(
+        "figure: put txn %d bytes, records %s", measured.largest, [r.ByteSize() for r in records]
+    )
 
     head = await c.head_object(CTX, object_pb2.HeadObjectRequest(bucket="big", key="five-gib"))
     assert head.header.object.size == size
@@ -255,6 +271,7 @@ async def test_put_of_5120_replicated_chunks_fits_one_request_on_etcd(
     rec2 = records_pb2.ObjectRecord(etag='"y"', size=size, data_id=again[0].data_id)
     await commit_version(c.cc, ref, "five-gib", rec2, new_data=again)
     assert measured.largest < ETCD_REQUEST_LIMIT
+    log.info("figure: overwrite txn %d bytes", measured.largest)
     await c.delete_object(CTX, object_pb2.DeleteObjectRequest(bucket="big", key="five-gib"))
     await nothing_left(c)
     assert measured.largest < ETCD_REQUEST_LIMIT
@@ -280,3 +297,60 @@ async def test_record_sizes_of_ten_thousand_parts_with_sha256(core: tuple[Core, 
     total = sum(r.ByteSize() for r in records)
     assert len(records) == 11
     assert total < ETCD_REQUEST_LIMIT * 0.8
+
+
+@pytest.fixture
+def storage_nodes(tmp_path: Path) -> Iterator[list[NodeProcess]]:
+    with running_nodes(tmp_path / "nodes", 4) as started:
+        yield started
+
+
+async def test_replicated_put_splits_its_chunk_list_on_etcd(
+    tmp_path: Path, etcd_endpoint: str, storage_nodes: list[NodeProcess]
+) -> None:
+    """Real bytes on real storage nodes (3 replicas), metadata on etcd, record bounds lowered
+    so that 10 chunks make a root over three segments; read back, then collected."""
+    settings = Settings(
+        server={"data_dir": tmp_path / "server"},
+        storage={
+            "backend": "distributed",
+            "chunk_size": MIB,
+            "distributed": {
+                "nodes": [{"address": n.address} for n in storage_nodes],
+                "replication_factor": 3,
+            },
+        },
+        metadata={
+            "backend": "etcd",
+            "endpoints": [etcd_endpoint],
+            "prefix": f"test/{uuid.uuid4().hex}/lightningstor/",
+        },
+    )
+    c = await Core.open(settings)
+    c.cc.bounds = RecordBounds(inline_slices=2, segment_chunks=4, segment_parts=2)
+    try:
+        await c.create_bucket(CTX, bucket_pb2.CreateBucketRequest(name="dist"))
+        data = os.urandom(10 * MIB - 7)
+        await put(c, CTX, "dist", "k", data)
+        kv = await c.cc.store.get(c.cc.keys.object(CTX.principal.scope, "dist", "k"))
+        assert kv is not None
+        rec = records_pb2.ObjectRecord.FromString(kv.value)
+        assert not rec.manifest  # over the inline bound: read through the tree
+        records = await all_data(c)
+        segments = [r for r in records if r.WhichOneof("content") == "chunks"]
+        assert sorted(len(s.chunks.chunks) for s in segments) == [2, 4, 4]
+        addresses = {n.address for n in storage_nodes}
+        for chunk in (ch for s in segments for ch in s.chunks.chunks):
+            assert 2 <= len(chunk.replicas) <= 3 and set(chunk.replicas) <= addresses
+        _, body = await get(c, CTX, "dist", "k")
+        assert body == data
+        first, last = 4 * MIB - 3, 8 * MIB + 3  # across both segment boundaries
+        _, got = await get(c, CTX, "dist", "k", range=common_pb2.ByteRange(first=first, last=last))
+        assert got == data[first : last + 1]
+        await c.delete_object(CTX, object_pb2.DeleteObjectRequest(bucket="dist", key="k"))
+        await c.gc.run_once()
+        await c.gc.run_once()
+        assert await all_data(c) == []
+        assert all(not n.chunk_files() for n in storage_nodes)
+    finally:
+        await c.close()
