@@ -157,3 +157,58 @@ async def test_small_objects_keep_their_manifest_inline(
     await complete(core, ctx, bucket, "mp", uid, [(1, e1), (2, e2)])
     rec = await stored(core, ctx, bucket, "mp")
     assert len(rec.manifest) == 4 and rec.part_count == 2
+
+
+async def test_records_of_the_earlier_layout_still_read_and_collect(
+    core: Core, ctx: RequestContext, bucket: str
+) -> None:
+    """A multipart version written before the tree: its part list inline, its root spanning the
+    parts directly. Rewritten here from a fresh complete, then read, copied and collected."""
+    bodies = [os.urandom(MIB + 5), b"two", b"three!"]
+    uid = await create(core, ctx, bucket, "old")
+    etags = [
+        (await upload(core, ctx, bucket, "old", uid, n, b)).etag for n, b in enumerate(bodies, 1)
+    ]
+    await complete(core, ctx, bucket, "old", uid, list(enumerate(etags, 1)))
+    rec = await stored(core, ctx, bucket, "old")
+    store, keys = core.cc.store, core.cc.keys
+    root_kv = await store.get(keys.data(rec.data_id))
+    assert root_kv is not None
+    root = records_pb2.DataRecord.FromString(root_kv.value)
+    (segment_span,) = root.children.spans
+    seg_kv = await store.get(keys.data(segment_span.data_id))
+    assert seg_kv is not None
+    segment = records_pb2.DataRecord.FromString(seg_kv.value)
+    root.children.CopyFrom(segment.children)  # the root holds the parts' references itself
+    root.ClearField("parts_per_segment")
+    await store.put(keys.data(rec.data_id), root.SerializeToString())
+    await store.delete(keys.data(segment_span.data_id))
+    rec.parts.extend(segment.parts)
+    rec.ClearField("part_count")
+    for key in (
+        keys.object(ctx.principal.scope, bucket, "old"),
+        keys.version(ctx.principal.scope, bucket, "old", rec.sort_id),
+    ):
+        await store.put(key, rec.SerializeToString())
+
+    whole = b"".join(bodies)
+    head = await core.head_object(ctx, object_pb2.HeadObjectRequest(bucket=bucket, key="old"))
+    assert head.header.object.parts_count == 3
+    for n, body in enumerate(bodies, 1):
+        assert (await get(core, ctx, bucket, "old", part_number=n))[1] == body
+    first, last = MIB, MIB + 8
+    _, got = await get(core, ctx, bucket, "old", range=common_pb2.ByteRange(first=first, last=last))
+    assert got == whole[first : last + 1]
+    await core.copy_object(
+        ctx,
+        object_pb2.CopyObjectRequest(
+            bucket=bucket, key="copy", source=object_pb2.CopySource(bucket=bucket, key="old")
+        ),
+    )
+    await core.delete_object(ctx, object_pb2.DeleteObjectRequest(bucket=bucket, key="old"))
+    await core.gc.run_once()
+    assert (await get(core, ctx, bucket, "copy", part_number=3))[1] == bodies[2]
+    await core.delete_object(ctx, object_pb2.DeleteObjectRequest(bucket=bucket, key="copy"))
+    await core.gc.run_once()
+    assert not await data_records(core)
+    assert not chunk_files(core.cc.settings.server.data_dir)

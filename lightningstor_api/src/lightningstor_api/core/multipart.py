@@ -226,7 +226,11 @@ async def upload_part_copy(
         )
         if length:
             slices = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
-            part.manifest.extend(await collect_manifest(slices, cc.bounds))
+            try:
+                part.manifest.extend(await collect_manifest(slices, cc.bounds))
+            except ChunkNotFound:  # the source's records were released: re-resolve it
+                unreadable = src.data_id
+                continue
         whole = length == src.size and "-" not in src.etag  # the ETag is the MD5
         known = "" if alg is None else full_object_checksum(src.checksums, alg)
         if whole and (alg is None or known):

@@ -10,7 +10,9 @@ from lightningstor.v1 import common_pb2
 from lightningstor_api.core.content import DataCache, locate_part
 from lightningstor_api.core.convert import part_count
 from lightningstor_api.core.versions import etag_matches
+from lightningstor_storage import ChunkNotFound
 from lightningstor_types.errors import (
+    InternalError,
     InvalidArgument,
     InvalidPartNumber,
     InvalidRange,
@@ -90,7 +92,10 @@ async def _part_window(
         raise InvalidPartNumber(PartNumberRequested=str(part_number), ActualPartCount=str(count))
     if not part_count(rec):
         return None
-    part = await locate_part(cache, rec, part_number)
+    try:
+        part = await locate_part(cache, rec, part_number)
+    except ChunkNotFound as exc:  # the version's records were released after it was read
+        raise InternalError(f"part {part_number} of {rec.key!r} cannot be read") from exc
     return Window(part.first, part.size, True, part.checksums)
 
 
