@@ -1,10 +1,11 @@
 """CompleteMultipartUpload: the version made of an upload's parts, without copying a byte.
 
 One transaction (:func:`try_commit_version` with this module's extra operations) makes the
-version, creates its ``children`` data record over the chosen parts' data records (the parts'
-references move to it), hands unused parts to the collector, deletes the upload and drops the
-part records with one ``DeletePrefix``. Its compare on the upload key lets exactly one of
-racing completes (or a complete and an abort) win; the loser re-reads and gets NoSuchUpload.
+version, creates its data records — a root over segments of at most ``segment_parts`` parts,
+each spanning its parts' data records (the parts' references move to them) — hands unused
+parts to the collector, deletes the upload and drops the part records with one
+``DeletePrefix``. Its compare on the upload key lets exactly one of racing completes (or a
+complete and an abort) win; the loser re-reads and gets NoSuchUpload.
 """
 
 from __future__ import annotations
@@ -54,9 +55,10 @@ from lightningstor_types.service import RequestContext
 async def complete_multipart_upload(
     cc: CoreContext, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
 ) -> object_pb2.CompleteMultipartUploadResponse:
-    """One transaction makes the version, creates its ``children`` record over the chosen
-    parts' data (their references move to it), hands unused parts to the collector and deletes
-    the upload; its compare on the upload key lets exactly one of racing completes win."""
+    """One transaction makes the version, creates its root and segment records over the chosen
+    parts' data (their references move to the segments), hands unused parts to the collector
+    and deletes the upload; its compare on the upload key lets exactly one of racing completes
+    win."""
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
     validate_object_key(req.key)
     if not req.parts:
