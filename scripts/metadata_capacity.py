@@ -6,7 +6,9 @@
 Builds representative records with the generated ``records_pb2`` classes (36-character org and
 project ids, a 55-byte object key, 8 MiB chunks), prints the bytes of the three records a
 PutObject writes, the size of object records and commit transactions by chunk count and for
-multipart uploads (against etcd's 1.5 MiB request limit), then writes ``--objects`` objects'
+multipart uploads (against etcd's 1.5 MiB request limit) in the layout before the record
+tree of docs/metadata-capacity.md §4 (whose figures come from
+tests/metadata/test_etcd_large_objects.py), then writes ``--objects`` objects'
 records into a fresh etcd, compacts and defragments it and reports database bytes and member
 memory per object. The figures of docs/metadata-capacity.md come from this script.
 """

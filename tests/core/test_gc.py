@@ -105,8 +105,8 @@ async def test_children_released_in_batches(core: Core, ctx: RequestContext, buc
     await multipart(core, ctx, bucket, "mp", parts)
     await delete(core, ctx, bucket, "mp")
     stats = await core.gc.run_once()
-    assert stats.references_released == len(parts)
-    assert stats.entries == 1 + len(parts)  # the object's record, then each part's
+    assert stats.references_released == 1 + len(parts)  # the segment, then each part
+    assert stats.entries == 2 + len(parts)  # the object's root, its segment, each part's
     assert stats.chunks_deleted == len(parts)
     await assert_empty(core)
 

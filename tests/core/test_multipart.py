@@ -155,11 +155,11 @@ async def test_round_trip_three_parts(core: Core, ctx: RequestContext, bucket: s
         _, got = await get(core, ctx, bucket, "big", part_number=n)
         assert got == data
 
-    # The upload is gone; one children record holds the three parts' data records.
+    # The upload is gone; a root over one segment holds the three parts' data records.
     with pytest.raises(NoSuchUpload):
         await upload(core, ctx, bucket, "big", uid, 4, b"x")
     kinds = sorted(str(r.WhichOneof("content")) for r in await data_records(core))
-    assert kinds == ["children", "chunks", "chunks", "chunks"]
+    assert kinds == ["children", "children", "chunks", "chunks", "chunks"]
     assert not await gc_entries(core)
 
 

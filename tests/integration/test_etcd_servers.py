@@ -20,7 +20,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.metadata import EtcdStore
 from lightningstor_api.metadata.etcd_conn import EtcdConfig
 from lightningstor_client import AsyncLightningStorClient
-from lightningstor_types.errors import BucketAlreadyOwnedByYou
+from lightningstor_types.errors import AccessDenied, BucketAlreadyOwnedByYou
 from tests.fixtures.etcd import EtcdCluster, running_etcd
 from tests.integration.server import ServerProcess, start_server
 
@@ -105,6 +105,37 @@ async def test_racing_puts_of_one_key_leave_one_object_and_no_leaked_chunk(
             await asyncio.sleep(0.3)
         assert on_disk == referenced
         assert referenced  # the surviving object's chunks are there
+
+
+async def test_a_key_deleted_through_one_server_is_refused_by_the_other(
+    servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = servers
+    ca, cb = clients(a, b)
+    async with ca, cb:
+        key = await ca.create_access_key(description="revoked soon")
+        assert key.secret_access_key is not None
+        user = AsyncLightningStorClient(
+            b.grpc_addr, access_key=key.access_key_id, secret_key=key.secret_access_key
+        )
+        async with user:
+            await user.list_buckets()  # server B now holds the key in its cache
+            await user.list_buckets()
+            await ca.delete_access_key(key.access_key_id)
+            # Well inside the resolver's 30 s TTL: only the watch can make B forget the key.
+            deadline = asyncio.get_running_loop().time() + 15
+            while True:
+                try:
+                    await user.list_buckets()
+                except AccessDenied as exc:
+                    assert "unknown access key" in str(exc)
+                    break
+                assert asyncio.get_running_loop().time() < deadline, "B still accepts the key"
+                await asyncio.sleep(0.05)
+            for _ in range(5):  # and it stays refused
+                with pytest.raises(AccessDenied, match="unknown access key"):
+                    await user.list_buckets()
+            assert key.access_key_id not in {k.access_key_id for k in await cb.list_access_keys()}
 
 
 def chunk_files(root: Path) -> set[str]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
+from lightningstor_api.core.content import DataCache, RecordBounds
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.iam.audit import authorize_audited
@@ -67,6 +68,11 @@ class CoreContext:
     bucket_cache: BucketCache | None = None
     quotas: Quotas | None = None
     """None: no quota is enforced (usage is counted regardless)."""
+    bounds: RecordBounds = field(default_factory=RecordBounds)
+    data_cache: DataCache = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.data_cache = DataCache(self.store, self.keys)
 
     def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
         """The request's explicit scope, else the caller's own."""

@@ -79,7 +79,7 @@ def object_info(
     info.storage_class = rec.storage_class or "STANDARD"
     if checksums:
         info.checksums.CopyFrom(rec.checksums)
-    info.parts_count = len(rec.parts)
+    info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
     return info
 
@@ -89,6 +89,11 @@ def timestamp_of(seconds: float) -> Timestamp:
     ts = Timestamp()
     ts.FromNanoseconds(int(seconds * 1e9))
     return ts
+
+
+def part_count(rec: records_pb2.ObjectRecord) -> int:
+    """The parts of a multipart version (0 for a simple one); old records list them inline."""
+    return rec.part_count or len(rec.parts)
 
 
 def bucket_info(rec: records_pb2.BucketRecord) -> bucket_pb2.BucketInfo:

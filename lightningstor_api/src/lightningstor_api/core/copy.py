@@ -8,13 +8,19 @@ of the source that releases the record at the same time makes the copy re-resolv
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterable, Iterable, Sequence
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.content import object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.convert import checksums_given, checksums_message, version_id
+from lightningstor_api.core.convert import (
+    checksums_given,
+    checksums_message,
+    part_count,
+    version_id,
+)
 from lightningstor_api.core.datapath import read_manifest
 from lightningstor_api.core.objects import checksum_algorithm, validate_storage_class
 from lightningstor_api.core.reads import check_read_conditions
@@ -86,11 +92,13 @@ async def copy_object(
             owner_id=ctx.principal.principal_id,
             data_id=src.data_id,
             manifest=src.manifest,
-            parts=src.parts,
+            part_count=part_count(src),
+            parts=src.parts,  # an old record's inline list (its data record has no segments)
         )
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:
-                _, sums = await digest_content(cc.storage, src.manifest, [algorithm])
+                whole = object_slices(cc.data_cache, src.manifest, src.data_id, 0, src.size - 1)
+                _, sums = await digest_content(cc.storage, whole, [algorithm])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
@@ -160,7 +168,7 @@ def full_object_checksum(sums: common_pb2.Checksums, alg: ChecksumAlgorithm) -> 
 
 async def digest_content(
     storage: StorageBackend,
-    manifest: Sequence[records_pb2.ChunkSlice],
+    manifest: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
     algorithms: Iterable[ChecksumAlgorithm],
 ) -> tuple[str, dict[ChecksumAlgorithm, str]]:
     """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage."""

@@ -205,14 +205,16 @@ def slice_manifest(
 
 
 async def read_manifest(
-    storage: StorageBackend, manifest: Sequence[records_pb2.ChunkSlice]
+    storage: StorageBackend,
+    manifest: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
 ) -> AsyncIterator[bytes]:
     """Stream the bytes a manifest names, reading only those slices (checksums verified).
 
+    The manifest may be a stream itself (slices resolved through data records as it goes).
     The replicas a chunk was written to are passed as a hint; no node answering is
     ServiceUnavailable.
     """
-    for s in manifest:
+    async for s in _as_async(manifest):
         if s.length <= 0:
             continue
         chunk = s.chunk
@@ -227,3 +229,14 @@ async def read_manifest(
             aclose = getattr(pieces, "aclose", None)  # ends a replica's stream at once
             if aclose is not None:
                 await aclose()
+
+
+async def _as_async(
+    items: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
+) -> AsyncIterator[records_pb2.ChunkSlice]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item

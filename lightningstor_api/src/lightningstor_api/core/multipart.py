@@ -17,12 +17,18 @@ content) and abort hands the parts' references to one GC journal entry
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.content import (
+    chunk_records,
+    collect_manifest,
+    inline_manifest,
+    object_slices,
+)
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import ALGORITHMS, checksums_message, version_id
 from lightningstor_api.core.copy import (
@@ -31,7 +37,6 @@ from lightningstor_api.core.copy import (
     locate_source,
     read_source,
 )
-from lightningstor_api.core.datapath import manifest_of, slice_manifest
 from lightningstor_api.core.ids import is_upload_id, new_data_id, new_upload_id
 from lightningstor_api.core.objects import (
     checksum_algorithm,
@@ -177,13 +182,10 @@ async def upload_part(
         last_modified=now_timestamp(),
         checksums=checksums_message(data.checksums),
     )
-    new_data = None
-    if data.chunks:
-        part.data_id = new_data_id()
-        part.manifest.extend(manifest_of(data.chunks))
-        new_data = records_pb2.DataRecord(
-            data_id=part.data_id, size=data.size, chunks=records_pb2.ChunkList(chunks=data.chunks)
-        )
+    new_data = chunk_records(data.chunks, data.size, cc.bounds) if data.chunks else []
+    if new_data:
+        part.data_id = new_data[0].data_id
+        part.manifest.extend(inline_manifest(data.chunks, cc.bounds))
 
     async def commit() -> None:
         for attempt in range(MAX_ATTEMPTS):
@@ -222,8 +224,14 @@ async def upload_part_copy(
             part_number=req.part_number,
             size=length,
             last_modified=now_timestamp(),
-            manifest=slice_manifest(src.manifest, first, last) if length else [],
         )
+        if length:
+            slices = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
+            try:
+                part.manifest.extend(await collect_manifest(slices, cc.bounds))
+            except ChunkNotFound:  # the source's records were released: re-resolve it
+                unreadable = src.data_id
+                continue
         whole = length == src.size and "-" not in src.etag  # the ETag is the MD5
         known = "" if alg is None else full_object_checksum(src.checksums, alg)
         if whole and (alg is None or known):
@@ -231,17 +239,18 @@ async def upload_part_copy(
             part.checksums.CopyFrom(checksums_message({alg: known} if alg else {}))
         else:
             try:
-                md5, sums = await digest_content(cc.storage, part.manifest, [alg] if alg else [])
+                content = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
+                md5, sums = await digest_content(cc.storage, content, [alg] if alg else [])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
             part.etag = f'"{md5}"'
             part.checksums.CopyFrom(checksums_message(sums))
-        new_data = None
+        new_data = []
         if length:
             part.data_id = new_data_id()
             span = records_pb2.DataSpan(data_id=src.data_id, offset=first, length=length)
-            new_data = records_pb2.DataRecord(data_id=part.data_id, size=length, slice=span)
+            new_data = [records_pb2.DataRecord(data_id=part.data_id, size=length, slice=span)]
         try:
             await _try_commit_part(
                 cc, upload.key, req.upload_id, part, new_data, acquire=src.data_id if length else ""
@@ -282,7 +291,7 @@ async def _try_commit_part(
     upload_key: bytes,
     upload_id: str,
     part: records_pb2.PartRecord,
-    new_data: records_pb2.DataRecord | None,
+    new_data: Sequence[records_pb2.DataRecord],
     *,
     acquire: str = "",
 ) -> None:
@@ -302,8 +311,8 @@ async def _try_commit_part(
         old_part = records_pb2.PartRecord.FromString(old.value)
         txn.release(old_part.data_id, "part replaced")
         txn.count(usage_key, -old_part.size, 0)
-    if new_data is not None:
-        txn.create_data(new_data)
+    for data in new_data:
+        txn.create_data(data)
     txn.acquire(acquire)
     txn.put(part_key, part.SerializeToString())
     txn.count(usage_key, part.size, 0)  # parts in progress count as stored bytes

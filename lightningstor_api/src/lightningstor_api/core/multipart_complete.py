@@ -1,10 +1,11 @@
 """CompleteMultipartUpload: the version made of an upload's parts, without copying a byte.
 
 One transaction (:func:`try_commit_version` with this module's extra operations) makes the
-version, creates its ``children`` data record over the chosen parts' data records (the parts'
-references move to it), hands unused parts to the collector, deletes the upload and drops the
-part records with one ``DeletePrefix``. Its compare on the upload key lets exactly one of
-racing completes (or a complete and an abort) win; the loser re-reads and gets NoSuchUpload.
+version, creates its data records — a root over segments of at most ``segment_parts`` parts,
+each spanning its parts' data records (the parts' references move to them) — hands unused
+parts to the collector, deletes the upload and drops the part records with one
+``DeletePrefix``. Its compare on the upload key lets exactly one of racing completes (or a
+complete and an abort) win; the loser re-reads and gets NoSuchUpload.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import itertools
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.content import multipart_records
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import checksums_given, checksums_message, version_id
-from lightningstor_api.core.ids import new_data_id
 from lightningstor_api.core.multipart import (
     COMPOSITE,
     FULL_OBJECT,
@@ -55,9 +56,10 @@ from lightningstor_types.service import RequestContext
 async def complete_multipart_upload(
     cc: CoreContext, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
 ) -> object_pb2.CompleteMultipartUploadResponse:
-    """One transaction makes the version, creates its ``children`` record over the chosen
-    parts' data (their references move to it), hands unused parts to the collector and deletes
-    the upload; its compare on the upload key lets exactly one of racing completes win."""
+    """One transaction makes the version, creates its root and segment records over the chosen
+    parts' data (their references move to the segments), hands unused parts to the collector
+    and deletes the upload; its compare on the upload key lets exactly one of racing completes
+    win."""
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
     validate_object_key(req.key)
     if not req.parts:
@@ -149,15 +151,12 @@ def _assemble(
     upload: Upload,
     parts: list[records_pb2.PartRecord],
     expected: common_pb2.Checksums,
-) -> tuple[records_pb2.ObjectRecord, records_pb2.DataRecord]:
-    """The version and its ``children`` data record made of ``parts``, in order."""
+) -> tuple[records_pb2.ObjectRecord, list[records_pb2.DataRecord]]:
+    """The version and its data records (a root over segments) made of ``parts``, in order."""
     size = sum(p.size for p in parts)
     if size > cc.settings.limits.max_object_size:
         raise EntityTooLarge(MaxSizeAllowed=str(cc.settings.limits.max_object_size))
-    spans = [records_pb2.DataSpan(data_id=p.data_id, length=p.size) for p in parts if p.data_id]
-    children = records_pb2.DataRecord(
-        data_id=new_data_id(), size=size, children=records_pb2.SpanList(spans=spans)
-    )
+    records = multipart_records(parts, upload.algorithm, cc.bounds)
     up = upload.record
     md5s = [p.etag.strip('"') for p in parts]
     rec = records_pb2.ObjectRecord(
@@ -169,17 +168,16 @@ def _assemble(
         checksums=_object_checksums(upload, parts, expected),
         tags=up.tags,
         owner_id=up.owner_id,
-        data_id=children.data_id,
-        parts=[
-            records_pb2.PartSummary(
-                part_number=p.part_number, size=p.size, etag=p.etag, checksums=p.checksums
-            )
-            for p in parts
-        ],
+        data_id=records[0].data_id,
+        part_count=len(parts),
     )
-    for p in parts:
-        rec.manifest.extend(p.manifest)
-    return rec, children
+    # Inline only when every part's manifest is and the whole stays within the bound.
+    if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(
+        p.manifest or not p.data_id for p in parts
+    ):
+        for p in parts:
+            rec.manifest.extend(p.manifest)
+    return rec, records
 
 
 def _object_checksums(

@@ -14,6 +14,7 @@ from typing import TypeVar
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
+from lightningstor_api.core.content import chunk_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import (
     ALGORITHMS,
@@ -26,12 +27,10 @@ from lightningstor_api.core.convert import (
 from lightningstor_api.core.datapath import (
     WrittenData,
     delete_chunks,
-    manifest_of,
     read_manifest,
-    slice_manifest,
     write_stream,
 )
-from lightningstor_api.core.ids import NULL_VERSION, new_data_id
+from lightningstor_api.core.ids import NULL_VERSION
 from lightningstor_api.core.reads import check_read_conditions, read_window
 from lightningstor_api.core.versions import (
     check_write_conditions,
@@ -121,13 +120,10 @@ async def put_object(
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
     )
-    new_data = None
-    if data.chunks:
-        rec.data_id = new_data_id()
-        rec.manifest.extend(manifest_of(data.chunks))
-        new_data = records_pb2.DataRecord(
-            data_id=rec.data_id, size=data.size, chunks=records_pb2.ChunkList(chunks=data.chunks)
-        )
+    new_data = chunk_records(data.chunks, data.size, cc.bounds) if data.chunks else []
+    if new_data:
+        rec.data_id = new_data[0].data_id
+        rec.manifest.extend(inline_manifest(data.chunks, cc.bounds))
     commit = commit_version(cc, ref, key, rec, new_data=new_data, conditions=conditions)
     stored = await commit_or_discard(cc, commit, rec.data_id, chunk_ids)
     return object_pb2.PutObjectResponse(
@@ -287,7 +283,8 @@ async def get_object(
         return ObjectStream(header, _empty())
     first = header.range_first if header.is_partial else 0
     last = first + header.content_length - 1
-    pieces = read_manifest(cc.storage, slice_manifest(rec.manifest, first, last))
+    slices = object_slices(cc.data_cache, rec.manifest, rec.data_id, first, last)
+    pieces = read_manifest(cc.storage, slices)
     return ObjectStream(header, _verified(pieces, rec.key))
 
 
@@ -311,7 +308,7 @@ async def _read(
         raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
     check_read_conditions(req.conditions if req.HasField("conditions") else None, rec)
     byte_range = req.range if req.HasField("range") else None
-    window = read_window(rec, byte_range, req.part_number)
+    window = await read_window(cc.data_cache, rec, byte_range, req.part_number)
     is_latest = True
     if req.version_id:
         cur = await load_current(cc, ref.scope, ref.name, req.key)

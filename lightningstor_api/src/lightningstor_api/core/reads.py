@@ -7,8 +7,12 @@ from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
+from lightningstor_api.core.content import DataCache, locate_part
+from lightningstor_api.core.convert import part_count
 from lightningstor_api.core.versions import etag_matches
+from lightningstor_storage import ChunkNotFound
 from lightningstor_types.errors import (
+    InternalError,
     InvalidArgument,
     InvalidPartNumber,
     InvalidRange,
@@ -49,8 +53,11 @@ def check_read_conditions(
         raise NotModified(ETag=rec.etag, LastModified=rec.last_modified.ToJsonString())
 
 
-def read_window(
-    rec: records_pb2.ObjectRecord, byte_range: common_pb2.ByteRange | None, part_number: int
+async def read_window(
+    cache: DataCache,
+    rec: records_pb2.ObjectRecord,
+    byte_range: common_pb2.ByteRange | None,
+    part_number: int,
 ) -> Window:
     """The window a Range or a part number selects; the whole version when neither is given."""
     whole = Window(0, rec.size, False, None)
@@ -62,7 +69,7 @@ def read_window(
     if part_number:
         if ranged:
             raise InvalidRequest("Cannot specify both Range header and partNumber query parameter")
-        return _part_window(rec, part_number) or whole
+        return await _part_window(cache, rec, part_number) or whole
     if byte_range is None or not ranged:
         return whole
     span = satisfy_range(byte_range, rec.size)
@@ -72,8 +79,10 @@ def read_window(
     return Window(first, last - first + 1, True, common_pb2.Checksums())
 
 
-def _part_window(rec: records_pb2.ObjectRecord, part_number: int) -> Window | None:
-    count = len(rec.parts) or 1  # a simple object is its own part 1
+async def _part_window(
+    cache: DataCache, rec: records_pb2.ObjectRecord, part_number: int
+) -> Window | None:
+    count = part_count(rec) or 1  # a simple object is its own part 1
     if part_number < 1:
         raise InvalidArgument(
             "Part number must be an integer between 1 and 10000, inclusive",
@@ -81,11 +90,13 @@ def _part_window(rec: records_pb2.ObjectRecord, part_number: int) -> Window | No
         )
     if part_number > count:
         raise InvalidPartNumber(PartNumberRequested=str(part_number), ActualPartCount=str(count))
-    if not rec.parts:
+    if not part_count(rec):
         return None
-    first = sum(p.size for p in rec.parts[: part_number - 1])
-    part = rec.parts[part_number - 1]
-    return Window(first, part.size, True, part.checksums)
+    try:
+        part = await locate_part(cache, rec, part_number)
+    except ChunkNotFound as exc:  # the version's records were released after it was read
+        raise InternalError(f"part {part_number} of {rec.key!r} cannot be read") from exc
+    return Window(part.first, part.size, True, part.checksums)
 
 
 def satisfy_range(r: common_pb2.ByteRange, size: int) -> tuple[int, int] | None:

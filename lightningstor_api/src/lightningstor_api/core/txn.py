@@ -137,6 +137,7 @@ class Txn:
 
     def _journal(self, rec: records_pb2.DataRecord, reason: str = "") -> Sequence[Op]:
         rec.refcount = 0
+        rec.ClearField("parts")  # the collector needs the spans, not a segment's summaries
         entry = records_pb2.GcRecord(data=rec, reason=reason or self._gc_reason)
         now = Timestamp()
         now.GetCurrentTime()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -141,7 +141,7 @@ async def commit_version(
     key: str,
     record: records_pb2.ObjectRecord,
     *,
-    new_data: records_pb2.DataRecord | None = None,
+    new_data: Sequence[records_pb2.DataRecord] = (),
     acquire: str = "",
     conditions: common_pb2.Conditions | None = None,
     extra: Callable[[Txn], None] | None = None,
@@ -149,7 +149,8 @@ async def commit_version(
     """Make ``record`` the newest version of ``key`` in one transaction, replacing the null
     version where the bucket's versioning says so. ``record`` must not yet hold ids or times.
 
-    ``new_data`` is created holding the new version's reference; ``acquire`` adds a reference
+    ``new_data`` are created each holding one reference: the first the new version's, the others
+    their parent's in the first (the segments of a data-record tree); ``acquire`` adds a reference
     to an existing data record (copy); ``extra`` adds the caller's own operations.
     Retries on concurrent changes; raises PreconditionFailed/NoSuchKey from ``conditions``.
     """
@@ -177,7 +178,7 @@ async def try_commit_version(
     key: str,
     record: records_pb2.ObjectRecord,
     *,
-    new_data: records_pb2.DataRecord | None = None,
+    new_data: Sequence[records_pb2.DataRecord] = (),
     acquire: str = "",
     conditions: common_pb2.Conditions | None = None,
     extra: Callable[[Txn], None] | None = None,
@@ -219,8 +220,8 @@ async def try_commit_version(
             txn.delete(obj_key)
     else:
         txn.put(obj_key, rec.SerializeToString())
-    if new_data is not None:
-        txn.create_data(new_data)
+    for data in new_data:
+        txn.create_data(data)
     txn.acquire(acquire)
     txn.count(usage_key, *stored_usage(rec, 1))
     if extra is not None:

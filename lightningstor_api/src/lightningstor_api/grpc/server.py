@@ -266,6 +266,7 @@ async def _serve_core(
     metrics_listener: OpsListener | None = None
     try:
         await core.start_background()
+        credentials.start()
         await _start_frontends(settings, core, credentials, hooks, frontends)
         tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))
         if settings.metrics.enabled:
@@ -291,6 +292,7 @@ async def _serve_core(
             await metrics_listener.stop()
         await asyncio.gather(*(f.stop() for f in frontends.values()))
         await server.stop(grace)
+        await credentials.stop()
         telemetry.close()
 
 

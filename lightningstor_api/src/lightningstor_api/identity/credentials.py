@@ -1,7 +1,10 @@
 """S3 access keys: the CredentialService operations and the resolver signature checks use.
 
 Secrets are sealed with :class:`SecretBox` before they reach the metadata store; listing never
-returns a secret; creation returns it once.
+returns a secret; creation returns it once. The resolver reads records through a cache that a
+watch on the credentials prefix invalidates (:class:`WatchedCache`), so a key deleted through
+another server stops working here within the watch's latency; the TTL bounds it if the watch is
+down.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, credential_pb2
 from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.watched_cache import WatchedCache
 from lightningstor_api.identity.sealing import SecretBox
 from lightningstor_api.metadata import Compare, Put
 from lightningstor_types.actions import KEY_FOR_OTHERS_ACTION, Action
@@ -24,7 +28,6 @@ from lightningstor_types.service import RequestContext, ResolvedCredential
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
 _SECRET_ALPHABET = string.ascii_letters + string.digits + "+/"
-RESOLVE_CACHE_SECONDS = 30.0
 
 
 def new_access_key_id() -> str:
@@ -58,12 +61,24 @@ def _expired(rec: records_pb2.CredentialRecord, now: float) -> bool:
 
 
 class CredentialManager:
-    """Creates, lists and deletes access keys; resolves them for SigV4 (with a short cache)."""
+    """Creates, lists and deletes access keys; resolves them for SigV4 (through a cache that
+    caches only once :meth:`start` has begun watching)."""
 
     def __init__(self, cc: CoreContext, box: SecretBox) -> None:
         self._cc = cc
         self._box = box
-        self._cache: dict[str, tuple[float, ResolvedCredential | None]] = {}
+        # The TTL (metadata.cache_ttl_seconds, 0 = no cache) only matters while the watch is down.
+        ttl = cc.settings.metadata.cache_ttl_seconds
+        self._cache = WatchedCache(
+            cc.store, cc.keys.credentials_prefix(), ttl=ttl, name="credentials"
+        )
+
+    def start(self) -> None:
+        """Watch the credentials prefix in this loop (and cache from now on)."""
+        self._cache.start()
+
+    async def stop(self) -> None:
+        await self._cache.stop()
 
     async def create(
         self,
@@ -98,27 +113,17 @@ class CredentialManager:
 
     async def resolve(self, access_key_id: str) -> ResolvedCredential | None:
         """The key's secret and principal, or None if unknown or expired."""
-        now = time.monotonic()
-        hit = self._cache.get(access_key_id)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        kv = await self._cc.store.get(self._cc.keys.credential(access_key_id))
-        found: ResolvedCredential | None = None
-        until = now + RESOLVE_CACHE_SECONDS
-        if kv is not None:
-            rec = records_pb2.CredentialRecord.FromString(kv.value)
-            if rec.HasField("expires_at"):  # never cached past its expiry
-                until = min(until, now + rec.expires_at.ToNanoseconds() / 1e9 - time.time())
-            if not _expired(rec, time.time()):
-                found = ResolvedCredential(
-                    access_key_id=access_key_id,
-                    secret_access_key=self._box.open(rec.encrypted_secret, context=access_key_id),
-                    principal=Principal(rec.principal_id, rec.org_id, rec.project_id or None),
-                )
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[access_key_id] = (until, found)
-        return found
+        kv = await self._cache.get(self._cc.keys.credential(access_key_id))
+        if kv is None:
+            return None
+        rec = records_pb2.CredentialRecord.FromString(kv.value)
+        if _expired(rec, time.time()):
+            return None
+        return ResolvedCredential(
+            access_key_id=access_key_id,
+            secret_access_key=self._box.open(rec.encrypted_secret, context=access_key_id),
+            principal=Principal(rec.principal_id, rec.org_id, rec.project_id or None),
+        )
 
     # ---- CredentialOperations ----
     async def create_access_key(
@@ -169,7 +174,7 @@ class CredentialManager:
         scope = Scope(rec.org_id, rec.project_id or None)
         await self._cc.authorize(ctx, Action.CREDENTIALS_DELETE, scope)
         await self._cc.store.delete(k)
-        self._cache.pop(req.access_key_id, None)
+        self._cache.evict(k)
         return credential_pb2.DeleteAccessKeyResponse()
 
 

@@ -170,6 +170,10 @@ Global___DataSpan: _TypeAlias = DataSpan  # noqa: Y015
 class DataRecord(_message.Message):
     """lightningstor/data/{data id}: an immutable unit of content, reference counted. A record
     whose count drops to zero is deleted in the same transaction that writes its GC journal entry.
+    Records stay small enough for etcd's request limit by forming a tree: a long chunk list is
+    split into segment records (``children`` of ``chunks`` records), and a completed multipart
+    upload is a root whose children are segments, each spanning up to a bounded number of parts
+    (one span and one PartSummary per part, in order).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -180,9 +184,13 @@ class DataRecord(_message.Message):
     CHUNKS_FIELD_NUMBER: _builtins.int
     CHILDREN_FIELD_NUMBER: _builtins.int
     SLICE_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    PARTS_PER_SEGMENT_FIELD_NUMBER: _builtins.int
     data_id: _builtins.str
     refcount: _builtins.int
     size: _builtins.int
+    parts_per_segment: _builtins.int
+    """The root of a completed multipart upload: parts per segment (all but the last segment)."""
     @_builtins.property
     def chunks(self) -> Global___ChunkList:
         """Chunks written by one PutObject or UploadPart, in order."""
@@ -195,6 +203,10 @@ class DataRecord(_message.Message):
     def slice(self) -> Global___DataSpan:
         """A byte range of another record (UploadPartCopy); holds one reference on it."""
 
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartSummary]:
+        """A segment of a completed multipart upload: one summary per span of ``children``."""
+
     def __init__(
         self,
         *,
@@ -204,10 +216,12 @@ class DataRecord(_message.Message):
         chunks: Global___ChunkList | None = ...,
         children: Global___SpanList | None = ...,
         slice: Global___DataSpan | None = ...,
+        parts: _abc.Iterable[Global___PartSummary] | None = ...,
+        parts_per_segment: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "slice", b"slice"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "data_id", b"data_id", "refcount", b"refcount", "size", b"size", "slice", b"slice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "data_id", b"data_id", "parts", b"parts", "parts_per_segment", b"parts_per_segment", "refcount", b"refcount", "size", b"size", "slice", b"slice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["chunks", "children", "slice"]  # noqa: Y015
     _WhichOneofArgType_content: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
@@ -331,6 +345,7 @@ class ObjectRecord(_message.Message):
     DATA_ID_FIELD_NUMBER: _builtins.int
     MANIFEST_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
+    PART_COUNT_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -343,6 +358,10 @@ class ObjectRecord(_message.Message):
     owner_id: _builtins.str
     data_id: _builtins.str
     """The data record this version holds one reference on (empty for a delete marker)."""
+    part_count: _builtins.int
+    """The number of parts of a multipart object (0: not multipart); the parts are summarized in
+    the segments of its data record.
+    """
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -355,10 +374,14 @@ class ObjectRecord(_message.Message):
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
     @_builtins.property
     def manifest(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChunkSlice]:
-        """The resolved chunks to read, in order (data records are immutable, so this never goes stale)."""
+        """The resolved chunks to read, in order (data records are immutable, so this never goes
+        stale); only up to a bound of slices, empty above it: readers then walk the data records.
+        """
 
     @_builtins.property
-    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartSummary]: ...
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartSummary]:
+        """Records written before part_count listed every part here; read, never written."""
+
     def __init__(
         self,
         *,
@@ -378,10 +401,11 @@ class ObjectRecord(_message.Message):
         data_id: _builtins.str = ...,
         manifest: _abc.Iterable[Global___ChunkSlice] | None = ...,
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
+        part_count: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -486,7 +510,9 @@ class PartRecord(_message.Message):
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
-    def manifest(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChunkSlice]: ...
+    def manifest(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChunkSlice]:
+        """As ObjectRecord.manifest: only up to a bound of slices."""
+
     def __init__(
         self,
         *,
