@@ -12,6 +12,7 @@ from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.content import DataCache, RecordBounds
 from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.core.locks import KeyedLocks
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
@@ -70,6 +71,8 @@ class CoreContext:
     """None: no quota is enforced (usage is counted regardless)."""
     bounds: RecordBounds = field(default_factory=RecordBounds)
     data_cache: DataCache = field(init=False)
+    upload_locks: KeyedLocks = field(default_factory=KeyedLocks)
+    """Part commits of one upload queue here instead of conflicting on the upload record."""
 
     def __post_init__(self) -> None:
         self.data_cache = DataCache(self.store, self.keys)

@@ -296,6 +296,18 @@ async def _try_commit_part(
     acquire: str = "",
 ) -> None:
     """Store ``part``, replacing (and releasing) a part of its number; raises ConflictError."""
+    async with cc.upload_locks.hold(upload_id):
+        await _commit_part(cc, upload_key, upload_id, part, new_data, acquire)
+
+
+async def _commit_part(
+    cc: CoreContext,
+    upload_key: bytes,
+    upload_id: str,
+    part: records_pb2.PartRecord,
+    new_data: Sequence[records_pb2.DataRecord],
+    acquire: str,
+) -> None:
     upload_kv = await cc.store.get(upload_key)
     if upload_kv is None:
         raise NoSuchUpload(UploadId=upload_id)

@@ -1,0 +1,51 @@
+"""Parallel UploadPart to one upload, as every S3 client sends them, on both metadata stores."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from lightningstor.v1 import bucket_pb2
+from lightningstor_api.core import Core
+from lightningstor_types.service import RequestContext
+from tests.core.conftest import make_settings
+from tests.core.helpers import get
+from tests.core.test_multipart import complete, create, upload
+from tests.fixtures.etcd import EtcdCluster, running_etcd
+
+PARTS = 100
+
+
+@pytest.fixture(params=["embedded", "etcd"])
+async def any_core(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Core]:
+    def settings() -> Iterator[dict[str, object]]:
+        if request.param == "embedded":
+            yield {}
+            return
+        cluster: EtcdCluster
+        with running_etcd(tmp_path / "etcd") as cluster:
+            yield {"metadata": {"backend": "etcd", "endpoints": cluster.endpoints}}
+
+    for extra in settings():
+        c = await Core.open(make_settings(tmp_path, limits={"min_part_size": 1024}, **extra))
+        try:
+            yield c
+        finally:
+            await c.close()
+
+
+async def test_parallel_parts_of_one_upload_all_land(any_core: Core, ctx: RequestContext) -> None:
+    core = any_core
+    await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="par"))
+    uid = await create(core, ctx, "par", "big")
+    bodies = {n: bytes([n]) * 2048 for n in range(1, PARTS + 1)}
+    done = await asyncio.gather(
+        *(upload(core, ctx, "par", "big", uid, n, body) for n, body in bodies.items())
+    )
+    parts = [(n, r.etag) for n, r in zip(bodies, done, strict=True)]
+    await complete(core, ctx, "par", "big", uid, parts)
+    _, data = await get(core, ctx, "par", "big")
+    assert data == b"".join(bodies.values())
