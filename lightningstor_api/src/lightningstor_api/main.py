@@ -30,7 +30,6 @@ def main() -> None:
         sys.exit(2)
     setup_logging(settings.logging.level, settings.logging.format)
     tune_allocator()
-    tune_allocator()
     try:
         uvloop.run(serve(settings))
     except OSError as err:  # an address in use, a data directory we may not write, …

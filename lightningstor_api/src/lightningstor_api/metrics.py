@@ -25,7 +25,6 @@ Families (Prometheus names)::
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
     lightningstor_objects_total, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
-    lightningstor_gc_*_total                                       GC passes (OpenTelemetry)
 """
 
 from __future__ import annotations
