@@ -38,6 +38,7 @@ from lightningstor_api.metadata.store import (
     WatchEvent,
     check_branch,
 )
+from lightningstor_types.threads import ThreadHop
 
 T = TypeVar("T")
 
@@ -310,7 +311,7 @@ class EmbeddedStore:
         self._poll_interval = poll_interval
         self._retained = retained_revisions
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="lightningstor-meta-writer")
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="lightningstor-meta-read")
+        self._readers = ThreadHop(readers, "lightningstor-meta-read")
         self._commits: GroupCommitter[_Batched, TxnResult | int] = GroupCommitter(
             self._writer, self._run_batch, max_batch=MAX_BATCH
         )
@@ -465,9 +466,8 @@ class EmbeddedStore:
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
-        loop = asyncio.get_running_loop()
         with _translated():
-            return await loop.run_in_executor(self._readers, self._on_reader, fn)
+            return await self._readers.run(self._on_reader, fn)
 
     def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
