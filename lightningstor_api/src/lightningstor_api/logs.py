@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 _RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+# One encoder: json.dumps(..., default=str) builds a new JSONEncoder on every call.
+_ENCODE = json.JSONEncoder(default=str).encode
 
 
 def _extra(record: logging.LogRecord) -> dict[str, Any]:
@@ -29,7 +31,7 @@ class JsonFormatter(logging.Formatter):
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return _ENCODE(entry)
 
 
 class TextFormatter(logging.Formatter):

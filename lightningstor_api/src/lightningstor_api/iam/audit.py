@@ -27,6 +27,8 @@ AUDIT_LOGGER = "lightningstor.audit"
 AUDIT_FILE_ENV = "LIGHTNINGSTOR_AUDIT_FILE"
 
 audit_log = logging.getLogger(AUDIT_LOGGER)
+# One encoder: json.dumps(..., ensure_ascii=False) builds a new JSONEncoder on every call.
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 
 
 @runtime_checkable
@@ -55,7 +57,7 @@ def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reaso
         "source": ctx.source_address,
         "api": ctx.api,
     }
-    audit_log.info(json.dumps(line, ensure_ascii=False), extra={"audit": line})
+    audit_log.info(_ENCODE(line), extra={"audit": line})
 
 
 async def authorize_audited(
