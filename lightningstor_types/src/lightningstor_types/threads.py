@@ -24,7 +24,7 @@ _Job = tuple[Callable[..., Any], tuple[Any, ...], asyncio.AbstractEventLoop, "as
 
 
 class ThreadHop:
-    """Up to ``threads`` worker threads (started as needed) taking calls in FIFO order."""
+    """Up to ``threads`` worker threads (started when no thread is idle), calls in FIFO order."""
 
     def __init__(self, threads: int, name: str) -> None:
         if threads < 1:
@@ -34,6 +34,7 @@ class ThreadHop:
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._idle = threading.Semaphore(0)  # one release per finished call, as in the stdlib
         self._shut = False
 
     def run(self, fn: Callable[[*Ts], T], *args: *Ts) -> asyncio.Future[T]:
@@ -47,8 +48,9 @@ class ThreadHop:
             if self._shut:
                 raise RuntimeError(f"{self._name}: threads are shut down")
             self._queue.put((fn, args, loop, future))
-            # One more thread per call until the bound: cheap, no idle count to keep in sync.
-            if len(self._threads) < self._max:
+            # A new thread only when none is idle: every thread that allocates (1 MiB reads)
+            # gets a malloc arena of its own, and idle arenas keep their memory (RSS).
+            if not self._idle.acquire(timeout=0) and len(self._threads) < self._max:
                 self._spawn()
         return future
 
@@ -75,14 +77,23 @@ class ThreadHop:
 
     def _work(self) -> None:
         while (job := self._queue.get()) is not None:
-            fn, args, loop, future = job
-            try:
-                result = fn(*args)
-            except BaseException as exc:
-                _answer(loop, future, exc, failed=True)
-            else:
-                _answer(loop, future, result, failed=False)
-            del job, fn, args, future  # do not keep the last result alive while idle
+            _call(*job)
+            del job  # an idle thread keeps no argument or result alive (1 MiB pieces)
+            self._idle.release()
+
+
+def _call(
+    fn: Callable[..., Any],
+    args: tuple[Any, ...],
+    loop: asyncio.AbstractEventLoop,
+    future: asyncio.Future[Any],
+) -> None:
+    try:
+        result = fn(*args)
+    except BaseException as exc:
+        _answer(loop, future, exc, failed=True)
+    else:
+        _answer(loop, future, result, failed=False)
 
 
 def _answer(
