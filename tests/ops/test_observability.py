@@ -143,3 +143,35 @@ def test_access_log_line_per_request(s3: Any, ops_server: ServerProcess) -> None
     assert all(
         {"request_id", "operation", "scope", "status", "duration_ms"} <= set(r) for r in grpc_lines
     )
+
+
+async def test_grpc_access_lines_count_streamed_bytes(ops_server: ServerProcess) -> None:
+    """Streamed messages are counted as gRPC (de)serializes them: every byte, each once."""
+    from lightningstor_client import AsyncLightningStorClient
+
+    size = 3 * 1024 * 1024 + 5  # several 1 MiB messages each way, and a short last one
+    bucket = f"grpc-bytes-{uuid.uuid4().hex[:8]}"
+    async with AsyncLightningStorClient(ops_server.grpc_addr, **ops_server.admin_keys()) as c:
+        await c.create_bucket(bucket)
+        await c.put_object(bucket, "k", b"z" * size)
+        got = 0
+        async with await c.get_object(bucket, "k") as stream:
+            async for piece in stream:
+                got += len(piece)
+    assert got == size
+
+    def lines(operation: str) -> list[dict[str, Any]]:
+        return [
+            r
+            for r in ops_server.log_records()
+            if r.get("logger") == "lightningstor_api.access" and r.get("operation") == operation
+        ]
+
+    deadline = time.monotonic() + 10
+    while not (lines("PutObject") and lines("GetObject")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    put, got_line = lines("PutObject")[-1], lines("GetObject")[-1]
+    # The content plus per-message framing and the header message: never less, never twice.
+    assert size < put["bytes_in"] < size + 4096
+    assert size < got_line["bytes_out"] < size + 4096
+    assert put["bytes_out"] > 0 and got_line["bytes_in"] > 0  # the unary sides, as before

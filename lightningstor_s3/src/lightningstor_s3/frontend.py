@@ -25,6 +25,7 @@ import uvicorn
 
 from lightningstor_s3.app import create_app
 from lightningstor_s3.exchange import ASGIApp
+from lightningstor_s3.transport import CoalescingHttpToolsProtocol
 from lightningstor_types.config import Settings, split_address
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
@@ -47,7 +48,7 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: object) -> uvi
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": CoalescingHttpToolsProtocol,  # httptools, small writes of a turn in one send
         "lifespan": "off",
         "log_config": None,
         "access_log": False,

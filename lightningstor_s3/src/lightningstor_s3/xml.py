@@ -19,6 +19,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
@@ -37,6 +38,9 @@ def el(
     return field(default=None, metadata={"xml": name, "wrap": wrap, "inline": inline, "text": text})
 
 
+_HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
+
+
 def iso_time(ts: Timestamp | datetime) -> str:
     """``2024-01-01T00:00:00.000Z``: S3's timestamp form in XML."""
     when = ts if isinstance(ts, datetime) else ts.ToDatetime(tzinfo=UTC)
@@ -46,8 +50,14 @@ def iso_time(ts: Timestamp | datetime) -> str:
 
 def http_date(ts: Timestamp | datetime) -> str:
     """``Mon, 01 Jan 2024 00:00:00 GMT``: the form of Last-Modified and Date headers."""
-    when = ts if isinstance(ts, datetime) else ts.ToDatetime(tzinfo=UTC)
-    return when.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    if isinstance(ts, datetime):
+        return ts.astimezone(UTC).strftime(_HTTP_DATE)
+    return _http_date_of(ts.seconds)  # the form has whole seconds only
+
+
+@lru_cache(maxsize=4096)  # every GET/HEAD writes Last-Modified; objects share a few seconds
+def _http_date_of(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime(_HTTP_DATE)
 
 
 def render(doc: object) -> bytes:

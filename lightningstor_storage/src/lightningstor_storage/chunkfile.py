@@ -222,6 +222,11 @@ class ChunkFileReader:
             self.close()
             raise
 
+    @property
+    def done(self) -> bool:
+        """Whether the whole range has been returned (the file is then closed)."""
+        return self._fd is None or self._pos >= self._end
+
     def next_piece(self) -> bytes:
         """The next verified piece of the range (at most PIECE_SIZE bytes); b"" once it is done."""
         if self._fd is None or self._pos >= self._end:

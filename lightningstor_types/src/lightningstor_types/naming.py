@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Final
 
 from lightningstor_types.errors import (
@@ -103,6 +104,7 @@ NO_PROJECT: Final = "_"
 _SCOPE_ID = re.compile(r"[A-Za-z0-9_.-]{1,63}")
 
 
+@lru_cache(maxsize=4096)  # a Scope is built several times per request from the same few ids
 def validate_scope_id(value: str, what: str) -> None:
     """Check an org or project id: 1 to 63 characters of ``[A-Za-z0-9_.-]``, and not ``_`` alone.
 

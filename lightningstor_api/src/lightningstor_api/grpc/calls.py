@@ -50,6 +50,8 @@ class _Call:
     code: str = "OK"
     error_code: str = ""
     principal_scope: Scope | None = None
+    streamed_in: bool = False  # request bytes are counted by the deserializer
+    streamed_out: bool = False  # response bytes are counted by the serializer
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
@@ -84,9 +86,10 @@ def _request_id_of(context: Context) -> str:
     return uuid.uuid4().hex
 
 
-async def _begin(context: Context, method: str) -> _Call:
+async def _begin(context: Context, method: str, *, streamed_in: bool, streamed_out: bool) -> _Call:
     # Each call runs in a task of its own, so the value never leaks into another call.
     call = _Call(_request_id_of(context), method.rpartition("/")[2], time.monotonic())
+    call.streamed_in, call.streamed_out = streamed_in, streamed_out
     _call.set(call)
     await context.send_initial_metadata(((REQUEST_ID_KEY, call.request_id),))
     return call
@@ -127,21 +130,47 @@ def _size(message: Any) -> int:
     return size
 
 
-async def _counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[Any]:
-    async for request in requests:
-        call.bytes_in += request.ByteSize()
-        yield request
+def _counting_deserializer(
+    deserialize: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    """Count streamed request bytes as they arrive: ``ByteSize()`` would serialize (copy) every
+    1 MiB upload message again just to measure it."""
+    if deserialize is None:
+        return None
+
+    def counted(data: bytes) -> Any:
+        call = _call.get(None)  # unset while a unary request is read, before the call begins
+        if call is not None and call.streamed_in:
+            call.bytes_in += len(data)
+        return deserialize(data)
+
+    return counted
+
+
+def _counting_serializer(
+    serialize: Callable[[Any], bytes] | None,
+) -> Callable[[Any], bytes] | None:
+    """Count streamed response bytes from the one serialization gRPC does anyway."""
+    if serialize is None:
+        return None
+
+    def counted(message: Any) -> bytes:
+        data = serialize(message)
+        call = _call.get(None)
+        if call is not None and call.streamed_out:
+            call.bytes_out += len(data)
+        return data
+
+    return counted
 
 
 def _wrap_unary(
     behavior: Callable[[Any, Context], Awaitable[Any]], method: str, streamed_in: bool, sink: _Sink
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def handle(request: Any, context: Context) -> Any:
-        call = await _begin(context, method)
+        call = await _begin(context, method, streamed_in=streamed_in, streamed_out=False)
         try:
-            if streamed_in:
-                request = _counted(request, call)
-            else:
+            if not streamed_in:
                 call.bytes_in = _size(request)
             response = await behavior(request, context)
             call.bytes_out = _size(response)
@@ -164,16 +193,13 @@ def _wrap_streaming(
     sink: _Sink,
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
-        call = await _begin(context, method)
-        if streamed_in:
-            request = _counted(request, call)
-        else:
+        call = await _begin(context, method, streamed_in=streamed_in, streamed_out=True)
+        if not streamed_in:
             call.bytes_in = _size(request)
         responses = behavior(request, context)
         try:
             async for response in responses:
-                call.bytes_out += response.ByteSize()
-                yield response
+                yield response  # its bytes are counted as gRPC serializes it
         except BaseException as exc:
             _failed(call, exc)
             if not isinstance(exc, Exception):
@@ -222,8 +248,8 @@ def _wrap(
         if behavior is not None:
             return make(
                 wrap(behavior, method, kind.startswith("stream_"), sink),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
+                request_deserializer=_counting_deserializer(handler.request_deserializer),
+                response_serializer=_counting_serializer(handler.response_serializer),
             )
     return handler
 

@@ -14,11 +14,12 @@ import sqlite3
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from lightningstor_api.metadata.group_commit import GroupCommitter
 from lightningstor_api.metadata.store import (
     Compare,
     Delete,
@@ -37,6 +38,7 @@ from lightningstor_api.metadata.store import (
     WatchEvent,
     check_branch,
 )
+from lightningstor_types.threads import ThreadHop
 
 T = TypeVar("T")
 
@@ -46,6 +48,9 @@ RETAINED_REVISIONS = 10_000
 POLL_INTERVAL_S = 0.05
 READER_THREADS = 4
 WATCH_BATCH = 512
+# Write transactions that queue up while a commit runs go into the next one (group commit);
+# at most this many per SQLite transaction, which bounds how long the write lock is held.
+MAX_BATCH = 256
 
 _PUT, _DELETE = 0, 1
 _EVENT_TYPES = {_PUT: EventType.PUT, _DELETE: EventType.DELETE}
@@ -203,30 +208,69 @@ def _apply(
     return len(keys)
 
 
+class _RevisionRead:
+    """A batch item that reads the revision where it stands in the queue (watch's default start)."""
+
+
+_REVISION_READ = _RevisionRead()
+_Batched = tuple[Sequence[Compare], Sequence[Op], Sequence[Op]] | _RevisionRead
+
+
+def _txn_batch(
+    conn: sqlite3.Connection, items: Sequence[_Batched], retained: int
+) -> list[TxnResult | int | BaseException]:
+    """Run queued transactions in order in one SQLite transaction: one COMMIT, one fsync.
+
+    Each keeps its own compares, revision and savepoint: an exception rolls back only that
+    transaction and is its caller's answer. The revision is read and bumped under the write lock.
+    """
+    outcomes: list[TxnResult | int | BaseException] = []
+    with _transaction(conn, "BEGIN IMMEDIATE"):
+        revision, compact = conn.execute(_META).fetchone()
+        for item in items:
+            if isinstance(item, _RevisionRead):
+                outcomes.append(revision)
+                continue
+            conn.execute("SAVEPOINT txn")
+            try:
+                result, compact = _txn(conn, *item, revision, compact, retained)
+            except Exception as exc:
+                if not conn.in_transaction:  # SQLite gave up the whole transaction
+                    raise
+                conn.execute("ROLLBACK TO txn")
+                conn.execute("RELEASE txn")
+                outcomes.append(exc)
+                continue
+            conn.execute("RELEASE txn")
+            revision = result.revision
+            outcomes.append(result)
+    return outcomes
+
+
 def _txn(
     conn: sqlite3.Connection,
     compares: Sequence[Compare],
     success: Sequence[Op],
     failure: Sequence[Op],
+    revision: int,
+    compact: int,
     retained: int,
-) -> TxnResult:
-    """Run one transaction; the revision is read and bumped under the write lock."""
-    with _transaction(conn, "BEGIN IMMEDIATE"):
-        revision, compact = conn.execute(_META).fetchone()
-        succeeded = all(compare.holds(_get(conn, compare.key)) for compare in compares)
-        changes: list[Change] = []
-        new = revision + 1
-        responses = [_apply(conn, op, new, changes) for op in (success if succeeded else failure)]
-        if changes:
-            revision = new
-            conn.execute("UPDATE meta SET revision = ?", (new,))
-            conn.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?)", changes)
-            # Prune in steps of a tenth of the retention so the cost is amortized.
-            if new - compact >= retained + max(1, retained // 10):
-                keep_from = new - retained + 1
-                conn.execute("DELETE FROM changes WHERE revision < ?", (keep_from,))
-                conn.execute("UPDATE meta SET compact_revision = ?", (keep_from,))
-    return TxnResult(succeeded, revision, responses)
+) -> tuple[TxnResult, int]:
+    """One transaction at store ``revision``: its result and the new compact revision."""
+    succeeded = all(compare.holds(_get(conn, compare.key)) for compare in compares)
+    changes: list[Change] = []
+    new = revision + 1
+    responses = [_apply(conn, op, new, changes) for op in (success if succeeded else failure)]
+    if changes:
+        revision = new
+        conn.execute("UPDATE meta SET revision = ?", (new,))
+        conn.executemany("INSERT INTO changes VALUES (?, ?, ?, ?, ?)", changes)
+        # Prune in steps of a tenth of the retention so the cost is amortized.
+        if new - compact >= retained + max(1, retained // 10):
+            compact = new - retained + 1
+            conn.execute("DELETE FROM changes WHERE revision < ?", (compact,))
+            conn.execute("UPDATE meta SET compact_revision = ?", (compact,))
+    return TxnResult(succeeded, revision, responses), compact
 
 
 def _changes(
@@ -267,7 +311,10 @@ class EmbeddedStore:
         self._poll_interval = poll_interval
         self._retained = retained_revisions
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="lightningstor-meta-writer")
-        self._readers = ThreadPoolExecutor(readers, thread_name_prefix="lightningstor-meta-read")
+        self._readers = ThreadHop(readers, "lightningstor-meta-read")
+        self._commits: GroupCommitter[_Batched, TxnResult | int] = GroupCommitter(
+            self._writer, self._run_batch, max_batch=MAX_BATCH
+        )
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -344,14 +391,17 @@ class EmbeddedStore:
         check_branch(success)
         check_branch(failure)
         self._check_open()
-        loop = asyncio.get_running_loop()
         with _translated():
-            result = await loop.run_in_executor(
-                self._writer, _txn, self._wconn, compares, success, failure, self._retained
-            )
+            result = await self._commits.submit((compares, success, failure))
+        assert isinstance(result, TxnResult)
         # If the caller is cancelled before this line, the poller still reports the write.
         self._observe(result.revision)
         return result
+
+    @property
+    def write_batches(self) -> int:
+        """SQLite write transactions run so far; concurrent txns share one (group commit)."""
+        return self._commits.batches
 
     def watch(
         self, prefix: bytes, *, start_revision: int | None = None
@@ -362,8 +412,8 @@ class EmbeddedStore:
             if start_revision < 1:
                 raise ValueError("start_revision must be >= 1")
             return _Watch(self, prefix, start_revision, None)
-        # Queued on the writer thread, so it runs before any write this process makes later.
-        return _Watch(self, prefix, None, self._writer.submit(_read_revision, self._wconn))
+        # Queued with the writes, so it reads before any write this process makes later.
+        return _Watch(self, prefix, None, self._commits.submit(_REVISION_READ))
 
     async def revision(self) -> int:
         """The current store revision."""
@@ -400,6 +450,9 @@ class EmbeddedStore:
         finally:
             self._writer.shutdown(wait=True)  # its only thread is done with its last task
 
+    def _run_batch(self, items: Sequence[_Batched]) -> list[TxnResult | int | BaseException]:
+        return _txn_batch(self._wconn, items, self._retained)
+
     def _shutdown(self) -> None:
         self._readers.shutdown(wait=True)
         for conn in self._reader_conns:
@@ -413,9 +466,8 @@ class EmbeddedStore:
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         self._check_open()
-        loop = asyncio.get_running_loop()
         with _translated():
-            return await loop.run_in_executor(self._readers, self._on_reader, fn)
+            return await self._readers.run(self._on_reader, fn)
 
     def _on_reader(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -465,7 +517,11 @@ class _Watch(AsyncIterator[WatchEvent]):
     """An iterator over the changes log; it ends when the store closes or on :meth:`aclose`."""
 
     def __init__(
-        self, store: EmbeddedStore, prefix: bytes, start: int | None, pending: Future[int] | None
+        self,
+        store: EmbeddedStore,
+        prefix: bytes,
+        start: int | None,
+        pending: asyncio.Future[TxnResult | int] | None,
     ) -> None:
         self._store = store
         self._lo, self._hi = prefix, _upper(prefix)
@@ -483,7 +539,10 @@ class _Watch(AsyncIterator[WatchEvent]):
             if self._next is None:
                 assert self._pending is not None
                 with _translated():
-                    self._next = await asyncio.wrap_future(self._pending) + 1
+                    # Shielded: a cancelled __anext__ must not cancel the read for the next one.
+                    current = await asyncio.shield(self._pending)
+                assert isinstance(current, int)
+                self._next = current + 1
                 continue  # the store may have closed meanwhile
             if must_read:
                 read = partial(_changes, lo=self._lo, hi=self._hi, start=self._next)
