@@ -307,9 +307,8 @@ class ServerSettings(_Section):
     data_dir: UserPath = Path("./data")
     """Root of everything stored locally (metadata.db, chunks, secret.key) unless set apart."""
     s3_workers: Workers = 1
-    """Processes serving S3 (uvicorn workers)."""
-    grpc_workers: Workers = 1
-    """Processes serving gRPC."""
+    """uvicorn worker processes of the stand-alone S3 gateway (a server serves S3 and gRPC in one
+    process: scale it out with more servers behind the load balancer)."""
     shutdown_grace_seconds: Seconds = 10.0
     """On SIGTERM, how long in-flight calls may take before they are cut."""
     tls: TlsSettings | None = None
