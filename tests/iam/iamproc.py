@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
+
 from tests.integration.server import clean_env
 
 START_TIMEOUT = 20.0
@@ -100,7 +102,16 @@ def start_iam(
             proc.kill()
             raise RuntimeError((workdir / "iam.log").read_text())
         time.sleep(0.02)
-    return IamProcess(proc, workdir, json.loads(ports.read_text())["iam"])
+    iam = IamProcess(proc, workdir, json.loads(ports.read_text())["iam"])
+    # Serving, not just bound: the first test call must not race the listener (a refused first
+    # connection is an UNAVAILABLE, which the client rightly turns into a denial).
+    with grpc.insecure_channel(iam.addr) as channel:
+        try:
+            grpc.channel_ready_future(channel).result(timeout=max(deadline - time.monotonic(), 1))
+        except grpc.FutureTimeoutError:
+            iam.kill()
+            raise RuntimeError((workdir / "iam.log").read_text()) from None
+    return iam
 
 
 @contextmanager

@@ -15,6 +15,7 @@ import re
 import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
@@ -36,7 +37,6 @@ from lightningstor_storage.chunkfile import (
     data_size_of,
 )
 from lightningstor_types.files import fsync_dir
-from lightningstor_types.threads import ThreadHop
 
 __all__ = ["LocalBackend"]
 
@@ -61,7 +61,7 @@ class LocalBackend:
         self._chunks_dir = self._data_dir / "chunks"
         self._tmp_dir = self._chunks_dir / "tmp"
         # Its own threads, sized for I/O: enough fsyncs in flight for many concurrent puts.
-        self._threads = ThreadHop(max_workers, "lightningstor-local")
+        self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="lightningstor-local")
         self._closed = False
         self._writing: set[str] = set()  # ids being put, so that two puts of one id cannot race
         self._temp_names: set[str] = set()  # temporary files in use, which sweep_temp keeps
@@ -188,7 +188,7 @@ class LocalBackend:
         """Wait for running file work, then stop the backend's threads."""
         if not self._closed:
             self._closed = True
-            await asyncio.to_thread(self._threads.shutdown)
+            await asyncio.to_thread(self._executor.shutdown)
 
     def _chunk_path(self, chunk_id: str) -> Path:
         validate_chunk_id(chunk_id)
@@ -229,13 +229,14 @@ class LocalBackend:
         """
         if self._closed:
             raise StorageError("the local backend is closed")
-        fut = self._threads.run(fn, *args)
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._executor, fn, *args)
         try:
             return await asyncio.shield(fut)
         except asyncio.CancelledError:
             await _settle(fut)
             if not fut.cancelled() and fut.exception() is None and undo is not None:
-                undone = self._threads.run(undo, fut.result())
+                undone = loop.run_in_executor(self._executor, undo, fut.result())
                 await _settle(undone)
                 if undone.exception() is not None:
                     log.warning("could not undo a cancelled call", exc_info=undone.exception())
