@@ -43,9 +43,15 @@ _HTTP_DATE = "%a, %d %b %Y %H:%M:%S GMT"
 
 def iso_time(ts: Timestamp | datetime) -> str:
     """``2024-01-01T00:00:00.000Z``: S3's timestamp form in XML."""
-    when = ts if isinstance(ts, datetime) else ts.ToDatetime(tzinfo=UTC)
-    when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    if isinstance(ts, datetime):
+        when = ts.astimezone(UTC)
+        return when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+    return _iso_second(ts.seconds) + f"{ts.nanos // 1_000_000:03d}Z"
+
+
+@lru_cache(maxsize=4096)  # a listing page formats 1,000 times, often of the same seconds
+def _iso_second(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
 
 
 def http_date(ts: Timestamp | datetime) -> str:
@@ -73,32 +79,69 @@ def _pascal(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
 
 
+@dataclass(frozen=True, slots=True)
+class _Field:
+    """How one dataclass field is written (worked out once per class, not per element)."""
+
+    name: str
+    tag: str
+    text: bool
+    inline: bool
+    wrap: str | None
+
+
+_PLANS: dict[type, tuple[_Field, ...] | None] = {}
+
+
+def _plan(value: object) -> tuple[_Field, ...] | None:
+    """The fields of a document's class in order, or None for a value written as text."""
+    cls = type(value)
+    try:
+        return _PLANS[cls]
+    except KeyError:
+        pass
+    plan = None
+    if dataclasses.is_dataclass(cls):
+        plan = tuple(
+            _Field(
+                f.name,
+                f.metadata.get("xml") or _pascal(f.name),
+                bool(f.metadata.get("text")),
+                bool(f.metadata.get("inline")),
+                f.metadata.get("wrap"),
+            )
+            for f in dataclasses.fields(cls)
+        )
+    _PLANS[cls] = plan  # one entry per class ever rendered: documents and scalar types
+    return plan
+
+
 def _element(out: list[str], tag: str, value: object, attrs: str = "") -> None:
     if value is None:
         return
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if _plan(value) is not None:
         out.append(f"<{tag}{attrs}>")
         _children(out, value)
         out.append(f"</{tag}>")
         return
-    out.append(f"<{tag}{attrs}>{escape(_text(value))}</{tag}>")
+    out.append(f"<{tag}{attrs}>{_escaped(_text(value))}</{tag}>")
 
 
 def _children(out: list[str], obj: object) -> None:
-    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+    for f in _plan(obj) or ():
         value = getattr(obj, f.name)
         if value is None:
             continue
-        tag = f.metadata.get("xml") or _pascal(f.name)
-        if f.metadata.get("text"):
-            out.append(escape(_text(value)))
-        elif f.metadata.get("inline"):
+        tag = f.tag
+        if f.text:
+            out.append(_escaped(_text(value)))
+        elif f.inline:
             _children(out, value)
         elif isinstance(value, Mapping):
             for name, item in value.items():
                 _element(out, name, item)
         elif isinstance(value, list):
-            wrap = f.metadata.get("wrap")
+            wrap = f.wrap
             if wrap:
                 out.append(f"<{tag}>")
             for item in value:
@@ -107,6 +150,13 @@ def _children(out: list[str], obj: object) -> None:
                 out.append(f"</{tag}>")
         else:
             _element(out, tag, value)
+
+
+def _escaped(text: str) -> str:
+    # Most values (sizes, ETags, dates, plain keys) have nothing to escape: skip the replaces.
+    if "&" in text or "<" in text or ">" in text:
+        return escape(text)
+    return text
 
 
 def _text(value: object) -> str:
