@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from lightningstor_api.core import Core
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
+from tests.fixtures.etcd import EtcdCluster, running_etcd
 
 MIB = 1024 * 1024
 
@@ -61,3 +62,14 @@ async def versioned(core: Core, ctx: RequestContext) -> str:
         ),
     )
     return name
+
+
+@pytest.fixture(params=["embedded", "etcd"])
+def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, object]]:
+    """Settings sections for each metadata store: the embedded default, then a real etcd."""
+    if request.param == "embedded":
+        yield {}
+        return
+    cluster: EtcdCluster
+    with running_etcd(tmp_path / "etcd") as cluster:
+        yield {"metadata": {"backend": "etcd", "endpoints": cluster.endpoints}}

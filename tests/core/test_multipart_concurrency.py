@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,27 +14,17 @@ from lightningstor_types.service import RequestContext
 from tests.core.conftest import make_settings
 from tests.core.helpers import get
 from tests.core.test_multipart import complete, create, upload
-from tests.fixtures.etcd import EtcdCluster, running_etcd
 
 PARTS = 100
 
 
-@pytest.fixture(params=["embedded", "etcd"])
-async def any_core(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Core]:
-    def settings() -> Iterator[dict[str, object]]:
-        if request.param == "embedded":
-            yield {}
-            return
-        cluster: EtcdCluster
-        with running_etcd(tmp_path / "etcd") as cluster:
-            yield {"metadata": {"backend": "etcd", "endpoints": cluster.endpoints}}
-
-    for extra in settings():
-        c = await Core.open(make_settings(tmp_path, limits={"min_part_size": 1024}, **extra))
-        try:
-            yield c
-        finally:
-            await c.close()
+@pytest.fixture
+async def any_core(tmp_path: Path, store_settings: dict[str, object]) -> AsyncIterator[Core]:
+    c = await Core.open(make_settings(tmp_path, limits={"min_part_size": 1024}, **store_settings))
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 async def test_parallel_parts_of_one_upload_all_land(any_core: Core, ctx: RequestContext) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -17,19 +17,8 @@ from lightningstor_types.service import RequestContext
 from tests.core.conftest import make_settings
 from tests.core.helpers import chunk_files, put, snapshot
 from tests.core.test_multipart import complete, create, upload
-from tests.fixtures.etcd import EtcdCluster, running_etcd
 
 SMALL_PARTS = {"min_part_size": 1024}
-
-
-@pytest.fixture(params=["embedded", "etcd"])
-def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, object]]:
-    if request.param == "embedded":
-        yield {}
-        return
-    cluster: EtcdCluster
-    with running_etcd(tmp_path / "etcd") as cluster:
-        yield {"metadata": {"backend": "etcd", "endpoints": cluster.endpoints}}
 
 
 @pytest.fixture
