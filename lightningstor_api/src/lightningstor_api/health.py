@@ -17,8 +17,6 @@ and why. :meth:`ReadinessProbe.watch` keeps the gRPC health service in step with
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 
 from lightningstor_api.authz import Authorizer
@@ -26,7 +24,7 @@ from lightningstor_api.metadata import MetadataStore
 from lightningstor_storage import StorageBackend
 from lightningstor_types.readiness import DEFAULT_TIMEOUT, DEFAULT_TTL, OK, ReadinessChecks
 
-__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_TTL", "OK", "PROBE_CHUNK_ID", "ReadinessProbe", "cancel"]
+__all__ = ["DEFAULT_TIMEOUT", "DEFAULT_TTL", "OK", "PROBE_CHUNK_ID", "ReadinessProbe"]
 
 PROBE_CHUNK_ID = "0" * 32
 """A valid chunk id that no upload ever gets (ids are random, 128 bits)."""
@@ -62,12 +60,3 @@ def _probe_of(
     """``obj.probe`` when ``obj`` offers one (``async def probe(self) -> None``), else fallback."""
     probe = getattr(obj, "probe", None)
     return probe if callable(probe) else fallback
-
-
-async def cancel(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background task and wait for it to end."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -33,6 +33,7 @@ from lightningstor_api.core.multipart import abort_upload
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff
 from lightningstor_api.metadata import Compare, Delete, KeyValue
+from lightningstor_api.tasks import cancel
 from lightningstor_types.errors import NoSuchUpload
 
 log = logging.getLogger(__name__)
@@ -219,10 +220,7 @@ class GarbageCollector:
     async def stop(self) -> None:
         """Cancel the background task and wait for it."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def collect(self) -> GcRun:
         """The journal, then expired uploads (each failing on its own); kept as ``last_run``."""

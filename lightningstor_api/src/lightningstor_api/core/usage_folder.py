@@ -9,7 +9,6 @@ may fold at once: a loser's compare fails and it moves on; nothing is ever count
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections import defaultdict
@@ -18,6 +17,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.usage import Counters
 from lightningstor_api.metadata import Compare, Delete, KeyValue, MetadataStore, Op, Put
+from lightningstor_api.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +80,8 @@ class UsageFolder:
             self._task = asyncio.create_task(self._loop(), name="usage-folder")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
 
     async def _loop(self) -> None:
         while True:

@@ -8,13 +8,13 @@ server adds them up per scope and writes one delta record per scope every
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 from lightningstor_api.core.ids import new_usage_delta_id
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.usage import Counters
 from lightningstor_api.metadata import MetadataStore, Op, Put
+from lightningstor_api.tasks import cancel
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestRecord
 
@@ -70,11 +70,8 @@ class RequestMeter:
 
     async def stop(self) -> None:
         """Stop the loop and write what is left (graceful shutdown)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        task, self._task = self._task, None
+        await cancel(task)
         try:
             await self.flush()
         except Exception:

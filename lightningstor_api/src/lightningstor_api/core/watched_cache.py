@@ -9,11 +9,11 @@ so a cache that is not started is a plain read-through.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
 from lightningstor_api.metadata import KeyValue, MetadataStore
+from lightningstor_api.tasks import cancel
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,7 @@ class WatchedCache:
     async def stop(self) -> None:
         task, self._task = self._task, None
         self._entries.clear()
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel(task)
 
     async def _watch(self) -> None:
         while True:

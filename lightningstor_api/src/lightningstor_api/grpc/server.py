@@ -53,9 +53,10 @@ from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.objects import ObjectServicer
 from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.grpc.usage import UsageServicer
-from lightningstor_api.health import ReadinessProbe, cancel
+from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
+from lightningstor_api.tasks import cancel
 from lightningstor_api.telemetry import Hooks, Telemetry
 from lightningstor_api.tracing import enabled as tracing_enabled
 from lightningstor_api.tracing import setup_tracing
