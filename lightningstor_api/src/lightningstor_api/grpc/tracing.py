@@ -8,7 +8,8 @@ the gRPC status and the S3 error code come from that interceptor's record of the
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -60,21 +61,28 @@ class TracingInterceptor(ApiInterceptor):
         )
 
 
+@contextmanager
+def _server_span(name: str, attributes: dict[str, str]) -> Iterator[Span]:
+    """The call's server span, current while it runs, finished from the call's record."""
+    with _tracer.start_as_current_span(
+        name,
+        kind=SpanKind.SERVER,
+        attributes=attributes,
+        record_exception=False,
+        set_status_on_exception=False,
+    ) as span:
+        try:
+            yield span
+        finally:
+            _finish(span)
+
+
 def _unary(
     behavior: Callable[[Any, Context], Awaitable[Any]], name: str, attributes: dict[str, str]
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def handle(request: Any, context: Context) -> Any:
-        with _tracer.start_as_current_span(
-            name,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                return await behavior(request, context)
-            finally:
-                _finish(span)
+        with _server_span(name, attributes):
+            return await behavior(request, context)
 
     return handle
 
@@ -85,17 +93,8 @@ def _streaming(
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
         # grpc.aio drives a streaming handler from the call's own task, so the span stays
         # current across the yields.
-        with _tracer.start_as_current_span(
-            name,
-            kind=SpanKind.SERVER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=False,
-        ) as span:
-            try:
-                async for response in behavior(request, context):
-                    yield response
-            finally:
-                _finish(span)
+        with _server_span(name, attributes):
+            async for response in behavior(request, context):
+                yield response
 
     return handle
