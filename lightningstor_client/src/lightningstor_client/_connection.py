@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar, cast
 
 import grpc.aio
 
@@ -20,6 +20,7 @@ from lightningstor.v1 import (
 from lightningstor_client._auth import credential_entries, interceptors
 from lightningstor_client._errors import from_rpc_error, translated
 from lightningstor_client._transfer import Body, iter_pieces
+from lightningstor_types.errors import LightningStorError, error_from_grpc
 from lightningstor_types.scope import Scope
 
 DEFAULT_ENDPOINT = "127.0.0.1:9001"
@@ -34,6 +35,51 @@ def scope_pb(scope: Scope | None) -> common_pb2.Scope | None:
     if scope is None:
         return None
     return common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
+
+
+_CORE_WRITE_FAILURE = "Internal error from Core"
+
+
+def _settled(coro: Coroutine[Any, Any, _R]) -> _R:
+    """The value of a coroutine that finishes without suspending (a finished call's status)."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return cast(_R, done.value)
+    coro.close()
+    raise RuntimeError("the call has no status yet")
+
+
+class _FirstStatus:
+    """The status a call ended with first, kept against grpc-python overwriting it.
+
+    When the server ends an upload before reading all of it (an authorization failure, a
+    missing bucket), a write that was in flight fails in grpc-core and grpc-python's aio layer
+    replaces the server's status with INTERNAL "Internal error from Core" (grpc/grpc#36066).
+    A done-callback sees the status that arrived first: the server's.
+    """
+
+    def __init__(self) -> None:
+        self._status: tuple[grpc.StatusCode, str, grpc.aio.Metadata | None] | None = None
+
+    def __call__(self, call: grpc.aio.Call) -> None:
+        if self._status is None:
+            self._status = (
+                _settled(call.code()),
+                _settled(call.details()),
+                _settled(call.trailing_metadata()),
+            )
+
+    def error_for(self, err: grpc.aio.AioRpcError) -> LightningStorError:
+        """The catalog error for ``err``, or for the server's status that ``err`` replaced."""
+        if (
+            self._status is not None
+            and err.code() == grpc.StatusCode.INTERNAL
+            and err.details() == _CORE_WRITE_FAILURE
+            and self._status[0] != grpc.StatusCode.OK
+        ):
+            return error_from_grpc(*self._status)
+        return from_rpc_error(err)
 
 
 class Connection:
@@ -109,12 +155,15 @@ class Connection:
                 failure.append(exc)
                 raise
 
+        call = method(requests())
+        first = _FirstStatus()
+        call.add_done_callback(first)  # type: ignore[attr-defined]
         try:
-            return await method(requests())
+            return await call
         except grpc.aio.AioRpcError as err:
             if failure:
                 raise failure[0] from None
-            raise from_rpc_error(err) from err
+            raise first.error_for(err) from err
         except asyncio.CancelledError:
             # gRPC cancels the call when the request stream fails; our own cancellation stays.
             task = asyncio.current_task()
