@@ -61,27 +61,43 @@ def object_info(
     checksums: bool = True,
 ) -> common_pb2.ObjectInfo:
     """One version as the API shows it; ``version`` is the id to show (see :func:`version_id`)."""
-    info = common_pb2.ObjectInfo(
-        bucket=bucket,
-        key=rec.key,
-        version_id=version,
-        is_latest=is_latest,
-        is_delete_marker=rec.is_delete_marker,
-        owner=common_pb2.Owner(id=rec.owner_id, display_name=rec.owner_id),
-    )
+    info = common_pb2.ObjectInfo()
+    fill_object_info(info, bucket, rec, version=version, is_latest=is_latest, checksums=checksums)
+    return info
+
+
+def fill_object_info(
+    info: common_pb2.ObjectInfo,
+    bucket: str,
+    rec: records_pb2.ObjectRecord,
+    *,
+    version: str,
+    is_latest: bool,
+    checksums: bool = True,
+    owner: bool = True,
+) -> None:
+    """Fill an empty ``info`` in place: listings fill ``resp.objects.add()``, which costs a
+    third of building each message and then copying it into the page."""
+    info.bucket = bucket
+    info.key = rec.key
+    info.version_id = version
+    info.is_latest = is_latest
     info.last_modified.CopyFrom(rec.last_modified)
+    if owner:
+        info.owner.id = info.owner.display_name = rec.owner_id
     if rec.is_delete_marker:
-        return info
+        info.is_delete_marker = True
+        return
     info.etag = rec.etag
     info.size = rec.size
     info.headers.CopyFrom(rec.headers)
-    info.user_metadata.update(rec.user_metadata)
+    if rec.user_metadata:
+        info.user_metadata.update(rec.user_metadata)
     info.storage_class = rec.storage_class or "STANDARD"
     if checksums:
         info.checksums.CopyFrom(rec.checksums)
     info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
-    return info
 
 
 def timestamp_of(seconds: float) -> Timestamp:

@@ -12,10 +12,15 @@ from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor.v1 import object_pb2
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.convert import decode_token, encode_token, object_info, version_id
+from lightningstor_api.core.convert import (
+    decode_token,
+    encode_token,
+    fill_object_info,
+    version_id,
+)
 from lightningstor_api.core.ids import NULL_VERSION, is_sort_id
 from lightningstor_api.core.keys import SEP
 from lightningstor_api.core.versions import find_null_version
@@ -110,6 +115,7 @@ async def list_objects(
     base = cc.keys.objects_prefix(ref.scope, ref.name)
     start = resume_after(base, marker, req.prefix, req.delimiter, b"\x00")
     resp = object_pb2.ListObjectsResponse()
+    versioning = ref.record.versioning
     last = ""
     count = 0
 
@@ -125,7 +131,15 @@ async def list_objects(
             if kv is None:
                 resp.common_prefixes.append(name)
             else:
-                resp.objects.append(_current_info(ref, kv, fetch_owner=req.fetch_owner))
+                rec = records_pb2.ObjectRecord.FromString(kv.value)
+                fill_object_info(
+                    resp.objects.add(),
+                    ref.name,
+                    rec,
+                    version=version_id(rec, versioning),
+                    is_latest=True,
+                    owner=req.fetch_owner,
+                )
             last = name
             count += 1
     resp.key_count = count
@@ -133,16 +147,6 @@ async def list_objects(
         resp.next_continuation_token = encode_token(last)
         resp.next_marker = last
     return resp
-
-
-def _current_info(ref: BucketRef, kv: KeyValue, *, fetch_owner: bool) -> common_pb2.ObjectInfo:
-    rec = records_pb2.ObjectRecord.FromString(kv.value)
-    info = object_info(
-        ref.name, rec, version=version_id(rec, ref.record.versioning), is_latest=True
-    )
-    if not fetch_owner:
-        info.ClearField("owner")
-    return info
 
 
 # ---- ListObjectVersions ----
@@ -175,10 +179,13 @@ async def list_object_versions(
                 last = (name, "")
             else:
                 rec = records_pb2.ObjectRecord.FromString(kv.value)
-                info = object_info(
-                    ref.name, rec, version=rec.version_id, is_latest=rec.key != previous
+                fill_object_info(
+                    resp.versions.add(),
+                    ref.name,
+                    rec,
+                    version=rec.version_id,
+                    is_latest=rec.key != previous,
                 )
-                resp.versions.append(info)
                 previous = rec.key
                 last = (rec.key, rec.version_id)
             count += 1
