@@ -3,17 +3,17 @@
 :class:`Telemetry` owns a private Prometheus registry holding two collectors: the request
 families, read from :data:`~lightningstor_api.metrics.METRICS` at scrape time, and an
 OpenTelemetry ``MeterProvider`` (through ``PrometheusMetricReader``) with observable gauges for
-the figures a periodic metadata scan produces (:meth:`Telemetry.refresh_loop`: object count,
-stored bytes, active multipart uploads, GC backlog). The scan reads whole prefixes, every
-``SCAN_INTERVAL`` seconds, at most ``SCAN_CAP`` keys each; per-tenant usage counters, once the
-quota module keeps them, replace it.
+the figures a periodic metadata read produces (:meth:`Telemetry.refresh_loop`, every
+``SCAN_INTERVAL`` seconds): object count and stored bytes summed from the usage records
+(:mod:`~lightningstor_api.core.usage`, one range over ``usage/``, exact, O(buckets)), active
+multipart uploads and the GC backlog counted by key (at most ``SCAN_CAP`` each).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -23,8 +23,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.usage import total_usage
 from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.metrics import METRICS, Gauges, Metrics
 from lightningstor_api.tracing import unwrapped
@@ -150,18 +150,14 @@ class Telemetry:
 
 
 async def scan_gauges(cc: CoreContext) -> Gauges:
-    """Count objects, uploads and GC entries, and add up stored content sizes."""
+    """Objects and stored bytes from the usage records; uploads and GC entries counted."""
     keys = cc.keys
-    data = 0
-    async for value in _values(cc, keys.data_prefix()):
-        record = records_pb2.DataRecord.FromString(value)
-        if record.WhichOneof("content") == "chunks":
-            data += record.size
+    usage = await total_usage(cc.store, keys)
     backend = unwrapped(cc.storage)
     repair = backend.repairer.stats if isinstance(backend, ReplicatedBackend) else None
     return Gauges(
-        objects=await _count(cc, keys.root + b"objects/"),
-        storage_bytes=data,
+        objects=usage.object_count,
+        storage_bytes=usage.bytes_stored,
         uploads_active=await _count(cc, keys.all_uploads_prefix()),
         gc_backlog=await _count(cc, keys.gc_prefix()),
         repair_backlog=repair.backlog if repair else None,
@@ -170,23 +166,16 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
     )
 
 
-async def _values(cc: CoreContext, prefix: bytes) -> AsyncIterator[bytes]:
-    start: bytes | None = None
-    seen = 0
-    while seen < SCAN_CAP:
-        page = await cc.store.range(prefix, start=start, limit=_PAGE)
-        for kv in page.kvs:
-            yield kv.value
-        seen += len(page.kvs)
-        if not page.more or not page.kvs:
-            return
-        start = page.kvs[-1].key + b"\x00"
-
-
 async def _count(cc: CoreContext, prefix: bytes) -> int:
+    """Keys under ``prefix``, counted up to ``SCAN_CAP`` (uploads in progress, GC entries)."""
     n = 0
-    async for _ in _values(cc, prefix):
-        n += 1
+    start: bytes | None = None
+    while n < SCAN_CAP:
+        page = await cc.store.range(prefix, start=start, limit=_PAGE)
+        n += len(page.kvs)
+        if not page.more or not page.kvs:
+            break
+        start = page.kvs[-1].key + b"\x00"
     return n
 
 

@@ -102,3 +102,16 @@ async def read_usage(
         if not page.more or not page.kvs:
             return report
         start = page.kvs[-1].key + b"\x00"
+
+
+async def total_usage(store: MetadataStore, keys: KeySchema) -> Counters:
+    """Every tenant's usage added up: one range over ``usage/``, O(buckets + pending deltas)."""
+    total = Counters()
+    start: bytes | None = None
+    while True:
+        page = await store.range(keys.usage_prefix(), start=start, limit=_PAGE)
+        for kv in page.kvs:
+            total.add(records_pb2.UsageRecord.FromString(kv.value))
+        if not page.more or not page.kvs:
+            return total
+        start = page.kvs[-1].key + b"\x00"
