@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 import stat
 from pathlib import Path
 
@@ -81,6 +83,25 @@ async def test_expired_key_does_not_resolve(
     req.expires_at.FromSeconds(1)  # 1970: long expired
     resp = await manager.create_access_key(ctx, req)
     assert await manager.resolve(resp.access_key.access_key_id) is None
+
+
+async def test_a_key_stops_resolving_when_it_expires_while_in_use(
+    ctx: RequestContext, manager: CredentialManager
+) -> None:
+    """Resolved keys are remembered per record version; the expiry is still checked each time."""
+    manager.start()  # cache (and watch) as a serving server does
+    try:
+        req = credential_pb2.CreateAccessKeyRequest()
+        req.expires_at.FromNanoseconds(time.time_ns() + 1_500_000_000)
+        key_id = (await manager.create_access_key(ctx, req)).access_key.access_key_id
+        assert await manager.resolve(key_id) is not None
+        assert await manager.resolve(key_id) is not None  # now from what was remembered
+        deadline = time.monotonic() + 30
+        while await manager.resolve(key_id) is not None:
+            assert time.monotonic() < deadline, "the key never expired"
+            await asyncio.sleep(0.1)
+    finally:
+        await manager.stop()
 
 
 async def test_listing_is_limited_to_the_scope(

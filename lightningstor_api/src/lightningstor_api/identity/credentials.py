@@ -56,8 +56,9 @@ def _public(rec: records_pb2.CredentialRecord) -> credential_pb2.AccessKey:
     return key
 
 
-def _expired(rec: records_pb2.CredentialRecord, now: float) -> bool:
-    return rec.HasField("expires_at") and rec.expires_at.ToNanoseconds() <= int(now * 1e9)
+_RESOLVED_MAX = 4096
+_Resolved = tuple[bytes, int | None, ResolvedCredential]
+"""A credential record's bytes, its expiry (ns) and what it resolves to."""
 
 
 class CredentialManager:
@@ -72,6 +73,7 @@ class CredentialManager:
         self._cache = WatchedCache(
             cc.store, cc.keys.credentials_prefix(), ttl=ttl, name="credentials"
         )
+        self._resolved: dict[str, _Resolved] = {}
 
     def start(self) -> None:
         """Watch the credentials prefix in this loop (and cache from now on)."""
@@ -116,14 +118,27 @@ class CredentialManager:
         kv = await self._cache.get(self._cc.keys.credential(access_key_id))
         if kv is None:
             return None
-        rec = records_pb2.CredentialRecord.FromString(kv.value)
-        if _expired(rec, time.time()):
+        hit = self._resolved.get(access_key_id)
+        if hit is None or hit[0] != kv.value:
+            hit = self._resolve(access_key_id, kv.value)
+        _, expires_ns, resolved = hit
+        if expires_ns is not None and expires_ns <= time.time_ns():
             return None
-        return ResolvedCredential(
+        return resolved
+
+    def _resolve(self, access_key_id: str, value: bytes) -> _Resolved:
+        """Decode and decrypt a credential record once per version of it, not per request."""
+        rec = records_pb2.CredentialRecord.FromString(value)
+        resolved = ResolvedCredential(
             access_key_id=access_key_id,
             secret_access_key=self._box.open(rec.encrypted_secret, context=access_key_id),
             principal=Principal(rec.principal_id, rec.org_id, rec.project_id or None),
         )
+        expires_ns = rec.expires_at.ToNanoseconds() if rec.HasField("expires_at") else None
+        if len(self._resolved) >= _RESOLVED_MAX:
+            self._resolved.clear()
+        hit = self._resolved[access_key_id] = (value, expires_ns, resolved)
+        return hit
 
     # ---- CredentialOperations ----
     async def create_access_key(
