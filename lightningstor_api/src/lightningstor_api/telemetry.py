@@ -155,7 +155,7 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
     data = 0
     async for value in _values(cc, keys.data_prefix()):
         record = records_pb2.DataRecord.FromString(value)
-        if record.WhichOneof("content") == "chunks":
+        if record.WhichOneof("content") in ("chunks", "inline"):  # leaves: counted once
             data += record.size
     backend = unwrapped(cc.storage)
     repair = backend.repairer.stats if isinstance(backend, ReplicatedBackend) else None
