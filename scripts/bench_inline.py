@@ -14,9 +14,9 @@ import statistics
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for scripts.bench
 
-from bench import KiB, Processes, Workload, run_workload, start_lightningstor, workdir
+from scripts.bench import KiB, Processes, Workload, run_workload, start_lightningstor, workdir
 
 SETTINGS = {
     "chunked (inline_max_bytes = 0)": "[storage]\ninline_max_bytes = 0\n",
