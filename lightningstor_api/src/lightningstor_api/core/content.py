@@ -107,8 +107,6 @@ def content_records(data: WrittenData, bounds: RecordBounds) -> list[records_pb2
     """The data records of a freshly received body, the one to reference first: its inline
     record, its chunk records, or none for an empty body."""
     if data.inline is not None:
-        if not data.size:
-            return []
         return [records_pb2.DataRecord(data_id=new_data_id(), size=data.size, inline=data.inline)]
     return chunk_records(data.chunks, data.size, bounds) if data.chunks else []
 
