@@ -223,6 +223,9 @@ async def test_cancelled_while_receiving(
     await assert_unchanged(core, before)
 
 
+WINNER = b"winner" * 1000  # above storage.inline_max_bytes: a chunk of its own
+
+
 async def test_precondition_failing_at_commit_removes_the_chunks(
     core: Core, ctx: RequestContext, bucket: str
 ) -> None:
@@ -231,14 +234,14 @@ async def test_precondition_failing_at_commit_removes_the_chunks(
     async def racing_body() -> AsyncIterator[bytes]:
         async for piece in chunks_of(BIG):
             yield piece
-        await put(core, ctx, bucket, "obj", b"winner")
+        await put(core, ctx, bucket, "obj", WINNER)
 
     header = object_pb2.PutObjectHeader(
         bucket=bucket, key="obj", conditions=common_pb2.Conditions(if_none_match="*")
     )
     with pytest.raises(PreconditionFailed):
         await core.put_object(ctx, header, racing_body())
-    assert (await get(core, ctx, bucket, "obj"))[1] == b"winner"
+    assert (await get(core, ctx, bucket, "obj"))[1] == WINNER
     (record,) = await data_records(core)
     (chunk,) = record.chunks.chunks
     root = core.cc.settings.server.data_dir / "chunks"

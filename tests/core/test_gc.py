@@ -151,7 +151,7 @@ async def test_orphan_sweep_respects_grace_and_references(
     data_dir = core.cc.settings.server.data_dir
     data = os.urandom(MIB + 5)
     await put(core, ctx, bucket, "kept", data)
-    await put(core, ctx, bucket, "released", b"journal only")
+    await put(core, ctx, bucket, "released", b"journal only" * 400)  # a chunk, not inline
     await delete(core, ctx, bucket, "released")  # named by a journal entry, not yet collected
     req = object_pb2.CreateMultipartUploadRequest(bucket=bucket, key="open")
     uid = (await core.create_multipart_upload(ctx, req)).upload_id

@@ -104,7 +104,7 @@ async def test_deleting_the_newest_version_promotes_the_previous(
     assert (await get(core, ctx, versioned, "k"))[1] == b"v1"
     assert [v.version_id for v in (await versions(core, ctx, versioned)).versions] == [ids[1]]
     assert len(await data_records(core)) == 1
-    assert len(await gc_entries(core)) == 2
+    assert await gc_entries(core) == []  # inline records go with their last reference
     # A version that is no longer there: deleting it again succeeds, as in S3.
     await delete(core, ctx, versioned, "k", ids[0])
     await delete(core, ctx, versioned, "k", ids[1])
@@ -126,7 +126,7 @@ async def test_null_versions_in_a_suspended_bucket(
     listed = await versions(core, ctx, bucket)
     assert [v.version_id for v in listed.versions] == ["null", kept]
     assert len(await data_records(core)) == 2  # the replaced null versions were released
-    assert len(await gc_entries(core)) == 2
+    assert await gc_entries(core) == []  # (inline: with nothing left to collect)
 
     marker = await delete(core, ctx, bucket, "k")
     assert (marker.version_id, marker.delete_marker) == ("null", True)

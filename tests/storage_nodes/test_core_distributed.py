@@ -21,6 +21,7 @@ from tests.storage_nodes.conftest import until_answers
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
 
 MIB = 1024 * 1024
+INLINE_MAX = 4096  # storage.inline_max_bytes by default
 CTX = RequestContext(principal=Principal("tester", "acme", "web"), request_id="test")
 
 
@@ -96,8 +97,8 @@ async def test_too_few_nodes_is_service_unavailable_and_stores_nothing(
         node.kill()
     with pytest.raises(ServiceUnavailable):
         await put(core, CTX, "dist", "refused", os.urandom(2 * MIB + 1))
-    with pytest.raises(ServiceUnavailable):
-        await put(core, CTX, "dist", "refused-too", b"small")
+    with pytest.raises(ServiceUnavailable):  # just above storage.inline_max_bytes: a chunk
+        await put(core, CTX, "dist", "refused-too", b"x" * (INLINE_MAX + 1))
     assert await data_records(core) == before
     assert set(alive.chunk_files()) == files_before
     assert not list((alive.data_dir / "chunks" / "tmp").glob("*"))
@@ -106,11 +107,36 @@ async def test_too_few_nodes_is_service_unavailable_and_stores_nothing(
 async def test_reads_when_no_replica_answers_are_service_unavailable(
     core: Core, nodes: list[NodeProcess]
 ) -> None:
-    await put(core, CTX, "dist", "k", b"content")
+    await put(core, CTX, "dist", "k", b"content" * 1000)
     for node in nodes:
         node.kill()
     with pytest.raises(ServiceUnavailable):
         await get(core, CTX, "dist", "k")
+
+
+async def test_inline_objects_never_touch_the_nodes(core: Core, nodes: list[NodeProcess]) -> None:
+    """Small objects live in their data record: written, read, copied, deleted, collected and
+    repaired with every storage node down, and no node ever holds a chunk of them."""
+    files = {n.address: set(n.chunk_files()) for n in nodes}
+    await put(core, CTX, "dist", "small", b"inline")
+    for node in nodes:
+        node.kill()
+    await put(core, CTX, "dist", "small-too", b"x" * INLINE_MAX)
+    assert (await get(core, CTX, "dist", "small"))[1] == b"inline"
+    _, tail = await get(core, CTX, "dist", "small-too", range={"suffix_length": 3})
+    assert tail == b"xxx"
+    source = object_pb2.CopySource(bucket="dist", key="small")
+    await core.copy_object(CTX, object_pb2.CopyObjectRequest(bucket="dist", key="c", source=source))
+    for key in ("small", "small-too", "c"):
+        await core.delete_object(CTX, object_pb2.DeleteObjectRequest(bucket="dist", key=key))
+    assert (await core.gc.run_once()).entries == 0  # nothing journaled: nothing to delete
+    assert not await data_records(core)
+    assert isinstance(core.cc.storage, ReplicatedBackend)
+    await put(core, CTX, "dist", "kept", b"kept")
+    stats = await core.cc.storage.repairer.run_once(core.gc.referenced_chunks)
+    assert (stats.pass_checked, stats.chunks_lost) == (0, 0)  # an inline record names no chunk
+    restore(nodes)
+    assert {n.address: set(n.chunk_files()) for n in nodes} == files
 
 
 async def test_gc_removes_stale_chunks_of_a_node_that_was_down(

@@ -416,11 +416,20 @@ class DistributedSettings(_Section):
         return self
 
 
+INLINE_MAX_BYTES_LIMIT = 64 * KiB
+"""Largest ``storage.inline_max_bytes``: an inline record stays far below etcd's 1.5 MiB."""
+
+
 class StorageSettings(_Section):
     backend: Literal["local", "distributed"] = "local"
     """local = chunk files under local_dir; distributed = replicated over storage nodes."""
     chunk_size: Annotated[ByteCount, _size_between(MiB, 64 * MiB)] = 8 * MiB
     """Size of the chunks objects are cut into (1 MiB to 64 MiB)."""
+    inline_max_bytes: Annotated[
+        int, BeforeValidator(parse_size), _size_between(0, INLINE_MAX_BYTES_LIMIT)
+    ] = 4 * KiB
+    """PutObject bodies up to this size are kept in their metadata record, not in a chunk
+    (0 = never; at most 64 KiB, so a record stays far inside etcd's request limit)."""
     local_dir: UserPath | None = None
     """Directory of the local backend's chunks; default {server.data_dir}."""
     gc_grace_seconds: Seconds = 6 * 3600.0

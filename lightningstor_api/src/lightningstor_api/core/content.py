@@ -9,7 +9,10 @@ Every record a transaction writes stays bounded whatever the size of the object
   ``segment_parts`` parts, each segment spanning its parts' data records (one reference on each)
   and holding their :class:`PartSummary` in the same order;
 - an object or part record carries its flattened read manifest inline only up to
-  ``inline_slices`` slices; above that readers walk the tree from its ``data_id``.
+  ``inline_slices`` slices; above that readers walk the tree from its ``data_id``;
+- a small PutObject body is the ``inline`` content of its data record itself (no chunk, and no
+  manifest in the object record): readers reach it through the tree as well, and so does a
+  ``slice`` record that UploadPartCopy made of it.
 
 Data records never change except their reference count, so each server keeps the content of the
 records it walked in a bounded LRU (:class:`DataCache`): a range GET of a large object reads the
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
 from lightningstor_api.core.convert import checksums_given, checksums_message
-from lightningstor_api.core.datapath import manifest_of, slice_manifest
+from lightningstor_api.core.datapath import Piece, WrittenData, manifest_of, slice_manifest
 from lightningstor_api.core.ids import new_data_id
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.metadata import MetadataStore
@@ -100,6 +103,14 @@ def chunk_records(
     return [_root(segments, size), *segments]
 
 
+def content_records(data: WrittenData, bounds: RecordBounds) -> list[records_pb2.DataRecord]:
+    """The data records of a freshly received body, the one to reference first: its inline
+    record, its chunk records, or none for an empty body."""
+    if data.inline is not None:
+        return [records_pb2.DataRecord(data_id=new_data_id(), size=data.size, inline=data.inline)]
+    return chunk_records(data.chunks, data.size, bounds) if data.chunks else []
+
+
 def multipart_records(
     parts: Sequence[records_pb2.PartRecord],
     algorithm: ChecksumAlgorithm | None,
@@ -152,31 +163,34 @@ async def object_slices(
     data_id: str,
     first: int,
     last: int,
-) -> AsyncGenerator[records_pb2.ChunkSlice]:
-    """The chunk slices holding bytes ``[first, last]`` (inclusive) of a version or part: from
-    its inline manifest when it has one, else through its data records."""
+) -> AsyncGenerator[Piece]:
+    """The pieces holding bytes ``[first, last]`` (inclusive) of a version or part: from its
+    inline manifest when it has one, else through its data records."""
     if manifest or not data_id:
         for s in slice_manifest(manifest, first, last):
             yield s
         return
-    async for s in content_slices(cache, data_id, first, last):
-        yield s
+    async for piece in content_slices(cache, data_id, first, last):
+        yield piece
 
 
 async def content_slices(
     cache: DataCache, data_id: str, first: int, last: int
-) -> AsyncGenerator[records_pb2.ChunkSlice]:
-    """The chunk slices holding bytes ``[first, last]`` of a data record, reading only the
-    records of the tree that overlap them."""
+) -> AsyncGenerator[Piece]:
+    """The pieces holding bytes ``[first, last]`` of a data record (chunk slices, or inline
+    bytes), reading only the records of the tree that overlap them."""
     rec = await cache.load(data_id)
     kind = rec.WhichOneof("content")
-    if kind == "chunks":
+    if kind == "inline":
+        if first <= last:
+            yield rec.inline[first : last + 1]
+    elif kind == "chunks":
         for s in slice_manifest(manifest_of(rec.chunks.chunks), first, last):
             yield s
     elif kind == "slice":
         base = rec.slice.offset
-        async for s in content_slices(cache, rec.slice.data_id, base + first, base + last):
-            yield s
+        async for piece in content_slices(cache, rec.slice.data_id, base + first, base + last):
+            yield piece
     elif kind == "children":
         pos = 0
         for span in rec.children.spans:
@@ -188,17 +202,20 @@ async def content_slices(
                 break
             lo = span.offset + max(first, start) - start
             hi = span.offset + min(last + 1, end) - start - 1
-            async for s in content_slices(cache, span.data_id, lo, hi):
-                yield s
+            async for piece in content_slices(cache, span.data_id, lo, hi):
+                yield piece
 
 
 async def collect_manifest(
-    slices: AsyncGenerator[records_pb2.ChunkSlice], bounds: RecordBounds
+    slices: AsyncGenerator[Piece], bounds: RecordBounds
 ) -> list[records_pb2.ChunkSlice]:
-    """The slices as an inline manifest, or nothing once they exceed the bound."""
+    """The slices as an inline manifest, or nothing once they exceed the bound or include
+    inline content (which a manifest cannot name: readers walk the records instead)."""
     out: list[records_pb2.ChunkSlice] = []
     try:
         async for s in slices:
+            if isinstance(s, bytes):
+                return []
             out.append(s)
             if len(out) > bounds.inline_slices:
                 return []

@@ -21,7 +21,7 @@ from lightningstor_api.core.convert import (
     part_count,
     version_id,
 )
-from lightningstor_api.core.datapath import read_manifest
+from lightningstor_api.core.datapath import Piece, read_manifest
 from lightningstor_api.core.objects import checksum_algorithm, validate_storage_class
 from lightningstor_api.core.reads import check_read_conditions
 from lightningstor_api.core.txn import ConflictError
@@ -168,7 +168,7 @@ def full_object_checksum(sums: common_pb2.Checksums, alg: ChecksumAlgorithm) -> 
 
 async def digest_content(
     storage: StorageBackend,
-    manifest: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
+    manifest: Sequence[Piece] | AsyncIterable[Piece],
     algorithms: Iterable[ChecksumAlgorithm],
 ) -> tuple[str, dict[ChecksumAlgorithm, str]]:
     """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage."""

@@ -29,12 +29,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class WrittenData:
-    """What a finished upload stream produced: its chunks and digests."""
+    """What a finished upload stream produced: its chunks (or its inline bytes) and digests."""
 
     chunks: list[records_pb2.ChunkRef]
     size: int
     md5_hex: str
     checksums: dict[ChecksumAlgorithm, str]
+    inline: bytes | None = None
+    """The whole body when it was at most ``inline_max`` bytes: then no chunk was written."""
 
 
 async def write_stream(
@@ -45,8 +47,10 @@ async def write_stream(
     max_size: int,
     expected_length: int | None,
     algorithms: Iterable[ChecksumAlgorithm] = (),
+    inline_max: int = 0,
 ) -> WrittenData:
-    """Store ``body`` as chunks; on any failure delete what was written and re-raise."""
+    """Store ``body`` as chunks, or return it whole when it ends within ``inline_max`` bytes;
+    on any failure delete what was written and re-raise."""
     if expected_length is not None and expected_length > max_size:
         raise EntityTooLarge(MaxSizeAllowed=str(max_size), ProposedSize=str(expected_length))
     hasher = MultiHasher(algorithms)
@@ -90,10 +94,14 @@ async def write_stream(
             raise IncompleteBody(
                 "You did not provide the number of bytes specified by the Content-Length"
             )
-        if head:  # a small body: one chunk, written in one piece (one thread hop)
+        inline: bytes | None = None
+        if head:  # a small body: inline, or one chunk written in one piece (one thread hop)
             data = head[0] if len(head) == 1 else b"".join(head)
             await hasher.update_async(data)
-            writers.append(_ChunkWriter(storage, whole=data))
+            if size <= inline_max:
+                inline = data
+            else:
+                writers.append(_ChunkWriter(storage, whole=data))
         infos = [await w.done() for w in writers]
     except BaseException:
         for w in writers:
@@ -104,7 +112,7 @@ async def write_stream(
         records_pb2.ChunkRef(chunk_id=i.chunk_id, size=i.size, crc32c=i.crc32c, replicas=i.replicas)
         for i in infos
     ]
-    return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums())
+    return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums(), inline)
 
 
 # Bodies up to this size are collected and written as one buffer: a small PUT costs one
@@ -204,17 +212,25 @@ def slice_manifest(
     return out
 
 
+Piece = records_pb2.ChunkSlice | bytes
+"""One stretch of content: a slice of a chunk to read, or inline bytes already at hand."""
+
+
 async def read_manifest(
     storage: StorageBackend,
-    manifest: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
+    manifest: Sequence[Piece] | AsyncIterable[Piece],
 ) -> AsyncIterator[bytes]:
     """Stream the bytes a manifest names, reading only those slices (checksums verified).
 
-    The manifest may be a stream itself (slices resolved through data records as it goes).
-    The replicas a chunk was written to are passed as a hint; no node answering is
-    ServiceUnavailable.
+    The manifest may be a stream itself (slices resolved through data records as it goes,
+    inline content passed through as it is). The replicas a chunk was written to are passed
+    as a hint; no node answering is ServiceUnavailable.
     """
     async for s in _as_async(manifest):
+        if isinstance(s, bytes):
+            if s:
+                yield s
+            continue
         if s.length <= 0:
             continue
         chunk = s.chunk
@@ -232,8 +248,8 @@ async def read_manifest(
 
 
 async def _as_async(
-    items: Sequence[records_pb2.ChunkSlice] | AsyncIterable[records_pb2.ChunkSlice],
-) -> AsyncIterator[records_pb2.ChunkSlice]:
+    items: Sequence[Piece] | AsyncIterable[Piece],
+) -> AsyncIterator[Piece]:
     if isinstance(items, AsyncIterable):
         async for item in items:
             yield item

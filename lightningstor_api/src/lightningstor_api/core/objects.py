@@ -14,7 +14,7 @@ from typing import TypeVar
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
-from lightningstor_api.core.content import chunk_records, inline_manifest, object_slices
+from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import (
     ALGORITHMS,
@@ -107,7 +107,14 @@ async def put_object(
         check_write_conditions(conditions, current.record if current else None, key)
 
     data = await receive_body(
-        cc, body, cc.settings.limits.max_put_size, length, algorithms, content_md5, expected
+        cc,
+        body,
+        cc.settings.limits.max_put_size,
+        length,
+        algorithms,
+        content_md5,
+        expected,
+        inline_max=cc.settings.storage.inline_max_bytes,
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     rec = records_pb2.ObjectRecord(
@@ -120,7 +127,7 @@ async def put_object(
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
     )
-    new_data = chunk_records(data.chunks, data.size, cc.bounds) if data.chunks else []
+    new_data = content_records(data, cc.bounds)
     if new_data:
         rec.data_id = new_data[0].data_id
         rec.manifest.extend(inline_manifest(data.chunks, cc.bounds))
@@ -243,8 +250,11 @@ async def receive_body(
     algorithms: Iterable[ChecksumAlgorithm],
     content_md5: bytes | None,
     expected: dict[ChecksumAlgorithm, str],
+    *,
+    inline_max: int = 0,
 ) -> WrittenData:
-    """Store an upload's body as chunks and check its digests; nothing is left if it fails."""
+    """Store an upload's body as chunks (or keep it, up to ``inline_max`` bytes) and check its
+    digests; nothing is left if it fails."""
     data = await write_stream(
         cc.storage,
         body,
@@ -252,6 +262,7 @@ async def receive_body(
         max_size=max_size,
         expected_length=length,
         algorithms=algorithms,
+        inline_max=inline_max,
     )
     try:
         verify_digests(data, content_md5, expected)

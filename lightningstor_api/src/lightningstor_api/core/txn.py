@@ -71,7 +71,8 @@ class Txn:
             self._deltas[data_id] += 1
 
     def release(self, data_id: str, reason: str) -> None:
-        """Drop one reference; the last one moves the record into the GC journal."""
+        """Drop one reference; the last one moves the record into the GC journal (an inline
+        record is simply deleted)."""
         if data_id:
             self._deltas[data_id] -= 1
             self._gc_reason = self._gc_reason or reason
@@ -136,6 +137,8 @@ class Txn:
         return result
 
     def _journal(self, rec: records_pb2.DataRecord, reason: str = "") -> Sequence[Op]:
+        if rec.WhichOneof("content") == "inline":
+            return []  # its bytes go with the record: nothing is left to collect
         rec.refcount = 0
         rec.ClearField("parts")  # the collector needs the spans, not a segment's summaries
         entry = records_pb2.GcRecord(data=rec, reason=reason or self._gc_reason)

@@ -184,11 +184,16 @@ class DataRecord(_message.Message):
     CHUNKS_FIELD_NUMBER: _builtins.int
     CHILDREN_FIELD_NUMBER: _builtins.int
     SLICE_FIELD_NUMBER: _builtins.int
+    INLINE_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
     PARTS_PER_SEGMENT_FIELD_NUMBER: _builtins.int
     data_id: _builtins.str
     refcount: _builtins.int
     size: _builtins.int
+    inline: _builtins.bytes
+    """The bytes themselves, for a PutObject body up to storage.inline_max_bytes (≤ 64 KiB):
+    no chunk, so releasing the record frees everything (no GC journal entry).
+    """
     parts_per_segment: _builtins.int
     """The root of a completed multipart upload: parts per segment (all but the last segment)."""
     @_builtins.property
@@ -216,14 +221,15 @@ class DataRecord(_message.Message):
         chunks: Global___ChunkList | None = ...,
         children: Global___SpanList | None = ...,
         slice: Global___DataSpan | None = ...,
+        inline: _builtins.bytes = ...,
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
         parts_per_segment: _builtins.int = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "slice", b"slice"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "inline", b"inline", "slice", b"slice"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "data_id", b"data_id", "parts", b"parts", "parts_per_segment", b"parts_per_segment", "refcount", b"refcount", "size", b"size", "slice", b"slice"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "chunks", b"chunks", "content", b"content", "data_id", b"data_id", "inline", b"inline", "parts", b"parts", "parts_per_segment", b"parts_per_segment", "refcount", b"refcount", "size", b"size", "slice", b"slice"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["chunks", "children", "slice"]  # noqa: Y015
+    _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["chunks", "children", "slice", "inline"]  # noqa: Y015
     _WhichOneofArgType_content: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_content) -> _WhichOneofReturnType_content | None: ...
 
