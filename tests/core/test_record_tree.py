@@ -15,7 +15,8 @@ import pytest
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core import Core
-from lightningstor_api.core.content import RecordBounds
+from lightningstor_api.core.content import DataCache, RecordBounds
+from lightningstor_storage import ChunkNotFound
 from lightningstor_types.config import Settings
 from lightningstor_types.service import RequestContext
 
@@ -212,3 +213,39 @@ async def test_records_of_the_earlier_layout_still_read_and_collect(
     await core.gc.run_once()
     assert not await data_records(core)
     assert not chunk_files(core.cc.settings.server.data_dir)
+
+
+async def test_the_data_cache_is_bounded_by_bytes_least_recently_used_out(
+    core: Core, ctx: RequestContext, bucket: str
+) -> None:
+    """Records stay cached while they fit the byte budget, the least recently used goes first,
+    and a record larger than the whole budget is read but never cached."""
+    for key, size in (("a", 3000), ("b", 3000), ("c", 3000), ("big", 4000)):
+        await put(core, ctx, bucket, key, os.urandom(size))  # inline: one data record each
+    records = await data_records(core)
+    small = [r.data_id for r in records if r.size == 3000]
+    (big,) = [r.data_id for r in records if r.size == 4000]
+    encoded = {}
+    for r in records:
+        kv = await core.cc.store.get(core.cc.keys.data(r.data_id))
+        assert kv is not None
+        encoded[r.data_id] = len(kv.value)
+    a, b, c = small
+    lru = DataCache(core.cc.store, core.cc.keys, budget=encoded[a] + encoded[big])
+    for data_id in (a, b, a, c):  # three do not fit; b is the least recently used
+        await lru.load(data_id)
+    tiny = DataCache(core.cc.store, core.cc.keys, budget=encoded[big] - 1)
+    await tiny.load(big)
+
+    for data_id in (a, b, c, big):  # gone from the store: only cached records still load
+        await core.cc.store.delete(core.cc.keys.data(data_id))
+
+    async def cached(cache: DataCache, data_id: str) -> bool:
+        try:
+            await cache.load(data_id)
+        except ChunkNotFound:
+            return False
+        return True
+
+    assert [await cached(lru, d) for d in (a, b, c)] == [True, False, True]
+    assert not await cached(tiny, big)

@@ -48,31 +48,37 @@ class RecordBounds:
     """Parts per segment of a completed upload (≈ 70 to 110 KB with the parts' checksums)."""
 
 
-DATA_CACHE_ENTRIES = 512
+DATA_CACHE_BYTES = 16 * 1024 * 1024
+"""Budget of a server's data-record cache, by encoded size: ~3,800 inline 4 KiB objects, or
+~160 segment records of a large object's tree (an entry count bounded neither)."""
 
 
 class DataCache:
     """data id → the content of its data record (immutable), least recently used out first."""
 
-    def __init__(self, store: MetadataStore, keys: KeySchema, entries: int = DATA_CACHE_ENTRIES):
+    def __init__(self, store: MetadataStore, keys: KeySchema, budget: int = DATA_CACHE_BYTES):
         self._store = store
         self._keys = keys
-        self._entries: OrderedDict[str, records_pb2.DataRecord] = OrderedDict()
-        self._max = entries
+        self._entries: OrderedDict[str, tuple[records_pb2.DataRecord, int]] = OrderedDict()
+        self._bytes = 0
+        self._budget = budget
 
     async def load(self, data_id: str) -> records_pb2.DataRecord:
         """The record (its refcount may be stale); ChunkNotFound when it was released."""
-        rec = self._entries.get(data_id)
-        if rec is not None:
+        hit = self._entries.get(data_id)
+        if hit is not None:
             self._entries.move_to_end(data_id)
-            return rec
+            return hit[0]
         kv = await self._store.get(self._keys.data(data_id))
         if kv is None:
             raise ChunkNotFound(f"data record {data_id} is gone")
         rec = records_pb2.DataRecord.FromString(kv.value)
-        self._entries[data_id] = rec
-        if len(self._entries) > self._max:
-            self._entries.popitem(last=False)
+        size = len(kv.value)
+        if data_id not in self._entries and size <= self._budget:
+            self._entries[data_id] = (rec, size)
+            self._bytes += size
+            while self._bytes > self._budget:
+                self._bytes -= self._entries.popitem(last=False)[1][1]
         return rec
 
 
