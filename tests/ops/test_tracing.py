@@ -114,13 +114,17 @@ def names_under(spans: list[trace_pb2.Span], root: trace_pb2.Span) -> set[str]:
     return {s.name for s in descendants(spans, root)}
 
 
+BODY = b"hello traces " * 1000
+"""Above storage.inline_max_bytes, so that it goes to a chunk (a small body is stored inline)."""
+
+
 def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
     traced_server: ServerProcess, collector: tuple[Collector, int]
 ) -> None:
     keys = traced_server.admin_keys()
     s3 = make_client("http://" + traced_server.ports["s3"], keys["access_key"], keys["secret_key"])
     s3.create_bucket(Bucket="traced")
-    reply = s3.put_object(Bucket="traced", Key="a.txt", Body=b"hello traces")
+    reply = s3.put_object(Bucket="traced", Key="a.txt", Body=BODY)
     request_id = reply["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
 
     root, spans = server_span(
@@ -144,7 +148,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
     assert (
         attributes(by_name["authorize"])["lightningstor.action"] == "lightningstor:objects:create"
     )
-    assert attributes(by_name["storage.put_chunk"])["lightningstor.bytes"] == len(b"hello traces")
+    assert attributes(by_name["storage.put_chunk"])["lightningstor.bytes"] == len(BODY)
     assert attributes(by_name["metadata.txn"])["db.system"] == "embedded"
 
     # The access line of that request carries the trace id.
@@ -162,7 +166,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
 
     # A GET: its storage read is a child too, with the bytes it streamed.
     got = s3.get_object(Bucket="traced", Key="a.txt")
-    assert got["Body"].read() == b"hello traces"
+    assert got["Body"].read() == BODY
     get_id = got["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
     root, spans = server_span(
         collector[0], lambda s: attributes(s).get("lightningstor.request_id") == get_id
@@ -174,7 +178,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
         time.sleep(0.1)
         spans = collector[0].spans()
     read = next(s for s in descendants(spans, root) if s.name == "storage.get_chunk")
-    assert attributes(read)["lightningstor.bytes"] == len(b"hello traces")
+    assert attributes(read)["lightningstor.bytes"] == len(BODY)
     assert "Failed to detach context" not in traced_server.logs()
 
 
