@@ -23,19 +23,23 @@ import pytest
 
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import NoSuchBucket
-from tests.integration.server import ServerProcess, running_server, start_server
+from tests.integration.server import ServerProcess, start_server
 from tests.ops.test_observability import sample
 
 TWO = {"LIGHTNINGSTOR_SERVER__PROCESSES": "2"}
 DEADLINE = 60.0
+START = 120.0  # two processes start one after the other, on a machine other tests share
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 GET_4XX = {"api": "s3", "operation": "-", "status": "4xx"}  # unsigned: refused before routing
 
 
 @pytest.fixture(scope="module")
 def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with running_server(tmp_path_factory.mktemp("procs"), env=TWO) as proc:
-        yield proc
+    server = start_server(tmp_path_factory.mktemp("procs"), env=TWO, timeout=START)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def worker_pids(server: ServerProcess) -> dict[int, int]:
@@ -216,7 +220,7 @@ def test_a_killed_worker_is_restarted_and_the_other_keeps_serving(two: ServerPro
 
 def test_sigterm_stops_the_supervisor_and_every_worker(tmp_path: Path) -> None:
     env = {**TWO, "LIGHTNINGSTOR_METRICS__ADDR": "127.0.0.1:0"}
-    server = start_server(tmp_path / "srv", env=env)
+    server = start_server(tmp_path / "srv", env=env, timeout=START)
     try:
         pids = worker_pids(server)
         assert sorted(pids) == [0, 1]
