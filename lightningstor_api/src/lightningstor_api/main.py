@@ -14,7 +14,6 @@ import sys
 import uvloop
 
 from lightningstor_api import backup
-from lightningstor_api.grpc.server import serve
 from lightningstor_api.logs import setup_logging
 from lightningstor_api.memory import tune_allocator
 from lightningstor_api.supervisor import supervise
@@ -44,6 +43,8 @@ def main() -> None:
             sys.exit(1)
     follow_supervisor(role)
     tune_allocator()
+    from lightningstor_api.grpc.server import serve  # here: the supervisor never loads the server
+
     try:
         uvloop.run(serve(settings, role))
     except OSError as err:  # an address in use, a data directory we may not write, …

@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import FrameType
 
-from lightningstor_api.grpc.server import write_ports_file
 from lightningstor_api.workers import (
     WorkerRole,
     make_run_dir,
@@ -39,6 +38,7 @@ from lightningstor_api.workers import (
     worker_environment,
 )
 from lightningstor_types.config import Settings, split_address
+from lightningstor_types.files import write_ports_file
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightningstor_types.config import Settings
+from lightningstor_types.files import PORTS_FILE_ENV
 
 WORKER_ENV = "LIGHTNINGSTOR_WORKER"
 _PR_SET_PDEATHSIG = 1
@@ -80,7 +81,7 @@ def worker_environment(
         "supervisor_pid": role.supervisor_pid,
         "addresses": dict(addresses),
     }
-    return {WORKER_ENV: json.dumps(document), "LIGHTNINGSTOR_PORTS_FILE": str(ports_file)}
+    return {WORKER_ENV: json.dumps(document), PORTS_FILE_ENV: str(ports_file)}
 
 
 def worker_settings(

@@ -18,14 +18,10 @@ tasks, and ``/metrics`` serves the merged page of every worker.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import signal
-import tempfile
 from collections.abc import Awaitable, Callable
 from importlib.metadata import EntryPoint, entry_points
-from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -67,6 +63,7 @@ from lightningstor_api.tracing import enabled as tracing_enabled
 from lightningstor_api.tracing import setup_tracing
 from lightningstor_api.workers import SINGLE, WorkerRole, socket_path
 from lightningstor_types.config import Settings, TlsSettings
+from lightningstor_types.files import write_ports_file
 from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
     CredentialOperations,
@@ -80,7 +77,6 @@ from lightningstor_types.service import (
 log = logging.getLogger(__name__)
 
 FRONTENDS_GROUP = "lightningstor.frontends"
-PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
@@ -164,20 +160,6 @@ def bind(server: grpc.aio.Server, addr: str, tls: TlsSettings | None = None) -> 
         raise OSError(f"cannot listen on {addr}")
     host = addr.rpartition(":")[0]
     return f"{host}:{port}"
-
-
-def write_ports_file(ports: dict[str, str]) -> None:
-    """Publish the bound addresses as JSON to ``$LIGHTNINGSTOR_PORTS_FILE`` (atomically)."""
-    target = os.environ.get(PORTS_FILE_ENV)
-    if not target:
-        return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(ports, f)
-        f.flush()
-        os.fsync(f.fileno())
-    Path(tmp).replace(path)
 
 
 async def _start_frontends(
