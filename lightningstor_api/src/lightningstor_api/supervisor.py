@@ -200,7 +200,7 @@ class Supervisor:
             delay = min(_BACKOFF_FIRST * 2 ** (worker.failures - 1), _BACKOFF_MAX)
             worker.restart_at = now + delay
             log.error(
-                "worker exited unexpectedly; restarting it",
+                "worker exited unexpectedly",
                 extra={
                     "worker": worker.role.index,
                     "pid": worker.proc.pid,
