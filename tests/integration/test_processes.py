@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import grpc
 import pytest
 
+from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc
 from lightningstor_client import LightningStorClient
-from lightningstor_types.errors import NoSuchBucket
-from tests.integration.server import ServerProcess, start_server
+from tests.integration.server import AdminSigner, ServerProcess, start_server
 from tests.ops.test_observability import sample
 
 TWO = {"LIGHTNINGSTOR_SERVER__PROCESSES": "2"}
@@ -149,12 +150,15 @@ def test_fresh_connections_reach_both_workers_and_the_merged_counter_is_exact(
 def test_fresh_grpc_channels_reach_both_workers(two: ServerProcess) -> None:
     head = {"api": "grpc", "operation": "HeadBucket", "status": "4xx"}
     before = [sample(worker_page(two, i), "lightningstor_requests_total", **head) for i in (0, 1)]
+    signer = AdminSigner(**two.admin_keys())
     for _ in range(30):
-        with (
-            LightningStorClient(two.grpc_addr, **two.admin_keys()) as client,
-            pytest.raises(NoSuchBucket),
-        ):
-            client.head_bucket(f"absent-{uuid.uuid4().hex[:8]}")
+        # a subchannel pool of its own: else grpc may reuse another channel's connection
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        with grpc.insecure_channel(two.grpc_addr, options=options) as channel:
+            stub = bucket_pb2_grpc.BucketServiceStub(grpc.intercept_channel(channel, signer))
+            with pytest.raises(grpc.RpcError) as err:
+                stub.HeadBucket(bucket_pb2.HeadBucketRequest(name="absent"), timeout=10)
+            assert err.value.code() == grpc.StatusCode.NOT_FOUND
     after = [sample(worker_page(two, i), "lightningstor_requests_total", **head) for i in (0, 1)]
     served = [a - b for a, b in zip(after, before, strict=True)]
     assert all(n > 0 for n in served), served
