@@ -4,10 +4,12 @@ Starts, on free loopback ports chosen now: moto's S3 server (the reference, ever
 LightningStor on the embedded default, and LightningStor on a real etcd; runs the same workloads
 against each with ``lightningstor-bench`` (a separate process, one workload at a time), and prints
 a table of the rates with the ratios LightningStor / moto and the targets of issue 9. Every server
-is stopped at the end, whatever happens.
+is stopped at the end, whatever happens. Both LightningStor servers run ``[server] processes =
+--processes`` (default 2: one per core of the 2-core machine); their CPU is the supervisor's and
+all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
-        [--only moto,embedded,etcd] [--quick]
+        [--only moto,embedded,etcd] [--quick] [--processes 2]
 """
 
 from __future__ import annotations
@@ -376,6 +378,9 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="skip the 10 000-key listing")
     p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
+    p.add_argument(
+        "--processes", type=int, default=2, help="[server] processes of the LightningStor servers"
+    )
     args = p.parse_args()
     only = set(args.only.split(","))
     started = time.monotonic()
@@ -383,17 +388,19 @@ def main() -> int:
     targets: dict[str, Target | None] = {}
     pending: dict[str, str] = {}
     procs = Processes()
+    server = f"[server]\nprocesses = {args.processes}\n"
     with workdir(args.keep) as work:
         try:
             if "moto" in only:
                 targets["moto"] = start_moto(procs, work)
             if "embedded" in only:
+                config = f'{server}[metadata]\nbackend = "embedded"\n'
                 targets["embedded"] = start_lightningstor(
-                    procs, work / "embedded", "embedded", '[metadata]\nbackend = "embedded"\n'
+                    procs, work / "embedded", "embedded", config
                 )
             if "etcd" in only:
                 endpoint, etcd_pid = start_etcd(procs, work)
-                config = f'[metadata]\nbackend = "etcd"\nendpoints = ["{endpoint}"]\n'
+                config = f'{server}[metadata]\nbackend = "etcd"\nendpoints = ["{endpoint}"]\n'
                 try:
                     targets["etcd"] = t = start_lightningstor(
                         procs, work / "etcd-ls", "etcd", config
@@ -412,7 +419,8 @@ def main() -> int:
             procs.stop_all()
     out = table(targets, pending)
     header = (
-        f"lightningstor bench: {os.cpu_count()} CPUs, loopback, {args.duration:g} s measured "
+        f"lightningstor bench: {os.cpu_count()} CPUs, loopback, LightningStor servers with "
+        f"[server] processes = {args.processes}, {args.duration:g} s measured "
         f"after {args.warmup:g} s warm-up per workload; total {time.monotonic() - started:.0f} s; "
         f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(anything above ~1 means other work shared the CPUs)"

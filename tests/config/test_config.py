@@ -356,6 +356,8 @@ NODE = '[[storage.distributed.nodes]]\naddress = "{}"\nzone = "{}"\n'
         ),
         ('[server]\ngrpc_addr = "0.0.0.0:9000"\n', "server.s3_addr: 0.0.0.0:9000 clashes with"),
         ("[server]\ns3_workers = 0\n", "server.s3_workers: Input should be greater than or equal"),
+        ("[server]\nprocesses = 0\n", "server.processes: Input should be greater than or equal"),
+        ("[server]\nprocesses = 65\n", "server.processes: Input should be less than or equal"),
         ('[server.tls]\ncert_file = "c.pem"\n', "server.tls.key_file: required but not set"),
         ('[metadata.tls]\ncert_file = "c.pem"\n', "metadata.tls.key_file: required when cert_file"),
         (

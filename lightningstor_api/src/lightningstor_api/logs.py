@@ -1,13 +1,17 @@
 """Structured logs: one JSON object per line (default), or plain text for people.
 
 Fields passed with ``extra={...}`` become keys of the JSON object (or ``key=value`` in text).
+The processes of a multi-process server share stderr: each record is then one ``write`` of its
+whole line (never interleaved with another process's line) and carries a ``worker`` field.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,12 +25,17 @@ def _extra(record: logging.LogRecord) -> dict[str, Any]:
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self, fields: Mapping[str, Any] | None = None) -> None:
+        super().__init__()
+        self._fields = dict(fields or {})
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
+            **self._fields,
             **_extra(record),
         }
         if record.exc_info:
@@ -35,22 +44,51 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    def __init__(self) -> None:
+    def __init__(self, fields: Mapping[str, Any] | None = None) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self._fields = dict(fields or {})
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        extra = " ".join(f"{k}={v}" for k, v in _extra(record).items())
+        pairs = {**self._fields, **_extra(record)}
+        extra = " ".join(f"{k}={v}" for k, v in pairs.items())
         if not extra:
             return text
         head, sep, tail = text.partition("\n")  # keep a traceback below the fields
         return f"{head} {extra}{sep}{tail}"
 
 
-def setup_logging(level: str = "info", fmt: str = "json") -> None:
-    """Send every log record to stderr, as JSON lines or as text."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(TextFormatter() if fmt == "text" else JsonFormatter())
+class LineHandler(logging.Handler):
+    """Writes each record to a file descriptor with one ``write`` of its line (plus a newline):
+    several processes sharing the descriptor never interleave inside a line (on a pipe, lines
+    up to PIPE_BUF bytes, 4 KiB on Linux; on a file opened for appending, every line)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self._fd = fd
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
+            while data:  # a pipe may take a long line in pieces
+                data = data[os.write(self._fd, data) :]
+        except Exception:
+            self.handleError(record)
+
+
+def setup_logging(
+    level: str = "info",
+    fmt: str = "json",
+    *,
+    fields: Mapping[str, Any] | None = None,
+    shared: bool = False,
+) -> None:
+    """Send every log record to stderr, as JSON lines or as text; ``fields`` are added to every
+    record, and ``shared`` (stderr shared with other processes) writes each line at once."""
+    handler: logging.Handler = (
+        LineHandler(sys.stderr.fileno()) if shared else logging.StreamHandler(sys.stderr)
+    )
+    handler.setFormatter(TextFormatter(fields) if fmt == "text" else JsonFormatter(fields))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,7 +1,9 @@
 """``lightningstor-server``: load the configuration, set up logging, serve until told to stop.
 
 ``lightningstor-server backup --to FILE`` copies the embedded metadata store instead
-(:mod:`lightningstor_api.backup`).
+(:mod:`lightningstor_api.backup`). With ``[server] processes`` above 1 this process is the
+supervisor of that many workers (:mod:`lightningstor_api.supervisor`), each of them this
+program again with ``$LIGHTNINGSTOR_WORKER`` set.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import sys
 import uvloop
 
 from lightningstor_api import backup
-from lightningstor_api.grpc.server import serve
 from lightningstor_api.logs import setup_logging
 from lightningstor_api.memory import tune_allocator
+from lightningstor_api.supervisor import supervise
+from lightningstor_api.workers import follow_supervisor, worker_settings
 from lightningstor_types.config_loader import ConfigError, load_settings
 
 log = logging.getLogger("lightningstor_api")
@@ -28,10 +31,22 @@ def main() -> None:
     except ConfigError as err:
         print(f"lightningstor-server: configuration error: {err}", file=sys.stderr)
         sys.exit(2)
-    setup_logging(settings.logging.level, settings.logging.format)
+    settings, role = worker_settings(settings)
+    fields = {"worker": role.index} if role.shared else None
+    shared = settings.server.processes > 1
+    setup_logging(settings.logging.level, settings.logging.format, fields=fields, shared=shared)
+    if settings.server.processes > 1 and not role.shared:
+        try:
+            sys.exit(supervise(settings, sys.argv[1:]))
+        except OSError as err:  # an address in use, a data directory we may not write, …
+            log.error("cannot run: %s", err)
+            sys.exit(1)
+    follow_supervisor(role)
     tune_allocator()
+    from lightningstor_api.grpc.server import serve  # here: the supervisor never loads the server
+
     try:
-        uvloop.run(serve(settings))
+        uvloop.run(serve(settings, role))
     except OSError as err:  # an address in use, a data directory we may not write, …
         log.error("cannot run: %s", err)
         sys.exit(1)

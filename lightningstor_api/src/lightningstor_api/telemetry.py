@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -38,6 +38,24 @@ SCAN_INTERVAL = 30.0
 SCAN_CAP = 1_000_000
 _PAGE = 1000
 _LABELS = ["api", "operation", "status"]
+
+
+_STORE_GAUGES = (
+    ("lightningstor_objects_total", "objects", "Current object versions (keys)"),
+    ("lightningstor_storage_bytes", "storage_bytes", "Bytes of stored content"),
+    ("lightningstor_multipart_uploads_active", "uploads_active",
+     "Uploads begun, not completed or aborted"),
+    ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
+    ("lightningstor_repair_backlog", "repair_backlog",
+     "Chunks of the current repair pass short of good replicas"),
+    ("lightningstor_repair_replicas_restored", "repair_restored",
+     "Replicas restored by repair since start"),
+    ("lightningstor_repair_chunks_lost", "repair_lost",
+     "Chunks with no good replica on any node that answered"),
+)  # fmt: skip
+PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info"})
+"""Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
+worker 0 runs) and ``target_info`` (its labels name one process)."""
 
 
 class _RequestCollector(Collector):
@@ -113,24 +131,16 @@ class Telemetry:
         resource = Resource.create({"service.name": "lightningstor"})
         self.provider = MeterProvider(metric_readers=[reader], resource=resource)
         meter = self.provider.get_meter("lightningstor")
-        for name, field, description in (
-            ("lightningstor_objects_total", "objects", "Current object versions (keys)"),
-            ("lightningstor_storage_bytes", "storage_bytes", "Bytes of stored content"),
-            ("lightningstor_multipart_uploads_active", "uploads_active",
-             "Uploads begun, not completed or aborted"),
-            ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
-            ("lightningstor_repair_backlog", "repair_backlog",
-             "Chunks of the current repair pass short of good replicas"),
-            ("lightningstor_repair_replicas_restored", "repair_restored",
-             "Replicas restored by repair since start"),
-            ("lightningstor_repair_chunks_lost", "repair_lost",
-             "Chunks with no good replica on any node that answered"),
-        ):  # fmt: skip
+        for name, field, description in _STORE_GAUGES:
             meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
 
     def page(self) -> tuple[bytes, str]:
         """The Prometheus text page and its content type."""
-        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        return self.page_bytes(), CONTENT_TYPE_LATEST
+
+    def page_bytes(self) -> bytes:
+        """The Prometheus text page."""
+        return generate_latest(self.registry)
 
     async def scrape(self) -> tuple[bytes, str]:
         """:meth:`page`, for the listener of ``metrics.addr``."""
@@ -180,7 +190,11 @@ async def _count(cc: CoreContext, prefix: bytes) -> int:
 
 
 class Hooks:
-    """The :class:`~lightningstor_types.service.ServerHooks` the server gives its frontends."""
+    """The :class:`~lightningstor_types.service.ServerHooks` the server gives its frontends.
+
+    ``page`` serves ``/metrics`` (default: this process's page; a multi-process server gives
+    the merged page of all its workers).
+    """
 
     def __init__(
         self,
@@ -188,10 +202,11 @@ class Hooks:
         probe: ReadinessProbe,
         telemetry: Telemetry,
         usage: Callable[[RequestRecord], None] | None = None,
+        page: Callable[[], Awaitable[tuple[bytes, str]]] | None = None,
     ) -> None:
         self._probe = probe
         self._usage = usage
-        self._telemetry = telemetry
+        self._page = page if page is not None else telemetry.scrape
         m = settings.metrics
         self._serve_page = m.enabled and m.addr is None
         self._record = telemetry.metrics.record
@@ -199,8 +214,8 @@ class Hooks:
     async def readiness(self) -> Readiness:
         return await self._probe.check()
 
-    def metrics_page(self) -> tuple[bytes, str] | None:
-        return self._telemetry.page() if self._serve_page else None
+    async def metrics_page(self) -> tuple[bytes, str] | None:
+        return await self._page() if self._serve_page else None
 
     def record(self, record: RequestRecord) -> None:
         self._record(record)

@@ -53,7 +53,7 @@ def create_control_app(
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
-        page = hooks.metrics_page() if hooks is not None else None
+        page = await hooks.metrics_page() if hooks is not None else None
         if page is None:
             return Response("metrics are not served here\n", status_code=404)
         if not bearer_ok(request.headers.get("authorization"), token):

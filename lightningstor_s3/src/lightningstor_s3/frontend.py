@@ -10,7 +10,9 @@ stops accepting, lets requests in flight finish within ``server.shutdown_grace_s
 closes.
 
 In-process, the frontend is one worker: the core (and its embedded metadata store) lives in this
-process. ``server.s3_workers`` applies to the stand-alone gateway (:mod:`lightningstor_s3.gateway`).
+process. ``server.s3_workers`` applies to the stand-alone gateway (:mod:`lightningstor_s3.gateway`);
+a server of several processes (``server.processes``) runs one frontend in each, all on one
+socket address (SO_REUSEPORT, set before the bind).
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ class S3Frontend:
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self._address = settings.server.s3_addr
+        self._reuse_port = settings.server.processes > 1
 
     @property
     def bound_address(self) -> str:
@@ -88,7 +91,7 @@ class S3Frontend:
         """Bind, start serving, and return once the listener accepts connections."""
         if self._task is not None:
             raise RuntimeError("the S3 frontend is already started")
-        sock = self._config.bind_socket()
+        sock = self._bind_shared() if self._reuse_port else self._config.bind_socket()
         self._socket = sock
         host, port = sock.getsockname()[:2]
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -99,6 +102,20 @@ class S3Frontend:
                 raise RuntimeError("the S3 frontend stopped while starting")
             await asyncio.sleep(0.01)
         log.info("S3 listening", extra={"addr": self._address})
+
+    def _bind_shared(self) -> socket.socket:
+        """The listening address, bound with SO_REUSEPORT: the server's other processes bind it
+        too, and the kernel spreads new connections over them."""
+        host, port = split_address(self._address)
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+        except OSError as err:
+            sock.close()
+            raise OSError(f"cannot listen on {self._address}: {err}") from None
+        return sock
 
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish (within the grace period), close."""
@@ -144,7 +161,7 @@ def create_frontend(
     if settings.server.s3_workers > 1:
         log.warning(
             "server.s3_workers=%d is ignored in-process: the S3 API shares the server's process "
-            "and core; run several servers, or the stand-alone gateway, to scale out",
+            "and core; set server.processes, or run the stand-alone gateway, to scale out",
             settings.server.s3_workers,
         )
     return S3Frontend(create_app(service, credentials, settings, hooks), settings)

@@ -63,8 +63,8 @@ class NamingHooks:
             return Readiness(ready=True, checks={})
         return await self._inner.readiness()
 
-    def metrics_page(self) -> tuple[bytes, str] | None:
-        return self._inner.metrics_page() if self._inner is not None else None
+    async def metrics_page(self) -> tuple[bytes, str] | None:
+        return await self._inner.metrics_page() if self._inner is not None else None
 
     def record(self, record: RequestRecord) -> None:
         span = trace.get_current_span()

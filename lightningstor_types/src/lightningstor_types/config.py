@@ -307,8 +307,11 @@ class ServerSettings(_Section):
     data_dir: UserPath = Path("./data")
     """Root of everything stored locally (metadata.db, chunks, secret.key) unless set apart."""
     s3_workers: Workers = 1
-    """uvicorn worker processes of the stand-alone S3 gateway (a server serves S3 and gRPC in one
-    process: scale it out with more servers behind the load balancer)."""
+    """uvicorn worker processes of the stand-alone S3 gateway (a server's own processes are
+    ``processes``)."""
+    processes: Workers = 1
+    """Server processes sharing the S3 and gRPC addresses (SO_REUSEPORT) and the data directory;
+    1 = one process, no supervisor."""
     shutdown_grace_seconds: Seconds = 10.0
     """On SIGTERM, how long in-flight calls may take before they are cut."""
     tls: TlsSettings | None = None

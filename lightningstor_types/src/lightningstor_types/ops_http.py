@@ -3,8 +3,10 @@
 The server uses it when ``metrics.addr`` is set, the storage node for its ``metrics.addr``.
 A deliberately small HTTP/1.1 server on asyncio streams (one request per connection, GET and
 HEAD only): the Prometheus scraper and a probe need nothing more, and neither process needs a
-web framework for it. A bearer token, when given, is required on ``/metrics``; without a page
-(metrics disabled) ``/metrics`` is 404.
+web framework for it. An address ``unix:PATH`` listens on a unix socket instead (mode 0600):
+each worker of a multi-process server serves its own page there for the others. A bearer
+token, when given, is required on ``/metrics``; without a page (metrics disabled) ``/metrics``
+is 404.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from lightningstor_types.config import split_address
 from lightningstor_types.service import Readiness
@@ -59,8 +62,11 @@ class OpsListener:
         page: Callable[[], Awaitable[tuple[bytes, str]]] | None,
         readiness: Callable[[], Awaitable[Readiness]],
         token: str | None,
+        *,
+        reuse_port: bool = False,
     ) -> None:
         self._addr = addr
+        self._reuse_port = reuse_port
         self._page = page
         self._readiness = readiness
         self._token = token
@@ -68,8 +74,15 @@ class OpsListener:
         self.bound_address = addr
 
     async def start(self) -> None:
+        if self._addr.startswith("unix:"):
+            path = self._addr.removeprefix("unix:")
+            self._server = await asyncio.start_unix_server(self._serve, path)
+            Path(path).chmod(0o600)  # noqa: ASYNC240 - one syscall on a local socket file
+            return
         host, port = split_address(self._addr)
-        self._server = await asyncio.start_server(self._serve, host, port)
+        self._server = await asyncio.start_server(
+            self._serve, host, port, reuse_port=self._reuse_port or None
+        )
         sock_host, sock_port = self._server.sockets[0].getsockname()[:2]
         self.bound_address = (
             f"[{sock_host}]:{sock_port}" if ":" in sock_host else (f"{sock_host}:{sock_port}")

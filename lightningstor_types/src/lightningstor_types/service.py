@@ -251,7 +251,7 @@ class ServerHooks(Protocol):
         """Reachability of the metadata store, the storage backend and the IAM."""
         ...
 
-    def metrics_page(self) -> tuple[bytes, str] | None:
+    async def metrics_page(self) -> tuple[bytes, str] | None:
         """The Prometheus page and its content type, or None when the frontend does not
         serve ``/metrics`` (metrics disabled, or served on ``metrics.addr``)."""
         ...

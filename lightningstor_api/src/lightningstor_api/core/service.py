@@ -80,16 +80,22 @@ class Core:
         )
         return cls(cc)
 
-    async def start_background(self) -> None:
-        """Start garbage collection (journal, expired uploads, orphan chunks) and the bucket
-        cache's watch in this loop."""
-        self.gc.start()
+    async def start_background(self, *, maintenance: bool = True) -> None:
+        """Start garbage collection (journal, expired uploads, orphan chunks), usage folding,
+        the bucket cache's watch and the request meter's flushes in this loop.
+
+        ``maintenance=False`` (a worker of a multi-process server other than worker 0) starts
+        only what the request path needs: the watch, the meter, the storage-node probes; the
+        collector, the usage folder and scrub/repair run once per server, in worker 0.
+        """
+        if maintenance:
+            self.gc.start()
+            self.usage_folder.start()
         backend = tracing.unwrapped(self.cc.storage)
-        if isinstance(backend, ReplicatedBackend):  # node probes, scrub, repair
-            backend.start_background(self.gc.referenced_chunks)
+        if isinstance(backend, ReplicatedBackend):  # node probes; scrub, repair
+            backend.start_background(self.gc.referenced_chunks if maintenance else None)
         if self.cc.bucket_cache is not None:
             self.cc.bucket_cache.start()
-        self.usage_folder.start()
         self.request_meter.start()
         self._background = True
 

@@ -9,19 +9,19 @@ and ``ca_file`` makes it require client certificates signed by that CA (mTLS).
 Shutdown (SIGTERM or SIGINT): health turns NOT_SERVING, frontends and the gRPC server stop
 accepting calls, in-flight calls get ``server.shutdown_grace_seconds`` to finish, then the core
 closes.
+
+One process of several (``[server] processes``, :mod:`lightningstor_api.workers`): the
+listeners bind with SO_REUSEPORT, only worker 0 does the first-start work and the background
+tasks, and ``/metrics`` serves the merged page of every worker.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import signal
-import tempfile
 from collections.abc import Awaitable, Callable
 from importlib.metadata import EntryPoint, entry_points
-from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -56,11 +56,14 @@ from lightningstor_api.grpc.usage import UsageServicer
 from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
+from lightningstor_api.metrics_merge import ServerPage
 from lightningstor_api.tasks import cancel
-from lightningstor_api.telemetry import Hooks, Telemetry
+from lightningstor_api.telemetry import PRIMARY_ONLY_GAUGES, Hooks, Telemetry
 from lightningstor_api.tracing import enabled as tracing_enabled
 from lightningstor_api.tracing import setup_tracing
+from lightningstor_api.workers import SINGLE, WorkerRole, socket_path
 from lightningstor_types.config import Settings, TlsSettings
+from lightningstor_types.files import write_ports_file
 from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
     CredentialOperations,
@@ -74,7 +77,6 @@ from lightningstor_types.service import (
 log = logging.getLogger(__name__)
 
 FRONTENDS_GROUP = "lightningstor.frontends"
-PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
@@ -98,9 +100,11 @@ def build_grpc_server(
     access_log: bool = True,
     usage: Core | None = None,
     traced: bool = False,
+    reuse_port: bool = False,
 ) -> grpc.aio.Server:
     """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
-    its UsageService too, and every call counted in its request meter."""
+    its UsageService too, and every call counted in its request meter. ``reuse_port``: other
+    processes may listen on the same address (SO_REUSEPORT)."""
     record = usage.request_meter.record if usage is not None else None
     interceptors: list[grpc.aio.ServerInterceptor] = [
         CallInterceptor(access_log=access_log, record=record),
@@ -113,7 +117,7 @@ def build_grpc_server(
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.so_reuseport", 0),
+            ("grpc.so_reuseport", 1 if reuse_port else 0),
         ],
     )
     bucket_pb2_grpc.add_BucketServiceServicer_to_server(BucketServicer(core), server)
@@ -158,20 +162,6 @@ def bind(server: grpc.aio.Server, addr: str, tls: TlsSettings | None = None) -> 
     return f"{host}:{port}"
 
 
-def write_ports_file(ports: dict[str, str]) -> None:
-    """Publish the bound addresses as JSON to ``$LIGHTNINGSTOR_PORTS_FILE`` (atomically)."""
-    target = os.environ.get(PORTS_FILE_ENV)
-    if not target:
-        return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(ports, f)
-        f.flush()
-        os.fsync(f.fileno())
-    Path(tmp).replace(path)
-
-
 async def _start_frontends(
     settings: Settings,
     core: Core,
@@ -200,27 +190,31 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def serve(settings: Settings) -> None:
-    """Run the server until SIGTERM/SIGINT, then shut down gracefully."""
+async def serve(settings: Settings, role: WorkerRole = SINGLE) -> None:
+    """Run the server (or worker ``role`` of it) until SIGTERM/SIGINT, then shut down
+    gracefully."""
     stop = asyncio.Event()
     _stop_on_signals(stop)
     provider = setup_tracing(settings)
     try:
-        await _serve_process(settings, stop)
+        await _serve_process(settings, stop, role)
     finally:
         if provider is not None:
             await asyncio.to_thread(provider.shutdown)  # flushes the spans still queued
     log.info("stopped")
 
 
-async def _serve_process(settings: Settings, stop: asyncio.Event) -> None:
+async def _serve_process(
+    settings: Settings, stop: asyncio.Event, role: WorkerRole = SINGLE
+) -> None:
     core = await Core.open(settings, authorizer=build_authorizer(settings))
     try:
         box = await asyncio.to_thread(load_secret_box, settings)
         credentials = CredentialManager(core.cc, box)
-        await ensure_admin_credential(credentials, settings.server.data_dir)
+        if role.primary:  # the others start once it is ready: the key exists by then
+            await ensure_admin_credential(credentials, settings.server.data_dir)
         await asyncio.to_thread(configure_authentication, settings, credentials)
-        await _serve_core(settings, core, credentials, stop)
+        await _serve_core(settings, core, credentials, stop, role)
     finally:
         await core.close()
 
@@ -241,7 +235,11 @@ def _health_setter(
 
 
 async def _serve_core(
-    settings: Settings, core: Core, credentials: CredentialManager, stop: asyncio.Event
+    settings: Settings,
+    core: Core,
+    credentials: CredentialManager,
+    stop: asyncio.Event,
+    role: WorkerRole = SINGLE,
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
     server = build_grpc_server(
@@ -251,6 +249,7 @@ async def _serve_core(
         access_log=settings.logging.access_log,
         usage=core,
         traced=tracing_enabled(settings),
+        reuse_port=role.shared,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -260,19 +259,32 @@ async def _serve_core(
         cc.store, cc.storage, cc.authorizer, probe_key=settings.metadata.prefix.encode()
     )
     telemetry = Telemetry()
-    hooks = Hooks(settings, probe, telemetry, usage=core.request_meter.record)
+    page = telemetry.scrape
+    if role.shared:
+        sockets = [socket_path(settings, i) for i in range(role.count)]
+        merged = ServerPage(telemetry.page_bytes, role.index, sockets, PRIMARY_ONLY_GAUGES)
+        page = merged.scrape
+    hooks = Hooks(settings, probe, telemetry, usage=core.request_meter.record, page=page)
     await server.start()
     frontends: dict[str, Frontend] = {}
     tasks: list[asyncio.Task[None]] = []
-    metrics_listener: OpsListener | None = None
+    listeners: list[OpsListener] = []
     try:
-        await core.start_background()
+        await core.start_background(maintenance=role.primary)
         credentials.start()
         await _start_frontends(settings, core, credentials, hooks, frontends)
         tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))
+        metrics_listener = None
         if settings.metrics.enabled:
-            tasks.append(asyncio.create_task(telemetry.refresh_loop(cc)))
-            metrics_listener = await _start_metrics_listener(settings, telemetry, hooks)
+            if role.primary:  # the store gauges: one scan per server, not one per worker
+                tasks.append(asyncio.create_task(telemetry.refresh_loop(cc)))
+            if role.shared:  # this worker's own page, for the merged one
+                own = f"unix:{socket_path(settings, role.index)}"
+                listeners.append(OpsListener(own, telemetry.scrape, hooks.readiness, None))
+                await listeners[-1].start()
+            metrics_listener = await _start_metrics_listener(settings, page, hooks, role)
+            if metrics_listener is not None:
+                listeners.append(metrics_listener)
         await probe.check()  # the first report (health is set by the watch task)
         log.info(
             "grpc listening", extra={"addr": grpc_addr, "tls": settings.server.tls is not None}
@@ -289,8 +301,8 @@ async def _serve_core(
         for task in tasks:
             await cancel(task)
         await health_servicer.enter_graceful_shutdown()
-        if metrics_listener is not None:
-            await metrics_listener.stop()
+        for listener in listeners:
+            await listener.stop()
         await asyncio.gather(*(f.stop() for f in frontends.values()))
         await server.stop(grace)
         await credentials.stop()
@@ -298,14 +310,17 @@ async def _serve_core(
 
 
 async def _start_metrics_listener(
-    settings: Settings, telemetry: Telemetry, hooks: ServerHooks
+    settings: Settings,
+    page: Callable[[], Awaitable[tuple[bytes, str]]],
+    hooks: ServerHooks,
+    role: WorkerRole,
 ) -> OpsListener | None:
     """The ``metrics.addr`` listener, when one is configured (else the S3 port serves it)."""
     m = settings.metrics
     if m.addr is None:
         return None
     token = m.bearer_token.get_secret_value() if m.bearer_token is not None else None
-    listener = OpsListener(m.addr, telemetry.scrape, hooks.readiness, token)
+    listener = OpsListener(m.addr, page, hooks.readiness, token, reuse_port=role.shared)
     await listener.start()
     log.info("metrics listening", extra={"addr": listener.bound_address})
     return listener
