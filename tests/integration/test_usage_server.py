@@ -58,7 +58,13 @@ def test_requests_and_bytes_are_counted_for_s3_and_grpc(server: ServerProcess) -
         assert s3.get_object(Bucket="counted", Key="k")["Body"].read() == b"s" * 5000
         after_s3 = wait_for(
             lambda: client.get_usage(org="default").total,
-            lambda u: u.requests >= start.requests + 3 and u.bytes_in >= start.bytes_in + 5000,
+            # Every figure asserted below: the GET's bytes out are counted after its last byte,
+            # and the get_usage calls themselves count as requests.
+            lambda u: (
+                u.requests >= start.requests + 3
+                and u.bytes_in >= start.bytes_in + 5000
+                and u.bytes_out >= start.bytes_out + 5000
+            ),
         )
         assert after_s3.requests >= start.requests + 3
         assert after_s3.bytes_in >= start.bytes_in + 5000
