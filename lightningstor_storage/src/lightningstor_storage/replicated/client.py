@@ -93,6 +93,10 @@ class NodeClient:
             ("grpc.initial_reconnect_backoff_ms", RECONNECT_MS),
             ("grpc.min_reconnect_backoff_ms", RECONNECT_MS),
             ("grpc.max_reconnect_backoff_ms", RECONNECT_MS),
+            # Subchannels are otherwise shared process-wide by target and arguments: a new
+            # backend would inherit another one's reconnect back-off to a node that just came
+            # back, and fail its first calls with the old "connection refused".
+            ("grpc.use_local_subchannel_pool", 1),
         ]
         if tls is None:
             self._channel = grpc.aio.insecure_channel(address, options=options)
