@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from lightningstor_s3.frontend import S3Frontend, uvicorn_config
 from lightningstor_s3.gateway_service import GrpcStorageService
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
+from lightningstor_types.files import write_ports_file
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ResolvedCredential
 
@@ -43,7 +43,6 @@ log = logging.getLogger("lightningstor_s3.gateway")
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_ENDPOINT"
 CREDENTIALS_ENV = "LIGHTNINGSTOR_GATEWAY_CREDENTIALS_FILE"
-PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
 
 
 @dataclass
@@ -79,17 +78,6 @@ def create_gateway_app() -> ASGIApp:
     return create_app(service, credentials, settings)
 
 
-def write_ports_file(address: str) -> None:
-    target = os.environ.get(PORTS_FILE_ENV)
-    if not target:
-        return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"s3": address}, f)
-    Path(tmp).replace(path)
-
-
 async def serve(settings: Settings) -> None:
     """One process: serve until SIGTERM/SIGINT, then stop gracefully."""
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
@@ -101,7 +89,7 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     await frontend.start()
     try:
-        write_ports_file(frontend.bound_address)
+        write_ports_file({"s3": frontend.bound_address})
         log.info("S3 gateway serving", extra={"addr": frontend.bound_address})
         await stop.wait()
     finally:
@@ -120,7 +108,7 @@ def serve_workers(settings: Settings) -> None:
     sock = config.bind_socket()
     sock.listen(config.backlog)  # queue connections until the workers accept them
     host, port = sock.getsockname()[:2]
-    write_ports_file(f"{host}:{port}")
+    write_ports_file({"s3": f"{host}:{port}"})
     Multiprocess(config, sockets=[sock]).run()
 
 

@@ -22,10 +22,8 @@ import asyncio
 import hmac
 import json
 import logging
-import os
 import signal
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +43,13 @@ from lightningstor_api.iam.tokens import (
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, load_config
 from lightningstor_types.errors import InvalidArgument
+from lightningstor_types.files import write_ports_file
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
 log = logging.getLogger("lightningstor.iam")
 
 DEFAULT_ADDR = "127.0.0.1:9003"
-PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
 MAX_CHECKS = 1000
 
 
@@ -108,17 +106,6 @@ class IamServicer(iam_pb2_grpc.IamServiceServicer):
         return iam_pb2.GetServerInfoResponse(issuer=self._issuer, jwks_json=self._jwks)
 
 
-def _write_ports(addr: str) -> None:
-    target = os.environ.get(PORTS_FILE_ENV)
-    if not target:
-        return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump({"iam": addr}, f)
-    Path(tmp).replace(path)
-
-
 def _key_file(args: argparse.Namespace, settings: Settings) -> Path:
     if args.key_file:
         return Path(args.key_file)
@@ -145,7 +132,7 @@ async def serve(args: argparse.Namespace, settings: Settings, token: str | None)
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("iam listening on %s", addr)
-    _write_ports(addr)
+    write_ports_file({"iam": addr})
     await stop.wait()
     await server.stop(2)
 

@@ -13,13 +13,9 @@ scrubs its own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import os
 import signal
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import grpc
 import grpc.aio
@@ -37,14 +33,14 @@ from lightningstor_storage.node.scrub import NodeScrubber
 from lightningstor_storage.node.servicer import StorageNodeServicer
 from lightningstor_storage.node.state import NodeState
 from lightningstor_types.config import MetricsSettings, StorageNodeSettings, TlsSettings
+from lightningstor_types.files import write_ports_file
 from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.readiness import ReadinessChecks
 
-__all__ = ["MAX_MESSAGE_BYTES", "PORTS_FILE_ENV", "SERVICE_NAME", "bind", "serve"]
+__all__ = ["MAX_MESSAGE_BYTES", "SERVICE_NAME", "bind", "serve"]
 
 log = logging.getLogger(__name__)
 
-PORTS_FILE_ENV = "LIGHTNINGSTOR_PORTS_FILE"
 SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageNode"].full_name
 MAX_MESSAGE_BYTES = 8 * 1024 * 1024
 
@@ -71,20 +67,6 @@ def bind(server: grpc.aio.Server, addr: str, tls: TlsSettings | None = None) -> 
     if port == 0:
         raise OSError(f"cannot listen on {addr}")
     return f"{addr.rpartition(':')[0]}:{port}"
-
-
-def write_ports_file(ports: dict[str, str]) -> None:
-    """Publish the bound addresses as JSON to ``$LIGHTNINGSTOR_PORTS_FILE`` (atomically)."""
-    target = os.environ.get(PORTS_FILE_ENV)
-    if not target:
-        return
-    path = Path(target)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as f:
-        json.dump(ports, f)
-        f.flush()
-        os.fsync(f.fileno())
-    Path(tmp).replace(path)
 
 
 async def serve(settings: StorageNodeSettings) -> None:
