@@ -158,6 +158,7 @@ def test_the_client_raises_the_catalog_class(client: LightningStorClient) -> Non
 
 
 def test_request_id_is_echoed_or_made(channel: grpc.Channel) -> None:
+    """Unary calls return it in the trailers (no separate header send: see grpc/calls.py)."""
     call = channel.unary_unary(
         "/lightningstor.v1.BucketService/ListBuckets",
         bucket_pb2.ListBucketsRequest.SerializeToString,
@@ -166,9 +167,9 @@ def test_request_id_is_echoed_or_made(channel: grpc.Channel) -> None:
     _, given = call.with_call(
         bucket_pb2.ListBucketsRequest(), metadata=[("x-request-id", "req-1234")], timeout=5
     )
-    assert dict(given.initial_metadata())["x-request-id"] == "req-1234"
+    assert dict(given.trailing_metadata())["x-request-id"] == "req-1234"
     _, made = call.with_call(bucket_pb2.ListBucketsRequest(), timeout=5)
-    assert re.fullmatch(r"[0-9a-f]{32}", dict(made.initial_metadata())["x-request-id"])
+    assert re.fullmatch(r"[0-9a-f]{32}", dict(made.trailing_metadata())["x-request-id"])
 
 
 def test_request_id_is_echoed_on_errors_too(channel: grpc.Channel) -> None:
@@ -179,7 +180,26 @@ def test_request_id_is_echoed_on_errors_too(channel: grpc.Channel) -> None:
     )
     with pytest.raises(grpc.RpcError) as info:
         call(bucket_pb2.HeadBucketRequest(name="nope"), metadata=[("x-request-id", "r-9")])
-    assert dict(info.value.initial_metadata())["x-request-id"] == "r-9"  # type: ignore[attr-defined]
+    trailers = dict(info.value.trailing_metadata())  # type: ignore[attr-defined]
+    assert trailers["x-request-id"] == "r-9"
+    assert trailers[GRPC_ERROR_CODE_KEY] == "NoSuchBucket"  # with the error's own trailers
+
+
+def test_a_streamed_response_sends_the_request_id_first(channel: grpc.Channel) -> None:
+    """A streamed GET announces it in the initial metadata, before the content."""
+    call = channel.unary_stream(
+        "/lightningstor.v1.ObjectService/GetObject",
+        object_pb2.GetObjectRequest.SerializeToString,
+        object_pb2.GetObjectResponse.FromString,
+    )
+    stream = call(
+        object_pb2.GetObjectRequest(bucket="no-such-bucket-here", key="k"),
+        metadata=[("x-request-id", "s-7")],
+        timeout=5,
+    )
+    with pytest.raises(grpc.RpcError):
+        list(stream)
+    assert dict(stream.initial_metadata())["x-request-id"] == "s-7"  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("shape", ["no-message", "content-first", "two-headers"])

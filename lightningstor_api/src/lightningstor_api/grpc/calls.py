@@ -23,14 +23,13 @@ import grpc
 import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
-from lightningstor_api.grpc.errors import abort_with
+from lightningstor_api.grpc.errors import REQUEST_ID_KEY, abort_with
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext, RequestRecord
 
-REQUEST_ID_KEY = "x-request-id"
 _MAX_REQUEST_ID = 128
 
 access_log = logging.getLogger("lightningstor_api.access")
@@ -91,7 +90,12 @@ async def _begin(context: Context, method: str, *, streamed_in: bool, streamed_o
     call = _Call(_request_id_of(context), method.rpartition("/")[2], time.monotonic())
     call.streamed_in, call.streamed_out = streamed_in, streamed_out
     _call.set(call)
-    await context.send_initial_metadata(((REQUEST_ID_KEY, call.request_id),))
+    if streamed_out:  # the header goes out with the first message anyway
+        await context.send_initial_metadata(((REQUEST_ID_KEY, call.request_id),))
+    else:
+        # In the trailers: sending initial metadata on its own is an extra batch on both sides,
+        # which took a small unary call from 0.71 to 1.08 ms of server CPU (issue 9).
+        context.set_trailing_metadata(((REQUEST_ID_KEY, call.request_id),))
     return call
 
 

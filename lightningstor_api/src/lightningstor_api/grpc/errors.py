@@ -15,6 +15,10 @@ import grpc.aio
 
 from lightningstor_types.errors import InternalError, LightningStorError
 
+REQUEST_ID_KEY = "x-request-id"
+"""The call's request id: in the trailers of unary calls and failures, in the initial
+metadata of streamed responses (sent by the client, or made by the server)."""
+
 log = logging.getLogger(__name__)
 
 
@@ -32,4 +36,5 @@ async def abort_with(
     else:
         log.error("unexpected error", exc_info=exc, extra=where)
         err = InternalError()
-    await context.abort(err.grpc_status, err.message, err.grpc_metadata())
+    trailers = (*err.grpc_metadata(), (REQUEST_ID_KEY, request_id))
+    await context.abort(err.grpc_status, err.message, trailers)
