@@ -102,6 +102,9 @@ class Connection:
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # A client's own connection: gRPC otherwise shares one per target and options
+                # process-wide, so that two clients could never reach two server processes.
+                ("grpc.use_local_subchannel_pool", 1),
             ],
         )
         self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)

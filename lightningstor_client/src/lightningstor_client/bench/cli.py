@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--page-size", type=int, default=1000)
+    p.add_argument("--channels", type=int, default=4,
+                   help="gRPC: connections the sessions take turns on (a server with several "
+                        "processes hands each connection to one of them)")  # fmt: skip
     p.add_argument("--server-pid", type=int, action="append", default=[],
                    help="a server process (its descendants count too); repeatable")  # fmt: skip
     p.add_argument("--label", default="", help="added to the RESULT line as label=")
@@ -79,6 +82,7 @@ def _driver(args: argparse.Namespace) -> Driver:
             access_key=access or None,
             secret_key=secret or None,
             token=args.token,
+            channels=args.channels,
         )
     if not access or not secret:
         raise SystemExit(

@@ -1,4 +1,4 @@
-"""The gRPC side of the load generator: :class:`AsyncLightningStorClient`, one channel."""
+"""The gRPC side of the load generator: :class:`AsyncLightningStorClient`s, a few channels."""
 
 from __future__ import annotations
 
@@ -56,7 +56,9 @@ class GrpcSession:
 
 
 class GrpcDriver:
-    """Sessions over one :class:`AsyncLightningStorClient` to ``endpoint`` (``host:port``).
+    """Sessions over ``channels`` :class:`AsyncLightningStorClient`s to ``endpoint``
+    (``host:port``), dealt round-robin: each client is one connection, and a server running
+    several processes serves each connection from one of them, as with many callers.
 
     Credentials: an access key and its secret (the same as for S3), or a bearer token.
     """
@@ -72,10 +74,16 @@ class GrpcDriver:
         access_key: str | None = None,
         secret_key: str | None = None,
         token: str | None = None,
+        channels: int = 1,
     ) -> None:
-        self._client = AsyncLightningStorClient(
-            endpoint, timeout=120.0, access_key=access_key, secret_key=secret_key, token=token
-        )
+        self._clients = [
+            AsyncLightningStorClient(
+                endpoint, timeout=120.0, access_key=access_key, secret_key=secret_key, token=token
+            )
+            for _ in range(max(1, channels))
+        ]
+        self._client = self._clients[0]
+        self._next = 0
         self._bucket = bucket
         self._body = body
 
@@ -87,7 +95,10 @@ class GrpcDriver:
                 raise
 
     def session(self) -> GrpcSession:
-        return GrpcSession(self._client, self._bucket, self._body)
+        client = self._clients[self._next % len(self._clients)]
+        self._next += 1
+        return GrpcSession(client, self._bucket, self._body)
 
     async def close(self) -> None:
-        await self._client.close()
+        for client in self._clients:
+            await client.close()
