@@ -24,6 +24,7 @@ import pytest
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc
 from lightningstor_client import LightningStorClient
+from lightningstor_types.errors import NoSuchBucket
 from tests.integration.server import AdminSigner, ServerProcess, start_server
 from tests.ops.test_observability import sample
 
@@ -175,6 +176,28 @@ def test_fresh_grpc_channels_reach_both_workers(two: ServerProcess) -> None:
     served = [a - b for a, b in zip(after, before, strict=True)]
     assert all(n > 0 for n in served), served
     assert sample(merged_page(two), "lightningstor_requests_total", **head) == sum(after)
+
+
+def test_each_lightningstor_client_has_a_connection_of_its_own(two: ServerProcess) -> None:
+    """Clients made in one process do not share a connection (gRPC would by default), so a
+    service with several clients reaches every worker."""
+    head = {"api": "grpc", "operation": "HeadBucket", "status": "4xx"}
+
+    def counts() -> list[float]:
+        return [sample(worker_page(two, i), "lightningstor_requests_total", **head) for i in (0, 1)]
+
+    before = counts()
+    clients = [LightningStorClient(two.grpc_addr, **two.admin_keys()) for _ in range(20)]
+    try:
+        for client in clients:
+            with pytest.raises(NoSuchBucket):
+                client.head_bucket("absent")
+    finally:
+        for client in clients:
+            client.close()
+    wait_until(lambda: sum(counts()) - sum(before) == 20, "20 calls counted")
+    served = [a - b for a, b in zip(counts(), before, strict=True)]
+    assert all(n > 0 for n in served), served
 
 
 def test_store_gauges_are_worker_0s_and_appear_once(two: ServerProcess) -> None:
