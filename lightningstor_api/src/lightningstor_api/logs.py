@@ -1,6 +1,7 @@
 """Structured logs: one JSON object per line (default), or plain text for people.
 
-Fields passed with ``extra={...}`` become keys of the JSON object (or ``key=value`` in text).
+Fields passed with ``extra={...}`` become keys of the JSON object (or ``key=value`` in text). A
+message that is a mapping (the audit log's lines) is written as a JSON object under ``msg``.
 The processes of a multi-process server share stderr: each record is then one ``write`` of its
 whole line (never interleaved with another process's line) and carries a ``worker`` field.
 """
@@ -34,13 +35,17 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": record.msg if _is_document(record) else record.getMessage(),
             **self._fields,
             **_extra(record),
         }
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return _ENCODE(entry)
+
+
+def _is_document(record: logging.LogRecord) -> bool:
+    return isinstance(record.msg, Mapping) and not record.args
 
 
 class TextFormatter(logging.Formatter):

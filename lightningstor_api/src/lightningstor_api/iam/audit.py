@@ -2,10 +2,12 @@
 
 Each line is an object with ``time`` (RFC 3339, UTC), ``request_id``, ``principal``
 (``org[/project]/id``), ``action``, ``resource``, ``decision`` (``allow`` | ``deny``),
-``reason`` and ``source`` (the peer address). The line is the log message itself, so a handler
-with the plain ``%(message)s`` format writes exactly one JSON document per line; the same fields
-are also attached to the record as ``extra={"audit": {...}}`` for structured handlers. Set
-``LIGHTNINGSTOR_AUDIT_FILE`` (or call :func:`open_sink`) to send the lines to a file of their own.
+``reason`` and ``source`` (the peer address). The record's message is an :class:`AuditLine`, a
+dict whose text is its JSON: a handler with the plain ``%(message)s`` format writes exactly one
+JSON document per line, and the server's JSON formatter writes the fields as an object under
+``msg``, encoding them once (it was twice, a tenth of a small request's CPU with the access
+line). Set ``LIGHTNINGSTOR_AUDIT_FILE`` (or call :func:`open_sink`) to send the lines to a file
+of their own.
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class DecidingAuthorizer(Protocol):
     async def decide(self, ctx: RequestContext, action: Action, resource: str) -> Decision: ...
 
 
+class AuditLine(dict[str, object]):
+    """The fields of one decision; ``str()`` is their JSON (what text handlers write)."""
+
+    def __str__(self) -> str:
+        return _ENCODE(self)
+
+
 def principal_label(principal: Principal) -> str:
     return f"{principal.scope}/{principal.principal_id}"
 
@@ -46,7 +55,7 @@ def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reaso
     """Write one audit line."""
     if not audit_log.isEnabledFor(logging.INFO):
         return
-    line = {
+    line = AuditLine({
         "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
         "request_id": ctx.request_id,
         "principal": principal_label(ctx.principal),
@@ -56,8 +65,8 @@ def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reaso
         "reason": reason,
         "source": ctx.source_address,
         "api": ctx.api,
-    }
-    audit_log.info(_ENCODE(line), extra={"audit": line})
+    })  # fmt: skip
+    audit_log.info(line)
 
 
 _DECIDES: dict[type, bool] = {}
