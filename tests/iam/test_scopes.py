@@ -12,7 +12,9 @@ import pytest
 from lightningstor.v1 import bucket_pb2, common_pb2, credential_pb2, object_pb2, usage_pb2
 from lightningstor_api.core import Core, usage_admin
 from lightningstor_api.iam import build_authorizer
+from lightningstor_api.iam.audit import AUDIT_LOGGER, record
 from lightningstor_api.identity import CredentialManager, load_secret_box
+from lightningstor_api.logs import JsonFormatter
 from lightningstor_types.errors import AccessDenied, NoSuchBucket, QuotaExceeded
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
@@ -106,6 +108,29 @@ async def test_a_project_key_cannot_reach_another_project(core: Core) -> None:
         )
     with pytest.raises(AccessDenied):
         await create(core, BOB, "x", common_pb2.Scope(org_id="acme", project_id="ops"))
+
+
+def test_an_audit_line_is_one_json_document_in_both_log_formats() -> None:
+    """Text handlers write the decision's JSON; the JSON log carries it as an object under msg."""
+    ctx = RequestContext(principal=Principal("alice", "acme", None), request_id="r-1")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    audit_log = logging.getLogger(AUDIT_LOGGER)
+    audit_log.addHandler(handler)
+    old_level = audit_log.level
+    audit_log.setLevel(logging.INFO)
+    try:
+        record(ctx, "lightningstor:objects:read", "org/acme/bucket/b", True, "role reader")
+    finally:
+        audit_log.removeHandler(handler)
+        audit_log.setLevel(old_level)
+    (rec,) = records
+    as_text = json.loads(rec.getMessage())
+    as_json = json.loads(JsonFormatter().format(rec))
+    assert as_json["msg"] == as_text
+    assert as_text["principal"] == "acme/alice" and as_text["decision"] == "allow"
+    assert "audit" not in as_json  # the fields once, not twice
 
 
 async def test_every_decision_is_audited(core: Core, caplog: pytest.LogCaptureFixture) -> None:
