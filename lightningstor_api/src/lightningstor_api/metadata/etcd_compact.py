@@ -4,8 +4,9 @@ etcd keeps every revision of every key until it is compacted: in its database (m
 its RSS), in its in-memory key index, and a write's old value too. Nothing else of ours needs
 more history than a watch that reopens after a failover, so the store compacts as its own
 writes move the revision on: no timer, one comparison per write, at most one compaction in
-flight. The rule is the embedded store's change log's: once ``retained + retained // 10``
-revisions have passed since the last compaction, compact to ``revision - retained``.
+flight. Once the history reaches ``2 * retained`` revisions, compact to ``revision - retained``:
+so etcd holds between ``retained`` and ``2 * retained`` revisions, and compacts once every
+``retained`` writes (each compaction walks etcd's whole key index, so not on every few writes).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class Compactor:
             raise ValueError("retained revisions must be >= 0")
         self._conn = conn
         self._retained = retained
-        self._step = retained + max(1, retained // 10)
+        self._step = 2 * retained
         self.compacted = 0  # the revision this store last compacted to (or tried to)
         self._task: asyncio.Task[None] | None = None
 
