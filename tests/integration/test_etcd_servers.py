@@ -21,7 +21,7 @@ from lightningstor_api.metadata import EtcdStore
 from lightningstor_api.metadata.etcd_conn import EtcdConfig
 from lightningstor_client import AsyncLightningStorClient
 from lightningstor_types.errors import AccessDenied, BucketAlreadyOwnedByYou
-from tests.fixtures.etcd import EtcdCluster, running_etcd
+from tests.fixtures.etcd import EtcdCluster, readable_at, running_etcd
 from tests.integration.server import ServerProcess, start_server
 
 pytestmark = pytest.mark.etcd
@@ -206,3 +206,55 @@ async def test_losing_an_etcd_member_under_load_loses_no_acknowledged_write(
             for key, data in acked.items():
                 async with await c.get_object("load", key) as stream:
                     assert b"".join([p async for p in stream]) == data, key
+
+
+async def test_a_server_compacts_etcd_history_and_keeps_every_object(
+    tmp_path: Path, etcd: EtcdCluster
+) -> None:
+    """4 KiB PUTs leave their inline bytes in every revision etcd keeps (its RSS grew without
+    bound): the server compacts all but ``metadata.retained_revisions`` of them, and every
+    object, and the watches of its caches, still work."""
+    retained = 100
+    writes_per_key = 8
+    env = {
+        "LIGHTNINGSTOR_METADATA__BACKEND": "etcd",
+        "LIGHTNINGSTOR_METADATA__ENDPOINTS": etcd.endpoint,
+        "LIGHTNINGSTOR_METADATA__RETAINED_REVISIONS": str(retained),
+    }
+    server = start_server(tmp_path / "srv", env=env)
+    try:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as c:
+            await c.create_bucket("small")
+            before = await etcd_revision(etcd)
+            bodies = {f"k{i}": os.urandom(4096) for i in range(40)}
+
+            async def put(keys: list[str]) -> None:
+                for key in keys:  # each key written several times: overwrites, as in the bench
+                    for _ in range(writes_per_key):
+                        await c.put_object("small", key, bodies[key])
+
+            await asyncio.gather(*(put(list(bodies)[w::8]) for w in range(8)))
+            last = await etcd_revision(etcd)
+            assert last - before >= writes_per_key * len(bodies) > 3 * retained
+            deadline = asyncio.get_running_loop().time() + 30
+            while await readable_at(etcd.endpoint, last - 2 * retained):
+                assert asyncio.get_running_loop().time() < deadline, "etcd never compacted"
+                await asyncio.sleep(0.1)
+            assert not await readable_at(etcd.endpoint, before + 1)
+            for key, body in bodies.items():
+                async with await c.get_object("small", key) as stream:
+                    assert b"".join([p async for p in stream]) == body
+            # The bucket cache's watch outlived the compactions: a deleted bucket is gone.
+            await c.create_bucket("later")
+            await c.delete_bucket("later")
+            assert [b.name for b in await c.list_buckets()] == ["small"]
+    finally:
+        server.stop()
+
+
+async def etcd_revision(etcd: EtcdCluster) -> int:
+    store = await EtcdStore.open(EtcdConfig(etcd.endpoints))
+    try:
+        return await store.revision()
+    finally:
+        await store.close()

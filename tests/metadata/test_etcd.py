@@ -34,6 +34,7 @@ from tests.fixtures.etcd import (
     EtcdCluster,
     TlsFiles,
     free_port,
+    readable_at,
     running_etcd,
     write_test_certificates,
 )
@@ -231,6 +232,37 @@ async def test_watch_compacted(open_etcd: OpenEtcd, etcd_endpoint: str) -> None:
     assert await collect(recent, 1) == [WatchEvent(EventType.PUT, b"c/k", b"4", rev)]
 
 
+async def test_history_is_compacted_behind_the_writes(tmp_path: Path) -> None:
+    """etcd keeps every revision until compacted (its RSS grew without bound under 4 KiB PUTs):
+    a store with ``retained_revisions`` keeps that many and compacts older ones as it writes;
+    with 0 it never compacts. Current values are untouched either way."""
+    retained, writes, body = 100, 400, b"x" * 4096
+    with running_etcd(tmp_path / "etcd") as etcd:
+        plain = await EtcdStore.open(EtcdConfig([etcd.endpoint], namespace=b"plain/"))
+        try:
+            first_rev = await plain.put(b"k", b"0")
+            for i in range(writes):
+                await plain.put(b"k%d" % (i % 10), body)
+        finally:
+            await plain.close()
+        assert await readable_at(etcd.endpoint, first_rev)  # nothing compacted it
+
+        config = EtcdConfig([etcd.endpoint], namespace=b"c/", retained_revisions=retained)
+        store = await EtcdStore.open(config)
+        try:
+            for i in range(writes):
+                last = await store.put(b"k%d" % (i % 10), b"%d" % i + body)
+            await store.compactor.wait()
+            # etcd now holds between retained and 2 * retained revisions
+            assert not await readable_at(etcd.endpoint, first_rev)
+            assert not await readable_at(etcd.endpoint, last - 2 * retained)
+            assert await readable_at(etcd.endpoint, last - retained)
+            values = {kv.key: kv.value for kv in (await store.range(b"")).kvs}
+            assert values == {b"k%d" % k: b"%d" % (writes - 10 + k) + body for k in range(10)}
+        finally:
+            await store.close()
+
+
 async def test_namespaces_do_not_meet(open_etcd: OpenEtcd, etcd_namespace: bytes) -> None:
     a = await open_etcd(namespace=etcd_namespace + b"a/")
     b = await open_etcd(namespace=etcd_namespace + b"b/")
@@ -397,6 +429,7 @@ def test_etcd_config_from_the_settings(tls_files: TlsFiles) -> None:
     assert config.tls == EtcdTls(ca=tls_files.ca.read_bytes())
     assert (config.username, config.password, config.timeout) == ("svc", "s3cret", 1.5)
     assert (config.namespace, config.probe_key) == (b"", b"tenant-a/")
+    assert config.retained_revisions == 10_000  # the server compacts etcd by default
     assert "s3cret" not in repr(config)
 
 

@@ -339,6 +339,9 @@ class MetadataSettings(_Section):
     """Key prefix of all our records, so several stores can share one etcd."""
     cache_ttl_seconds: Seconds = 30.0
     """Longest a cached bucket or credential record is used (watch invalidates sooner); 0 = off."""
+    retained_revisions: int = Field(default=10_000, ge=0)
+    """etcd: revisions of history kept; the server compacts older ones as it writes (0 = never:
+    etcd's --auto-compaction must then bound it)."""
 
     @model_validator(mode="before")
     @classmethod

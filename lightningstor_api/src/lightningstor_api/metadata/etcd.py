@@ -5,7 +5,8 @@ Each call is one etcd request: ``get`` and ``range`` are ``Range`` (with ``limit
 ``txn`` is one ``Txn`` whose compares, puts, deletes (``DeletePrefix``: one ``DeleteRange``
 over the prefix) and gets map one to one onto etcd's, so revisions, versions and compares are
 etcd's own. Reads are linearizable. Connection, failover and errors: :mod:`.etcd_conn`;
-watches: :mod:`.etcd_watch`; the README of this package tells the rules.
+watches: :mod:`.etcd_watch`; compaction of etcd's history: :mod:`.etcd_compact`; the README
+of this package tells the rules.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from aetcd import rpc  # type: ignore[import-untyped]
 
+from lightningstor_api.metadata.etcd_compact import Compactor
 from lightningstor_api.metadata.etcd_conn import Connection, EtcdConfig, Method
 from lightningstor_api.metadata.etcd_watch import EtcdWatch
 from lightningstor_api.metadata.store import (
@@ -70,6 +72,7 @@ class EtcdStore:
         self._probe = probe if probe is not None else (self._ns or ALL_KEYS)
         self._barriers: set[asyncio.Task[int | MetadataError]] = set()
         self._watches: weakref.WeakSet[EtcdWatch] = weakref.WeakSet()
+        self.compactor = Compactor(conn, conn.config.retained_revisions)
 
     @classmethod
     async def open(cls, config: EtcdConfig) -> EtcdStore:
@@ -201,6 +204,7 @@ class EtcdStore:
         await asyncio.gather(*self._barriers, return_exceptions=True)
         for watch in list(self._watches):
             watch.stop()
+        await self.compactor.close()
         await self._conn.close()
 
     # ---- helpers ----
@@ -210,7 +214,9 @@ class EtcdStore:
 
     async def _write(self, method: Method, request: Any) -> Any:
         self._conn.check_open()
-        return await self._conn.unary(method, request, idempotent=False)
+        response = await self._conn.unary(method, request, idempotent=False)
+        self.compactor.observe(int(response.header.revision))
+        return response
 
     async def _barrier(self) -> None:
         """Wait until every pending default-start watch has read its start revision."""

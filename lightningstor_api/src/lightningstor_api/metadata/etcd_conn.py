@@ -76,7 +76,8 @@ class EtcdConfig:
     ``endpoints``: ``host:port`` of the members, tried in order. ``timeout``: the deadline of
     one store call, failover included. ``namespace`` is prepended to every key (so that several
     stores, e.g. tests, share one etcd); ``probe_key`` is a key the etcd user may read, read to
-    learn the store revision (default: the namespace).
+    learn the store revision (default: the namespace). ``retained_revisions``: the history the
+    store keeps when it compacts etcd behind its writes (0: it never compacts).
     """
 
     endpoints: Sequence[str]
@@ -86,6 +87,7 @@ class EtcdConfig:
     timeout: float = 5.0
     namespace: bytes = b""
     probe_key: bytes | None = None
+    retained_revisions: int = 0
 
     def __post_init__(self) -> None:
         if not self.endpoints:
@@ -94,6 +96,8 @@ class EtcdConfig:
             raise ValueError("etcd username and password go together")
         if self.timeout <= 0:
             raise ValueError("timeout must be positive")
+        if self.retained_revisions < 0:
+            raise ValueError("retained_revisions must be >= 0")
 
     def __repr__(self) -> str:  # never print the password
         return (

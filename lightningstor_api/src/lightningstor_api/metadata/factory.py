@@ -32,6 +32,7 @@ def etcd_config(settings: Settings) -> EtcdConfig:
         password=meta.password.get_secret_value() if meta.password is not None else None,
         timeout=meta.timeout_seconds,
         probe_key=meta.prefix.encode(),  # a key the etcd user may read (its role's prefix)
+        retained_revisions=meta.retained_revisions,
     )
 
 
