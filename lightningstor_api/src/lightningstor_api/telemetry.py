@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator
+from contextlib import aclosing
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -26,6 +27,7 @@ from prometheus_client.registry import Collector
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.usage import total_usage
 from lightningstor_api.health import ReadinessProbe
+from lightningstor_api.metadata import range_pages
 from lightningstor_api.metrics import METRICS, Gauges, Metrics
 from lightningstor_api.tracing import unwrapped
 from lightningstor_storage.replicated.backend import ReplicatedBackend
@@ -179,13 +181,11 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
 async def _count(cc: CoreContext, prefix: bytes) -> int:
     """Keys under ``prefix``, counted up to ``SCAN_CAP`` (uploads in progress, GC entries)."""
     n = 0
-    start: bytes | None = None
-    while n < SCAN_CAP:
-        page = await cc.store.range(prefix, start=start, limit=_PAGE)
-        n += len(page.kvs)
-        if not page.more or not page.kvs:
-            break
-        start = page.kvs[-1].key + b"\x00"
+    async with aclosing(range_pages(cc.store, prefix, limit=_PAGE)) as pages:
+        async for page in pages:
+            n += len(page.kvs)
+            if n >= SCAN_CAP:
+                break
     return n
 
 

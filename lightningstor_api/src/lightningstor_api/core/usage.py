@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.keys import KeySchema
-from lightningstor_api.metadata import MetadataStore
+from lightningstor_api.metadata import MetadataStore, range_pages
 
 _PAGE = 1000
 
@@ -83,9 +83,7 @@ async def read_usage(
         segment = (project or "_").encode()
         prefix += segment + (b"/" + bucket.encode() if bucket else b"")
     report = UsageReport()
-    start: bytes | None = None
-    while True:
-        page = await store.range(prefix, start=start, limit=_PAGE)
+    async for page in range_pages(store, prefix, limit=_PAGE):
         report.revision = min(report.revision or page.revision, page.revision)
         for kv in page.kvs:
             parsed = keys.parse_usage(kv.key)
@@ -99,19 +97,13 @@ async def read_usage(
             if parsed.bucket is not None:
                 where = (parsed.project_id, parsed.bucket)
                 report.buckets.setdefault(where, Counters()).add(rec)
-        if not page.more or not page.kvs:
-            return report
-        start = page.kvs[-1].key + b"\x00"
+    return report
 
 
 async def total_usage(store: MetadataStore, keys: KeySchema) -> Counters:
     """Every tenant's usage added up: one range over ``usage/``, O(buckets + pending deltas)."""
     total = Counters()
-    start: bytes | None = None
-    while True:
-        page = await store.range(keys.usage_prefix(), start=start, limit=_PAGE)
+    async for page in range_pages(store, keys.usage_prefix(), limit=_PAGE):
         for kv in page.kvs:
             total.add(records_pb2.UsageRecord.FromString(kv.value))
-        if not page.more or not page.kvs:
-            return total
-        start = page.kvs[-1].key + b"\x00"
+    return total

@@ -22,6 +22,7 @@ from lightningstor_api.metadata.store import (
     WatchCompacted,
     WatchEvent,
     prefix_end,
+    range_pages,
 )
 
 __all__ = [
@@ -46,4 +47,5 @@ __all__ = [
     "WatchEvent",
     "open_store",
     "prefix_end",
+    "range_pages",
 ]

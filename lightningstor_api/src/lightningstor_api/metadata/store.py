@@ -16,7 +16,7 @@ refuses) raises ``ValueError``: it is a bug in the caller, never a runtime condi
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, TypeAlias
@@ -263,6 +263,19 @@ def prefix_end(prefix: bytes) -> bytes:
     if not stripped:
         raise ValueError(f"no key is greater than every key starting with {prefix!r}")
     return stripped[:-1] + bytes([stripped[-1] + 1])
+
+
+async def range_pages(
+    store: MetadataStore, prefix: bytes, *, limit: int
+) -> AsyncGenerator[RangeResult, None]:
+    """Every key under ``prefix``, one range of at most ``limit`` keys at a time."""
+    start: bytes | None = None
+    while True:
+        page = await store.range(prefix, start=start, limit=limit)
+        yield page
+        if not page.more or not page.kvs:
+            return
+        start = page.kvs[-1].key + b"\x00"
 
 
 def check_branch(ops: Sequence[Op]) -> None:
