@@ -99,6 +99,7 @@ def test_public_names() -> None:
         "WatchCompacted",
         "WatchEvent",
         "prefix_end",
+        "range_pages",
     }
 
 
