@@ -198,7 +198,8 @@ class AdminSigner(
     def _details(self, d: Any) -> _Details:
         from lightningstor_types.signing import signed_metadata
 
-        metadata = [*(d.metadata or ()), *signed_metadata(self._key, self._secret)]
+        signed = signed_metadata(self._key, self._secret, d.method)
+        metadata = [*(d.metadata or ()), *signed]
         return _Details(d.method, d.timeout, metadata, d.credentials, d.wait_for_ready,
                         getattr(d, "compression", None))  # fmt: skip
 

@@ -9,10 +9,10 @@ error, never ignored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 import grpc.aio
@@ -102,7 +102,8 @@ class _Signing:
         self._sign = sign
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
-        metadata = grpc.aio.Metadata(*self._sign(_method(details), tuple(details.metadata or ())))
+        current = cast(Iterable[tuple[str, str]], details.metadata or ())
+        metadata = grpc.aio.Metadata(*self._sign(_method(details), tuple(current)))
         return grpc.aio.ClientCallDetails(
             details.method, details.timeout, metadata, details.credentials, details.wait_for_ready
         )
