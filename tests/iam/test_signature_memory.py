@@ -1,4 +1,4 @@
-"""SignatureMemory: each signature once within the window, bounded, forgetting only what aged out."""
+"""SignatureMemory: each signature once in the window, bounded, forgetting only what aged out."""
 
 from __future__ import annotations
 

@@ -53,16 +53,18 @@ def _refused(call: object, *args: object, **kwargs: object) -> str:
     return str(err.value.details())
 
 
+def _create_refused(
+    stub: bucket_pb2_grpc.BucketServiceStub, name: str, metadata: tuple[tuple[str, str], ...]
+) -> str:
+    request = bucket_pb2.CreateBucketRequest(name=name)
+    return _refused(stub.CreateBucket, request, metadata=metadata, timeout=10)
+
+
 def test_a_signature_replayed_on_another_method_is_refused(
     server: ServerProcess, stub: bucket_pb2_grpc.BucketServiceStub
 ) -> None:
     captured = _sign(server, LIST)
-    details = _refused(
-        stub.CreateBucket,
-        bucket_pb2.CreateBucketRequest(name="stolen"),
-        metadata=captured,
-        timeout=10,
-    )
+    details = _create_refused(stub, "stolen", captured)
     assert "bad signature" in details
     assert "stolen" not in _names(server, stub)
     # The same header on the method it was made for is good (once).
@@ -79,12 +81,7 @@ def test_a_signature_replayed_on_the_same_method_is_refused(
         metadata=_sign(server, "/lightningstor.v1.BucketService/DeleteBucket"),
         timeout=10,
     )
-    details = _refused(
-        stub.CreateBucket,
-        bucket_pb2.CreateBucketRequest(name="once"),
-        metadata=captured,
-        timeout=10,
-    )
+    details = _create_refused(stub, "once", captured)
     assert "already used" in details
     assert "once" not in _names(server, stub)
 
