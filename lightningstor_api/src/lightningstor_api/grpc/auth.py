@@ -28,7 +28,7 @@ import hmac
 import json
 import time
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
@@ -89,8 +89,9 @@ class GrpcAuthenticator:
         self,
         metadata: dict[str, str],
         method: str,
-        auth_context: Mapping[str, Iterable[bytes]] | None = None,
+        auth_context: Callable[[], Mapping[str, Iterable[bytes]]] | None = None,
     ) -> Principal:
+        """``auth_context``: the call's TLS peer, asked only when a certificate may decide."""
         auth = metadata.get("authorization")
         if auth is not None:
             scheme, _, token = auth.partition(" ")
@@ -100,8 +101,8 @@ class GrpcAuthenticator:
         key_id = metadata.get(ACCESS_KEY_HEADER)
         if key_id is not None:
             return await self._access_key(key_id, metadata, method)
-        if self._certificates and auth_context:
-            principal = self._certificates.principal_of(auth_context)
+        if self._certificates and auth_context is not None:
+            principal = self._certificates.principal_of(auth_context())
             if principal is not None:
                 return principal
         raise Unauthenticated(
@@ -215,7 +216,7 @@ async def _establish(context: grpc.aio.ServicerContext[Any, Any], method: str) -
     if _AUTHENTICATOR is None:
         raise Unauthenticated("Access Denied: authentication is not configured")
     metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-    principal = await _AUTHENTICATOR.principal_of(metadata, method, context.auth_context())
+    principal = await _AUTHENTICATOR.principal_of(metadata, method, context.auth_context)
     _principal.set(principal)
 
 
