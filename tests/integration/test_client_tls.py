@@ -12,6 +12,7 @@ import pytest
 
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import AccessDenied, LightningStorError
+from tests.client.test_bench import _bench
 from tests.fixtures.etcd import TlsFiles, write_client_certificate, write_test_certificates
 from tests.integration.server import ServerProcess, clean_env, running_server
 from tests.s3.conftest import make_client
@@ -135,6 +136,14 @@ def test_cli_over_tls(tls_server: ServerProcess, tls: TlsFiles, tmp_path: Path) 
     )
     assert plain.returncode == 2
     assert "plaintext" in plain.stderr
+
+
+def test_bench_over_tls(tls_server: ServerProcess, tls: TlsFiles) -> None:
+    fields = _bench(
+        tls_server, "--api", "grpc", "--endpoint", f"grpcs://{tls_server.grpc_addr}",
+        "--ca-file", str(tls.ca), "--op", "put", "--bucket", "bench-tls",
+    )  # fmt: skip
+    assert fields["api"] == "grpc"
 
 
 def test_mtls_certificates_map_to_principals(mtls_server: ServerProcess, tls: TlsFiles) -> None:
