@@ -4,7 +4,7 @@ A signature names its date; the server refuses a date farther than the window fr
 so a signature needs remembering only until its date plus the window. Signatures are kept in
 buckets by date second and whole buckets are dropped as they age out (a sweep once a second,
 over at most 2 * window + 1 buckets). Memory is bounded by
-``capacity`` (about 70 bytes a signature): when it is full a new signature is refused (SlowDown)
+``capacity`` (about 85 bytes a signature): when it is full a new signature is refused (SlowDown)
 rather than an old one forgotten early, which would let it be replayed.
 
 The memory is per process: a replay that reaches another server process, or another server,
