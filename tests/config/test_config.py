@@ -361,6 +361,25 @@ NODE = '[[storage.distributed.nodes]]\naddress = "{}"\nzone = "{}"\n'
         ('[server.tls]\ncert_file = "c.pem"\n', "server.tls.key_file: required but not set"),
         ('[metadata.tls]\ncert_file = "c.pem"\n', "metadata.tls.key_file: required when cert_file"),
         (
+            '[server.tls]\ncert_file = "c"\nkey_file = "k"\n'
+            '[[server.tls.principals]]\nsubject_cn = "svc"\nprincipal = "o/svc"\n',
+            "server.tls.principals: need ca_file",
+        ),
+        (
+            '[server.tls]\ncert_file = "c"\nkey_file = "k"\nca_file = "a"\n'
+            '[[server.tls.principals]]\nsubject_cn = "svc"\nsan = "x"\nprincipal = "o/svc"\n',
+            "server.tls.principals[0].subject_cn: set exactly one of subject_cn and san",
+        ),
+        (
+            '[server.tls]\ncert_file = "c"\nkey_file = "k"\nca_file = "a"\n'
+            '[[server.tls.principals]]\nsan = "x"\nprincipal = "svc"\n',
+            'server.tls.principals[0].principal: must be "org/id" or "org/project/id"',
+        ),
+        (
+            "[iam]\ngrpc_signature_window_seconds = 901\n",
+            "iam.grpc_signature_window_seconds: Input",
+        ),
+        (
             "[storage]\nchunk_sizee = 1\n",
             "storage.chunk_sizee: unknown field (did you mean 'chunk_size'?)",
         ),

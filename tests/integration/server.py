@@ -87,13 +87,24 @@ def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _channel(addr: str, tls_ca: Path | None) -> grpc.Channel:
+def _channel(addr: str, tls_ca: Path | None, tls_client: tuple[Path, Path] | None) -> grpc.Channel:
     if tls_ca is None:
         return grpc.insecure_channel(addr)
-    return grpc.secure_channel(addr, grpc.ssl_channel_credentials(tls_ca.read_bytes()))
+    cert, key = tls_client or (None, None)
+    credentials = grpc.ssl_channel_credentials(
+        tls_ca.read_bytes(),
+        key.read_bytes() if key else None,
+        cert.read_bytes() if cert else None,
+    )
+    return grpc.secure_channel(addr, credentials)
 
 
-def _wait_serving(server: ServerProcess, deadline: float, tls_ca: Path | None) -> None:
+def _wait_serving(
+    server: ServerProcess,
+    deadline: float,
+    tls_ca: Path | None,
+    tls_client: tuple[Path, Path] | None = None,
+) -> None:
     ports_file = server.workdir / "ports.json"
     while not ports_file.exists():
         if server.proc.poll() is not None:
@@ -102,7 +113,7 @@ def _wait_serving(server: ServerProcess, deadline: float, tls_ca: Path | None) -
             raise TimeoutError(f"server did not report its ports:\n{server.logs()}")
         time.sleep(0.02)
     server.ports = json.loads(ports_file.read_text())
-    with _channel(server.grpc_addr, tls_ca) as channel:
+    with _channel(server.grpc_addr, tls_ca, tls_client) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while True:
             try:
@@ -124,10 +135,12 @@ def start_server(
     env: Mapping[str, str] | None = None,
     timeout: float = START_TIMEOUT,
     tls_ca: Path | None = None,
+    tls_client: tuple[Path, Path] | None = None,
 ) -> ServerProcess:
     """Start a server whose files live in ``workdir`` and wait until it serves.
 
-    ``tls_ca``: the server's gRPC listener serves TLS with a certificate this CA signed.
+    ``tls_ca``: the server's gRPC listener serves TLS with a certificate this CA signed;
+    ``tls_client``: (cert, key) of a client certificate it accepts (mutual TLS).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
@@ -149,7 +162,7 @@ def start_server(
         )
     server = ServerProcess(proc, workdir, data_dir, log_path)
     try:
-        _wait_serving(server, time.monotonic() + timeout, tls_ca)
+        _wait_serving(server, time.monotonic() + timeout, tls_ca, tls_client)
     except BaseException:
         server.stop(timeout=5)
         raise
@@ -164,9 +177,12 @@ def running_server(
     args: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
     tls_ca: Path | None = None,
+    tls_client: tuple[Path, Path] | None = None,
 ) -> Iterator[ServerProcess]:
     """A server for the duration of the block; stopped (killed if need be) on every exit."""
-    server = start_server(workdir, data_dir=data_dir, args=args, env=env, tls_ca=tls_ca)
+    server = start_server(
+        workdir, data_dir=data_dir, args=args, env=env, tls_ca=tls_ca, tls_client=tls_client
+    )
     try:
         yield server
     finally:
@@ -198,7 +214,8 @@ class AdminSigner(
     def _details(self, d: Any) -> _Details:
         from lightningstor_types.signing import signed_metadata
 
-        metadata = [*(d.metadata or ()), *signed_metadata(self._key, self._secret)]
+        signed = signed_metadata(self._key, self._secret, d.method)
+        metadata = [*(d.metadata or ()), *signed]
         return _Details(d.method, d.timeout, metadata, d.credentials, d.wait_for_ready,
                         getattr(d, "compression", None))  # fmt: skip
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +21,10 @@ if TYPE_CHECKING:
     from tests.integration.server import ServerProcess
 
 
-def _start_gateway(server: ServerProcess, workdir: Path, workers: int) -> Iterator[str]:
+def _start_gateway(
+    server: ServerProcess, workdir: Path, workers: int, upstream: Sequence[str] = ()
+) -> Iterator[str]:
+    """``upstream``: the gateway's flags toward the server (default: its plain gRPC address)."""
     from tests.integration.server import clean_env
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -29,7 +32,7 @@ def _start_gateway(server: ServerProcess, workdir: Path, workers: int) -> Iterat
     log = (workdir / "gateway.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "lightningstor_s3.gateway",
-         "--grpc-endpoint", server.grpc_addr, "--s3-addr", "127.0.0.1:0",
+         *(upstream or ("--grpc-endpoint", server.grpc_addr)), "--s3-addr", "127.0.0.1:0",
          "--credentials-file", str(server.data_dir / "admin-credentials.json")],
         env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports),
                        "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers)}),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
@@ -17,10 +19,11 @@ from lightningstor.v1 import (
     object_pb2_grpc,
     usage_pb2_grpc,
 )
-from lightningstor_client._auth import credential_entries, interceptors
+from lightningstor_client._auth import credential_signer
 from lightningstor_client._errors import from_rpc_error, translated
 from lightningstor_client._transfer import Body, iter_pieces
 from lightningstor_types.errors import LightningStorError, error_from_grpc
+from lightningstor_types.grpc_client import ClientTls, open_channel, signing_interceptors
 from lightningstor_types.scope import Scope
 
 DEFAULT_ENDPOINT = "127.0.0.1:9001"
@@ -28,6 +31,10 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 _R = TypeVar("_R")
 _Req = TypeVar("_Req")
+
+
+def _path(value: str | os.PathLike[str] | None) -> Path | None:
+    return None if value is None else Path(value)
 
 
 def scope_pb(scope: Scope | None) -> common_pb2.Scope | None:
@@ -83,7 +90,13 @@ class _FirstStatus:
 
 
 class Connection:
-    """A channel to one LightningStor endpoint, shared by all of a client's calls."""
+    """A channel to one LightningStor endpoint, shared by all of a client's calls.
+
+    ``endpoint``: ``HOST:PORT``, or ``https://``/``grpcs://HOST:PORT`` for TLS (``http://``,
+    ``grpc://``: plaintext). ``ca_file`` (default: the system trust store) verifies the server;
+    ``cert_file`` and ``key_file`` are a client certificate (mutual TLS). A TLS file turns TLS
+    on for a bare ``HOST:PORT``.
+    """
 
     def __init__(
         self,
@@ -94,11 +107,15 @@ class Connection:
         token: str | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self.endpoint = endpoint
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = open_channel(
             endpoint,
-            interceptors=interceptors(credential_entries(token, access_key, secret_key)),
+            ClientTls(_path(ca_file), _path(cert_file), _path(key_file)),
+            interceptors=signing_interceptors(credential_signer(token, access_key, secret_key)),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

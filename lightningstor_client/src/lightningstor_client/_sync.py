@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import Future
@@ -134,7 +135,9 @@ class LightningStorClient:
     """The blocking client: the same methods as :class:`AsyncLightningStorClient`.
 
     ``LightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0, token=None,
-    access_key=None, secret_key=None)`` (credentials: a bearer token or an access key); use it as
+    access_key=None, secret_key=None, ca_file=None, cert_file=None, key_file=None)``
+    (credentials: a bearer token or an access key; TLS: an ``https://`` or ``grpcs://``
+    endpoint, see :class:`~lightningstor_client._connection.Connection`); use it as
     ``with`` or call :meth:`close`. Callbacks (``progress``) run on the client's own thread.
     """
 
@@ -147,6 +150,9 @@ class LightningStorClient:
         token: str | None = None,
         access_key: str | None = None,
         secret_key: str | None = None,
+        ca_file: str | os.PathLike[str] | None = None,
+        cert_file: str | os.PathLike[str] | None = None,
+        key_file: str | os.PathLike[str] | None = None,
     ) -> None:
         self._loop = _LoopThread()
 
@@ -158,9 +164,16 @@ class LightningStorClient:
                 token=token,
                 access_key=access_key,
                 secret_key=secret_key,
+                ca_file=ca_file,
+                cert_file=cert_file,
+                key_file=key_file,
             )
 
-        self._aio = self._loop.run(connect())
+        try:
+            self._aio = self._loop.run(connect())
+        except BaseException:
+            self._loop.stop()
+            raise
         self.endpoint = endpoint
 
     def close(self) -> None:

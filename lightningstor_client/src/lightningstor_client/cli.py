@@ -1,6 +1,7 @@
 """``lightningstor``: buckets and objects from the shell.
 
-    lightningstor [--endpoint HOST:PORT] mb BUCKET | rb BUCKET | ls [BUCKET[/PREFIX]] [-r]
+    lightningstor [--endpoint [https://]HOST:PORT] [--ca-file F] [--cert-file F --key-file F]
+                  mb BUCKET | rb BUCKET | ls [BUCKET[/PREFIX]] [-r]
                   put FILE BUCKET/KEY | get BUCKET/KEY FILE | rm BUCKET/KEY | head BUCKET/KEY
                   admin GROUP ...   (operator commands: see admin_cli)
 
@@ -30,6 +31,9 @@ ENDPOINT_ENV = "LIGHTNINGSTOR_ENDPOINT"
 TOKEN_ENV = "LIGHTNINGSTOR_TOKEN"  # noqa: S105 - a variable's name
 ACCESS_KEY_ENV = "LIGHTNINGSTOR_ACCESS_KEY_ID"
 SECRET_KEY_ENV = "LIGHTNINGSTOR_SECRET_ACCESS_KEY"  # noqa: S105 - a variable's name
+CA_FILE_ENV = "LIGHTNINGSTOR_CA_FILE"
+CERT_FILE_ENV = "LIGHTNINGSTOR_CERT_FILE"
+KEY_FILE_ENV = "LIGHTNINGSTOR_KEY_FILE"
 PROGRESS_MIN_BYTES = 4 * 1024 * 1024
 
 
@@ -148,6 +152,17 @@ def cmd_head(client: LightningStorClient, args: argparse.Namespace) -> None:
     print(json.dumps(dataclasses.asdict(info), default=str, indent=2))
 
 
+def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
+    """--ca-file, --cert-file, --key-file (defaults from the environment)."""
+    for flag, env, what in (
+        ("--ca-file", CA_FILE_ENV, "CA bundle (PEM) that signed the server's certificate "
+         "(default: the system trust store); turns TLS on"),
+        ("--cert-file", CERT_FILE_ENV, "client certificate (PEM) for mutual TLS"),
+        ("--key-file", KEY_FILE_ENV, "private key (PEM) of --cert-file"),
+    ):  # fmt: skip
+        parser.add_argument(flag, default=os.environ.get(env) or None, help=f"{what} (${env})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lightningstor",
@@ -159,8 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--endpoint",
         default=os.environ.get(ENDPOINT_ENV, DEFAULT_ENDPOINT),
-        help=f"server gRPC address (default: ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT})",
+        help=(
+            f"server gRPC address, HOST:PORT or https://HOST:PORT for TLS "
+            f"(default: ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT})"
+        ),
     )
+    add_tls_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[..., None], help_text: str) -> argparse.ArgumentParser:
@@ -195,6 +214,9 @@ def main(argv: Sequence[str] | None = None) -> None:
             token=os.environ.get(TOKEN_ENV) or None,
             access_key=os.environ.get(ACCESS_KEY_ENV) or None,
             secret_key=os.environ.get(SECRET_KEY_ENV) or None,
+            ca_file=args.ca_file,
+            cert_file=args.cert_file,
+            key_file=args.key_file,
         ) as client:
             code = func(client, args)
     except LightningStorError as err:
@@ -203,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(1)
+    except ValueError as err:  # an endpoint or TLS option that cannot work
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
     except KeyboardInterrupt:
         sys.exit(130)
     if isinstance(code, int) and code:

@@ -3,6 +3,11 @@
     lightningstor-s3-gateway --grpc-endpoint 10.0.0.5:9001 \\
         --credentials-file /etc/lightningstor/s3-keys.json --s3-addr 0.0.0.0:9000
 
+``--grpc-endpoint https://HOST:PORT`` (or ``grpcs://``) reaches the server over TLS, verified
+with ``--grpc-ca-file`` (default: the system trust store); ``--grpc-cert-file`` and
+``--grpc-key-file`` present a client certificate (mutual TLS; the server may map it to the
+gateway's own principal).
+
 It serves the same app as the in-process frontend (:func:`~lightningstor_s3.app.create_app`)
 over :class:`~lightningstor_s3.gateway_service.GrpcStorageService`, so every S3 feature goes
 through the gRPC API. The configuration is the server's (``--config``, ``LIGHTNINGSTOR_*``):
@@ -36,6 +41,7 @@ from lightningstor_s3.gateway_service import GrpcStorageService
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
 from lightningstor_types.files import write_ports_file
+from lightningstor_types.grpc_client import ClientTls, resolve_endpoint
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ResolvedCredential
 
@@ -43,6 +49,14 @@ log = logging.getLogger("lightningstor_s3.gateway")
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_ENDPOINT"
 CREDENTIALS_ENV = "LIGHTNINGSTOR_GATEWAY_CREDENTIALS_FILE"
+CA_FILE_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_CA_FILE"
+CERT_FILE_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_CERT_FILE"
+KEY_FILE_ENV = "LIGHTNINGSTOR_GATEWAY_GRPC_KEY_FILE"
+_TLS_FLAGS = (
+    ("--grpc-ca-file", CA_FILE_ENV, "CA bundle (PEM) of the server's certificate; turns TLS on"),
+    ("--grpc-cert-file", CERT_FILE_ENV, "client certificate (PEM) toward the server (mTLS)"),
+    ("--grpc-key-file", KEY_FILE_ENV, "private key (PEM) of --grpc-cert-file"),
+)
 
 
 @dataclass
@@ -70,18 +84,31 @@ class StaticCredentials:
         return self.keys.get(access_key_id)
 
 
+def _upstream() -> tuple[str, ClientTls]:
+    """The server's endpoint and the TLS toward it, from the environment main() set."""
+
+    def path(env: str) -> Path | None:
+        value = os.environ.get(env)
+        return Path(value) if value else None
+
+    tls = ClientTls(path(CA_FILE_ENV), path(CERT_FILE_ENV), path(KEY_FILE_ENV))
+    return os.environ[ENDPOINT_ENV], tls
+
+
 def create_gateway_app() -> ASGIApp:
     """The gateway's app from the environment (what each uvicorn worker process calls)."""
     settings = Settings()
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
-    service = GrpcStorageService(os.environ[ENDPOINT_ENV], keys=credentials.keys.values())
+    endpoint, tls = _upstream()
+    service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
     return create_app(service, credentials, settings)
 
 
 async def serve(settings: Settings) -> None:
     """One process: serve until SIGTERM/SIGINT, then stop gracefully."""
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
-    service = GrpcStorageService(os.environ[ENDPOINT_ENV], keys=credentials.keys.values())
+    endpoint, tls = _upstream()
+    service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
     frontend = S3Frontend(create_app(service, credentials, settings), settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -117,8 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grpc-endpoint",
         default=os.environ.get(ENDPOINT_ENV, "127.0.0.1:9001"),
-        help=f"host:port of a LightningStor server's gRPC API (env {ENDPOINT_ENV})",
+        help=(
+            f"host:port (https://host:port for TLS) of a LightningStor server's gRPC API "
+            f"(env {ENDPOINT_ENV})"
+        ),
     )
+    for flag, env, what in _TLS_FLAGS:
+        parser.add_argument(flag, default=os.environ.get(env) or None, help=f"{what} (env {env})")
     parser.add_argument(
         "--credentials-file",
         default=os.environ.get(CREDENTIALS_ENV),
@@ -137,10 +169,20 @@ def main(argv: list[str] | None = None) -> None:
     if not args.credentials_file:
         print("lightningstor-s3-gateway: --credentials-file is required", file=sys.stderr)
         sys.exit(2)
+    tls_files = [getattr(args, flag[2:].replace("-", "_")) for flag, _, _ in _TLS_FLAGS]
+    try:  # refuse here, not in each worker, an endpoint or TLS option that cannot work
+        tls = ClientTls(*(Path(f) if f else None for f in tls_files))
+        resolve_endpoint(args.grpc_endpoint, tls)
+    except ValueError as err:
+        print(f"lightningstor-s3-gateway: {err}", file=sys.stderr)
+        sys.exit(2)
     logging.basicConfig(level=settings.logging.level.upper(), stream=sys.stderr)
     # Worker processes read these (and LIGHTNINGSTOR_CONFIG) from the environment.
     os.environ[ENDPOINT_ENV] = args.grpc_endpoint
     os.environ[CREDENTIALS_ENV] = str(Path(args.credentials_file).absolute())
+    for (_, env, _), value in zip(_TLS_FLAGS, tls_files, strict=True):
+        if value:
+            os.environ[env] = str(Path(value).absolute())
     if getattr(args, "config", None):
         os.environ.setdefault("LIGHTNINGSTOR_CONFIG", str(args.config))
     if settings.server.s3_workers > 1:

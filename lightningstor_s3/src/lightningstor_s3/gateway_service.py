@@ -21,9 +21,10 @@ import grpc.aio
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, object_pb2, object_pb2_grpc
 from lightningstor_types.errors import InternalError, error_from_grpc
+from lightningstor_types.grpc_client import ClientTls, Metadata, open_channel, signing_interceptors
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext, ResolvedCredential
-from lightningstor_types.signing import signed_metadata
+from lightningstor_types.signing import ACCESS_KEY_HEADER, signed_metadata
 
 PIECE_BYTES = 1024 * 1024
 """Body bytes per gRPC message of an upload (the API accepts up to 32 MiB)."""
@@ -35,11 +36,25 @@ _R = TypeVar("_R")
 def _metadata(
     ctx: RequestContext, keys: Mapping[Principal, ResolvedCredential]
 ) -> tuple[tuple[str, str], ...]:
-    """The request id, and the caller's own access key signing the call (when the gateway
-    holds it), so the server authenticates and authorizes the S3 caller, not the gateway."""
+    """The request id, and the caller's own access key id (when the gateway holds it), so that
+    :func:`_signer` signs the call as the S3 caller: the server then authenticates and
+    authorizes the S3 caller, not the gateway."""
     key = keys.get(ctx.principal)
-    signed = signed_metadata(key.access_key_id, key.secret_access_key) if key else ()
-    return (("x-request-id", ctx.request_id), *signed)
+    held = ((ACCESS_KEY_HEADER, key.access_key_id),) if key else ()
+    return (("x-request-id", ctx.request_id), *held)
+
+
+def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
+    """Replaces a bare access key id with the signature of the call (which names its method)."""
+
+    def sign(method: str, metadata: Metadata) -> Metadata:
+        key_id = next((v for k, v in metadata if k == ACCESS_KEY_HEADER), None)
+        if key_id is None or key_id not in secrets:
+            return metadata
+        rest = tuple((k, v) for k, v in metadata if k != ACCESS_KEY_HEADER)
+        return (*rest, *signed_metadata(key_id, secrets[key_id], method))
+
+    return sign
 
 
 def _translated(err: grpc.aio.AioRpcError) -> Exception:
@@ -67,11 +82,17 @@ class GrpcStorageService:
         *,
         timeout: float | None = None,
         keys: Iterable[ResolvedCredential] = (),
+        tls: ClientTls | None = None,
     ) -> None:
         self.endpoint = endpoint
+        keys = list(keys)
         self._keys = {k.principal: k for k in keys}
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = open_channel(
             endpoint,
+            tls,
+            interceptors=signing_interceptors(
+                _signer({k.access_key_id: k.secret_access_key for k in keys})
+            ),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

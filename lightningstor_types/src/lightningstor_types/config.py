@@ -47,11 +47,14 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lightningstor_types.signing import DEFAULT_WINDOW_SECONDS
+
 __all__ = [
     "BUILTIN_ROLES",
     "CONFIG_ENV_VAR",
     "ENV_PREFIX",
     "BindingSettings",
+    "CertificatePrincipalSettings",
     "ClientTlsSettings",
     "DistributedSettings",
     "FieldError",
@@ -66,6 +69,7 @@ __all__ = [
     "NodeSettings",
     "S3Settings",
     "ServerSettings",
+    "ServerTlsSettings",
     "Settings",
     "SettingsBase",
     "StorageNodeSettings",
@@ -277,6 +281,41 @@ class TlsSettings(_Section):
     """Oldest TLS version accepted."""
 
 
+class CertificatePrincipalSettings(_Section):
+    """A client certificate that authenticates gRPC calls as a principal (mutual TLS)."""
+
+    subject_cn: str | None = Field(default=None, min_length=1)
+    """The certificate's subject common name, exactly."""
+    san: str | None = Field(default=None, min_length=1)
+    """One of its subject alternative names (DNS name, URI, e-mail or IP), exactly."""
+    principal: str
+    """The principal it is: "org/id" or "org/project/id"."""
+
+    @model_validator(mode="after")
+    def _check(self) -> CertificatePrincipalSettings:
+        if (self.subject_cn is None) == (self.san is None):
+            raise FieldError("subject_cn", "set exactly one of subject_cn and san")
+        parts = self.principal.split("/")
+        if len(parts) not in (2, 3) or "" in parts:
+            raise FieldError(
+                "principal", f'must be "org/id" or "org/project/id", got {self.principal!r}'
+            )
+        return self
+
+
+class ServerTlsSettings(TlsSettings):
+    """The server's listeners; client certificates may name principals on gRPC."""
+
+    principals: list[CertificatePrincipalSettings] = Field(default_factory=list)
+    """gRPC: client certificates (subject CN or SAN) → principal; needs ca_file."""
+
+    @model_validator(mode="after")
+    def _principals_need_mtls(self) -> ServerTlsSettings:
+        if self.principals and self.ca_file is None:
+            raise FieldError("principals", "need ca_file (clients must present certificates)")
+        return self
+
+
 class ClientTlsSettings(_Section):
     """TLS toward a service we call (etcd, storage nodes, the IAM); an empty table = system CAs."""
 
@@ -314,7 +353,7 @@ class ServerSettings(_Section):
     1 = one process, no supervisor."""
     shutdown_grace_seconds: Seconds = 10.0
     """On SIGTERM, how long in-flight calls may take before they are cut."""
-    tls: TlsSettings | None = None
+    tls: ServerTlsSettings | None = None
     """TLS for both listeners; absent = plain TCP."""
 
 
@@ -533,6 +572,12 @@ class IamSettings(_Section):
     """Longest an IAM decision is reused (0 = ask every time); the IAM may say shorter."""
     timeout_seconds: PositiveSeconds = 2.0
     """Deadline of one IAM call; on timeout the call is denied."""
+    grpc_signature_window_seconds: Annotated[int, Field(ge=5, le=900)] = DEFAULT_WINDOW_SECONDS
+    """gRPC access-key signatures: accepted this far from the server's clock, and remembered
+    (refused a second time) this long."""
+    grpc_nonce_capacity: Annotated[int, Field(ge=1000)] = 1_000_000
+    """Most signatures one server process remembers; beyond it new ones are refused
+    (SlowDown) until old ones leave the window."""
     secret_key_file: UserPath | None = None
     """Key that encrypts stored S3 secrets; default {server.data_dir}/secret.key (made at start)."""
     secret_key: SecretStr | None = None

@@ -27,6 +27,7 @@ from lightningstor_api.iam.policy import Decision
 from lightningstor_types.actions import Action
 from lightningstor_types.config import ClientTlsSettings, IamSettings
 from lightningstor_types.errors import AccessDenied, IamUnavailable
+from lightningstor_types.grpc_client import ClientTls
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
@@ -42,16 +43,8 @@ CHANNEL_OPTIONS = (
 _Key = tuple[str, str, str, str, str]
 
 
-def _read(path: Path) -> bytes:
-    return path.read_bytes()
-
-
 def channel_credentials(tls: ClientTlsSettings) -> grpc.ChannelCredentials:
-    return grpc.ssl_channel_credentials(
-        root_certificates=_read(tls.ca_file) if tls.ca_file else None,
-        private_key=_read(tls.key_file) if tls.key_file else None,
-        certificate_chain=_read(tls.cert_file) if tls.cert_file else None,
-    )
+    return ClientTls(tls.ca_file, tls.cert_file, tls.key_file).credentials()
 
 
 class _TokenFile:

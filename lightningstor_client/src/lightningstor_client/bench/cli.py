@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--secret-key", default=os.environ.get("AWS_SECRET_ACCESS_KEY", ""))
     p.add_argument("--credentials-file", type=Path, help="admin-credentials.json of a server")
     p.add_argument("--token", default=None, help="gRPC: a bearer token instead of an access key")
+    p.add_argument("--ca-file", default=None, help="gRPC: CA of the server's certificate (TLS)")
+    p.add_argument("--cert-file", default=None, help="gRPC: client certificate (mutual TLS)")
+    p.add_argument("--key-file", default=None, help="gRPC: private key of --cert-file")
     p.add_argument("--region", default="us-east-1")
     p.add_argument(
         "--unsigned-payload",
@@ -83,7 +86,12 @@ def _driver(args: argparse.Namespace) -> Driver:
             secret_key=secret or None,
             token=args.token,
             channels=args.channels,
+            ca_file=args.ca_file,
+            cert_file=args.cert_file,
+            key_file=args.key_file,
         )
+    if args.ca_file or args.cert_file or args.key_file:
+        raise SystemExit("lightningstor-bench: TLS options are for --api grpc only")
     if not access or not secret:
         raise SystemExit(
             "lightningstor-bench: S3 needs --access-key/--secret-key or --credentials-file"

@@ -57,8 +57,9 @@ class GrpcSession:
 
 class GrpcDriver:
     """Sessions over ``channels`` :class:`AsyncLightningStorClient`s to ``endpoint``
-    (``host:port``), dealt round-robin: each client is one connection, and a server running
-    several processes serves each connection from one of them, as with many callers.
+    (``host:port``, ``grpcs://host:port`` for TLS), dealt round-robin: each client is one
+    connection, and a server running several processes serves each connection from one of
+    them, as with many callers.
 
     Credentials: an access key and its secret (the same as for S3), or a bearer token.
     """
@@ -75,10 +76,20 @@ class GrpcDriver:
         secret_key: str | None = None,
         token: str | None = None,
         channels: int = 1,
+        ca_file: str | None = None,
+        cert_file: str | None = None,
+        key_file: str | None = None,
     ) -> None:
         self._clients = [
             AsyncLightningStorClient(
-                endpoint, timeout=120.0, access_key=access_key, secret_key=secret_key, token=token
+                endpoint,
+                timeout=120.0,
+                access_key=access_key,
+                secret_key=secret_key,
+                token=token,
+                ca_file=ca_file,
+                cert_file=cert_file,
+                key_file=key_file,
             )
             for _ in range(max(1, channels))
         ]
