@@ -31,6 +31,7 @@ ROUNDS = 40
 KEY = "racy"
 SOURCE = "source"
 BODY = 6000  # above inline_max_bytes: every version owns a chunk
+UNVERSIONED = bucket_pb2.VERSIONING_STATUS_UNVERSIONED
 ENABLED = bucket_pb2.VERSIONING_STATUS_ENABLED
 SUSPENDED = bucket_pb2.VERSIONING_STATUS_SUSPENDED
 
@@ -44,9 +45,16 @@ async def any_core(tmp_path: Path, store_settings: dict[str, object]) -> AsyncIt
         await c.close()
 
 
+def seeding(status: bucket_pb2.VersioningStatus.ValueType) -> bucket_pb2.VersioningStatus.ValueType:
+    """Versions are seeded with versioning enabled, except in the unversioned bucket."""
+    return UNVERSIONED if status == UNVERSIONED else ENABLED
+
+
 async def set_versioning(
     core: Core, ctx: RequestContext, name: str, status: bucket_pb2.VersioningStatus.ValueType
 ) -> None:
+    if status == UNVERSIONED:  # stays so: a bucket never returns to unversioned
+        return
     await core.put_bucket_versioning(
         ctx, bucket_pb2.PutBucketVersioningRequest(name=name, status=status)
     )
@@ -110,13 +118,14 @@ async def race_round(
     rnd: random.Random,
     i: int,
 ) -> None:
-    """Seed a few versions (every other round under a delete marker), then, with versioning
-    ``status`` (suspended: the writers replace the null version), delete each of them
+    """Seed a few versions (every other round under a delete marker; unversioned: one null
+    version, replaced), then, with versioning ``status`` (suspended: the writers replace the
+    null version), delete each of them
     by id while writers (PutObject, and in turn a delete marker, CopyObject or
     CompleteMultipartUpload) each write the key and delete what they wrote by its version id.
     Every call starts after a random jitter, so the transactions read and commit in every order.
     """
-    await set_versioning(core, ctx, bucket, ENABLED)
+    await set_versioning(core, ctx, bucket, seeding(status))
     seeded = [(await put(core, ctx, bucket, KEY, body(i * 10 + n))).version_id for n in range(5)]
     if i % 2:
         seeded.append((await delete(core, ctx, bucket, KEY)).version_id)
@@ -174,14 +183,16 @@ async def drain(core: Core, ctx: RequestContext, bucket: str, scope: Scope) -> N
     await core.delete_bucket(ctx, bucket_pb2.DeleteBucketRequest(name=bucket))
 
 
-@pytest.mark.parametrize("status", [ENABLED, SUSPENDED], ids=["enabled", "suspended"])
+@pytest.mark.parametrize(
+    "status", [ENABLED, SUSPENDED, UNVERSIONED], ids=["enabled", "suspended", "unversioned"]
+)
 async def test_concurrent_writes_keep_current_copy_and_versions_agreeing(
     any_core: Core, ctx: RequestContext, status: bucket_pb2.VersioningStatus.ValueType
 ) -> None:
     core = any_core
     bucket = "races"
     await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name=bucket))
-    await set_versioning(core, ctx, bucket, ENABLED)
+    await set_versioning(core, ctx, bucket, seeding(status))
     scope = ctx.principal.scope
     await put(core, ctx, bucket, SOURCE, body(250))
     rnd = random.Random(14)

@@ -223,13 +223,12 @@ async def try_commit_version(
     # "no current copy" (newest: a delete marker) and a delete marker written meanwhile with a
     # newer sort id both commit, and the PUT's copy is current under the marker.
     prefix = cc.keys.key_versions_prefix(scope, bucket.name, key)
-    found = await newest_versions(cc, scope, bucket.name, key)
-    newest = found[0] if found else None
-    expect_newest(txn, prefix, newest)
+    newest = await _newest_version_key(cc, bref, key, cur, fresh)
+    txn.expect_none_in(prefix, newest if newest is not None else prefix_end(prefix))
     rec = records_pb2.ObjectRecord()
     rec.CopyFrom(record)
     rec.key = key
-    rec.sort_id = newer_sort_id(newest.key[len(prefix) :].decode() if newest else None)
+    rec.sort_id = newer_sort_id(newest[len(prefix) :].decode() if newest else None)
     rec.last_modified.CopyFrom(now_timestamp())
     if bref.record.versioning == ENABLED:
         rec.version_id = rec.sort_id
@@ -256,6 +255,21 @@ async def try_commit_version(
         extra(txn)
     await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, rec.size)
     return rec
+
+
+async def _newest_version_key(
+    cc: CoreContext, bucket: BucketRef, key: str, cur: Version | None, fresh: bool
+) -> bytes | None:
+    """The metadata key of ``key``'s newest version (None: it has none). A first attempt takes
+    it from the current copy, which is the newest version when present, and in an unversioned
+    bucket there is no other; the compare proves it at commit, and a retry reads it."""
+    if not fresh:
+        if cur is not None:
+            return cc.keys.version(bucket.scope, bucket.name, key, cur.record.sort_id)
+        if bucket.record.versioning not in (ENABLED, SUSPENDED):
+            return None
+    found = await newest_versions(cc, bucket.scope, bucket.name, key)
+    return found[0].key if found else None
 
 
 def stored_usage(rec: records_pb2.ObjectRecord, sign: int) -> tuple[int, int]:
