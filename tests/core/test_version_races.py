@@ -9,6 +9,8 @@ import asyncio
 import contextlib
 import functools
 import random
+import time
+import types
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import pytest
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, object_pb2
-from lightningstor_api.core import Core
+from lightningstor_api.core import Core, ids
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
@@ -199,3 +201,25 @@ async def test_concurrent_writes_keep_current_copy_and_versions_agreeing(
     for i in range(ROUNDS):
         await race_round(core, ctx, bucket, status, rnd, i)
     await drain(core, ctx, bucket, scope)
+
+
+async def test_a_version_written_by_a_clock_behind_is_still_the_newest(
+    any_core: Core, ctx: RequestContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sort ids come from the wall clock, which steps back and differs between servers: a new
+    version must still sort first, or the current copy would not be the newest version."""
+    core = any_core
+    bucket = "clocks"
+    await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name=bucket))
+    await set_versioning(core, ctx, bucket, ENABLED)
+    await put(core, ctx, bucket, KEY, b"first")
+    hour_ago = time.time_ns() - 3600 * 10**9
+    monkeypatch.setattr(ids, "time", types.SimpleNamespace(time_ns=lambda: hour_ago))
+    second = await put(core, ctx, bucket, KEY, b"second")
+    versions = await versions_of(core, ctx.principal.scope, bucket, KEY)
+    assert versions[0].version_id == second.version_id
+    await assert_current_is_newest(core, ctx.principal.scope, bucket, KEY)
+    listed = await core.list_object_versions(
+        ctx, object_pb2.ListObjectVersionsRequest(bucket=bucket)
+    )
+    assert [(v.version_id, v.is_latest) for v in listed.versions][0] == (second.version_id, True)
