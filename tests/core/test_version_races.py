@@ -222,4 +222,5 @@ async def test_a_version_written_by_a_clock_behind_is_still_the_newest(
     listed = await core.list_object_versions(
         ctx, object_pb2.ListObjectVersionsRequest(bucket=bucket)
     )
-    assert [(v.version_id, v.is_latest) for v in listed.versions][0] == (second.version_id, True)
+    latest = listed.versions[0]
+    assert (latest.version_id, latest.is_latest) == (second.version_id, True)
