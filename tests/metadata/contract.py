@@ -304,6 +304,31 @@ class MetadataStoreContract:
         assert not (await store.txn([Compare.mod_revision(K, 0)], [])).succeeded
         assert (await store.txn([Compare.value_equals(K, b"v")], [])).succeeded
 
+    async def test_range_compares_every_key_in_the_range(self, store: MetadataStore) -> None:
+        assert (await store.txn([Compare.none_in(b"r/", b"r0")], [])).succeeded
+        assert not (await store.txn([Compare(b"r/", CREATE, GT, 0, range_end=b"r0")], [])).succeeded
+        first = await store.put(b"r/b", b"1")
+        await store.put(b"r/d", b"2")
+        await store.put(b"r0", b"outside")  # range_end is exclusive
+        assert (await store.txn([Compare.none_in(b"r/", b"r/b")], [])).succeeded
+        assert (await store.txn([Compare.none_in(b"r/b\x00", b"r/d")], [])).succeeded
+        assert not (await store.txn([Compare.none_in(b"r/", b"r/c")], [])).succeeded
+        assert not (await store.txn([Compare.none_in(b"r/c", b"r0")], [])).succeeded
+        assert (await store.txn([Compare(b"r/", CREATE, GT, 0, range_end=b"r0")], [])).succeeded
+        # every key must hold: r/d was written after r/b
+        below = Compare(b"r/", MOD, LT, first + 1, range_end=b"r0")
+        assert not (await store.txn([below], [])).succeeded
+        assert (
+            await store.txn([Compare(b"r/", MOD, LT, first + 1, range_end=b"r/c")], [])
+        ).succeeded
+        with pytest.raises(ValueError):
+            Compare.none_in(b"r/b", b"r/b")
+
+    async def test_exists(self, store: MetadataStore) -> None:
+        assert not (await store.txn([Compare.exists(K)], [])).succeeded
+        await store.put(K, b"")
+        assert (await store.txn([Compare.exists(K)], [])).succeeded
+
     def test_compare_checks_its_operand_type(self) -> None:
         with pytest.raises(TypeError):
             Compare(K, VALUE, EQ, 1)

@@ -15,7 +15,7 @@ from google.protobuf.message import Message
 from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_client._models import to_datetime
 
-FindingKind = Literal["missing", "corrupt", "under_replicated", "unknown", "orphan"]
+FindingKind = Literal["missing", "corrupt", "under_replicated", "unknown", "orphan", "current_copy"]
 
 _KINDS: dict[int, FindingKind] = {
     pb.FINDING_KIND_MISSING: "missing",
@@ -23,6 +23,7 @@ _KINDS: dict[int, FindingKind] = {
     pb.FINDING_KIND_UNDER_REPLICATED: "under_replicated",
     pb.FINDING_KIND_UNKNOWN: "unknown",
     pb.FINDING_KIND_ORPHAN: "orphan",
+    pb.FINDING_KIND_CURRENT_COPY: "current_copy",
 }
 
 
@@ -139,7 +140,8 @@ class StorageStatus:
 
 @dataclass(frozen=True, slots=True)
 class ConsistencyFinding:
-    """A chunk that is not as it should be (see ``FindingKind``), and what repair did to it."""
+    """A chunk that is not as it should be, or an object's current copy that disagrees with
+    its newest version (see ``FindingKind``), and what repair did to it."""
 
     kind: FindingKind
     chunk_id: str
@@ -148,6 +150,7 @@ class ConsistencyFinding:
     mtime: datetime | None
     action: str
     detail: str
+    object_path: str
 
     @classmethod
     def from_pb(cls, msg: pb.ConsistencyFinding) -> ConsistencyFinding:
@@ -180,6 +183,9 @@ class ConsistencySummary:
     findings_omitted: int
     consistent: bool
     remaining: int
+    object_keys: int
+    current_copy_mismatches: int
+    current_copies_repaired: int
 
     @classmethod
     def from_pb(cls, msg: pb.ConsistencySummary) -> ConsistencySummary:

@@ -1,7 +1,10 @@
-"""The consistency check: metadata against chunk storage, as a dry run or with repair.
+"""The consistency check: metadata against itself and against chunk storage, as a dry run or
+with repair.
 
-Two walks, each streaming:
+Three walks, each streaming:
 
+0. **Current copies** (:mod:`.current_copies`): every object's current copy against its newest
+   version. With ``repair``, the copy is rewritten from the newest version (or deleted).
 1. **Referenced chunks.** Every chunk a data record names (``lightningstor/data/…``: the records
    hold every chunk reference, whatever the objects' manifests look like) is checked by the
    backend (:meth:`~lightningstor_storage.StorageBackend.check_chunk`): present and, with
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
-from lightningstor_api.core import orphans
+from lightningstor_api.core import current_copies, orphans
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import timestamp_of
 from lightningstor_storage import ChunkCheck
@@ -76,6 +79,9 @@ class ConsistencyCheck:
         s = self.summary
         started = time.time()
         s.started_at.CopyFrom(timestamp_of(started))
+        async for finding in self._current_copies():
+            if self._emit():
+                yield pb.CheckConsistencyResponse(finding=finding)
         async for finding in self._referenced():
             if self._emit():
                 yield pb.CheckConsistencyResponse(finding=finding)
@@ -83,11 +89,22 @@ class ConsistencyCheck:
             if self._emit():
                 yield pb.CheckConsistencyResponse(finding=finding)
         s.finished_at.CopyFrom(timestamp_of(time.time()))
-        s.consistent = not (s.missing or s.corrupt or s.under_replicated or s.unknown or s.orphans)
+        s.consistent = not (
+            s.current_copy_mismatches
+            or s.missing
+            or s.corrupt
+            or s.under_replicated
+            or s.unknown
+            or s.orphans
+        )
         log.info(
-            "consistency check%s: %d chunks referenced, %d missing, %d corrupt, "
+            "consistency check%s: %d object keys, %d current copies wrong (%d repaired), "
+            "%d chunks referenced, %d missing, %d corrupt, "
             "%d under-replicated, %d unknown, %d orphans (%d deleted), %d replicas restored",
             " with repair" if self._repair else "",
+            s.object_keys,
+            s.current_copy_mismatches,
+            s.current_copies_repaired,
             s.referenced_chunks,
             s.missing,
             s.corrupt,
@@ -105,6 +122,36 @@ class ConsistencyCheck:
             return True
         self.summary.findings_omitted += 1
         return False
+
+    # ---- walk 0: current copies against versions ----
+
+    async def _current_copies(self) -> AsyncIterator[pb.ConsistencyFinding]:
+        s = self.summary
+        async for state in current_copies.walk(self._cc):
+            s.object_keys += 1
+            if not state.disagreement():
+                continue
+            state = await current_copies.read(self._cc, state.path)  # a write may have raced
+            detail = state.disagreement()
+            if not detail:
+                continue
+            s.current_copy_mismatches += 1
+            action = ""
+            if self._repair:
+                action = await current_copies.repair(self._cc, state.path)
+                if action:
+                    s.current_copies_repaired += 1
+                else:
+                    action = "not repaired: the key kept changing"
+                    s.remaining += 1
+            else:
+                s.remaining += 1
+            yield pb.ConsistencyFinding(
+                kind=pb.FINDING_KIND_CURRENT_COPY,
+                object_path=state.path.decode(errors="replace"),
+                action=action,
+                detail=detail,
+            )
 
     # ---- walk 1: every referenced chunk ----
 

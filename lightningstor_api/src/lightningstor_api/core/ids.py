@@ -18,6 +18,15 @@ def new_sort_id(now_ns: int | None = None) -> str:
     return f"{_MAX_NS - ns:016x}{secrets.token_hex(4)}"
 
 
+def newer_sort_id(than: str | None) -> str:
+    """A new sort id that sorts before ``than`` (the key's newest version), even when this
+    server's clock is behind the one that wrote ``than`` or has stepped back."""
+    sort_id = new_sort_id()
+    if than is None or sort_id < than:
+        return sort_id
+    return new_sort_id(_MAX_NS - int(than[:16], 16) + 1)
+
+
 def is_sort_id(value: str) -> bool:
     """True when ``value`` has the form of a sort id (and so may name a stored version)."""
     return _SORT_ID.fullmatch(value) is not None

@@ -42,6 +42,9 @@ class KeySchema:
     def object(self, scope: Scope, bucket: str, key: str) -> bytes:
         return self.objects_prefix(scope, bucket) + key.encode()
 
+    def all_objects_prefix(self) -> bytes:
+        return self.root + b"objects/"
+
     # ---- every version ----
     def versions_prefix(self, scope: Scope, bucket: str) -> bytes:
         return self.root + b"versions/" + _scope_segment(scope) + b"/" + bucket.encode() + b"/"
@@ -51,6 +54,9 @@ class KeySchema:
 
     def version(self, scope: Scope, bucket: str, key: str, sort_id: str) -> bytes:
         return self.key_versions_prefix(scope, bucket, key) + sort_id.encode()
+
+    def all_versions_prefix(self) -> bytes:
+        return self.root + b"versions/"
 
     # ---- multipart ----
     def uploads_prefix(self, scope: Scope, bucket: str) -> bytes:

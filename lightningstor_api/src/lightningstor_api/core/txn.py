@@ -59,6 +59,14 @@ class Txn:
         """The transaction applies only if ``key`` is still as read (``None``: still absent)."""
         self.compares.append(Compare.mod_revision(key, kv.mod_revision if kv else 0))
 
+    def expect_none_in(self, start: bytes, end: bytes) -> None:
+        """The transaction applies only if no key lies in ``[start, end)``."""
+        self.compares.append(Compare.none_in(start, end))
+
+    def expect_exists(self, key: bytes) -> None:
+        """The transaction applies only if ``key`` still exists."""
+        self.compares.append(Compare.exists(key))
+
     # ---- references ----
     def create_data(self, record: records_pb2.DataRecord) -> None:
         """Create a data record holding one reference (the caller's new version or part)."""

@@ -4,6 +4,13 @@ Layout (DESIGN.md §5): each version lives at ``versions/…/{key}\\0{sort id}``
 ``objects/…/{key}`` holds a copy of the current version and is absent when the newest version
 is a delete marker. A version's ``version_id`` is its sort id, or ``null`` in buckets that are
 unversioned or suspended; a new null version replaces the old one.
+
+Every transaction that writes the current copy compares the key's *newest version* as well:
+nothing newer than the newest it read exists (a range compare), and, when it makes the next
+version current, nothing lies between the two. The current copy's own revision is not enough:
+it is absent under a delete marker (an absent key has no revision to tell "still absent" from
+"deleted and absent again"), and deleting an older version does not write it. A deletion of a
+version that is not the newest only requires a newer one to remain.
 """
 
 from __future__ import annotations
@@ -18,10 +25,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, new_sort_id
+from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, newer_sort_id
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
-from lightningstor_api.metadata import KeyValue
+from lightningstor_api.metadata import KeyValue, prefix_end
 from lightningstor_types.errors import (
     InvalidArgument,
     NoSuchBucket,
@@ -66,6 +73,20 @@ async def load_version(
         raise InvalidArgument("Invalid version id specified", ArgumentName="versionId")
     kv = await cc.store.get(cc.keys.version(scope, bucket, key, version_id))
     return Version(kv, records_pb2.ObjectRecord.FromString(kv.value)) if kv else None
+
+
+async def newest_versions(
+    cc: CoreContext, scope: Scope, bucket: str, key: str, limit: int = 1
+) -> list[KeyValue]:
+    """The key's newest ``limit`` version records (delete markers included), newest first."""
+    page = await cc.store.range(cc.keys.key_versions_prefix(scope, bucket, key), limit=limit)
+    return page.kvs
+
+
+def expect_newest(txn: Txn, prefix: bytes, newest: KeyValue | None) -> None:
+    """The transaction applies only if no version newer than ``newest`` (``None``: than any)
+    exists under the key's versions ``prefix``."""
+    txn.expect_none_in(prefix, newest.key if newest is not None else prefix_end(prefix))
 
 
 async def find_null_version(cc: CoreContext, scope: Scope, bucket: str, key: str) -> Version | None:
@@ -198,10 +219,16 @@ async def try_commit_version(
     txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
     obj_key = cc.keys.object(scope, bucket.name, key)
     txn.expect(obj_key, cur.kv if cur else None)
+    # The new version must be the newest when it commits. Without this compare a PUT that read
+    # "no current copy" (newest: a delete marker) and a delete marker written meanwhile with a
+    # newer sort id both commit, and the PUT's copy is current under the marker.
+    prefix = cc.keys.key_versions_prefix(scope, bucket.name, key)
+    newest = await _newest_version_key(cc, bref, key, cur, fresh)
+    txn.expect_none_in(prefix, newest if newest is not None else prefix_end(prefix))
     rec = records_pb2.ObjectRecord()
     rec.CopyFrom(record)
     rec.key = key
-    rec.sort_id = new_sort_id()
+    rec.sort_id = newer_sort_id(newest[len(prefix) :].decode() if newest else None)
     rec.last_modified.CopyFrom(now_timestamp())
     if bref.record.versioning == ENABLED:
         rec.version_id = rec.sort_id
@@ -228,6 +255,21 @@ async def try_commit_version(
         extra(txn)
     await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, rec.size)
     return rec
+
+
+async def _newest_version_key(
+    cc: CoreContext, bucket: BucketRef, key: str, cur: Version | None, fresh: bool
+) -> bytes | None:
+    """The metadata key of ``key``'s newest version (None: it has none). A first attempt takes
+    it from the current copy, which is the newest version when present, and in an unversioned
+    bucket there is no other; the compare proves it at commit, and a retry reads it."""
+    if not fresh:
+        if cur is not None:
+            return cc.keys.version(bucket.scope, bucket.name, key, cur.record.sort_id)
+        if bucket.record.versioning not in (ENABLED, SUSPENDED):
+            return None
+    found = await newest_versions(cc, bucket.scope, bucket.name, key)
+    return found[0].key if found else None
 
 
 def stored_usage(rec: records_pb2.ObjectRecord, sign: int) -> tuple[int, int]:
@@ -281,11 +323,13 @@ async def delete_version(
         txn.release(target.record.data_id, "version deleted")
         usage_key = cc.keys.usage(scope, bucket.name)
         txn.count(usage_key, *stored_usage(target.record, -1))
-        newest = await cc.store.range(prefix, limit=2)
-        if newest.kvs and newest.kvs[0].key == target.kv.key:
+        newest = await newest_versions(cc, scope, bucket.name, key, limit=2)
+        if newest and newest[0].key == target.kv.key:
             cur_kv = await cc.store.get(obj_key)
             txn.expect(obj_key, cur_kv)
-            nxt = newest.kvs[1] if len(newest.kvs) > 1 else None
+            nxt = newest[1] if len(newest) > 1 else None
+            expect_newest(txn, prefix, target.kv)
+            txn.expect_none_in(target.kv.key + b"\0", nxt.key if nxt else prefix_end(prefix))
             if nxt is not None:
                 txn.expect(nxt.key, nxt)
             nrec = records_pb2.ObjectRecord.FromString(nxt.value) if nxt else None
@@ -293,6 +337,12 @@ async def delete_version(
                 txn.put(obj_key, nxt.value)
             elif cur_kv is not None:
                 txn.delete(obj_key)
+        elif newest:
+            # Not the newest: the current copy stays only while a newer version does. Without
+            # this compare, deleting v1 while v2 (newest) is deleted too left a phantom: v2's
+            # deletion copied v1 to the current copy (v1 was still there), then v1's deletion,
+            # which had read v2 as the newest, removed v1 and its data and left the copy.
+            txn.expect_exists(newest[0].key)
         try:
             await commit_counted(cc.quotas, txn, scope, bucket.name, usage_key, 0)
             return target.record

@@ -164,6 +164,18 @@ def _get(conn: sqlite3.Connection, key: bytes) -> KeyValue | None:
     return KeyValue(*row) if row else None
 
 
+def _holds(conn: sqlite3.Connection, compare: Compare) -> bool:
+    if compare.range_end is None:
+        return compare.holds(_get(conn, compare.key))
+    rows = conn.execute(_RANGE_BETWEEN, (compare.key, compare.range_end, -1))
+    found = False
+    for row in rows:
+        found = True
+        if not compare.holds(KeyValue(*row)):
+            return False
+    return found or compare.holds(None)
+
+
 def _range(conn: sqlite3.Connection, lo: bytes, hi: bytes | None, limit: int) -> RangeResult:
     # One read transaction, so the revision and the keys come from the same snapshot.
     fetch = limit + 1 if limit else -1  # one extra row tells whether there is more
@@ -257,7 +269,7 @@ def _txn(
     retained: int,
 ) -> tuple[TxnResult, int]:
     """One transaction at store ``revision``: its result and the new compact revision."""
-    succeeded = all(compare.holds(_get(conn, compare.key)) for compare in compares)
+    succeeded = all(_holds(conn, compare) for compare in compares)
     changes: list[Change] = []
     new = revision + 1
     responses = [_apply(conn, op, new, changes) for op in (success if succeeded else failure)]

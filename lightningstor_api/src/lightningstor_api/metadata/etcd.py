@@ -241,6 +241,8 @@ class EtcdStore:
     def _compare(self, compare: Compare) -> Any:
         target, field = _TARGETS[compare.target]
         message = rpc.Compare(key=self._ns + compare.key, target=target)
+        if compare.range_end is not None:
+            message.range_end = self._ns + compare.range_end
         message.result = _RESULTS[compare.op]
         setattr(message, field, compare.value)
         return message

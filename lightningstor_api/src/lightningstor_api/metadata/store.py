@@ -81,12 +81,17 @@ class CompareOp(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Compare:
-    """A condition of a transaction; a missing key compares as 0, and fails any VALUE compare."""
+    """A condition of a transaction; a missing key compares as 0, and fails any VALUE compare.
+
+    With ``range_end``, as etcd: every key in ``[key, range_end)`` must satisfy it, and an
+    empty range compares as one missing key.
+    """
 
     key: bytes
     target: CompareTarget
     op: CompareOp
     value: bytes | int
+    range_end: bytes | None = None
 
     def __post_init__(self) -> None:
         # A bytes/int mix-up would silently compare unequal; catch it where it is written.
@@ -95,6 +100,8 @@ class Compare:
                 raise TypeError("a VALUE compare takes bytes")
         elif not isinstance(self.value, int):
             raise TypeError(f"a {self.target.name} compare takes an int")
+        if self.range_end is not None and self.range_end <= self.key:
+            raise ValueError("a range compare needs range_end > key")
 
     @classmethod
     def absent(cls, key: bytes) -> Compare:
@@ -105,6 +112,16 @@ class Compare:
     def mod_revision(cls, key: bytes, revision: int) -> Compare:
         """True when ``key`` was last modified at ``revision`` (0: the key does not exist)."""
         return cls(key, CompareTarget.MOD, CompareOp.EQUAL, revision)
+
+    @classmethod
+    def none_in(cls, start: bytes, end: bytes) -> Compare:
+        """True when no key lies in ``[start, end)``."""
+        return cls(start, CompareTarget.CREATE, CompareOp.EQUAL, 0, range_end=end)
+
+    @classmethod
+    def exists(cls, key: bytes) -> Compare:
+        """True when ``key`` exists."""
+        return cls(key, CompareTarget.CREATE, CompareOp.GREATER, 0)
 
     @classmethod
     def value_equals(cls, key: bytes, value: bytes) -> Compare:

@@ -1,4 +1,5 @@
-"""``lightningstor admin check [--repair] [--grace SECONDS]``: metadata against chunk storage.
+"""``lightningstor admin check [--repair] [--grace SECONDS]``: metadata against itself and
+against chunk storage.
 
 A dry run unless ``--repair``. Exit code: 0 when consistent (dry run) or when repair fixed
 everything it found; 1 otherwise; findings print as they arrive, the summary last.
@@ -18,8 +19,11 @@ if TYPE_CHECKING:
 
 
 def _finding(f: ConsistencyFinding) -> str:
-    where = f"mtime {when(f.mtime)}" if f.kind == "orphan" else f"data {f.data_id}"
-    line = f"{f.kind.upper():<17} {f.chunk_id}  {size(f.size):>10}  {where}"
+    if f.kind == "current_copy":
+        line = f"{f.kind.upper():<17} {f.object_path}"
+    else:
+        where = f"mtime {when(f.mtime)}" if f.kind == "orphan" else f"data {f.data_id}"
+        line = f"{f.kind.upper():<17} {f.chunk_id}  {size(f.size):>10}  {where}"
     if f.action:
         line += f"  -> {f.action}"
     return line + (f"  ({f.detail})" if f.detail else "")
@@ -29,6 +33,8 @@ def _summary(s: ConsistencySummary) -> list[str]:
     verdict = "consistent" if s.consistent else "NOT consistent"
     lines = [
         f"{verdict}{' (repaired)' if s.repair and not s.remaining and not s.consistent else ''}",
+        f"  object keys {s.object_keys}, current copies disagreeing with the newest version "
+        f"{s.current_copy_mismatches}",
         f"  data records {s.data_records}, referenced chunks {s.referenced_chunks} "
         f"({size(s.referenced_bytes)}), in the GC journal {s.journal_chunks}",
         f"  missing {s.missing}, corrupt {s.corrupt}, under-replicated {s.under_replicated}, "
@@ -38,7 +44,8 @@ def _summary(s: ConsistencySummary) -> list[str]:
     ]
     if s.repair:
         lines.append(
-            f"  repair: {s.orphans_deleted} orphans deleted, {s.replicas_restored} replicas "
+            f"  repair: {s.current_copies_repaired} current copies repaired, "
+            f"{s.orphans_deleted} orphans deleted, {s.replicas_restored} replicas "
             f"restored, {s.remaining} findings remain"
         )
     if s.findings_omitted:
@@ -72,15 +79,17 @@ def add_check_commands(groups: Subparsers) -> None:
         groups,
         "check",
         cmd_check,
-        "consistency check of metadata against chunk storage (dry run unless --repair)",
-        "Consistency check: every referenced chunk present and intact, every stored chunk "
+        "consistency check of metadata against itself and chunk storage (dry run unless --repair)",
+        "Consistency check: every object's current copy equal to its newest version, every "
+        "referenced chunk present and intact, every stored chunk "
         "referenced (or younger than the grace period). Dry run by default; exit code 0 when "
         "consistent (or, with --repair, when everything found was fixed), 1 otherwise",
     )
     cmd.add_argument(
         "--repair",
         action="store_true",
-        help="delete orphans past the grace period; restore replicas (replicated backend)",
+        help="rewrite wrong current copies; delete orphans past the grace period; restore "
+        "replicas (replicated backend)",
     )
     cmd.add_argument(
         "--grace",

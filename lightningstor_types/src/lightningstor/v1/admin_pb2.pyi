@@ -41,6 +41,10 @@ class _FindingKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FindingKi
     """Its state could not be told (storage nodes unreachable)."""
     FINDING_KIND_ORPHAN: _FindingKind.ValueType  # 5
     """A stored chunk that nothing names, older than the grace period."""
+    FINDING_KIND_CURRENT_COPY: _FindingKind.ValueType  # 6
+    """An object's current copy disagrees with its newest version: present when there is no
+    version or the newest is a delete marker, absent or different when the newest is not.
+    """
 
 class FindingKind(_FindingKind, metaclass=_FindingKindEnumTypeWrapper): ...
 
@@ -55,6 +59,10 @@ FINDING_KIND_UNKNOWN: FindingKind.ValueType  # 4
 """Its state could not be told (storage nodes unreachable)."""
 FINDING_KIND_ORPHAN: FindingKind.ValueType  # 5
 """A stored chunk that nothing names, older than the grace period."""
+FINDING_KIND_CURRENT_COPY: FindingKind.ValueType  # 6
+"""An object's current copy disagrees with its newest version: present when there is no
+version or the newest is a delete marker, absent or different when the newest is not.
+"""
 Global___FindingKind: _TypeAlias = FindingKind  # noqa: Y015
 
 @_typing.final
@@ -405,7 +413,9 @@ class CheckConsistencyRequest(_message.Message):
     MAX_FINDINGS_FIELD_NUMBER: _builtins.int
     VERIFY_FIELD_NUMBER: _builtins.int
     repair: _builtins.bool
-    """Delete orphans past the grace period and restore replicas; false: a dry run, nothing changes."""
+    """Delete orphans past the grace period, restore replicas and rewrite current copies that
+    disagree with their newest version; false: a dry run, nothing changes.
+    """
     grace_seconds: _builtins.float
     """Stored chunks younger than this are never orphans. Unset: storage.gc_grace_seconds."""
     max_findings: _builtins.int
@@ -448,6 +458,7 @@ class ConsistencyFinding(_message.Message):
     MTIME_FIELD_NUMBER: _builtins.int
     ACTION_FIELD_NUMBER: _builtins.int
     DETAIL_FIELD_NUMBER: _builtins.int
+    OBJECT_PATH_FIELD_NUMBER: _builtins.int
     kind: Global___FindingKind.ValueType
     chunk_id: _builtins.str
     data_id: _builtins.str
@@ -456,6 +467,8 @@ class ConsistencyFinding(_message.Message):
     action: _builtins.str
     """What repair did: "deleted", "restored 1 replica", "not repairable" … (empty in a dry run)."""
     detail: _builtins.str
+    object_path: _builtins.str
+    """Current-copy findings: the object, as {org}/{project or _}/{bucket}/{key}."""
     @_builtins.property
     def mtime(self) -> _timestamp_pb2.Timestamp:
         """Orphans: the chunk's modification time."""
@@ -470,10 +483,11 @@ class ConsistencyFinding(_message.Message):
         mtime: _timestamp_pb2.Timestamp | None = ...,
         action: _builtins.str = ...,
         detail: _builtins.str = ...,
+        object_path: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["mtime", b"mtime"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "chunk_id", b"chunk_id", "data_id", b"data_id", "detail", b"detail", "kind", b"kind", "mtime", b"mtime", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "chunk_id", b"chunk_id", "data_id", b"data_id", "detail", b"detail", "kind", b"kind", "mtime", b"mtime", "object_path", b"object_path", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -504,6 +518,9 @@ class ConsistencySummary(_message.Message):
     FINDINGS_OMITTED_FIELD_NUMBER: _builtins.int
     CONSISTENT_FIELD_NUMBER: _builtins.int
     REMAINING_FIELD_NUMBER: _builtins.int
+    OBJECT_KEYS_FIELD_NUMBER: _builtins.int
+    CURRENT_COPY_MISMATCHES_FIELD_NUMBER: _builtins.int
+    CURRENT_COPIES_REPAIRED_FIELD_NUMBER: _builtins.int
     repair: _builtins.bool
     grace_seconds: _builtins.float
     data_records: _builtins.int
@@ -530,6 +547,11 @@ class ConsistencySummary(_message.Message):
     """Findings that are still true after this run: all of them in a dry run; with repair,
     those repair could not fix (a chunk with no good copy left, a node that did not answer).
     """
+    object_keys: _builtins.int
+    """Object keys whose current copy was checked against their versions."""
+    current_copy_mismatches: _builtins.int
+    """Current copies that disagreed with the newest version, and how many repair rewrote."""
+    current_copies_repaired: _builtins.int
     @_builtins.property
     def started_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -558,10 +580,13 @@ class ConsistencySummary(_message.Message):
         findings_omitted: _builtins.int = ...,
         consistent: _builtins.bool = ...,
         remaining: _builtins.int = ...,
+        object_keys: _builtins.int = ...,
+        current_copy_mismatches: _builtins.int = ...,
+        current_copies_repaired: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistent", b"consistent", "corrupt", b"corrupt", "data_records", b"data_records", "findings_omitted", b"findings_omitted", "finished_at", b"finished_at", "grace_seconds", b"grace_seconds", "journal_chunks", b"journal_chunks", "missing", b"missing", "orphan_bytes", b"orphan_bytes", "orphans", b"orphans", "orphans_deleted", b"orphans_deleted", "referenced_bytes", b"referenced_bytes", "referenced_chunks", b"referenced_chunks", "remaining", b"remaining", "repair", b"repair", "replicas_restored", b"replicas_restored", "started_at", b"started_at", "stored_chunks", b"stored_chunks", "under_replicated", b"under_replicated", "unknown", b"unknown", "unreferenced_in_grace", b"unreferenced_in_grace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistent", b"consistent", "corrupt", b"corrupt", "current_copies_repaired", b"current_copies_repaired", "current_copy_mismatches", b"current_copy_mismatches", "data_records", b"data_records", "findings_omitted", b"findings_omitted", "finished_at", b"finished_at", "grace_seconds", b"grace_seconds", "journal_chunks", b"journal_chunks", "missing", b"missing", "object_keys", b"object_keys", "orphan_bytes", b"orphan_bytes", "orphans", b"orphans", "orphans_deleted", b"orphans_deleted", "referenced_bytes", b"referenced_bytes", "referenced_chunks", b"referenced_chunks", "remaining", b"remaining", "repair", b"repair", "replicas_restored", b"replicas_restored", "started_at", b"started_at", "stored_chunks", b"stored_chunks", "under_replicated", b"under_replicated", "unknown", b"unknown", "unreferenced_in_grace", b"unreferenced_in_grace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
