@@ -312,11 +312,14 @@ class Connection:
                 response = await self.unary(
                     lambda e: e.auth.Authenticate, request, idempotent=True, token=False
                 )
+            except MetadataUnavailable as exc:
+                raise MetadataUnavailable(
+                    f"etcd authentication as {self.config.username!r}: {exc.detail}"
+                ) from exc
             except MetadataError as exc:
-                kind = (
-                    MetadataUnavailable if isinstance(exc, MetadataUnavailable) else MetadataError
-                )
-                raise kind(f"etcd authentication as {self.config.username!r}: {exc}") from exc
+                raise MetadataError(
+                    f"etcd authentication as {self.config.username!r}: {exc}"
+                ) from exc
             self._token = str(response.token)
             self._token_generation += 1
 
