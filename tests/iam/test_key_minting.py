@@ -118,7 +118,10 @@ def deployment(
                     "secret_key": made.secret_access_key or "",
                 }
                 dep.key_ids[who] = made.access_key_id
-        for scope, bucket, body in ((ORGA, "alpha-private", b"alpha"), (ORGB, "beta-private", b"beta")):
+        for scope, bucket, body in (
+            (ORGA, "alpha-private", b"alpha"),
+            (ORGB, "beta-private", b"beta"),
+        ):
             with dep.client("admin", scope) as admin:
                 admin.create_bucket(bucket)
                 admin.put_object(bucket, "secret", body)

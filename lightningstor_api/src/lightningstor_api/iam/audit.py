@@ -3,12 +3,12 @@
 Each line is an object with ``time`` (RFC 3339, UTC), ``request_id``, ``principal``
 (``org[/project]/id``: the caller), ``action``, ``resource``, ``decision`` (``allow`` |
 ``deny``), ``reason`` and ``source`` (the peer address), and ``subject`` (``org[/project]/id``)
-when the caller would act as another identity: a key minted for it, or one of its keys deleted. The record's message is an :class:`AuditLine`, a
-dict whose text is its JSON: a handler with the plain ``%(message)s`` format writes exactly one
-JSON document per line, and the server's JSON formatter writes the fields as an object under
-``msg``, encoding them once (it was twice, a tenth of a small request's CPU with the access
-line). Set ``LIGHTNINGSTOR_AUDIT_FILE`` (or call :func:`open_sink`) to send the lines to a file
-of their own.
+when the caller would act as another identity: a key minted for it, or one of its keys deleted.
+The record's message is an :class:`AuditLine`, a dict whose text is its JSON: a handler with
+the plain ``%(message)s`` format writes exactly one JSON document per line, and the server's
+JSON formatter writes the fields as an object under ``msg``, encoding them once (it was twice,
+a tenth of a small request's CPU with the access line). Set ``LIGHTNINGSTOR_AUDIT_FILE`` (or
+call :func:`open_sink`) to send the lines to a file of their own.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ import os
 from datetime import UTC, datetime
 from typing import Protocol, cast, runtime_checkable
 
-from lightningstor_api.authz import Authorizer
-from lightningstor_api.authz import Decision
+from lightningstor_api.authz import Authorizer, Decision
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, LightningStorError
 from lightningstor_types.scope import Principal
