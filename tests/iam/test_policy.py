@@ -6,7 +6,7 @@ import pytest
 
 from lightningstor_api.iam.policy import ADMIN_BINDING, Binding, PolicyEngine, action_matches
 from lightningstor_types.config import BUILTIN_ROLES, IamSettings
-from lightningstor_types.scope import Principal
+from lightningstor_types.scope import Principal, Scope, parse_identity
 
 ALICE = Principal("alice", "acme")  # editor of org acme
 BOB = Principal("bob", "acme", "web")  # editor of project web only
@@ -155,3 +155,70 @@ def test_bad_groups_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         IamSettings(groups=groups, bindings=[binding])
+
+
+# -- acting as another identity (a key for it): only for one that holds nothing more ---------
+
+CREATE_OTHERS = "lightningstor:credentials:create:others"
+SUBJECTS = PolicyEngine(
+    {
+        **BUILTIN_ROLES,
+        "keys": ["lightningstor:credentials:*", "lightningstor:objects:*"],
+        "reader": ["lightningstor:objects:read"],
+        "objects": ["lightningstor:objects:*"],
+        "auditor": ["lightningstor:admin:read"],
+    },
+    [
+        ADMIN_BINDING,
+        Binding("root", "admin", "acme"),
+        Binding("kim", "keys", "acme"),
+        Binding("rita", "reader", "acme"),
+        Binding("oscar", "objects", "acme"),
+        Binding("vic", "reader", "acme", None, "photos"),
+        Binding("acme/web/pia", "reader", "acme", "web"),
+        Binding("acme/aud", "auditor", "*"),
+        Binding("acme/partner", "reader", "evil"),
+        Binding("acme/gus", "admin", "acme", group="ops"),
+    ],
+)
+
+
+@pytest.mark.parametrize(
+    ("minter", "subject", "allowed"),
+    [
+        ("root", "rita", True),  # admin of acme holds objects:read there
+        ("root", "vic", True),  # a bucket of acme
+        ("root", "acme/web/pia", True),  # a project of acme
+        ("root", "acme/gus", True),  # the same role, through a group
+        ("root", "nobody", True),  # holds nothing
+        ("kim", "rita", True),  # objects:* covers objects:read
+        ("kim", "oscar", True),  # objects:* covers objects:* (the same glob)
+        ("kim", "root", False),  # lightningstor:* is more than kim's patterns
+        ("kim", "acme/gus", False),  # admin through a group is still admin
+        ("rita", "oscar", False),  # objects:read does not cover objects:*
+        ("root", "acme/aud", False),  # bound at org "*"
+        ("root", "acme/partner", False),  # granted in another org
+        ("root", "default/admin", False),  # the platform admin
+        ("default/admin", "acme/aud", True),  # the platform admin holds everything
+        ("default/admin", "acme/partner", True),
+    ],
+)
+def test_a_subject_is_allowed_only_if_it_holds_nothing_the_caller_lacks(
+    minter: str, subject: str, allowed: bool
+) -> None:
+    def who(spelled: str) -> Principal:
+        return parse_identity(spelled, Scope("acme"))
+
+    decision = SUBJECTS.decide(who(minter), CREATE_OTHERS, "org/acme", who(subject))
+    assert decision.allowed is allowed, decision.reason
+    if not allowed and SUBJECTS.decide(who(minter), CREATE_OTHERS, "org/acme").allowed:
+        assert "which the caller does not" in decision.reason
+
+
+def test_without_a_subject_the_decision_is_the_plain_one() -> None:
+    root = Principal("root", "acme")
+    assert SUBJECTS.decide(root, CREATE_OTHERS, "org/acme").allowed
+    assert SUBJECTS.decide(root, CREATE_OTHERS, "org/acme", root).allowed  # oneself
+    # the plain rules come first: no create:others at all means no, whoever the subject is
+    rita = Principal("rita", "acme")
+    assert not SUBJECTS.decide(rita, CREATE_OTHERS, "org/acme", Principal("x", "acme")).allowed

@@ -50,8 +50,14 @@ def _all_subclasses(cls: type[LightningStorError]) -> set[type[LightningStorErro
     return found
 
 
+# The catalog's own classes: a package may raise a subclass of a catalog error (the metadata
+# store's MetadataUnavailable is a ServiceUnavailable), which answers with its parent's code.
 CONCRETE = sorted(
-    (c for c in _all_subclasses(LightningStorError) if hasattr(c, "code")),
+    (
+        c
+        for c in _all_subclasses(LightningStorError)
+        if hasattr(c, "code") and c.__module__ == errors.__name__
+    ),
     key=lambda c: c.__name__,
 )
 VARIANTS = [c for c in CONCRETE if c not in ALL_ERRORS]

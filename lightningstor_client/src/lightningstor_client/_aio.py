@@ -124,8 +124,12 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
         resp = await self._unary(self._credentials.ListAccessKeys(req, timeout=self._timeout))
         return [AccessKey.from_pb(k) for k in resp.access_keys]
 
-    async def delete_access_key(self, access_key_id: str) -> None:
-        req = credential_pb2.DeleteAccessKeyRequest(access_key_id=access_key_id)
+    async def delete_access_key(self, access_key_id: str, *, scope: Scope | None = None) -> None:
+        """Delete a key of a scope (the client's, or ``scope``); NoSuchAccessKey if that scope
+        has no such key, whether or not it exists elsewhere."""
+        req = credential_pb2.DeleteAccessKeyRequest(
+            access_key_id=access_key_id, scope=scope_pb(scope) or self._scope
+        )
         await self._unary(self._credentials.DeleteAccessKey(req, timeout=self._timeout))
 
     # -- files -------------------------------------------------------------------------------

@@ -54,3 +54,18 @@ class Principal:
     def scope(self) -> Scope:
         """The scope the principal belongs to, and acts in by default."""
         return Scope(self.org_id, self.project_id)
+
+
+def parse_identity(spelled: str, home: Scope) -> Principal:
+    """The principal ``spelled`` names, as policy bindings write identities: ``"id"`` is id
+    whose home is ``home``, ``"org/id"`` the org-level id of org, ``"org/project/id"`` the id of
+    that project. InvalidArgument for anything else (an empty part, more parts)."""
+    parts = spelled.split("/")
+    if len(parts) > 3 or "" in parts:
+        raise InvalidArgument(
+            f"Invalid principal {spelled!r}: write id, org/id or org/project/id",
+            ArgumentName="principal_id",
+        )
+    if len(parts) == 1:
+        return Principal(parts[0], home.org_id, home.project_id)
+    return Principal(parts[-1], parts[0], parts[1] if len(parts) == 3 else None)

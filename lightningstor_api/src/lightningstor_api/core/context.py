@@ -27,7 +27,7 @@ from lightningstor_types.resources import (
     object_resource,
     scope_resource,
 )
-from lightningstor_types.scope import Scope
+from lightningstor_types.scope import Principal, Scope
 from lightningstor_types.service import RequestContext
 
 # How long a DeleteBucket's mark holds off writes; a mark older than this was left by a crash.
@@ -99,6 +99,16 @@ class CoreContext:
         else:
             resource = object_resource(scope, bucket, key)
         await authorize_audited(self.authorizer, ctx, action, resource)
+
+    async def authorize_acting_as(
+        self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal
+    ) -> None:
+        """Authorize ``action`` in ``scope`` where it lets the caller act as ``subject`` (a key
+        for it): the authorizer also judges whether the caller already holds all the subject
+        holds. Audited with the subject."""
+        await authorize_audited(
+            self.authorizer, ctx, action, scope_resource(scope), subject=subject
+        )
 
     async def authorize_platform(self, ctx: RequestContext, action: Action) -> None:
         """Authorize a platform-wide operator call (resource ``org/*``); audited."""

@@ -33,7 +33,7 @@ from lightningstor_api.core.multipart import abort_upload
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff
 from lightningstor_api.metadata import Compare, Delete, KeyValue
-from lightningstor_api.tasks import cancel
+from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.errors import NoSuchUpload
 
 log = logging.getLogger(__name__)
@@ -228,13 +228,13 @@ class GarbageCollector:
         try:
             stats = await self.run_once()
         except Exception as exc:  # the store may be down: report it, the next run retries
-            log.exception("gc: journal failed")
+            log_failure(log, "gc: journal failed")
             errors.append(f"journal: {exc}")
         try:
             timeout = self._cc.settings.limits.multipart_upload_timeout_seconds
             aborted = await self.expire_uploads(timeout)
         except Exception as exc:
-            log.exception("gc: upload expiry failed")
+            log_failure(log, "gc: upload expiry failed")
             errors.append(f"upload expiry: {exc}")
         self.last_run = GcRun(time.time(), stats, aborted, "; ".join(errors))
         return self.last_run
@@ -248,7 +248,7 @@ class GarbageCollector:
                 try:
                     await self.sweep_orphans(settings.storage.gc_grace_seconds)
                 except Exception:  # one failing job must not stop collection
-                    log.exception("gc: orphan sweep failed")
+                    log_failure(log, "gc: orphan sweep failed")
             passes += 1
             await asyncio.sleep(settings.storage.gc_interval_seconds)
 

@@ -39,11 +39,13 @@ from lightningstor_api.core.versions import (
     load_current,
     resolve_read,
 )
+from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm, parse_b64_checksum
 from lightningstor_types.errors import (
     BadDigest,
+    IamUnavailable,
     InternalError,
     InvalidArgument,
     InvalidDigest,
@@ -390,6 +392,8 @@ async def delete_objects(
     for obj in req.objects:
         try:
             await cc.authorize(ctx, Action.OBJECTS_DELETE, scope, req.bucket, obj.key)
+        except _WHOLE_REQUEST:
+            raise
         except LightningStorError as exc:
             resp.errors.append(_delete_error(obj, exc))
             continue
@@ -398,12 +402,19 @@ async def delete_objects(
         try:
             validate_object_key(obj.key)
             done = await _delete(cc, ctx, ref, obj.key, obj.version_id)
+        except _WHOLE_REQUEST:
+            raise
         except LightningStorError as exc:
             resp.errors.append(_delete_error(obj, exc))
             continue
         if not req.quiet:
             resp.deleted.append(done)
     return resp
+
+
+# The metadata store or the IAM down fails the whole request (503) instead of each key
+# waiting out the same timeout in turn.
+_WHOLE_REQUEST = (MetadataUnavailable, IamUnavailable)
 
 
 def _delete_error(

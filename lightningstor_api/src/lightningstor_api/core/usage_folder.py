@@ -17,7 +17,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.usage import Counters
 from lightningstor_api.metadata import Compare, Delete, KeyValue, MetadataStore, Op, Put
-from lightningstor_api.tasks import cancel
+from lightningstor_api.tasks import cancel, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -90,4 +90,4 @@ class UsageFolder:
             try:
                 await self.run_once()
             except Exception:
-                log.exception("usage folding failed; retried next pass")
+                log_failure(log, "usage folding failed; retried next pass")

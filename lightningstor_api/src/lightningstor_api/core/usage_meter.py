@@ -14,7 +14,7 @@ from lightningstor_api.core.ids import new_usage_delta_id
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.usage import Counters
 from lightningstor_api.metadata import MetadataStore, Op, Put
-from lightningstor_api.tasks import cancel
+from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestRecord
 
@@ -75,7 +75,7 @@ class RequestMeter:
         try:
             await self.flush()
         except Exception:
-            log.exception("request counts lost at shutdown")
+            log_failure(log, "request counts lost at shutdown")
 
     async def _loop(self) -> None:
         while True:
@@ -83,4 +83,4 @@ class RequestMeter:
             try:
                 await self.flush()
             except Exception:
-                log.exception("writing request counts failed; retried next interval")
+                log_failure(log, "writing request counts failed; retried next interval")

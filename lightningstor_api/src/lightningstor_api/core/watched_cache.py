@@ -13,7 +13,7 @@ import logging
 import time
 
 from lightningstor_api.metadata import KeyValue, MetadataStore
-from lightningstor_api.tasks import cancel
+from lightningstor_api.tasks import cancel, log_failure
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class WatchedCache:
             except asyncio.CancelledError:
                 raise
             except Exception:  # compaction, a lost connection: start over from an empty cache
-                log.warning("%s watch interrupted; restarting", self._name, exc_info=True)
+                log_failure(log, "%s watch interrupted; restarting", self._name)
             self._generation += 1
             self._entries.clear()
             await asyncio.sleep(RETRY_SECONDS)

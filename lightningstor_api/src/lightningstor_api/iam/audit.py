@@ -1,13 +1,14 @@
 """The audit log: one JSON line per authorization decision, on logger ``lightningstor.audit``.
 
 Each line is an object with ``time`` (RFC 3339, UTC), ``request_id``, ``principal``
-(``org[/project]/id``), ``action``, ``resource``, ``decision`` (``allow`` | ``deny``),
-``reason`` and ``source`` (the peer address). The record's message is an :class:`AuditLine`, a
-dict whose text is its JSON: a handler with the plain ``%(message)s`` format writes exactly one
-JSON document per line, and the server's JSON formatter writes the fields as an object under
-``msg``, encoding them once (it was twice, a tenth of a small request's CPU with the access
-line). Set ``LIGHTNINGSTOR_AUDIT_FILE`` (or call :func:`open_sink`) to send the lines to a file
-of their own.
+(``org[/project]/id``: the caller), ``action``, ``resource``, ``decision`` (``allow`` |
+``deny``), ``reason`` and ``source`` (the peer address), and ``subject`` (``org[/project]/id``)
+when the caller would act as another identity: a key minted for it, or one of its keys deleted.
+The record's message is an :class:`AuditLine`, a dict whose text is its JSON: a handler with
+the plain ``%(message)s`` format writes exactly one JSON document per line, and the server's
+JSON formatter writes the fields as an object under ``msg``, encoding them once (it was twice,
+a tenth of a small request's CPU with the access line). Set ``LIGHTNINGSTOR_AUDIT_FILE`` (or
+call :func:`open_sink`) to send the lines to a file of their own.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ import os
 from datetime import UTC, datetime
 from typing import Protocol, cast, runtime_checkable
 
-from lightningstor_api.authz import Authorizer
-from lightningstor_api.iam.policy import Decision
+from lightningstor_api.authz import Authorizer, Decision
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, LightningStorError
 from lightningstor_types.scope import Principal
@@ -37,7 +37,13 @@ _ENCODE = json.JSONEncoder(ensure_ascii=False).encode
 class DecidingAuthorizer(Protocol):
     """An authorizer that can also say why (the ones of this package)."""
 
-    async def decide(self, ctx: RequestContext, action: Action, resource: str) -> Decision: ...
+    async def decide(
+        self,
+        ctx: RequestContext,
+        action: Action,
+        resource: str,
+        subject: Principal | None = None,
+    ) -> Decision: ...
 
 
 class AuditLine(dict[str, object]):
@@ -51,8 +57,15 @@ def principal_label(principal: Principal) -> str:
     return f"{principal.scope}/{principal.principal_id}"
 
 
-def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reason: str) -> None:
-    """Write one audit line."""
+def record(
+    ctx: RequestContext,
+    action: str,
+    resource: str,
+    allowed: bool,
+    reason: str,
+    subject: Principal | None = None,
+) -> None:
+    """Write one audit line (with ``subject`` when the caller acts as another identity)."""
     if not audit_log.isEnabledFor(logging.INFO):
         return
     line = AuditLine({
@@ -66,6 +79,8 @@ def record(ctx: RequestContext, action: str, resource: str, allowed: bool, reaso
         "source": ctx.source_address,
         "api": ctx.api,
     })  # fmt: skip
+    if subject is not None:
+        line["subject"] = principal_label(subject)
     audit_log.info(line)
 
 
@@ -83,26 +98,36 @@ def _can_decide(authorizer: Authorizer) -> bool:
 
 
 async def authorize_audited(
-    authorizer: Authorizer, ctx: RequestContext, action: Action, resource: str
+    authorizer: Authorizer,
+    ctx: RequestContext,
+    action: Action,
+    resource: str,
+    subject: Principal | None = None,
 ) -> None:
     """``authorizer.authorize`` with its decision written to the audit log.
 
-    Raises AccessDenied when denied, and whatever the authorizer raises otherwise (e.g.
-    IamUnavailable), which is audited as a denial too.
+    ``subject``: the identity the caller would act as (a key for it); only an authorizer that
+    can judge it (a :class:`DecidingAuthorizer`) may allow that. Raises AccessDenied when
+    denied, and whatever the authorizer raises otherwise (e.g. IamUnavailable), which is
+    audited as a denial too.
     """
     try:
         if _can_decide(authorizer):
-            decision = await cast(DecidingAuthorizer, authorizer).decide(ctx, action, resource)
+            decision = await cast(DecidingAuthorizer, authorizer).decide(
+                ctx, action, resource, subject
+            )
+        elif subject is not None:
+            decision = Decision(False, f"{type(authorizer).__name__} cannot judge a subject")
         else:
             await authorizer.authorize(ctx, action, resource)
             decision = Decision(True, type(authorizer).__name__)
     except AccessDenied as exc:
-        record(ctx, action, resource, False, exc.message)
+        record(ctx, action, resource, False, exc.message, subject)
         raise
     except LightningStorError as exc:
-        record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
+        record(ctx, action, resource, False, f"{exc.code}: {exc.message}", subject)
         raise
-    record(ctx, action, resource, decision.allowed, decision.reason)
+    record(ctx, action, resource, decision.allowed, decision.reason, subject)
     if not decision.allowed:
         raise AccessDenied()
 

@@ -5,7 +5,9 @@
 - Decisions are cached for ``min(iam.decision_cache_ttl_seconds, decision.ttl_seconds)``; that
   TTL is the longest time a revoked permission can still be used.
 - Concurrent identical misses are coalesced: one call to the IAM per (principal, action,
-  resource) in flight; the others await its answer.
+  resource, subject) in flight; the others await its answer.
+- A decision about acting as another identity (a key for it) sends that identity as the
+  check's ``subject``: the IAM judges whether the caller already holds all it holds.
 - Closed on failure: the IAM down, slower than ``iam.timeout_seconds``, or answering garbage means
   :class:`~lightningstor_types.errors.IamUnavailable` (gRPC UNAVAILABLE, HTTP 503), never an
   allow. Failures are not cached, and the channel reconnects within a second of the IAM's return,
@@ -23,7 +25,7 @@ import grpc
 import grpc.aio
 
 from lightningstor.iam.v1 import iam_pb2, iam_pb2_grpc
-from lightningstor_api.iam.policy import Decision
+from lightningstor_api.authz import Decision
 from lightningstor_types.actions import Action
 from lightningstor_types.config import ClientTlsSettings, IamSettings
 from lightningstor_types.errors import AccessDenied, IamUnavailable
@@ -40,7 +42,8 @@ CHANNEL_OPTIONS = (
     ("grpc.max_reconnect_backoff_ms", 1000),
 )
 
-_Key = tuple[str, str, str, str, str]
+_Key = tuple[str, str, str, str, str, str]
+"""principal (id, org, project), action, resource, subject (``org[/project]/id`` or empty)."""
 
 
 def channel_credentials(tls: ClientTlsSettings) -> grpc.ChannelCredentials:
@@ -69,6 +72,12 @@ class _TokenFile:
                 f"authorization is unavailable: cannot read the IAM token {self._path}: {exc}"
             ) from None
         return (("authorization", f"Bearer {self._token}"),) if self._token else ()
+
+
+def _principal_pb(p: Principal) -> iam_pb2.Principal:
+    return iam_pb2.Principal(
+        principal_id=p.principal_id, org_id=p.org_id, project_id=p.project_id or ""
+    )
 
 
 class IamClientAuthorizer:
@@ -107,9 +116,16 @@ class IamClientAuthorizer:
         if not (await self.decide(ctx, action, resource)).allowed:
             raise AccessDenied()
 
-    async def decide(self, ctx: RequestContext, action: Action, resource: str) -> Decision:
+    async def decide(
+        self,
+        ctx: RequestContext,
+        action: Action,
+        resource: str,
+        subject: Principal | None = None,
+    ) -> Decision:
         p = ctx.principal
-        key: _Key = (p.principal_id, p.org_id, p.project_id or "", str(action), resource)
+        about = f"{subject.scope}/{subject.principal_id}" if subject is not None else ""
+        key: _Key = (p.principal_id, p.org_id, p.project_id or "", str(action), resource, about)
         hit = self._cache.get(key)
         if hit is not None:
             if hit[0] > time.monotonic():
@@ -121,7 +137,7 @@ class IamClientAuthorizer:
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            decision = await self._ask(ctx, p, action, resource)
+            decision = await self._ask(ctx, p, action, resource, subject)
         except BaseException as exc:
             # Waiters see the same failure (IamUnavailable), or IamUnavailable if we were
             # cancelled: a waiter must never be left hanging nor handed an allow.
@@ -143,12 +159,16 @@ class IamClientAuthorizer:
             del self._inflight[key]
 
     async def _ask(
-        self, ctx: RequestContext, p: Principal, action: Action, resource: str
+        self,
+        ctx: RequestContext,
+        p: Principal,
+        action: Action,
+        resource: str,
+        subject: Principal | None,
     ) -> Decision:
         check = iam_pb2.AuthorizationCheck(
-            principal=iam_pb2.Principal(
-                principal_id=p.principal_id, org_id=p.org_id, project_id=p.project_id or ""
-            ),
+            principal=_principal_pb(p),
+            subject=_principal_pb(subject) if subject is not None else None,
             action=str(action),
             resource=resource,
             context={

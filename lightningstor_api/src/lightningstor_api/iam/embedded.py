@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from lightningstor_api.iam.policy import Decision, PolicyEngine
+from lightningstor_api.authz import Decision
+from lightningstor_api.iam.policy import PolicyEngine
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied
+from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
 
@@ -14,8 +16,14 @@ class EmbeddedAuthorizer:
     def __init__(self, engine: PolicyEngine) -> None:
         self.engine = engine
 
-    async def decide(self, ctx: RequestContext, action: Action, resource: str) -> Decision:
-        return self.engine.decide(ctx.principal, action, resource)
+    async def decide(
+        self,
+        ctx: RequestContext,
+        action: Action,
+        resource: str,
+        subject: Principal | None = None,
+    ) -> Decision:
+        return self.engine.decide(ctx.principal, action, resource, subject)
 
     async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
         if not (await self.decide(ctx, action, resource)).allowed:

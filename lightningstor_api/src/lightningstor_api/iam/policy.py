@@ -18,7 +18,19 @@ A decision allows ``action`` on ``resource`` for ``principal`` only if some bind
    only resources inside that project; same bucket when the binding names one); and
 3. has a role with a pattern matching the action.
 
-Everything else is denied. The first-start admin (``default/admin``) holds the built-in binding
+Everything else is denied.
+
+**Acting as another identity.** A decision with a ``subject`` (a key minted for the subject,
+or one of its keys deleted) is allowed only if the rules above allow it AND the principal
+already holds every permission any binding gives the subject, where that binding gives it:
+for each of the subject's bindings and each pattern of its role, some binding of the principal
+covers the binding's resource (``org/*`` for a binding at ``org = "*"``) with a pattern that
+matches the subject's pattern as a string. (A glob matching another glob's text matches every
+action that glob matches, since ``*`` is the only wildcard.) So a subject with any grant in
+another org, at every org or on the platform can be impersonated only by a principal that
+holds that grant itself.
+
+The first-start admin (``default/admin``) holds the built-in binding
 ``admin`` at ``org = "*"``, so the key the server creates on first start can do everything.
 """
 
@@ -30,23 +42,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from lightningstor_api.authz import Decision
 from lightningstor_types.config import IamSettings
 from lightningstor_types.errors import InvalidArgument
-from lightningstor_types.resources import Resource, parse_resource
+from lightningstor_types.resources import PLATFORM_ORG, Resource, parse_resource
 from lightningstor_types.scope import Principal
 
 log = logging.getLogger(__name__)
 
 ANY_ORG = "*"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """One answer of the engine (or of the IAM): allowed or not, why, and for how long."""
-
-    allowed: bool
-    reason: str
-    ttl_seconds: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +90,12 @@ class Binding:
         if self.project is not None and self.project != resource.project:
             return False
         return self.bucket is None or self.bucket == resource.bucket
+
+    def resource(self) -> Resource:
+        """The widest resource this binding covers (``org/*`` for a binding at every org)."""
+        if self.org == ANY_ORG:
+            return Resource(PLATFORM_ORG)
+        return Resource(self.org, self.project, self.bucket)
 
     def where(self) -> str:
         scope = f"org/{self.org}"
@@ -148,15 +158,48 @@ class PolicyEngine:
                 bindings.append(Binding(b.principal, b.role, b.org, b.project, b.bucket))
         return cls(iam.effective_roles(), bindings, ttl_seconds=iam.decision_cache_ttl_seconds)
 
-    def decide(self, principal: Principal, action: str, resource: str) -> Decision:
+    def decide(
+        self,
+        principal: Principal,
+        action: str,
+        resource: str,
+        subject: Principal | None = None,
+    ) -> Decision:
+        """Whether ``principal`` may do ``action`` on ``resource`` (as ``subject``, if given:
+        see "Acting as another identity" in the module doc)."""
         try:
             parsed = parse_resource(resource)
         except InvalidArgument:
             return Decision(False, f"malformed resource {resource!r}", self._ttl)
+        granted = self._grant(principal, action, parsed)
+        if granted is None:
+            return Decision(False, f"no binding grants {action} on {resource}", self._ttl)
+        if subject is not None and subject != principal:
+            missing = self._beyond(principal, subject)
+            if missing is not None:
+                return Decision(False, missing, self._ttl)
+        return Decision(True, f"role {granted.role} at {granted.where()}", self._ttl)
+
+    def _grant(self, principal: Principal, action: str, resource: Resource) -> Binding | None:
+        """The first binding that allows ``action`` (or an action pattern, as text)."""
         for b in self._bindings:
-            if not (b.names(principal) and b.covers(parsed)):
+            if not (b.names(principal) and b.covers(resource)):
                 continue
             for pattern in self._roles[b.role]:
                 if action_matches(pattern, action):
-                    return Decision(True, f"role {b.role} at {b.where()}", self._ttl)
-        return Decision(False, f"no binding grants {action} on {resource}", self._ttl)
+                    return b
+        return None
+
+    def _beyond(self, principal: Principal, subject: Principal) -> str | None:
+        """Why ``subject`` holds more than ``principal`` (None: it does not)."""
+        for b in self._bindings:
+            if not b.names(subject):
+                continue
+            where = b.resource()
+            for pattern in self._roles[b.role]:
+                if self._grant(principal, pattern, where) is None:
+                    return (
+                        f"{subject.scope}/{subject.principal_id} holds {pattern} at "
+                        f"{b.where()} (role {b.role}), which the caller does not"
+                    )
+        return None

@@ -89,14 +89,22 @@ class IamServicer(iam_pb2_grpc.IamServiceServicer):
             except InvalidArgument:
                 out.decisions.add(allowed=False, reason="invalid principal", ttl_seconds=0)
                 continue
-            d = self._engine.decide(principal, check.action, check.resource)
+            subject: Principal | None = None
+            if check.HasField("subject"):
+                s = check.subject
+                try:
+                    subject = Principal(s.principal_id, s.org_id, s.project_id or None)
+                except InvalidArgument:
+                    out.decisions.add(allowed=False, reason="invalid subject", ttl_seconds=0)
+                    continue
+            d = self._engine.decide(principal, check.action, check.resource, subject)
             ctx = RequestContext(
                 principal=principal,
                 request_id=check.context.get("request_id", ""),
                 api="iam",
                 source_address=check.context.get("source_address", context.peer()),
             )
-            audit.record(ctx, check.action, check.resource, d.allowed, d.reason)
+            audit.record(ctx, check.action, check.resource, d.allowed, d.reason, subject)
             out.decisions.add(allowed=d.allowed, reason=d.reason, ttl_seconds=int(d.ttl_seconds))
         return out
 

@@ -22,8 +22,8 @@ from lightningstor_api.core.watched_cache import WatchedCache
 from lightningstor_api.identity.sealing import SecretBox
 from lightningstor_api.metadata import Compare, Put
 from lightningstor_types.actions import KEY_FOR_OTHERS_ACTION, Action
-from lightningstor_types.errors import NoSuchAccessKey
-from lightningstor_types.scope import Principal, Scope
+from lightningstor_types.errors import InvalidArgument, NoSuchAccessKey
+from lightningstor_types.scope import Principal, Scope, parse_identity
 from lightningstor_types.service import RequestContext, ResolvedCredential
 
 _KEY_ALPHABET = string.ascii_uppercase + string.digits
@@ -146,11 +146,10 @@ class CredentialManager:
     ) -> credential_pb2.CreateAccessKeyResponse:
         scope = self._cc.scope_of(ctx, req.scope if req.HasField("scope") else None)
         await self._cc.authorize(ctx, Action.CREDENTIALS_CREATE, scope)
-        owner = Principal(
-            req.principal_id or ctx.principal.principal_id, scope.org_id, scope.project_id
-        )
+        owner = _owner(req.principal_id or ctx.principal.principal_id, scope)
         if owner != ctx.principal:
-            await self._cc.authorize(ctx, KEY_FOR_OTHERS_ACTION, scope)
+            # The key acts as the owner: only for an owner who holds nothing the caller lacks.
+            await self._cc.authorize_acting_as(ctx, KEY_FOR_OTHERS_ACTION, scope, owner)
         key, secret = await self.create(
             owner,
             description=req.description,
@@ -181,16 +180,32 @@ class CredentialManager:
     async def delete_access_key(
         self, ctx: RequestContext, req: credential_pb2.DeleteAccessKeyRequest
     ) -> credential_pb2.DeleteAccessKeyResponse:
-        k = self._cc.keys.credential(req.access_key_id)
-        kv = await self._cc.store.get(k)
-        if kv is None:
-            raise NoSuchAccessKey(AccessKeyId=req.access_key_id)
-        rec = records_pb2.CredentialRecord.FromString(kv.value)
-        scope = Scope(rec.org_id, rec.project_id or None)
+        # Authorized before the lookup, in the scope the request names (else the caller's): a
+        # key outside it is NoSuchAccessKey whether or not it exists.
+        scope = self._cc.scope_of(ctx, req.scope if req.HasField("scope") else None)
         await self._cc.authorize(ctx, Action.CREDENTIALS_DELETE, scope)
+        k = self._cc.keys.credential(req.access_key_id)
+        kv = await self._cc.store.get(k) if req.access_key_id else None
+        rec = records_pb2.CredentialRecord.FromString(kv.value) if kv is not None else None
+        if rec is None or not _in_scope(rec, scope):
+            raise NoSuchAccessKey(AccessKeyId=req.access_key_id)
+        owner = Principal(rec.principal_id, rec.org_id, rec.project_id or None)
+        if owner != ctx.principal:
+            await self._cc.authorize_acting_as(ctx, Action.CREDENTIALS_DELETE, owner.scope, owner)
         await self._cc.store.delete(k)
         self._cache.evict(k)
         return credential_pb2.DeleteAccessKeyResponse()
+
+
+def _owner(spelled: str, scope: Scope) -> Principal:
+    """The principal a new key of ``scope`` is for; a spelled-out home must be ``scope``."""
+    owner = parse_identity(spelled, scope)
+    if owner.scope != scope:
+        raise InvalidArgument(
+            f"principal {spelled!r} does not belong to the key's scope {scope}",
+            ArgumentName="principal_id",
+        )
+    return owner
 
 
 def _in_scope(rec: records_pb2.CredentialRecord, scope: Scope) -> bool:

@@ -130,6 +130,15 @@ def classify(exc: grpc.aio.AioRpcError) -> Kind:
     return Kind.FINAL
 
 
+def past_deadline(exc: grpc.aio.AioRpcError) -> bool:
+    """The call's deadline passed: on our side (DEADLINE_EXCEEDED) or at the etcd member, which
+    answers UNKNOWN "context deadline exceeded" (e.g. a read waiting for a leader it lost)."""
+    code = exc.code()
+    return code is grpc.StatusCode.DEADLINE_EXCEEDED or (
+        code is grpc.StatusCode.UNKNOWN and "context deadline exceeded" in (exc.details() or "")
+    )
+
+
 def translate(
     exc: grpc.aio.AioRpcError, request_bytes: int = 0, *, idempotent: bool = True
 ) -> MetadataError:
@@ -146,7 +155,7 @@ def translate(
         return MetadataUnavailable(
             f"etcd: {details}; compact and defragment it, then disarm the NOSPACE alarm"
         )
-    if code is grpc.StatusCode.DEADLINE_EXCEEDED:
+    if past_deadline(exc):
         unknown = "" if idempotent else "; the write may or may not have been applied"
         return MetadataUnavailable(f"etcd did not answer in time{unknown}")
     if code is grpc.StatusCode.UNAVAILABLE:
@@ -282,7 +291,7 @@ class Connection:
                     await self.authenticate(generation)
                     continue
                 if kind is Kind.FINAL:
-                    if exc.code() is grpc.StatusCode.DEADLINE_EXCEEDED:
+                    if past_deadline(exc):
                         self.failed(endpoint, "no answer before the deadline")  # hung member?
                     raise translate(exc, request.ByteSize(), idempotent=idempotent) from exc
                 if kind is Kind.UNKNOWN and not idempotent:
@@ -312,11 +321,14 @@ class Connection:
                 response = await self.unary(
                     lambda e: e.auth.Authenticate, request, idempotent=True, token=False
                 )
+            except MetadataUnavailable as exc:
+                raise MetadataUnavailable(
+                    f"etcd authentication as {self.config.username!r}: {exc.detail}"
+                ) from exc
             except MetadataError as exc:
-                kind = (
-                    MetadataUnavailable if isinstance(exc, MetadataUnavailable) else MetadataError
-                )
-                raise kind(f"etcd authentication as {self.config.username!r}: {exc}") from exc
+                raise MetadataError(
+                    f"etcd authentication as {self.config.username!r}: {exc}"
+                ) from exc
             self._token = str(response.token)
             self._token_generation += 1
 

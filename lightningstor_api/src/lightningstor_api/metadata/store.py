@@ -7,7 +7,8 @@ one global revision, bumped once per write transaction that changes something; p
 Errors::
 
     MetadataError               anything the store reports
-    ├── MetadataUnavailable     the store cannot be reached (closed, I/O error, lock timeout)
+    ├── MetadataUnavailable     the store cannot be reached (closed, I/O error, lock timeout,
+    │                           no etcd quorum); also the catalog's ServiceUnavailable
     └── WatchCompacted          a watch asked for revisions that were pruned
 
 A malformed transaction (the same key put twice, or put and deleted, in one branch, as etcd
@@ -21,13 +22,23 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol, TypeAlias
 
+from lightningstor_types.errors import ServiceUnavailable
+
 
 class MetadataError(Exception):
     """The metadata store failed."""
 
 
-class MetadataUnavailable(MetadataError):  # noqa: N818  # the protocol's name
-    """The metadata store cannot be reached."""
+class MetadataUnavailable(MetadataError, ServiceUnavailable, variant=True):  # noqa: N818
+    """The metadata store cannot be reached (etcd without quorum, closed, I/O error).
+
+    Also the catalog's ``ServiceUnavailable`` (HTTP 503, gRPC UNAVAILABLE): a client may retry,
+    and the frontends answer it like any catalog error, without a traceback.
+    """
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"the metadata store is unavailable, retry later: {detail}")
+        self.detail = detail
 
 
 class WatchCompacted(MetadataError):  # noqa: N818  # etcd's name (ErrCompacted)

@@ -67,7 +67,7 @@ def cmd_list(client: LightningStorClient, args: argparse.Namespace) -> None:
 
 
 def cmd_delete(client: LightningStorClient, args: argparse.Namespace) -> None:
-    client.delete_access_key(args.access_key_id)
+    client.delete_access_key(args.access_key_id, scope=_scope(args))
     if args.json:
         print(to_json({"deleted": args.access_key_id}))
     else:
@@ -88,4 +88,5 @@ def add_key_commands(groups: Subparsers) -> None:
     add_scope_arguments(listing, "keys")
     listing.add_argument("--principal", help="only this principal's keys")
     delete = add_command(sub, "delete", cmd_delete, "delete a key")
+    add_scope_arguments(delete, "key")
     delete.add_argument("access_key_id", metavar="ACCESS_KEY_ID")

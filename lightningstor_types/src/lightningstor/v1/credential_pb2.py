@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lightningstor/v1/credential.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\"\xd5\x01\n\tAccessKey\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12&\n\x05scope\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"\x9b\x01\n\x16\x43reateAccessKeyRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"e\n\x17\x43reateAccessKeyResponse\x12/\n\naccess_key\x18\x01 \x01(\x0b\x32\x1b.lightningstor.v1.AccessKey\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\"U\n\x15ListAccessKeysRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\"J\n\x16ListAccessKeysResponse\x12\x30\n\x0b\x61\x63\x63\x65ss_keys\x18\x01 \x03(\x0b\x32\x1b.lightningstor.v1.AccessKey\"/\n\x16\x44\x65leteAccessKeyRequest\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\"\x19\n\x17\x44\x65leteAccessKeyResponse2\xc8\x02\n\x11\x43redentialService\x12\x66\n\x0f\x43reateAccessKey\x12(.lightningstor.v1.CreateAccessKeyRequest\x1a).lightningstor.v1.CreateAccessKeyResponse\x12\x63\n\x0eListAccessKeys\x12\'.lightningstor.v1.ListAccessKeysRequest\x1a(.lightningstor.v1.ListAccessKeysResponse\x12\x66\n\x0f\x44\x65leteAccessKey\x12(.lightningstor.v1.DeleteAccessKeyRequest\x1a).lightningstor.v1.DeleteAccessKeyResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lightningstor/v1/credential.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\"\xd5\x01\n\tAccessKey\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12&\n\x05scope\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\"\x9b\x01\n\x16\x43reateAccessKeyRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12.\n\nexpires_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\"e\n\x17\x43reateAccessKeyResponse\x12/\n\naccess_key\x18\x01 \x01(\x0b\x32\x1b.lightningstor.v1.AccessKey\x12\x19\n\x11secret_access_key\x18\x02 \x01(\t\"U\n\x15ListAccessKeysRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\"J\n\x16ListAccessKeysResponse\x12\x30\n\x0b\x61\x63\x63\x65ss_keys\x18\x01 \x03(\x0b\x32\x1b.lightningstor.v1.AccessKey\"W\n\x16\x44\x65leteAccessKeyRequest\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12&\n\x05scope\x18\x02 \x01(\x0b\x32\x17.lightningstor.v1.Scope\"\x19\n\x17\x44\x65leteAccessKeyResponse2\xc8\x02\n\x11\x43redentialService\x12\x66\n\x0f\x43reateAccessKey\x12(.lightningstor.v1.CreateAccessKeyRequest\x1a).lightningstor.v1.CreateAccessKeyResponse\x12\x63\n\x0eListAccessKeys\x12\'.lightningstor.v1.ListAccessKeysRequest\x1a(.lightningstor.v1.ListAccessKeysResponse\x12\x66\n\x0f\x44\x65leteAccessKey\x12(.lightningstor.v1.DeleteAccessKeyRequest\x1a).lightningstor.v1.DeleteAccessKeyResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,9 +44,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTACCESSKEYSRESPONSE']._serialized_start=683
   _globals['_LISTACCESSKEYSRESPONSE']._serialized_end=757
   _globals['_DELETEACCESSKEYREQUEST']._serialized_start=759
-  _globals['_DELETEACCESSKEYREQUEST']._serialized_end=806
-  _globals['_DELETEACCESSKEYRESPONSE']._serialized_start=808
-  _globals['_DELETEACCESSKEYRESPONSE']._serialized_end=833
-  _globals['_CREDENTIALSERVICE']._serialized_start=836
-  _globals['_CREDENTIALSERVICE']._serialized_end=1164
+  _globals['_DELETEACCESSKEYREQUEST']._serialized_end=846
+  _globals['_DELETEACCESSKEYRESPONSE']._serialized_start=848
+  _globals['_DELETEACCESSKEYRESPONSE']._serialized_end=873
+  _globals['_CREDENTIALSERVICE']._serialized_start=876
+  _globals['_CREDENTIALSERVICE']._serialized_end=1204
 # @@protoc_insertion_point(module_scope)

@@ -162,15 +162,23 @@ class DeleteAccessKeyRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ACCESS_KEY_ID_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
     access_key_id: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope:
+        """Where the key lives (unset: the caller's scope); authorized before the key is looked up,
+        so a key outside it is NoSuchAccessKey whether or not it exists.
+        """
+
     def __init__(
         self,
         *,
         access_key_id: _builtins.str = ...,
+        scope: _common_pb2.Scope | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_key_id", b"access_key_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_key_id", b"access_key_id", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1elightningstor/iam/v1/iam.proto\x12\x14lightningstor.iam.v1\"S\n\tPrincipal\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\"\xe2\x01\n\x12\x41uthorizationCheck\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.lightningstor.iam.v1.Principal\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x46\n\x07\x63ontext\x18\x04 \x03(\x0b\x32\x35.lightningstor.iam.v1.AuthorizationCheck.ContextEntry\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x10\x41uthorizeRequest\x12\x38\n\x06\x63hecks\x18\x01 \x03(\x0b\x32(.lightningstor.iam.v1.AuthorizationCheck\"@\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"F\n\x11\x41uthorizeResponse\x12\x31\n\tdecisions\x18\x01 \x03(\x0b\x32\x1e.lightningstor.iam.v1.Decision\"\x16\n\x14GetServerInfoRequest\"L\n\x15GetServerInfoResponse\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x10\n\x08jwks_url\x18\x02 \x01(\t\x12\x11\n\tjwks_json\x18\x03 \x01(\t2\xd4\x01\n\nIamService\x12\\\n\tAuthorize\x12&.lightningstor.iam.v1.AuthorizeRequest\x1a\'.lightningstor.iam.v1.AuthorizeResponse\x12h\n\rGetServerInfo\x12*.lightningstor.iam.v1.GetServerInfoRequest\x1a+.lightningstor.iam.v1.GetServerInfoResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1elightningstor/iam/v1/iam.proto\x12\x14lightningstor.iam.v1\"S\n\tPrincipal\x12\x14\n\x0cprincipal_id\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\"\x94\x02\n\x12\x41uthorizationCheck\x12\x32\n\tprincipal\x18\x01 \x01(\x0b\x32\x1f.lightningstor.iam.v1.Principal\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x46\n\x07\x63ontext\x18\x04 \x03(\x0b\x32\x35.lightningstor.iam.v1.AuthorizationCheck.ContextEntry\x12\x30\n\x07subject\x18\x05 \x01(\x0b\x32\x1f.lightningstor.iam.v1.Principal\x1a.\n\x0c\x43ontextEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"L\n\x10\x41uthorizeRequest\x12\x38\n\x06\x63hecks\x18\x01 \x03(\x0b\x32(.lightningstor.iam.v1.AuthorizationCheck\"@\n\x08\x44\x65\x63ision\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"F\n\x11\x41uthorizeResponse\x12\x31\n\tdecisions\x18\x01 \x03(\x0b\x32\x1e.lightningstor.iam.v1.Decision\"\x16\n\x14GetServerInfoRequest\"L\n\x15GetServerInfoResponse\x12\x0e\n\x06issuer\x18\x01 \x01(\t\x12\x10\n\x08jwks_url\x18\x02 \x01(\t\x12\x11\n\tjwks_json\x18\x03 \x01(\t2\xd4\x01\n\nIamService\x12\\\n\tAuthorize\x12&.lightningstor.iam.v1.AuthorizeRequest\x1a\'.lightningstor.iam.v1.AuthorizeResponse\x12h\n\rGetServerInfo\x12*.lightningstor.iam.v1.GetServerInfoRequest\x1a+.lightningstor.iam.v1.GetServerInfoResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,19 +36,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PRINCIPAL']._serialized_start=56
   _globals['_PRINCIPAL']._serialized_end=139
   _globals['_AUTHORIZATIONCHECK']._serialized_start=142
-  _globals['_AUTHORIZATIONCHECK']._serialized_end=368
-  _globals['_AUTHORIZATIONCHECK_CONTEXTENTRY']._serialized_start=322
-  _globals['_AUTHORIZATIONCHECK_CONTEXTENTRY']._serialized_end=368
-  _globals['_AUTHORIZEREQUEST']._serialized_start=370
-  _globals['_AUTHORIZEREQUEST']._serialized_end=446
-  _globals['_DECISION']._serialized_start=448
-  _globals['_DECISION']._serialized_end=512
-  _globals['_AUTHORIZERESPONSE']._serialized_start=514
-  _globals['_AUTHORIZERESPONSE']._serialized_end=584
-  _globals['_GETSERVERINFOREQUEST']._serialized_start=586
-  _globals['_GETSERVERINFOREQUEST']._serialized_end=608
-  _globals['_GETSERVERINFORESPONSE']._serialized_start=610
-  _globals['_GETSERVERINFORESPONSE']._serialized_end=686
-  _globals['_IAMSERVICE']._serialized_start=689
-  _globals['_IAMSERVICE']._serialized_end=901
+  _globals['_AUTHORIZATIONCHECK']._serialized_end=418
+  _globals['_AUTHORIZATIONCHECK_CONTEXTENTRY']._serialized_start=372
+  _globals['_AUTHORIZATIONCHECK_CONTEXTENTRY']._serialized_end=418
+  _globals['_AUTHORIZEREQUEST']._serialized_start=420
+  _globals['_AUTHORIZEREQUEST']._serialized_end=496
+  _globals['_DECISION']._serialized_start=498
+  _globals['_DECISION']._serialized_end=562
+  _globals['_AUTHORIZERESPONSE']._serialized_start=564
+  _globals['_AUTHORIZERESPONSE']._serialized_end=634
+  _globals['_GETSERVERINFOREQUEST']._serialized_start=636
+  _globals['_GETSERVERINFOREQUEST']._serialized_end=658
+  _globals['_GETSERVERINFORESPONSE']._serialized_start=660
+  _globals['_GETSERVERINFORESPONSE']._serialized_end=736
+  _globals['_IAMSERVICE']._serialized_start=739
+  _globals['_IAMSERVICE']._serialized_end=951
 # @@protoc_insertion_point(module_scope)

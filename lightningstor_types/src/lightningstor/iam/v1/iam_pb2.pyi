@@ -78,6 +78,7 @@ class AuthorizationCheck(_message.Message):
     ACTION_FIELD_NUMBER: _builtins.int
     RESOURCE_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
     action: _builtins.str
     """e.g. "lightningstor:objects:read"."""
     resource: _builtins.str
@@ -88,6 +89,16 @@ class AuthorizationCheck(_message.Message):
     def context(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Request attributes a policy may use (source address, api, ...)."""
 
+    @_builtins.property
+    def subject(self) -> Global___Principal:
+        """Set when the action lets the principal act as another identity: creating an access key for
+        it ("lightningstor:credentials:create:others") or deleting one of its keys
+        ("lightningstor:credentials:delete"). Allow only if the principal may do the action on the
+        resource AND already holds, where the subject holds them, every permission the subject
+        holds: an identity with any grant beyond the principal's (another org, every org, a
+        platform role) must never be impersonated this way.
+        """
+
     def __init__(
         self,
         *,
@@ -95,10 +106,11 @@ class AuthorizationCheck(_message.Message):
         action: _builtins.str = ...,
         resource: _builtins.str = ...,
         context: _abc.Mapping[_builtins.str, _builtins.str] | None = ...,
+        subject: Global___Principal | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["principal", b"principal", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "context", b"context", "principal", b"principal", "resource", b"resource"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "context", b"context", "principal", b"principal", "resource", b"resource", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
