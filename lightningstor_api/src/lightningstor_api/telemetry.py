@@ -108,7 +108,13 @@ class _RequestCollector(Collector):
             "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
         )
         iam_latency.add_metric([], m.iam_latency.cumulative(), m.iam_latency.sum)
-        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency)
+        throttled = CounterMetricFamily(
+            "lightningstor_throttled", "Requests refused by a tenant's rate limit",
+            labels=["api", "limit"],
+        )  # fmt: skip
+        for pair, n in list(m.throttled.items()):
+            throttled.add_metric(list(pair), n)
+        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency, throttled)
 
 
 def _gauge(metrics: Metrics, field: str) -> Callable[[CallbackOptions], Iterator[Observation]]:
