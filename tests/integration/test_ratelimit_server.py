@@ -21,6 +21,7 @@ from lightningstor_client import LightningStorClient, Quota
 from lightningstor_types.errors import InvalidArgument, SlowDown
 from lightningstor_types.scope import Scope
 from tests.integration.server import ServerProcess, running_server
+from tests.integration.test_usage_server import wait_for
 from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -93,15 +94,6 @@ def until_refused(call: Callable[[], object], refused: type[BaseException]) -> B
         except refused as exc:
             return exc
     raise AssertionError(f"never refused with {refused.__name__}")
-
-
-def wait_for(read: Callable[[], Any], ok: Callable[[Any], bool]) -> Any:
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def test_toml_default_limits_a_project_over_s3_and_not_another_tenant(
