@@ -7,7 +7,8 @@ bob, carol and dave (orgs of their own, unlimited until a test stores a quota).
 
 from __future__ import annotations
 
-import threading
+import asyncio
+import json
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -17,11 +18,11 @@ import grpc
 import pytest
 from botocore.exceptions import ClientError
 
-from lightningstor_client import LightningStorClient, Quota
+from lightningstor_client import AsyncLightningStorClient, LightningStorClient, Quota
 from lightningstor_types.errors import InvalidArgument, SlowDown
 from lightningstor_types.scope import Scope
 from tests.integration.server import ServerProcess, running_server
-from tests.integration.test_usage_server import wait_for
+from tests.integration.test_usage_server import run_cli, wait_for
 from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -152,6 +153,19 @@ def test_a_stored_quota_replaces_the_default_and_limits_over_grpc(
         until_refused(lambda: pat.head_bucket("bkt-pat"), SlowDown)
 
 
+def test_cli_sets_the_rates(server: ServerProcess) -> None:
+    out = run_cli(
+        server, "admin", "quota", "set", "--org", "cli-org", "--requests-per-second", "7",
+        "--bytes-in-per-second", "1MiB", "--bytes-out-per-second", "2MiB",
+    )  # fmt: skip
+    assert json.loads(out)["requests_per_second"] == 7
+    with admin(server) as client:
+        info = client.get_quota(org="cli-org")
+    assert info.quota == Quota(
+        requests_per_second=7, bytes_in_per_second=2**20, bytes_out_per_second=2 * 2**20
+    )
+
+
 def test_rates_on_a_bucket_are_invalid(server: ServerProcess) -> None:
     with admin(server) as client:
         with pytest.raises(InvalidArgument):
@@ -192,25 +206,32 @@ def test_bytes_out_limit_paces_a_get_and_refuses_more_while_over(
 def test_bytes_in_limit_refuses_a_put_while_another_is_paced_over_grpc(
     server: ServerProcess, keys: dict[str, dict[str, str]]
 ) -> None:
-    body = b"d" * (256 * 1024)
+    body = b"d" * (256 * 1024)  # one message: four seconds' worth at 64 KiB/s
     with admin(server) as client:
         client.set_quota(Quota(bytes_in_per_second=64 * 1024), org="td")
-    results: list[object] = []
-    with LightningStorClient(server.grpc_addr, **keys["dave"]) as dave:
 
-        def big_put() -> None:
-            try:
-                results.append(dave.put_object("bkt-dave", "big", body))
-            except Exception as exc:
-                results.append(exc)
+    async def scenario() -> SlowDown:
+        async with AsyncLightningStorClient(server.grpc_addr, **keys["dave"]) as dave:
+            big = asyncio.create_task(dave.put_object("bkt-dave", "big", body))
+            # Small PUTs, each its own call: one admitted before the big body arrived waits
+            # behind it, so a new one starts while the others are still waiting.
+            probes: set[asyncio.Task[object]] = set()
+            refused: SlowDown | None = None
+            deadline = time.monotonic() + DEADLINE
+            while refused is None and time.monotonic() < deadline:
+                probes.add(asyncio.create_task(dave.put_object("bkt-dave", "small", b"s")))
+                done, probes = await asyncio.wait(probes, timeout=0.1)
+                for task in done:
+                    exc = task.exception()
+                    if isinstance(exc, SlowDown):
+                        refused = exc
+            await asyncio.gather(big, *probes, return_exceptions=True)
+            assert big.exception() is None, big.exception()
+            assert refused is not None, "never refused"
+            async with await dave.get_object("bkt-dave", "big") as stream:
+                assert await stream.read() == body
+            return refused
 
-        paced = threading.Thread(target=big_put)
-        paced.start()
-        try:
-            err = until_refused(lambda: dave.put_object("bkt-dave", "small", b"s"), SlowDown)
-        finally:
-            paced.join(DEADLINE)
-        assert err.details["Limit"] == "bytes_in_per_second"
-        assert len(results) == 1 and not isinstance(results[0], Exception), results
-        with dave.get_object("bkt-dave", "big") as stream:
-            assert stream.read() == body
+    err = asyncio.run(scenario())
+    assert err.details["Limit"] == "bytes_in_per_second"
+    assert int(err.details["RetryAfter"]) >= 1

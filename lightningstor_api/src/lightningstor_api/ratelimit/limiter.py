@@ -119,15 +119,17 @@ class RateLimiter:
         # Check every level, then take, with no await in between: a refusal takes nothing.
         for lv in levels:
             requests, bytes_in, bytes_out = lv.buckets
-            for limit, bucket, need in (
-                ("requests", requests, 1.0),
-                ("bytes_in", bytes_in if inbound else None, None),
-                ("bytes_out", bytes_out if outbound else None, None),
+            for limit, bucket in (
+                ("requests", requests),
+                ("bytes_in", bytes_in if inbound else None),
+                ("bytes_out", bytes_out if outbound else None),
             ):
                 if bucket is None:
                     continue
-                # Bytes: refused while in debt by more than a burst (streams wait out the rest).
-                w = bucket.wait(need if need is not None else -bucket.capacity, now)
+                # A request needs a token; a transfer is refused only while its direction is
+                # more than a burst in debt (the streams in flight wait out the rest).
+                need = 1.0 if limit == "requests" else -bucket.capacity
+                w = bucket.wait(need, now)
                 if w > wait:
                     wait, refused, where = w, limit, lv.name
         if refused:
