@@ -10,6 +10,10 @@ all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
         [--only moto,embedded,etcd] [--quick] [--processes 2]
+
+``--tenants`` runs the noisy-neighbour workload instead (LightningStor embedded only): tenant
+B's GET latency alone, while tenant A runs a burst of HEADs at high concurrency, and the same
+with a rate limit on A (``--limit`` requests a second per server process).
 """
 
 from __future__ import annotations
@@ -269,6 +273,83 @@ def bench_workload(targets: list[Target], w: Workload, args: argparse.Namespace)
                 print(f"  [{target.name}] curl, presigned GET 64 MiB: {speed:.1f} MB/s", flush=True)
 
 
+TENANT_BINDINGS = "".join(
+    f'[[iam.bindings]]\nprincipal = "tenant-{t}"\nrole = "editor"\norg = "bench-{t}"\n'
+    for t in ("a", "b")
+)
+
+
+def _bench_cmd(
+    target: Target, key: tuple[str, str], bucket: str, op: str, concurrency: int,
+    duration: float, warmup: float, *, prepare: bool, extra: tuple[str, ...] = (),
+) -> list[str]:  # fmt: skip
+    return [
+        sys.executable, "-m", "lightningstor_client.bench", "--api", "s3",
+        "--endpoint", target.s3, "--access-key", key[0], "--secret-key", key[1],
+        "--bucket", bucket, "--op", op, "--size", str(4 * KiB), "--objects", "200",
+        "--concurrency", str(concurrency), "--duration", str(duration),
+        "--warmup", str(warmup), *([] if prepare else ["--no-prepare"]), *extra,
+    ]  # fmt: skip
+
+
+def _result_of(stdout: str) -> dict[str, str]:
+    for line in stdout.splitlines():
+        if line.startswith("RESULT "):
+            return dict(p.split("=", 1) for p in line[7:].split(" ") if "=" in p)
+    return {}
+
+
+def tenant_bench(target: Target, args: argparse.Namespace) -> str:
+    """Tenant B's GET latency: alone, beside tenant A's burst, beside A's burst under a limit."""
+    from lightningstor_client import LightningStorClient, Quota
+    from lightningstor_types.scope import Scope
+
+    assert target.grpc is not None
+    admin = LightningStorClient(
+        target.grpc, access_key=target.access_key, secret_key=target.secret_key
+    )
+    keys: dict[str, tuple[str, str]] = {}
+    with admin:
+        for t in ("a", "b"):
+            made = admin.create_access_key(principal_id=f"tenant-{t}", scope=Scope(f"bench-{t}"))
+            keys[t] = (made.access_key_id, made.secret_access_key or "")
+    for t, op in (("a", "head"), ("b", "get")):  # populate each tenant's bucket
+        cmd = _bench_cmd(target, keys[t], f"bench-{t}", op, 4, 0.5, 0, prepare=True)
+        subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    d, w = args.duration, args.warmup
+    rows = [
+        "| scenario | B p50 ms | B p99 ms | B GET/s | B errors | A HEAD/s answered | A refused/s |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+
+    def scenario(name: str, burst: bool, extra: tuple[str, ...] = ()) -> None:
+        a = None
+        if burst:  # A starts first and ends last: B's whole window is under the burst
+            cmd = _bench_cmd(target, keys["a"], "bench-a", "head", args.burst, d + 2, w,
+                             prepare=False, extra=extra)  # fmt: skip
+            a = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        b_cmd = _bench_cmd(target, keys["b"], "bench-b", "get", 1, d, w + 1, prepare=False)
+        b = _result_of(subprocess.run(b_cmd, capture_output=True, text=True, timeout=600).stdout)
+        r = _result_of(a.communicate(timeout=600)[0]) if a is not None else {}
+        refused = f"{int(r['errors']) / float(r['duration']):.0f}" if r else "—"
+        print(f"  {name}: B {b} / A {r}", flush=True)
+        rows.append(
+            f"| {name} | {b.get('p50_ms', '—')} | {b.get('p99_ms', '—')} | "
+            f"{b.get('ops_s', '—')} | {b.get('errors', '—')} | {r.get('ops_s', '—')} | "
+            f"{refused} |"
+        )
+
+    scenario("B alone", burst=False)
+    scenario(f"A burst ({args.burst} in flight), no limit", burst=True)
+    with LightningStorClient(
+        target.grpc, access_key=target.access_key, secret_key=target.secret_key
+    ) as admin:
+        admin.set_quota(Quota(requests_per_second=args.limit), org="bench-a")
+    scenario(f"A burst, A limited to {args.limit}/s per process", burst=True)
+    scenario("A burst, limited, A waits out Retry-After", True, ("--honor-retry-after",))
+    return "\n".join(rows)
+
+
 def _why(err: RuntimeError) -> str:
     """The last line of a failed server's log, or of the exception in its last JSON record."""
     lines = str(err).strip().splitlines()
@@ -384,7 +465,21 @@ def main() -> int:
     p.add_argument(
         "--processes", type=int, default=2, help="[server] processes of the LightningStor servers"
     )
+    p.add_argument(
+        "--tenants",
+        action="store_true",
+        help="the noisy-neighbour workload only (tenant B beside tenant A's burst)",
+    )
+    p.add_argument("--burst", type=int, default=256, help="--tenants: A's requests in flight")
+    p.add_argument(
+        "--limit",
+        type=int,
+        default=100,
+        help="--tenants: A's requests/s per server process in the limited run",
+    )
     args = p.parse_args()
+    if args.tenants:
+        return main_tenants(args)
     only = set(args.only.split(","))
     started = time.monotonic()
     load_before = os.getloadavg()
@@ -427,6 +522,33 @@ def main() -> int:
         f"after {args.warmup:g} s warm-up per workload; total {time.monotonic() - started:.0f} s; "
         f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(anything above ~1 means other work shared the CPUs)"
+    )
+    print(f"\n{header}\n\n{out}")
+    if args.out:
+        args.out.write_text(f"{header}\n\n{out}\n")
+    return 0
+
+
+def main_tenants(args: argparse.Namespace) -> int:
+    """``--tenants``: one embedded LightningStor server, the three scenarios, a table."""
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    procs = Processes()
+    config = f'[server]\nprocesses = {args.processes}\n[metadata]\nbackend = "embedded"\n'
+    with workdir(args.keep) as work:
+        try:
+            target = start_lightningstor(
+                procs, work / "embedded", "embedded", config + TENANT_BINDINGS
+            )
+            out = tenant_bench(target, args)
+        finally:
+            procs.stop_all()
+    header = (
+        f"lightningstor bench --tenants: {os.cpu_count()} CPUs, loopback, LightningStor embedded "
+        f"with [server] processes = {args.processes}; B: S3 GET 4 KiB, one at a time, "
+        f"{args.duration:g} s measured; A: S3 HEAD 4 KiB, {args.burst} in flight; "
+        f"total {time.monotonic() - started:.0f} s; load average (1 min) {load_before[0]:.1f} "
+        f"before, {os.getloadavg()[0]:.1f} after"
     )
     print(f"\n{header}\n\n{out}")
     if args.out:

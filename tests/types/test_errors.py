@@ -23,6 +23,7 @@ from lightningstor_types.errors import (
     NoSuchKey,
     NotFoundError,
     NotImplemented_,
+    RateLimited,
     Unauthenticated,
     error_for_code,
     error_from_grpc,
@@ -73,7 +74,12 @@ def test_codes_are_unique() -> None:
 
 
 def test_only_the_documented_variants_share_a_code() -> None:
-    assert set(VARIANTS) == {Unauthenticated, InvalidContinuationToken, ClientDisconnected}
+    assert set(VARIANTS) == {
+        Unauthenticated,
+        InvalidContinuationToken,
+        ClientDisconnected,
+        RateLimited,
+    }
     for variant in VARIANTS:
         assert issubclass(variant, error_for_code(variant.code))
 

@@ -23,6 +23,7 @@ Families (Prometheus names)::
     lightningstor_s3_errors_total{operation,code}
     lightningstor_iam_decisions_total{cache}                       hit | miss
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
+    lightningstor_throttled_total{api,limit}                       requests | bytes_in | bytes_out
     lightningstor_objects_total, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
 """
@@ -102,6 +103,8 @@ class Metrics:
     iam_cache: dict[str, int] = field(default_factory=lambda: {"hit": 0, "miss": 0})
     iam_latency: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
     gauges: Gauges = field(default_factory=Gauges)
+    throttled: dict[tuple[str, str], int] = field(default_factory=dict)
+    """Requests refused by a tenant's rate limit, by API and the limit that refused them."""
 
     def record(self, r: RequestRecord) -> None:
         """A finished request (both APIs call this once per request)."""
@@ -138,10 +141,23 @@ class Metrics:
         if seconds is not None:
             self.iam_latency.observe(seconds)
 
+    def throttle(self, api: str, limit: str) -> None:
+        """A request refused by a rate limit (``limit``: requests, bytes_in or bytes_out)."""
+        key = (api, limit)
+        self.throttled[key] = self.throttled.get(key, 0) + 1
+
     def reset(self) -> None:
         """Forget everything (tests)."""
         fresh = Metrics()
-        for name in ("requests", "transfer", "object_sizes", "s3_errors", "iam_cache", "gauges"):
+        for name in (
+            "requests",
+            "transfer",
+            "object_sizes",
+            "s3_errors",
+            "iam_cache",
+            "gauges",
+            "throttled",
+        ):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency
 

@@ -79,25 +79,20 @@ class _RequestCollector(Collector):
         for labels, hist in list(m.requests.items()):
             requests.add_metric(list(labels), hist.count)
             durations.add_metric(list(labels), hist.cumulative(), hist.sum)
-        transfer = CounterMetricFamily(
+        transfer = _counters(
             "lightningstor_transfer_bytes", "Body bytes received (in) and sent (out)",
-            labels=["api", "direction"],
+            ["api", "direction"], m.transfer,
         )  # fmt: skip
-        for pair, n in list(m.transfer.items()):
-            transfer.add_metric(list(pair), n)
         sizes = HistogramMetricFamily(
             "lightningstor_object_size_bytes", "Sizes of object and part bodies written and read",
             labels=["api", "operation"],
         )  # fmt: skip
         for pair, hist in list(m.object_sizes.items()):
             sizes.add_metric(list(pair), hist.cumulative(), hist.sum)
-        errors = CounterMetricFamily(
-            "lightningstor_s3_errors",
-            "Failed requests by S3 error code",
-            labels=["operation", "code"],
-        )
-        for err, n in list(m.s3_errors.items()):
-            errors.add_metric(list(err), n)
+        errors = _counters(
+            "lightningstor_s3_errors", "Failed requests by S3 error code",
+            ["operation", "code"], m.s3_errors,
+        )  # fmt: skip
         iam = CounterMetricFamily(
             "lightningstor_iam_decisions", "Authorization decisions, from the cache or the IAM",
             labels=["cache"],
@@ -108,7 +103,21 @@ class _RequestCollector(Collector):
             "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
         )
         iam_latency.add_metric([], m.iam_latency.cumulative(), m.iam_latency.sum)
-        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency)
+        throttled = _counters(
+            "lightningstor_throttled", "Requests refused by a tenant's rate limit",
+            ["api", "limit"], m.throttled,
+        )  # fmt: skip
+        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency, throttled)
+
+
+def _counters(
+    name: str, documentation: str, labels: list[str], values: dict[tuple[str, str], int]
+) -> CounterMetricFamily:
+    """A counter family with one sample per label pair."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for pair, n in list(values.items()):
+        family.add_metric(list(pair), n)
+    return family
 
 
 def _gauge(metrics: Metrics, field: str) -> Callable[[CallbackOptions], Iterator[Observation]]:

@@ -18,10 +18,19 @@ class Usage:
     requests: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    throttled: int = 0
+    """Requests refused by a rate limit (also counted in ``requests``)."""
 
     @classmethod
     def from_pb(cls, msg: usage_pb2.Usage) -> Usage:
-        return cls(msg.bytes_stored, msg.object_count, msg.requests, msg.bytes_in, msg.bytes_out)
+        return cls(
+            msg.bytes_stored,
+            msg.object_count,
+            msg.requests,
+            msg.bytes_in,
+            msg.bytes_out,
+            msg.throttled,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,16 +54,27 @@ class UsageReport:
 
 @dataclass(frozen=True, slots=True)
 class Quota:
-    """Limits; 0 = unlimited."""
+    """Limits; 0 = unlimited. The rates (per server process) apply to an org or a project."""
 
     max_buckets: int = 0
     max_bytes: int = 0
     max_objects: int = 0
     max_object_size: int = 0
+    requests_per_second: int = 0
+    bytes_in_per_second: int = 0
+    bytes_out_per_second: int = 0
 
     @classmethod
     def from_pb(cls, msg: usage_pb2.Quota) -> Quota:
-        return cls(msg.max_buckets, msg.max_bytes, msg.max_objects, msg.max_object_size)
+        return cls(
+            msg.max_buckets,
+            msg.max_bytes,
+            msg.max_objects,
+            msg.max_object_size,
+            msg.requests_per_second,
+            msg.bytes_in_per_second,
+            msg.bytes_out_per_second,
+        )
 
     def to_pb(self) -> usage_pb2.Quota:
         return usage_pb2.Quota(**asdict(self))

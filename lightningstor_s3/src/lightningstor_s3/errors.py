@@ -56,8 +56,11 @@ def error_document(
 
 
 def error_headers(err: LightningStorError) -> Headers:
-    """Headers S3 adds to some errors (the state of a delete marker, a 304's validators)."""
+    """Headers S3 adds to some errors (the state of a delete marker, a 304's validators, when
+    to retry after a rate limit)."""
     headers: Headers = []
+    if err.http_status == 503 and (retry := err.details.get("RetryAfter")):
+        headers.append((b"retry-after", retry.encode()))
     if err.details.get("ResourceType") == "DeleteMarker":
         headers.append((b"x-amz-delete-marker", b"true"))
     if err.http_status == 304 and (etag := err.details.get("ETag")):

@@ -720,6 +720,12 @@ class QuotaDefaults(_Section):
     """Most object versions holding data (delete markers not counted)."""
     max_object_size: QuotaLimit = 0
     """Largest object (and part)."""
+    requests_per_second: int = Field(default=0, ge=0)
+    """Most object and bucket requests a second, per server process, of callers in the scope."""
+    bytes_in_per_second: QuotaLimit = 0
+    """Most body bytes a second received from callers in the scope, per server process."""
+    bytes_out_per_second: QuotaLimit = 0
+    """Most body bytes a second sent to callers in the scope, per server process."""
 
 
 class QuotaSettings(_Section):
@@ -730,6 +736,8 @@ class QuotaSettings(_Section):
     cache_ttl_seconds: Annotated[Seconds, Field(le=60)] = 1.0
     """How old the usage and quota records a server checks against may be (other servers'
     writes within this window can overshoot a limit; see lightningstor_api/README.md)."""
+    burst_seconds: Annotated[PositiveSeconds, Field(le=60)] = 1.0
+    """The rate limits' burst: a token bucket holds this many seconds of its rate."""
 
 
 class UsageSettings(_Section):

@@ -28,6 +28,8 @@ FAILED_PRECONDITION: a conditional GET whose condition failed). The tree, briefl
     ├── OutOfRangeError          OUT_OF_RANGE: InvalidRange, InvalidPartNumber
     ├── ResourceExhaustedError   RESOURCE_EXHAUSTED: EntityTooLarge, TooManyBuckets, QuotaExceeded
     ├── UnavailableError         UNAVAILABLE: ServiceUnavailable, SlowDown, IamUnavailable
+    │   └── SlowDown
+    │       └── RateLimited      (variant: code SlowDown, gRPC RESOURCE_EXHAUSTED: a rate limit)
     ├── ConditionalRequestConflict, OperationAborted   ABORTED
     ├── InternalError            INTERNAL
     ├── NotImplemented_          UNIMPLEMENTED
@@ -553,6 +555,14 @@ class ServiceUnavailable(UnavailableError):
 
 class SlowDown(UnavailableError):
     message = "Please reduce your request rate."
+
+
+class RateLimited(SlowDown, variant=True):
+    """A tenant's rate limit: S3 ``SlowDown`` (503), gRPC RESOURCE_EXHAUSTED. The detail
+    ``RetryAfter`` (whole seconds) becomes the ``Retry-After`` header over S3 and the trailer
+    ``x-lightningstor-error-retry-after`` over gRPC."""
+
+    grpc_status = _S.RESOURCE_EXHAUSTED
 
 
 class IamUnavailable(UnavailableError):

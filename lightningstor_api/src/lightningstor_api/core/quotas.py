@@ -3,7 +3,8 @@
 Levels of a bucket in scope ``org[/project]``: the org as a whole (``quotas/{org}/_``, default
 ``[quotas.org]``), the project (``quotas/{org}/{project}``, default ``[quotas.project]``) and the
 bucket (``quotas/{org}/{project or _}/{bucket}``, no default). A stored quota replaces the
-default of its level; 0 = unlimited.
+default of its level; 0 = unlimited. The same records hold the rate limits of an org or project
+(enforced by :mod:`lightningstor_api.ratelimit`).
 
 Each server keeps, per level with a bytes/objects limit, the usage it read (at most
 ``quotas.cache_ttl_seconds`` old), the changes it committed itself since (by store revision)
@@ -37,6 +38,9 @@ def quota_of(defaults: QuotaDefaults | None) -> records_pb2.QuotaRecord:
         max_bytes=defaults.max_bytes,
         max_objects=defaults.max_objects,
         max_object_size=defaults.max_object_size,
+        requests_per_second=defaults.requests_per_second,
+        bytes_in_per_second=defaults.bytes_in_per_second,
+        bytes_out_per_second=defaults.bytes_out_per_second,
     )
 
 

@@ -1,7 +1,8 @@
 """``Core``: the in-process implementation of the service protocols (BucketOperations and
 ObjectOperations), over a metadata store and a chunk backend.
 
-Each method is one line: the operation lives in a module function ``f(cc, ctx, req)``
+Each method first passes the caller's rate limits (:mod:`lightningstor_api.ratelimit`: both
+APIs reach the core here), then calls the operation, a module function ``f(cc, ctx, req)``
 (:mod:`.buckets`, :mod:`.objects`, :mod:`.tagging`, :mod:`.listing`, :mod:`.copy`,
 :mod:`.multipart`…).
 """
@@ -33,6 +34,7 @@ from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.core.usage_folder import UsageFolder
 from lightningstor_api.core.usage_meter import RequestMeter
 from lightningstor_api.metadata import MetadataStore, open_store
+from lightningstor_api.ratelimit import RateLimiter
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
@@ -49,6 +51,9 @@ class Core:
         self.usage_folder = UsageFolder(cc.store, cc.keys, usage.fold_interval_seconds)
         self.request_meter = RequestMeter(cc.store, cc.keys, usage.flush_interval_seconds)
         """Frontends report finished requests here (through the server's hooks)."""
+        self.limits = RateLimiter(
+            cc.quotas, cc.settings.quotas.burst_seconds, self.request_meter.throttled
+        )
         self.admin = Admin(cc, self.gc)
         self._background = False
         self._closed = False
@@ -127,46 +132,55 @@ class Core:
     async def create_bucket(
         self, ctx: RequestContext, req: bucket_pb2.CreateBucketRequest
     ) -> bucket_pb2.CreateBucketResponse:
+        await self.limits.admit(ctx)
         return await buckets.create_bucket(self.cc, ctx, req)
 
     async def head_bucket(
         self, ctx: RequestContext, req: bucket_pb2.HeadBucketRequest
     ) -> bucket_pb2.HeadBucketResponse:
+        await self.limits.admit(ctx)
         return await buckets.head_bucket(self.cc, ctx, req)
 
     async def delete_bucket(
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
     ) -> bucket_pb2.DeleteBucketResponse:
+        await self.limits.admit(ctx)
         return await buckets.delete_bucket(self.cc, ctx, req)
 
     async def list_buckets(
         self, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest
     ) -> bucket_pb2.ListBucketsResponse:
+        await self.limits.admit(ctx)
         return await buckets.list_buckets(self.cc, ctx, req)
 
     async def get_bucket_versioning(
         self, ctx: RequestContext, req: bucket_pb2.GetBucketVersioningRequest
     ) -> bucket_pb2.GetBucketVersioningResponse:
+        await self.limits.admit(ctx)
         return await buckets.get_bucket_versioning(self.cc, ctx, req)
 
     async def put_bucket_versioning(
         self, ctx: RequestContext, req: bucket_pb2.PutBucketVersioningRequest
     ) -> bucket_pb2.PutBucketVersioningResponse:
+        await self.limits.admit(ctx)
         return await buckets.put_bucket_versioning(self.cc, ctx, req)
 
     async def get_bucket_tagging(
         self, ctx: RequestContext, req: bucket_pb2.GetBucketTaggingRequest
     ) -> bucket_pb2.GetBucketTaggingResponse:
+        await self.limits.admit(ctx)
         return await buckets.get_bucket_tagging(self.cc, ctx, req)
 
     async def put_bucket_tagging(
         self, ctx: RequestContext, req: bucket_pb2.PutBucketTaggingRequest
     ) -> bucket_pb2.PutBucketTaggingResponse:
+        await self.limits.admit(ctx)
         return await buckets.put_bucket_tagging(self.cc, ctx, req)
 
     async def delete_bucket_tagging(
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
     ) -> bucket_pb2.DeleteBucketTaggingResponse:
+        await self.limits.admit(ctx)
         return await buckets.delete_bucket_tagging(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
@@ -177,46 +191,55 @@ class Core:
         header: object_pb2.PutObjectHeader,
         body: AsyncIterable[bytes],
     ) -> object_pb2.PutObjectResponse:
-        return await objects.put_object(self.cc, ctx, header, body)
+        grant = await self.limits.admit(ctx, inbound=True)
+        return await objects.put_object(self.cc, ctx, header, grant.inbound(body))
 
     async def get_object(
         self, ctx: RequestContext, req: object_pb2.GetObjectRequest
     ) -> ObjectStream:
-        return await objects.get_object(self.cc, ctx, req)
+        grant = await self.limits.admit(ctx, outbound=True)
+        return grant.outbound(await objects.get_object(self.cc, ctx, req))
 
     async def head_object(
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
     ) -> object_pb2.HeadObjectResponse:
+        await self.limits.admit(ctx)
         return await objects.head_object(self.cc, ctx, req)
 
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
     ) -> object_pb2.DeleteObjectResponse:
+        await self.limits.admit(ctx)
         return await objects.delete_object(self.cc, ctx, req)
 
     async def delete_objects(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectsRequest
     ) -> object_pb2.DeleteObjectsResponse:
+        await self.limits.admit(ctx)
         return await objects.delete_objects(self.cc, ctx, req)
 
     async def copy_object(
         self, ctx: RequestContext, req: object_pb2.CopyObjectRequest
     ) -> object_pb2.CopyObjectResponse:
+        await self.limits.admit(ctx)
         return await copy.copy_object(self.cc, ctx, req)
 
     async def get_object_tagging(
         self, ctx: RequestContext, req: object_pb2.GetObjectTaggingRequest
     ) -> object_pb2.GetObjectTaggingResponse:
+        await self.limits.admit(ctx)
         return await tagging.get_object_tagging(self.cc, ctx, req)
 
     async def put_object_tagging(
         self, ctx: RequestContext, req: object_pb2.PutObjectTaggingRequest
     ) -> object_pb2.PutObjectTaggingResponse:
+        await self.limits.admit(ctx)
         return await tagging.put_object_tagging(self.cc, ctx, req)
 
     async def delete_object_tagging(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectTaggingRequest
     ) -> object_pb2.DeleteObjectTaggingResponse:
+        await self.limits.admit(ctx)
         return await tagging.delete_object_tagging(self.cc, ctx, req)
 
     # ---- ObjectOperations: listing ----
@@ -224,11 +247,13 @@ class Core:
     async def list_objects(
         self, ctx: RequestContext, req: object_pb2.ListObjectsRequest
     ) -> object_pb2.ListObjectsResponse:
+        await self.limits.admit(ctx)
         return await listing.list_objects(self.cc, ctx, req)
 
     async def list_object_versions(
         self, ctx: RequestContext, req: object_pb2.ListObjectVersionsRequest
     ) -> object_pb2.ListObjectVersionsResponse:
+        await self.limits.admit(ctx)
         return await listing.list_object_versions(self.cc, ctx, req)
 
     # ---- ObjectOperations: multipart ----
@@ -236,6 +261,7 @@ class Core:
     async def create_multipart_upload(
         self, ctx: RequestContext, req: object_pb2.CreateMultipartUploadRequest
     ) -> object_pb2.CreateMultipartUploadResponse:
+        await self.limits.admit(ctx)
         return await multipart.create_multipart_upload(self.cc, ctx, req)
 
     async def upload_part(
@@ -244,29 +270,35 @@ class Core:
         header: object_pb2.UploadPartHeader,
         body: AsyncIterable[bytes],
     ) -> object_pb2.UploadPartResponse:
-        return await multipart.upload_part(self.cc, ctx, header, body)
+        grant = await self.limits.admit(ctx, inbound=True)
+        return await multipart.upload_part(self.cc, ctx, header, grant.inbound(body))
 
     async def upload_part_copy(
         self, ctx: RequestContext, req: object_pb2.UploadPartCopyRequest
     ) -> object_pb2.UploadPartCopyResponse:
+        await self.limits.admit(ctx)
         return await multipart.upload_part_copy(self.cc, ctx, req)
 
     async def complete_multipart_upload(
         self, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
     ) -> object_pb2.CompleteMultipartUploadResponse:
+        await self.limits.admit(ctx)
         return await multipart_complete.complete_multipart_upload(self.cc, ctx, req)
 
     async def abort_multipart_upload(
         self, ctx: RequestContext, req: object_pb2.AbortMultipartUploadRequest
     ) -> object_pb2.AbortMultipartUploadResponse:
+        await self.limits.admit(ctx)
         return await multipart.abort_multipart_upload(self.cc, ctx, req)
 
     async def list_multipart_uploads(
         self, ctx: RequestContext, req: object_pb2.ListMultipartUploadsRequest
     ) -> object_pb2.ListMultipartUploadsResponse:
+        await self.limits.admit(ctx)
         return await multipart_list.list_multipart_uploads(self.cc, ctx, req)
 
     async def list_parts(
         self, ctx: RequestContext, req: object_pb2.ListPartsRequest
     ) -> object_pb2.ListPartsResponse:
+        await self.limits.admit(ctx)
         return await multipart_list.list_parts(self.cc, ctx, req)

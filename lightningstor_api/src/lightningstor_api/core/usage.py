@@ -26,6 +26,8 @@ class Counters:
     requests: int = 0
     bytes_in: int = 0
     bytes_out: int = 0
+    throttled: int = 0
+    """Requests refused by a rate limit (also counted in ``requests``)."""
 
     def add(self, rec: records_pb2.UsageRecord | Counters) -> None:
         self.bytes_stored += rec.bytes_stored
@@ -33,6 +35,7 @@ class Counters:
         self.requests += rec.requests
         self.bytes_in += rec.bytes_in
         self.bytes_out += rec.bytes_out
+        self.throttled += rec.throttled
 
     def record(self) -> records_pb2.UsageRecord:
         return records_pb2.UsageRecord(
@@ -41,6 +44,7 @@ class Counters:
             requests=self.requests,
             bytes_in=self.bytes_in,
             bytes_out=self.bytes_out,
+            throttled=self.throttled,
         )
 
     def is_zero(self) -> bool:
@@ -50,6 +54,7 @@ class Counters:
             or self.requests
             or self.bytes_in
             or self.bytes_out
+            or self.throttled
         )
 
 

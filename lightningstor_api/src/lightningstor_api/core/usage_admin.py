@@ -12,7 +12,8 @@ from lightningstor_types.naming import validate_bucket_name
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
 
-_QUOTA_FIELDS = ("max_buckets", "max_bytes", "max_objects", "max_object_size")
+_RATE_FIELDS = ("requests_per_second", "bytes_in_per_second", "bytes_out_per_second")
+_QUOTA_FIELDS = ("max_buckets", "max_bytes", "max_objects", "max_object_size", *_RATE_FIELDS)
 
 
 def _usage(c: Counters) -> usage_pb2.Usage:
@@ -22,6 +23,7 @@ def _usage(c: Counters) -> usage_pb2.Usage:
         requests=c.requests,
         bytes_in=c.bytes_in,
         bytes_out=c.bytes_out,
+        throttled=c.throttled,
     )
 
 
@@ -100,6 +102,9 @@ async def set_quota(
             raise InvalidArgument(f"{name} must not be negative (0 = unlimited)", ArgumentName=name)
     if bucket and req.quota.max_buckets:
         raise InvalidArgument("max_buckets applies to an org or a project", ArgumentName="bucket")
+    for name in _RATE_FIELDS:  # rates limit the callers of a scope, not the users of a bucket
+        if bucket and getattr(req.quota, name):
+            raise InvalidArgument(f"{name} applies to an org or a project", ArgumentName="bucket")
     rec = records_pb2.QuotaRecord(**{f: getattr(req.quota, f) for f in _QUOTA_FIELDS})
     key = cc.keys.quota(scope, bucket)
     await cc.store.put(key, rec.SerializeToString())

@@ -44,6 +44,14 @@ class RequestMeter:
         c.bytes_in += record.bytes_in
         c.bytes_out += record.bytes_out
 
+    def throttled(self, scope: Scope) -> None:
+        """Count a request of ``scope`` that a rate limit refused (the frontend records the
+        request itself)."""
+        c = self._counts.get(scope)
+        if c is None:
+            c = self._counts[scope] = Counters()
+        c.throttled += 1
+
     async def flush(self) -> None:
         """Write the counts so far as delta records; on failure they are kept for next time."""
         counts, self._counts = self._counts, {}

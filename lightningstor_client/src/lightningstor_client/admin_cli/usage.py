@@ -22,7 +22,7 @@ def _target(args: argparse.Namespace) -> dict[str, Any]:
 def _line(label: str, u: Usage) -> str:
     return (
         f"{label:<32} {u.bytes_stored:>16} {u.object_count:>10} {u.requests:>10} "
-        f"{u.bytes_in:>14} {u.bytes_out:>14}"
+        f"{u.bytes_in:>14} {u.bytes_out:>14} {u.throttled:>10}"
     )
 
 
@@ -31,7 +31,10 @@ def cmd_usage(client: LightningStorClient, args: argparse.Namespace) -> None:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
         return
-    print(f"{'':<32} {'bytes':>16} {'objects':>10} {'requests':>10} {'in':>14} {'out':>14}")
+    print(
+        f"{'':<32} {'bytes':>16} {'objects':>10} {'requests':>10} {'in':>14} {'out':>14} "
+        f"{'throttled':>10}"
+    )
     print(_line("total", report.total))
     for project, u in report.projects.items():
         print(_line(f"project {project or '(org)'}", u))
@@ -51,6 +54,9 @@ def cmd_quota_set(client: LightningStorClient, args: argparse.Namespace) -> None
         max_bytes=args.max_bytes,
         max_objects=args.max_objects,
         max_object_size=args.max_object_size,
+        requests_per_second=args.requests_per_second,
+        bytes_in_per_second=args.bytes_in_per_second,
+        bytes_out_per_second=args.bytes_out_per_second,
     )
     stored = client.set_quota(quota, **_target(args))
     print(json.dumps(dataclasses.asdict(stored), indent=2))
@@ -95,6 +101,9 @@ def add_usage_commands(subparsers: Subparsers) -> None:
     put.add_argument("--max-bytes", type=_size, default=0, help="e.g. 10GiB")
     put.add_argument("--max-objects", type=int, default=0)
     put.add_argument("--max-object-size", type=_size, default=0, help="e.g. 5GiB")
+    put.add_argument("--requests-per-second", type=int, default=0, help="per server process")
+    put.add_argument("--bytes-in-per-second", type=_size, default=0, help="e.g. 100MiB")
+    put.add_argument("--bytes-out-per-second", type=_size, default=0, help="e.g. 100MiB")
     put.set_defaults(func=cmd_quota_set)
     delete = actions.add_parser("delete", help="delete a stored quota (the default applies)")
     _add_target(delete)

@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--server-pid", type=int, action="append", default=[],
                    help="a server process (its descendants count too); repeatable")  # fmt: skip
     p.add_argument("--label", default="", help="added to the RESULT line as label=")
+    p.add_argument(
+        "--honor-retry-after",
+        action="store_true",
+        help="S3: a worker refused with Retry-After (a rate limit) waits that long",
+    )
     p.add_argument("--no-prepare", action="store_true", help="skip bucket creation and population")
     return p
 
@@ -127,6 +132,7 @@ async def _main(args: argparse.Namespace) -> RunResult:
         warmup=args.warmup,
         page_size=args.page_size,
         server_pids=args.server_pid,
+        honor_retry_after=args.honor_retry_after,
     )
     try:
         return await run(driver, cfg, prepare=not args.no_prepare)

@@ -33,6 +33,9 @@ _KEY_COUNT = re.compile(rb"<KeyCount>(\d+)</KeyCount>")
 class HttpError(Exception):
     """A response that broke HTTP/1.1 framing, or a status the operation did not expect."""
 
+    retry_after: float | None = None
+    """A 503's ``Retry-After`` in seconds (a rate limit), when it sent one."""
+
 
 @dataclass(slots=True)
 class Response:
@@ -195,9 +198,9 @@ class S3Client:
         head = self._head("GET", uri_path(bucket, key))
         return await conn.request(head, None, keep=False)
 
-    async def head(self, conn: HttpConnection, bucket: str, key: str) -> int:
+    async def head(self, conn: HttpConnection, bucket: str, key: str) -> Response:
         head = self._head("HEAD", uri_path(bucket, key))
-        return (await conn.request(head, None, has_body=False)).status
+        return await conn.request(head, None, has_body=False)
 
     async def delete(self, conn: HttpConnection, bucket: str, key: str) -> int:
         head = self._head("DELETE", uri_path(bucket, key))
@@ -239,9 +242,13 @@ class S3Session:
         self._hash = payload_hash
 
     @staticmethod
-    def _check(status: int, *expected: int) -> None:
+    def _check(status: int, *expected: int, headers: dict[bytes, bytes] | None = None) -> None:
         if status not in expected:
-            raise HttpError(f"HTTP {status}")
+            err = HttpError(f"HTTP {status}")
+            retry = (headers or {}).get(b"retry-after", b"")
+            if status == 503 and retry.isdigit():
+                err.retry_after = float(retry)
+            raise err
 
     async def put(self, key: str) -> int:
         self._check(
@@ -251,11 +258,12 @@ class S3Session:
 
     async def get(self, key: str) -> int:
         resp = await self._client.get(self._conn, self._bucket, key)
-        self._check(resp.status, 200)
+        self._check(resp.status, 200, headers=resp.headers)
         return resp.length
 
     async def head(self, key: str) -> int:
-        self._check(await self._client.head(self._conn, self._bucket, key), 200)
+        resp = await self._client.head(self._conn, self._bucket, key)
+        self._check(resp.status, 200, headers=resp.headers)
         return 0
 
     async def delete(self, key: str) -> int:
@@ -263,7 +271,7 @@ class S3Session:
         return 0
 
     async def exists(self, key: str) -> bool:
-        status = await self._client.head(self._conn, self._bucket, key)
+        status = (await self._client.head(self._conn, self._bucket, key)).status
         if status not in (200, 404):
             raise HttpError(f"HTTP {status}")
         return status == 200

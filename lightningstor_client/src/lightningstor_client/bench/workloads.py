@@ -65,6 +65,8 @@ class RunConfig:
     warmup: float = 2.0
     page_size: int = 1000
     server_pids: list[int] = field(default_factory=list)
+    honor_retry_after: bool = False
+    """A worker refused with a ``Retry-After`` (a rate limit) waits that long, as SDKs back off."""
 
 
 @dataclass
@@ -223,6 +225,9 @@ async def _worker(
                 result.errors += 1
             if not result.first_error:
                 result.first_error = f"{op}: {type(err).__name__}: {err}"
+            retry_after = getattr(err, "retry_after", None)
+            if cfg.honor_retry_after and retry_after:
+                await asyncio.sleep(retry_after)
             continue
         t1 = clock()
         if window.start <= t1 <= window.end:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clightningstor/v1/usage.proto\x12\x10lightningstor.v1\x1a\x1dlightningstor/v1/common.proto\"j\n\x05Usage\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\"X\n\nUsageEntry\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12&\n\x05usage\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Usage\"I\n\x0fGetUsageRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"\x99\x01\n\x10GetUsageResponse\x12&\n\x05total\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Usage\x12.\n\x08projects\x18\x02 \x03(\x0b\x32\x1c.lightningstor.v1.UsageEntry\x12-\n\x07\x62uckets\x18\x03 \x03(\x0b\x32\x1c.lightningstor.v1.UsageEntry\"]\n\x05Quota\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\"I\n\x0fGetQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"v\n\x10GetQuotaResponse\x12&\n\x05quota\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Quota\x12\x0e\n\x06is_set\x18\x02 \x01(\x08\x12*\n\teffective\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Quota\"q\n\x0fSetQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12&\n\x05quota\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Quota\":\n\x10SetQuotaResponse\x12&\n\x05quota\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Quota\"L\n\x12\x44\x65leteQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"\x15\n\x13\x44\x65leteQuotaResponse2\xe3\x02\n\x0cUsageService\x12Q\n\x08GetUsage\x12!.lightningstor.v1.GetUsageRequest\x1a\".lightningstor.v1.GetUsageResponse\x12Q\n\x08GetQuota\x12!.lightningstor.v1.GetQuotaRequest\x1a\".lightningstor.v1.GetQuotaResponse\x12Q\n\x08SetQuota\x12!.lightningstor.v1.SetQuotaRequest\x1a\".lightningstor.v1.SetQuotaResponse\x12Z\n\x0b\x44\x65leteQuota\x12$.lightningstor.v1.DeleteQuotaRequest\x1a%.lightningstor.v1.DeleteQuotaResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1clightningstor/v1/usage.proto\x12\x10lightningstor.v1\x1a\x1dlightningstor/v1/common.proto\"}\n\x05Usage\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\x12\x11\n\tthrottled\x18\x06 \x01(\x03\"X\n\nUsageEntry\x12\x12\n\nproject_id\x18\x01 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12&\n\x05usage\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Usage\"I\n\x0fGetUsageRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"\x99\x01\n\x10GetUsageResponse\x12&\n\x05total\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Usage\x12.\n\x08projects\x18\x02 \x03(\x0b\x32\x1c.lightningstor.v1.UsageEntry\x12-\n\x07\x62uckets\x18\x03 \x03(\x0b\x32\x1c.lightningstor.v1.UsageEntry\"\xb5\x01\n\x05Quota\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x05 \x01(\x03\x12\x1b\n\x13\x62ytes_in_per_second\x18\x06 \x01(\x03\x12\x1c\n\x14\x62ytes_out_per_second\x18\x07 \x01(\x03\"I\n\x0fGetQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"v\n\x10GetQuotaResponse\x12&\n\x05quota\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Quota\x12\x0e\n\x06is_set\x18\x02 \x01(\x08\x12*\n\teffective\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Quota\"q\n\x0fSetQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12&\n\x05quota\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Quota\":\n\x10SetQuotaResponse\x12&\n\x05quota\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Quota\"L\n\x12\x44\x65leteQuotaRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\"\x15\n\x13\x44\x65leteQuotaResponse2\xe3\x02\n\x0cUsageService\x12Q\n\x08GetUsage\x12!.lightningstor.v1.GetUsageRequest\x1a\".lightningstor.v1.GetUsageResponse\x12Q\n\x08GetQuota\x12!.lightningstor.v1.GetQuotaRequest\x1a\".lightningstor.v1.GetQuotaResponse\x12Q\n\x08SetQuota\x12!.lightningstor.v1.SetQuotaRequest\x1a\".lightningstor.v1.SetQuotaResponse\x12Z\n\x0b\x44\x65leteQuota\x12$.lightningstor.v1.DeleteQuotaRequest\x1a%.lightningstor.v1.DeleteQuotaResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,27 +33,27 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightningstor.v1.usage_pb2'
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_USAGE']._serialized_start=81
-  _globals['_USAGE']._serialized_end=187
-  _globals['_USAGEENTRY']._serialized_start=189
-  _globals['_USAGEENTRY']._serialized_end=277
-  _globals['_GETUSAGEREQUEST']._serialized_start=279
-  _globals['_GETUSAGEREQUEST']._serialized_end=352
-  _globals['_GETUSAGERESPONSE']._serialized_start=355
-  _globals['_GETUSAGERESPONSE']._serialized_end=508
-  _globals['_QUOTA']._serialized_start=510
-  _globals['_QUOTA']._serialized_end=603
-  _globals['_GETQUOTAREQUEST']._serialized_start=605
-  _globals['_GETQUOTAREQUEST']._serialized_end=678
-  _globals['_GETQUOTARESPONSE']._serialized_start=680
-  _globals['_GETQUOTARESPONSE']._serialized_end=798
-  _globals['_SETQUOTAREQUEST']._serialized_start=800
-  _globals['_SETQUOTAREQUEST']._serialized_end=913
-  _globals['_SETQUOTARESPONSE']._serialized_start=915
-  _globals['_SETQUOTARESPONSE']._serialized_end=973
-  _globals['_DELETEQUOTAREQUEST']._serialized_start=975
-  _globals['_DELETEQUOTAREQUEST']._serialized_end=1051
-  _globals['_DELETEQUOTARESPONSE']._serialized_start=1053
-  _globals['_DELETEQUOTARESPONSE']._serialized_end=1074
-  _globals['_USAGESERVICE']._serialized_start=1077
-  _globals['_USAGESERVICE']._serialized_end=1432
+  _globals['_USAGE']._serialized_end=206
+  _globals['_USAGEENTRY']._serialized_start=208
+  _globals['_USAGEENTRY']._serialized_end=296
+  _globals['_GETUSAGEREQUEST']._serialized_start=298
+  _globals['_GETUSAGEREQUEST']._serialized_end=371
+  _globals['_GETUSAGERESPONSE']._serialized_start=374
+  _globals['_GETUSAGERESPONSE']._serialized_end=527
+  _globals['_QUOTA']._serialized_start=530
+  _globals['_QUOTA']._serialized_end=711
+  _globals['_GETQUOTAREQUEST']._serialized_start=713
+  _globals['_GETQUOTAREQUEST']._serialized_end=786
+  _globals['_GETQUOTARESPONSE']._serialized_start=788
+  _globals['_GETQUOTARESPONSE']._serialized_end=906
+  _globals['_SETQUOTAREQUEST']._serialized_start=908
+  _globals['_SETQUOTAREQUEST']._serialized_end=1021
+  _globals['_SETQUOTARESPONSE']._serialized_start=1023
+  _globals['_SETQUOTARESPONSE']._serialized_end=1081
+  _globals['_DELETEQUOTAREQUEST']._serialized_start=1083
+  _globals['_DELETEQUOTAREQUEST']._serialized_end=1159
+  _globals['_DELETEQUOTARESPONSE']._serialized_start=1161
+  _globals['_DELETEQUOTARESPONSE']._serialized_end=1182
+  _globals['_USAGESERVICE']._serialized_start=1185
+  _globals['_USAGESERVICE']._serialized_end=1540
 # @@protoc_insertion_point(module_scope)

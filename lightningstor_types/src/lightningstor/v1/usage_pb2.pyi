@@ -28,6 +28,7 @@ class Usage(_message.Message):
     REQUESTS_FIELD_NUMBER: _builtins.int
     BYTES_IN_FIELD_NUMBER: _builtins.int
     BYTES_OUT_FIELD_NUMBER: _builtins.int
+    THROTTLED_FIELD_NUMBER: _builtins.int
     bytes_stored: _builtins.int
     """Bytes of every stored version plus parts of multipart uploads in progress."""
     object_count: _builtins.int
@@ -35,6 +36,8 @@ class Usage(_message.Message):
     requests: _builtins.int
     bytes_in: _builtins.int
     bytes_out: _builtins.int
+    throttled: _builtins.int
+    """Requests refused by a rate limit (SlowDown / RESOURCE_EXHAUSTED), also counted in requests."""
     def __init__(
         self,
         *,
@@ -43,10 +46,11 @@ class Usage(_message.Message):
         requests: _builtins.int = ...,
         bytes_in: _builtins.int = ...,
         bytes_out: _builtins.int = ...,
+        throttled: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in", b"bytes_in", "bytes_out", b"bytes_out", "bytes_stored", b"bytes_stored", "object_count", b"object_count", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in", b"bytes_in", "bytes_out", b"bytes_out", "bytes_stored", b"bytes_stored", "object_count", b"object_count", "requests", b"requests", "throttled", b"throttled"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -140,7 +144,9 @@ Global___GetUsageResponse: _TypeAlias = GetUsageResponse  # noqa: Y015
 
 @_typing.final
 class Quota(_message.Message):
-    """Limits; 0 = unlimited."""
+    """Limits; 0 = unlimited. The rates apply to an org or a project (never a bucket), per server
+    process, to requests of callers in that scope.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -148,10 +154,16 @@ class Quota(_message.Message):
     MAX_BYTES_FIELD_NUMBER: _builtins.int
     MAX_OBJECTS_FIELD_NUMBER: _builtins.int
     MAX_OBJECT_SIZE_FIELD_NUMBER: _builtins.int
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    BYTES_IN_PER_SECOND_FIELD_NUMBER: _builtins.int
+    BYTES_OUT_PER_SECOND_FIELD_NUMBER: _builtins.int
     max_buckets: _builtins.int
     max_bytes: _builtins.int
     max_objects: _builtins.int
     max_object_size: _builtins.int
+    requests_per_second: _builtins.int
+    bytes_in_per_second: _builtins.int
+    bytes_out_per_second: _builtins.int
     def __init__(
         self,
         *,
@@ -159,10 +171,13 @@ class Quota(_message.Message):
         max_bytes: _builtins.int = ...,
         max_objects: _builtins.int = ...,
         max_object_size: _builtins.int = ...,
+        requests_per_second: _builtins.int = ...,
+        bytes_in_per_second: _builtins.int = ...,
+        bytes_out_per_second: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_buckets", b"max_buckets", "max_bytes", b"max_bytes", "max_object_size", b"max_object_size", "max_objects", b"max_objects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in_per_second", b"bytes_in_per_second", "bytes_out_per_second", b"bytes_out_per_second", "max_buckets", b"max_buckets", "max_bytes", b"max_bytes", "max_object_size", b"max_object_size", "max_objects", b"max_objects", "requests_per_second", b"requests_per_second"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -596,11 +596,13 @@ class UsageRecord(_message.Message):
     REQUESTS_FIELD_NUMBER: _builtins.int
     BYTES_IN_FIELD_NUMBER: _builtins.int
     BYTES_OUT_FIELD_NUMBER: _builtins.int
+    THROTTLED_FIELD_NUMBER: _builtins.int
     bytes_stored: _builtins.int
     object_count: _builtins.int
     requests: _builtins.int
     bytes_in: _builtins.int
     bytes_out: _builtins.int
+    throttled: _builtins.int
     def __init__(
         self,
         *,
@@ -609,10 +611,11 @@ class UsageRecord(_message.Message):
         requests: _builtins.int = ...,
         bytes_in: _builtins.int = ...,
         bytes_out: _builtins.int = ...,
+        throttled: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in", b"bytes_in", "bytes_out", b"bytes_out", "bytes_stored", b"bytes_stored", "object_count", b"object_count", "requests", b"requests"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in", b"bytes_in", "bytes_out", b"bytes_out", "bytes_stored", b"bytes_stored", "object_count", b"object_count", "requests", b"requests", "throttled", b"throttled"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -630,10 +633,16 @@ class QuotaRecord(_message.Message):
     MAX_BYTES_FIELD_NUMBER: _builtins.int
     MAX_OBJECTS_FIELD_NUMBER: _builtins.int
     MAX_OBJECT_SIZE_FIELD_NUMBER: _builtins.int
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _builtins.int
+    BYTES_IN_PER_SECOND_FIELD_NUMBER: _builtins.int
+    BYTES_OUT_PER_SECOND_FIELD_NUMBER: _builtins.int
     max_buckets: _builtins.int
     max_bytes: _builtins.int
     max_objects: _builtins.int
     max_object_size: _builtins.int
+    requests_per_second: _builtins.int
+    bytes_in_per_second: _builtins.int
+    bytes_out_per_second: _builtins.int
     def __init__(
         self,
         *,
@@ -641,10 +650,13 @@ class QuotaRecord(_message.Message):
         max_bytes: _builtins.int = ...,
         max_objects: _builtins.int = ...,
         max_object_size: _builtins.int = ...,
+        requests_per_second: _builtins.int = ...,
+        bytes_in_per_second: _builtins.int = ...,
+        bytes_out_per_second: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["max_buckets", b"max_buckets", "max_bytes", b"max_bytes", "max_object_size", b"max_object_size", "max_objects", b"max_objects"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_in_per_second", b"bytes_in_per_second", "bytes_out_per_second", b"bytes_out_per_second", "max_buckets", b"max_buckets", "max_bytes", b"max_bytes", "max_object_size", b"max_object_size", "max_objects", b"max_objects", "requests_per_second", b"requests_per_second"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
