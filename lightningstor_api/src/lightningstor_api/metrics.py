@@ -23,6 +23,7 @@ Families (Prometheus names)::
     lightningstor_s3_errors_total{operation,code}
     lightningstor_iam_decisions_total{cache}                       hit | miss
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
+    lightningstor_connection_limits_total{listener,reason}         connections refused or cut
     lightningstor_objects_total, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
 """
@@ -101,6 +102,7 @@ class Metrics:
     s3_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     iam_cache: dict[str, int] = field(default_factory=lambda: {"hit": 0, "miss": 0})
     iam_latency: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
+    connection_limits: dict[tuple[str, str], int] = field(default_factory=dict)
     gauges: Gauges = field(default_factory=Gauges)
 
     def record(self, r: RequestRecord) -> None:
@@ -138,10 +140,16 @@ class Metrics:
         if seconds is not None:
             self.iam_latency.observe(seconds)
 
+    def connection_limit(self, listener: str, reason: str) -> None:
+        """A connection of ``listener`` refused or closed at a limit (``reason``: its name)."""
+        key = (listener, reason)
+        self.connection_limits[key] = self.connection_limits.get(key, 0) + 1
+
     def reset(self) -> None:
         """Forget everything (tests)."""
         fresh = Metrics()
-        for name in ("requests", "transfer", "object_sizes", "s3_errors", "iam_cache", "gauges"):
+        names = ("requests", "transfer", "object_sizes", "s3_errors", "iam_cache", "gauges")
+        for name in (*names, "connection_limits"):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency
 

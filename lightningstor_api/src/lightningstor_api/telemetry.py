@@ -108,7 +108,14 @@ class _RequestCollector(Collector):
             "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
         )
         iam_latency.add_metric([], m.iam_latency.cumulative(), m.iam_latency.sum)
-        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency)
+        limits = CounterMetricFamily(
+            "lightningstor_connection_limits",
+            "Connections refused or closed at a limit, by listener and limit",
+            labels=["listener", "reason"],
+        )
+        for pair, n in list(m.connection_limits.items()):
+            limits.add_metric(list(pair), n)
+        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency, limits)
 
 
 def _gauge(metrics: Metrics, field: str) -> Callable[[CallbackOptions], Iterator[Observation]]:
@@ -210,6 +217,7 @@ class Hooks:
         m = settings.metrics
         self._serve_page = m.enabled and m.addr is None
         self._record = telemetry.metrics.record
+        self._limit = telemetry.metrics.connection_limit
 
     async def readiness(self) -> Readiness:
         return await self._probe.check()
@@ -221,3 +229,6 @@ class Hooks:
         self._record(record)
         if self._usage is not None:
             self._usage(record)
+
+    def connection_limit(self, reason: str) -> None:
+        self._limit("s3", reason)

@@ -1,0 +1,173 @@
+"""uvicorn's httptools protocol with the guard's admission and deadlines.
+
+httptools in uvicorn only closes a keep-alive connection idle after a response: a connection
+that never sends a byte, sends its head a byte at a time, or its body at a few bytes a second,
+is held for ever. This protocol adds, per connection:
+
+- admission: :meth:`ConnectionGuard.admit` at ``connection_made``; a refused connection is
+  aborted before uvicorn sees it (it costs a descriptor for one loop turn);
+- the head deadline: from the connection's opening, or the first byte of a later request, to
+  the end of the request head (one timer per request, cancelled when the head is complete);
+  a partial head is answered ``400 RequestTimeout``, a silent connection just closed;
+- the body rate: while a body is expected, a timer every ``body_timeout_seconds`` checks that
+  the client sent at least ``min_body_rate`` bytes a second over the window. Windows in which
+  the server is the slow side (reading paused by flow control, bytes not yet taken by the
+  application, ``100-continue`` not yet sent) do not count. A slow body is answered
+  ``400 RequestTimeout`` as S3 answers it, and the connection closed;
+- the idle keep-alive timeout is uvicorn's own (``timeout_keep_alive``), counted here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, ClassVar, cast
+
+from lightningstor_s3.connections.guard import ConnectionGuard
+from lightningstor_s3.errors import error_document, new_host_id, new_request_id
+from lightningstor_s3.transport import CoalescingHttpToolsProtocol
+from lightningstor_types.errors import RequestTimeout
+
+__all__ = ["GuardedHttpToolsProtocol", "guarded_protocol", "request_timeout_response"]
+
+
+def request_timeout_response(resource: str) -> bytes:
+    """The whole ``400 RequestTimeout`` response (head and error document), closing."""
+    err = RequestTimeout()
+    request_id = new_request_id()
+    body = error_document(err, resource=resource, request_id=request_id, host_id=new_host_id())
+    head = (
+        f"HTTP/1.1 {err.http_status} Bad Request\r\n"
+        f"x-amz-request-id: {request_id}\r\n"
+        "content-type: application/xml\r\n"
+        f"content-length: {len(body)}\r\n"
+        "connection: close\r\n\r\n"
+    )
+    return head.encode("ascii") + body
+
+
+class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
+    """One S3 connection under the listener's :class:`ConnectionGuard`."""
+
+    guard: ClassVar[ConnectionGuard]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._admitted = False
+        self._source: str | None = None
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_started = False
+        self._body_timer: asyncio.TimerHandle | None = None
+        self._in_body = False
+        self._body_bytes = 0
+
+    # ---- the connection ----
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        peer = transport.get_extra_info("peername")
+        self._source = peer[0] if isinstance(peer, tuple) and peer else None
+        if not self.guard.admit(self._source):
+            cast(asyncio.Transport, transport).abort()
+            return
+        self._admitted = True
+        super().connection_made(transport)
+        self._head_timer = self.loop.call_later(self.guard.header_timeout, self._head_expired)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self._admitted:
+            return  # refused at accept: uvicorn never knew it
+        self._admitted = False
+        self.guard.release(self._source)
+        self._cancel_timers()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # Armed only when a body is still expected after this read: a GET's head and its end
+        # come in one read and cost no timer.
+        if self._in_body and self._body_timer is None and not self.transport.is_closing():
+            self._body_bytes = 0
+            self._body_timer = self.loop.call_later(self.guard.body_window, self._body_check)
+
+    def timeout_keep_alive_handler(self) -> None:
+        if not self.transport.is_closing():
+            self.guard.reporter.hit("idle_timeout", self._source)
+        super().timeout_keep_alive_handler()
+
+    # ---- parser callbacks ----
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_started = True
+        if self._head_timer is None:  # a later request on a kept-alive connection
+            self._head_timer = self.loop.call_later(self.guard.header_timeout, self._head_expired)
+
+    def on_headers_complete(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_started = False
+        self._in_body = True
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_body = False
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+        super().on_message_complete()
+
+    # ---- deadlines ----
+
+    def _cancel_timers(self) -> None:
+        for timer in (self._head_timer, self._body_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._body_timer = None
+
+    def _head_expired(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        self.guard.reporter.hit("header_timeout", self._source)
+        if self._head_started:
+            self.transport.write(request_timeout_response(self.url.decode("latin-1") or "/"))
+            self.transport.close()
+        else:  # not a byte of a request: nothing to answer
+            self.transport.abort()
+
+    def _body_check(self) -> None:
+        self._body_timer = None
+        if not self._in_body or self.transport.is_closing():
+            return
+        received, self._body_bytes = self._body_bytes, 0
+        cycle = self.cycle
+        server_side = self.flow.read_paused or (
+            cycle is not None and (bool(cycle.body) or cycle.waiting_for_100_continue)
+        )
+        if received < self.guard.min_body_bytes and not server_side:
+            self._body_expired()
+            return
+        self._body_timer = self.loop.call_later(self.guard.body_window, self._body_check)
+
+    def _body_expired(self) -> None:
+        self.guard.reporter.hit("body_timeout", self._source)
+        self._in_body = False
+        cycle = self.cycle
+        answer = cycle is not None and not cycle.response_started
+        if cycle is not None:
+            # The application's next receive() is a disconnect: it stops reading, and what it
+            # sends is dropped; the answer is ours.
+            cycle.disconnected = True
+            cycle.message_event.set()
+        if answer:
+            self.transport.write(request_timeout_response(self.scope["path"]))
+        self.transport.close()
+
+
+def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:
+    """The protocol class for uvicorn's ``http`` option, bound to ``guard``."""
+    return type("GuardedHttpToolsProtocol", (GuardedHttpToolsProtocol,), {"guard": guard})
