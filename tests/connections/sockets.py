@@ -29,18 +29,19 @@ def open_many(address: str, count: int, source: str) -> list[socket.socket]:
     return [connect(address, source) for _ in range(count)]
 
 
-def closed_by_peer(sock: socket.socket) -> bytes | None:
-    """What the server sent before closing (b"" for nothing), or None while it is open."""
-    received = b""
+def closed_by_peer(sock: socket.socket, received: bytearray | None = None) -> bytes | None:
+    """What the server sent before closing (b"" for nothing), or None while it is open; what
+    is read from an open socket is added to ``received``."""
+    received = bytearray() if received is None else received
     while True:
         try:
             data = sock.recv(65536)
         except BlockingIOError:
             return None
         except (ConnectionResetError, BrokenPipeError):
-            return received
+            return bytes(received)
         if not data:
-            return received
+            return bytes(received)
         received += data
 
 
@@ -51,6 +52,7 @@ def wait_closed(
     closed one received. ``poke``: send one header byte on the open ones that often."""
     pending = set(socks)
     closed: dict[socket.socket, bytes] = {}
+    partial: dict[socket.socket, bytearray] = {sock: bytearray() for sock in pending}
     last_poke = time.monotonic()
     with selectors.DefaultSelector() as sel:
         for sock in pending:
@@ -59,7 +61,7 @@ def wait_closed(
             for key, _ in sel.select(timeout=0.1):
                 sock = key.fileobj
                 assert isinstance(sock, socket.socket)
-                got = closed_by_peer(sock)
+                got = closed_by_peer(sock, partial[sock])
                 if got is not None:
                     closed[sock] = got
                     pending.discard(sock)

@@ -13,7 +13,8 @@ is held for ever. This protocol adds, per connection:
   the client sent at least ``min_body_rate`` bytes a second over the window. Windows in which
   the server is the slow side (reading paused by flow control, bytes not yet taken by the
   application, ``100-continue`` not yet sent) do not count. A slow body is answered
-  ``400 RequestTimeout`` as S3 answers it, and the connection closed;
+  ``400 RequestTimeout`` as S3 answers it, and the connection closed (after a short linger, so
+  that the client's late bytes do not reset the connection before it reads the answer);
 - the idle keep-alive timeout is uvicorn's own (``timeout_keep_alive``), counted here.
 """
 
@@ -27,7 +28,15 @@ from lightningstor_s3.errors import error_document, new_host_id, new_request_id
 from lightningstor_s3.transport import CoalescingHttpToolsProtocol
 from lightningstor_types.errors import RequestTimeout
 
-__all__ = ["GuardedHttpToolsProtocol", "guarded_protocol", "request_timeout_response"]
+__all__ = [
+    "LINGER_SECONDS",
+    "GuardedHttpToolsProtocol",
+    "guarded_protocol",
+    "request_timeout_response",
+]
+
+LINGER_SECONDS = 2.0
+"""After a RequestTimeout answer, how long what the client still sends is read and dropped."""
 
 
 def request_timeout_response(resource: str) -> bytes:
@@ -59,6 +68,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._body_timer: asyncio.TimerHandle | None = None
         self._in_body = False
         self._body_bytes = 0
+        self._lingering = False
+        self._linger_timer: asyncio.TimerHandle | None = None
 
     # ---- the connection ----
 
@@ -81,6 +92,8 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # answered and closing: what the client still sends is dropped
         super().data_received(data)
         # Armed only when a body is still expected after this read: a GET's head and its end
         # come in one read and cost no timer.
@@ -123,10 +136,10 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
     # ---- deadlines ----
 
     def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer):
+        for timer in (self._head_timer, self._body_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self._head_timer = self._body_timer = None
+        self._head_timer = self._body_timer = self._linger_timer = None
 
     def _head_expired(self) -> None:
         self._head_timer = None
@@ -134,8 +147,7 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         self.guard.reporter.hit("header_timeout", self._source)
         if self._head_started:
-            self.transport.write(request_timeout_response(self.url.decode("latin-1") or "/"))
-            self.transport.close()
+            self._answer_and_close(request_timeout_response(self.url.decode("latin-1") or "/"))
         else:  # not a byte of a request: nothing to answer
             self.transport.abort()
 
@@ -164,8 +176,26 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             cycle.disconnected = True
             cycle.message_event.set()
         if answer:
-            self.transport.write(request_timeout_response(self.scope["path"]))
-        self.transport.close()
+            self._answer_and_close(request_timeout_response(self.scope["path"]))
+        else:
+            self.transport.close()
+
+    def _answer_and_close(self, response: bytes) -> None:
+        """Send ``response``, then close without losing it.
+
+        The client may still be sending; bytes that reach a closed socket make the kernel
+        answer with a reset, which can destroy the response before the client reads it. So
+        the write side is shut (FIN after the response) and what still arrives is read and
+        dropped for up to :data:`LINGER_SECONDS` (or until the client closes).
+        """
+        self._lingering = True
+        self._in_body = False
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+        else:  # TLS: no half-close
+            self.transport.close()
 
 
 def guarded_protocol(guard: ConnectionGuard) -> type[GuardedHttpToolsProtocol]:
