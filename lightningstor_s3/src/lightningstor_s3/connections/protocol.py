@@ -7,15 +7,17 @@ is held for ever. This protocol adds, per connection:
 - admission: :meth:`ConnectionGuard.admit` at ``connection_made``; a refused connection is
   aborted before uvicorn sees it (it costs a descriptor for one loop turn);
 - the head deadline: from the connection's opening, or the first byte of a later request, to
-  the end of the request head (one timer per request, cancelled when the head is complete);
-  a partial head is answered ``400 RequestTimeout``, a silent connection just closed;
-- the body rate: while a body is expected, a timer every ``body_timeout_seconds`` checks that
-  the client sent at least ``min_body_rate`` bytes a second over the window. Windows in which
-  the server is the slow side (reading paused by flow control, bytes not yet taken by the
-  application, ``100-continue`` not yet sent) do not count. A slow body is answered
-  ``400 RequestTimeout`` as S3 answers it, and the connection closed (after a short linger, so
-  that the client's late bytes do not reset the connection before it reads the answer);
-- the idle keep-alive timeout is uvicorn's own (``timeout_keep_alive``), counted here.
+  the end of the request head; a partial head is answered ``400 RequestTimeout``, a silent
+  connection just closed;
+- the body rate: while a body is expected, every ``body_timeout_seconds`` the bytes the client
+  sent in the window must reach ``min_body_rate`` a second. Windows in which the server is the
+  slow side (reading paused by flow control, bytes not yet taken by the application,
+  ``100-continue`` not yet sent) do not count. A slow body is answered ``400 RequestTimeout``
+  as S3 answers it, and the connection closed (after a short linger, so that the client's late
+  bytes do not reset the connection before it reads the answer);
+- the idle keep-alive deadline, in place of uvicorn's timer.
+
+Each phase writes its deadline (one ``loop.time()`` per request); the guard's sweep acts on it.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ __all__ = [
 
 LINGER_SECONDS = 2.0
 """After a RequestTimeout answer, how long what the client still sends is read and dropped."""
+
+# The phase a connection's deadline belongs to.
+_NONE, _HEAD, _BODY, _IDLE, _LINGER = range(5)
 
 
 def request_timeout_response(resource: str) -> bytes:
@@ -63,13 +68,11 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._admitted = False
         self._source: str | None = None
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._head_started = False
-        self._body_timer: asyncio.TimerHandle | None = None
+        self.deadline = 0.0
+        self._phase = _NONE
         self._in_body = False
         self._body_bytes = 0
-        self._lingering = False
-        self._linger_timer: asyncio.TimerHandle | None = None
+        self._request_began = False
 
     # ---- the connection ----
 
@@ -81,44 +84,51 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
             return
         self._admitted = True
         super().connection_made(transport)
-        self._head_timer = self.loop.call_later(self.guard.header_timeout, self._head_expired)
+        self._set(_HEAD, self.guard.header_timeout)
+        self.guard.watch(self, self.loop)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self._admitted:
             return  # refused at accept: uvicorn never knew it
         self._admitted = False
+        self.deadline = 0.0
+        self.guard.forget(self)
         self.guard.release(self._source)
-        self._cancel_timers()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._lingering:
+        if self._phase == _LINGER:
             return  # answered and closing: what the client still sends is dropped
         super().data_received(data)
-        # Armed only when a body is still expected after this read: a GET's head and its end
-        # come in one read and cost no timer.
-        if self._in_body and self._body_timer is None and not self.transport.is_closing():
+        # The body window starts only when a body is still expected after this read: a GET's
+        # head and its end come in one read.
+        if self._in_body and self._phase != _BODY:
             self._body_bytes = 0
-            self._body_timer = self.loop.call_later(self.guard.body_window, self._body_check)
+            self._set(_BODY, self.guard.body_window)
 
-    def timeout_keep_alive_handler(self) -> None:
-        if not self.transport.is_closing():
-            self.guard.reporter.hit("idle_timeout", self._source)
-        super().timeout_keep_alive_handler()
+    def on_response_complete(self) -> None:
+        # uvicorn's, with the keep-alive timer replaced by the idle deadline.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self._phase == _NONE:  # not while the next head or an unread body is timed
+            self._set(_IDLE, self.guard.idle_timeout)
 
     # ---- parser callbacks ----
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._head_started = True
-        if self._head_timer is None:  # a later request on a kept-alive connection
-            self._head_timer = self.loop.call_later(self.guard.header_timeout, self._head_expired)
+        self._request_began = True
+        if self._phase != _HEAD:  # a later request: its head's time starts now
+            self._set(_HEAD, self.guard.header_timeout)
 
     def on_headers_complete(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-        self._head_started = False
+        self._set(_NONE)
+        self._request_began = False
         self._in_body = True
         super().on_headers_complete()
 
@@ -128,47 +138,52 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         self._in_body = False
-        if self._body_timer is not None:
-            self._body_timer.cancel()
-            self._body_timer = None
+        if self._phase == _BODY:
+            self._set(_NONE)
         super().on_message_complete()
 
-    # ---- deadlines ----
+    # ---- deadlines (called by the guard's sweep) ----
 
-    def _cancel_timers(self) -> None:
-        for timer in (self._head_timer, self._body_timer, self._linger_timer):
-            if timer is not None:
-                timer.cancel()
-        self._head_timer = self._body_timer = self._linger_timer = None
+    def _set(self, phase: int, seconds: float = 0.0) -> None:
+        self._phase = phase
+        self.deadline = self.loop.time() + seconds if phase != _NONE else 0.0
+
+    def expired(self, now: float) -> None:
+        if self.transport.is_closing() and self._phase != _LINGER:
+            self.deadline = 0.0
+            return
+        if self._phase == _HEAD:
+            self._head_expired()
+        elif self._phase == _BODY:
+            self._body_check()
+        elif self._phase == _IDLE:
+            self.guard.reporter.hit("idle_timeout", self._source)
+            self._set(_NONE)
+            self.transport.close()
+        elif self._phase == _LINGER:
+            self._set(_NONE)
+            self.transport.abort()
 
     def _head_expired(self) -> None:
-        self._head_timer = None
-        if self.transport.is_closing():
-            return
         self.guard.reporter.hit("header_timeout", self._source)
-        if self._head_started:
+        self._set(_NONE)
+        if self._request_began:
             self._answer_and_close(request_timeout_response(self.url.decode("latin-1") or "/"))
         else:  # not a byte of a request: nothing to answer
             self.transport.abort()
 
     def _body_check(self) -> None:
-        self._body_timer = None
-        if not self._in_body or self.transport.is_closing():
-            return
         received, self._body_bytes = self._body_bytes, 0
         cycle = self.cycle
         server_side = self.flow.read_paused or (
             cycle is not None and (bool(cycle.body) or cycle.waiting_for_100_continue)
         )
-        if received < self.guard.min_body_bytes and not server_side:
-            self._body_expired()
+        if received >= self.guard.min_body_bytes or server_side:
+            self._set(_BODY, self.guard.body_window)
             return
-        self._body_timer = self.loop.call_later(self.guard.body_window, self._body_check)
-
-    def _body_expired(self) -> None:
         self.guard.reporter.hit("body_timeout", self._source)
         self._in_body = False
-        cycle = self.cycle
+        self._set(_NONE)
         answer = cycle is not None and not cycle.response_started
         if cycle is not None:
             # The application's next receive() is a disconnect: it stops reading, and what it
@@ -188,12 +203,11 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         the write side is shut (FIN after the response) and what still arrives is read and
         dropped for up to :data:`LINGER_SECONDS` (or until the client closes).
         """
-        self._lingering = True
         self._in_body = False
         self.transport.write(response)
         if self.transport.can_write_eof():
             self.transport.write_eof()
-            self._linger_timer = self.loop.call_later(LINGER_SECONDS, self.transport.abort)
+            self._set(_LINGER, LINGER_SECONDS)
         else:  # TLS: no half-close
             self.transport.close()
 
