@@ -26,8 +26,8 @@ QUICK = {
     "LIGHTNINGSTOR_CONNECTIONS__GRPC_MAX_CONNECTION_IDLE_SECONDS": "1",
 }
 BOUNDED = {
-    "LIGHTNINGSTOR_CONNECTIONS__MAX_CONNECTIONS": "30",
-    "LIGHTNINGSTOR_CONNECTIONS__MAX_CONNECTIONS_PER_SOURCE": "20",
+    "LIGHTNINGSTOR_CONNECTIONS__MAX_CONNECTIONS": "40",
+    "LIGHTNINGSTOR_CONNECTIONS__MAX_CONNECTIONS_PER_SOURCE": "10",
     "LIGHTNINGSTOR_CONNECTIONS__GRPC_MAX_CONNECTIONS": "5",
     "LIGHTNINGSTOR_CONNECTIONS__HEADER_TIMEOUT_SECONDS": "60",
     "LIGHTNINGSTOR_CONNECTIONS__GRPC_HANDSHAKE_TIMEOUT_SECONDS": "60",
@@ -59,12 +59,13 @@ def bounded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         proc.stop()
 
 
-def s3_client(server: ServerProcess) -> Any:
+def s3_client(server: ServerProcess, **config: Any) -> Any:
+    """boto3 with the admin key (``config``: botocore ``Config`` options)."""
     from tests.s3.conftest import make_client
 
     keys = json.loads((server.data_dir / "admin-credentials.json").read_text())
     return make_client(
-        "http://" + server.ports["s3"], keys["access_key_id"], keys["secret_access_key"]
+        "http://" + server.ports["s3"], keys["access_key_id"], keys["secret_access_key"], **config
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import resource
+import socket
 import statistics
 import threading
 import time
@@ -29,8 +30,6 @@ from tests.connections.sockets import close_all, connect, open_file_limit, wait_
 from tests.connections.test_s3_limits import _signed_put
 
 if TYPE_CHECKING:
-    import socket
-
     from tests.integration.server import ServerProcess
 
 IDLE, SLOW_HEADS, SLOW_BODIES, GRPC_IDLE = 2000, 500, 50, 200
@@ -154,3 +153,28 @@ def test_idle_and_slow_connections_do_not_starve_a_legitimate_client(
         f"gRPC median {statistics.median(grpc_latency) * 1000:.1f} ms, "
         f"max {max(grpc_latency) * 1000:.1f} ms; refused per source {refused:.0f}"
     )
+
+
+def test_one_client_cannot_take_a_server_of_1024_descriptors(tmp_path: Path) -> None:
+    """The issue's case: an open-file limit of 1,024 (hard, so not raised) and 1,100 idle
+    connections from one address used to stop S3 and gRPC alike. With the defaults the
+    address holds a quarter of the S3 bound (half the descriptors): 128 connections."""
+    from lightningstor_client import LightningStorClient
+    from tests.integration.server import running_server
+
+    env = {"LIGHTNINGSTOR_LOGGING__ACCESS_LOG": "false"}
+    socks: list[socket.socket] = []
+    with running_server(tmp_path, env=env, open_files=1024) as server, open_file_limit(4096):
+        s3_client(server).create_bucket(Bucket="legit")
+        socks = [connect(server.ports["s3"], "127.0.0.2") for _ in range(1100)]
+        try:  # clients whose connections are opened during the attack
+            s3 = s3_client(server, connect_timeout=5, read_timeout=5)
+            with LightningStorClient(server.grpc_addr, **server.admin_keys()) as client:
+                s3.put_object(Bucket="legit", Key="k", Body=b"still served")
+                assert s3.get_object(Bucket="legit", Key="k")["Body"].read() == b"still served"
+                assert client.head_object("legit", "k").size == len(b"still served")
+            refused = wait_closed(socks, time.monotonic() + 5.0)  # the refused close at once
+            assert len(refused) == 1100 - 128
+        finally:
+            close_all(socks)
+        assert limit_hits(server, "s3", "max_connections_per_source") == 1100 - 128

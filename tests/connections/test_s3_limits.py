@@ -120,7 +120,7 @@ def test_a_source_past_its_bound_is_refused_and_others_are_served(
     bounded_server: ServerProcess,
 ) -> None:
     address = bounded_server.ports["s3"]
-    held = open_many(address, 20, "127.0.0.6")
+    held = open_many(address, 10, "127.0.0.6")
     extra = connect(address, "127.0.0.6")
     try:
         assert wait_closed([extra], time.monotonic() + DEADLINE) == {extra: b""}
@@ -137,8 +137,8 @@ def test_past_the_global_bound_connections_are_refused_until_one_closes(
     bounded_server: ServerProcess,
 ) -> None:
     address = bounded_server.ports["s3"]
-    held = open_many(address, 20, "127.0.0.7") + open_many(address, 10, "127.0.0.8")
-    extra = connect(address, "127.0.0.9")
+    held = [s for i in range(7, 11) for s in open_many(address, 10, f"127.0.0.{i}")]
+    extra = connect(address, "127.0.0.11")
     try:
         assert wait_closed([extra], time.monotonic() + DEADLINE) == {extra: b""}
         close_all(held[:5])

@@ -631,8 +631,9 @@ class ConnectionSettings(_Section):
     """S3 connections one process holds at once; more are closed at accept. At most half the
     process's open-file limit is used, whatever this says."""
     max_connections_per_source: int = Field(default=512, ge=0)
-    """S3 connections one client address holds at once; 0 = no bound (behind a proxy every
-    connection has the proxy's address)."""
+    """S3 connections one client address holds at once (per process; at most a quarter of
+    max_connections as used); 0 = no bound (behind a proxy every connection has the proxy's
+    address)."""
     header_timeout_seconds: PositiveSeconds = 10.0
     """Time from a connection's opening (or the first byte of a later request) to the end of
     the request head; then the connection is closed."""

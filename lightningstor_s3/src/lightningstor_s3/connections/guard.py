@@ -79,7 +79,10 @@ class ConnectionGuard:
         sink: Callable[[str], None] | None = None,
     ) -> None:
         self.max_connections = max_connections
-        self.max_per_source = settings.max_connections_per_source
+        # One address may hold at most a quarter of the whole, whatever the setting: with the
+        # bound lowered by a small open-file limit, a single client must not take all of it.
+        per_source = settings.max_connections_per_source
+        self.max_per_source = min(per_source, max(1, max_connections // 4)) if per_source else 0
         self.header_timeout = settings.header_timeout_seconds
         self.body_window = settings.body_timeout_seconds
         self.min_body_bytes = max(1, int(settings.min_body_rate * settings.body_timeout_seconds))
