@@ -8,6 +8,9 @@ heads (127.0.0.3) get ``400 RequestTimeout``; so do the slow bodies (127.0.0.4);
 connections to the gRPC port that never handshake are dropped. The legitimate clients come
 from 127.0.0.1. Figures (connections the server held, the legitimate client's latency) are
 printed for ``pytest -s``.
+
+Then the issue's own case: a server whose hard open-file limit is 1,024 and one address opening
+1,100 idle connections, with the default limits.
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ def attacked_server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 
 class Attack(threading.Thread):
-    """Opens ``socks()`` and waits until the server has closed them all."""
+    """Opens ``count`` connections from ``source`` (each sends ``first``) and waits until the
+    server has closed them all (sending a byte on the open ones every ``poke`` seconds)."""
 
     def __init__(self, name: str, address: str, source: str, count: int, poke: float | None):
         super().__init__(name=name, daemon=True)
