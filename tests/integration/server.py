@@ -76,8 +76,17 @@ class ServerProcess:
             return self.proc.wait()
 
 
-def server_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "lightningstor_api.main", *args]
+def server_command(*args: str, open_files: int | None = None) -> list[str]:
+    """The server's command line; ``open_files``: its soft and hard open-file limit, set before
+    it starts (a process may lower its hard limit, never raise it)."""
+    if open_files is None:
+        return [sys.executable, "-m", "lightningstor_api.main", *args]
+    boot = (
+        "import resource, runpy; "
+        f"resource.setrlimit(resource.RLIMIT_NOFILE, ({open_files}, {open_files})); "
+        "runpy.run_module('lightningstor_api.main', run_name='__main__', alter_sys=True)"
+    )
+    return [sys.executable, "-c", boot, *args]
 
 
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -136,11 +145,13 @@ def start_server(
     timeout: float = START_TIMEOUT,
     tls_ca: Path | None = None,
     tls_client: tuple[Path, Path] | None = None,
+    open_files: int | None = None,
 ) -> ServerProcess:
     """Start a server whose files live in ``workdir`` and wait until it serves.
 
     ``tls_ca``: the server's gRPC listener serves TLS with a certificate this CA signed;
     ``tls_client``: (cert, key) of a client certificate it accepts (mutual TLS).
+    ``open_files``: the server's open-file limit, soft and hard (default: this process's).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     data_dir = data_dir or workdir / "data"
@@ -149,7 +160,7 @@ def start_server(
     log_path = workdir / "server.log"
     command = server_command(
         "--grpc-addr", "127.0.0.1:0", "--s3-addr", "127.0.0.1:0", "--data-dir", str(data_dir),
-        *args,
+        *args, open_files=open_files,
     )  # fmt: skip
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -178,10 +189,17 @@ def running_server(
     env: Mapping[str, str] | None = None,
     tls_ca: Path | None = None,
     tls_client: tuple[Path, Path] | None = None,
+    open_files: int | None = None,
 ) -> Iterator[ServerProcess]:
     """A server for the duration of the block; stopped (killed if need be) on every exit."""
     server = start_server(
-        workdir, data_dir=data_dir, args=args, env=env, tls_ca=tls_ca, tls_client=tls_client
+        workdir,
+        data_dir=data_dir,
+        args=args,
+        env=env,
+        tls_ca=tls_ca,
+        tls_client=tls_client,
+        open_files=open_files,
     )
     try:
         yield server

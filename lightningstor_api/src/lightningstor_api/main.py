@@ -19,6 +19,7 @@ from lightningstor_api.memory import tune_allocator
 from lightningstor_api.supervisor import supervise
 from lightningstor_api.workers import follow_supervisor, worker_settings
 from lightningstor_types.config_loader import ConfigError, load_settings
+from lightningstor_types.open_files import raise_open_file_limit
 
 log = logging.getLogger("lightningstor_api")
 
@@ -35,6 +36,7 @@ def main() -> None:
     fields = {"worker": role.index} if role.shared else None
     shared = settings.server.processes > 1
     setup_logging(settings.logging.level, settings.logging.format, fields=fields, shared=shared)
+    raise_open_file_limit()  # each connection is a descriptor; workers inherit the limit
     if settings.server.processes > 1 and not role.shared:
         try:
             sys.exit(supervise(settings, sys.argv[1:]))

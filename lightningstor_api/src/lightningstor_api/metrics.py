@@ -24,6 +24,7 @@ Families (Prometheus names)::
     lightningstor_iam_decisions_total{cache}                       hit | miss
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
     lightningstor_throttled_total{api,limit}                       requests | bytes_in | bytes_out
+    lightningstor_connection_limits_total{listener,reason}         connections refused or cut
     lightningstor_objects_total, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
 """
@@ -102,6 +103,7 @@ class Metrics:
     s3_errors: dict[tuple[str, str], int] = field(default_factory=dict)
     iam_cache: dict[str, int] = field(default_factory=lambda: {"hit": 0, "miss": 0})
     iam_latency: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
+    connection_limits: dict[tuple[str, str], int] = field(default_factory=dict)
     gauges: Gauges = field(default_factory=Gauges)
     throttled: dict[tuple[str, str], int] = field(default_factory=dict)
     """Requests refused by a tenant's rate limit, by API and the limit that refused them."""
@@ -146,6 +148,11 @@ class Metrics:
         key = (api, limit)
         self.throttled[key] = self.throttled.get(key, 0) + 1
 
+    def connection_limit(self, listener: str, reason: str) -> None:
+        """A connection of ``listener`` refused or closed at a limit (``reason``: its name)."""
+        key = (listener, reason)
+        self.connection_limits[key] = self.connection_limits.get(key, 0) + 1
+
     def reset(self) -> None:
         """Forget everything (tests)."""
         fresh = Metrics()
@@ -157,6 +164,7 @@ class Metrics:
             "iam_cache",
             "gauges",
             "throttled",
+            "connection_limits",
         ):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency

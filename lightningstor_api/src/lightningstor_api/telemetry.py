@@ -107,7 +107,14 @@ class _RequestCollector(Collector):
             "lightningstor_throttled", "Requests refused by a tenant's rate limit",
             ["api", "limit"], m.throttled,
         )  # fmt: skip
-        yield from (requests, durations, transfer, sizes, errors, iam, iam_latency, throttled)
+        limits = _counters(
+            "lightningstor_connection_limits",
+            "Connections refused or closed at a limit, by listener and limit",
+            ["listener", "reason"], m.connection_limits,
+        )  # fmt: skip
+        yield from (
+            requests, durations, transfer, sizes, errors, iam, iam_latency, throttled, limits
+        )  # fmt: skip
 
 
 def _counters(
@@ -219,6 +226,7 @@ class Hooks:
         m = settings.metrics
         self._serve_page = m.enabled and m.addr is None
         self._record = telemetry.metrics.record
+        self._limit = telemetry.metrics.connection_limit
 
     async def readiness(self) -> Readiness:
         return await self._probe.check()
@@ -230,3 +238,6 @@ class Hooks:
         self._record(record)
         if self._usage is not None:
             self._usage(record)
+
+    def connection_limit(self, reason: str) -> None:
+        self._limit("s3", reason)

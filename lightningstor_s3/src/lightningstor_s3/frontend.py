@@ -21,14 +21,15 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import uvicorn
 
 from lightningstor_s3.app import create_app
+from lightningstor_s3.connections import ConnectionGuard, guarded_protocol
 from lightningstor_s3.exchange import ASGIApp
-from lightningstor_s3.transport import CoalescingHttpToolsProtocol
 from lightningstor_types.config import Settings, split_address
+from lightningstor_types.open_files import S3_SHARE, connection_budget
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 log = logging.getLogger("lightningstor_s3")
@@ -42,21 +43,42 @@ class _EmbeddedServer(uvicorn.Server):
         yield
 
 
-def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: object) -> uvicorn.Config:
-    """The uvicorn configuration of the S3 listener (shared with the gateway)."""
+def connection_guard(
+    settings: Settings, sink: Callable[[str], None] | None = None
+) -> ConnectionGuard:
+    """The S3 listener's guard: ``[connections]``, its bound capped by the open-file limit."""
+    limits = settings.connections
+    budget = connection_budget(limits.max_connections, S3_SHARE)
+    if budget < limits.max_connections:
+        log.warning(
+            "connections.max_connections lowered to half the open-file limit",
+            extra={"configured": limits.max_connections, "used": budget},
+        )
+    return ConnectionGuard(limits, budget, sink)
+
+
+def uvicorn_config(
+    app: ASGIApp,
+    settings: Settings,
+    guard: ConnectionGuard | None = None,
+    **overrides: object,
+) -> uvicorn.Config:
+    """The uvicorn configuration of the S3 listener (shared with the gateway), its connections
+    under ``guard`` (default: one from the settings)."""
     host, port = split_address(settings.server.s3_addr)
     tls = settings.server.tls
     options: dict[str, object] = {
         "host": host,
         "port": port,
         "loop": "uvloop",
-        "http": CoalescingHttpToolsProtocol,  # httptools, small writes of a turn in one send
+        # httptools, small writes of a turn in one send, connections under the guard
+        "http": guarded_protocol(guard or connection_guard(settings)),
         "lifespan": "off",
         "log_config": None,
         "access_log": False,
         "server_header": False,
         "proxy_headers": False,
-        "timeout_keep_alive": 75,
+        "timeout_keep_alive": settings.connections.idle_timeout_seconds,
         "timeout_graceful_shutdown": int(settings.server.shutdown_grace_seconds) or 1,
     }
     if tls is not None:
@@ -74,8 +96,10 @@ def uvicorn_config(app: ASGIApp, settings: Settings, **overrides: object) -> uvi
 class S3Frontend:
     """The S3 API served in the running event loop."""
 
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
-        self._config = uvicorn_config(app, settings)
+    def __init__(self, app: ASGIApp, settings: Settings, hooks: ServerHooks | None = None) -> None:
+        sink = hooks.connection_limit if hooks is not None else None
+        self._guard = connection_guard(settings, sink)
+        self._config = uvicorn_config(app, settings, self._guard)
         self._server = _EmbeddedServer(self._config)
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
@@ -129,6 +153,7 @@ class S3Frontend:
                 self._abort_idle_tls()
             await task
         finally:
+            await self._guard.close()
             if self._socket is not None:
                 self._socket.close()
                 self._socket = None
@@ -164,4 +189,4 @@ def create_frontend(
             "and core; set server.processes, or run the stand-alone gateway, to scale out",
             settings.server.s3_workers,
         )
-    return S3Frontend(create_app(service, credentials, settings, hooks), settings)
+    return S3Frontend(create_app(service, credentials, settings, hooks), settings, hooks)

@@ -35,13 +35,15 @@ import uvloop
 from uvicorn.supervisors import Multiprocess
 
 from lightningstor_s3.app import create_app
+from lightningstor_s3.connections import GuardedHttpToolsProtocol
 from lightningstor_s3.exchange import ASGIApp
-from lightningstor_s3.frontend import S3Frontend, uvicorn_config
+from lightningstor_s3.frontend import S3Frontend, connection_guard, uvicorn_config
 from lightningstor_s3.gateway_service import GrpcStorageService
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
 from lightningstor_types.files import write_ports_file
 from lightningstor_types.grpc_client import ClientTls, resolve_endpoint
+from lightningstor_types.open_files import raise_open_file_limit
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ResolvedCredential
 
@@ -101,6 +103,8 @@ def create_gateway_app() -> ASGIApp:
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
     endpoint, tls = _upstream()
     service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
+    # This worker's own guard (the class uvicorn pickled to it is shared by name).
+    GuardedHttpToolsProtocol.guard = connection_guard(settings)
     return create_app(service, credentials, settings)
 
 
@@ -131,6 +135,7 @@ def serve_workers(settings: Settings) -> None:
         settings,
         factory=True,
         workers=settings.server.s3_workers,
+        http=GuardedHttpToolsProtocol,
     )
     sock = config.bind_socket()
     sock.listen(config.backlog)  # queue connections until the workers accept them
@@ -177,6 +182,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"lightningstor-s3-gateway: {err}", file=sys.stderr)
         sys.exit(2)
     logging.basicConfig(level=settings.logging.level.upper(), stream=sys.stderr)
+    raise_open_file_limit()  # each connection is a descriptor
     # Worker processes read these (and LIGHTNINGSTOR_CONFIG) from the environment.
     os.environ[ENDPOINT_ENV] = args.grpc_endpoint
     os.environ[CREDENTIALS_ENV] = str(Path(args.credentials_file).absolute())

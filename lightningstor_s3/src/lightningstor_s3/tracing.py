@@ -74,3 +74,7 @@ class NamingHooks:
             span.set_attribute("lightningstor.error_code", record.error_code)
         if self._inner is not None:
             self._inner.record(record)
+
+    def connection_limit(self, reason: str) -> None:
+        if self._inner is not None:
+            self._inner.connection_limit(reason)

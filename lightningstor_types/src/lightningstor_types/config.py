@@ -56,6 +56,7 @@ __all__ = [
     "BindingSettings",
     "CertificatePrincipalSettings",
     "ClientTlsSettings",
+    "ConnectionSettings",
     "DistributedSettings",
     "FieldError",
     "GiB",
@@ -668,6 +669,46 @@ class S3Settings(_Section):
         return self
 
 
+class ConnectionSettings(_Section):
+    """Bounds on the connections the listeners hold (against connection exhaustion)."""
+
+    max_connections: int = Field(default=10_000, ge=1)
+    """S3 connections one process holds at once; more are closed at accept. At most half the
+    process's open-file limit is used, whatever this says."""
+    max_connections_per_source: int = Field(default=512, ge=0)
+    """S3 connections one client address holds at once (per process; at most a quarter of
+    max_connections as used); 0 = no bound (behind a proxy every connection has the proxy's
+    address)."""
+    header_timeout_seconds: PositiveSeconds = 10.0
+    """Time from a connection's opening (or the first byte of a later request) to the end of
+    the request head; then the connection is closed."""
+    idle_timeout_seconds: PositiveSeconds = 75.0
+    """Time a keep-alive connection may wait for its next request."""
+    body_timeout_seconds: PositiveSeconds = 20.0
+    """Window over which a request body's rate is checked; a body slower than min_body_rate
+    over one window gets RequestTimeout."""
+    min_body_rate: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] = 4 * KiB
+    """Bytes per second a request body must average over each window (at least one byte a
+    window when 0)."""
+    grpc_max_connections: int = Field(default=10_000, ge=0)
+    """gRPC connections one process holds at once (0 = no bound); at most a quarter of the
+    open-file limit is used."""
+    grpc_handshake_timeout_seconds: PositiveSeconds = 10.0
+    """Time a new gRPC connection has for its TLS and HTTP/2 handshake."""
+    grpc_max_connection_idle_seconds: Seconds = 300.0
+    """A gRPC connection with no call for this long is closed (GOAWAY); 0 = never."""
+    grpc_max_connection_age_seconds: Seconds = 0.0
+    """A gRPC connection this old is asked to reconnect (GOAWAY); 0 = never."""
+    grpc_max_connection_age_grace_seconds: Seconds = 300.0
+    """Time the calls of a connection past its age get to finish before it is cut."""
+    grpc_keepalive_seconds: PositiveSeconds = 120.0
+    """The server pings a gRPC connection silent for this long, to find dead peers."""
+    grpc_keepalive_timeout_seconds: PositiveSeconds = 20.0
+    """A ping unanswered for this long closes the connection."""
+    grpc_min_ping_interval_seconds: PositiveSeconds = 10.0
+    """Clients may ping no more often than this; one that keeps doing it is disconnected."""
+
+
 class LimitsSettings(_Section):
     max_object_size: ByteCount = 5 * TiB
     """Largest object (multipart included)."""
@@ -885,6 +926,8 @@ class Settings(SettingsBase):
     """Who may do what."""
     s3: S3Settings = Field(default_factory=S3Settings)
     """The S3 API."""
+    connections: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    """Timeouts and bounds of the connections the listeners hold."""
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     """Sizes and counts requests may not exceed."""
     quotas: QuotaSettings = Field(default_factory=QuotaSettings)

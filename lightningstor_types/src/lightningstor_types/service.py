@@ -260,6 +260,11 @@ class ServerHooks(Protocol):
         """Count a finished request."""
         ...
 
+    def connection_limit(self, reason: str) -> None:
+        """Count a connection the frontend refused or closed at one of its limits
+        (``max_connections``, ``header_timeout``, ``body_timeout``, …)."""
+        ...
+
 
 class FrontendFactory(Protocol):
     """What an entry point of the ``lightningstor.frontends`` group loads.

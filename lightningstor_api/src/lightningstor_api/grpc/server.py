@@ -43,6 +43,7 @@ from lightningstor.v1 import (
     usage_pb2,
     usage_pb2_grpc,
 )
+from lightningstor_api.connections import DescriptorWatch, grpc_connection_options
 from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.service import Core
 from lightningstor_api.grpc.admin import AdminServicer
@@ -62,7 +63,7 @@ from lightningstor_api.telemetry import PRIMARY_ONLY_GAUGES, Hooks, Telemetry
 from lightningstor_api.tracing import enabled as tracing_enabled
 from lightningstor_api.tracing import setup_tracing
 from lightningstor_api.workers import SINGLE, WorkerRole, socket_path
-from lightningstor_types.config import Settings, TlsSettings
+from lightningstor_types.config import ConnectionSettings, Settings, TlsSettings
 from lightningstor_types.files import write_ports_file
 from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.service import (
@@ -101,10 +102,12 @@ def build_grpc_server(
     usage: Core | None = None,
     traced: bool = False,
     reuse_port: bool = False,
+    connections: ConnectionSettings | None = None,
 ) -> grpc.aio.Server:
     """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
     its UsageService too, and every call counted in its request meter. ``reuse_port``: other
-    processes may listen on the same address (SO_REUSEPORT)."""
+    processes may listen on the same address (SO_REUSEPORT). ``connections``: the bounds and
+    keepalive policy of its connections (default: ``[connections]``'s defaults)."""
     record = usage.request_meter.record if usage is not None else None
     interceptors: list[grpc.aio.ServerInterceptor] = [
         CallInterceptor(access_log=access_log, record=record),
@@ -118,6 +121,7 @@ def build_grpc_server(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             ("grpc.so_reuseport", 1 if reuse_port else 0),
+            *grpc_connection_options(connections or ConnectionSettings()),
         ],
     )
     bucket_pb2_grpc.add_BucketServiceServicer_to_server(BucketServicer(core), server)
@@ -250,6 +254,7 @@ async def _serve_core(
         usage=core,
         traced=tracing_enabled(settings),
         reuse_port=role.shared,
+        connections=settings.connections,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -274,6 +279,7 @@ async def _serve_core(
         credentials.start()
         await _start_frontends(settings, core, credentials, hooks, frontends)
         tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))
+        tasks.append(asyncio.create_task(DescriptorWatch().run()))
         metrics_listener = None
         if settings.metrics.enabled:
             if role.primary:  # the store gauges: one scan per server, not one per worker
