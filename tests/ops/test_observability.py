@@ -114,6 +114,40 @@ def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: Server
         assert f"# TYPE {family} gauge" in after, family
 
 
+def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -> None:
+    """A sub-resource we do not serve (``s3cmd info`` asks for ``?acl``, ``?policy``, …) is
+    still 501 for the client, but its status label is ``unimplemented``, not ``5xx``."""
+    from botocore.exceptions import ClientError
+
+    def page() -> str:
+        return get(s3_url + "/metrics")[1].decode()
+
+    bucket = f"probe-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    before = page()
+    for probe in (s3.get_bucket_acl, s3.get_bucket_policy, s3.get_bucket_lifecycle_configuration):
+        with pytest.raises(ClientError) as info:
+            probe(Bucket=bucket)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert info.value.response["Error"]["Code"] == "NotImplemented"
+    after = page()
+
+    def total(text: str, status: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("lightningstor_requests_total{") and f'status="{status}"' in line
+        )
+
+    assert total(after, "unimplemented") - total(before, "unimplemented") == 3
+    assert total(after, "5xx") - total(before, "5xx") == 0
+    assert (
+        sample(after, "lightningstor_s3_errors_total", code="NotImplemented")
+        - sample(before, "lightningstor_s3_errors_total", code="NotImplemented")
+        == 3
+    )
+
+
 def test_access_log_line_per_request(s3: Any, ops_server: ServerProcess) -> None:
     bucket = f"log-{uuid.uuid4().hex[:12]}"
     reply = s3.create_bucket(Bucket=bucket)
