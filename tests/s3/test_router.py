@@ -52,6 +52,8 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("POST", "/b/k", "uploadId=u", {}, Route(E.COMPLETE_MULTIPART_UPLOAD, "b", "k")),
     ("DELETE", "/b/k", "uploadId=u", {}, Route(E.ABORT_MULTIPART_UPLOAD, "b", "k")),
     ("GET", "/b/k", "uploadId=u", {}, Route(E.LIST_PARTS, "b", "k")),
+    ("GET", "/b/k", "attributes", {}, Route(E.GET_OBJECT_ATTRIBUTES, "b", "k")),
+    ("GET", "/b/k", "attributes&versionId=v", {}, Route(E.GET_OBJECT_ATTRIBUTES, "b", "k")),
     # keys: decoded once, "+" stays a plus, "%2F" a slash, trailing slash kept
     ("GET", "/b/a%20b+c", "", {}, Route(E.GET_OBJECT, "b", "a b+c")),
     ("GET", "/b/dir/", "", {}, Route(E.GET_OBJECT, "b", "dir/")),
@@ -88,6 +90,8 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("POST", "/b/k", "restore", NotImplemented_),
     ("POST", "/b/k", "select&select-type=2", NotImplemented_),
     ("GET", "/b/k", "torrent", NotImplemented_),
+    ("PUT", "/b/k", "attributes", MethodNotAllowed),
+    ("HEAD", "/b/k", "attributes", MethodNotAllowed),
 ]
 
 

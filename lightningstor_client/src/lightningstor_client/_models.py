@@ -334,6 +334,32 @@ class PartsPage:
 
 
 @dataclass(frozen=True, slots=True)
+class ObjectAttributes:
+    """GetObjectAttributes: a version (with its stored checksums) and one page of its parts.
+
+    ``parts`` holds part number, size and checksums (no ETag); empty for an object not uploaded
+    in parts (``object.parts_count == 0``). ``next_part_number_marker`` is None on the last page.
+    """
+
+    object: ObjectInfo
+    parts: tuple[Part, ...]
+    next_part_number_marker: int | None
+    max_parts: int
+
+    @classmethod
+    def from_pb(cls, msg: object_pb2.GetObjectAttributesResponse) -> ObjectAttributes:
+        return cls(
+            object=ObjectInfo.from_pb(msg.object),
+            parts=tuple(
+                Part(p.part_number, "", p.size, None, Checksums.from_pb(p.checksums))
+                for p in msg.parts
+            ),
+            next_part_number_marker=msg.next_part_number_marker if msg.is_truncated else None,
+            max_parts=msg.max_parts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AccessKey:
     """An S3 access key; ``secret_access_key`` is only known right after creation."""
 

@@ -210,6 +210,7 @@ class LightningStorClient:
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)
+    get_object_attributes = _blocking(AsyncLightningStorClient.get_object_attributes)
     delete_object = _blocking(AsyncLightningStorClient.delete_object)
     delete_objects = _blocking(AsyncLightningStorClient.delete_objects)
     copy_object = _blocking(AsyncLightningStorClient.copy_object)

@@ -205,6 +205,11 @@ class GrpcStorageService:
     ) -> object_pb2.HeadObjectResponse:
         return await self._unary(self._objects.HeadObject, ctx, req)
 
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse:
+        return await self._unary(self._objects.GetObjectAttributes, ctx, req)
+
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
     ) -> object_pb2.DeleteObjectResponse:

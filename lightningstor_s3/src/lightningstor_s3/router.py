@@ -48,6 +48,7 @@ class Endpoint(StrEnum):
     PUT_OBJECT = "PutObject"
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     DELETE_OBJECT = "DeleteObject"
     COPY_OBJECT = "CopyObject"
     GET_OBJECT_TAGGING = "GetObjectTagging"
@@ -99,11 +100,11 @@ _UNSERVED_BUCKET = frozenset(
     ]
 )
 _UNSERVED_OBJECT = frozenset(
-    ["acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
+    ["acl", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
 )
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset({"location", "versioning", "tagging", "versions", "uploads", "delete"})
-_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId"})
+_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
 
 def split_host(host: str, root_domains: Sequence[str]) -> str:
@@ -208,11 +209,15 @@ def _object_endpoint(method: str, query: Mapping[str, str], headers: Mapping[str
     tagging = "tagging" in query
     upload = "uploadId" in query
     copy = "x-amz-copy-source" in headers
+    if "attributes" in query and method != "GET":  # never a write of the object itself
+        raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
     match method:
         case "GET" if tagging:
             return Endpoint.GET_OBJECT_TAGGING
         case "GET" if upload:
             return Endpoint.LIST_PARTS
+        case "GET" if "attributes" in query:
+            return Endpoint.GET_OBJECT_ATTRIBUTES
         case "GET":
             return Endpoint.GET_OBJECT
         case "HEAD":

@@ -78,6 +78,7 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "CopyObject": _A.OBJECTS_CREATE,
         "GetObject": _A.OBJECTS_READ,
         "HeadObject": _A.OBJECTS_READ,
+        "GetObjectAttributes": _A.OBJECTS_READ,
         "ListObjects": _A.OBJECTS_LIST,
         "ListObjectsV2": _A.OBJECTS_LIST,
         "ListObjectVersions": _A.OBJECTS_LIST,

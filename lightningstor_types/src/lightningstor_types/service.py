@@ -99,6 +99,10 @@ class ObjectOperations(Protocol):
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
     ) -> object_pb2.HeadObjectResponse: ...
 
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse: ...
+
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest
     ) -> object_pb2.DeleteObjectResponse: ...

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
-from lightningstor_api import tracing
+from lightningstor_api import attributes, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -188,6 +188,11 @@ class Core:
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
     ) -> object_pb2.HeadObjectResponse:
         return await objects.head_object(self.cc, ctx, req)
+
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse:
+        return await attributes.get_object_attributes(self.cc, ctx, req)
 
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest

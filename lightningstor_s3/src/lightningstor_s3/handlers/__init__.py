@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from lightningstor_s3.handlers import buckets, copy, listing, multipart, objects, tagging
+from lightningstor_s3.handlers import (
+    attributes,
+    buckets,
+    copy,
+    listing,
+    multipart,
+    objects,
+    tagging,
+)
 from lightningstor_s3.handlers.base import Handler, S3Call
 from lightningstor_s3.router import Endpoint
 
@@ -31,6 +39,7 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.PUT_OBJECT: objects.put_object,
         E.GET_OBJECT: objects.get_object,
         E.HEAD_OBJECT: objects.head_object,
+        E.GET_OBJECT_ATTRIBUTES: attributes.get_object_attributes,
         E.DELETE_OBJECT: objects.delete_object,
         E.COPY_OBJECT: copy.copy_object,
         E.GET_OBJECT_TAGGING: tagging.get_object_tagging,
