@@ -32,6 +32,9 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("PUT", "/b", "tagging", {}, Route(E.PUT_BUCKET_TAGGING, "b")),
     ("DELETE", "/b", "", {}, Route(E.DELETE_BUCKET, "b")),
     ("DELETE", "/b", "tagging", {}, Route(E.DELETE_BUCKET_TAGGING, "b")),
+    ("GET", "/b", "cors", {}, Route(E.GET_BUCKET_CORS, "b")),
+    ("PUT", "/b", "cors", {}, Route(E.PUT_BUCKET_CORS, "b")),
+    ("DELETE", "/b", "cors", {}, Route(E.DELETE_BUCKET_CORS, "b")),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects
@@ -82,7 +85,7 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("GET", "/b", "acl", NotImplemented_),
     ("PUT", "/b", "policy", NotImplemented_),
     ("GET", "/b", "lifecycle", NotImplemented_),
-    ("DELETE", "/b", "cors", NotImplemented_),
+    ("DELETE", "/b", "website", NotImplemented_),
     ("GET", "/b", "list-type=2&acl", NotImplemented_),
     ("GET", "/b", "versioning&tagging", NotImplemented_),
     ("GET", "/b/k", "acl", NotImplemented_),

@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from lightningstor_s3.auth import RequestHead, authenticate
+from lightningstor_s3.cors import CorsAnswers
 from lightningstor_s3.errors import (
     as_s3_error,
     error_document,
@@ -32,6 +33,7 @@ from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.router import route
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
+from lightningstor_types.scope import Principal
 from lightningstor_types.scope import Scope as PrincipalScope
 from lightningstor_types.service import (
     CredentialResolver,
@@ -43,6 +45,10 @@ from lightningstor_types.service import (
 
 log = logging.getLogger("lightningstor_s3")
 access_log = logging.getLogger("lightningstor_s3.access")
+
+
+PREFLIGHT = "PreflightCors"
+"""The operation name of a CORS preflight in metrics and access lines (no AWS operation)."""
 
 
 class ResponseCutError(Exception):
@@ -64,6 +70,7 @@ class S3Dispatcher:
         self.settings = settings
         self._record = hooks.record if hooks is not None else None
         self._access = settings.logging.access_log
+        self._cors = CorsAnswers(service, credentials, settings.s3.root_domains)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
@@ -72,14 +79,23 @@ class S3Dispatcher:
         scope_name = "-"
         principal_scope: PrincipalScope | None = None
         error_code = ""
+        principal: Principal | None = None
         try:
+            if ex.method == "OPTIONS":  # a CORS preflight: answered without credentials
+                endpoint = PREFLIGHT
+                await self._cors.preflight(ex)
+                return
             call = await self._prepare(ex)
             endpoint = call.route.endpoint.value
-            principal_scope = call.ctx.principal.scope
+            principal = call.ctx.principal
+            principal_scope = principal.scope
             scope_name = str(principal_scope)
+            await self._cors.decorate(ex, principal)
             await HANDLERS[call.route.endpoint](call)
         except Exception as exc:  # every failure becomes an S3 error or a cut connection
             error_code = exc.code if isinstance(exc, LightningStorError) else "InternalError"
+            if not ex.extra_headers and endpoint != PREFLIGHT:
+                await self._cors.decorate(ex, principal)
             await self._fail(ex, exc)
         finally:
             seconds = time.monotonic() - started

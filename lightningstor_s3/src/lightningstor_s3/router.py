@@ -40,6 +40,9 @@ class Endpoint(StrEnum):
     GET_BUCKET_TAGGING = "GetBucketTagging"
     PUT_BUCKET_TAGGING = "PutBucketTagging"
     DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
+    GET_BUCKET_CORS = "GetBucketCors"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -78,7 +81,6 @@ _UNSERVED_BUCKET = frozenset(
         "accelerate",
         "acl",
         "analytics",
-        "cors",
         "encryption",
         "intelligent-tiering",
         "inventory",
@@ -103,7 +105,9 @@ _UNSERVED_OBJECT = frozenset(
     ["acl", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
 )
 # Sub-resources we serve, by the level they live at.
-_BUCKET_SUBS = frozenset({"location", "versioning", "tagging", "versions", "uploads", "delete"})
+_BUCKET_SUBS = frozenset(
+    {"location", "versioning", "tagging", "versions", "uploads", "delete", "cors"}
+)
 _OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
 
@@ -197,6 +201,12 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.DELETE_BUCKET
         case "DELETE", "tagging":
             return Endpoint.DELETE_BUCKET_TAGGING
+        case "GET", "cors":
+            return Endpoint.GET_BUCKET_CORS
+        case "PUT", "cors":
+            return Endpoint.PUT_BUCKET_CORS
+        case "DELETE", "cors":
+            return Endpoint.DELETE_BUCKET_CORS
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":

@@ -394,6 +394,16 @@ class AccessDenied(PermissionDeniedError):
     message = "Access Denied"
 
 
+class AccessForbidden(PermissionDeniedError):
+    """A CORS preflight that no rule of the bucket allows (S3's code for it)."""
+
+    message = (
+        "CORSResponse: This CORS request is not allowed. This is usually because the evaluation "
+        "of Origin, request method / Access-Control-Request-Method or "
+        "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+    )
+
+
 class Unauthenticated(AccessDenied, AuthenticationError, variant=True):
     """Missing or unacceptable credentials: S3 says AccessDenied, gRPC says UNAUTHENTICATED."""
 

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
-from lightningstor_api import attributes, tracing
+from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -36,6 +36,7 @@ from lightningstor_api.metadata import MetadataStore, open_store
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
+from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext
 
 
@@ -168,6 +169,26 @@ class Core:
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
     ) -> bucket_pb2.DeleteBucketTaggingResponse:
         return await buckets.delete_bucket_tagging(self.cc, ctx, req)
+
+    async def get_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketCorsRequest
+    ) -> bucket_pb2.GetBucketCorsResponse:
+        return await bucketconfig.get_bucket_cors(self.cc, ctx, req)
+
+    async def put_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketCorsRequest
+    ) -> bucket_pb2.PutBucketCorsResponse:
+        return await bucketconfig.put_bucket_cors(self.cc, ctx, req)
+
+    async def delete_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
+    ) -> bucket_pb2.DeleteBucketCorsResponse:
+        return await bucketconfig.delete_bucket_cors(self.cc, ctx, req)
+
+    async def bucket_cors(
+        self, principal: Principal, bucket: str
+    ) -> bucket_pb2.CorsConfiguration | None:
+        return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
 
     # ---- ObjectOperations: objects ----
 
