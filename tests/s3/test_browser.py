@@ -1,0 +1,129 @@
+"""A real browser against the S3 facade: headless Chromium (Debian's chromium and
+chromium-driver, driven by selenium) on a page served from another loopback origin does a
+presigned PUT and a GET with fetch(), allowed by the bucket's CORS rule and refused without it.
+
+Skipped where chromium or chromedriver is missing (scripts/bootstrap.sh installs them unless
+LIGHTNINGSTOR_SKIP_BROWSER=1).
+"""
+
+from __future__ import annotations
+
+import http.server
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = shutil.which("chromium")
+CHROMEDRIVER = shutil.which("chromedriver")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CHROMEDRIVER is None, reason="chromium and chromedriver are not installed"
+)
+
+PAGE = b"<!doctype html><html><head><title>app</title></head><body>app</body></html>"
+
+
+class _Page(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("content-type", "text/html")
+        self.send_header("content-length", str(len(PAGE)))
+        self.end_headers()
+        self.wfile.write(PAGE)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def page_origin() -> Iterator[str]:
+    """http://127.0.0.1:PORT of a page server: another origin than the S3 port."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(page_origin: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-proxy-server", f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        driver.set_script_timeout(30)
+        driver.get(page_origin + "/")
+        yield driver
+    finally:
+        driver.quit()
+
+
+FETCH = """
+const [putUrl, getUrl, body, done] = arguments;
+(async () => {
+  try {
+    const put = await fetch(putUrl, {method: "PUT", body, headers: {"content-type": "text/plain"}});
+    const got = await fetch(getUrl);
+    done({put: put.status, etag: put.headers.get("etag"), get: got.status, text: await got.text()});
+  } catch (e) {
+    done({error: String(e)});
+  }
+})();
+"""
+
+
+def test_fetch_needs_a_cors_rule(browser: Any, s3v4: Any, page_origin: str, tmp_path: Path) -> None:
+    bucket = f"web-{uuid.uuid4().hex[:12]}"
+    s3v4.create_bucket(Bucket=bucket)
+
+    def run(key: str, body: str) -> dict[str, Any]:
+        put = s3v4.generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": key, "ContentType": "text/plain"}
+        )
+        get = s3v4.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key})
+        result: dict[str, Any] = browser.execute_async_script(FETCH, put, get, body)
+        return result
+
+    # No rule: the browser's preflight is refused and fetch() fails; nothing is written.
+    refused = run("refused.txt", "no")
+    assert "error" in refused, refused
+    assert s3v4.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+    s3v4.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [page_origin],
+                    "AllowedMethods": ["GET", "PUT"],
+                    "AllowedHeaders": ["content-type"],
+                    "ExposeHeaders": ["ETag"],
+                }
+            ]
+        },
+    )
+    allowed = run("hello.txt", "hello from the browser")
+    assert allowed.get("put") == 200 and allowed.get("get") == 200, allowed
+    assert allowed["text"] == "hello from the browser"
+    assert allowed["etag"]  # readable only because the rule exposes it
+    stored = s3v4.get_object(Bucket=bucket, Key="hello.txt")
+    assert stored["Body"].read() == b"hello from the browser"
+    assert stored["ContentType"] == "text/plain"
