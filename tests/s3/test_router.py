@@ -7,7 +7,7 @@ import pytest
 from lightningstor_s3.exchange import parse_query
 from lightningstor_s3.handlers import HANDLERS
 from lightningstor_s3.router import Endpoint, Route, route, split_host
-from lightningstor_types.errors import InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
 
 E = Endpoint
 COPY = {"x-amz-copy-source": "/src/key"}
@@ -81,7 +81,7 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("PATCH", "/b/k", "", MethodNotAllowed),
     ("POST", "/b/k", "", MethodNotAllowed),
     ("HEAD", "/b", "location", MethodNotAllowed),
-    ("POST", "/b", "", NotImplemented_),
+    ("POST", "/b", "", InvalidRequest),
     ("GET", "/b", "acl", NotImplemented_),
     ("PUT", "/b", "policy", NotImplemented_),
     ("GET", "/b", "lifecycle", NotImplemented_),

@@ -30,7 +30,8 @@ from lightningstor_s3.errors import (
 )
 from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_query
 from lightningstor_s3.handlers import HANDLERS, S3Call
-from lightningstor_s3.router import route
+from lightningstor_s3.postobject import FormUploads, form_boundary
+from lightningstor_s3.router import route, split_host, split_path
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
 from lightningstor_types.scope import Principal
@@ -49,6 +50,8 @@ access_log = logging.getLogger("lightningstor_s3.access")
 
 PREFLIGHT = "PreflightCors"
 """The operation name of a CORS preflight in metrics and access lines (no AWS operation)."""
+POST_OBJECT = "PostObject"
+"""A browser form upload (``POST /{bucket}`` with multipart/form-data)."""
 
 
 class ResponseCutError(Exception):
@@ -71,6 +74,7 @@ class S3Dispatcher:
         self._record = hooks.record if hooks is not None else None
         self._access = settings.logging.access_log
         self._cors = CorsAnswers(service, credentials, settings.s3.root_domains)
+        self._forms = FormUploads(service, credentials, settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
@@ -84,6 +88,12 @@ class S3Dispatcher:
             if ex.method == "OPTIONS":  # a CORS preflight: answered without credentials
                 endpoint = PREFLIGHT
                 await self._cors.preflight(ex)
+                return
+            if ex.method == "POST" and (form := self._form_target(ex)) is not None:
+                endpoint = POST_OBJECT  # signed inside the form, not in the head
+                principal = await self._forms.post_object(ex, *form)
+                principal_scope = principal.scope
+                scope_name = str(principal_scope)
                 return
             call = await self._prepare(ex)
             endpoint = call.route.endpoint.value
@@ -115,6 +125,14 @@ class S3Dispatcher:
                         "duration_ms": round(seconds * 1000, 1), "client": ex.source_address,
                     },
                 )  # fmt: skip
+
+    def _form_target(self, ex: Exchange) -> tuple[str, bytes] | None:
+        """``(bucket, boundary)`` of a form upload: multipart/form-data posted to a bucket."""
+        boundary = form_boundary(ex.headers.get("content-type", ""))
+        if boundary is None or ex.query_string:
+            return None
+        bucket, key = split_path(ex.raw_path, split_host(ex.host, self.settings.s3.root_domains))
+        return (bucket, boundary) if bucket and not key else None
 
     async def _prepare(self, ex: Exchange) -> S3Call:
         s3 = self.settings.s3

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote
 
-from lightningstor_types.errors import InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
 
 
 class Endpoint(StrEnum):
@@ -209,8 +209,8 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.DELETE_BUCKET_CORS
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
-        case "POST", "":
-            raise NotImplemented_("POST object uploads (HTML forms) are not implemented")
+        case "POST", "":  # a form upload is served before routing (postobject)
+            raise InvalidRequest("POST to a bucket must be a multipart/form-data upload")
     raise MethodNotAllowed(Method=method, ResourceType="BUCKET")
 
 

@@ -208,6 +208,20 @@ class InvalidArgument(InvalidInputError):
     message = "Invalid Argument"
 
 
+class InvalidPolicyDocument(InvalidInputError):
+    message = (
+        "The content of the form does not meet the conditions specified in the policy document."
+    )
+
+
+class MalformedPOSTRequest(InvalidInputError):
+    message = "The body of your POST request is not well-formed multipart/form-data."
+
+
+class IncorrectNumberOfFilesInPostRequest(InvalidInputError):
+    message = "POST requires exactly one file upload per request."
+
+
 class InvalidContinuationToken(InvalidArgument, variant=True):
     """S3 answers a bad continuation token with ``InvalidArgument``."""
 
