@@ -1,6 +1,7 @@
 """A real browser against the S3 facade: headless Chromium (Debian's chromium and
 chromium-driver, driven by selenium) on a page served from another loopback origin does a
-presigned PUT and a GET with fetch(), allowed by the bucket's CORS rule and refused without it.
+presigned PUT and a GET with fetch(), allowed by the bucket's CORS rule and refused without it,
+and uploads a file through a plain HTML form (POST Object) that redirects back to the page.
 
 Skipped where chromium or chromedriver is missing (scripts/bootstrap.sh installs them unless
 LIGHTNINGSTOR_SKIP_BROWSER=1).
@@ -8,6 +9,7 @@ LIGHTNINGSTOR_SKIP_BROWSER=1).
 
 from __future__ import annotations
 
+import html
 import http.server
 import shutil
 import threading
@@ -15,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -25,15 +28,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 PAGE = b"<!doctype html><html><head><title>app</title></head><body>app</body></html>"
+PAGES: dict[str, bytes] = {}
+"""Pages the tests add by path (the form); any other path is PAGE."""
 
 
 class _Page(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        body = PAGES.get(self.path.partition("?")[0], PAGE)
         self.send_response(200)
-        self.send_header("content-type", "text/html")
-        self.send_header("content-length", str(len(PAGE)))
+        self.send_header("content-type", "text/html; charset=utf-8")
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        self.wfile.write(PAGE)
+        self.wfile.write(body)
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -127,3 +133,49 @@ def test_fetch_needs_a_cors_rule(browser: Any, s3v4: Any, page_origin: str, tmp_
     stored = s3v4.get_object(Bucket=bucket, Key="hello.txt")
     assert stored["Body"].read() == b"hello from the browser"
     assert stored["ContentType"] == "text/plain"
+
+
+def test_html_form_upload(
+    browser: Any, s3v4: Any, s3_endpoint: str, page_origin: str, tmp_path: Path
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    bucket = f"form-{uuid.uuid4().hex[:12]}"
+    s3v4.create_bucket(Bucket=bucket)
+    done = page_origin + "/done"
+    post = s3v4.generate_presigned_post(
+        bucket,
+        "forms/${filename}",
+        Fields={"success_action_redirect": done, "x-amz-meta-from": "browser"},
+        Conditions=[
+            {"success_action_redirect": done},
+            {"x-amz-meta-from": "browser"},
+            ["starts-with", "$key", "forms/"],
+            ["content-length-range", 1, 1024 * 1024],
+        ],
+    )
+    hidden = "".join(
+        f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+        for k, v in post["fields"].items()
+    )
+    PAGES["/form"] = (
+        f'<!doctype html><html><body><form action="{html.escape(post["url"])}" method="post" '
+        f'enctype="multipart/form-data">{hidden}<input type="file" name="file" id="file">'
+        '<input type="submit" id="go" value="Upload"></form></body></html>'
+    ).encode()
+    upload = tmp_path / "picked by the user.txt"
+    upload.write_bytes("uploaded through a form ✓\n".encode())
+
+    browser.get(page_origin + "/form")
+    browser.find_element(By.ID, "file").send_keys(str(upload))
+    browser.find_element(By.ID, "go").click()
+    WebDriverWait(browser, 30).until(lambda d: d.current_url.startswith(done))
+    query = parse_qs(urlsplit(browser.current_url).query)
+    assert query["bucket"] == [bucket]
+    assert query["key"] == ["forms/picked by the user.txt"]
+    stored = s3v4.get_object(Bucket=bucket, Key="forms/picked by the user.txt")
+    assert stored["Body"].read() == upload.read_bytes()
+    assert stored["Metadata"] == {"from": "browser"}
+    assert query["etag"] == [stored["ETag"]]
+    assert post["url"] == f"{s3_endpoint}/{bucket}"
