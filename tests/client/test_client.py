@@ -66,7 +66,8 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         "DEFAULT_ENDPOINT", "AccessKey", "AsyncLightningStorClient", "AsyncObjectStream",
         "Bucket", "Checksums", "CopyResult", "DeleteFailure", "DeleteObjectsResult",
         "DeleteResult", "LightningStorClient", "LightningStorError", "ListPage", "ObjectInfo",
-        "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload", "UploadPage",
+        "ObjectAttributes", "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload",
+        "UploadPage",
         "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",
         # operator calls
         "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",
