@@ -3,12 +3,15 @@ and Access-Control-* headers on actual responses (errors included) over raw HTTP
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 from tests.s3 import rawhttp
+
+if TYPE_CHECKING:
+    from lightningstor_client import LightningStorClient
 
 APP = "http://app.example.test:8080"
 RULES: dict[str, Any] = {
@@ -165,3 +168,32 @@ def test_headers_on_actual_responses_and_errors(
     assert "Origin" in other.headers["vary"]
     plain = get("k", None)
     assert not any(name.startswith("access-control-") for name in plain.headers)
+
+
+def test_grpc_client_counterpart(client: LightningStorClient, s3: Any, bucket: str) -> None:
+    from lightningstor_client import CorsRule
+    from lightningstor_types.errors import InvalidRequest, NoSuchCORSConfiguration
+
+    with pytest.raises(NoSuchCORSConfiguration):
+        client.get_bucket_cors(bucket)
+    rule = CorsRule(
+        allowed_origins=(APP,),
+        allowed_methods=("GET",),
+        expose_headers=("ETag",),
+        max_age_seconds=0,
+        id="grpc",
+    )
+    client.put_bucket_cors(bucket, [rule])
+    assert client.get_bucket_cors(bucket) == [rule]
+    # The same rules over S3 (MaxAgeSeconds 0 is kept, not dropped).
+    got = s3.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert got == [
+        {"ID": "grpc", "AllowedOrigins": [APP], "AllowedMethods": ["GET"],
+         "ExposeHeaders": ["ETag"], "MaxAgeSeconds": 0}
+    ]  # fmt: skip
+    with pytest.raises(InvalidRequest):
+        client.put_bucket_cors(bucket, [CorsRule((APP,), ("TRACE",))])
+    assert client.get_bucket_cors(bucket) == [rule]
+    client.delete_bucket_cors(bucket)
+    with pytest.raises(NoSuchCORSConfiguration):
+        client.get_bucket_cors(bucket)

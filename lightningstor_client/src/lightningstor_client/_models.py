@@ -334,6 +334,39 @@ class PartsPage:
 
 
 @dataclass(frozen=True, slots=True)
+class CorsRule:
+    """One rule of a bucket's CORS configuration (S3's ``CORSRule``)."""
+
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age_seconds: int | None = None
+    id: str | None = None
+
+    @classmethod
+    def from_pb(cls, msg: bucket_pb2.CorsRule) -> CorsRule:
+        return cls(
+            allowed_origins=tuple(msg.allowed_origins),
+            allowed_methods=tuple(msg.allowed_methods),
+            allowed_headers=tuple(msg.allowed_headers),
+            expose_headers=tuple(msg.expose_headers),
+            max_age_seconds=msg.max_age_seconds if msg.HasField("max_age_seconds") else None,
+            id=msg.id or None,
+        )
+
+    def to_pb(self) -> bucket_pb2.CorsRule:
+        return bucket_pb2.CorsRule(
+            id=self.id or "",
+            allowed_origins=self.allowed_origins,
+            allowed_methods=self.allowed_methods,
+            allowed_headers=self.allowed_headers,
+            expose_headers=self.expose_headers,
+            max_age_seconds=self.max_age_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectAttributes:
     """GetObjectAttributes: a version (with its stored checksums) and one page of its parts.
 
