@@ -179,3 +179,52 @@ def test_html_form_upload(
     assert stored["Metadata"] == {"from": "browser"}
     assert query["etag"] == [stored["ETag"]]
     assert post["url"] == f"{s3_endpoint}/{bucket}"
+
+
+FORM_FETCH = """
+const [url, fields, done] = arguments;
+(async () => {
+  const form = new FormData();
+  for (const [name, value] of Object.entries(fields)) form.append(name, value);
+  form.append("file", new Blob(["posted by fetch"], {type: "text/plain"}), "fetched.txt");
+  try {
+    const resp = await fetch(url, {method: "POST", body: form});
+    done({status: resp.status, text: await resp.text()});
+  } catch (e) {
+    done({error: String(e)});
+  }
+})();
+"""
+
+
+def test_fetch_form_post_reads_the_answer_only_with_a_rule(
+    browser: Any, s3v4: Any, page_origin: str
+) -> None:
+    bucket = f"xhr-{uuid.uuid4().hex[:12]}"
+    s3v4.create_bucket(Bucket=bucket)
+
+    def run(key: str) -> dict[str, Any]:
+        post = s3v4.generate_presigned_post(
+            bucket,
+            key,
+            Fields={"success_action_status": "201"},
+            Conditions=[{"success_action_status": "201"}],
+        )
+        result: dict[str, Any] = browser.execute_async_script(
+            FORM_FETCH, post["url"], post["fields"]
+        )
+        return result
+
+    # A form POST is a simple request (no preflight): stored, but the page may not read why.
+    blind = run("blind.txt")
+    assert "error" in blind, blind
+    assert s3v4.get_object(Bucket=bucket, Key="blind.txt")["Body"].read() == b"posted by fetch"
+    s3v4.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [{"AllowedOrigins": [page_origin], "AllowedMethods": ["POST"]}]
+        },
+    )
+    seen = run("seen.txt")
+    assert seen.get("status") == 201, seen
+    assert "<Key>seen.txt</Key>" in seen["text"]

@@ -91,7 +91,9 @@ class S3Dispatcher:
                 return
             if ex.method == "POST" and (form := self._form_target(ex)) is not None:
                 endpoint = POST_OBJECT  # signed inside the form, not in the head
-                principal = await self._forms.post_object(ex, *form)
+                principal = await self._forms.post_object(
+                    ex, *form, lambda caller: self._cors.decorate(ex, caller)
+                )
                 principal_scope = principal.scope
                 scope_name = str(principal_scope)
                 return

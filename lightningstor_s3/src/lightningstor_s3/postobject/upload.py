@@ -11,7 +11,7 @@ refused before anything is committed.
 from __future__ import annotations
 
 import hmac
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath, PureWindowsPath
@@ -129,11 +129,19 @@ class FormUploads:
             raise SignatureDoesNotMatch()
         return resolved.principal
 
-    async def post_object(self, ex: Exchange, bucket: str, boundary: bytes) -> Principal:
-        """Store the form's file in ``bucket`` and answer as the form asks; the caller."""
+    async def post_object(
+        self,
+        ex: Exchange,
+        bucket: str,
+        boundary: bytes,
+        on_caller: Callable[[Principal], Awaitable[None]],
+    ) -> Principal:
+        """Store the form's file in ``bucket`` and answer as the form asks; the caller.
+        ``on_caller`` runs once the signature names the caller (the CORS headers)."""
         reader = FormReader(ex.raw_body(), boundary)
         fields, file = await reader.fields()
         principal = await self._principal(fields)
+        await on_caller(principal)
         submitted = _required(fields, "key")
         policy = parse_policy(fields["policy"])
         check_policy(policy, fields, bucket, datetime.now(UTC))
