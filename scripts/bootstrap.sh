@@ -6,12 +6,15 @@
 #               etcd on free ports, so the package's system service is kept stopped
 #   s3cmd       Debian's s3cmd and rclone, when missing: the S3 client tests run them
 #   rclone      (the AWS CLI and the MinIO client come with the dev dependencies)
+#   chromium    Debian's chromium and chromium-driver, when missing: the browser tests (CORS,
+#               form uploads) drive a headless Chromium through selenium
 #   .venv       uv sync --all-packages --locked (every distribution plus the dev tools)
 #
 # Idempotent and quiet when there is nothing to do. Make puts the directories where pip installs
 # uv on PATH; when you run this script by hand it tells you if your shell cannot see uv yet.
 # Environment: LIGHTNINGSTOR_SKIP_ETCD=1 skips the etcd step (for machines that only run the
-# server on its embedded metadata store); LIGHTNINGSTOR_SKIP_S3_TOOLS=1 skips s3cmd and rclone.
+# server on its embedded metadata store); LIGHTNINGSTOR_SKIP_S3_TOOLS=1 skips s3cmd and rclone;
+# LIGHTNINGSTOR_SKIP_BROWSER=1 skips chromium (the browser tests are then skipped).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -138,25 +141,21 @@ ensure_etcd() {
     say "etcd is $(command -v etcd) ($(etcd --version 2>/dev/null | head -n 1))"
 }
 
-ensure_s3_tools() {
-    local missing=() tool
-    for tool in s3cmd rclone; do
-        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-    done
-    if [ "${LIGHTNINGSTOR_SKIP_S3_TOOLS:-0}" = 1 ] || [ "${#missing[@]}" -eq 0 ]; then
-        return
-    fi
+# apt_install WHAT PACKAGE...: install Debian packages quietly, showing the log on failure.
+apt_install() {
+    local what="$1"
+    shift
     if ! command -v apt-get >/dev/null 2>&1; then
-        say "${missing[*]} not found and no apt-get: their S3 client tests will be skipped"
+        say "$* not found and no apt-get: the $what will be skipped"
         return
     fi
-    say "installing Debian's ${missing[*]} (S3 client tests)"
+    say "installing Debian's $* ($what)"
     local log
     log="$(mktemp)"
     if ! {
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
             && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends "${missing[@]}"
+                --no-install-recommends "$@"
     } >"$log" 2>&1; then
         cat "$log" >&2
         rm -f "$log"
@@ -166,7 +165,29 @@ ensure_s3_tools() {
     rm -f "$log"
 }
 
+ensure_s3_tools() {
+    local missing=() tool
+    for tool in s3cmd rclone; do
+        command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+    done
+    if [ "${LIGHTNINGSTOR_SKIP_S3_TOOLS:-0}" = 1 ] || [ "${#missing[@]}" -eq 0 ]; then
+        return
+    fi
+    apt_install "S3 client tests" "${missing[@]}"
+}
+
+ensure_browser() {
+    local missing=()
+    command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+    command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+    if [ "${LIGHTNINGSTOR_SKIP_BROWSER:-0}" = 1 ] || [ "${#missing[@]}" -eq 0 ]; then
+        return
+    fi
+    apt_install "browser tests" "${missing[@]}"
+}
+
 ensure_uv
 ensure_etcd
 ensure_s3_tools
+ensure_browser
 uv sync --quiet --all-packages --locked

@@ -64,9 +64,10 @@ def big_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_public_names_are_exactly_the_intended_ones() -> None:
     assert set(lightningstor_client.__all__) == {
         "DEFAULT_ENDPOINT", "AccessKey", "AsyncLightningStorClient", "AsyncObjectStream",
-        "Bucket", "Checksums", "CopyResult", "DeleteFailure", "DeleteObjectsResult",
+        "Bucket", "Checksums", "CopyResult", "CorsRule", "DeleteFailure", "DeleteObjectsResult",
         "DeleteResult", "LightningStorClient", "LightningStorError", "ListPage", "ObjectInfo",
-        "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload", "UploadPage",
+        "ObjectAttributes", "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload",
+        "UploadPage",
         "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",
         # operator calls
         "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
+import shutil
+import subprocess
 import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,6 +116,75 @@ def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: Server
         "lightningstor_gc_backlog",
     ):
         assert f"# TYPE {family} gauge" in after, family
+
+
+def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -> None:
+    """A sub-resource we do not serve (``s3cmd info`` asks for ``?acl``, ``?policy``, …) is
+    still 501 for the client, but its status label is ``unimplemented``, not ``5xx``."""
+    from botocore.exceptions import ClientError
+
+    def page() -> str:
+        return get(s3_url + "/metrics")[1].decode()
+
+    bucket = f"probe-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    before = page()
+    for probe in (s3.get_bucket_acl, s3.get_bucket_policy, s3.get_bucket_lifecycle_configuration):
+        with pytest.raises(ClientError) as info:
+            probe(Bucket=bucket)
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+        assert info.value.response["Error"]["Code"] == "NotImplemented"
+    after = page()
+
+    def total(text: str, status: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("lightningstor_requests_total{") and f'status="{status}"' in line
+        )
+
+    assert total(after, "unimplemented") - total(before, "unimplemented") == 3
+    assert total(after, "5xx") - total(before, "5xx") == 0
+    assert (
+        sample(after, "lightningstor_s3_errors_total", code="NotImplemented")
+        - sample(before, "lightningstor_s3_errors_total", code="NotImplemented")
+        == 3
+    )
+
+
+@pytest.mark.skipif(shutil.which("s3cmd") is None, reason="s3cmd is not installed")
+def test_s3cmd_info_fires_no_server_error(
+    s3: Any, s3_url: str, ops_server: ServerProcess, tmp_path: Path
+) -> None:
+    """``s3cmd info`` probes sub-resources we do not serve: no 5xx in the metrics for it."""
+    keys = json.loads((ops_server.data_dir / "admin-credentials.json").read_text())
+    host = s3_url.removeprefix("http://")
+    config = tmp_path / "s3cfg"
+    config.write_text(
+        f"[default]\naccess_key = {keys['access_key_id']}\n"
+        f"secret_key = {keys['secret_access_key']}\nhost_base = {host}\n"
+        f"host_bucket = {host}\nuse_https = False\n"
+    )
+    bucket = f"info-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=bucket)
+    before = get(s3_url + "/metrics")[1].decode()
+    proc = subprocess.run(
+        ["s3cmd", "-c", str(config), "info", f"s3://{bucket}"],
+        env={**os.environ, "HOME": str(tmp_path)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    after = get(s3_url + "/metrics")[1].decode()
+    assert f"s3://{bucket}/" in proc.stdout, proc.stderr
+
+    def total(text: str, status: str) -> float:
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("lightningstor_requests_total{") and f'status="{status}"' in line
+        )
+
+    assert total(after, "5xx") == total(before, "5xx")
+    assert total(after, "unimplemented") > total(before, "unimplemented")
 
 
 def test_access_log_line_per_request(s3: Any, ops_server: ServerProcess) -> None:

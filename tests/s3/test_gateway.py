@@ -94,6 +94,35 @@ def test_gateway_objects_and_errors(gw: Any, s3: Any, tmp_path: Path) -> None:
     gw.delete_bucket(Bucket="via-gateway")
 
 
+def test_gateway_cors_attributes_and_forms(
+    gw: Any, gateway: str, admin_keys: dict[str, str]
+) -> None:
+    """The features of issue 14 §3 through the gateway's gRPC calls: CORS configuration and
+    its preflight answers, GetObjectAttributes, a form upload."""
+    from tests.s3 import rawhttp
+    from tests.s3.test_post_object import post
+
+    bucket = "gw-browser"
+    gw.create_bucket(Bucket=bucket)
+    rules = [{"AllowedOrigins": ["https://app.test"], "AllowedMethods": ["PUT"]}]
+    gw.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": rules})
+    assert gw.get_bucket_cors(Bucket=bucket)["CORSRules"] == rules
+    signer = rawhttp.Signer(gateway.removeprefix("http://"), admin_keys["id"], admin_keys["secret"])
+    target = signer.presign("PUT", f"/{bucket}/k")
+    ask = {"Origin": "https://app.test", "Access-Control-Request-Method": "PUT"}
+    resp = rawhttp.request(signer.address, "OPTIONS", target, ask)
+    assert resp.status == 200 and resp.headers["access-control-allow-origin"] == "https://app.test"
+
+    v4 = make_client(gateway, admin_keys["id"], admin_keys["secret"], signature_version="s3v4")
+    form = v4.generate_presigned_post(bucket, "k")
+    assert post(gateway, bucket, form["fields"], b"via a form").status == 204
+    attrs = gw.get_object_attributes(Bucket=bucket, Key="k", ObjectAttributes=["ObjectSize"])
+    assert attrs["ObjectSize"] == len(b"via a form")
+    gw.delete_object(Bucket=bucket, Key="k")
+    gw.delete_bucket_cors(Bucket=bucket)
+    gw.delete_bucket(Bucket=bucket)
+
+
 def test_gateway_with_workers(
     module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
 ) -> None:

@@ -7,7 +7,7 @@ import pytest
 from lightningstor_s3.exchange import parse_query
 from lightningstor_s3.handlers import HANDLERS
 from lightningstor_s3.router import Endpoint, Route, route, split_host
-from lightningstor_types.errors import InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
 
 E = Endpoint
 COPY = {"x-amz-copy-source": "/src/key"}
@@ -32,6 +32,9 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("PUT", "/b", "tagging", {}, Route(E.PUT_BUCKET_TAGGING, "b")),
     ("DELETE", "/b", "", {}, Route(E.DELETE_BUCKET, "b")),
     ("DELETE", "/b", "tagging", {}, Route(E.DELETE_BUCKET_TAGGING, "b")),
+    ("GET", "/b", "cors", {}, Route(E.GET_BUCKET_CORS, "b")),
+    ("PUT", "/b", "cors", {}, Route(E.PUT_BUCKET_CORS, "b")),
+    ("DELETE", "/b", "cors", {}, Route(E.DELETE_BUCKET_CORS, "b")),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects
@@ -52,6 +55,8 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("POST", "/b/k", "uploadId=u", {}, Route(E.COMPLETE_MULTIPART_UPLOAD, "b", "k")),
     ("DELETE", "/b/k", "uploadId=u", {}, Route(E.ABORT_MULTIPART_UPLOAD, "b", "k")),
     ("GET", "/b/k", "uploadId=u", {}, Route(E.LIST_PARTS, "b", "k")),
+    ("GET", "/b/k", "attributes", {}, Route(E.GET_OBJECT_ATTRIBUTES, "b", "k")),
+    ("GET", "/b/k", "attributes&versionId=v", {}, Route(E.GET_OBJECT_ATTRIBUTES, "b", "k")),
     # keys: decoded once, "+" stays a plus, "%2F" a slash, trailing slash kept
     ("GET", "/b/a%20b+c", "", {}, Route(E.GET_OBJECT, "b", "a b+c")),
     ("GET", "/b/dir/", "", {}, Route(E.GET_OBJECT, "b", "dir/")),
@@ -76,11 +81,11 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("PATCH", "/b/k", "", MethodNotAllowed),
     ("POST", "/b/k", "", MethodNotAllowed),
     ("HEAD", "/b", "location", MethodNotAllowed),
-    ("POST", "/b", "", NotImplemented_),
+    ("POST", "/b", "", InvalidRequest),
     ("GET", "/b", "acl", NotImplemented_),
     ("PUT", "/b", "policy", NotImplemented_),
     ("GET", "/b", "lifecycle", NotImplemented_),
-    ("DELETE", "/b", "cors", NotImplemented_),
+    ("DELETE", "/b", "website", NotImplemented_),
     ("GET", "/b", "list-type=2&acl", NotImplemented_),
     ("GET", "/b", "versioning&tagging", NotImplemented_),
     ("GET", "/b/k", "acl", NotImplemented_),
@@ -88,6 +93,8 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("POST", "/b/k", "restore", NotImplemented_),
     ("POST", "/b/k", "select&select-type=2", NotImplemented_),
     ("GET", "/b/k", "torrent", NotImplemented_),
+    ("PUT", "/b/k", "attributes", MethodNotAllowed),
+    ("HEAD", "/b/k", "attributes", MethodNotAllowed),
 ]
 
 

@@ -10,9 +10,10 @@ sampling), several per request, against a 4 KiB GET of ~300 us. The SDK still ow
 the page (GC, gauges), through observable instruments read at scrape time.
 
 Cardinality: request families are labelled by ``api`` (s3|grpc), ``operation`` (the closed set
-of S3 endpoints and gRPC methods) and ``status`` class (2xx…5xx); S3 errors by their catalog
-code. No org or project label on any family: tenants are unbounded, and per-tenant figures are
-the usage counters (read through the admin API), not metrics.
+of S3 endpoints and gRPC methods) and ``status`` class (2xx…5xx, and ``unimplemented`` for a
+``NotImplemented`` answer: a client probing for a feature, not a server fault); S3 errors by their
+catalog code. No org or project label on any family: tenants are unbounded, and per-tenant
+figures are the usage counters (read through the admin API), not metrics.
 
 Families (Prometheus names)::
 
@@ -48,8 +49,16 @@ _SIZED_OPERATIONS = frozenset({"PutObject", "UploadPart", "GetObject"})
 _STATUS_CLASSES = ("0xx", "1xx", "2xx", "3xx", "4xx", "5xx")
 
 
-def status_class(status: int) -> str:
-    """``"2xx"`` for 200…299 and so on (``"5xx"`` for anything out of range)."""
+UNIMPLEMENTED = "unimplemented"
+"""The status label of a 501 ``NotImplemented`` answer: clients (``s3cmd info``, SDK feature
+probes) ask for sub-resources we do not serve, and an alert on ``5xx`` must not fire for them."""
+
+
+def status_class(status: int, error_code: str = "") -> str:
+    """``"2xx"`` for 200…299 and so on (``"5xx"`` for anything out of range); a 501
+    ``NotImplemented`` is :data:`UNIMPLEMENTED`, apart from the server's own faults."""
+    if status == 501 and error_code == "NotImplemented":
+        return UNIMPLEMENTED
     index = status // 100
     return _STATUS_CLASSES[index] if 0 <= index < len(_STATUS_CLASSES) else "5xx"
 
@@ -110,7 +119,7 @@ class Metrics:
 
     def record(self, r: RequestRecord) -> None:
         """A finished request (both APIs call this once per request)."""
-        key = (r.api, r.operation, status_class(r.status))
+        key = (r.api, r.operation, status_class(r.status, r.error_code))
         hist = self.requests.get(key)
         if hist is None:
             hist = self.requests[key] = Histogram(DURATION_BUCKETS)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Unpack
@@ -13,7 +13,14 @@ from lightningstor_client import _requests as rq
 from lightningstor_client import _transfer
 from lightningstor_client._admin import AdminMethods
 from lightningstor_client._connection import scope_pb
-from lightningstor_client._models import AccessKey, Bucket, ObjectInfo, PutResult, Versioning
+from lightningstor_client._models import (
+    AccessKey,
+    Bucket,
+    CorsRule,
+    ObjectInfo,
+    PutResult,
+    Versioning,
+)
 from lightningstor_client._multipart import MultipartMethods
 from lightningstor_client._objects import ObjectMethods
 from lightningstor_client._requests import ContentHeaderArgs
@@ -92,6 +99,21 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
     async def delete_bucket_tagging(self, name: str) -> None:
         req = bucket_pb2.DeleteBucketTaggingRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketTagging(req, timeout=self._timeout))
+
+    async def get_bucket_cors(self, name: str) -> list[CorsRule]:
+        """The bucket's CORS rules (NoSuchCORSConfiguration when it has none)."""
+        req = bucket_pb2.GetBucketCorsRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketCors(req, timeout=self._timeout))
+        return [CorsRule.from_pb(r) for r in resp.configuration.rules]
+
+    async def put_bucket_cors(self, name: str, rules: Iterable[CorsRule]) -> None:
+        config = bucket_pb2.CorsConfiguration(rules=[r.to_pb() for r in rules])
+        req = bucket_pb2.PutBucketCorsRequest(scope=self._scope, name=name, configuration=config)
+        await self._unary(self._buckets.PutBucketCors(req, timeout=self._timeout))
+
+    async def delete_bucket_cors(self, name: str) -> None:
+        req = bucket_pb2.DeleteBucketCorsRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucketCors(req, timeout=self._timeout))
 
     # -- credentials -------------------------------------------------------------------------
 

@@ -334,6 +334,65 @@ class PartsPage:
 
 
 @dataclass(frozen=True, slots=True)
+class CorsRule:
+    """One rule of a bucket's CORS configuration (S3's ``CORSRule``)."""
+
+    allowed_origins: tuple[str, ...]
+    allowed_methods: tuple[str, ...]
+    allowed_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age_seconds: int | None = None
+    id: str | None = None
+
+    @classmethod
+    def from_pb(cls, msg: bucket_pb2.CorsRule) -> CorsRule:
+        return cls(
+            allowed_origins=tuple(msg.allowed_origins),
+            allowed_methods=tuple(msg.allowed_methods),
+            allowed_headers=tuple(msg.allowed_headers),
+            expose_headers=tuple(msg.expose_headers),
+            max_age_seconds=msg.max_age_seconds if msg.HasField("max_age_seconds") else None,
+            id=msg.id or None,
+        )
+
+    def to_pb(self) -> bucket_pb2.CorsRule:
+        return bucket_pb2.CorsRule(
+            id=self.id or "",
+            allowed_origins=self.allowed_origins,
+            allowed_methods=self.allowed_methods,
+            allowed_headers=self.allowed_headers,
+            expose_headers=self.expose_headers,
+            max_age_seconds=self.max_age_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectAttributes:
+    """GetObjectAttributes: a version (with its stored checksums) and one page of its parts.
+
+    ``parts`` holds part number, size and checksums (no ETag); empty for an object not uploaded
+    in parts (``object.parts_count == 0``). ``next_part_number_marker`` is None on the last page.
+    """
+
+    object: ObjectInfo
+    parts: tuple[Part, ...]
+    next_part_number_marker: int | None
+    max_parts: int
+
+    @classmethod
+    def from_pb(cls, msg: object_pb2.GetObjectAttributesResponse) -> ObjectAttributes:
+        return cls(
+            object=ObjectInfo.from_pb(msg.object),
+            parts=tuple(
+                Part(p.part_number, "", p.size, None, Checksums.from_pb(p.checksums))
+                for p in msg.parts
+            ),
+            next_part_number_marker=msg.next_part_number_marker if msg.is_truncated else None,
+            max_parts=msg.max_parts,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class AccessKey:
     """An S3 access key; ``secret_access_key`` is only known right after creation."""
 

@@ -15,6 +15,7 @@ from lightningstor_client._models import (
     DeleteObjectsResult,
     DeleteResult,
     ListPage,
+    ObjectAttributes,
     ObjectInfo,
     PutResult,
     VersionPage,
@@ -125,6 +126,28 @@ class ObjectMethods(Connection):
         )
         resp = await self._unary(self._objects.HeadObject(req, timeout=self._timeout))
         return ObjectInfo.from_pb(resp.header.object)
+
+    async def get_object_attributes(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        max_parts: int | None = None,
+        part_number_marker: int | None = None,
+    ) -> ObjectAttributes:
+        """A version with its stored checksums and a page of its parts (S3's
+        GetObjectAttributes); page on with ``part_number_marker``."""
+        req = object_pb2.GetObjectAttributesRequest(
+            scope=self._scope,
+            bucket=bucket,
+            key=key,
+            version_id=version_id or "",
+            max_parts=max_parts or 0,
+            part_number_marker=part_number_marker or 0,
+        )
+        resp = await self._unary(self._objects.GetObjectAttributes(req, timeout=self._timeout))
+        return ObjectAttributes.from_pb(resp)
 
     async def delete_object(
         self, bucket: str, key: str, *, version_id: str | None = None

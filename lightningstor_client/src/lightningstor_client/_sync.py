@@ -207,9 +207,13 @@ class LightningStorClient:
     get_bucket_tagging = _blocking(AsyncLightningStorClient.get_bucket_tagging)
     put_bucket_tagging = _blocking(AsyncLightningStorClient.put_bucket_tagging)
     delete_bucket_tagging = _blocking(AsyncLightningStorClient.delete_bucket_tagging)
+    get_bucket_cors = _blocking(AsyncLightningStorClient.get_bucket_cors)
+    put_bucket_cors = _blocking(AsyncLightningStorClient.put_bucket_cors)
+    delete_bucket_cors = _blocking(AsyncLightningStorClient.delete_bucket_cors)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)
+    get_object_attributes = _blocking(AsyncLightningStorClient.get_object_attributes)
     delete_object = _blocking(AsyncLightningStorClient.delete_object)
     delete_objects = _blocking(AsyncLightningStorClient.delete_objects)
     copy_object = _blocking(AsyncLightningStorClient.copy_object)

@@ -20,6 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from lightningstor_s3.auth import RequestHead, authenticate
+from lightningstor_s3.cors import CorsAnswers
 from lightningstor_s3.errors import (
     as_s3_error,
     error_document,
@@ -29,9 +30,11 @@ from lightningstor_s3.errors import (
 )
 from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_query
 from lightningstor_s3.handlers import HANDLERS, S3Call
-from lightningstor_s3.router import route
+from lightningstor_s3.postobject import FormUploads, form_boundary
+from lightningstor_s3.router import route, split_host, split_path
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
+from lightningstor_types.scope import Principal
 from lightningstor_types.scope import Scope as PrincipalScope
 from lightningstor_types.service import (
     CredentialResolver,
@@ -43,6 +46,12 @@ from lightningstor_types.service import (
 
 log = logging.getLogger("lightningstor_s3")
 access_log = logging.getLogger("lightningstor_s3.access")
+
+
+PREFLIGHT = "PreflightCors"
+"""The operation name of a CORS preflight in metrics and access lines (no AWS operation)."""
+POST_OBJECT = "PostObject"
+"""A browser form upload (``POST /{bucket}`` with multipart/form-data)."""
 
 
 class ResponseCutError(Exception):
@@ -64,6 +73,8 @@ class S3Dispatcher:
         self.settings = settings
         self._record = hooks.record if hooks is not None else None
         self._access = settings.logging.access_log
+        self._cors = CorsAnswers(service, credentials, settings.s3.root_domains)
+        self._forms = FormUploads(service, credentials, settings)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.monotonic()
@@ -72,14 +83,31 @@ class S3Dispatcher:
         scope_name = "-"
         principal_scope: PrincipalScope | None = None
         error_code = ""
+        principal: Principal | None = None
         try:
+            if ex.method == "OPTIONS":  # a CORS preflight: answered without credentials
+                endpoint = PREFLIGHT
+                await self._cors.preflight(ex)
+                return
+            if ex.method == "POST" and (form := self._form_target(ex)) is not None:
+                endpoint = POST_OBJECT  # signed inside the form, not in the head
+                principal = await self._forms.post_object(
+                    ex, *form, lambda caller: self._cors.decorate(ex, caller)
+                )
+                principal_scope = principal.scope
+                scope_name = str(principal_scope)
+                return
             call = await self._prepare(ex)
             endpoint = call.route.endpoint.value
-            principal_scope = call.ctx.principal.scope
+            principal = call.ctx.principal
+            principal_scope = principal.scope
             scope_name = str(principal_scope)
+            await self._cors.decorate(ex, principal)
             await HANDLERS[call.route.endpoint](call)
         except Exception as exc:  # every failure becomes an S3 error or a cut connection
             error_code = exc.code if isinstance(exc, LightningStorError) else "InternalError"
+            if not ex.extra_headers and endpoint != PREFLIGHT:
+                await self._cors.decorate(ex, principal)
             await self._fail(ex, exc)
         finally:
             seconds = time.monotonic() - started
@@ -99,6 +127,14 @@ class S3Dispatcher:
                         "duration_ms": round(seconds * 1000, 1), "client": ex.source_address,
                     },
                 )  # fmt: skip
+
+    def _form_target(self, ex: Exchange) -> tuple[str, bytes] | None:
+        """``(bucket, boundary)`` of a form upload: multipart/form-data posted to a bucket."""
+        boundary = form_boundary(ex.headers.get("content-type", ""))
+        if boundary is None or ex.query_string:
+            return None
+        bucket, key = split_path(ex.raw_path, split_host(ex.host, self.settings.s3.root_domains))
+        return (bucket, boundary) if bucket and not key else None
 
     async def _prepare(self, ex: Exchange) -> S3Call:
         s3 = self.settings.s3

@@ -82,6 +82,7 @@ class Exchange:
         self.body_received = False
         self.bytes_received = 0
         self.bytes_sent = 0
+        self.extra_headers: list[tuple[bytes, bytes]] = []  # added to the head (CORS)
 
     @property
     def started(self) -> bool:
@@ -134,6 +135,7 @@ class Exchange:
                     (b"x-amz-request-id", self.request_id.encode()),
                     (b"x-amz-id-2", self.host_id.encode()),
                     *headers,
+                    *self.extra_headers,
                 ],
             }
         )

@@ -20,7 +20,7 @@ import grpc
 import grpc.aio
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, object_pb2, object_pb2_grpc
-from lightningstor_types.errors import InternalError, error_from_grpc
+from lightningstor_types.errors import InternalError, LightningStorError, error_from_grpc
 from lightningstor_types.grpc_client import ClientTls, Metadata, open_channel, signing_interceptors
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext, ResolvedCredential
@@ -178,6 +178,33 @@ class GrpcStorageService:
     ) -> bucket_pb2.DeleteBucketTaggingResponse:
         return await self._unary(self._buckets.DeleteBucketTagging, ctx, req)
 
+    async def get_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketCorsRequest
+    ) -> bucket_pb2.GetBucketCorsResponse:
+        return await self._unary(self._buckets.GetBucketCors, ctx, req)
+
+    async def put_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketCorsRequest
+    ) -> bucket_pb2.PutBucketCorsResponse:
+        return await self._unary(self._buckets.PutBucketCors, ctx, req)
+
+    async def delete_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
+    ) -> bucket_pb2.DeleteBucketCorsResponse:
+        return await self._unary(self._buckets.DeleteBucketCors, ctx, req)
+
+    async def bucket_cors(
+        self, principal: Principal, bucket: str
+    ) -> bucket_pb2.CorsConfiguration | None:
+        # Asked as the principal (signed with its key when the gateway holds it): the server
+        # authorizes GetBucketCors, so a principal that may not read the rules gets none.
+        ctx = RequestContext(principal=principal, request_id="cors", api="s3")
+        try:
+            resp = await self.get_bucket_cors(ctx, bucket_pb2.GetBucketCorsRequest(name=bucket))
+        except LightningStorError:
+            return None
+        return resp.configuration
+
     # ---- objects ----
 
     async def put_object(
@@ -204,6 +231,11 @@ class GrpcStorageService:
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
     ) -> object_pb2.HeadObjectResponse:
         return await self._unary(self._objects.HeadObject, ctx, req)
+
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse:
+        return await self._unary(self._objects.GetObjectAttributes, ctx, req)
 
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import unquote
 
-from lightningstor_types.errors import InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
 
 
 class Endpoint(StrEnum):
@@ -40,6 +40,9 @@ class Endpoint(StrEnum):
     GET_BUCKET_TAGGING = "GetBucketTagging"
     PUT_BUCKET_TAGGING = "PutBucketTagging"
     DELETE_BUCKET_TAGGING = "DeleteBucketTagging"
+    GET_BUCKET_CORS = "GetBucketCors"
+    PUT_BUCKET_CORS = "PutBucketCors"
+    DELETE_BUCKET_CORS = "DeleteBucketCors"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -48,6 +51,7 @@ class Endpoint(StrEnum):
     PUT_OBJECT = "PutObject"
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     DELETE_OBJECT = "DeleteObject"
     COPY_OBJECT = "CopyObject"
     GET_OBJECT_TAGGING = "GetObjectTagging"
@@ -77,7 +81,6 @@ _UNSERVED_BUCKET = frozenset(
         "accelerate",
         "acl",
         "analytics",
-        "cors",
         "encryption",
         "intelligent-tiering",
         "inventory",
@@ -99,11 +102,13 @@ _UNSERVED_BUCKET = frozenset(
     ]
 )
 _UNSERVED_OBJECT = frozenset(
-    ["acl", "attributes", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
+    ["acl", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
 )
 # Sub-resources we serve, by the level they live at.
-_BUCKET_SUBS = frozenset({"location", "versioning", "tagging", "versions", "uploads", "delete"})
-_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId"})
+_BUCKET_SUBS = frozenset(
+    {"location", "versioning", "tagging", "versions", "uploads", "delete", "cors"}
+)
+_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
 
 def split_host(host: str, root_domains: Sequence[str]) -> str:
@@ -196,10 +201,16 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.DELETE_BUCKET
         case "DELETE", "tagging":
             return Endpoint.DELETE_BUCKET_TAGGING
+        case "GET", "cors":
+            return Endpoint.GET_BUCKET_CORS
+        case "PUT", "cors":
+            return Endpoint.PUT_BUCKET_CORS
+        case "DELETE", "cors":
+            return Endpoint.DELETE_BUCKET_CORS
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
-        case "POST", "":
-            raise NotImplemented_("POST object uploads (HTML forms) are not implemented")
+        case "POST", "":  # a form upload is served before routing (postobject)
+            raise InvalidRequest("POST to a bucket must be a multipart/form-data upload")
     raise MethodNotAllowed(Method=method, ResourceType="BUCKET")
 
 
@@ -208,11 +219,15 @@ def _object_endpoint(method: str, query: Mapping[str, str], headers: Mapping[str
     tagging = "tagging" in query
     upload = "uploadId" in query
     copy = "x-amz-copy-source" in headers
+    if "attributes" in query and method != "GET":  # never a write of the object itself
+        raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
     match method:
         case "GET" if tagging:
             return Endpoint.GET_OBJECT_TAGGING
         case "GET" if upload:
             return Endpoint.LIST_PARTS
+        case "GET" if "attributes" in query:
+            return Endpoint.GET_OBJECT_ATTRIBUTES
         case "GET":
             return Endpoint.GET_OBJECT
         case "HEAD":

@@ -421,6 +421,37 @@ class ListPartsResult:
     checksum_type: str | None = None
 
 
+@dataclass(slots=True)
+class ObjectPart:
+    checksums: Checksums | None = el(inline=True)
+    part_number: int = 0
+    size: int = 0
+
+
+@dataclass(slots=True)
+class ObjectParts:
+    """``ObjectParts`` of GetObjectAttributes: only ``PartsCount`` when the parts carry no
+    checksums (as S3 answers for an upload made without a checksum algorithm)."""
+
+    is_truncated: bool | None = None
+    max_parts: int | None = None
+    next_part_number_marker: int | None = None
+    part_number_marker: int | None = None
+    parts: list[ObjectPart] = el("Part")
+    parts_count: int = 0
+
+
+@dataclass(slots=True)
+class GetObjectAttributesResponse:
+    """Only the attributes asked for; the ETag unquoted, as S3 writes it here."""
+
+    etag: str | None = el("ETag")
+    checksum: Checksums | None = None
+    object_parts: ObjectParts | None = None
+    storage_class: str | None = None
+    object_size: int | None = None
+
+
 # ---- copy and delete -------------------------------------------------------------------------
 
 

@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     BUCKETS_VERSIONING_WRITE = "lightningstor:buckets:versioning:write"
     BUCKETS_TAGGING_READ = "lightningstor:buckets:tagging:read"
     BUCKETS_TAGGING_WRITE = "lightningstor:buckets:tagging:write"
+    BUCKETS_CORS_READ = "lightningstor:buckets:cors:read"
+    BUCKETS_CORS_WRITE = "lightningstor:buckets:cors:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -73,11 +75,15 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketTagging": _A.BUCKETS_TAGGING_READ,
         "PutBucketTagging": _A.BUCKETS_TAGGING_WRITE,
         "DeleteBucketTagging": _A.BUCKETS_TAGGING_WRITE,
+        "GetBucketCors": _A.BUCKETS_CORS_READ,
+        "PutBucketCors": _A.BUCKETS_CORS_WRITE,
+        "DeleteBucketCors": _A.BUCKETS_CORS_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,
         "GetObject": _A.OBJECTS_READ,
         "HeadObject": _A.OBJECTS_READ,
+        "GetObjectAttributes": _A.OBJECTS_READ,
         "ListObjects": _A.OBJECTS_LIST,
         "ListObjectsV2": _A.OBJECTS_LIST,
         "ListObjectVersions": _A.OBJECTS_LIST,

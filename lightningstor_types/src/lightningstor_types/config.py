@@ -515,6 +515,7 @@ BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "lightningstor:buckets:list",
             "lightningstor:buckets:versioning:read",
             "lightningstor:buckets:tagging:read",
+            "lightningstor:buckets:cors:read",
             "lightningstor:objects:read",
             "lightningstor:objects:list",
             "lightningstor:objects:tagging:read",

@@ -210,6 +210,20 @@ class InvalidArgument(InvalidInputError):
     message = "Invalid Argument"
 
 
+class InvalidPolicyDocument(InvalidInputError):
+    message = (
+        "The content of the form does not meet the conditions specified in the policy document."
+    )
+
+
+class MalformedPOSTRequest(InvalidInputError):
+    message = "The body of your POST request is not well-formed multipart/form-data."
+
+
+class IncorrectNumberOfFilesInPostRequest(InvalidInputError):
+    message = "POST requires exactly one file upload per request."
+
+
 class InvalidContinuationToken(InvalidArgument, variant=True):
     """S3 answers a bad continuation token with ``InvalidArgument``."""
 
@@ -394,6 +408,16 @@ class InvalidToken(AuthenticationError):
 
 class AccessDenied(PermissionDeniedError):
     message = "Access Denied"
+
+
+class AccessForbidden(PermissionDeniedError):
+    """A CORS preflight that no rule of the bucket allows (S3's code for it)."""
+
+    message = (
+        "CORSResponse: This CORS request is not allowed. This is usually because the evaluation "
+        "of Origin, request method / Access-Control-Request-Method or "
+        "Access-Control-Request-Headers are not whitelisted by the resource's CORS spec."
+    )
 
 
 class Unauthenticated(AccessDenied, AuthenticationError, variant=True):

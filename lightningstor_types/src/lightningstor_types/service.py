@@ -80,6 +80,25 @@ class BucketOperations(Protocol):
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
     ) -> bucket_pb2.DeleteBucketTaggingResponse: ...
 
+    async def get_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketCorsRequest
+    ) -> bucket_pb2.GetBucketCorsResponse: ...
+
+    async def put_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketCorsRequest
+    ) -> bucket_pb2.PutBucketCorsResponse: ...
+
+    async def delete_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
+    ) -> bucket_pb2.DeleteBucketCorsResponse: ...
+
+    async def bucket_cors(
+        self, principal: Principal, bucket: str
+    ) -> bucket_pb2.CorsConfiguration | None:
+        """The CORS rules of ``bucket`` in ``principal``'s scope, or None; not authorized:
+        what CORS answers (preflights included, which carry no credentials) are made from."""
+        ...
+
 
 class ObjectOperations(Protocol):
     """Object, listing, multipart and object-tagging operations of the API (ObjectService)."""
@@ -98,6 +117,10 @@ class ObjectOperations(Protocol):
     async def head_object(
         self, ctx: RequestContext, req: object_pb2.HeadObjectRequest
     ) -> object_pb2.HeadObjectResponse: ...
+
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse: ...
 
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterable
 from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
-from lightningstor_api import tracing
+from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -38,6 +38,7 @@ from lightningstor_api.ratelimit import RateLimiter
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
+from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext
 
 
@@ -183,6 +184,26 @@ class Core:
         await self.limits.admit(ctx)
         return await buckets.delete_bucket_tagging(self.cc, ctx, req)
 
+    async def get_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketCorsRequest
+    ) -> bucket_pb2.GetBucketCorsResponse:
+        return await bucketconfig.get_bucket_cors(self.cc, ctx, req)
+
+    async def put_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketCorsRequest
+    ) -> bucket_pb2.PutBucketCorsResponse:
+        return await bucketconfig.put_bucket_cors(self.cc, ctx, req)
+
+    async def delete_bucket_cors(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
+    ) -> bucket_pb2.DeleteBucketCorsResponse:
+        return await bucketconfig.delete_bucket_cors(self.cc, ctx, req)
+
+    async def bucket_cors(
+        self, principal: Principal, bucket: str
+    ) -> bucket_pb2.CorsConfiguration | None:
+        return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
+
     # ---- ObjectOperations: objects ----
 
     async def put_object(
@@ -205,6 +226,11 @@ class Core:
     ) -> object_pb2.HeadObjectResponse:
         await self.limits.admit(ctx)
         return await objects.head_object(self.cc, ctx, req)
+
+    async def get_object_attributes(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
+    ) -> object_pb2.GetObjectAttributesResponse:
+        return await attributes.get_object_attributes(self.cc, ctx, req)
 
     async def delete_object(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectRequest

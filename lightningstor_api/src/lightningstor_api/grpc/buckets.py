@@ -58,3 +58,18 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.DeleteBucketTaggingRequest, context: Context
     ) -> pb.DeleteBucketTaggingResponse:
         return await self._core.delete_bucket_tagging(request_context(context), request)
+
+    async def GetBucketCors(
+        self, request: pb.GetBucketCorsRequest, context: Context
+    ) -> pb.GetBucketCorsResponse:
+        return await self._core.get_bucket_cors(request_context(context), request)
+
+    async def PutBucketCors(
+        self, request: pb.PutBucketCorsRequest, context: Context
+    ) -> pb.PutBucketCorsResponse:
+        return await self._core.put_bucket_cors(request_context(context), request)
+
+    async def DeleteBucketCors(
+        self, request: pb.DeleteBucketCorsRequest, context: Context
+    ) -> pb.DeleteBucketCorsResponse:
+        return await self._core.delete_bucket_cors(request_context(context), request)

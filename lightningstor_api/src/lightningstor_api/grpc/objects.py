@@ -83,6 +83,11 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     ) -> pb.HeadObjectResponse:
         return await self._core.head_object(request_context(context), request)
 
+    async def GetObjectAttributes(
+        self, request: pb.GetObjectAttributesRequest, context: Context
+    ) -> pb.GetObjectAttributesResponse:
+        return await self._core.get_object_attributes(request_context(context), request)
+
     async def DeleteObject(
         self, request: pb.DeleteObjectRequest, context: Context
     ) -> pb.DeleteObjectResponse:

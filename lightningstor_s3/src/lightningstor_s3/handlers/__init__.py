@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from lightningstor_s3.handlers import buckets, copy, listing, multipart, objects, tagging
+from lightningstor_s3.cors import handlers as cors
+from lightningstor_s3.handlers import (
+    attributes,
+    buckets,
+    copy,
+    listing,
+    multipart,
+    objects,
+    tagging,
+)
 from lightningstor_s3.handlers.base import Handler, S3Call
 from lightningstor_s3.router import Endpoint
 
@@ -23,6 +32,9 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.GET_BUCKET_TAGGING: buckets.get_bucket_tagging,
         E.PUT_BUCKET_TAGGING: buckets.put_bucket_tagging,
         E.DELETE_BUCKET_TAGGING: buckets.delete_bucket_tagging,
+        E.GET_BUCKET_CORS: cors.get_bucket_cors,
+        E.PUT_BUCKET_CORS: cors.put_bucket_cors,
+        E.DELETE_BUCKET_CORS: cors.delete_bucket_cors,
         E.LIST_OBJECTS: listing.list_objects,
         E.LIST_OBJECTS_V2: listing.list_objects_v2,
         E.LIST_OBJECT_VERSIONS: listing.list_object_versions,
@@ -31,6 +43,7 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.PUT_OBJECT: objects.put_object,
         E.GET_OBJECT: objects.get_object,
         E.HEAD_OBJECT: objects.head_object,
+        E.GET_OBJECT_ATTRIBUTES: attributes.get_object_attributes,
         E.DELETE_OBJECT: objects.delete_object,
         E.COPY_OBJECT: copy.copy_object,
         E.GET_OBJECT_TAGGING: tagging.get_object_tagging,

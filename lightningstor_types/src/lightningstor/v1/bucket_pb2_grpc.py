@@ -79,6 +79,21 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingResponse.FromString,
                 _registered_method=True)
+        self.GetBucketCors = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketCors',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsResponse.FromString,
+                _registered_method=True)
+        self.PutBucketCors = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketCors',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketCors = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketCors',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -138,6 +153,25 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketCors(self, request, context):
+        """Cross-origin resource sharing: which web origins a browser may call the bucket from.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketCors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketCors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +219,21 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeleteBucketTagging,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingResponse.SerializeToString,
+            ),
+            'GetBucketCors': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketCors,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsResponse.SerializeToString,
+            ),
+            'PutBucketCors': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketCors,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsResponse.SerializeToString,
+            ),
+            'DeleteBucketCors': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketCors,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -430,6 +479,87 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeleteBucketTagging',
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketTaggingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketCors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketCors',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketCorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketCors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketCors',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketCorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketCors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketCors',
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
             options,
             channel_credentials,
             insecure,

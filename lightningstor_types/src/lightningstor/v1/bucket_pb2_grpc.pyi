@@ -40,6 +40,10 @@ class BucketServiceStub:
     GetBucketTagging: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketTaggingRequest, _bucket_pb2.GetBucketTaggingResponse]
     PutBucketTagging: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketTaggingRequest, _bucket_pb2.PutBucketTaggingResponse]
     DeleteBucketTagging: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketTaggingRequest, _bucket_pb2.DeleteBucketTaggingResponse]
+    GetBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketCorsRequest, _bucket_pb2.GetBucketCorsResponse]
+    """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
+    PutBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]
+    DeleteBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -53,6 +57,10 @@ class BucketServiceAsyncStub(BucketServiceStub):
     GetBucketTagging: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketTaggingRequest, _bucket_pb2.GetBucketTaggingResponse]  # type: ignore[assignment]
     PutBucketTagging: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketTaggingRequest, _bucket_pb2.PutBucketTaggingResponse]  # type: ignore[assignment]
     DeleteBucketTagging: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketTaggingRequest, _bucket_pb2.DeleteBucketTaggingResponse]  # type: ignore[assignment]
+    GetBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketCorsRequest, _bucket_pb2.GetBucketCorsResponse]  # type: ignore[assignment]
+    """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
+    PutBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]  # type: ignore[assignment]
+    DeleteBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]  # type: ignore[assignment]
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -117,5 +125,27 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _bucket_pb2.DeleteBucketTaggingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.DeleteBucketTaggingResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketTaggingResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketCors(
+        self,
+        request: _bucket_pb2.GetBucketCorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketCorsResponse, _abc.Awaitable[_bucket_pb2.GetBucketCorsResponse]]:
+        """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
+
+    @_abc_1.abstractmethod
+    def PutBucketCors(
+        self,
+        request: _bucket_pb2.PutBucketCorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketCorsResponse, _abc.Awaitable[_bucket_pb2.PutBucketCorsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketCors(
+        self,
+        request: _bucket_pb2.DeleteBucketCorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeleteBucketCorsResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketCorsResponse]]: ...
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -354,6 +354,108 @@ class HeadObjectResponse(_message.Message):
 Global___HeadObjectResponse: _TypeAlias = HeadObjectResponse  # noqa: Y015
 
 @_typing.final
+class GetObjectAttributesRequest(_message.Message):
+    """---- attributes ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    PART_NUMBER_MARKER_FIELD_NUMBER: _builtins.int
+    MAX_PARTS_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    key: _builtins.str
+    version_id: _builtins.str
+    part_number_marker: _builtins.int
+    """Parts after this part number (0: from the first); at most max_parts (0: 1000, capped at 1000)."""
+    max_parts: _builtins.int
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        bucket: _builtins.str = ...,
+        key: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        part_number_marker: _builtins.int = ...,
+        max_parts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "max_parts", b"max_parts", "part_number_marker", b"part_number_marker", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetObjectAttributesRequest: _TypeAlias = GetObjectAttributesRequest  # noqa: Y015
+
+@_typing.final
+class ObjectPartAttributes(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PART_NUMBER_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    CHECKSUMS_FIELD_NUMBER: _builtins.int
+    part_number: _builtins.int
+    size: _builtins.int
+    @_builtins.property
+    def checksums(self) -> _common_pb2.Checksums:
+        """The checksum the upload was made with, when it had one."""
+
+    def __init__(
+        self,
+        *,
+        part_number: _builtins.int = ...,
+        size: _builtins.int = ...,
+        checksums: _common_pb2.Checksums | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "part_number", b"part_number", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectPartAttributes: _TypeAlias = ObjectPartAttributes  # noqa: Y015
+
+@_typing.final
+class GetObjectAttributesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECT_FIELD_NUMBER: _builtins.int
+    PARTS_FIELD_NUMBER: _builtins.int
+    IS_TRUNCATED_FIELD_NUMBER: _builtins.int
+    NEXT_PART_NUMBER_MARKER_FIELD_NUMBER: _builtins.int
+    MAX_PARTS_FIELD_NUMBER: _builtins.int
+    is_truncated: _builtins.bool
+    next_part_number_marker: _builtins.int
+    max_parts: _builtins.int
+    """The page size applied."""
+    @_builtins.property
+    def object(self) -> _common_pb2.ObjectInfo:
+        """With its stored checksums; parts_count is 0 for an object not uploaded in parts."""
+
+    @_builtins.property
+    def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ObjectPartAttributes]: ...
+    def __init__(
+        self,
+        *,
+        object: _common_pb2.ObjectInfo | None = ...,
+        parts: _abc.Iterable[Global___ObjectPartAttributes] | None = ...,
+        is_truncated: _builtins.bool = ...,
+        next_part_number_marker: _builtins.int = ...,
+        max_parts: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_truncated", b"is_truncated", "max_parts", b"max_parts", "next_part_number_marker", b"next_part_number_marker", "object", b"object", "parts", b"parts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetObjectAttributesResponse: _TypeAlias = GetObjectAttributesResponse  # noqa: Y015
+
+@_typing.final
 class DeleteObjectRequest(_message.Message):
     """---- delete ----"""
 

@@ -49,6 +49,11 @@ class ObjectServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_object__pb2.HeadObjectRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_object__pb2.HeadObjectResponse.FromString,
                 _registered_method=True)
+        self.GetObjectAttributes = channel.unary_unary(
+                '/lightningstor.v1.ObjectService/GetObjectAttributes',
+                request_serializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesResponse.FromString,
+                _registered_method=True)
         self.DeleteObject = channel.unary_unary(
                 '/lightningstor.v1.ObjectService/DeleteObject',
                 request_serializer=lightningstor_dot_v1_dot_object__pb2.DeleteObjectRequest.SerializeToString,
@@ -145,6 +150,14 @@ class ObjectServiceServicer:
 
     def HeadObject(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetObjectAttributes(self, request, context):
+        """A version's metadata with its stored checksums and a page of its parts (S3's
+        GetObjectAttributes): what a client verifies a multipart download against.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -257,6 +270,11 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.HeadObject,
                     request_deserializer=lightningstor_dot_v1_dot_object__pb2.HeadObjectRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_object__pb2.HeadObjectResponse.SerializeToString,
+            ),
+            'GetObjectAttributes': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetObjectAttributes,
+                    request_deserializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesResponse.SerializeToString,
             ),
             'DeleteObject': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteObject,
@@ -415,6 +433,33 @@ class ObjectService:
             '/lightningstor.v1.ObjectService/HeadObject',
             lightningstor_dot_v1_dot_object__pb2.HeadObjectRequest.SerializeToString,
             lightningstor_dot_v1_dot_object__pb2.HeadObjectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetObjectAttributes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.ObjectService/GetObjectAttributes',
+            lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesRequest.SerializeToString,
+            lightningstor_dot_v1_dot_object__pb2.GetObjectAttributesResponse.FromString,
             options,
             channel_credentials,
             insecure,

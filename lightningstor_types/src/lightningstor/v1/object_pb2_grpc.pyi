@@ -36,6 +36,10 @@ class ObjectServiceStub:
     GetObject: _grpc.UnaryStreamMultiCallable[_object_pb2.GetObjectRequest, _object_pb2.GetObjectResponse]
     """Server-streaming: the first message carries `header`, the rest carry `content`."""
     HeadObject: _grpc.UnaryUnaryMultiCallable[_object_pb2.HeadObjectRequest, _object_pb2.HeadObjectResponse]
+    GetObjectAttributes: _grpc.UnaryUnaryMultiCallable[_object_pb2.GetObjectAttributesRequest, _object_pb2.GetObjectAttributesResponse]
+    """A version's metadata with its stored checksums and a page of its parts (S3's
+    GetObjectAttributes): what a client verifies a multipart download against.
+    """
     DeleteObject: _grpc.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectRequest, _object_pb2.DeleteObjectResponse]
     DeleteObjects: _grpc.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectsRequest, _object_pb2.DeleteObjectsResponse]
     CopyObject: _grpc.UnaryUnaryMultiCallable[_object_pb2.CopyObjectRequest, _object_pb2.CopyObjectResponse]
@@ -61,6 +65,10 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     GetObject: _aio.UnaryStreamMultiCallable[_object_pb2.GetObjectRequest, _object_pb2.GetObjectResponse]  # type: ignore[assignment]
     """Server-streaming: the first message carries `header`, the rest carry `content`."""
     HeadObject: _aio.UnaryUnaryMultiCallable[_object_pb2.HeadObjectRequest, _object_pb2.HeadObjectResponse]  # type: ignore[assignment]
+    GetObjectAttributes: _aio.UnaryUnaryMultiCallable[_object_pb2.GetObjectAttributesRequest, _object_pb2.GetObjectAttributesResponse]  # type: ignore[assignment]
+    """A version's metadata with its stored checksums and a page of its parts (S3's
+    GetObjectAttributes): what a client verifies a multipart download against.
+    """
     DeleteObject: _aio.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectRequest, _object_pb2.DeleteObjectResponse]  # type: ignore[assignment]
     DeleteObjects: _aio.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectsRequest, _object_pb2.DeleteObjectsResponse]  # type: ignore[assignment]
     CopyObject: _aio.UnaryUnaryMultiCallable[_object_pb2.CopyObjectRequest, _object_pb2.CopyObjectResponse]  # type: ignore[assignment]
@@ -101,6 +109,16 @@ class ObjectServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _object_pb2.HeadObjectRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_object_pb2.HeadObjectResponse, _abc.Awaitable[_object_pb2.HeadObjectResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetObjectAttributes(
+        self,
+        request: _object_pb2.GetObjectAttributesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_object_pb2.GetObjectAttributesResponse, _abc.Awaitable[_object_pb2.GetObjectAttributesResponse]]:
+        """A version's metadata with its stored checksums and a page of its parts (S3's
+        GetObjectAttributes): what a client verifies a multipart download against.
+        """
 
     @_abc_1.abstractmethod
     def DeleteObject(

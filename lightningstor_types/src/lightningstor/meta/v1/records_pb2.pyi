@@ -37,6 +37,7 @@ class BucketRecord(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
+    CORS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -56,6 +57,10 @@ class BucketRecord(_message.Message):
         that crashed) is ignored after a lease.
         """
 
+    @_builtins.property
+    def cors(self) -> _bucket_pb2.CorsConfiguration:
+        """PutBucketCors; unset: no CORS configuration (20: away from the fields above)."""
+
     def __init__(
         self,
         *,
@@ -69,10 +74,11 @@ class BucketRecord(_message.Message):
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         owner_id: _builtins.str = ...,
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
+        cors: _bucket_pb2.CorsConfiguration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
