@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_api.core import Core
 from lightningstor_types.actions import Action
@@ -30,7 +29,6 @@ from lightningstor_types.service import RequestContext
 from .conftest import MIB
 from .helpers import chunk_files, data_records, etag_of, get, put, snapshot
 
-COPY = object_pb2.METADATA_DIRECTIVE_COPY
 REPLACE = object_pb2.METADATA_DIRECTIVE_REPLACE
 
 
@@ -382,7 +380,37 @@ async def _body(data: bytes) -> Any:
     yield data
 
 
-def test_records_are_untouched_by_directives() -> None:
-    """COPY is the enum's zero value: a request that says nothing copies metadata."""
-    assert object_pb2.CopyObjectRequest().metadata_directive == COPY
-    assert records_pb2.ObjectRecord().storage_class == ""
+async def test_records_are_untouched_by_directives(
+    core: Core, ctx: RequestContext, bucket: str
+) -> None:
+    """A request that names no directive copies metadata and tags (COPY is the zero value); a
+    REPLACE copy changes only its destination, never the source's record."""
+    await put(
+        core,
+        ctx,
+        bucket,
+        "src",
+        b"content",
+        user_metadata={"old": "1"},
+        tags=[common_pb2.Tag(key="t", value="1")],
+        headers=common_pb2.ContentHeaders(content_type="text/plain"),
+    )
+    before = await head(core, ctx, bucket, "src")
+    await copy(core, ctx, bucket, "plain", bucket, "src")
+    plain = await head(core, ctx, bucket, "plain")
+    assert dict(plain.user_metadata) == {"old": "1"}
+    assert plain.headers.content_type == "text/plain" and plain.tag_count == 1
+    await copy(
+        core,
+        ctx,
+        bucket,
+        "replaced",
+        bucket,
+        "src",
+        metadata_directive=REPLACE,
+        user_metadata={"new": "2"},
+        tagging_directive=REPLACE,
+        tags=[],
+    )
+    assert dict((await head(core, ctx, bucket, "replaced")).user_metadata) == {"new": "2"}
+    assert await head(core, ctx, bucket, "src") == before
