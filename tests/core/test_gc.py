@@ -18,6 +18,7 @@ from lightningstor_storage import new_chunk_id
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import NoSuchKey, NoSuchUpload
 from lightningstor_types.service import RequestContext
+from tests.wait import await_until
 
 from .conftest import MIB, make_settings
 from .helpers import chunk_files, chunks_of, data_records, etag_of, gc_entries, get, put
@@ -219,12 +220,16 @@ async def test_expire_uploads(core: Core, ctx: RequestContext, bucket: str) -> N
 async def test_background_loop_collects(core: Core, ctx: RequestContext, bucket: str) -> None:
     data_dir = core.cc.settings.server.data_dir
     await put(core, ctx, bucket, "k", os.urandom(MIB))
+    assert chunk_files(data_dir), "the object wrote no chunk: there would be nothing to collect"
+    await delete(core, ctx, bucket, "k")
+    assert await gc_entries(core), "the delete journaled nothing for the loop to collect"
     core.gc.start()
     try:
-        await delete(core, ctx, bucket, "k")
-        async with asyncio.timeout(10):
-            while chunk_files(data_dir) or await gc_entries(core):
-                await asyncio.sleep(0.01)
+
+        async def collected() -> bool:
+            return not chunk_files(data_dir) and not await gc_entries(core)
+
+        await await_until(collected, message="the background loop to collect the chunk")
     finally:
         await core.gc.stop()
     await core.gc.stop()  # idempotent
