@@ -38,9 +38,10 @@ from tests.fixtures.etcd import (
     running_etcd,
     write_test_certificates,
 )
+from tests.wait import await_until
 
 from .conftest import OpenEtcd
-from .contract import MetadataStoreContract, collect, first
+from .contract import MetadataStoreContract, collect, first, until_live
 
 pytestmark = pytest.mark.etcd
 
@@ -276,13 +277,18 @@ async def test_namespaces_do_not_meet(open_etcd: OpenEtcd, etcd_namespace: bytes
 async def test_close_leaves_nothing_running(open_etcd: OpenEtcd) -> None:
     store = await open_etcd()
     watch = store.watch(b"k")
+    await until_live(store, watch, b"k")
     pending = asyncio.create_task(first(watch))
-    await asyncio.sleep(0.1)
     await store.close()
     async with asyncio.timeout(5):
         with pytest.raises(StopAsyncIteration):
             await pending
-    assert asyncio.all_tasks() == {asyncio.current_task()}
+    # gRPC settles a cancelled call's status in a task of its own, a moment after the close
+    await await_until(
+        lambda: asyncio.all_tasks() == {asyncio.current_task()},
+        timeout=5,
+        message="every task of the closed store to end",
+    )
     with pytest.raises(MetadataUnavailable):
         await store.get(b"k")
     with pytest.raises(MetadataUnavailable):
