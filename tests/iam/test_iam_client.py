@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from lightningstor_types.errors import AccessDenied, IamUnavailable
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 from tests.iam.iamproc import IamProcess, running_iam, start_iam, write_config
+from tests.ports import PortHold
 from tests.wait import alet_time_pass, await_until
 
 CONFIG = """
@@ -121,6 +121,7 @@ async def test_iam_killed_mid_load_denies_everything_then_resumes(
     authz = client(iam.addr, token_file, decision_cache_ttl_seconds=0, timeout_seconds=1)
     outcomes: list[str] = []
     stop = asyncio.Event()
+    hold = PortHold()
 
     async def load() -> None:
         while not stop.is_set():
@@ -138,15 +139,13 @@ async def test_iam_killed_mid_load_denies_everything_then_resumes(
         iam.kill()
         # Hold the port while the IAM is down: the restart must find it free, not taken by
         # another test process.
-        hold = socket.socket()
-        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        hold.bind(("127.0.0.1", port))
+        hold.hold(port)
         killed_at = len(outcomes)
         # calls in flight at the kill may have finished: look past them, at 40 later ones
         await await_until(lambda: len(outcomes) >= killed_at + 48, message="calls after the kill")
         during = outcomes[killed_at + 8 :]
         assert during and set(during) == {"unavailable"}
-        hold.close()
+        hold.release()
         iam = start_iam(tmp_path / "iam", config, addr=iam.addr, service_token_file=token_file)
         mark = len(outcomes)
         await await_until(
@@ -157,6 +156,7 @@ async def test_iam_killed_mid_load_denies_everything_then_resumes(
         assert outcomes[:killed_at].count("allow") > 0
     finally:
         stop.set()
+        hold.release()
         await authz.aclose()
         iam.stop()
 
