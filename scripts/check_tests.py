@@ -66,7 +66,9 @@ def _asserts(fn: ast.AST, helpers: set[str]) -> bool:
 def _functions(tree: ast.AST) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """Every function with its qualified name."""
 
-    def visit(node: ast.AST, prefix: str) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    def visit(
+        node: ast.AST, prefix: str
+    ) -> Iterator[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
         for child in ast.iter_child_nodes(node):
             if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef):
                 name = f"{prefix}{child.name}"
@@ -112,19 +114,55 @@ def _timed_asserts(fn: ast.AST) -> Iterator[int]:
                     break
 
 
+_ASSERTING: dict[Path, set[str]] = {}
+
+
+def _asserting_functions(path: Path) -> set[str]:
+    """Names of the functions of ``path`` that assert (directly, or through one of its own)."""
+    if path not in _ASSERTING:
+        _ASSERTING[path] = set()  # a cycle of imports ends here
+        tree = ast.parse(path.read_text(), str(path))
+        functions = [fn for _, fn in _functions(tree)]
+        found = _imported_helpers(path, tree)
+        for _ in range(3):  # helpers calling helpers, a few levels deep
+            found |= {fn.name for fn in functions if _asserts(fn, found)}
+        _ASSERTING[path] = found
+    return _ASSERTING[path]
+
+
+def _imported_helpers(path: Path, tree: ast.AST) -> set[str]:
+    """Names imported from other test modules that assert there."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        parts = node.module.split(".") if node.module else []
+        if node.level:
+            base = path.parent
+            for _ in range(node.level - 1):
+                base = base.parent
+            target = base.joinpath(*parts)
+        elif parts and parts[0] == "tests":
+            target = ROOT.joinpath(*parts)
+        else:
+            continue
+        module = target.with_suffix(".py")
+        if not module.is_file() or module == path:
+            continue
+        asserting = _asserting_functions(module)
+        out |= {a.asname or a.name for a in node.names if a.name in asserting}
+    return out
+
+
 def findings(path: Path) -> Iterator[tuple[str, str, int, str]]:
     """(rule, "path::function", line, message) for one file."""
     rel = path.relative_to(ROOT).as_posix()
     tree = ast.parse(path.read_text(), rel)
     functions = list(_functions(tree))
-    helpers = {fn.name for _, fn in functions if _asserts(fn, set())}
+    helpers = _asserting_functions(path)
     is_test_file = path.name.startswith("test_")
+    # Each node's innermost function: outer functions first, inner ones overwrite.
     owner: dict[int, str] = {}
-    for qual, fn in functions:
-        for node in ast.walk(fn):
-            if hasattr(node, "lineno"):
-                owner.setdefault(id(node), qual)
-        # nested functions own their own nodes: overwrite with the innermost qualname
     for qual, fn in sorted(functions, key=lambda f: f[0].count(".")):
         for node in ast.walk(fn):
             owner[id(node)] = qual
@@ -143,8 +181,8 @@ def findings(path: Path) -> Iterator[tuple[str, str, int, str]]:
                 where = owner.get(id(node), "<module>")
                 yield "sleep", f"{rel}::{where}", node.lineno, "a sleep outside tests/wait.py"
     imports_ours = any(
-        isinstance(n, ast.ImportFrom) and (n.module or "").startswith(OURS)
-        or isinstance(n, ast.Import) and any(a.name.startswith(OURS) for a in n.names)
+        (isinstance(n, ast.ImportFrom) and (n.module or "").startswith(OURS))
+        or (isinstance(n, ast.Import) and any(a.name.startswith(OURS) for a in n.names))
         for n in ast.walk(tree)
     )
     if imports_ours:

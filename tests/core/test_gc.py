@@ -18,7 +18,7 @@ from lightningstor_storage import new_chunk_id
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import NoSuchKey, NoSuchUpload
 from lightningstor_types.service import RequestContext
-from tests.wait import await_until
+from tests.wait import alet_time_pass, await_until
 
 from .conftest import MIB, make_settings
 from .helpers import chunk_files, chunks_of, data_records, etag_of, gc_entries, get, put
@@ -194,7 +194,7 @@ async def test_expire_uploads(core: Core, ctx: RequestContext, bucket: str) -> N
     )
     await core.upload_part(ctx, header, chunks_of(os.urandom(MIB + 1)))
     assert await core.gc.expire_uploads(3600) == 0
-    await asyncio.sleep(0.01)
+    await alet_time_pass(0.01, "the upload becomes older than the 5 ms limit")
     assert await core.gc.expire_uploads(0.005) == 1
     listed = await core.list_multipart_uploads(
         ctx, object_pb2.ListMultipartUploadsRequest(bucket=bucket)
