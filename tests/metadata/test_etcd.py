@@ -38,7 +38,7 @@ from tests.fixtures.etcd import (
     running_etcd,
     write_test_certificates,
 )
-from tests.wait import await_until
+from tests.wait import alet_time_pass, await_until
 
 from .conftest import OpenEtcd
 from .contract import MetadataStoreContract, collect, first, until_live
@@ -403,9 +403,9 @@ async def test_authentication(tmp_path: Path, stores: list[EtcdStore]) -> None:
         with pytest.raises(MetadataError, match="permission denied"):
             await store.put(b"elsewhere", b"v")
         watch = store.watch(b"lightningstor/")
-        await asyncio.sleep(1.5)  # the token expires; the store fetches a new one by itself
+        await alet_time_pass(1.5, "the token expires; the store fetches a new one by itself")
         rev = await store.put(b"lightningstor/k", b"w")
-        await asyncio.sleep(1.5)  # expired again: calls that notice together fetch one token
+        await alet_time_pass(1.5, "expired again: calls that notice together fetch one token")
         reads = await asyncio.gather(*(store.get(b"lightningstor/k") for _ in range(20)))
         assert {kv.value for kv in reads if kv is not None} == {b"w"}
         assert await collect(watch, 1) == [WatchEvent(EventType.PUT, b"lightningstor/k", b"w", rev)]
