@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Static checks: lint, format, types, import direction, generated code. Runs every check and
-# fails at the end if any failed, so one run shows all the problems.
+# Static checks: lint, format, types, import direction, generated code, the test suite's guards
+# (scripts/check_tests.py). Runs every check and fails at the end if any failed, so one run shows
+# all the problems.
 set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +23,7 @@ step "mypy (strict, packages)" uv run mypy
 step "mypy (strict, scripts)" uv run mypy scripts
 step "import direction" uv run lint-imports --no-cache --no-logo
 step "generated protobuf code" uv run python scripts/gen_protos.py --check
+step "test suite guards" uv run python scripts/check_tests.py
 
 if [ "${#failed[@]}" -ne 0 ]; then
     printf 'check.sh: FAILED: %s\n' "${failed[@]}" >&2

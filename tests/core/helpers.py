@@ -7,9 +7,16 @@ from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import object_pb2
+from lightningstor_api.authz import Authorizer
 from lightningstor_api.core import Core
+from lightningstor_api.iam.audit import AUDIT_LOGGER
+from lightningstor_api.iam.embedded import EmbeddedAuthorizer
+from lightningstor_api.iam.policy import PolicyEngine
+from lightningstor_types.config import IamSettings
 from lightningstor_types.service import RequestContext
 
 
@@ -73,3 +80,19 @@ async def gc_entries(core: Core) -> list[records_pb2.GcRecord]:
 
 def keys_of(infos: Iterable[Any]) -> list[str]:
     return [i.key for i in infos]
+
+
+def policy(**iam: Any) -> Authorizer:
+    """The embedded policy engine with ``[iam]`` settings ``iam`` (roles, bindings): the real
+    authorizer, deny by default."""
+    return EmbeddedAuthorizer(PolicyEngine.from_settings(IamSettings(**iam)))
+
+
+def audited(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str, str]]:
+    """(action, resource, decision) of each audit line so far: every authorization the core
+    asked for, in order (``caplog`` must capture ``lightningstor.audit`` at INFO)."""
+    return [
+        (str(r.msg["action"]), str(r.msg["resource"]), str(r.msg["decision"]))
+        for r in caplog.records
+        if r.name == AUDIT_LOGGER and isinstance(r.msg, dict)
+    ]

@@ -3,7 +3,6 @@ time (watch), and a stale entry never lets a write through (compare, evict, re-r
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from lightningstor_types.errors import NoSuchBucket
 from lightningstor_types.service import RequestContext
 from tests.core.conftest import make_settings
 from tests.core.helpers import chunks_of
+from tests.wait import await_until
 
 
 class CountingStore:
@@ -61,13 +61,13 @@ async def test_repeated_lookups_read_the_store_once(tmp_path: Path) -> None:
             assert kv is not None and kv.value == b"v1"
         assert counting.gets == 1
         await store.put(b"lightningstor/buckets/o/_/b", b"v2")  # the watch evicts it
-        for _ in range(50):
+
+        async def evicted() -> bool:
             kv = await cache.get(b"lightningstor/buckets/o/_/b")
             assert kv is not None
-            if kv.value == b"v2":
-                break
-            await asyncio.sleep(0.02)
-        assert kv.value == b"v2"
+            return kv.value == b"v2"
+
+        await await_until(evicted, message="the watch to evict the cached v1")
     finally:
         await cache.stop()
         await store.close()
@@ -86,14 +86,12 @@ async def test_a_change_on_one_server_is_seen_by_the_other(
             name="shared", status=bucket_pb2.VERSIONING_STATUS_ENABLED
         ),
     )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + 2.0  # the bound: watch polling across processes is 50 ms
-    while loop.time() < deadline:
+
+    async def seen() -> bool:
         head = await b.head_bucket(ctx, bucket_pb2.HeadBucketRequest(name="shared"))
-        if head.bucket.versioning == bucket_pb2.VERSIONING_STATUS_ENABLED:
-            break
-        await asyncio.sleep(0.02)
-    assert head.bucket.versioning == bucket_pb2.VERSIONING_STATUS_ENABLED
+        return head.bucket.versioning == bucket_pb2.VERSIONING_STATUS_ENABLED
+
+    await await_until(seen, message="the other core's cache to see versioning enabled")
 
 
 async def test_a_write_through_a_stale_entry_never_lands(

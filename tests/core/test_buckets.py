@@ -4,15 +4,16 @@ and the authorization choke point."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_api.core import Core
+from lightningstor_api.iam.audit import AUDIT_LOGGER
 from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import (
@@ -31,7 +32,7 @@ from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
 from .conftest import make_settings
-from .helpers import put, snapshot
+from .helpers import audited, policy, put, snapshot
 
 ENABLED = bucket_pb2.VERSIONING_STATUS_ENABLED
 SUSPENDED = bucket_pb2.VERSIONING_STATUS_SUSPENDED
@@ -149,14 +150,14 @@ async def test_delete_refuses_a_bucket_with_only_delete_markers(
 async def test_delete_refuses_a_bucket_with_uploads(
     core: Core, ctx: RequestContext, bucket: str
 ) -> None:
-    # An upload record as multipart writes it (its own tests cover the calls).
-    scope = ctx.principal.scope
-    upload = records_pb2.UploadRecord(upload_id="0" * 32, key="big")
-    await core.cc.store.put(
-        core.cc.keys.upload(scope, bucket, "big", "0" * 32), upload.SerializeToString()
-    )
+    req = object_pb2.CreateMultipartUploadRequest(bucket=bucket, key="big")
+    upload_id = (await core.create_multipart_upload(ctx, req)).upload_id
     with pytest.raises(BucketNotEmpty):
         await core.delete_bucket(ctx, bucket_pb2.DeleteBucketRequest(name=bucket))
+    await core.abort_multipart_upload(
+        ctx, object_pb2.AbortMultipartUploadRequest(bucket=bucket, key="big", upload_id=upload_id)
+    )
+    await core.delete_bucket(ctx, bucket_pb2.DeleteBucketRequest(name=bucket))  # now empty
 
 
 async def test_list_buckets_pages_in_name_order(core: Core, ctx: RequestContext) -> None:
@@ -258,25 +259,21 @@ async def test_operations_on_a_missing_bucket(core: Core, ctx: RequestContext) -
         await put(core, ctx, "nope", "k", b"x")
 
 
-class Recorder:
-    """An authorizer that records every decision and denies the listed actions."""
-
-    def __init__(self, deny: set[Action]) -> None:
-        self.deny = deny
-        self.calls: list[tuple[Action, str]] = []
-
-    async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
-        self.calls.append((action, resource))
-        if action in self.deny:
-            raise AccessDenied()
-
-
-async def test_every_call_is_authorized_first(tmp_path: Path, ctx: RequestContext) -> None:
-    recorder = Recorder({Action.BUCKETS_DELETE, Action.OBJECTS_CREATE})
-    core = await Core.open(make_settings(tmp_path), authorizer=recorder)
+async def test_every_call_is_authorized_first(
+    tmp_path: Path, ctx: RequestContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    # tester may create buckets in acme/web, nothing else (deny by default)
+    authorizer = policy(
+        roles={"creator": [Action.BUCKETS_CREATE.value]},
+        bindings=[{"principal": "tester", "role": "creator", "org": "acme", "project": "web"}],
+    )
+    core = await Core.open(make_settings(tmp_path), authorizer=authorizer)
     try:
         await core.create_bucket(ctx, create("guarded"))
-        assert recorder.calls == [(Action.BUCKETS_CREATE, "org/acme/project/web/bucket/guarded")]
+        assert audited(caplog) == [
+            (Action.BUCKETS_CREATE, "org/acme/project/web/bucket/guarded", "allow")
+        ]
         before = await snapshot(core)
         with pytest.raises(AccessDenied):
             await core.delete_bucket(ctx, bucket_pb2.DeleteBucketRequest(name="guarded"))
@@ -286,10 +283,11 @@ async def test_every_call_is_authorized_first(tmp_path: Path, ctx: RequestContex
         with pytest.raises(AccessDenied):
             await put(core, ctx, "missing", "k", b"x")
         assert await snapshot(core) == before
-        assert recorder.calls[-2] == (
-            Action.OBJECTS_CREATE,
-            "org/acme/project/web/bucket/guarded/object/a/b",
-        )
+        assert audited(caplog)[1:] == [
+            (Action.BUCKETS_DELETE, "org/acme/project/web/bucket/guarded", "deny"),
+            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/guarded/object/a/b", "deny"),
+            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/missing/object/k", "deny"),
+        ]
     finally:
         await core.close()
 

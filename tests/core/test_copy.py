@@ -4,6 +4,7 @@ rule, versions, conditions, scopes and authorization."""
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import zlib
 from typing import Any
@@ -11,9 +12,10 @@ from typing import Any
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor_api.authz import Authorizer
 from lightningstor_api.core import Core
+from lightningstor_api.iam.audit import AUDIT_LOGGER
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
@@ -28,9 +30,8 @@ from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
 from .conftest import MIB
-from .helpers import chunk_files, data_records, etag_of, get, put, snapshot
+from .helpers import audited, chunk_files, data_records, etag_of, get, policy, put, snapshot
 
-COPY = object_pb2.METADATA_DIRECTIVE_COPY
 REPLACE = object_pb2.METADATA_DIRECTIVE_REPLACE
 
 
@@ -292,67 +293,63 @@ async def test_copy_of_multipart_object_keeps_parts(
 # ---- scopes and authorization ----
 
 
-class Recorder:
-    """An authorizer that records every decision and denies the listed (action, resource)."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Action, str]] = []
-        self.deny: set[tuple[Action, str]] = set()
-
-    async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
-        self.calls.append((action, resource))
-        if (action, resource) in self.deny:
-            raise AccessDenied()
-
-
-@pytest.fixture
-async def recorded(settings: Settings) -> Any:
-    recorder = Recorder()
-    core = await Core.open(settings, authorizer=recorder)
-    try:
-        yield core, recorder
-    finally:
-        await core.close()
+def editor_in(*projects: str) -> Authorizer:
+    """The policy engine: tester edits the named projects of acme, nothing else."""
+    bindings = [
+        {"principal": "acme/web/tester", "role": "editor", "org": "acme", "project": p}
+        for p in projects
+    ]
+    return policy(bindings=bindings)
 
 
 async def test_cross_scope_copy_authorizes_both_sides(
-    recorded: tuple[Core, Recorder], ctx: RequestContext
+    settings: Settings, ctx: RequestContext, caplog: pytest.LogCaptureFixture
 ) -> None:
-    core, recorder = recorded
+    caplog.set_level(logging.INFO, logger=AUDIT_LOGGER)
+    core = await Core.open(settings, authorizer=editor_in("web", "data"))
     other = common_pb2.Scope(org_id="acme", project_id="data")
-    await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="mine"))
-    await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="theirs", scope=other))
-    await core.put_object(
-        ctx,
-        object_pb2.PutObjectHeader(scope=other, bucket="theirs", key="src", content_length=3),
-        _body(b"abc"),
-    )
-    recorder.calls.clear()
     req = object_pb2.CopyObjectRequest(
         bucket="mine",
         key="dst",
         source=object_pb2.CopySource(scope=other, bucket="theirs", key="src"),
     )
-    await core.copy_object(ctx, req)
     dst = "org/acme/project/web/bucket/mine/object/dst"
     src = "org/acme/project/data/bucket/theirs/object/src"
-    assert (Action.OBJECTS_CREATE, dst) in recorder.calls
-    assert (Action.OBJECTS_READ, src) in recorder.calls
-    assert (await get(core, ctx, "mine", "dst"))[1] == b"abc"
-
-    # A source in the destination's scope when none is named: here "theirs" is not there.
-    with pytest.raises(NoSuchBucket):
-        await core.copy_object(
+    try:
+        await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="mine"))
+        await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name="theirs", scope=other))
+        await core.put_object(
             ctx,
-            object_pb2.CopyObjectRequest(
-                bucket="mine", key="x", source=object_pb2.CopySource(bucket="theirs", key="src")
-            ),
+            object_pb2.PutObjectHeader(scope=other, bucket="theirs", key="src", content_length=3),
+            _body(b"abc"),
         )
-    recorder.deny.add((Action.OBJECTS_READ, src))
-    before = await snapshot(core)
-    with pytest.raises(AccessDenied):
+        caplog.clear()
         await core.copy_object(ctx, req)
-    assert await snapshot(core) == before
+        assert (Action.OBJECTS_CREATE, dst, "allow") in audited(caplog)
+        assert (Action.OBJECTS_READ, src, "allow") in audited(caplog)
+        assert (await get(core, ctx, "mine", "dst"))[1] == b"abc"
+
+        # A source in the destination's scope when none is named: here "theirs" is not there.
+        with pytest.raises(NoSuchBucket):
+            await core.copy_object(
+                ctx,
+                object_pb2.CopyObjectRequest(
+                    bucket="mine", key="x", source=object_pb2.CopySource(bucket="theirs", key="src")
+                ),
+            )
+    finally:
+        await core.close()
+    # The same data, with tester an editor of web only: the source side is denied.
+    core = await Core.open(settings, authorizer=editor_in("web"))
+    try:
+        before = await snapshot(core)
+        caplog.clear()
+        with pytest.raises(AccessDenied):
+            await core.copy_object(ctx, req)
+        assert (Action.OBJECTS_READ, src, "deny") in audited(caplog)
+        assert await snapshot(core) == before
+    finally:
+        await core.close()
 
 
 async def test_copy_into_a_named_scope_reads_source_there(core: Core, ctx: RequestContext) -> None:
@@ -382,7 +379,37 @@ async def _body(data: bytes) -> Any:
     yield data
 
 
-def test_records_are_untouched_by_directives() -> None:
-    """COPY is the enum's zero value: a request that says nothing copies metadata."""
-    assert object_pb2.CopyObjectRequest().metadata_directive == COPY
-    assert records_pb2.ObjectRecord().storage_class == ""
+async def test_records_are_untouched_by_directives(
+    core: Core, ctx: RequestContext, bucket: str
+) -> None:
+    """A request that names no directive copies metadata and tags (COPY is the zero value); a
+    REPLACE copy changes only its destination, never the source's record."""
+    await put(
+        core,
+        ctx,
+        bucket,
+        "src",
+        b"content",
+        user_metadata={"old": "1"},
+        tags=[common_pb2.Tag(key="t", value="1")],
+        headers=common_pb2.ContentHeaders(content_type="text/plain"),
+    )
+    before = await head(core, ctx, bucket, "src")
+    await copy(core, ctx, bucket, "plain", bucket, "src")
+    plain = await head(core, ctx, bucket, "plain")
+    assert dict(plain.user_metadata) == {"old": "1"}
+    assert plain.headers.content_type == "text/plain" and plain.tag_count == 1
+    await copy(
+        core,
+        ctx,
+        bucket,
+        "replaced",
+        bucket,
+        "src",
+        metadata_directive=REPLACE,
+        user_metadata={"new": "2"},
+        tagging_directive=REPLACE,
+        tags=[],
+    )
+    assert dict((await head(core, ctx, bucket, "replaced")).user_metadata) == {"new": "2"}
+    assert await head(core, ctx, bucket, "src") == before

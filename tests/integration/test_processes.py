@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -25,6 +24,7 @@ import pytest
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import NoSuchBucket
+from tests import wait as waiting
 from tests.integration.server import AdminSigner, ServerProcess, start_server
 from tests.ops.test_observability import sample
 
@@ -104,11 +104,7 @@ def pid_gone(pid: int) -> bool:
 
 
 def wait_until(check: Any, what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+    waiting.wait_until(check, DEADLINE, what)
 
 
 def test_s3_and_grpc_work_on_the_shared_addresses(two: ServerProcess) -> None:

@@ -119,6 +119,13 @@ async def first(watch: AsyncIterator[WatchEvent]) -> WatchEvent:
     return await anext(watch)
 
 
+async def until_live(store: MetadataStore, watch: AsyncIterator[WatchEvent], key: bytes) -> None:
+    """Write ``key`` (under the watch's prefix) and take its event: from then on the watch is
+    running and caught up, so what is written next is delivered live, not replayed."""
+    rev = await store.put(key, b"sync")
+    assert await collect(watch, 1) == [WatchEvent(EventType.PUT, key, b"sync", rev)]
+
+
 async def aclose(watch: AsyncIterator[WatchEvent]) -> None:
     """Close a watch if it can be closed."""
     close: Any = getattr(watch, "aclose", None)
@@ -485,8 +492,8 @@ class MetadataStoreContract:
 
     async def test_watch_delivers_live_events_in_order(self, store: MetadataStore) -> None:
         watch = store.watch(b"live/", start_revision=await store.revision() + 1)
+        await until_live(store, watch, b"live/sync")
         pending = asyncio.create_task(first(watch))
-        await asyncio.sleep(0.05)  # let the watch start waiting
         r1 = await store.put(b"live/a", b"1")
         await store.put(b"elsewhere", b"x")
         assert await store.delete(b"live/a")
@@ -516,8 +523,8 @@ class MetadataStoreContract:
 
     async def test_close_ends_watches(self, store: MetadataStore) -> None:
         watch = store.watch(b"c/")
+        await until_live(store, watch, b"c/sync")
         pending = asyncio.create_task(first(watch))
-        await asyncio.sleep(0.05)
         await store.close()
         async with asyncio.timeout(TIMEOUT):
             with pytest.raises(StopAsyncIteration):

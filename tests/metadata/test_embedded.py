@@ -25,7 +25,7 @@ from lightningstor_api.metadata import (
 from lightningstor_api.metadata.embedded import WATCH_BATCH
 
 from .conftest import OpenEmbedded
-from .contract import MetadataStoreContract, collect, first
+from .contract import MetadataStoreContract, collect, first, until_live
 
 # Opens the store, says "ready", waits for a line on stdin so that the processes really race,
 # then races create-if-absent on `keys` keys and increments a shared counter `increments` times.
@@ -139,8 +139,8 @@ async def test_close_leaves_no_thread(tmp_path: Path) -> None:
     await store.put(b"k", b"v")
     await asyncio.gather(*(store.get(b"k") for _ in range(10)))
     watch = store.watch(b"k")
+    await until_live(store, watch, b"k")  # the poller runs
     pending = asyncio.create_task(first(watch))
-    await asyncio.sleep(0.1)  # the poller runs
     await store.close()
     with pytest.raises(StopAsyncIteration):
         await pending
@@ -162,8 +162,8 @@ async def test_second_store_on_the_same_file(open_embedded: OpenEmbedded) -> Non
     """Another store object shares no memory: its writes reach this watch by polling."""
     mine, other = await open_embedded(), await open_embedded()
     watch = mine.watch(b"s/")
+    await until_live(mine, watch, b"s/sync")
     pending = asyncio.create_task(first(watch))
-    await asyncio.sleep(0.1)
     rev = await other.put(b"s/k", b"v")
     async with asyncio.timeout(10):
         assert await pending == WatchEvent(EventType.PUT, b"s/k", b"v", rev)
@@ -256,8 +256,8 @@ def watch_of(store: EmbeddedStore, prefix: bytes, start: int) -> AsyncIterator[W
 async def test_aclose_stops_a_waiting_watch(open_embedded: OpenEmbedded) -> None:
     store = await open_embedded()
     watch = store.watch(b"a/")
+    await until_live(store, watch, b"a/sync")
     pending = asyncio.create_task(first(watch))
-    await asyncio.sleep(0.05)
     await watch.aclose()  # type: ignore[attr-defined]
     async with asyncio.timeout(10):
         with pytest.raises(StopAsyncIteration):

@@ -38,9 +38,10 @@ from tests.fixtures.etcd import (
     running_etcd,
     write_test_certificates,
 )
+from tests.wait import alet_time_pass, await_until
 
 from .conftest import OpenEtcd
-from .contract import MetadataStoreContract, collect, first
+from .contract import MetadataStoreContract, collect, first, until_live
 
 pytestmark = pytest.mark.etcd
 
@@ -276,13 +277,18 @@ async def test_namespaces_do_not_meet(open_etcd: OpenEtcd, etcd_namespace: bytes
 async def test_close_leaves_nothing_running(open_etcd: OpenEtcd) -> None:
     store = await open_etcd()
     watch = store.watch(b"k")
+    await until_live(store, watch, b"k")
     pending = asyncio.create_task(first(watch))
-    await asyncio.sleep(0.1)
     await store.close()
     async with asyncio.timeout(5):
         with pytest.raises(StopAsyncIteration):
             await pending
-    assert asyncio.all_tasks() == {asyncio.current_task()}
+    # gRPC settles a cancelled call's status in a task of its own, a moment after the close
+    await await_until(
+        lambda: asyncio.all_tasks() == {asyncio.current_task()},
+        timeout=5,
+        message="every task of the closed store to end",
+    )
     with pytest.raises(MetadataUnavailable):
         await store.get(b"k")
     with pytest.raises(MetadataUnavailable):
@@ -397,9 +403,9 @@ async def test_authentication(tmp_path: Path, stores: list[EtcdStore]) -> None:
         with pytest.raises(MetadataError, match="permission denied"):
             await store.put(b"elsewhere", b"v")
         watch = store.watch(b"lightningstor/")
-        await asyncio.sleep(1.5)  # the token expires; the store fetches a new one by itself
+        await alet_time_pass(1.5, "the token expires; the store fetches a new one by itself")
         rev = await store.put(b"lightningstor/k", b"w")
-        await asyncio.sleep(1.5)  # expired again: calls that notice together fetch one token
+        await alet_time_pass(1.5, "expired again: calls that notice together fetch one token")
         reads = await asyncio.gather(*(store.get(b"lightningstor/k") for _ in range(20)))
         assert {kv.value for kv in reads if kv is not None} == {b"w"}
         assert await collect(watch, 1) == [WatchEvent(EventType.PUT, b"lightningstor/k", b"w", rev)]

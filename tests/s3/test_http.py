@@ -141,9 +141,11 @@ def test_virtual_hosted_style(tmp_path: Path) -> None:
 
 def test_graceful_stop_finishes_an_upload_in_flight(tmp_path: Path) -> None:
     import http.client
-    import time
+
+    import psutil
 
     from tests.integration.server import running_server
+    from tests.wait import wait_until
 
     workdir = tmp_path / "graceful"
     with running_server(workdir) as server:
@@ -161,9 +163,20 @@ def test_graceful_stop_finishes_an_upload_in_flight(tmp_path: Path) -> None:
             conn.putheader(name, value)
         conn.endheaders()
         conn.send(b"5\r\nfirst\r\n")
-        time.sleep(0.3)
+        assert conn.sock is not None
+        local = conn.sock.getsockname()[1]
+        wait_until(
+            lambda: any(
+                c.raddr and c.raddr.port == local
+                for c in psutil.Process(server.proc.pid).net_connections()
+            ),
+            message="the server to accept the upload's connection",
+        )
         server.terminate()  # SIGTERM while the body is still coming
-        time.sleep(0.5)
+        wait_until(
+            lambda: any(r.get("msg") == "shutting down" for r in server.log_records()),
+            message="the server to begin its graceful stop",
+        )
         conn.send(b"7\r\n second\r\n0\r\n\r\n")
         resp = conn.getresponse()
         assert resp.status == 200, resp.read()

@@ -25,6 +25,7 @@ from lightningstor_storage import (
     validate_chunk_id,
 )
 from lightningstor_storage.chunkfile import BLOCK_SIZE, FOOTER_SIZE, PIECE_SIZE
+from tests.wait import await_until
 
 BS = BLOCK_SIZE
 MIB = 1024 * 1024
@@ -315,8 +316,7 @@ async def test_cancelled_stream_leaves_nothing(backend, tmp_path):
     chunk_id = new_chunk_id()
     task = asyncio.create_task(backend.put_chunk(chunk_id, body()))
     await started.wait()
-    await asyncio.sleep(0.05)
-    assert temp_files(tmp_path) != []
+    await await_until(lambda: temp_files(tmp_path), message="the put's temp file")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -342,13 +342,12 @@ async def test_cancelled_put_leaves_no_temp_file(backend, tmp_path, delay, strea
 
 async def test_delete_exists_and_list(backend, tmp_path):
     sizes = {new_chunk_id(): n for n in [0, 1, BS, BS + 1, 5 * BS + 3, 1000]}
-    before = time.time()
     for chunk_id, n in sizes.items():
         await backend.put_chunk(chunk_id, os.urandom(n))
     (tmp_path / "chunks" / "tmp" / "stray.tmp").write_bytes(b"x")
     listed = {s.chunk_id: s async for s in backend.list_chunks()}
     assert {k: s.size for k, s in listed.items()} == sizes
-    assert all(before - 2 <= s.mtime <= time.time() + 2 for s in listed.values())
+    assert all(s.mtime == chunk_file(tmp_path, k).stat().st_mtime for k, s in listed.items())
 
     gone = next(iter(sizes))
     assert await backend.exists(gone)
@@ -387,8 +386,7 @@ async def test_sweep_temp_keeps_files_of_running_puts(backend, tmp_path):
 
     chunk_id = new_chunk_id()
     task = asyncio.create_task(backend.put_chunk(chunk_id, body()))
-    while not temp_files(tmp_path):
-        await asyncio.sleep(0.01)
+    await await_until(lambda: temp_files(tmp_path), message="the put's temp file")
     assert await backend.sweep_temp(-60) == 0
     release.set()
     assert (await task).size == 2 * MIB + 3

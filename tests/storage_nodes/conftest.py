@@ -6,8 +6,6 @@ shared_nodes   four storage nodes shared by a module's tests (no faults)
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import pytest
 from lightningstor_storage.replicated import Cluster, Node, ReplicatedBackend
 from lightningstor_storage.replicated.placement import Strategy
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.wait import await_until
 
 
 @pytest.fixture
@@ -56,7 +55,8 @@ def make_backend(
 
 async def until_answers(backend: ReplicatedBackend, address: str, timeout: float = 10.0) -> None:
     """Probe the nodes (as the repair loop does) until ``address`` answers."""
-    deadline = time.monotonic() + timeout
-    while address not in await backend.cluster.refresh():
-        assert time.monotonic() < deadline, f"{address} does not answer"
-        await asyncio.sleep(0.1)
+
+    async def answers() -> bool:
+        return address in await backend.cluster.refresh()
+
+    await await_until(answers, timeout, f"{address} to answer")

@@ -23,7 +23,10 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-START_TIMEOUT = 30.0
+from tests.ports import PortHold
+
+START_TIMEOUT = 120.0
+"""Only against a hang: a loaded machine with parallel workers can take tens of seconds."""
 STOP_TIMEOUT = 10.0
 
 
@@ -45,6 +48,8 @@ class NodeProcess:
     address: str = ""
     paused: bool = False
     credentials: grpc.ChannelCredentials | None = None  # for the health check of a TLS node
+    port_hold: PortHold = field(default_factory=PortHold, repr=False)
+    """The port while the node is killed: a restart finds it free (see tests/ports.py)."""
 
     @property
     def data_dir(self) -> Path:
@@ -82,6 +87,7 @@ class NodeProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ports_file.unlink(missing_ok=True)
         listen = self.address or "127.0.0.1:0"
+        self.port_hold.release()
         command = [
             sys.executable, "-m", "lightningstor_storage.node.main",
             "--listen-addr", listen, "--data-dir", str(self.data_dir), *self.args,
@@ -136,6 +142,8 @@ class NodeProcess:
             self.resume()
             self.proc.kill()
             self.proc.wait()
+            if self.address:
+                self.port_hold.hold(int(self.address.rsplit(":", 1)[1]))
 
     def pause(self) -> None:
         """SIGSTOP: the node hangs (its sockets stay open, nothing answers)."""
@@ -150,6 +158,7 @@ class NodeProcess:
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """SIGTERM (after SIGCONT if stopped), wait, SIGKILL if need be; the exit code."""
+        self.port_hold.release()
         if self.proc is None:
             return None
         self.resume()

@@ -17,6 +17,7 @@ from tests.admin.cli import Run, run_cli
 from tests.integration.server import ServerProcess, running_server
 from tests.s3.conftest import make_client
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -51,11 +52,7 @@ def server(
 
 
 def wait_for(predicate: Any, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+    wait_until(predicate, timeout, what)
 
 
 def plant(node: NodeProcess, age_seconds: float) -> Path:

@@ -28,6 +28,7 @@ from tests.fixtures.etcd import running_etcd
 from tests.integration.server import running_server, start_server
 from tests.storage_nodes.conftest import make_backend, until_answers
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.wait import await_until
 
 MIB = 1024 * 1024
 
@@ -83,8 +84,11 @@ async def run_load(
             i += 1
 
     async def acked_at_least(count: int) -> None:
-        while len(acked) < count and not failures:
-            await asyncio.sleep(0.02)
+        await await_until(
+            lambda: len(acked) >= count or failures,
+            timeout=120,  # a node kill costs requests a timeout or two
+            message=f"{count} acknowledged requests",
+        )
 
     workers = [asyncio.create_task(worker(w)) for w in range(6)]
     try:

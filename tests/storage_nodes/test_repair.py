@@ -10,6 +10,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator, Sequence
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,6 +20,7 @@ from lightningstor_storage.replicated import ReplicatedBackend
 from lightningstor_storage.replicated.repair import Referenced, Throttle
 from tests.storage_nodes.conftest import make_backend, until_answers
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
+from tests.wait import await_until
 
 
 @pytest.fixture(scope="module")
@@ -196,8 +198,12 @@ async def test_background_work_probes_and_repairs_until_closed(nodes: list[NodeP
         await backend.drain(nodes[3].address)
         backend.cluster.draining.clear()  # forgotten here: the probe learns it from the node
         backend.start_background(referenced(infos), repair_interval=0.05)
-        while backend.repairer.stats.passes < 2 or nodes[3].address not in backend.cluster.draining:
-            await asyncio.sleep(0.02)
+        await await_until(
+            lambda: (
+                backend.repairer.stats.passes >= 2 and nodes[3].address in backend.cluster.draining
+            ),
+            message="two repair passes and the probe learning that node 3 drains",
+        )
         assert backend.repairer.stats.last_pass_chunks == 3
         # With node 3 draining, the first three nodes are every chunk's targets.
         for info in infos:
@@ -207,20 +213,29 @@ async def test_background_work_probes_and_repairs_until_closed(nodes: list[NodeP
 
 
 async def test_throttle_paces_to_its_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The repair module's own clock and sleep, replaced together (only in that module): time
+    # moves only when the throttle sleeps, so no real delay can shift what it computes.
+    from lightningstor_storage.replicated import repair
+
+    now = [1000.0]
     slept: list[float] = []
 
-    async def fake_sleep(seconds: float) -> None:
+    async def sleep(seconds: float) -> None:
         slept.append(seconds)
+        now[0] += seconds
 
-    monkeypatch.setattr("lightningstor_storage.replicated.repair.asyncio.sleep", fake_sleep)
+    monkeypatch.setattr(repair, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(repair, "asyncio", SimpleNamespace(sleep=sleep))
     t = Throttle(1000)
     await t.take(1000)  # a second of burst is free
     assert slept == []
     await t.take(2000)
-    assert slept and slept[-1] == pytest.approx(2.0, abs=0.05)
+    assert slept == [2.0]
+    await t.take(1000)  # no time passed beyond the sleep: one more second of debt
+    assert slept == [2.0, 1.0]
     unpaced = Throttle(0)
     await unpaced.take(10**9)
-    assert len(slept) == 1
+    assert len(slept) == 2
 
 
 async def test_no_copy_is_trimmed_while_too_few_nodes_can_take_chunks(

@@ -17,6 +17,7 @@ from lightningstor_storage import (
 )
 from lightningstor_storage.chunkfile import BLOCK_SIZE
 from lightningstor_storage.replicated import ReplicatedBackend
+from tests.protocols import assert_implements
 from tests.storage_nodes.conftest import make_backend
 from tests.storage_nodes.nodes import NodeProcess
 
@@ -41,7 +42,7 @@ def holders(nodes: list[NodeProcess], chunk_id: str) -> set[str]:
 
 
 def test_is_a_storage_backend(backend: ReplicatedBackend) -> None:
-    _: StorageBackend = backend
+    assert_implements(backend, StorageBackend)
     caps = backend.capabilities()
     assert caps.replicated and caps.durable and caps.verifies_checksums and caps.range_reads
 

@@ -12,6 +12,8 @@
   :class:`~lightningstor_types.errors.IamUnavailable` (gRPC UNAVAILABLE, HTTP 503), never an
   allow. Failures are not cached, and the channel reconnects within a second of the IAM's return,
   so service resumes by itself.
+- :meth:`IamClientAuthorizer.probe` (readiness) asks ``GetServerInfo``, the protocol's cheapest
+  call, with the same deadline: the server is not ready while the IAM cannot answer it.
 """
 
 from __future__ import annotations
@@ -111,6 +113,17 @@ class IamClientAuthorizer:
         if self._channel is not None:
             await self._channel.close()
         self._channel = self._stub = None
+
+    async def probe(self) -> None:
+        """Raise :class:`IamUnavailable` unless the IAM answers ``GetServerInfo`` in time."""
+        try:
+            await self._stub_now().GetServerInfo(
+                iam_pb2.GetServerInfoRequest(),
+                timeout=self._timeout,
+                metadata=self._token.metadata(),
+            )
+        except grpc.aio.AioRpcError as err:
+            raise IamUnavailable(f"the IAM at {self.endpoint} answered {err.code().name}") from None
 
     async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
         if not (await self.decide(ctx, action, resource)).allowed:
