@@ -133,13 +133,15 @@ class ErasureBackend(ReplicatedBackend):
         chunk_crc = 0
         size = 0
         count = 0
+        body = 0  # bytes of each fragment so far
         buffer = bytearray()
 
         async def send(stripe: bytes) -> None:
-            nonlocal chunk_crc, crcs, count
+            nonlocal chunk_crc, crcs, count, body
             fragments, chunk_crc, crcs = await self.run_blocking(
                 codec.encode, stripe, chunk_crc, crcs
             )
+            body += len(fragments[0])
             fanout.send(
                 {a: pb.PutChunkRequest(content=fragments[i]) for i, a in enumerate(targets)}
             )
@@ -158,9 +160,7 @@ class ErasureBackend(ReplicatedBackend):
         messages = {}
         for i, address in enumerate(targets):
             footer = Footer(i, codec.k, codec.m, size, chunk_crc).pack()
-            trailer = pb.PutChunkTrailer(
-                size=count * codec.fragment_size + FOOTER_SIZE, crc32c=crc32c(footer, crcs[i])
-            )
+            trailer = pb.PutChunkTrailer(size=body + FOOTER_SIZE, crc32c=crc32c(footer, crcs[i]))
             fanout.send({address: pb.PutChunkRequest(content=footer)})
             messages[address] = pb.PutChunkRequest(trailer=trailer)
         fanout.send(messages)
@@ -257,21 +257,39 @@ class _Reader:
         """A fragment was missing or corrupt on the way: the chunk wants repair."""
         self.unreachable: set[str] = set()
         self.corrupt: set[str] = set()
+        self._file_size: int | None = None
 
-    async def footer(self) -> Footer:
-        """The footer of the first fragment that gives one (a read to the chunk's end)."""
+    async def file_size(self) -> int:
+        """The length of the chunk's fragment files, from the first node that holds one."""
+        if self._file_size is not None:
+            return self._file_size
         c = self.backend.cluster
         for address in self.order:
             try:
                 size = await c.call(address, lambda cl: cl.exists(self.chunk_id))
-                if size is None or size < FOOTER_SIZE:
-                    continue
+            except NodeError:
+                self.unreachable.add(address)
+                continue
+            except ChunkCorrupt:
+                self.corrupt.add(address)
+                continue
+            if size is not None:
+                self._file_size = size
+                return size
+        raise self._failure()
+
+    async def footer(self) -> Footer:
+        """The footer of the first fragment that gives one (a read to the chunk's end)."""
+        c = self.backend.cluster
+        size = await self.file_size()
+        for address in self.order:
+            try:
                 raw = await read_range(c, address, self.chunk_id, size - FOOTER_SIZE, FOOTER_SIZE)
                 return Footer.unpack(raw)
             except NodeError:
                 self.unreachable.add(address)
-            except (ChunkCorrupt, ValueError):
-                self.corrupt.add(address)
+            except (ChunkCorrupt, ChunkNotFound, ValueError):
+                continue
         raise self._failure()
 
     async def stripes(self, a: int, b: int) -> bytes:
@@ -279,7 +297,7 @@ class _Reader:
         backend = self.backend
         codec = backend.codec
         c = backend.cluster
-        f = codec.fragment_size
+        offset, length = codec.span(a, b, codec.layout(await self.file_size()))
         got: dict[str, list[bytes]] = {}
         queue = [x for x in self.order if x not in self.unreachable and x not in self.corrupt]
         pending: dict[asyncio.Task[bytes], str] = {}
@@ -288,7 +306,7 @@ class _Reader:
             if not queue:
                 return False
             address = queue.pop(0)
-            task = asyncio.create_task(read_range(c, address, self.chunk_id, a * f, (b - a) * f))
+            task = asyncio.create_task(read_range(c, address, self.chunk_id, offset, length))
             pending[task] = address
             return True
 
@@ -305,7 +323,10 @@ class _Reader:
                 for task in done:
                     address = pending.pop(task)
                     try:
-                        got[address] = codec.split(task.result())
+                        raw = task.result()
+                        if len(raw) != length:
+                            raise ChunkCorrupt(f"{len(raw)} bytes, not {length}")
+                        got[address] = codec.split(raw)
                         continue
                     except NodeError:
                         self.unreachable.add(address)

@@ -1,13 +1,15 @@
 """The fragment layout: stripes of k blocks coded by pyeclib (liberasurecode with ISA-L).
 
-A chunk is cut into stripes of ``k * BLOCK`` bytes (the last one padded with zeros); each
-stripe is coded into k + m pyeclib fragments of ``fragment_size`` bytes (its 80-byte header
-names the fragment's index and carries a CRC32 of the fragment). Fragment i of a chunk, as a
-storage node holds it under the chunk's own id, is fragment i of every stripe in order, then a
-:class:`Footer` (index, k, m, the chunk's size and CRC32C). Every stripe-fragment has the same
-size, so the bytes of stripes [a, b) are at ``[a * fragment_size, b * fragment_size)`` of each
-fragment: a range read fetches only those. Fragments 0..k-1 hold the data as it is (systematic
-code), so decoding from them is a copy, not arithmetic.
+A chunk is cut into stripes of ``k * BLOCK`` bytes (the last one may be shorter); each stripe
+is coded into k + m pyeclib fragments (an 80-byte header naming the fragment's index and
+carrying a CRC32 of the fragment, then a k-th of the stripe, padded to pyeclib's alignment):
+``fragment_size`` bytes for a whole stripe, fewer for a short last one. Fragment i of a chunk,
+as a storage node holds it under the chunk's own id, is fragment i of every stripe in order, then
+a :class:`Footer` (index, k, m, the chunk's size and CRC32C). So the bytes of stripes [a, b) are
+at ``[a * fragment_size, b * fragment_size)`` of each fragment (less at the end): a range read
+fetches only those, and a fragment's length gives the stripe count and the last stripe's size.
+Fragments 0..k-1 hold the data as it is (systematic code), so decoding from them is a copy, not
+arithmetic.
 
 All methods are blocking and meant for a worker thread: pyeclib releases the GIL.
 """
@@ -77,17 +79,30 @@ class Codec:
         """Stripes of a chunk of ``size`` bytes."""
         return -(-size // self.stripe_size)
 
-    def file_size(self, size: int) -> int:
-        """Bytes of each fragment file of a chunk of ``size`` bytes."""
-        return self.stripes(size) * self.fragment_size + FOOTER_SIZE
+    def layout(self, file_size: int) -> tuple[int, int]:
+        """(stripes, bytes of the last stripe's fragment) of a fragment file of ``file_size``."""
+        body = file_size - FOOTER_SIZE
+        if body < 0:
+            raise ChunkCorrupt(f"fragment of {file_size} bytes")
+        stripes = -(-body // self.fragment_size)
+        return stripes, body - (stripes - 1) * self.fragment_size if stripes else 0
+
+    def fits(self, file_size: int, size: int) -> bool:
+        """Whether a fragment file of ``file_size`` bytes can belong to a chunk of ``size``."""
+        return self.layout(file_size)[0] == self.stripes(size)
+
+    def span(self, a: int, b: int, layout: tuple[int, int]) -> tuple[int, int]:
+        """(offset, length) in a fragment file of stripes [a, b)."""
+        stripes, last = layout
+        f = self.fragment_size
+        return a * f, (b - a) * f - (f - last if b == stripes else 0)
 
     def encode(
         self, data: bytes, chunk_crc: int, crcs: Sequence[int]
     ) -> tuple[list[bytes], int, list[int]]:
-        """One stripe's k + m fragments (``data`` padded to a stripe), the chunk's CRC32C and
-        each fragment file's CRC32C carried on over them."""
-        padded = data if len(data) == self.stripe_size else data.ljust(self.stripe_size, b"\0")
-        fragments: list[bytes] = self.driver.encode(padded)
+        """One stripe's k + m fragments, the chunk's CRC32C and each fragment file's CRC32C
+        carried on over them."""
+        fragments: list[bytes] = self.driver.encode(data)
         new_crcs = [crc32c(f, c) for f, c in zip(fragments, crcs, strict=True)]
         return fragments, crc32c(data, chunk_crc), new_crcs
 
@@ -110,6 +125,4 @@ class Codec:
     def split(self, raw: bytes) -> list[bytes]:
         """Bytes of a fragment file covering whole stripes, as its stripe-fragments."""
         f = self.fragment_size
-        if len(raw) % f:
-            raise ChunkCorrupt(f"fragment range of {len(raw)} bytes is not whole stripes")
         return [raw[at : at + f] for at in range(0, len(raw), f)]

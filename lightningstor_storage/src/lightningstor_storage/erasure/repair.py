@@ -178,7 +178,7 @@ class ErasureRepairer(Repairer):
             return _Fragment(address, "unknown")
         codec = self.codec
         fits = (footer.k, footer.m) == (codec.k, codec.m)
-        fits = fits and length == codec.file_size(footer.size)
+        fits = fits and codec.fits(length, footer.size)
         if expected is not None:
             fits = fits and (footer.size, footer.crc32c) == expected
         if not fits:
@@ -202,9 +202,12 @@ class ErasureRepairer(Repairer):
         chosen = [i for i in sorted(sources) if i != index][: codec.k]
         if index in sources:
             chosen = [index]
-        stripes = codec.stripes(size)
+        file_size = await c.call(sources[chosen[0]], lambda cl: cl.exists(chunk_id))
+        if file_size is None:
+            raise ChunkNotFound(f"chunk {chunk_id}: a source fragment is gone")
+        layout = codec.layout(file_size)
+        stripes = layout[0]
         per_window = max(1, REBUILD_WINDOW_BYTES // codec.fragment_size)
-        f = codec.fragment_size
         loop = asyncio.get_running_loop()
 
         async def requests() -> AsyncIterator[pb.PutChunkRequest]:
@@ -213,8 +216,9 @@ class ErasureRepairer(Repairer):
             crc = 0
             for a in range(0, stripes, per_window):
                 b = min(a + per_window, stripes)
+                at, length = codec.span(a, b, layout)
                 raws = await asyncio.gather(
-                    *(read_range(c, sources[i], chunk_id, a * f, (b - a) * f) for i in chosen)
+                    *(read_range(c, sources[i], chunk_id, at, length) for i in chosen)
                 )
                 await self.throttle.take(sum(map(len, raws)))
                 if len(chosen) == 1:
@@ -229,7 +233,7 @@ class ErasureRepairer(Repairer):
                 yield pb.PutChunkRequest(content=content)
             footer = Footer(index, codec.k, codec.m, size, chunk_crc).pack()
             yield pb.PutChunkRequest(content=footer)
-            trailer = pb.PutChunkTrailer(size=stripes * f + FOOTER_SIZE, crc32c=crc32c(footer, crc))
+            trailer = pb.PutChunkTrailer(size=file_size, crc32c=crc32c(footer, crc))
             yield pb.PutChunkRequest(trailer=trailer)
 
         await c.call(target, lambda cl: cl.put_stream(requests()))

@@ -115,9 +115,11 @@ class Fanout:
         return size, crc
 
     def send(self, messages: Mapping[str, pb.PutChunkRequest]) -> None:
-        """Queue each live replica its own message (erasure coding: one fragment each)."""
+        """Queue live replicas their own message (erasure coding: one fragment each)."""
         for replica in self.live():
-            replica.push(messages[replica.address])
+            message = messages.get(replica.address)
+            if message is not None:
+                replica.push(message)
 
     def abort(self) -> None:
         """End every live replica's put without a trailer: each node refuses it, keeps nothing."""
