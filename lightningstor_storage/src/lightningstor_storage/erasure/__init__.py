@@ -2,7 +2,7 @@
 
 :class:`ErasureBackend` is the StorageBackend (the replicated backend's cluster, placement,
 deletes, listing and probes, with its own put, get and repair); :class:`Codec` the fragment
-layout over pyeclib (ISA-L); :class:`ErasureRepairer` the fragment scrub and rebuild.
+layout over zfec; :class:`ErasureRepairer` the fragment scrub and rebuild.
 """
 
 from lightningstor_storage.erasure.backend import ErasureBackend

@@ -139,7 +139,7 @@ class ErasureBackend(ReplicatedBackend):
         async def send(stripe: bytes) -> None:
             nonlocal chunk_crc, crcs, count, body
             fragments, chunk_crc, crcs = await self.run_blocking(
-                codec.encode, stripe, chunk_crc, crcs
+                codec.encode, stripe, count, chunk_crc, crcs
             )
             body += len(fragments[0])
             fanout.send(
@@ -299,6 +299,7 @@ class _Reader:
         c = backend.cluster
         offset, length = codec.span(a, b, codec.layout(await self.file_size()))
         got: dict[str, list[bytes]] = {}
+        indices: set[int] = set()
         queue = [x for x in self.order if x not in self.unreachable and x not in self.corrupt]
         pending: dict[asyncio.Task[bytes], str] = {}
 
@@ -326,7 +327,13 @@ class _Reader:
                         raw = task.result()
                         if len(raw) != length:
                             raise ChunkCorrupt(f"{len(raw)} bytes, not {length}")
-                        got[address] = codec.split(raw)
+                        parts = codec.split(raw)
+                        index = codec.index(parts[0], a)
+                        if index not in indices:
+                            indices.add(index)
+                            got[address] = parts
+                        else:  # a second copy of a fragment (left by a stand-in): no use
+                            launch()
                         continue
                     except NodeError:
                         self.unreachable.add(address)
@@ -351,9 +358,8 @@ class _Reader:
         per_node = list(got.values())
         stripes = [[frags[j] for frags in per_node] for j in range(b - a)]
         try:
-            return await backend.run_blocking(codec.decode, stripes)
+            return await backend.run_blocking(codec.decode, a, stripes)
         except ChunkCorrupt:
-            # fragments that do not fit together (two nodes holding one index): the slow way
             self.bad = True
             raise
 

@@ -5,8 +5,8 @@ CRC32C, paced at the scrub rate) or only looked up, then the footer read, which 
 fragment it is and of what chunk size. A fragment is good when it verifies, its footer parses and
 its length fits the chunk's size. An index with no good fragment is *missing*; one whose only
 good copies are on draining nodes is *moving*. With repair, and at least k good indices, each
-missing or moving fragment is rebuilt from k others, stripe window by stripe window (ISA-L
-reconstruct in a worker thread), and streamed to a writable node of the chunk's placement that
+missing or moving fragment is rebuilt from k others, stripe window by stripe window (zfec
+in a worker thread), and streamed to a writable node of the chunk's placement that
 holds none of its fragments; a corrupt fragment is deleted first, a moved one afterwards.
 Fewer than k good indices on nodes that all answered: the chunk is lost.
 """
@@ -227,7 +227,7 @@ class ErasureRepairer(Repairer):
                     parts = [codec.split(r) for r in raws]
                     per_stripe = [[p[j] for p in parts] for j in range(b - a)]
                     content = await loop.run_in_executor(
-                        self.pool, codec.reconstruct, per_stripe, index
+                        self.pool, codec.reconstruct, a, per_stripe, index
                     )
                 crc = crc32c(content, crc)
                 yield pb.PutChunkRequest(content=content)
