@@ -223,3 +223,19 @@ def test_settings_refuse_a_zone_layout_that_loses_more_than_m() -> None:
         )
     with pytest.raises(ValueError, match="at least 6 nodes"):
         DistributedSettings.model_validate({"nodes": nodes[:5], "policy": "erasure"})
+
+
+async def test_a_hung_node_is_hedged_around(nodes: list[NodeProcess]) -> None:
+    """A node that hangs (SIGSTOP) holding a data fragment: the read takes another fragment
+    after the hedge delay instead of waiting out the request timeout."""
+    backend = make_erasure(nodes, timeout=120.0)
+    try:
+        data = os.urandom(3 * MIB)
+        info = await backend.put_chunk(new_chunk_id(), data)
+        await backend.idle()
+        holders(nodes, info.chunk_id)[0].pause()
+        # the guard only ends a hang: without hedging the read waits the 120 s timeout
+        got = await asyncio.wait_for(read(backend, info), 60.0)
+        assert got == data
+    finally:
+        await backend.close()

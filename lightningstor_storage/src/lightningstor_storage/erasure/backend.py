@@ -19,9 +19,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from concurrent.futures import ThreadPoolExecutor
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from lightningstor.storage.v1 import storage_pb2 as pb
 from lightningstor_storage.backend import (
@@ -30,6 +37,7 @@ from lightningstor_storage.backend import (
     ChunkCorrupt,
     ChunkInfo,
     ChunkNotFound,
+    StorageError,
     StorageUnavailable,
     validate_chunk_id,
 )
@@ -72,6 +80,7 @@ class ErasureBackend(ReplicatedBackend):
         super().__init__(cluster, scrub_rate=scrub_rate, probe_interval=probe_interval)
         self.codec = codec
         self.hedge_after = hedge_after
+        self._abandoned: set[asyncio.Task[Any]] = set()
         self.pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="erasure")
         self.repairer = ErasureRepairer(cluster, codec, self.pool, rate=scrub_rate)
 
@@ -241,7 +250,17 @@ class ErasureBackend(ReplicatedBackend):
             )
         return ChunkCheck("good", detail=f"OK: {detail}")
 
+    def abandon(self, tasks: Iterable[asyncio.Task[Any]]) -> None:
+        """Cancel reads no longer wanted without waiting for them: a call to a node that hangs
+        may not end before its deadline, and the read must not wait for it."""
+        for task in tasks:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(_quiet(self._abandoned))
+
     async def close(self) -> None:
+        for task in self._abandoned:
+            task.cancel()
         await super().close()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
@@ -260,36 +279,60 @@ class _Reader:
         self._file_size: int | None = None
 
     async def file_size(self) -> int:
-        """The length of the chunk's fragment files, from the first node that holds one."""
-        if self._file_size is not None:
-            return self._file_size
-        c = self.backend.cluster
-        for address in self.order:
-            try:
-                size = await c.call(address, lambda cl: cl.exists(self.chunk_id))
-            except NodeError:
-                self.unreachable.add(address)
-                continue
-            except ChunkCorrupt:
-                self.corrupt.add(address)
-                continue
-            if size is not None:
-                self._file_size = size
-                return size
-        raise self._failure()
+        """The length of the chunk's fragment files (every one has the same)."""
+        if self._file_size is None:
+            c = self.backend.cluster
+            self._file_size = await self._first(
+                lambda address: c.call(address, lambda cl: cl.exists(self.chunk_id))
+            )
+        return self._file_size
 
     async def footer(self) -> Footer:
         """The footer of the first fragment that gives one (a read to the chunk's end)."""
         c = self.backend.cluster
         size = await self.file_size()
-        for address in self.order:
-            try:
-                raw = await read_range(c, address, self.chunk_id, size - FOOTER_SIZE, FOOTER_SIZE)
-                return Footer.unpack(raw)
-            except NodeError:
-                self.unreachable.add(address)
-            except (ChunkCorrupt, ChunkNotFound, ValueError):
-                continue
+
+        async def one(address: str) -> Footer:
+            return Footer.unpack(
+                await read_range(c, address, self.chunk_id, size - FOOTER_SIZE, FOOTER_SIZE)
+            )
+
+        return await self._first(one)
+
+    async def _first(self, ask: Callable[[str], Awaitable[T | None]]) -> T:
+        """The first answer (not None) of ``ask`` to the nodes in order: one node at a time, one
+        more each time a node fails, has nothing, or is silent for ``hedge_after`` seconds."""
+        queue = list(self.order)
+        pending: dict[asyncio.Task[T | None], str] = {}
+
+        def launch() -> None:
+            if queue:
+                address = queue.pop(0)
+                pending[asyncio.create_task(_awaited(ask(address)))] = address
+
+        launch()
+        try:
+            while pending:
+                done, _ = await asyncio.wait(
+                    pending, timeout=self.backend.hedge_after, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not done:
+                    launch()
+                    continue
+                for task in done:
+                    address = pending.pop(task)
+                    try:
+                        answer = task.result()
+                    except NodeError:
+                        self.unreachable.add(address)
+                    except (StorageError, ValueError):
+                        self.corrupt.add(address)
+                    else:
+                        if answer is not None:
+                            return answer
+                    launch()
+        finally:
+            self.backend.abandon(pending)
         raise self._failure()
 
     async def stripes(self, a: int, b: int) -> bytes:
@@ -348,9 +391,7 @@ class _Reader:
                     self.order.remove(address)
                     launch()
         finally:
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+            self.backend.abandon(pending)
         if len(got) < codec.k:
             raise self._failure()
         # the nodes that served go first next window (data fragments stay first)
@@ -372,6 +413,21 @@ class _Reader:
         if self.corrupt:
             return ChunkCorrupt(f"chunk {self.chunk_id}: too few good fragments")
         return ChunkNotFound(f"chunk {self.chunk_id} not found on enough storage nodes")
+
+
+async def _awaited(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _quiet(tasks: set[asyncio.Task[Any]]) -> Callable[[asyncio.Task[Any]], None]:
+    """A done-callback that forgets an abandoned task and takes its outcome (nobody awaits it)."""
+
+    def done(task: asyncio.Task[Any]) -> None:
+        tasks.discard(task)
+        if not task.cancelled():
+            task.exception()
+
+    return done
 
 
 async def _one(data: bytes) -> AsyncIterator[bytes]:
