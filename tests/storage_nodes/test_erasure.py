@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
+from lightningstor_client import AsyncLightningStorClient
 from lightningstor_storage import ChunkInfo, StorageUnavailable, new_chunk_id
 from lightningstor_storage.erasure import Codec, ErasureBackend, Footer
 from lightningstor_storage.erasure.codec import FOOTER_SIZE
 from lightningstor_storage.replicated import Cluster, Node
 from lightningstor_types.config import DistributedSettings
+from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
+from tests.integration.server import running_server
 from tests.storage_nodes.conftest import until_answers
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
 
@@ -239,3 +243,44 @@ async def test_a_hung_node_is_hedged_around(nodes: list[NodeProcess]) -> None:
         assert got == data
     finally:
         await backend.close()
+
+
+async def test_server_with_policy_erasure_over_two_and_three_lost_nodes(
+    nodes: list[NodeProcess], tmp_path: Path
+) -> None:
+    """A real server configured with ``policy = "erasure"``: objects (inline, one chunk, several)
+    are stored as fragments and read back, whole and ranged, with two nodes down; with a third
+    down a PUT is ServiceUnavailable and leaves no object."""
+    config = tmp_path / "server.toml"
+    lines = ["[storage]", 'backend = "distributed"', 'chunk_size = "1MiB"']
+    lines += ["[storage.distributed]", 'policy = "erasure"', "request_timeout_seconds = 10"]
+    for node in nodes:
+        lines += ["[[storage.distributed.nodes]]", f'address = "{node.address}"']
+    config.write_text("\n".join(lines) + "\n")
+    objects = {f"k{i}": os.urandom(size) for i, size in enumerate((100, 300_000, 5 * MIB // 2))}
+    before = {p for n in nodes for p in n.chunk_files().values()}  # the module's other tests'
+    with running_server(tmp_path / "server", args=["--config", str(config)]) as server:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as c:
+            await c.create_bucket("ecb")
+            for key, data in objects.items():
+                await c.put_object("ecb", key, data)
+            big = objects["k2"]
+            fragments = [p for n in nodes for p in n.chunk_files().values() if p not in before]
+            ids = {p.name for p in fragments}
+            assert len(fragments) == 6 * 4  # one chunk of k1, three of k2, six fragments each
+            assert sum(p.stat().st_size for p in fragments) < 1.55 * (300_000 + len(big))
+            nodes[0].kill()
+            nodes[3].kill()
+            for key, data in objects.items():
+                async with await c.get_object("ecb", key) as stream:
+                    assert b"".join([p async for p in stream]) == data
+            async with await c.get_object("ecb", "k2", range=(MIB - 10, 2 * MIB + 9)) as stream:
+                assert b"".join([p async for p in stream]) == big[MIB - 10 : 2 * MIB + 10]
+            nodes[5].kill()
+            with pytest.raises(ServiceUnavailable):
+                await c.put_object("ecb", "k3", os.urandom(MIB + 5))
+            with pytest.raises(NoSuchKey):
+                await c.head_object("ecb", "k3")
+            alive = [n for n in nodes if n.running]
+            new = {p.name for n in alive for p in n.chunk_files().values() if p not in before}
+            assert new <= ids
