@@ -436,6 +436,16 @@ class DistributedSettings(_Section):
     """Read rate of the background scrub and re-replication; 0 = scrubbing off."""
     tls: ClientTlsSettings | None = None
     """TLS toward the storage nodes; absent = plain TCP."""
+    policy: Literal["replicated", "erasure"] = "replicated"
+    """replicated = replication_factor copies of each chunk; erasure = Reed-Solomon fragments."""
+    erasure_data_fragments: int = Field(default=4, ge=2, le=16)
+    """Erasure policy: the k data fragments a chunk is cut into (any k of k + m rebuild it)."""
+    erasure_parity_fragments: int = Field(default=2, ge=1, le=8)
+    """Erasure policy: the m parity fragments (m nodes may be lost)."""
+    erasure_write_margin: int = Field(default=1, ge=1)
+    """Erasure policy: fragments beyond k fsynced before a write succeeds (at most m)."""
+    erasure_hedge_after_seconds: PositiveSeconds = 0.5
+    """Erasure policy: a fragment read not answered by then gets a hedged read of another."""
 
     @property
     def effective_write_quorum(self) -> int:
@@ -459,7 +469,49 @@ class DistributedSettings(_Section):
             seen.add(node.address)
             if self.placement_strategy == "zone_aware" and not node.zone:
                 raise FieldError(("nodes", i, "zone"), 'required by placement "zone_aware"')
+        if self.policy == "erasure":
+            self._check_erasure()
         return self
+
+    def _check_erasure(self) -> None:
+        k, m = self.erasure_data_fragments, self.erasure_parity_fragments
+        if self.erasure_write_margin > m:
+            raise FieldError(
+                "erasure_write_margin",
+                f"must be at most erasure_parity_fragments ({m}), got {self.erasure_write_margin}",
+            )
+        if self.nodes and len(self.nodes) < k + m:
+            raise FieldError(
+                "nodes", f"erasure {k}+{m} needs at least {k + m} nodes, got {len(self.nodes)}"
+            )
+        sizes: dict[str, int] = {}
+        for node in self.nodes:
+            if node.zone:
+                sizes[node.zone] = sizes.get(node.zone, 0) + 1
+        if not sizes:
+            return
+        if self.placement_strategy != "zone_aware":
+            raise FieldError(
+                "placement_strategy",
+                'erasure coding over zones needs "zone_aware" placement, so that the loss '
+                f"of one zone loses at most {m} fragments",
+            )
+        # zone_aware deals fragments one per zone and round while a zone has nodes left
+        taken = dict.fromkeys(sizes, 0)
+        dealt = 0
+        while dealt < k + m:
+            for zone in sizes:
+                if dealt < k + m and taken[zone] < sizes[zone]:
+                    taken[zone] += 1
+                    dealt += 1
+        zone, most = max(taken.items(), key=lambda item: item[1])
+        if most > m:
+            raise FieldError(
+                "nodes",
+                f"erasure {k}+{m} over these zones puts {most} fragments of a chunk in zone "
+                f"{zone!r}, more than the {m} a chunk can lose: add zones or nodes in the "
+                "smaller zones, or parity",
+            )
 
 
 INLINE_MAX_BYTES_LIMIT = 64 * KiB

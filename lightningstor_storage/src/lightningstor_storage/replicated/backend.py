@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Coroutine, Sequence
 from functools import partial
 from typing import Any, Literal
 
@@ -113,8 +113,6 @@ class ReplicatedBackend:
                 f"{len(targets)} storage nodes can take writes, "
                 f"the write quorum is {c.write_quorum}"
             )
-        fanout: Fanout | None = None
-        stream: AsyncIterable[bytes] | None = None
         if isinstance(data, bytes | bytearray | memoryview):
             body = bytes(data)
             size, crc = len(body), crc32c(body)
@@ -122,16 +120,38 @@ class ReplicatedBackend:
                 a: asyncio.create_task(c.call(a, lambda cl: cl.put(chunk_id, body, crc)))
                 for a in targets
             }
+            acked, _ = await self._complete_put(chunk_id, targets, tasks, None)
         else:  # streamed as it arrives; the trailer carries size and CRC32C
-            stream = data
             fanout = Fanout(targets, c.write_quorum, c.timeout)
-            tasks = {
-                a: asyncio.create_task(self._put_streamed(fanout, a, chunk_id)) for a in targets
-            }
-            self._spawn(fanout.guard(tasks, lambda a: c.failed(a, NodeError(f"{a}: put stalled"))))
+            tasks = self._start_streams(fanout, chunk_id)
+            acked, (size, crc) = await self._complete_put(
+                chunk_id, targets, tasks, self._feed(fanout, fanout.feed(data))
+            )
+        return ChunkInfo(chunk_id, size, crc, tuple(a for a in targets if a in acked))
+
+    def _start_streams(self, fanout: Fanout, chunk_id: str) -> dict[str, asyncio.Task[None]]:
+        """One streamed put per replica of ``fanout``, with the guard that cuts stalled ones."""
+        c = self.cluster
+        tasks = {
+            a: asyncio.create_task(self._put_streamed(fanout, a, chunk_id)) for a in fanout.replicas
+        }
+        self._spawn(fanout.guard(tasks, lambda a: c.failed(a, NodeError(f"{a}: put stalled"))))
+        return tasks
+
+    async def _complete_put(
+        self,
+        chunk_id: str,
+        targets: Sequence[str],
+        tasks: dict[str, asyncio.Task[None]],
+        feed: Awaitable[tuple[int, int]] | None,
+    ) -> tuple[list[str], tuple[int, int]]:
+        """Feed the streams (if ``feed``), wait for the write quorum; the nodes that acknowledged
+        and what ``feed`` returned. Below the quorum: StorageUnavailable, nothing left behind."""
+        c = self.cluster
+        fed = (0, 0)
         try:
-            if fanout is not None and stream is not None:
-                size, crc = await self._feed(fanout, stream)
+            if feed is not None:
+                fed = await feed
             acked, errors = await self._quorum(tasks)
         except asyncio.CancelledError:
             await self._abandon(chunk_id, targets, tasks, cancel=True)
@@ -154,7 +174,7 @@ class ReplicatedBackend:
             for task in late:
                 self._track(task)
                 task.add_done_callback(partial(self._late_done, chunk_id))
-        return ChunkInfo(chunk_id, size, crc, tuple(a for a in targets if a in acked))
+        return acked, fed
 
     def _late_done(self, chunk_id: str, task: asyncio.Task[None]) -> None:
         late = self._late.get(chunk_id)
@@ -171,10 +191,10 @@ class ReplicatedBackend:
             replica.end()
 
     @staticmethod
-    async def _feed(fanout: Fanout, data: AsyncIterable[bytes]) -> tuple[int, int]:
-        """Stream ``data`` to the replicas; (size, CRC32C), or (-1, 0) if the quorum was lost."""
+    async def _feed(fanout: Fanout, feeding: Awaitable[tuple[int, int]]) -> tuple[int, int]:
+        """Await the feeding of ``fanout``; (size, CRC32C), or (-1, 0) if the quorum was lost."""
         try:
-            return await fanout.feed(data)
+            return await feeding
         except QuorumLostError:
             fanout.abort()
             return -1, 0

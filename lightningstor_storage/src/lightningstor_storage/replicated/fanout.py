@@ -108,18 +108,25 @@ class Fanout:
             message = pb.PutChunkRequest(content=piece)
             for replica in self.live():
                 replica.push(message)
-            await self._pace(count - WINDOW)
+            await self.pace(count - WINDOW)
         trailer = pb.PutChunkRequest(trailer=pb.PutChunkTrailer(size=size, crc32c=crc))
         for replica in self.live():
             replica.push(trailer)
         return size, crc
+
+    def send(self, messages: Mapping[str, pb.PutChunkRequest]) -> None:
+        """Queue live replicas their own message (erasure coding: one fragment each)."""
+        for replica in self.live():
+            message = messages.get(replica.address)
+            if message is not None:
+                replica.push(message)
 
     def abort(self) -> None:
         """End every live replica's put without a trailer: each node refuses it, keeps nothing."""
         for replica in self.live():
             replica.push(None)
 
-    async def _pace(self, upto: int) -> None:
+    async def pace(self, upto: int) -> None:
         """Wait until the quorum's replicas took the first ``upto`` pieces."""
         while True:
             live = self.live()
