@@ -30,6 +30,8 @@ class Action(enum.StrEnum):
     BUCKETS_VERSIONING_WRITE = "lightningstor:buckets:versioning:write"
     BUCKETS_TAGGING_READ = "lightningstor:buckets:tagging:read"
     BUCKETS_TAGGING_WRITE = "lightningstor:buckets:tagging:write"
+    BUCKETS_LIFECYCLE_READ = "lightningstor:buckets:lifecycle:read"
+    BUCKETS_LIFECYCLE_WRITE = "lightningstor:buckets:lifecycle:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -73,6 +75,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketTagging": _A.BUCKETS_TAGGING_READ,
         "PutBucketTagging": _A.BUCKETS_TAGGING_WRITE,
         "DeleteBucketTagging": _A.BUCKETS_TAGGING_WRITE,
+        "GetBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_READ,
+        "PutBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
+        "DeleteBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,

@@ -425,6 +425,14 @@ def _delete_error(
     )
 
 
+async def delete_key_or_version(
+    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+) -> object_pb2.DeletedObject:
+    """The delete of a user's DeleteObject (with or without a version id), for the core's own
+    callers (the lifecycle worker): every rule a user's delete meets applies."""
+    return await _delete(cc, ctx, ref, key, version)
+
+
 async def _delete(
     cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
 ) -> object_pb2.DeletedObject:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from lightningstor_s3.handlers import buckets, copy, listing, multipart, objects, tagging
+from lightningstor_s3.handlers import (
+    buckets,
+    copy,
+    lifecycle,
+    listing,
+    multipart,
+    objects,
+    tagging,
+)
 from lightningstor_s3.handlers.base import Handler, S3Call
 from lightningstor_s3.router import Endpoint
 
@@ -23,6 +31,9 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.GET_BUCKET_TAGGING: buckets.get_bucket_tagging,
         E.PUT_BUCKET_TAGGING: buckets.put_bucket_tagging,
         E.DELETE_BUCKET_TAGGING: buckets.delete_bucket_tagging,
+        E.GET_BUCKET_LIFECYCLE: lifecycle.get_bucket_lifecycle,
+        E.PUT_BUCKET_LIFECYCLE: lifecycle.put_bucket_lifecycle,
+        E.DELETE_BUCKET_LIFECYCLE: lifecycle.delete_bucket_lifecycle,
         E.LIST_OBJECTS: listing.list_objects,
         E.LIST_OBJECTS_V2: listing.list_objects_v2,
         E.LIST_OBJECT_VERSIONS: listing.list_object_versions,

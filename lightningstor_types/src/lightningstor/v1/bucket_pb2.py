@@ -24,55 +24,56 @@ _sym_db = _symbol_database.Default()
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
+from lightningstor.v1 import lifecycle_pb2 as lightningstor_dot_v1_dot_lifecycle__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/bucket.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\"\xba\x01\n\nBucketInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05scope\x18\x02 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x36\n\nversioning\x18\x05 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x80\x01\n\x13\x43reateBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12#\n\x04tags\x18\x04 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"D\n\x14\x43reateBucketResponse\x12,\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1c.lightningstor.v1.BucketInfo\"I\n\x11HeadBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"B\n\x12HeadBucketResponse\x12,\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1c.lightningstor.v1.BucketInfo\"K\n\x13\x44\x65leteBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse\"}\n\x12ListBucketsRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x13\n\x0bmax_buckets\x18\x03 \x01(\x05\x12\x1a\n\x12\x63ontinuation_token\x18\x04 \x01(\t\"\x8d\x01\n\x13ListBucketsResponse\x12-\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1c.lightningstor.v1.BucketInfo\x12\x1f\n\x17next_continuation_token\x18\x02 \x01(\t\x12&\n\x05owner\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Owner\"R\n\x1aGetBucketVersioningRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"Q\n\x1bGetBucketVersioningResponse\x12\x32\n\x06status\x18\x01 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x86\x01\n\x1aPutBucketVersioningRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x32\n\x06status\x18\x03 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x1d\n\x1bPutBucketVersioningResponse\"O\n\x17GetBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"?\n\x18GetBucketTaggingResponse\x12#\n\x04tags\x18\x01 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"t\n\x17PutBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04tags\x18\x03 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"\x1a\n\x18PutBucketTaggingResponse\"R\n\x1a\x44\x65leteBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1d\n\x1b\x44\x65leteBucketTaggingResponse*u\n\x10VersioningStatus\x12!\n\x1dVERSIONING_STATUS_UNVERSIONED\x10\x00\x12\x1d\n\x19VERSIONING_STATUS_ENABLED\x10\x01\x12\x1f\n\x1bVERSIONING_STATUS_SUSPENDED\x10\x02\x32\xb4\x07\n\rBucketService\x12]\n\x0c\x43reateBucket\x12%.lightningstor.v1.CreateBucketRequest\x1a&.lightningstor.v1.CreateBucketResponse\x12W\n\nHeadBucket\x12#.lightningstor.v1.HeadBucketRequest\x1a$.lightningstor.v1.HeadBucketResponse\x12]\n\x0c\x44\x65leteBucket\x12%.lightningstor.v1.DeleteBucketRequest\x1a&.lightningstor.v1.DeleteBucketResponse\x12Z\n\x0bListBuckets\x12$.lightningstor.v1.ListBucketsRequest\x1a%.lightningstor.v1.ListBucketsResponse\x12r\n\x13GetBucketVersioning\x12,.lightningstor.v1.GetBucketVersioningRequest\x1a-.lightningstor.v1.GetBucketVersioningResponse\x12r\n\x13PutBucketVersioning\x12,.lightningstor.v1.PutBucketVersioningRequest\x1a-.lightningstor.v1.PutBucketVersioningResponse\x12i\n\x10GetBucketTagging\x12).lightningstor.v1.GetBucketTaggingRequest\x1a*.lightningstor.v1.GetBucketTaggingResponse\x12i\n\x10PutBucketTagging\x12).lightningstor.v1.PutBucketTaggingRequest\x1a*.lightningstor.v1.PutBucketTaggingResponse\x12r\n\x13\x44\x65leteBucketTagging\x12,.lightningstor.v1.DeleteBucketTaggingRequest\x1a-.lightningstor.v1.DeleteBucketTaggingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/bucket.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\x1a lightningstor/v1/lifecycle.proto\"\xba\x01\n\nBucketInfo\x12\x0c\n\x04name\x18\x01 \x01(\t\x12&\n\x05scope\x18\x02 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x36\n\nversioning\x18\x05 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x80\x01\n\x13\x43reateBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12#\n\x04tags\x18\x04 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"D\n\x14\x43reateBucketResponse\x12,\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1c.lightningstor.v1.BucketInfo\"I\n\x11HeadBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"B\n\x12HeadBucketResponse\x12,\n\x06\x62ucket\x18\x01 \x01(\x0b\x32\x1c.lightningstor.v1.BucketInfo\"K\n\x13\x44\x65leteBucketRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x16\n\x14\x44\x65leteBucketResponse\"}\n\x12ListBucketsRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06prefix\x18\x02 \x01(\t\x12\x13\n\x0bmax_buckets\x18\x03 \x01(\x05\x12\x1a\n\x12\x63ontinuation_token\x18\x04 \x01(\t\"\x8d\x01\n\x13ListBucketsResponse\x12-\n\x07\x62uckets\x18\x01 \x03(\x0b\x32\x1c.lightningstor.v1.BucketInfo\x12\x1f\n\x17next_continuation_token\x18\x02 \x01(\t\x12&\n\x05owner\x18\x03 \x01(\x0b\x32\x17.lightningstor.v1.Owner\"R\n\x1aGetBucketVersioningRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"Q\n\x1bGetBucketVersioningResponse\x12\x32\n\x06status\x18\x01 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x86\x01\n\x1aPutBucketVersioningRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x32\n\x06status\x18\x03 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\"\x1d\n\x1bPutBucketVersioningResponse\"O\n\x17GetBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"?\n\x18GetBucketTaggingResponse\x12#\n\x04tags\x18\x01 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"t\n\x17PutBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04tags\x18\x03 \x03(\x0b\x32\x15.lightningstor.v1.Tag\"\x1a\n\x18PutBucketTaggingResponse\"R\n\x1a\x44\x65leteBucketTaggingRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"\x1d\n\x1b\x44\x65leteBucketTaggingResponse*u\n\x10VersioningStatus\x12!\n\x1dVERSIONING_STATUS_UNVERSIONED\x10\x00\x12\x1d\n\x19VERSIONING_STATUS_ENABLED\x10\x01\x12\x1f\n\x1bVERSIONING_STATUS_SUSPENDED\x10\x02\x32\x88\x0b\n\rBucketService\x12]\n\x0c\x43reateBucket\x12%.lightningstor.v1.CreateBucketRequest\x1a&.lightningstor.v1.CreateBucketResponse\x12W\n\nHeadBucket\x12#.lightningstor.v1.HeadBucketRequest\x1a$.lightningstor.v1.HeadBucketResponse\x12]\n\x0c\x44\x65leteBucket\x12%.lightningstor.v1.DeleteBucketRequest\x1a&.lightningstor.v1.DeleteBucketResponse\x12Z\n\x0bListBuckets\x12$.lightningstor.v1.ListBucketsRequest\x1a%.lightningstor.v1.ListBucketsResponse\x12r\n\x13GetBucketVersioning\x12,.lightningstor.v1.GetBucketVersioningRequest\x1a-.lightningstor.v1.GetBucketVersioningResponse\x12r\n\x13PutBucketVersioning\x12,.lightningstor.v1.PutBucketVersioningRequest\x1a-.lightningstor.v1.PutBucketVersioningResponse\x12i\n\x10GetBucketTagging\x12).lightningstor.v1.GetBucketTaggingRequest\x1a*.lightningstor.v1.GetBucketTaggingResponse\x12i\n\x10PutBucketTagging\x12).lightningstor.v1.PutBucketTaggingRequest\x1a*.lightningstor.v1.PutBucketTaggingResponse\x12r\n\x13\x44\x65leteBucketTagging\x12,.lightningstor.v1.DeleteBucketTaggingRequest\x1a-.lightningstor.v1.DeleteBucketTaggingResponse\x12\x96\x01\n\x1fGetBucketLifecycleConfiguration\x12\x38.lightningstor.v1.GetBucketLifecycleConfigurationRequest\x1a\x39.lightningstor.v1.GetBucketLifecycleConfigurationResponse\x12\x96\x01\n\x1fPutBucketLifecycleConfiguration\x12\x38.lightningstor.v1.PutBucketLifecycleConfigurationRequest\x1a\x39.lightningstor.v1.PutBucketLifecycleConfigurationResponse\x12\x9f\x01\n\"DeleteBucketLifecycleConfiguration\x12;.lightningstor.v1.DeleteBucketLifecycleConfigurationRequest\x1a<.lightningstor.v1.DeleteBucketLifecycleConfigurationResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightningstor.v1.bucket_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VERSIONINGSTATUS']._serialized_start=1762
-  _globals['_VERSIONINGSTATUS']._serialized_end=1879
-  _globals['_BUCKETINFO']._serialized_start=116
-  _globals['_BUCKETINFO']._serialized_end=302
-  _globals['_CREATEBUCKETREQUEST']._serialized_start=305
-  _globals['_CREATEBUCKETREQUEST']._serialized_end=433
-  _globals['_CREATEBUCKETRESPONSE']._serialized_start=435
-  _globals['_CREATEBUCKETRESPONSE']._serialized_end=503
-  _globals['_HEADBUCKETREQUEST']._serialized_start=505
-  _globals['_HEADBUCKETREQUEST']._serialized_end=578
-  _globals['_HEADBUCKETRESPONSE']._serialized_start=580
-  _globals['_HEADBUCKETRESPONSE']._serialized_end=646
-  _globals['_DELETEBUCKETREQUEST']._serialized_start=648
-  _globals['_DELETEBUCKETREQUEST']._serialized_end=723
-  _globals['_DELETEBUCKETRESPONSE']._serialized_start=725
-  _globals['_DELETEBUCKETRESPONSE']._serialized_end=747
-  _globals['_LISTBUCKETSREQUEST']._serialized_start=749
-  _globals['_LISTBUCKETSREQUEST']._serialized_end=874
-  _globals['_LISTBUCKETSRESPONSE']._serialized_start=877
-  _globals['_LISTBUCKETSRESPONSE']._serialized_end=1018
-  _globals['_GETBUCKETVERSIONINGREQUEST']._serialized_start=1020
-  _globals['_GETBUCKETVERSIONINGREQUEST']._serialized_end=1102
-  _globals['_GETBUCKETVERSIONINGRESPONSE']._serialized_start=1104
-  _globals['_GETBUCKETVERSIONINGRESPONSE']._serialized_end=1185
-  _globals['_PUTBUCKETVERSIONINGREQUEST']._serialized_start=1188
-  _globals['_PUTBUCKETVERSIONINGREQUEST']._serialized_end=1322
-  _globals['_PUTBUCKETVERSIONINGRESPONSE']._serialized_start=1324
-  _globals['_PUTBUCKETVERSIONINGRESPONSE']._serialized_end=1353
-  _globals['_GETBUCKETTAGGINGREQUEST']._serialized_start=1355
-  _globals['_GETBUCKETTAGGINGREQUEST']._serialized_end=1434
-  _globals['_GETBUCKETTAGGINGRESPONSE']._serialized_start=1436
-  _globals['_GETBUCKETTAGGINGRESPONSE']._serialized_end=1499
-  _globals['_PUTBUCKETTAGGINGREQUEST']._serialized_start=1501
-  _globals['_PUTBUCKETTAGGINGREQUEST']._serialized_end=1617
-  _globals['_PUTBUCKETTAGGINGRESPONSE']._serialized_start=1619
-  _globals['_PUTBUCKETTAGGINGRESPONSE']._serialized_end=1645
-  _globals['_DELETEBUCKETTAGGINGREQUEST']._serialized_start=1647
-  _globals['_DELETEBUCKETTAGGINGREQUEST']._serialized_end=1729
-  _globals['_DELETEBUCKETTAGGINGRESPONSE']._serialized_start=1731
-  _globals['_DELETEBUCKETTAGGINGRESPONSE']._serialized_end=1760
-  _globals['_BUCKETSERVICE']._serialized_start=1882
-  _globals['_BUCKETSERVICE']._serialized_end=2830
+  _globals['_VERSIONINGSTATUS']._serialized_start=1796
+  _globals['_VERSIONINGSTATUS']._serialized_end=1913
+  _globals['_BUCKETINFO']._serialized_start=150
+  _globals['_BUCKETINFO']._serialized_end=336
+  _globals['_CREATEBUCKETREQUEST']._serialized_start=339
+  _globals['_CREATEBUCKETREQUEST']._serialized_end=467
+  _globals['_CREATEBUCKETRESPONSE']._serialized_start=469
+  _globals['_CREATEBUCKETRESPONSE']._serialized_end=537
+  _globals['_HEADBUCKETREQUEST']._serialized_start=539
+  _globals['_HEADBUCKETREQUEST']._serialized_end=612
+  _globals['_HEADBUCKETRESPONSE']._serialized_start=614
+  _globals['_HEADBUCKETRESPONSE']._serialized_end=680
+  _globals['_DELETEBUCKETREQUEST']._serialized_start=682
+  _globals['_DELETEBUCKETREQUEST']._serialized_end=757
+  _globals['_DELETEBUCKETRESPONSE']._serialized_start=759
+  _globals['_DELETEBUCKETRESPONSE']._serialized_end=781
+  _globals['_LISTBUCKETSREQUEST']._serialized_start=783
+  _globals['_LISTBUCKETSREQUEST']._serialized_end=908
+  _globals['_LISTBUCKETSRESPONSE']._serialized_start=911
+  _globals['_LISTBUCKETSRESPONSE']._serialized_end=1052
+  _globals['_GETBUCKETVERSIONINGREQUEST']._serialized_start=1054
+  _globals['_GETBUCKETVERSIONINGREQUEST']._serialized_end=1136
+  _globals['_GETBUCKETVERSIONINGRESPONSE']._serialized_start=1138
+  _globals['_GETBUCKETVERSIONINGRESPONSE']._serialized_end=1219
+  _globals['_PUTBUCKETVERSIONINGREQUEST']._serialized_start=1222
+  _globals['_PUTBUCKETVERSIONINGREQUEST']._serialized_end=1356
+  _globals['_PUTBUCKETVERSIONINGRESPONSE']._serialized_start=1358
+  _globals['_PUTBUCKETVERSIONINGRESPONSE']._serialized_end=1387
+  _globals['_GETBUCKETTAGGINGREQUEST']._serialized_start=1389
+  _globals['_GETBUCKETTAGGINGREQUEST']._serialized_end=1468
+  _globals['_GETBUCKETTAGGINGRESPONSE']._serialized_start=1470
+  _globals['_GETBUCKETTAGGINGRESPONSE']._serialized_end=1533
+  _globals['_PUTBUCKETTAGGINGREQUEST']._serialized_start=1535
+  _globals['_PUTBUCKETTAGGINGREQUEST']._serialized_end=1651
+  _globals['_PUTBUCKETTAGGINGRESPONSE']._serialized_start=1653
+  _globals['_PUTBUCKETTAGGINGRESPONSE']._serialized_end=1679
+  _globals['_DELETEBUCKETTAGGINGREQUEST']._serialized_start=1681
+  _globals['_DELETEBUCKETTAGGINGREQUEST']._serialized_end=1763
+  _globals['_DELETEBUCKETTAGGINGRESPONSE']._serialized_start=1765
+  _globals['_DELETEBUCKETTAGGINGRESPONSE']._serialized_end=1794
+  _globals['_BUCKETSERVICE']._serialized_start=1916
+  _globals['_BUCKETSERVICE']._serialized_end=3332
 # @@protoc_insertion_point(module_scope)
