@@ -56,9 +56,7 @@ def test_put_get_delete_round_trip(s3: Any, bucket: str) -> None:
     assert _code(none) == "NoSuchLifecycleConfiguration"
     assert none.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
 
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket, LifecycleConfiguration={"Rules": RULES}
-    )
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": RULES})
     got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert [r["ID"] for r in got] == ["logs", "tmp-big", "markers", "dm"]
     assert got[0]["Filter"] == {"Prefix": "logs/"}
@@ -163,7 +161,9 @@ REFUSED = [
     pytest.param(
         [
             _rule(
-                Filter={"And": {"Prefix": "", "ObjectSizeGreaterThan": 10, "ObjectSizeLessThan": 5}},
+                Filter={
+                    "And": {"Prefix": "", "ObjectSizeGreaterThan": 10, "ObjectSizeLessThan": 5}
+                },
                 Expiration={"Days": 1},
             )
         ],

@@ -17,6 +17,8 @@ at roughly the same rate. etcd's own leases would serve on etcd only; this serve
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 import uuid
 from collections.abc import Callable
@@ -41,7 +43,8 @@ class Lease:
         self._store = store
         self._key = key
         self.term = term_seconds
-        self.holder = holder or uuid.uuid4().hex
+        # Host and pid first: an operator (or a test) reading the record sees who holds it.
+        self.holder = holder or f"{socket.gethostname()}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
         self._clock = clock
         self._revision = 0
         """The revision of our last write (0: we do not hold it)."""
