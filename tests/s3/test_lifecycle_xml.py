@@ -39,18 +39,32 @@ def _doc(rule: str) -> bytes:
 
 
 GOOD = "<ID>kept</ID><Status>Enabled</Status><Filter/><Expiration><Days>9</Days></Expiration>"
+ON = "<ID>a</ID><Status>Enabled</Status>"
+DAY1 = "<Expiration><Days>1</Days></Expiration>"
+TAG = "<Tag><Key>k</Key><Value>v</Value></Tag>"
+RULE = f"<Rule>{GOOD}</Rule>"
 
 MALFORMED = [
     pytest.param(b"<LifecycleConfiguration></LifecycleConfiguration>", id="no-rule"),
-    pytest.param(_doc("<ID>a</ID><Status>On</Status><Filter/><Expiration><Days>1</Days></Expiration>"), id="status"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Expiration><Days>1</Days></Expiration>"), id="no-filter"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter><Prefix>a</Prefix><Tag><Key>k</Key><Value>v</Value></Tag></Filter><Expiration><Days>1</Days></Expiration>"), id="filter-two-conditions"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter/><Expiration><Days>x</Days></Expiration>"), id="days-not-integer"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter/><Expiration><Days>99999999999</Days></Expiration>"), id="days-too-big"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter/><Expiration><Days>1</Days><Date>2030-01-01T00:00:00Z</Date></Expiration>"), id="days-and-date"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter/><Expiration><Date>tomorrow</Date></Expiration>"), id="date-not-a-date"),
-    pytest.param(_doc("<ID>a</ID><Status>Enabled</Status><Filter/><Prefix>x</Prefix><Expiration><Days>1</Days></Expiration>"), id="filter-and-prefix"),
-    pytest.param(b"<LifecycleConfiguration>" + _doc(GOOD)[24:-25] * 1001 + b"</LifecycleConfiguration>", id="1001-rules"),
+    pytest.param(_doc("<ID>a</ID><Status>On</Status><Filter/>" + DAY1), id="status"),
+    pytest.param(_doc(ON + DAY1), id="no-filter"),
+    pytest.param(_doc(ON + f"<Filter><Prefix>a</Prefix>{TAG}</Filter>" + DAY1), id="two-conds"),
+    pytest.param(_doc(ON + "<Filter/><Expiration><Days>x</Days></Expiration>"), id="days-not-int"),
+    pytest.param(
+        _doc(ON + "<Filter/><Expiration><Days>99999999999</Days></Expiration>"), id="days-too-big"
+    ),
+    pytest.param(
+        _doc(ON + "<Filter/><Expiration><Days>1</Days><Date>2030-01-01T00:00:00Z</Date>"
+             "</Expiration>"),
+        id="days-and-date",
+    ),
+    pytest.param(
+        _doc(ON + "<Filter/><Expiration><Date>tomorrow</Date></Expiration>"), id="date-not-a-date"
+    ),
+    pytest.param(_doc(ON + "<Filter/><Prefix>x</Prefix>" + DAY1), id="filter-and-prefix"),
+    pytest.param(
+        f"<LifecycleConfiguration>{RULE * 1001}</LifecycleConfiguration>".encode(), id="1001-rules"
+    ),
 ]  # fmt: skip
 
 
