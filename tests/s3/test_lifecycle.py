@@ -159,6 +159,9 @@ REFUSED = [
     pytest.param([_rule()], "InvalidRequest", id="no-action"),
     pytest.param([_rule(ID="x" * 256, Expiration={"Days": 1})], "InvalidArgument", id="long-id"),
     pytest.param(
+        [_rule(ID="a\r\nx-injected: 1", Expiration={"Days": 1})], "InvalidArgument", id="id-crlf"
+    ),
+    pytest.param(
         [
             _rule(
                 Filter={
@@ -187,3 +190,25 @@ def test_refused_configurations_change_nothing(
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     got = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert [r["ID"] for r in got] == ["kept"]
+
+
+def test_x_amz_expiration_on_put_head_get(s3: Any, bucket: str) -> None:
+    """As S3: the earliest expiration of a matching enabled rule, at midnight UTC after
+    creation + Days, with the rule's id; nothing for an object no rule expires."""
+    rules = [
+        _rule(ID="ten", Filter={"Prefix": "logs/"}, Expiration={"Days": 10}),
+        _rule(ID="three", Filter={"Prefix": "logs/a"}, Expiration={"Days": 3}),
+        _rule(ID="off", Status="Disabled", Filter={"Prefix": "logs/"}, Expiration={"Days": 1}),
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": rules})
+    put = s3.put_object(Bucket=bucket, Key="logs/a1", Body=b"x")
+    head = s3.head_object(Bucket=bucket, Key="logs/a1")
+    created = head["LastModified"]
+    due = (created + dt.timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
+    due += dt.timedelta(days=1)
+    expected = f'expiry-date="{due.strftime("%a, %d %b %Y %H:%M:%S GMT")}", rule-id="three"'
+    assert put["Expiration"] == expected
+    assert head["Expiration"] == expected
+    assert s3.get_object(Bucket=bucket, Key="logs/a1")["Expiration"] == expected
+    s3.put_object(Bucket=bucket, Key="other", Body=b"x")
+    assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")

@@ -12,6 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, lifecycle_pb2
 
 
@@ -75,6 +76,16 @@ def current_expiry(
         if best is None or at < best.at:
             best = Due(at, rule.id)
     return best
+
+
+def expiry_of(
+    rules: Sequence[lifecycle_pb2.LifecycleRule], rec: records_pb2.ObjectRecord, day: float
+) -> Due | None:
+    """When the current version ``rec`` expires (what S3's ``x-amz-expiration`` tells)."""
+    if not rules or rec.is_delete_marker:
+        return None
+    created = rec.last_modified.seconds + rec.last_modified.nanos / 1e9
+    return current_expiry(rules, rec.key, rec.size, rec.tags, created, day)
 
 
 def noncurrent_expiry(

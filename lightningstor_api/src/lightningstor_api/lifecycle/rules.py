@@ -35,6 +35,9 @@ def validate(rules: Sequence[lifecycle_pb2.LifecycleRule]) -> None:
                 ArgumentName="ID",
                 ArgumentValue=rule.id,
             )
+        if any(ord(c) < 0x20 or ord(c) == 0x7F for c in rule.id):
+            # The ID is sent back in the x-amz-expiration header: no line breaks in it.
+            raise InvalidArgument("ID must not contain control characters", ArgumentName="ID")
         if rule.id in ids:
             raise InvalidArgument(
                 "Rule ID must be unique. Found same ID for more than one rule",
