@@ -4,6 +4,11 @@ every configuration S3 refuses, refused with S3's error and nothing changed."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -212,3 +217,32 @@ def test_x_amz_expiration_on_put_head_get(s3: Any, bucket: str) -> None:
     assert s3.get_object(Bucket=bucket, Key="logs/a1")["Expiration"] == expected
     s3.put_object(Bucket=bucket, Key="other", Body=b"x")
     assert "Expiration" not in s3.head_object(Bucket=bucket, Key="other")
+
+
+def test_aws_cli_sets_and_reads_lifecycle(
+    s3_endpoint: str, admin_keys: dict[str, str], s3: Any, bucket: str, tmp_path: Path
+) -> None:
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": admin_keys["id"],
+        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    aws = [str(Path(sys.executable).with_name("aws")), "--endpoint-url", s3_endpoint, "s3api"]
+    (tmp_path / "lc.json").write_text(json.dumps({"Rules": RULES[:1]}))
+    subprocess.run(
+        [*aws, "put-bucket-lifecycle-configuration", "--bucket", bucket,
+         "--lifecycle-configuration", f"file://{tmp_path / 'lc.json'}"],
+        env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    out = subprocess.run(
+        [*aws, "get-bucket-lifecycle-configuration", "--bucket", bucket],
+        env=env, check=True, capture_output=True, timeout=120, text=True,
+    )  # fmt: skip
+    assert json.loads(out.stdout)["Rules"][0]["ID"] == "logs"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"] == {
+        "Days": 30
+    }
