@@ -116,7 +116,7 @@ class LifecycleWorker:
     async def _passes(self) -> None:
         while True:
             try:
-                progress = await self._progress()
+                progress = await self.progress()
                 wait = self._until_next_pass(progress)
                 if wait > 0:
                     await asyncio.sleep(min(wait, self.lease.renew_every))
@@ -139,7 +139,8 @@ class LifecycleWorker:
             )
         return finished + self._settings.interval_seconds - time.time() if finished else 0.0
 
-    async def _progress(self) -> records_pb2.LifecycleProgress:
+    async def progress(self) -> records_pb2.LifecycleProgress:
+        """Where the cluster's worker is (an empty record before the first pass)."""
         kv = await self._cc.store.get(self._cc.keys.lifecycle_progress())
         return (
             records_pb2.LifecycleProgress.FromString(kv.value)
