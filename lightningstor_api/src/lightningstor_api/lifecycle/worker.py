@@ -50,6 +50,13 @@ WORKER_PRINCIPAL = "lightningstor-lifecycle"
 """The principal id the worker's deletes carry (owner of the delete markers it writes)."""
 
 
+ACTION_CONCURRENCY = 16
+"""Deletes of one page in flight at once."""
+
+_Action = tuple[str, str, Act, str]
+"""(key, version id or "" for the current version, what, rule id)."""
+
+
 class LeaseLostError(Exception):
     """The lease went to another server (or could not be renewed): stop acting now."""
 
@@ -257,34 +264,50 @@ class LifecycleWorker:
         end = prefix_end(prefix)
         state: _KeyState | None = None
         now = time.time()
+        actions: list[_Action] = []
         while start < end:
             page = await self._cc.store.range(prefix, start=start, limit=self._settings.page_size)
+            done_key = progress.after_key
             for kv in page.kvs:
                 key, _sort_id = split_versioned(kv.key, prefix)
                 if state is None or state.key != key:
                     if state is not None:
-                        await self._finish_key(ref, rules, ctx, state)
-                        progress.after_key = state.key
+                        self._finish_key(rules, state, actions)
+                        done_key = state.key
                     state = _KeyState(key)
-                await self._version(ref, rules, ctx, state, kv, now)
+                self._version(rules, state, kv, now, actions)
                 _count("examined")
+            await self._apply(ctx, ref, actions)
+            progress.after_key = done_key
             if not page.more or not page.kvs:
                 break
             start = page.kvs[-1].key + b"\x00"
             await self._save(progress)
         if state is not None:
-            await self._finish_key(ref, rules, ctx, state)
+            self._finish_key(rules, state, actions)
+            await self._apply(ctx, ref, actions)
             progress.after_key = state.key
         await self._save(progress)
 
-    async def _version(
+    async def _apply(self, ctx: RequestContext, ref: BucketRef, actions: list[_Action]) -> None:
+        """Carry out a page's actions, several at a time (each commit waits for its fsync;
+        together they share group commits), then forget them."""
+        gate = asyncio.Semaphore(ACTION_CONCURRENCY)
+
+        async def one(action: _Action) -> None:
+            async with gate:
+                await self._act(ctx, ref, *action)
+
+        await asyncio.gather(*(one(a) for a in actions))
+        actions.clear()
+
+    def _version(
         self,
-        ref: BucketRef,
         rules: list[lifecycle_pb2.LifecycleRule],
-        ctx: RequestContext,
         state: _KeyState,
         kv: KeyValue,
         now: float,
+        actions: list[_Action],
     ) -> None:
         rec = records_pb2.ObjectRecord.FromString(kv.value)
         modified = _seconds(rec.last_modified)
@@ -298,28 +321,24 @@ class LifecycleWorker:
                 return
             due = evaluate.current_expiry(rules, state.key, rec.size, rec.tags, modified, self._day)
             if due is not None and due.at <= now:
-                await self._act(ctx, ref, state.key, "", Act.EXPIRE, due.rule_id)
+                actions.append((state.key, "", Act.EXPIRE, due.rule_id))
             return
         state.pending_marker = None
         due = evaluate.noncurrent_expiry(
             rules, state.key, rec.size, rec.tags, successor, position - 1, self._day
         )
         if due is not None and due.at <= now:
-            await self._act(ctx, ref, state.key, rec.version_id, Act.DELETE_NONCURRENT, due.rule_id)
+            actions.append((state.key, rec.version_id, Act.DELETE_NONCURRENT, due.rule_id))
 
-    async def _finish_key(
-        self,
-        ref: BucketRef,
-        rules: list[lifecycle_pb2.LifecycleRule],
-        ctx: RequestContext,
-        state: _KeyState,
+    def _finish_key(
+        self, rules: list[lifecycle_pb2.LifecycleRule], state: _KeyState, actions: list[_Action]
     ) -> None:
         if state.pending_marker is None or state.position != 1:
             return
         rule_id = evaluate.marker_rule(rules, state.key)
         if rule_id is not None:
             rec = records_pb2.ObjectRecord.FromString(state.pending_marker.value)
-            await self._act(ctx, ref, state.key, rec.version_id, Act.REMOVE_MARKER, rule_id)
+            actions.append((state.key, rec.version_id, Act.REMOVE_MARKER, rule_id))
 
     async def _act(
         self, ctx: RequestContext, ref: BucketRef, key: str, version_id: str, act: Act, rule: str
