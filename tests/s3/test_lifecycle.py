@@ -246,3 +246,23 @@ def test_aws_cli_sets_and_reads_lifecycle(
     assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"] == {
         "Days": 30
     }
+
+
+def test_a_thousand_rules_fit_and_an_oversized_configuration_is_refused(
+    s3: Any, bucket: str
+) -> None:
+    many = [
+        _rule(ID=f"rule-{i:04d}", Filter={"Prefix": f"p{i:04d}/"}, Expiration={"Days": 1 + i})
+        for i in range(1000)
+    ]
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": many})
+    assert len(s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]) == 1000
+    tag = {"Key": "k" * 128, "Value": "v" * 256}
+    big = [
+        _rule(ID=f"r{i}", Filter={"Tag": tag}, NoncurrentVersionExpiration={"NoncurrentDays": 1})
+        for i in range(400)
+    ]
+    with pytest.raises(ClientError) as refused:
+        s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": big})
+    assert _code(refused) == "MaxMessageLengthExceeded"
+    assert len(s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]) == 1000

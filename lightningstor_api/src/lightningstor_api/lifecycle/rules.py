@@ -15,10 +15,14 @@ from lightningstor_types.errors import (
     InvalidRequest,
     InvalidStorageClass,
     MalformedXML,
+    MaxMessageLengthExceeded,
 )
 from lightningstor_types.naming import validate_tags
 
 MAX_RULES = 1000
+MAX_ENCODED_BYTES = 128 * 1024
+"""Largest configuration kept: it lives in the bucket record, which every request on the bucket
+reads (1,000 rules with short prefixes encode to ~30 KiB)."""
 MAX_ID_LENGTH = 255
 _DAY_SECONDS = 86400
 
@@ -27,6 +31,10 @@ def validate(rules: Sequence[lifecycle_pb2.LifecycleRule]) -> None:
     """Raise the error S3 gives for the first mistake of ``rules``; nothing when they are valid."""
     if not rules or len(rules) > MAX_RULES:
         raise MalformedXML(f"A lifecycle configuration has 1 to {MAX_RULES} rules")
+    if sum(rule.ByteSize() for rule in rules) > MAX_ENCODED_BYTES:
+        raise MaxMessageLengthExceeded(
+            f"A lifecycle configuration is at most {MAX_ENCODED_BYTES // 1024} KiB encoded"
+        )
     ids: set[str] = set()
     for rule in rules:
         if len(rule.id) > MAX_ID_LENGTH:
