@@ -17,6 +17,7 @@ import pytest
 from lightningstor.meta.v1 import records_pb2
 from tests.fixtures.etcd import EtcdCluster, running_etcd
 from tests.integration.server import ServerProcess, running_server, start_server
+from tests.ops.test_observability import get, sample
 from tests.s3.conftest import make_client
 
 DEADLINE = 60.0  # guards against a hang only; a day is one second
@@ -49,6 +50,12 @@ def versions_of(s3: Any, bucket: str) -> list[tuple[str, bool]]:
     return [(v["Key"], False) for v in resp.get("Versions", [])] + [
         (m["Key"], True) for m in resp.get("DeleteMarkers", [])
     ]
+
+
+def metrics_page(server: ServerProcess) -> str:
+    status, body, _ = get("http://" + server.ports["s3"] + "/metrics")
+    assert status == 200
+    return body.decode()
 
 
 @pytest.fixture
@@ -86,6 +93,15 @@ def test_expired_objects_go_and_the_audit_names_the_rule(
     assert len(lines) == 5
     assert f"bucket/{bucket}/object/logs/0" in "".join(lines)
     assert "keep/a" not in "".join(lines)
+    # Progress and lag in the metrics (served on the S3 port).
+    page = metrics_page(server)
+    assert sample(page, "lightningstor_lifecycle_events_total", event="expire") == 5
+    assert sample(page, "lightningstor_lifecycle_events_total", event="examined") >= 7
+    assert sample(page, "lightningstor_lifecycle_leader") == 1
+    wait_for(
+        lambda: "lightningstor_lifecycle_lag_seconds " in metrics_page(server),
+        "no lag reported after a finished pass",
+    )
 
 
 def test_versioned_bucket_expires_to_markers_then_nothing(server: ServerProcess) -> None:
