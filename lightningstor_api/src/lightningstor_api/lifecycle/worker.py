@@ -33,7 +33,7 @@ from lightningstor_api.core.objects import delete_key_or_version
 from lightningstor_api.iam.audit import record as audit
 from lightningstor_api.lifecycle import evaluate
 from lightningstor_api.lifecycle.evaluate import Act
-from lightningstor_api.metadata import KeyValue, Put, prefix_end
+from lightningstor_api.metadata import KeyValue, Put, range_pages
 from lightningstor_api.metadata.lease import Lease
 from lightningstor_api.metrics import METRICS
 from lightningstor_api.tasks import cancel, log_failure
@@ -187,18 +187,15 @@ class LifecycleWorker:
         METRICS.gauges.lifecycle_lag_seconds = int(time.time() - _seconds(progress.pass_started))
         log.info("lifecycle: pass %d done", progress.passes_done)
 
-    async def _bucket_records(self, start: bytes) -> AsyncIterator[KeyValue]:
-        prefix = self._cc.keys.all_buckets_prefix()
-        end = prefix_end(prefix)
-        while True:
-            page = await self._cc.store.range(prefix, start=start, limit=self._settings.page_size)
+    def _bucket_records(self, start: bytes) -> AsyncIterator[KeyValue]:
+        return self._keys(self._cc.keys.all_buckets_prefix(), start)
+
+    async def _keys(self, prefix: bytes, start: bytes | None = None) -> AsyncIterator[KeyValue]:
+        """Every key under ``prefix`` from ``start``, a page at a time."""
+        pages = range_pages(self._cc.store, prefix, limit=self._settings.page_size, start=start)
+        async for page in pages:
             for kv in page.kvs:
                 yield kv
-            if not page.more or not page.kvs:
-                return
-            start = page.kvs[-1].key + b"\x00"
-            if start >= end:
-                return
 
     # ---- one bucket ----
 
@@ -229,7 +226,7 @@ class LifecycleWorker:
     ) -> None:
         prefix = self._cc.keys.uploads_prefix(ref.scope, ref.name)
         now = time.time()
-        async for kv in self._pages(prefix, prefix):
+        async for kv in self._keys(prefix):
             up = records_pb2.UploadRecord.FromString(kv.value)
             if up.bucket_id and up.bucket_id != ref.record.bucket_id:
                 continue
@@ -242,16 +239,6 @@ class LifecycleWorker:
                 self._audit(ctx, ref, up.key, Action.UPLOADS_ABORT, due.rule_id)
                 _count("upload_aborted")
 
-    async def _pages(self, prefix: bytes, start: bytes) -> AsyncIterator[KeyValue]:
-        end = prefix_end(prefix)
-        while start < end:
-            page = await self._cc.store.range(prefix, start=start, limit=self._settings.page_size)
-            for kv in page.kvs:
-                yield kv
-            if not page.more or not page.kvs:
-                return
-            start = page.kvs[-1].key + b"\x00"
-
     async def _versions(
         self,
         ref: BucketRef,
@@ -260,13 +247,12 @@ class LifecycleWorker:
         progress: records_pb2.LifecycleProgress,
     ) -> None:
         prefix = self._cc.keys.versions_prefix(ref.scope, ref.name)
-        start = prefix + progress.after_key.encode() + b"\x01" if progress.after_key else prefix
-        end = prefix_end(prefix)
+        start = prefix + progress.after_key.encode() + b"\x01" if progress.after_key else None
         state: _KeyState | None = None
         now = time.time()
         actions: list[_Action] = []
-        while start < end:
-            page = await self._cc.store.range(prefix, start=start, limit=self._settings.page_size)
+        pages = range_pages(self._cc.store, prefix, limit=self._settings.page_size, start=start)
+        async for page in pages:
             done_key = progress.after_key
             for kv in page.kvs:
                 key, _sort_id = split_versioned(kv.key, prefix)
@@ -279,10 +265,8 @@ class LifecycleWorker:
                 _count("examined")
             await self._apply(ctx, ref, actions)
             progress.after_key = done_key
-            if not page.more or not page.kvs:
-                break
-            start = page.kvs[-1].key + b"\x00"
-            await self._save(progress)
+            if page.more:
+                await self._save(progress)
         if state is not None:
             self._finish_key(rules, state, actions)
             await self._apply(ctx, ref, actions)
