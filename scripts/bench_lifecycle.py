@@ -14,6 +14,19 @@ times two passes of the worker:
 
 For each: objects examined per second and process CPU (every thread: SQLite runs in threads)
 per object examined. With ``--etcd``, etcd's own CPU is not counted.
+
+Measured 2026-12-07 (commit of the worker's 16 concurrent deletes), embedded store, 200,000
+objects (not the 1,000,000: writing them takes ~20 minutes here), page 500, ``nice -n 15`` on a
+2-core machine shared with other work:
+
+| pass | examined | seconds | objects/s | CPU us/object |
+| --- | --- | --- | --- | --- |
+| scan (nothing due) | 200,000 | 2.3 | 85,143 | 5.9 |
+| expire (half deleted) | 200,000 | 76.2 | 2,623 | 150.9 |
+
+A pass with nothing to do costs ~6 us of CPU per version; deleting costs ~300 us of CPU per
+version deleted (two transactions: the version and its data record's release), and the
+deletes, not the scan, bound an expiring pass (~1,300 deletes/s).
 """
 
 from __future__ import annotations
