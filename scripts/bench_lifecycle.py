@@ -25,7 +25,8 @@ objects (not the 1,000,000: writing them takes ~20 minutes here), page 500, ``ni
 | expire (half deleted) | 200,000 | 76.2 | 2,623 | 150.9 |
 
 A pass with nothing to do costs ~6 us of CPU per version; deleting costs ~300 us of CPU per
-version deleted (the reads and the transaction of the core's delete path), and the deletes, not the scan, bound an expiring pass (~1,300 deletes/s).
+version deleted (the reads and the transaction of the core's delete path), and the
+deletes, not the scan, bound an expiring pass (~1,300 deletes/s).
 """
 
 from __future__ import annotations
