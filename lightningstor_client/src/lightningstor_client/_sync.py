@@ -207,6 +207,9 @@ class LightningStorClient:
     get_bucket_tagging = _blocking(AsyncLightningStorClient.get_bucket_tagging)
     put_bucket_tagging = _blocking(AsyncLightningStorClient.put_bucket_tagging)
     delete_bucket_tagging = _blocking(AsyncLightningStorClient.delete_bucket_tagging)
+    get_bucket_lifecycle = _blocking(AsyncLightningStorClient.get_bucket_lifecycle)
+    put_bucket_lifecycle = _blocking(AsyncLightningStorClient.put_bucket_lifecycle)
+    delete_bucket_lifecycle = _blocking(AsyncLightningStorClient.delete_bucket_lifecycle)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)
