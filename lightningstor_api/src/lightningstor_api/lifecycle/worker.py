@@ -83,7 +83,6 @@ class LifecycleWorker:
         self._task: asyncio.Task[None] | None = None
         self._pass: asyncio.Task[None] | None = None
         self._day = self._settings.day_seconds
-        self._wake = asyncio.Event()
 
     # ---- the lease loop ----
 
@@ -139,11 +138,8 @@ class LifecycleWorker:
     def _until_next_pass(self, progress: records_pb2.LifecycleProgress) -> float:
         if progress.bucket_key:  # a pass in progress: resume it now
             return 0.0
-        finished = progress.last_pass_finished.seconds + progress.last_pass_finished.nanos / 1e9
-        if finished:
-            METRICS.gauges.lifecycle_lag_seconds = int(
-                time.time() - _seconds(progress.pass_started)
-            )
+        _report_lag(progress)
+        finished = _seconds(progress.last_pass_finished)
         return finished + self._settings.interval_seconds - time.time() if finished else 0.0
 
     async def progress(self) -> records_pb2.LifecycleProgress:
@@ -164,6 +160,7 @@ class LifecycleWorker:
         )
         if not result.succeeded:
             raise LeaseLostError()
+        _report_lag(progress)
 
     async def run_pass(self, progress: records_pb2.LifecycleProgress) -> None:
         """One pass over every bucket, from ``progress`` (a pass in progress) or the start."""
@@ -183,8 +180,8 @@ class LifecycleWorker:
         progress.after_key = ""
         progress.passes_done += 1
         progress.last_pass_finished.GetCurrentTime()
+        progress.last_pass_started.CopyFrom(progress.pass_started)
         await self._save(progress)
-        METRICS.gauges.lifecycle_lag_seconds = int(time.time() - _seconds(progress.pass_started))
         log.info("lifecycle: pass %d done", progress.passes_done)
 
     def _bucket_records(self, start: bytes) -> AsyncIterator[KeyValue]:
@@ -353,6 +350,13 @@ class LifecycleWorker:
 
 def _seconds(ts: Timestamp) -> float:
     return ts.seconds + ts.nanos / 1e9
+
+
+def _report_lag(progress: records_pb2.LifecycleProgress) -> None:
+    """Lag: how long ago the last finished pass started (nothing before the first one)."""
+    if progress.HasField("last_pass_started"):
+        lag = time.time() - _seconds(progress.last_pass_started)
+        METRICS.gauges.lifecycle_lag_seconds = int(lag)
 
 
 def _count(event: str) -> None:

@@ -713,6 +713,7 @@ class LifecycleProgress(_message.Message):
     BUCKET_KEY_FIELD_NUMBER: _builtins.int
     AFTER_KEY_FIELD_NUMBER: _builtins.int
     LAST_PASS_FINISHED_FIELD_NUMBER: _builtins.int
+    LAST_PASS_STARTED_FIELD_NUMBER: _builtins.int
     passes_done: _builtins.int
     bucket_key: _builtins.bytes
     """The bucket record key being scanned, and the last object key whose versions were handled
@@ -725,6 +726,12 @@ class LifecycleProgress(_message.Message):
 
     @_builtins.property
     def last_pass_finished(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_pass_started(self) -> _timestamp_pb2.Timestamp:
+        """When the last finished pass started: every version was judged at least that recently
+        (the worker's lag is measured from here).
+        """
+
     def __init__(
         self,
         *,
@@ -733,10 +740,11 @@ class LifecycleProgress(_message.Message):
         bucket_key: _builtins.bytes = ...,
         after_key: _builtins.str = ...,
         last_pass_finished: _timestamp_pb2.Timestamp | None = ...,
+        last_pass_started: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_pass_finished", b"last_pass_finished", "pass_started", b"pass_started"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_pass_finished", b"last_pass_finished", "last_pass_started", b"last_pass_started", "pass_started", b"pass_started"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_key", b"after_key", "bucket_key", b"bucket_key", "last_pass_finished", b"last_pass_finished", "pass_started", b"pass_started", "passes_done", b"passes_done"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_key", b"after_key", "bucket_key", b"bucket_key", "last_pass_finished", b"last_pass_finished", "last_pass_started", b"last_pass_started", "pass_started", b"pass_started", "passes_done", b"passes_done"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
