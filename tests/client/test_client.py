@@ -17,11 +17,13 @@ from typing import Any
 import pytest
 
 import lightningstor_client
+from lightningstor.v1 import lifecycle_pb2
 from lightningstor_client import AsyncLightningStorClient, LightningStorClient, Part
 from lightningstor_client.cli import ProgressBar
 from lightningstor_types.errors import (
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
+    InvalidArgument,
     LightningStorError,
     NoSuchBucket,
     NoSuchKey,
@@ -117,6 +119,19 @@ def test_buckets_round_trip(client: LightningStorClient) -> None:
     with pytest.raises(LightningStorError) as info:
         client.get_bucket_tagging("rt-bucket")
     assert info.value.code == "NoSuchTagSet"
+
+    rule = lifecycle_pb2.LifecycleRule(id="r", enabled=True, expiration_days=3)
+    rule.filter.prefix = "logs/"
+    client.put_bucket_lifecycle("rt-bucket", [rule])
+    assert client.get_bucket_lifecycle("rt-bucket") == [rule]
+    with pytest.raises(InvalidArgument):
+        client.put_bucket_lifecycle("rt-bucket", [lifecycle_pb2.LifecycleRule(
+            id="zero", enabled=True, expiration_days=0
+        )])  # fmt: skip
+    client.delete_bucket_lifecycle("rt-bucket")
+    with pytest.raises(LightningStorError) as no_rules:
+        client.get_bucket_lifecycle("rt-bucket")
+    assert no_rules.value.code == "NoSuchLifecycleConfiguration"
 
     client.put_object("rt-bucket", "x", b"x")
     with pytest.raises(BucketNotEmpty):

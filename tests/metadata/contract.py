@@ -28,6 +28,7 @@ from lightningstor_api.metadata import (
     WatchEvent,
     prefix_end,
 )
+from lightningstor_api.metadata.lease import Lease
 
 TIMEOUT = 10.0
 K = b"cmp/key"
@@ -529,3 +530,48 @@ class MetadataStoreContract:
         async with asyncio.timeout(TIMEOUT):
             with pytest.raises(StopAsyncIteration):
                 await pending
+
+    # ---- the lease over compare-and-swap (metadata/lease.py) ----
+    async def test_lease_has_one_holder_until_it_goes_silent(self, store: MetadataStore) -> None:
+        """Two contenders on one store, each on its own (fake) clock: the second takes the lease
+        only after a full term without renewal, and the first then knows it lost it."""
+        now = [0.0]
+        a = Lease(store, b"lease/x", 3.0, holder="a", clock=lambda: now[0])
+        b = Lease(store, b"lease/x", 3.0, holder="b", clock=lambda: now[0])
+        assert await a.refresh() and a.held
+        assert not await b.refresh()  # first sight of a's record
+        for _ in range(5):  # a renews every step: b never takes over
+            now[0] += 1.0
+            assert await a.refresh()
+            assert not await b.refresh()
+        now[0] += 1.0  # a is silent from here on (last write at 5.0)
+        assert a.held  # for half a term after its write
+        assert not await b.refresh()
+        now[0] += 1.0
+        assert not a.held  # it stops before anyone may take over...
+        assert not await b.refresh()  # ...since b waits a full term from its first sight
+        now[0] += 1.0
+        assert await b.refresh() and b.held
+        assert not await a.refresh()  # a's compare fails: it stays out
+        assert not a.held
+
+    async def test_lease_guard_fails_once_taken_over(self, store: MetadataStore) -> None:
+        now = [0.0]
+        a = Lease(store, b"lease/g", 1.0, holder="a", clock=lambda: now[0])
+        b = Lease(store, b"lease/g", 1.0, holder="b", clock=lambda: now[0])
+        assert await a.refresh()
+        guard = a.guard()
+        assert (await store.txn([guard], [Put(b"lease/data", b"1")])).succeeded
+        assert not await b.refresh()
+        now[0] += 1.0
+        assert await b.refresh()
+        assert not (await store.txn([guard], [Put(b"lease/data", b"2")])).succeeded
+        assert (await store.get(b"lease/data")).value == b"1"  # type: ignore[union-attr]
+
+    async def test_lease_release_frees_it_at_once(self, store: MetadataStore) -> None:
+        a = Lease(store, b"lease/r", 30.0, holder="a")
+        b = Lease(store, b"lease/r", 30.0, holder="b")
+        assert await a.refresh()
+        await a.release()
+        assert not a.held
+        assert await b.refresh()

@@ -26,8 +26,10 @@ Families (Prometheus names)::
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
     lightningstor_throttled_total{api,limit}                       requests | bytes_in | bytes_out
     lightningstor_connection_limits_total{listener,reason}         connections refused or cut
+    lightningstor_lifecycle_events_total{event}                    examined | expire | …
     lightningstor_objects_total, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
+    lightningstor_lifecycle_leader, lightningstor_lifecycle_lag_seconds  gauges (the worker)
 """
 
 from __future__ import annotations
@@ -100,6 +102,8 @@ class Gauges:
     repair_backlog: int | None = None
     repair_restored: int | None = None
     repair_lost: int | None = None
+    lifecycle_leader: int | None = None
+    lifecycle_lag_seconds: int | None = None
 
 
 @dataclass
@@ -116,6 +120,8 @@ class Metrics:
     gauges: Gauges = field(default_factory=Gauges)
     throttled: dict[tuple[str, str], int] = field(default_factory=dict)
     """Requests refused by a tenant's rate limit, by API and the limit that refused them."""
+    lifecycle: dict[str, int] = field(default_factory=dict)
+    """What the lifecycle worker did: versions examined, and each kind of action."""
 
     def record(self, r: RequestRecord) -> None:
         """A finished request (both APIs call this once per request)."""
@@ -174,6 +180,7 @@ class Metrics:
             "gauges",
             "throttled",
             "connection_limits",
+            "lifecycle",
         ):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency

@@ -54,6 +54,10 @@ _STORE_GAUGES = (
      "Replicas restored by repair since start"),
     ("lightningstor_repair_chunks_lost", "repair_lost",
      "Chunks with no good replica on any node that answered"),
+    ("lightningstor_lifecycle_leader", "lifecycle_leader",
+     "1 while this server holds the lifecycle lease"),
+    ("lightningstor_lifecycle_lag_seconds", "lifecycle_lag_seconds",
+     "Age of the start of the last finished lifecycle pass"),
 )  # fmt: skip
 PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info"})
 """Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
@@ -112,8 +116,16 @@ class _RequestCollector(Collector):
             "Connections refused or closed at a limit, by listener and limit",
             ["listener", "reason"], m.connection_limits,
         )  # fmt: skip
+        lifecycle = CounterMetricFamily(
+            "lightningstor_lifecycle_events",
+            "Versions the lifecycle worker examined, and what it did (by kind)",
+            labels=["event"],
+        )
+        for event, n in list(m.lifecycle.items()):
+            lifecycle.add_metric([event], n)
         yield from (
-            requests, durations, transfer, sizes, errors, iam, iam_latency, throttled, limits
+            requests, durations, transfer, sizes, errors, iam, iam_latency, throttled, limits,
+            lifecycle,
         )  # fmt: skip
 
 

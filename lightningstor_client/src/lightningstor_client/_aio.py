@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Unpack
 
-from lightningstor.v1 import bucket_pb2, credential_pb2
+from lightningstor.v1 import bucket_pb2, credential_pb2, lifecycle_pb2
 from lightningstor_client import _requests as rq
 from lightningstor_client import _transfer
 from lightningstor_client._admin import AdminMethods
@@ -114,6 +114,27 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
     async def delete_bucket_cors(self, name: str) -> None:
         req = bucket_pb2.DeleteBucketCorsRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketCors(req, timeout=self._timeout))
+
+    async def get_bucket_lifecycle(self, name: str) -> list[lifecycle_pb2.LifecycleRule]:
+        """The bucket's lifecycle rules (``NoSuchLifecycleConfiguration`` when it has none)."""
+        req = lifecycle_pb2.GetBucketLifecycleConfigurationRequest(scope=self._scope, name=name)
+        call = self._buckets.GetBucketLifecycleConfiguration(req, timeout=self._timeout)
+        return list((await self._unary(call)).rules)
+
+    async def put_bucket_lifecycle(
+        self, name: str, rules: Sequence[lifecycle_pb2.LifecycleRule]
+    ) -> None:
+        """Replace the bucket's lifecycle rules (1 to 1,000, validated as S3 does)."""
+        req = lifecycle_pb2.PutBucketLifecycleConfigurationRequest(
+            scope=self._scope, name=name, rules=rules
+        )
+        await self._unary(self._buckets.PutBucketLifecycleConfiguration(req, timeout=self._timeout))
+
+    async def delete_bucket_lifecycle(self, name: str) -> None:
+        req = lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest(scope=self._scope, name=name)
+        await self._unary(
+            self._buckets.DeleteBucketLifecycleConfiguration(req, timeout=self._timeout)
+        )
 
     # -- credentials -------------------------------------------------------------------------
 

@@ -210,6 +210,9 @@ class LightningStorClient:
     get_bucket_cors = _blocking(AsyncLightningStorClient.get_bucket_cors)
     put_bucket_cors = _blocking(AsyncLightningStorClient.put_bucket_cors)
     delete_bucket_cors = _blocking(AsyncLightningStorClient.delete_bucket_cors)
+    get_bucket_lifecycle = _blocking(AsyncLightningStorClient.get_bucket_lifecycle)
+    put_bucket_lifecycle = _blocking(AsyncLightningStorClient.put_bucket_lifecycle)
+    delete_bucket_lifecycle = _blocking(AsyncLightningStorClient.delete_bucket_lifecycle)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)

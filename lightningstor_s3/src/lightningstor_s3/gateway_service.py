@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, object_pb2, object_pb2_grpc
+from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, lifecycle_pb2, object_pb2, object_pb2_grpc
 from lightningstor_types.errors import InternalError, LightningStorError, error_from_grpc
 from lightningstor_types.grpc_client import ClientTls, Metadata, open_channel, signing_interceptors
 from lightningstor_types.scope import Principal
@@ -204,6 +204,21 @@ class GrpcStorageService:
         except LightningStorError:
             return None
         return resp.configuration
+
+    async def get_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse:
+        return await self._unary(self._buckets.GetBucketLifecycleConfiguration, ctx, req)
+
+    async def put_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.PutBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.PutBucketLifecycleConfigurationResponse:
+        return await self._unary(self._buckets.PutBucketLifecycleConfiguration, ctx, req)
+
+    async def delete_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse:
+        return await self._unary(self._buckets.DeleteBucketLifecycleConfiguration, ctx, req)
 
     # ---- objects ----
 

@@ -263,6 +263,16 @@ def checksum_headers(c: common_pb2.Checksums) -> Headers:
     return out
 
 
+def expiration(date: Timestamp, rule_id: str) -> Headers:
+    """``x-amz-expiration: expiry-date="…", rule-id="…"`` when a lifecycle rule expires the
+    object (nothing otherwise)."""
+    if not rule_id:
+        return []
+    rule = rule_id.replace("\\", "\\\\").replace('"', '\\"')
+    value = f'expiry-date="{http_date(date)}", rule-id="{rule}"'
+    return [(b"x-amz-expiration", _header_bytes(value))]
+
+
 def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     """The headers of a GET or HEAD for one version of an object."""
     h = info.headers

@@ -4,7 +4,7 @@
 operation, plus the bucket and key it addresses. Anything the facade does not serve is an error
 raised here, before any handler runs:
 
-- a sub-resource of S3 that we do not implement (``?acl``, ``?lifecycle``, ``?policy``, …) →
+- a sub-resource of S3 that we do not implement (``?acl``, ``?cors``, ``?policy``, …) →
   ``NotImplemented`` (501), so no client ever gets a listing back for a question it did not ask;
 - a method S3 does not define on the resource (``PATCH``, ``POST /bucket/key`` without
   ``uploads``/``uploadId``, …) → ``MethodNotAllowed`` (405).
@@ -43,6 +43,9 @@ class Endpoint(StrEnum):
     GET_BUCKET_CORS = "GetBucketCors"
     PUT_BUCKET_CORS = "PutBucketCors"
     DELETE_BUCKET_CORS = "DeleteBucketCors"
+    GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
+    PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycleConfiguration"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -84,7 +87,6 @@ _UNSERVED_BUCKET = frozenset(
         "encryption",
         "intelligent-tiering",
         "inventory",
-        "lifecycle",
         "logging",
         "metadataConfiguration",
         "metadataTable",
@@ -106,7 +108,7 @@ _UNSERVED_OBJECT = frozenset(
 )
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset(
-    {"location", "versioning", "tagging", "versions", "uploads", "delete", "cors"}
+    {"location", "versioning", "tagging", "lifecycle", "versions", "uploads", "delete", "cors"}
 )
 _OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
@@ -185,6 +187,8 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.GET_BUCKET_VERSIONING
         case "GET", "tagging":
             return Endpoint.GET_BUCKET_TAGGING
+        case "GET", "lifecycle":
+            return Endpoint.GET_BUCKET_LIFECYCLE
         case "GET", "versions":
             return Endpoint.LIST_OBJECT_VERSIONS
         case "GET", "uploads":
@@ -197,6 +201,8 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.PUT_BUCKET_VERSIONING
         case "PUT", "tagging":
             return Endpoint.PUT_BUCKET_TAGGING
+        case "PUT", "lifecycle":
+            return Endpoint.PUT_BUCKET_LIFECYCLE
         case "DELETE", "":
             return Endpoint.DELETE_BUCKET
         case "DELETE", "tagging":
@@ -207,6 +213,8 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.PUT_BUCKET_CORS
         case "DELETE", "cors":
             return Endpoint.DELETE_BUCKET_CORS
+        case "DELETE", "lifecycle":
+            return Endpoint.DELETE_BUCKET_LIFECYCLE
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)

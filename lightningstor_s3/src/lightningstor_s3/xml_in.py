@@ -48,6 +48,22 @@ def _children(element: Element, name: str) -> Iterator[Element]:
     return (child for child in element if _local(child.tag) == name)
 
 
+def local_name(tag: str) -> str:
+    """An element's name without its namespace."""
+    return _local(tag)
+
+
+def child_elements(element: Element, name: str) -> Iterator[Element]:
+    """The children of ``element`` named ``name`` (any namespace)."""
+    return _children(element, name)
+
+
+def child_text(element: Element, name: str, *, required: bool = False) -> str | None:
+    """The text of the one child ``name`` (None when absent; MalformedXML when repeated, or
+    absent and ``required``)."""
+    return _child_text(element, name, required=required)
+
+
 def _child_text(element: Element, name: str, *, required: bool = False) -> str | None:
     found = [child for child in element if _local(child.tag) == name]
     if len(found) > 1:

@@ -32,6 +32,8 @@ class Action(enum.StrEnum):
     BUCKETS_TAGGING_WRITE = "lightningstor:buckets:tagging:write"
     BUCKETS_CORS_READ = "lightningstor:buckets:cors:read"
     BUCKETS_CORS_WRITE = "lightningstor:buckets:cors:write"
+    BUCKETS_LIFECYCLE_READ = "lightningstor:buckets:lifecycle:read"
+    BUCKETS_LIFECYCLE_WRITE = "lightningstor:buckets:lifecycle:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -78,6 +80,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketCors": _A.BUCKETS_CORS_READ,
         "PutBucketCors": _A.BUCKETS_CORS_WRITE,
         "DeleteBucketCors": _A.BUCKETS_CORS_WRITE,
+        "GetBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_READ,
+        "PutBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
+        "DeleteBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,

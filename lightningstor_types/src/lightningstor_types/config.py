@@ -841,6 +841,22 @@ class UsageSettings(_Section):
     """How often pending usage deltas are folded into their base records."""
 
 
+class LifecycleSettings(_Section):
+    enabled: bool = True
+    """Whether this server competes for the lifecycle lease and applies the buckets' rules."""
+    interval_seconds: PositiveSeconds = 3600.0
+    """Pause between two passes over every bucket with rules."""
+    lease_seconds: Annotated[float, BeforeValidator(parse_duration), Field(ge=1)] = 30.0
+    """Term of the lease that makes one server of a cluster the worker: another takes over
+    after the lease went unrenewed this long."""
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    """Versions read in one metadata range (bounds the worker's memory); progress is saved
+    after each page."""
+    day_seconds: Annotated[float, BeforeValidator(parse_duration), Field(gt=0)] = 86400.0
+    """Length of a lifecycle "day" (rule Days, midnight rounding). A test knob, as RGW's
+    debug interval: production keeps 86400."""
+
+
 def _log_level(value: object) -> object:
     value = _lower(value)
     return "warning" if value == "warn" else value
@@ -987,6 +1003,8 @@ class Settings(SettingsBase):
     """Default storage quotas per org and project."""
     usage: UsageSettings = Field(default_factory=UsageSettings)
     """Usage accounting intervals."""
+    lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
+    """The worker that applies the buckets' lifecycle rules."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logs."""
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, credential_pb2, lifecycle_pb2, object_pb2
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal, Scope
 
@@ -98,6 +98,18 @@ class BucketOperations(Protocol):
         """The CORS rules of ``bucket`` in ``principal``'s scope, or None; not authorized:
         what CORS answers (preflights included, which carry no credentials) are made from."""
         ...
+
+    async def get_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse: ...
+
+    async def put_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.PutBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.PutBucketLifecycleConfigurationResponse: ...
+
+    async def delete_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse: ...
 
 
 class ObjectOperations(Protocol):

@@ -244,6 +244,13 @@ def _set_tags(rec: records_pb2.BucketRecord, tags: Iterable[common_pb2.Tag]) -> 
     rec.tags.extend(tags)
 
 
+async def update_bucket_record(
+    cc: CoreContext, ref: BucketRef, change: Callable[[records_pb2.BucketRecord], None]
+) -> None:
+    """Rewrite the bucket record with ``change`` applied, retrying when it changed under us."""
+    await _update(cc, ref, change)
+
+
 async def _update(
     cc: CoreContext, ref: BucketRef, change: Callable[[records_pb2.BucketRecord], None]
 ) -> None:

@@ -125,6 +125,15 @@ class KeySchema:
         base = key.rpartition(USAGE_DELTA)[0] if delta else key
         return UsageKey(parts[0], project, bucket, base, delta)
 
+    # ---- background work shared by a cluster ----
+    def lease(self, name: str) -> bytes:
+        """Who holds the lease ``name`` (one server of a cluster does that work)."""
+        return self.root + b"leases/" + name.encode()
+
+    def lifecycle_progress(self) -> bytes:
+        """Where the lifecycle worker is in its pass over the buckets."""
+        return self.root + b"lifecycle/progress"
+
     # ---- quotas ----
     def quota(self, scope: Scope, bucket: str | None = None) -> bytes:
         """A quota: ``{org}/_`` is the org as a whole, ``{org}/{project}`` a project, and with

@@ -39,6 +39,7 @@ from lightningstor_api.core.versions import (
     load_current,
     resolve_read,
 )
+from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound
 from lightningstor_types.actions import Action
@@ -135,13 +136,17 @@ async def put_object(
         rec.manifest.extend(inline_manifest(data.chunks, cc.bounds))
     commit = commit_version(cc, ref, key, rec, new_data=new_data, conditions=conditions)
     stored = await commit_or_discard(cc, commit, rec.data_id, chunk_ids)
-    return object_pb2.PutObjectResponse(
+    resp = object_pb2.PutObjectResponse(
         etag=stored.etag,
         version_id=version_id(stored, ref.record.versioning),
         checksums=stored.checksums,
         size=stored.size,
         last_modified=stored.last_modified,
     )
+    if due := expiry_of(ref.record.lifecycle_rules, stored, cc.settings.lifecycle.day_seconds):
+        resp.expiration_date.FromNanoseconds(int(due.at * 1e9))
+        resp.expiration_rule_id = due.rule_id
+    return resp
 
 
 async def commit_or_discard(
@@ -340,6 +345,11 @@ async def _read(
         header.is_partial = True
         header.range_first = window.first
         header.range_last = window.first + window.length - 1
+    if is_latest and (
+        due := expiry_of(ref.record.lifecycle_rules, rec, cc.settings.lifecycle.day_seconds)
+    ):
+        header.expiration_date.FromNanoseconds(int(due.at * 1e9))
+        header.expiration_rule_id = due.rule_id
     return header, rec
 
 
@@ -423,6 +433,14 @@ def _delete_error(
     return object_pb2.DeleteError(
         key=obj.key, version_id=obj.version_id, code=exc.code, message=exc.message
     )
+
+
+async def delete_key_or_version(
+    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+) -> object_pb2.DeletedObject:
+    """The delete of a user's DeleteObject (with or without a version id), for the core's own
+    callers (the lifecycle worker): every rule a user's delete meets applies."""
+    return await _delete(cc, ctx, ref, key, version)
 
 
 async def _delete(

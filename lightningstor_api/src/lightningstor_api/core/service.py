@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable
 from typing import Any
 
-from lightningstor.v1 import bucket_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
@@ -33,6 +33,8 @@ from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.core.usage_folder import UsageFolder
 from lightningstor_api.core.usage_meter import RequestMeter
+from lightningstor_api.lifecycle import configuration
+from lightningstor_api.lifecycle.worker import LifecycleWorker
 from lightningstor_api.metadata import MetadataStore, open_store
 from lightningstor_api.ratelimit import RateLimiter
 from lightningstor_storage import StorageBackend, open_backend
@@ -56,6 +58,7 @@ class Core:
             cc.quotas, cc.settings.quotas.burst_seconds, self.request_meter.throttled
         )
         self.admin = Admin(cc, self.gc)
+        self.lifecycle = LifecycleWorker(cc)
         self._background = False
         self._closed = False
 
@@ -88,7 +91,8 @@ class Core:
 
     async def start_background(self, *, maintenance: bool = True) -> None:
         """Start garbage collection (journal, expired uploads, orphan chunks), usage folding,
-        the bucket cache's watch and the request meter's flushes in this loop.
+        the lifecycle worker (which acts only while it holds the cluster's lease), the bucket
+        cache's watch and the request meter's flushes in this loop.
 
         ``maintenance=False`` (a worker of a multi-process server other than worker 0) starts
         only what the request path needs: the watch, the meter, the storage-node probes; the
@@ -97,6 +101,8 @@ class Core:
         if maintenance:
             self.gc.start()
             self.usage_folder.start()
+            if self.cc.settings.lifecycle.enabled:
+                self.lifecycle.start()
         backend = tracing.unwrapped(self.cc.storage)
         if isinstance(backend, ReplicatedBackend):  # node probes; scrub, repair
             backend.start_background(self.gc.referenced_chunks if maintenance else None)
@@ -111,6 +117,7 @@ class Core:
             return
         self._closed = True
         if self._background:
+            await self.lifecycle.stop()
             await self.gc.stop()
             await self.usage_folder.stop()
             await self.request_meter.stop()  # writes the last counts
@@ -187,22 +194,43 @@ class Core:
     async def get_bucket_cors(
         self, ctx: RequestContext, req: bucket_pb2.GetBucketCorsRequest
     ) -> bucket_pb2.GetBucketCorsResponse:
+        await self.limits.admit(ctx)
         return await bucketconfig.get_bucket_cors(self.cc, ctx, req)
 
     async def put_bucket_cors(
         self, ctx: RequestContext, req: bucket_pb2.PutBucketCorsRequest
     ) -> bucket_pb2.PutBucketCorsResponse:
+        await self.limits.admit(ctx)
         return await bucketconfig.put_bucket_cors(self.cc, ctx, req)
 
     async def delete_bucket_cors(
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
     ) -> bucket_pb2.DeleteBucketCorsResponse:
+        await self.limits.admit(ctx)
         return await bucketconfig.delete_bucket_cors(self.cc, ctx, req)
 
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:
         return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
+
+    async def get_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse:
+        await self.limits.admit(ctx)
+        return await configuration.get_bucket_lifecycle_configuration(self.cc, ctx, req)
+
+    async def put_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.PutBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.PutBucketLifecycleConfigurationResponse:
+        await self.limits.admit(ctx)
+        return await configuration.put_bucket_lifecycle_configuration(self.cc, ctx, req)
+
+    async def delete_bucket_lifecycle_configuration(
+        self, ctx: RequestContext, req: lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest
+    ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse:
+        await self.limits.admit(ctx)
+        return await configuration.delete_bucket_lifecycle_configuration(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 
@@ -230,6 +258,7 @@ class Core:
     async def get_object_attributes(
         self, ctx: RequestContext, req: object_pb2.GetObjectAttributesRequest
     ) -> object_pb2.GetObjectAttributesResponse:
+        await self.limits.admit(ctx)
         return await attributes.get_object_attributes(self.cc, ctx, req)
 
     async def delete_object(

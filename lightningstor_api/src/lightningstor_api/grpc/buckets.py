@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from lightningstor.v1 import bucket_pb2 as pb
-from lightningstor.v1 import bucket_pb2_grpc
+from lightningstor.v1 import bucket_pb2_grpc, lifecycle_pb2
 from lightningstor_api.grpc.calls import Context, request_context
 from lightningstor_types.service import BucketOperations
 
@@ -73,3 +73,24 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.DeleteBucketCorsRequest, context: Context
     ) -> pb.DeleteBucketCorsResponse:
         return await self._core.delete_bucket_cors(request_context(context), request)
+
+    async def GetBucketLifecycleConfiguration(
+        self, request: lifecycle_pb2.GetBucketLifecycleConfigurationRequest, context: Context
+    ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse:
+        return await self._core.get_bucket_lifecycle_configuration(
+            request_context(context), request
+        )
+
+    async def PutBucketLifecycleConfiguration(
+        self, request: lifecycle_pb2.PutBucketLifecycleConfigurationRequest, context: Context
+    ) -> lifecycle_pb2.PutBucketLifecycleConfigurationResponse:
+        return await self._core.put_bucket_lifecycle_configuration(
+            request_context(context), request
+        )
+
+    async def DeleteBucketLifecycleConfiguration(
+        self, request: lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest, context: Context
+    ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse:
+        return await self._core.delete_bucket_lifecycle_configuration(
+            request_context(context), request
+        )

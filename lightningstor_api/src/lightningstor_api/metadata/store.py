@@ -294,10 +294,10 @@ def prefix_end(prefix: bytes) -> bytes:
 
 
 async def range_pages(
-    store: MetadataStore, prefix: bytes, *, limit: int
+    store: MetadataStore, prefix: bytes, *, limit: int, start: bytes | None = None
 ) -> AsyncGenerator[RangeResult, None]:
-    """Every key under ``prefix``, one range of at most ``limit`` keys at a time."""
-    start: bytes | None = None
+    """Every key under ``prefix`` (from ``start`` on), one range of at most ``limit`` keys at a
+    time."""
     while True:
         page = await store.range(prefix, start=start, limit=limit)
         yield page

@@ -56,6 +56,7 @@ async def put_object(call: S3Call) -> None:
     if resp.version_id:
         out.append((b"x-amz-version-id", resp.version_id.encode()))
     out.extend(hdr.checksum_headers(resp.checksums))
+    out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
     await call.ex.respond(200, out)
 
 
@@ -79,6 +80,7 @@ def _response_head(
 ) -> tuple[int, hdr.Headers]:
     info = header.object
     out = hdr.object_headers(info)
+    out.extend(hdr.expiration(header.expiration_date, header.expiration_rule_id))
     out.append((b"content-length", str(header.content_length).encode()))
     status = 200
     if header.is_partial:

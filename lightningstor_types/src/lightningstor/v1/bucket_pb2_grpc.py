@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from lightningstor.v1 import bucket_pb2 as lightningstor_dot_v1_dot_bucket__pb2
+from lightningstor.v1 import lifecycle_pb2 as lightningstor_dot_v1_dot_lifecycle__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -94,6 +95,21 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
                 _registered_method=True)
+        self.GetBucketLifecycleConfiguration = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketLifecycleConfiguration',
+                request_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationResponse.FromString,
+                _registered_method=True)
+        self.PutBucketLifecycleConfiguration = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketLifecycleConfiguration',
+                request_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketLifecycleConfiguration = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketLifecycleConfiguration',
+                request_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -172,6 +188,24 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketLifecycleConfiguration(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketLifecycleConfiguration(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketLifecycleConfiguration(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -234,6 +268,21 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeleteBucketCors,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.SerializeToString,
+            ),
+            'GetBucketLifecycleConfiguration': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketLifecycleConfiguration,
+                    request_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationResponse.SerializeToString,
+            ),
+            'PutBucketLifecycleConfiguration': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketLifecycleConfiguration,
+                    request_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationResponse.SerializeToString,
+            ),
+            'DeleteBucketLifecycleConfiguration': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketLifecycleConfiguration,
+                    request_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -560,6 +609,87 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeleteBucketCors',
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketLifecycleConfiguration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketLifecycleConfiguration',
+            lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationRequest.SerializeToString,
+            lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketLifecycleConfiguration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketLifecycleConfiguration',
+            lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationRequest.SerializeToString,
+            lightningstor_dot_v1_dot_lifecycle__pb2.PutBucketLifecycleConfigurationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketLifecycleConfiguration(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketLifecycleConfiguration',
+            lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.SerializeToString,
+            lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.FromString,
             options,
             channel_credentials,
             insecure,

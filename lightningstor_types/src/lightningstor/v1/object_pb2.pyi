@@ -160,13 +160,20 @@ class PutObjectResponse(_message.Message):
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
     LAST_MODIFIED_FIELD_NUMBER: _builtins.int
+    EXPIRATION_DATE_FIELD_NUMBER: _builtins.int
+    EXPIRATION_RULE_ID_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
+    expiration_rule_id: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def expiration_date(self) -> _timestamp_pb2.Timestamp:
+        """When a lifecycle rule expires this version, and the rule (S3's x-amz-expiration)."""
+
     def __init__(
         self,
         *,
@@ -175,10 +182,12 @@ class PutObjectResponse(_message.Message):
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
         last_modified: _timestamp_pb2.Timestamp | None = ...,
+        expiration_date: _timestamp_pb2.Timestamp | None = ...,
+        expiration_rule_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "last_modified", b"last_modified"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "last_modified", b"last_modified", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -240,14 +249,21 @@ class GetObjectHeader(_message.Message):
     IS_PARTIAL_FIELD_NUMBER: _builtins.int
     RANGE_FIRST_FIELD_NUMBER: _builtins.int
     RANGE_LAST_FIELD_NUMBER: _builtins.int
+    EXPIRATION_DATE_FIELD_NUMBER: _builtins.int
+    EXPIRATION_RULE_ID_FIELD_NUMBER: _builtins.int
     content_length: _builtins.int
     """Bytes that follow in `content`."""
     is_partial: _builtins.bool
     """Set for a range or part read: the inclusive range returned, for Content-Range."""
     range_first: _builtins.int
     range_last: _builtins.int
+    expiration_rule_id: _builtins.str
     @_builtins.property
     def object(self) -> _common_pb2.ObjectInfo: ...
+    @_builtins.property
+    def expiration_date(self) -> _timestamp_pb2.Timestamp:
+        """When a lifecycle rule expires the current version read, and the rule (x-amz-expiration)."""
+
     def __init__(
         self,
         *,
@@ -256,10 +272,12 @@ class GetObjectHeader(_message.Message):
         is_partial: _builtins.bool = ...,
         range_first: _builtins.int = ...,
         range_last: _builtins.int = ...,
+        expiration_date: _timestamp_pb2.Timestamp | None = ...,
+        expiration_rule_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["object", b"object"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expiration_date", b"expiration_date", "object", b"object"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_length", b"content_length", "is_partial", b"is_partial", "object", b"object", "range_first", b"range_first", "range_last", b"range_last"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_length", b"content_length", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "is_partial", b"is_partial", "object", b"object", "range_first", b"range_first", "range_last", b"range_last"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

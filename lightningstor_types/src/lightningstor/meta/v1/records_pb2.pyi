@@ -10,6 +10,7 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from lightningstor.v1 import bucket_pb2 as _bucket_pb2
 from lightningstor.v1 import common_pb2 as _common_pb2
+from lightningstor.v1 import lifecycle_pb2 as _lifecycle_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -38,6 +39,7 @@ class BucketRecord(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
     CORS_FIELD_NUMBER: _builtins.int
+    LIFECYCLE_RULES_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -61,6 +63,10 @@ class BucketRecord(_message.Message):
     def cors(self) -> _bucket_pb2.CorsConfiguration:
         """PutBucketCors; unset: no CORS configuration (20: away from the fields above)."""
 
+    @_builtins.property
+    def lifecycle_rules(self) -> _containers.RepeatedCompositeFieldContainer[_lifecycle_pb2.LifecycleRule]:
+        """The lifecycle configuration (none: no rules)."""
+
     def __init__(
         self,
         *,
@@ -75,10 +81,11 @@ class BucketRecord(_message.Message):
         owner_id: _builtins.str = ...,
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
         cors: _bucket_pb2.CorsConfiguration | None = ...,
+        lifecycle_rules: _abc.Iterable[_lifecycle_pb2.LifecycleRule] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -698,3 +705,79 @@ class GcRecord(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GcRecord: _TypeAlias = GcRecord  # noqa: Y015
+
+@_typing.final
+class LifecycleProgress(_message.Message):
+    """lightningstor/lifecycle/progress: where the lifecycle worker is in its pass over the buckets,
+    written with a compare on the worker's lease so that only the lease holder moves it.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASS_STARTED_FIELD_NUMBER: _builtins.int
+    PASSES_DONE_FIELD_NUMBER: _builtins.int
+    BUCKET_KEY_FIELD_NUMBER: _builtins.int
+    AFTER_KEY_FIELD_NUMBER: _builtins.int
+    LAST_PASS_FINISHED_FIELD_NUMBER: _builtins.int
+    LAST_PASS_STARTED_FIELD_NUMBER: _builtins.int
+    passes_done: _builtins.int
+    bucket_key: _builtins.bytes
+    """The bucket record key being scanned, and the last object key whose versions were handled
+    there (empty: from the bucket's first key).
+    """
+    after_key: _builtins.str
+    @_builtins.property
+    def pass_started(self) -> _timestamp_pb2.Timestamp:
+        """The pass: when it started (its lag is measured from there) and how many finished before it."""
+
+    @_builtins.property
+    def last_pass_finished(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_pass_started(self) -> _timestamp_pb2.Timestamp:
+        """When the last finished pass started: every version was judged at least that recently
+        (the worker's lag is measured from here).
+        """
+
+    def __init__(
+        self,
+        *,
+        pass_started: _timestamp_pb2.Timestamp | None = ...,
+        passes_done: _builtins.int = ...,
+        bucket_key: _builtins.bytes = ...,
+        after_key: _builtins.str = ...,
+        last_pass_finished: _timestamp_pb2.Timestamp | None = ...,
+        last_pass_started: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_pass_finished", b"last_pass_finished", "last_pass_started", b"last_pass_started", "pass_started", b"pass_started"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after_key", b"after_key", "bucket_key", b"bucket_key", "last_pass_finished", b"last_pass_finished", "last_pass_started", b"last_pass_started", "pass_started", b"pass_started", "passes_done", b"passes_done"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LifecycleProgress: _TypeAlias = LifecycleProgress  # noqa: Y015
+
+@_typing.final
+class LeaseRecord(_message.Message):
+    """lightningstor/leases/{name}: who holds a lease (see metadata/lease.py). A holder renews by
+    rewriting it; others take it over once it went unchanged for a full term on their own clock.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDER_FIELD_NUMBER: _builtins.int
+    TERM_SECONDS_FIELD_NUMBER: _builtins.int
+    holder: _builtins.str
+    term_seconds: _builtins.float
+    def __init__(
+        self,
+        *,
+        holder: _builtins.str = ...,
+        term_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder", b"holder", "term_seconds", b"term_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeaseRecord: _TypeAlias = LeaseRecord  # noqa: Y015

@@ -1,0 +1,1 @@
+"""Bucket lifecycle rules: validation, when each acts on a version, the worker that applies them."""
