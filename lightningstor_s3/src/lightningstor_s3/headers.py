@@ -89,9 +89,16 @@ def content_headers(headers: Mapping[str, str]) -> common_pb2.ContentHeaders:
     for header, attr in _CONTENT_HEADERS.items():
         if header in headers:
             setattr(msg, attr, _utf8(headers[header]))
-    codings = [c.strip() for c in msg.content_encoding.split(",") if c.strip()]
-    msg.content_encoding = ",".join(c for c in codings if c.lower() != "aws-chunked")
+    msg.content_encoding = without_aws_chunked(msg.content_encoding)
     return msg
+
+
+def without_aws_chunked(content_encoding: str) -> str:
+    """Content-Encoding without its ``aws-chunked`` token; the other codings stay as sent
+    (``aws-chunked, deflate, gzip`` → ``deflate, gzip``), as S3 stores them."""
+    codings = content_encoding.split(",")
+    kept = [c for c in codings if c.strip().lower() != "aws-chunked"]
+    return content_encoding if len(kept) == len(codings) else ",".join(kept).strip(" \t,")
 
 
 def parse_http_date(value: str) -> Timestamp | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.convert import bucket_info, decode_token, encode_token
+from lightningstor_api.core.convert import bucket_info, decode_token, encode_token, sorted_tags
 from lightningstor_api.core.ids import new_bucket_id
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
 from lightningstor_api.metadata import Compare, Delete, Put
@@ -219,7 +219,7 @@ async def get_bucket_tagging(
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_TAGGING_READ)
     if not ref.record.tags:
         raise NoSuchTagSet(BucketName=req.name)
-    return bucket_pb2.GetBucketTaggingResponse(tags=ref.record.tags)
+    return bucket_pb2.GetBucketTaggingResponse(tags=sorted_tags(ref.record.tags))
 
 
 async def put_bucket_tagging(

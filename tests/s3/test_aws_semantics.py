@@ -1,0 +1,131 @@
+"""Where S3 clients expect AWS's exact answer (issue 14 §2): re-created buckets, empty
+continuation tokens, tag order, Content-Encoding as sent, delete markers, multi-range GETs."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.s3.conftest import make_client
+from tests.s3.rawhttp import Signer, request, unsigned_trailer_body
+
+
+@pytest.fixture(scope="module")
+def address(s3_endpoint: str) -> str:
+    return s3_endpoint.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
+def signer(address: str, admin_keys: dict[str, str]) -> Signer:
+    return Signer(address, admin_keys["id"], admin_keys["secret"])
+
+
+def error_code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    resp = exc.value.response
+    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]
+
+
+# ---- CreateBucket of a bucket the caller owns --------------------------------------------------
+
+
+def test_recreating_an_owned_bucket_in_us_east_1_succeeds_and_changes_nothing(
+    s3: Any, bucket: str
+) -> None:
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "k", "Value": "v"}]})
+    again = s3.create_bucket(Bucket=bucket)
+    assert again["ResponseMetadata"]["HTTPStatusCode"] == 200
+    assert again["Location"] == f"/{bucket}"
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [{"Key": "k", "Value": "v"}]
+
+
+def test_recreating_an_owned_bucket_elsewhere_is_bucket_already_owned_by_you(
+    tmp_path: Path,
+) -> None:
+    from tests.integration.server import running_server
+
+    env = {"LIGHTNINGSTOR_S3__REGION": "eu-west-1"}
+    with running_server(tmp_path / "eu", env=env) as server:
+        creds = json.loads((server.data_dir / "admin-credentials.json").read_text())
+        s3 = make_client(
+            "http://" + server.ports["s3"],
+            creds["access_key_id"],
+            creds["secret_access_key"],
+            region_name="eu-west-1",
+        )
+        config = {"LocationConstraint": "eu-west-1"}
+        s3.create_bucket(Bucket="mine", CreateBucketConfiguration=config)
+        with pytest.raises(ClientError) as exc:
+            s3.create_bucket(Bucket="mine", CreateBucketConfiguration=config)
+        assert error_code(exc) == ("BucketAlreadyOwnedByYou", 409)
+
+
+# ---- ListObjectsV2 ----------------------------------------------------------------------------
+
+
+def test_an_empty_continuation_token_is_no_token(
+    signer: Signer, address: str, s3: Any, bucket: str
+) -> None:
+    for key in ("a", "b"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    query = {"list-type": "2", "continuation-token": ""}
+    headers, _ = signer.sign("GET", f"/{bucket}", query=query)
+    resp = request(address, "GET", f"/{bucket}?list-type=2&continuation-token=", headers)
+    assert resp.status == 200, resp.body
+    assert b"<Key>a</Key>" in resp.body and b"<Key>b</Key>" in resp.body
+
+
+# ---- tags ---------------------------------------------------------------------------------------
+
+UNSORTED = [
+    {"Key": "zeta", "Value": "1"},
+    {"Key": "Alpha", "Value": "2"},
+    {"Key": "beta", "Value": ""},
+]
+SORTED = sorted(UNSORTED, key=lambda t: t["Key"])
+
+
+def test_object_tags_come_back_sorted_by_key(s3: Any, bucket: str) -> None:
+    s3.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="zeta=1&Alpha=2&beta=")
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == SORTED
+    s3.put_object_tagging(Bucket=bucket, Key="tagged", Tagging={"TagSet": UNSORTED})
+    assert s3.get_object_tagging(Bucket=bucket, Key="tagged")["TagSet"] == SORTED
+
+
+def test_bucket_tags_come_back_sorted_by_key(s3: Any, bucket: str) -> None:
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": UNSORTED})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == SORTED
+
+
+# ---- Content-Encoding -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("aws-chunked, deflate, gzip", "deflate, gzip"),
+        ("deflate, aws-chunked, gzip", "deflate, gzip"),
+        ("deflate, gzip", "deflate, gzip"),
+    ],
+)
+def test_content_encoding_is_kept_as_sent_without_aws_chunked(
+    signer: Signer, address: str, s3: Any, bucket: str, sent: str, stored: str
+) -> None:
+    data = b"framed"
+    framed = "aws-chunked" in sent
+    extra = {"x-amz-decoded-content-length": str(len(data))} if framed else {}
+    headers, _ = signer.sign("PUT", f"/{bucket}/enc", headers={"content-encoding": sent, **extra})
+    body = unsigned_trailer_body([data], None) if framed else data
+    resp = request(address, "PUT", f"/{bucket}/enc", headers, body)
+    assert resp.status == 200, resp.body
+    got = s3.get_object(Bucket=bucket, Key="enc")
+    assert got["Body"].read() == data
+    assert got["ContentEncoding"] == stored
+
+
+def new_name() -> str:
+    return f"sem-{uuid.uuid4().hex[:12]}"
