@@ -129,3 +129,58 @@ def test_content_encoding_is_kept_as_sent_without_aws_chunked(
 
 def new_name() -> str:
     return f"sem-{uuid.uuid4().hex[:12]}"
+
+
+# ---- delete markers -------------------------------------------------------------------------
+
+
+def _headers(exc: pytest.ExceptionInfo[ClientError]) -> dict[str, str]:
+    headers: dict[str, str] = exc.value.response["ResponseMetadata"]["HTTPHeaders"]
+    return headers
+
+
+def test_a_key_under_a_delete_marker_answers_404_naming_the_marker(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key="gone", Body=b"x")
+    marker = s3.delete_object(Bucket=bucket, Key="gone")["VersionId"]
+    for read in (s3.head_object, s3.get_object):
+        with pytest.raises(ClientError) as exc:
+            read(Bucket=bucket, Key="gone")
+        assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+        assert _headers(exc)["x-amz-delete-marker"] == "true"
+        assert _headers(exc)["x-amz-version-id"] == marker
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="gone", VersionId=marker)
+    assert error_code(exc) == ("MethodNotAllowed", 405)
+    assert _headers(exc)["x-amz-delete-marker"] == "true"
+    assert _headers(exc)["x-amz-version-id"] == marker
+    # a key that never existed, or whose marker was removed, is a plain 404
+    for key in ("never", "gone"):
+        if key == "gone":
+            s3.delete_object(Bucket=bucket, Key="gone", VersionId=marker)
+            assert s3.head_object(Bucket=bucket, Key="gone")["ContentLength"] == 1
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+            s3.put_object(Bucket=bucket, Key="gone", Body=b"y")
+            s3.delete_object(Bucket=bucket, Key="gone")  # the null marker replaces null data
+            with pytest.raises(ClientError) as exc:
+                s3.head_object(Bucket=bucket, Key="gone")
+            assert _headers(exc)["x-amz-delete-marker"] == "true"
+            assert _headers(exc)["x-amz-version-id"] == "null"
+        else:
+            with pytest.raises(ClientError) as exc:
+                s3.head_object(Bucket=bucket, Key=key)
+            assert "x-amz-delete-marker" not in _headers(exc)
+
+
+def test_grpc_names_the_delete_marker_a_key_is_under(client: Any) -> None:
+    from lightningstor_types.errors import NoSuchKey
+
+    name = new_name()
+    client.create_bucket(name)
+    client.put_bucket_versioning(name, "Enabled")
+    client.put_object(name, "k", b"x")
+    marker = client.delete_object(name, "k")
+    with pytest.raises(NoSuchKey) as exc:
+        client.head_object(name, "k")
+    assert exc.value.details["DeleteMarker"] == "true"
+    assert exc.value.details["VersionId"] == marker.version_id

@@ -58,8 +58,10 @@ def error_document(
 def error_headers(err: LightningStorError) -> Headers:
     """Headers S3 adds to some errors (the state of a delete marker, a 304's validators)."""
     headers: Headers = []
-    if err.details.get("ResourceType") == "DeleteMarker":
+    if err.details.get("ResourceType") == "DeleteMarker" or err.details.get("DeleteMarker"):
         headers.append((b"x-amz-delete-marker", b"true"))
+        if version := err.details.get("VersionId"):
+            headers.append((b"x-amz-version-id", version.encode()))
     if err.http_status == 304 and (etag := err.details.get("ETag")):
         headers.append((b"etag", etag.encode()))
     return headers

@@ -316,7 +316,9 @@ async def _read(
     validate_object_key(req.key)
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
-        raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+        raise MethodNotAllowed(
+            Method="GET", ResourceType="DeleteMarker", DeleteMarker="true", VersionId=req.version_id
+        )
     check_read_conditions(req.conditions if req.HasField("conditions") else None, rec)
     byte_range = req.range if req.HasField("range") else None
     window = await read_window(cc.data_cache, rec, byte_range, req.part_number)

@@ -115,8 +115,20 @@ async def resolve_read(
         return v.record
     cur = await load_current(cc, scope, bucket, key)
     if cur is None:
-        raise NoSuchKey(Key=key)
+        raise await missing_key(cc, scope, bucket, key)
     return cur.record
+
+
+async def missing_key(cc: CoreContext, scope: Scope, bucket: str, key: str) -> NoSuchKey:
+    """NoSuchKey for a key without a current version; when a delete marker is the newest
+    version, the error says so and names it (S3 sends ``x-amz-delete-marker: true`` and its
+    ``x-amz-version-id`` with the 404)."""
+    newest = await newest_versions(cc, scope, bucket, key)
+    if newest:
+        rec = records_pb2.ObjectRecord.FromString(newest[0].value)
+        if rec.is_delete_marker:
+            return NoSuchKey(Key=key, DeleteMarker="true", VersionId=rec.version_id)
+    return NoSuchKey(Key=key)
 
 
 def check_write_conditions(
