@@ -184,3 +184,27 @@ def test_grpc_names_the_delete_marker_a_key_is_under(client: Any) -> None:
         client.head_object(name, "k")
     assert exc.value.details["DeleteMarker"] == "true"
     assert exc.value.details["VersionId"] == marker.version_id
+
+
+# ---- writes while versioning is suspended ---------------------------------------------------
+
+
+def test_writes_in_a_suspended_bucket_report_no_version_id(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    assert s3.put_object(Bucket=bucket, Key="v", Body=b"x")["VersionId"] not in ("", "null")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    put = s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    assert "VersionId" not in put
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"p")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+    assert "VersionId" not in done
+    copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "k"})
+    assert "VersionId" not in copied
+    for key in ("k", "mp", "copy"):
+        assert s3.head_object(Bucket=bucket, Key=key)["VersionId"] == "null"

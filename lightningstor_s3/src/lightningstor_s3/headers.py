@@ -304,3 +304,12 @@ def override(headers: Headers, query: Mapping[str, str]) -> Headers:
         return headers
     kept = [(n, v) for n, v in headers if n.decode() not in replace]
     return kept + [(n.encode(), _header_bytes(v)) for n, v in replace.items()]
+
+
+def written_version_headers(version_id: str) -> Headers:
+    """``x-amz-version-id`` of the version a write created. S3 leaves it out for the ``null``
+    version a write makes while versioning is suspended (its PutObject examples), as it does in
+    a bucket never versioned; GET and HEAD of that version still answer ``null``."""
+    if not version_id or version_id == "null":
+        return []
+    return [(b"x-amz-version-id", version_id.encode())]

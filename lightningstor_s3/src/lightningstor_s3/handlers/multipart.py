@@ -84,8 +84,7 @@ async def complete_multipart_upload(call: S3Call) -> None:
         etag=resp.etag,
         checksums=xml.Checksums.of(resp.checksums),
     )
-    out = [(b"x-amz-version-id", resp.version_id.encode())] if resp.version_id else []
-    await call.ex.respond_xml(xml.render(doc), out)
+    await call.ex.respond_xml(xml.render(doc), hdr.written_version_headers(resp.version_id))
 
 
 async def abort_multipart_upload(call: S3Call) -> None:
