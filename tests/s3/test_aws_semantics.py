@@ -208,3 +208,118 @@ def test_writes_in_a_suspended_bucket_report_no_version_id(s3: Any, bucket: str)
     assert "VersionId" not in copied
     for key in ("k", "mp", "copy"):
         assert s3.head_object(Bucket=bucket, Key=key)["VersionId"] == "null"
+
+
+# ---- multi-range GET ----------------------------------------------------------------------------
+
+
+def test_a_multi_range_get_answers_the_whole_object(
+    signer: Signer, address: str, s3: Any, bucket: str
+) -> None:
+    """S3 serves one range only and ignores a list of ranges (not multipart/byteranges)."""
+    data = b"0123456789"
+    s3.put_object(Bucket=bucket, Key="r", Body=data)
+    headers, _ = signer.sign("GET", f"/{bucket}/r", headers={"range": "bytes=0-1,5-9"})
+    resp = request(address, "GET", f"/{bucket}/r", headers)
+    assert (resp.status, resp.body) == (200, data)
+    assert "content-range" not in resp.headers
+    headers, _ = signer.sign("GET", f"/{bucket}/r", headers={"range": "bytes=5-9"})
+    resp = request(address, "GET", f"/{bucket}/r", headers)
+    assert (resp.status, resp.body, resp.headers["content-range"]) == (
+        206,
+        b"56789",
+        "bytes 5-9/10",
+    )
+
+
+# ---- conditional deletes --------------------------------------------------------------------
+
+
+def _keys(s3: Any, bucket: str) -> list[str]:
+    return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+
+
+def test_delete_object_if_match_is_enforced(s3: Any, bucket: str) -> None:
+    etag = s3.put_object(Bucket=bucket, Key="k", Body=b"x")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch='"0123456789abcdef0123456789abcdef"')
+    assert error_code(exc) == ("PreconditionFailed", 412)
+    assert _keys(s3, bucket) == ["k"]
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="missing", IfMatch="*")
+    assert error_code(exc) == ("NoSuchKey", 404)
+    s3.delete_object(Bucket=bucket, Key="k", IfMatch=etag)
+    assert _keys(s3, bucket) == []
+
+
+def test_delete_object_size_and_time_conditions_are_enforced(
+    signer: Signer, address: str, s3: Any, bucket: str
+) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=b"four")
+    modified = s3.head_object(Bucket=bucket, Key="k")["ResponseMetadata"]["HTTPHeaders"][
+        "last-modified"
+    ]
+    refused = [
+        {"x-amz-if-match-size": "5"},
+        {"x-amz-if-match-last-modified-time": "Mon, 01 Jan 2001 00:00:00 GMT"},
+        {"x-amz-if-match-size": "4", "if-match": '"0123456789abcdef0123456789abcdef"'},
+    ]
+    for headers in refused:
+        signed, _ = signer.sign("DELETE", f"/{bucket}/k", headers=headers)
+        assert request(address, "DELETE", f"/{bucket}/k", signed).status == 412, headers
+    for headers in ({"x-amz-if-match-size": "four"}, {"x-amz-if-match-last-modified-time": "x"}):
+        signed, _ = signer.sign("DELETE", f"/{bucket}/k", headers=headers)
+        resp = request(address, "DELETE", f"/{bucket}/k", signed)
+        assert (resp.status, resp.code) == (400, "InvalidArgument"), headers
+    assert _keys(s3, bucket) == ["k"]
+    headers = {"x-amz-if-match-size": "4", "x-amz-if-match-last-modified-time": modified}
+    signed, _ = signer.sign("DELETE", f"/{bucket}/k", headers=headers)
+    assert request(address, "DELETE", f"/{bucket}/k", signed).status == 204
+    assert _keys(s3, bucket) == []
+
+
+def test_delete_objects_entries_with_a_wrong_etag_are_kept(s3: Any, bucket: str) -> None:
+    etags = {k: s3.put_object(Bucket=bucket, Key=k, Body=k.encode())["ETag"] for k in "abc"}
+    objects = [
+        {"Key": "a", "ETag": etags["a"]},
+        {"Key": "b", "ETag": etags["a"]},  # not b's
+        {"Key": "c", "ETag": etags["c"], "Size": 2},  # c is one byte
+    ]
+    resp = s3.delete_objects(Bucket=bucket, Delete={"Objects": objects})
+    assert [d["Key"] for d in resp["Deleted"]] == ["a"]
+    assert sorted((e["Key"], e["Code"]) for e in resp["Errors"]) == [
+        ("b", "PreconditionFailed"),
+        ("c", "PreconditionFailed"),
+    ]
+    assert _keys(s3, bucket) == ["b", "c"]
+
+
+def test_a_conditional_delete_in_a_versioned_bucket_checks_the_current_version(
+    s3: Any, bucket: str
+) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["ETag"]
+    new = s3.put_object(Bucket=bucket, Key="k", Body=b"new")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch=old)
+    assert error_code(exc) == ("PreconditionFailed", 412)
+    assert len(s3.list_object_versions(Bucket=bucket).get("DeleteMarkers", [])) == 0
+    assert s3.delete_object(Bucket=bucket, Key="k", IfMatch=new)["DeleteMarker"] is True
+    with pytest.raises(ClientError) as exc:  # the current version is a delete marker now
+        s3.delete_object(Bucket=bucket, Key="k", IfMatch="*")
+    assert error_code(exc) == ("NoSuchKey", 404)
+
+
+def test_grpc_delete_object_conditions(client: Any) -> None:
+    from lightningstor_types.errors import PreconditionFailed
+
+    name = new_name()
+    client.create_bucket(name)
+    put = client.put_object(name, "k", b"abc")
+    with pytest.raises(PreconditionFailed):
+        client.delete_object(name, "k", if_match_size=4)
+    with pytest.raises(PreconditionFailed):
+        client.delete_object(name, "k", if_match='"00000000000000000000000000000000"')
+    assert client.head_object(name, "k").size == 3
+    client.delete_object(name, "k", if_match=put.etag, if_match_size=3)
+    assert [o.key for o in client.list_objects(name).objects] == []

@@ -131,6 +131,35 @@ def conditions(headers: Mapping[str, str], prefix: str = "") -> common_pb2.Condi
     return msg if found else None
 
 
+def delete_conditions(headers: Mapping[str, str]) -> common_pb2.DeleteConditions | None:
+    """DeleteObject's If-Match, ``x-amz-if-match-last-modified-time`` (an HTTP date) and
+    ``x-amz-if-match-size``; None when none is given. Protection is never dropped: a value
+    that does not parse is InvalidArgument, not ignored."""
+    msg = common_pb2.DeleteConditions()
+    found = False
+    if (value := headers.get("if-match")) is not None:
+        msg.if_match, found = value, True
+    if (value := headers.get("x-amz-if-match-last-modified-time")) is not None:
+        ts = parse_http_date(value)
+        if ts is None:
+            raise InvalidArgument(
+                "x-amz-if-match-last-modified-time must be an HTTP date",
+                ArgumentName="x-amz-if-match-last-modified-time",
+                ArgumentValue=value,
+            )
+        msg.if_match_last_modified_time.CopyFrom(ts)
+        found = True
+    if (value := headers.get("x-amz-if-match-size")) is not None:
+        if not value.isascii() or not value.isdigit():
+            raise InvalidArgument(
+                "x-amz-if-match-size must be a size in bytes",
+                ArgumentName="x-amz-if-match-size",
+                ArgumentValue=value,
+            )
+        msg.if_match_size, found = int(value), True
+    return msg if found else None
+
+
 def byte_range(value: str | None) -> common_pb2.ByteRange | None:
     """A single ``bytes=`` range; None (the whole object) for anything S3 would ignore."""
     if not value:

@@ -371,7 +371,8 @@ async def delete_object(
 ) -> object_pb2.DeleteObjectResponse:
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, req.key)
     validate_object_key(req.key)
-    done = await _delete(cc, ctx, ref, req.key, req.version_id)
+    cond = req.conditions if req.HasField("conditions") else None
+    done = await _delete(cc, ctx, ref, req.key, req.version_id, cond)
     return object_pb2.DeleteObjectResponse(
         version_id=done.delete_marker_version_id or done.version_id,
         delete_marker=done.delete_marker,
@@ -399,7 +400,8 @@ async def delete_objects(
             ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, obj.key)
         try:
             validate_object_key(obj.key)
-            done = await _delete(cc, ctx, ref, obj.key, obj.version_id)
+            cond = obj.conditions if obj.HasField("conditions") else None
+            done = await _delete(cc, ctx, ref, obj.key, obj.version_id, cond)
         except LightningStorError as exc:
             resp.errors.append(_delete_error(obj, exc))
             continue
@@ -417,11 +419,17 @@ def _delete_error(
 
 
 async def _delete(
-    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+    cc: CoreContext,
+    ctx: RequestContext,
+    ref: BucketRef,
+    key: str,
+    version: str,
+    cond: common_pb2.DeleteConditions | None,
 ) -> object_pb2.DeletedObject:
-    """Delete one key or version as S3 does, reported as DeleteObjects reports it."""
+    """Delete one key or version as S3 does, reported as DeleteObjects reports it; ``cond``
+    is checked against the version removed or hidden, in the transaction that does it."""
     if version:
-        removed = await delete_version(cc, ref, key, version)
+        removed = await delete_version(cc, ref, key, version, cond)
         marker = removed is not None and removed.is_delete_marker
         return object_pb2.DeletedObject(
             key=key,
@@ -430,12 +438,12 @@ async def _delete(
             delete_marker_version_id=version if marker else "",
         )
     if ref.record.versioning == UNVERSIONED:
-        await delete_version(cc, ref, key, NULL_VERSION)
+        await delete_version(cc, ref, key, NULL_VERSION, cond)
         return object_pb2.DeletedObject(key=key)
     marker_rec = records_pb2.ObjectRecord(
         is_delete_marker=True, owner_id=ctx.principal.principal_id
     )
-    stored = await commit_version(cc, ref, key, marker_rec)
+    stored = await commit_version(cc, ref, key, marker_rec, delete_conditions=cond)
     return object_pb2.DeletedObject(
         key=key, delete_marker=True, delete_marker_version_id=stored.version_id
     )

@@ -125,6 +125,7 @@ async def delete_object(call: S3Call) -> None:
             bucket=call.route.bucket,
             key=call.route.key,
             version_id=call.query.get("versionId", ""),
+            conditions=hdr.delete_conditions(call.headers),
         ),
     )
     out = []
