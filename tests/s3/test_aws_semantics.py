@@ -323,3 +323,22 @@ def test_grpc_delete_object_conditions(client: Any) -> None:
     assert client.head_object(name, "k").size == 3
     client.delete_object(name, "k", if_match=put.etag, if_match_size=3)
     assert [o.key for o in client.list_objects(name).objects] == []
+
+
+# ---- CompleteMultipartUpload ------------------------------------------------------------------
+
+
+def test_a_part_number_listed_twice_is_the_part_its_last_entry_names(s3: Any, bucket: str) -> None:
+    """A client that re-sent part 1 and kept both answers lists it twice; S3 takes the part
+    once, as the last entry names it (the part as stored: the last upload)."""
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etags = [
+        s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=body)["ETag"]
+        for body in (b"first", b"again")
+    ]
+    parts = [{"PartNumber": 1, "ETag": etag} for etag in etags]
+    s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"again"
+    assert s3.head_object(Bucket=bucket, Key="mp")["ETag"].endswith('-1"')

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+from collections.abc import Sequence
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
@@ -65,15 +66,18 @@ async def complete_multipart_upload(
     if not req.parts:
         raise MalformedXML("A CompleteMultipartUpload request must name at least one part")
     numbers = [p.part_number for p in req.parts]
-    if any(b <= a for a, b in itertools.pairwise(numbers)):
+    if any(b < a for a, b in itertools.pairwise(numbers)):
         raise InvalidPartOrder(UploadId=req.upload_id)
+    # A part number listed twice in a row (a client that re-sent the part and kept both
+    # answers) is the part once, as its last entry names it: what S3 accepts.
+    listed = [p for p, n in zip(req.parts, [*numbers[1:], 0], strict=True) if n != p.part_number]
     wanted = set(numbers)
     conditions = req.conditions if req.HasField("conditions") else None
     for attempt in range(MAX_ATTEMPTS):
         upload = await load_upload(cc, ref, req.key, req.upload_id)
         stored = {p.part_number: p for p in await read_parts(cc, req.upload_id)}
         try:
-            chosen = _choose_parts(cc, req, stored)
+            chosen = _choose_parts(cc, req.upload_id, listed, stored)
         except (InvalidPart, EntityTooSmall):
             # Parts read after an abort or a complete took them: that one's answer wins.
             fresh = await cc.store.get(upload.key)
@@ -115,14 +119,15 @@ async def complete_multipart_upload(
 
 def _choose_parts(
     cc: CoreContext,
-    req: object_pb2.CompleteMultipartUploadRequest,
+    upload_id: str,
+    listed: Sequence[object_pb2.CompletedPart],
     stored: dict[int, records_pb2.PartRecord],
 ) -> list[records_pb2.PartRecord]:
     """The stored parts the request names: each present with its ETag (and checksums), and all
     but the last at least ``limits.min_part_size``."""
     chosen: list[records_pb2.PartRecord] = []
     min_size = cc.settings.limits.min_part_size
-    for i, want in enumerate(req.parts):
+    for i, want in enumerate(listed):
         part = stored.get(want.part_number)
         if (
             part is None
@@ -132,10 +137,8 @@ def _choose_parts(
                 for alg, value in checksums_given(want.checksums).items()
             )
         ):
-            raise InvalidPart(
-                UploadId=req.upload_id, PartNumber=str(want.part_number), ETag=want.etag
-            )
-        if i < len(req.parts) - 1 and part.size < min_size:
+            raise InvalidPart(UploadId=upload_id, PartNumber=str(want.part_number), ETag=want.etag)
+        if i < len(listed) - 1 and part.size < min_size:
             raise EntityTooSmall(
                 ProposedSize=str(part.size),
                 MinSizeAllowed=str(min_size),
