@@ -342,3 +342,22 @@ def test_a_part_number_listed_twice_is_the_part_its_last_entry_names(s3: Any, bu
     )
     assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"again"
     assert s3.head_object(Bucket=bucket, Key="mp")["ETag"].endswith('-1"')
+
+
+def test_a_retried_complete_answers_the_same_result(s3: Any, bucket: str) -> None:
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etag}]}
+    first = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts
+    )
+    again = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload=parts
+    )
+    for field in ("Bucket", "Key", "ETag", "VersionId", "Location"):
+        assert again[field] == first[field], field
+    assert len(s3.list_object_versions(Bucket=bucket)["Versions"]) == 1
+    with pytest.raises(ClientError) as exc:
+        s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
+    assert error_code(exc) == ("NoSuchUpload", 404)
