@@ -361,3 +361,19 @@ def test_a_retried_complete_answers_the_same_result(s3: Any, bucket: str) -> Non
     with pytest.raises(ClientError) as exc:
         s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload)
     assert error_code(exc) == ("NoSuchUpload", 404)
+
+
+# ---- DeleteBucket ---------------------------------------------------------------------------
+
+
+def test_delete_bucket_with_only_open_uploads_discards_them(s3: Any) -> None:
+    name = new_name()
+    s3.create_bucket(Bucket=name)
+    upload = s3.create_multipart_upload(Bucket=name, Key="big")["UploadId"]
+    s3.upload_part(Bucket=name, Key="big", UploadId=upload, PartNumber=1, Body=b"p" * 1000)
+    assert s3.delete_bucket(Bucket=name)["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as exc:
+        s3.upload_part(Bucket=name, Key="big", UploadId=upload, PartNumber=2, Body=b"q")
+    assert error_code(exc)[1] == 404
+    s3.create_bucket(Bucket=name)  # a new bucket of that name has no upload
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)

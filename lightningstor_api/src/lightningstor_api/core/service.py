@@ -15,6 +15,7 @@ from lightningstor.v1 import bucket_pb2, object_pb2
 from lightningstor_api import tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
+    bucket_delete,
     buckets,
     copy,
     listing,
@@ -137,7 +138,7 @@ class Core:
     async def delete_bucket(
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
     ) -> bucket_pb2.DeleteBucketResponse:
-        return await buckets.delete_bucket(self.cc, ctx, req)
+        return await bucket_delete.delete_bucket(self.cc, ctx, req)
 
     async def list_buckets(
         self, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest
