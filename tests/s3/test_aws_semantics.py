@@ -377,3 +377,89 @@ def test_delete_bucket_with_only_open_uploads_discards_them(s3: Any) -> None:
     assert error_code(exc)[1] == 404
     s3.create_bucket(Bucket=name)  # a new bucket of that name has no upload
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=name)
+
+
+# ---- multipart checksums --------------------------------------------------------------------
+
+MP_PARTS = [b"a" * (5 * 1024 * 1024), b"tail of the object"]
+
+
+def _b64(digest: bytes) -> str:
+    import base64
+
+    return base64.b64encode(digest).decode()
+
+
+def _digest(alg: str, data: bytes) -> bytes:
+    from lightningstor_types.checksums import ChecksumAlgorithm, new_hasher
+
+    h = new_hasher(ChecksumAlgorithm(alg))
+    h.update(data)
+    return h.digest()
+
+
+@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "CRC64NVME"])
+def test_full_object_crc_checksums_complete(s3: Any, bucket: str, alg: str) -> None:
+    """What the AWS CLI v2 and the SDKs send for large uploads: FULL_OBJECT CRCs."""
+    up = s3.create_multipart_upload(
+        Bucket=bucket, Key="full", ChecksumAlgorithm=alg, ChecksumType="FULL_OBJECT"
+    )
+    parts = []
+    for n, body in enumerate(MP_PARTS, 1):
+        r = s3.upload_part(
+            Bucket=bucket, Key="full", UploadId=up["UploadId"], PartNumber=n, Body=body,
+            ChecksumAlgorithm=alg,
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
+    whole = _b64(_digest(alg, b"".join(MP_PARTS)))
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="full", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
+        ChecksumType="FULL_OBJECT", **{f"Checksum{alg}": whole},
+    )  # fmt: skip
+    assert done[f"Checksum{alg}"] == whole
+    assert done["ChecksumType"] == "FULL_OBJECT"
+    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
+    assert head[f"Checksum{alg}"] == whole
+    assert head["ChecksumType"] == "FULL_OBJECT"
+
+
+@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "SHA1", "SHA256"])
+def test_composite_checksums_complete(s3: Any, bucket: str, alg: str) -> None:
+    up = s3.create_multipart_upload(
+        Bucket=bucket, Key="comp", ChecksumAlgorithm=alg, ChecksumType="COMPOSITE"
+    )
+    parts, digests = [], []
+    for n, body in enumerate(MP_PARTS, 1):
+        r = s3.upload_part(
+            Bucket=bucket, Key="comp", UploadId=up["UploadId"], PartNumber=n, Body=body,
+            ChecksumAlgorithm=alg,
+        )  # fmt: skip
+        parts.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
+        digests.append(_digest(alg, body))
+    composite = f"{_b64(_digest(alg, b''.join(digests)))}-{len(MP_PARTS)}"
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="comp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
+        ChecksumType="COMPOSITE", **{f"Checksum{alg}": composite},
+    )  # fmt: skip
+    assert done[f"Checksum{alg}"] == composite
+    assert done["ChecksumType"] == "COMPOSITE"
+
+
+def test_complete_with_another_checksum_type_than_the_upload_is_refused(
+    s3: Any, bucket: str
+) -> None:
+    up = s3.create_multipart_upload(
+        Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32", ChecksumType="COMPOSITE"
+    )
+    r = s3.upload_part(
+        Bucket=bucket, Key="k", UploadId=up["UploadId"], PartNumber=1, Body=b"x",
+        ChecksumAlgorithm="CRC32",
+    )  # fmt: skip
+    parts = [{"PartNumber": 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]}]
+    with pytest.raises(ClientError) as exc:
+        s3.complete_multipart_upload(
+            Bucket=bucket, Key="k", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
+            ChecksumType="FULL_OBJECT", ChecksumCRC32=r["ChecksumCRC32"],
+        )  # fmt: skip
+    assert error_code(exc) == ("InvalidRequest", 400)
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=up["UploadId"])

@@ -259,6 +259,12 @@ def _object_checksums(
             sums[alg] = combine_crcs(alg, digests, [p.size for p in parts])
         else:
             sums[alg] = composite_checksum(alg, digests)
+    if expected.type and expected.type != kind:
+        mode = common_pb2.ChecksumType.Name(kind or COMPOSITE).removeprefix("CHECKSUM_TYPE_")
+        raise InvalidRequest(
+            f"The upload was created using the {mode if alg else 'no'} checksum mode. "
+            "The complete request must use the same checksum mode."
+        )
     for want_alg, want in checksums_given(expected).items():
         got = sums.get(want_alg)
         if got is None:
