@@ -61,6 +61,7 @@ def test_recreating_an_owned_bucket_elsewhere_is_bucket_already_owned_by_you(
         s3.create_bucket(Bucket="mine", CreateBucketConfiguration=config)
         with pytest.raises(ClientError) as exc:
             s3.create_bucket(Bucket="mine", CreateBucketConfiguration=config)
+        s3.close()  # its pooled connection, before the server goes
         assert error_code(exc) == ("BucketAlreadyOwnedByYou", 409)
 
 
