@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from lightningstor.v1 import bucket_pb2, object_pb2
 from lightningstor_api.core import Core
 from lightningstor_api.metadata import Delete
+from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
     BucketNotEmpty,
     NoSuchBucket,
@@ -20,10 +22,17 @@ from lightningstor_types.errors import (
 )
 from lightningstor_types.service import RequestContext
 
+from .conftest import make_settings
 from .helpers import chunk_files, data_records, gc_entries, get
 from .test_multipart import complete, create, upload
 
 PART = 300 * 1024  # above the inline bound: parts are chunk files
+
+
+@pytest.fixture
+def settings(tmp_path: Path, store_settings: dict[str, object]) -> Settings:
+    """Each test on the embedded store and on a real etcd."""
+    return make_settings(tmp_path, **store_settings)
 
 
 class RaceBefore:
