@@ -1,5 +1,7 @@
 """Where S3 clients expect AWS's exact answer (issue 14 §2): re-created buckets, empty
-continuation tokens, tag order, Content-Encoding as sent, delete markers, multi-range GETs."""
+continuation tokens, tag order, Content-Encoding as sent, delete markers, writes while
+versioning is suspended, multi-range GETs, conditional deletes, CompleteMultipartUpload (a part
+listed twice, a retry, checksums of either type), DeleteBucket with open uploads."""
 
 from __future__ import annotations
 
@@ -13,22 +15,7 @@ from botocore.exceptions import ClientError
 
 from tests.s3.conftest import make_client
 from tests.s3.rawhttp import Signer, request, unsigned_trailer_body
-
-
-@pytest.fixture(scope="module")
-def address(s3_endpoint: str) -> str:
-    return s3_endpoint.removeprefix("http://")
-
-
-@pytest.fixture(scope="module")
-def signer(address: str, admin_keys: dict[str, str]) -> Signer:
-    return Signer(address, admin_keys["id"], admin_keys["secret"])
-
-
-def error_code(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    resp = exc.value.response
-    return resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]
-
+from tests.s3.test_boto3 import error_code
 
 # ---- CreateBucket of a bucket the caller owns --------------------------------------------------
 
@@ -396,68 +383,56 @@ def _digest(alg: str, data: bytes) -> bytes:
     return h.digest()
 
 
-@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "CRC64NVME"])
-def test_full_object_crc_checksums_complete(s3: Any, bucket: str, alg: str) -> None:
-    """What the AWS CLI v2 and the SDKs send for large uploads: FULL_OBJECT CRCs."""
-    up = s3.create_multipart_upload(
-        Bucket=bucket, Key="full", ChecksumAlgorithm=alg, ChecksumType="FULL_OBJECT"
-    )
+def _upload_with_checksums(
+    s3: Any, bucket: str, key: str, alg: str, kind: str, bodies: list[bytes]
+) -> tuple[str, list[dict[str, Any]]]:
+    """An upload of ``bodies`` as parts, each sent with its ``alg`` checksum."""
+    upload = s3.create_multipart_upload(
+        Bucket=bucket, Key=key, ChecksumAlgorithm=alg, ChecksumType=kind
+    )["UploadId"]
     parts = []
-    for n, body in enumerate(MP_PARTS, 1):
+    for n, body in enumerate(bodies, 1):
         r = s3.upload_part(
-            Bucket=bucket, Key="full", UploadId=up["UploadId"], PartNumber=n, Body=body,
+            Bucket=bucket, Key=key, UploadId=upload, PartNumber=n, Body=body,
             ChecksumAlgorithm=alg,
         )  # fmt: skip
         parts.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
-    whole = _b64(_digest(alg, b"".join(MP_PARTS)))
-    done = s3.complete_multipart_upload(
-        Bucket=bucket, Key="full", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
-        ChecksumType="FULL_OBJECT", **{f"Checksum{alg}": whole},
-    )  # fmt: skip
-    assert done[f"Checksum{alg}"] == whole
-    assert done["ChecksumType"] == "FULL_OBJECT"
-    head = s3.head_object(Bucket=bucket, Key="full", ChecksumMode="ENABLED")
-    assert head[f"Checksum{alg}"] == whole
-    assert head["ChecksumType"] == "FULL_OBJECT"
+    return upload, parts
 
 
-@pytest.mark.parametrize("alg", ["CRC32", "CRC32C", "SHA1", "SHA256"])
-def test_composite_checksums_complete(s3: Any, bucket: str, alg: str) -> None:
-    up = s3.create_multipart_upload(
-        Bucket=bucket, Key="comp", ChecksumAlgorithm=alg, ChecksumType="COMPOSITE"
-    )
-    parts, digests = [], []
-    for n, body in enumerate(MP_PARTS, 1):
-        r = s3.upload_part(
-            Bucket=bucket, Key="comp", UploadId=up["UploadId"], PartNumber=n, Body=body,
-            ChecksumAlgorithm=alg,
-        )  # fmt: skip
-        parts.append({"PartNumber": n, "ETag": r["ETag"], f"Checksum{alg}": r[f"Checksum{alg}"]})
-        digests.append(_digest(alg, body))
-    composite = f"{_b64(_digest(alg, b''.join(digests)))}-{len(MP_PARTS)}"
+@pytest.mark.parametrize(
+    ("alg", "kind"),
+    [(a, "FULL_OBJECT") for a in ("CRC32", "CRC32C", "CRC64NVME")]
+    + [(a, "COMPOSITE") for a in ("CRC32", "CRC32C", "SHA1", "SHA256")],
+)
+def test_multipart_checksums_of_either_type_complete(
+    s3: Any, bucket: str, alg: str, kind: str
+) -> None:
+    """FULL_OBJECT CRCs (what the AWS CLI v2 and the SDKs send for large uploads) and
+    COMPOSITE checksums (``<base64>-N``) given at Complete."""
+    upload, parts = _upload_with_checksums(s3, bucket, "mp", alg, kind, MP_PARTS)
+    if kind == "FULL_OBJECT":
+        whole = _b64(_digest(alg, b"".join(MP_PARTS)))
+    else:
+        digests = b"".join(_digest(alg, body) for body in MP_PARTS)
+        whole = f"{_b64(_digest(alg, digests))}-{len(MP_PARTS)}"
     done = s3.complete_multipart_upload(
-        Bucket=bucket, Key="comp", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
-        ChecksumType="COMPOSITE", **{f"Checksum{alg}": composite},
+        Bucket=bucket, Key="mp", UploadId=upload, MultipartUpload={"Parts": parts},
+        ChecksumType=kind, **{f"Checksum{alg}": whole},
     )  # fmt: skip
-    assert done[f"Checksum{alg}"] == composite
-    assert done["ChecksumType"] == "COMPOSITE"
+    assert (done[f"Checksum{alg}"], done["ChecksumType"]) == (whole, kind)
+    head = s3.head_object(Bucket=bucket, Key="mp", ChecksumMode="ENABLED")
+    assert (head[f"Checksum{alg}"], head["ChecksumType"]) == (whole, kind)
 
 
 def test_complete_with_another_checksum_type_than_the_upload_is_refused(
     s3: Any, bucket: str
 ) -> None:
-    up = s3.create_multipart_upload(
-        Bucket=bucket, Key="k", ChecksumAlgorithm="CRC32", ChecksumType="COMPOSITE"
-    )
-    r = s3.upload_part(
-        Bucket=bucket, Key="k", UploadId=up["UploadId"], PartNumber=1, Body=b"x",
-        ChecksumAlgorithm="CRC32",
-    )  # fmt: skip
-    parts = [{"PartNumber": 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]}]
+    upload, parts = _upload_with_checksums(s3, bucket, "k", "CRC32", "COMPOSITE", [b"x"])
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
-            Bucket=bucket, Key="k", UploadId=up["UploadId"], MultipartUpload={"Parts": parts},
-            ChecksumType="FULL_OBJECT", ChecksumCRC32=r["ChecksumCRC32"],
+            Bucket=bucket, Key="k", UploadId=upload, MultipartUpload={"Parts": parts},
+            ChecksumType="FULL_OBJECT", ChecksumCRC32=parts[0]["ChecksumCRC32"],
         )  # fmt: skip
     assert error_code(exc) == ("InvalidRequest", 400)
-    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=up["UploadId"])
+    s3.abort_multipart_upload(Bucket=bucket, Key="k", UploadId=upload)
