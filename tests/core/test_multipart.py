@@ -222,13 +222,22 @@ async def three_parts(core: Core, ctx: RequestContext, bucket: str) -> tuple[str
     ("parts", "error"),
     [
         ([(2, 1), (1, 0)], InvalidPartOrder),
-        ([(1, 0), (1, 0)], InvalidPartOrder),
+        ([(1, 0), (3, 2), (1, 0)], InvalidPartOrder),
+        ([(1, 0), (1, 1)], InvalidPart),  # a number listed twice: its last entry names it
         ([(1, 0), (4, 0)], InvalidPart),
         ([(1, 1)], InvalidPart),
         ([(2, 1), (3, 2)], EntityTooSmall),
         ([], MalformedXML),
     ],
-    ids=["out-of-order", "duplicate", "missing", "wrong-etag", "too-small", "empty"],
+    ids=[
+        "out-of-order",
+        "repeated-apart",
+        "repeated-wrong-etag",
+        "missing",
+        "wrong-etag",
+        "too-small",
+        "empty",
+    ],
 )
 async def test_bad_complete_changes_nothing(
     core: Core,

@@ -5,7 +5,6 @@ killing the one that holds the lease hands the work to the other."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -19,6 +18,7 @@ from tests.fixtures.etcd import EtcdCluster, running_etcd
 from tests.integration.server import ServerProcess, running_server, start_server
 from tests.ops.test_observability import get, sample
 from tests.s3.conftest import make_client
+from tests.wait import wait_until
 
 DEADLINE = 60.0  # guards against a hang only; a day is one second
 LIFECYCLE_ENV = {
@@ -35,10 +35,7 @@ def s3_of(server: ServerProcess, keys: dict[str, str] | None = None) -> Any:
 
 
 def wait_for(what: Callable[[], bool], message: str) -> None:
-    end = time.monotonic() + DEADLINE
-    while not what():
-        assert time.monotonic() < end, message
-        time.sleep(0.1)
+    wait_until(what, DEADLINE, message)
 
 
 def keys_of(s3: Any, bucket: str) -> list[str]:

@@ -5,6 +5,8 @@ admin_keys      the admin access key the server wrote on first start
 s3              a boto3 S3 client with the newest defaults (checksums when_supported), path style
 s3v4            the same, presigning with SigV4
 bucket          a fresh, empty bucket
+address         host:port of the module's S3 listener (for tests/s3/rawhttp.py)
+signer          a rawhttp Signer with the admin key
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.s3.rawhttp import Signer
+
 if TYPE_CHECKING:
     from tests.integration.server import ServerProcess
 
@@ -26,9 +30,19 @@ def s3_endpoint(module_server: ServerProcess) -> str:
 
 
 @pytest.fixture(scope="module")
+def address(s3_endpoint: str) -> str:
+    return s3_endpoint.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
 def admin_keys(module_server: ServerProcess) -> dict[str, str]:
     data = json.loads((module_server.data_dir / "admin-credentials.json").read_text())
     return {"id": data["access_key_id"], "secret": data["secret_access_key"]}
+
+
+@pytest.fixture(scope="module")
+def signer(address: str, admin_keys: dict[str, str]) -> Signer:
+    return Signer(address, admin_keys["id"], admin_keys["secret"])
 
 
 def make_client(

@@ -123,6 +123,21 @@ def test_gateway_cors_attributes_and_forms(
     gw.delete_bucket(Bucket=bucket)
 
 
+def test_gateway_delete_markers_and_conditional_deletes(gw: Any) -> None:
+    """What travels over gRPC for them: the marker in the error's details, the conditions."""
+    gw.create_bucket(Bucket="gw-semantics")
+    gw.put_bucket_versioning(Bucket="gw-semantics", VersioningConfiguration={"Status": "Enabled"})
+    etag = gw.put_object(Bucket="gw-semantics", Key="k", Body=b"x")["ETag"]
+    with pytest.raises(ClientError) as exc:
+        gw.delete_object(Bucket="gw-semantics", Key="k", IfMatch='"' + "0" * 32 + '"')
+    assert exc.value.response["Error"]["Code"] == "PreconditionFailed"
+    marker = gw.delete_object(Bucket="gw-semantics", Key="k", IfMatch=etag)["VersionId"]
+    with pytest.raises(ClientError) as exc:
+        gw.head_object(Bucket="gw-semantics", Key="k")
+    headers = exc.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["x-amz-delete-marker"], headers["x-amz-version-id"]) == ("true", marker)
+
+
 def test_gateway_with_workers(
     module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
 ) -> None:

@@ -150,10 +150,23 @@ class ObjectMethods(Connection):
         return ObjectAttributes.from_pb(resp)
 
     async def delete_object(
-        self, bucket: str, key: str, *, version_id: str | None = None
+        self,
+        bucket: str,
+        key: str,
+        *,
+        version_id: str | None = None,
+        if_match: str | None = None,
+        if_match_last_modified_time: datetime | None = None,
+        if_match_size: int | None = None,
     ) -> DeleteResult:
+        """Delete a key (a delete marker where versioned) or one version; the ``if_match*``
+        conditions must hold of that version (PreconditionFailed otherwise)."""
         req = object_pb2.DeleteObjectRequest(
-            scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
+            scope=self._scope,
+            bucket=bucket,
+            key=key,
+            version_id=version_id or "",
+            conditions=rq.delete_conditions(if_match, if_match_last_modified_time, if_match_size),
         )
         resp = await self._unary(self._objects.DeleteObject(req, timeout=self._timeout))
         return DeleteResult(key, resp.version_id or None, resp.delete_marker)

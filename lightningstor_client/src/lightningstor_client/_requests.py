@@ -60,6 +60,20 @@ def conditions(
     )
 
 
+def delete_conditions(
+    if_match: str | None = None,
+    if_match_last_modified_time: datetime | None = None,
+    if_match_size: int | None = None,
+) -> common_pb2.DeleteConditions | None:
+    if if_match is None and if_match_last_modified_time is None and if_match_size is None:
+        return None
+    return common_pb2.DeleteConditions(
+        if_match=if_match or "",
+        if_match_last_modified_time=timestamp(if_match_last_modified_time),
+        if_match_size=if_match_size,
+    )
+
+
 def byte_range(value: tuple[int, int | None] | None) -> common_pb2.ByteRange | None:
     """``(first, last)`` inclusive, ``(first, None)`` to the end, ``(-n, None)`` the last n."""
     if value is None:

@@ -61,8 +61,10 @@ def error_headers(err: LightningStorError) -> Headers:
     headers: Headers = []
     if err.http_status == 503 and (retry := err.details.get("RetryAfter")):
         headers.append((b"retry-after", retry.encode()))
-    if err.details.get("ResourceType") == "DeleteMarker":
+    if err.details.get("ResourceType") == "DeleteMarker" or err.details.get("DeleteMarker"):
         headers.append((b"x-amz-delete-marker", b"true"))
+        if version := err.details.get("VersionId"):
+            headers.append((b"x-amz-version-id", version.encode()))
     if err.http_status == 304 and (etag := err.details.get("ETag")):
         headers.append((b"etag", etag.encode()))
     return headers

@@ -89,9 +89,16 @@ def content_headers(headers: Mapping[str, str]) -> common_pb2.ContentHeaders:
     for header, attr in _CONTENT_HEADERS.items():
         if header in headers:
             setattr(msg, attr, _utf8(headers[header]))
-    codings = [c.strip() for c in msg.content_encoding.split(",") if c.strip()]
-    msg.content_encoding = ",".join(c for c in codings if c.lower() != "aws-chunked")
+    msg.content_encoding = without_aws_chunked(msg.content_encoding)
     return msg
+
+
+def without_aws_chunked(content_encoding: str) -> str:
+    """Content-Encoding without its ``aws-chunked`` token; the other codings stay as sent
+    (``aws-chunked, deflate, gzip`` → ``deflate, gzip``), as S3 stores them."""
+    codings = content_encoding.split(",")
+    kept = [c for c in codings if c.strip().lower() != "aws-chunked"]
+    return content_encoding if len(kept) == len(codings) else ",".join(kept).strip(" \t,")
 
 
 def parse_http_date(value: str) -> Timestamp | None:
@@ -121,6 +128,35 @@ def conditions(headers: Mapping[str, str], prefix: str = "") -> common_pb2.Condi
         if (value := headers.get(prefix + name)) is not None and (ts := parse_http_date(value)):
             getattr(msg, attr).CopyFrom(ts)
             found = True
+    return msg if found else None
+
+
+def delete_conditions(headers: Mapping[str, str]) -> common_pb2.DeleteConditions | None:
+    """DeleteObject's If-Match, ``x-amz-if-match-last-modified-time`` (an HTTP date) and
+    ``x-amz-if-match-size``; None when none is given. Protection is never dropped: a value
+    that does not parse is InvalidArgument, not ignored."""
+    msg = common_pb2.DeleteConditions()
+    found = False
+    if (value := headers.get("if-match")) is not None:
+        msg.if_match, found = value, True
+    if (value := headers.get("x-amz-if-match-last-modified-time")) is not None:
+        ts = parse_http_date(value)
+        if ts is None:
+            raise InvalidArgument(
+                "x-amz-if-match-last-modified-time must be an HTTP date",
+                ArgumentName="x-amz-if-match-last-modified-time",
+                ArgumentValue=value,
+            )
+        msg.if_match_last_modified_time.CopyFrom(ts)
+        found = True
+    if (value := headers.get("x-amz-if-match-size")) is not None:
+        if not value.isascii() or not value.isdigit():
+            raise InvalidArgument(
+                "x-amz-if-match-size must be a size in bytes",
+                ArgumentName="x-amz-if-match-size",
+                ArgumentValue=value,
+            )
+        msg.if_match_size, found = int(value), True
     return msg if found else None
 
 
@@ -307,3 +343,12 @@ def override(headers: Headers, query: Mapping[str, str]) -> Headers:
         return headers
     kept = [(n, v) for n, v in headers if n.decode() not in replace]
     return kept + [(n.encode(), _header_bytes(v)) for n, v in replace.items()]
+
+
+def written_version_headers(version_id: str) -> Headers:
+    """``x-amz-version-id`` of the version a write created. S3 leaves it out for the ``null``
+    version a write makes while versioning is suspended (its PutObject examples), as it does in
+    a bucket never versioned; GET and HEAD of that version still answer ``null``."""
+    if not version_id or version_id == "null":
+        return []
+    return [(b"x-amz-version-id", version_id.encode())]

@@ -113,7 +113,11 @@ def delete(body: bytes, limit: int) -> tuple[list[object_pb2.ObjectIdentifier], 
     for obj in _children(root, "Object"):
         key = _child_text(obj, "Key", required=True) or ""
         version = _child_text(obj, "VersionId") or ""
-        objects.append(object_pb2.ObjectIdentifier(key=key, version_id=version))
+        objects.append(
+            object_pb2.ObjectIdentifier(
+                key=key, version_id=version, conditions=_delete_conditions(obj)
+            )
+        )
         if len(objects) > limit:
             raise MalformedXML()
     if not objects:
@@ -122,6 +126,25 @@ def delete(body: bytes, limit: int) -> tuple[list[object_pb2.ObjectIdentifier], 
     if quiet not in ("true", "false"):
         raise MalformedXML()
     return objects, quiet == "true"
+
+
+def _delete_conditions(obj: Element) -> common_pb2.DeleteConditions | None:
+    """An Object entry's ETag, LastModifiedTime (ISO 8601) and Size: its delete's conditions."""
+    msg = common_pb2.DeleteConditions()
+    etag, modified, size = (_child_text(obj, n) for n in ("ETag", "LastModifiedTime", "Size"))
+    if etag is None and modified is None and size is None:
+        return None
+    msg.if_match = etag or ""
+    if modified is not None:
+        try:
+            msg.if_match_last_modified_time.FromJsonString(modified.strip())
+        except ValueError:
+            raise MalformedXML() from None
+    if size is not None:
+        if not (size.strip().isascii() and size.strip().isdigit()):
+            raise MalformedXML()
+        msg.if_match_size = int(size)
+    return msg
 
 
 _PART_CHECKSUMS = {

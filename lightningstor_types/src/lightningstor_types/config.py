@@ -781,6 +781,9 @@ class LimitsSettings(_Section):
     """Age at which an unfinished multipart upload is aborted and its parts collected."""
     max_delete_objects: int = Field(default=1000, ge=1)
     """Most keys in one DeleteObjects request."""
+    completed_upload_result_seconds: Seconds = 900.0
+    """How long a retried CompleteMultipartUpload of an upload that completed is answered with
+    its result (S3 does so "for a while"); 0: it is NoSuchUpload at once."""
 
     @model_validator(mode="after")
     def _check(self) -> LimitsSettings:

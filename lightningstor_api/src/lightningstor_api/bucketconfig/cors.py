@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2
-from lightningstor_api.core.buckets import _update
+from lightningstor_api.core.buckets import update_bucket
 from lightningstor_api.core.context import CoreContext
 from lightningstor_types.actions import Action
 from lightningstor_types.cors import validate_cors
@@ -38,7 +38,7 @@ async def put_bucket_cors(
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.cors.CopyFrom(req.configuration)
 
-    await _update(cc, ref, change)
+    await update_bucket(cc, ref, change)
     return bucket_pb2.PutBucketCorsResponse()
 
 
@@ -47,7 +47,7 @@ async def delete_bucket_cors(
 ) -> bucket_pb2.DeleteBucketCorsResponse:
     ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_CORS_WRITE)
     if ref.record.HasField("cors"):  # S3 answers 204 either way
-        await _update(cc, ref, lambda rec: rec.ClearField("cors"))
+        await update_bucket(cc, ref, lambda rec: rec.ClearField("cors"))
     return bucket_pb2.DeleteBucketCorsResponse()
 
 

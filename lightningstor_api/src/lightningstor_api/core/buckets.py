@@ -8,15 +8,14 @@ from collections.abc import Callable, Iterable
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.convert import bucket_info, decode_token, encode_token
+from lightningstor_api.core.convert import bucket_info, decode_token, encode_token, sorted_tags
 from lightningstor_api.core.ids import new_bucket_id
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
-from lightningstor_api.metadata import Compare, Delete, Put
+from lightningstor_api.metadata import Compare, Put
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import (
     AccessDenied,
     BucketAlreadyOwnedByYou,
-    BucketNotEmpty,
     IllegalLocationConstraintException,
     InvalidArgument,
     InvalidLocationConstraint,
@@ -101,50 +100,6 @@ async def head_bucket(
     return bucket_pb2.HeadBucketResponse(bucket=bucket_info(ref.record))
 
 
-async def delete_bucket(
-    cc: CoreContext, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
-) -> bucket_pb2.DeleteBucketResponse:
-    ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_DELETE)
-    key = cc.keys.bucket(ref.scope, ref.name)
-    for attempt in range(MAX_ATTEMPTS):
-        if not await _is_empty(cc, ref):
-            raise BucketNotEmpty(BucketName=req.name)
-        # Mark first: every write compares the bucket record's revision and refuses a fresh
-        # mark, so after the mark commits no write can land; writes that landed before it
-        # are seen by the emptiness check that follows (compares are per key, not per range).
-        marked = records_pb2.BucketRecord()
-        marked.CopyFrom(ref.record)
-        marked.deleting_since.GetCurrentTime()
-        compares = [Compare.mod_revision(key, ref.kv.mod_revision)]
-        res = await cc.write_bucket(key, compares, [Put(key, marked.SerializeToString())])
-        if not res.succeeded:
-            await backoff(attempt)
-            ref = await _reload(cc, ref)
-            continue
-        held = [Compare.mod_revision(key, res.revision)]
-        if await _is_empty(cc, ref):
-            if (await cc.write_bucket(key, held, [Delete(key)])).succeeded:
-                return bucket_pb2.DeleteBucketResponse()
-        else:
-            await _update(cc, ref, lambda rec: rec.ClearField("deleting_since"))
-            raise BucketNotEmpty(BucketName=req.name)
-        ref = await _reload(cc, ref)
-    raise SlowDown("too much contention on this bucket; retry")
-
-
-async def _is_empty(cc: CoreContext, ref: BucketRef) -> bool:
-    """No current object, no version (delete markers included) and no upload in progress."""
-    prefixes = (
-        cc.keys.objects_prefix(ref.scope, ref.name),
-        cc.keys.versions_prefix(ref.scope, ref.name),
-        cc.keys.uploads_prefix(ref.scope, ref.name),
-    )
-    for prefix in prefixes:
-        if (await cc.store.range(prefix, limit=1)).kvs:
-            return False
-    return True
-
-
 async def list_buckets(
     cc: CoreContext, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest
 ) -> bucket_pb2.ListBucketsResponse:
@@ -209,7 +164,7 @@ async def put_bucket_versioning(
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.versioning = req.status
 
-    await _update(cc, ref, change)
+    await update_bucket(cc, ref, change)
     return bucket_pb2.PutBucketVersioningResponse()
 
 
@@ -219,7 +174,7 @@ async def get_bucket_tagging(
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_TAGGING_READ)
     if not ref.record.tags:
         raise NoSuchTagSet(BucketName=req.name)
-    return bucket_pb2.GetBucketTaggingResponse(tags=ref.record.tags)
+    return bucket_pb2.GetBucketTaggingResponse(tags=sorted_tags(ref.record.tags))
 
 
 async def put_bucket_tagging(
@@ -227,7 +182,7 @@ async def put_bucket_tagging(
 ) -> bucket_pb2.PutBucketTaggingResponse:
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_TAGGING_WRITE)
     validate_tags([(t.key, t.value) for t in req.tags], object_tags=False)
-    await _update(cc, ref, lambda rec: _set_tags(rec, req.tags))
+    await update_bucket(cc, ref, lambda rec: _set_tags(rec, req.tags))
     return bucket_pb2.PutBucketTaggingResponse()
 
 
@@ -235,7 +190,7 @@ async def delete_bucket_tagging(
     cc: CoreContext, ctx: RequestContext, req: bucket_pb2.DeleteBucketTaggingRequest
 ) -> bucket_pb2.DeleteBucketTaggingResponse:
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_TAGGING_WRITE)
-    await _update(cc, ref, lambda rec: _set_tags(rec, []))
+    await update_bucket(cc, ref, lambda rec: _set_tags(rec, []))
     return bucket_pb2.DeleteBucketTaggingResponse()
 
 
@@ -244,14 +199,7 @@ def _set_tags(rec: records_pb2.BucketRecord, tags: Iterable[common_pb2.Tag]) -> 
     rec.tags.extend(tags)
 
 
-async def update_bucket_record(
-    cc: CoreContext, ref: BucketRef, change: Callable[[records_pb2.BucketRecord], None]
-) -> None:
-    """Rewrite the bucket record with ``change`` applied, retrying when it changed under us."""
-    await _update(cc, ref, change)
-
-
-async def _update(
+async def update_bucket(
     cc: CoreContext, ref: BucketRef, change: Callable[[records_pb2.BucketRecord], None]
 ) -> None:
     """Rewrite the bucket record, retrying when it changed under us."""
@@ -264,11 +212,11 @@ async def _update(
         if (await cc.write_bucket(key, compares, [Put(key, rec.SerializeToString())])).succeeded:
             return
         await backoff(attempt)
-        ref = await _reload(cc, ref)
+        ref = await reload_bucket(cc, ref)
     raise SlowDown("too much contention on this bucket; retry")
 
 
-async def _reload(cc: CoreContext, ref: BucketRef) -> BucketRef:
+async def reload_bucket(cc: CoreContext, ref: BucketRef) -> BucketRef:
     """The bucket as it is now; NoSuchBucket if it was deleted (or re-created) meanwhile."""
     fresh = await cc.bucket(ref.scope, ref.name, fresh=True)
     if fresh.record.bucket_id != ref.record.bucket_id:

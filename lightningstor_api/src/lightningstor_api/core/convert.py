@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -122,6 +122,11 @@ def bucket_info(rec: records_pb2.BucketRecord) -> bucket_pb2.BucketInfo:
     )
     info.created_at.CopyFrom(rec.created_at)
     return info
+
+
+def sorted_tags(tags: Iterable[common_pb2.Tag]) -> list[common_pb2.Tag]:
+    """A tag set as S3 returns it: sorted by key, whatever order it was put in."""
+    return sorted(tags, key=lambda t: t.key)
 
 
 def encode_token(last: str) -> str:

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import functools
 import itertools
+import time
+from collections.abc import Sequence
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import multipart_records
-from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import checksums_given, checksums_message, version_id
 from lightningstor_api.core.multipart import (
     COMPOSITE,
@@ -28,7 +30,12 @@ from lightningstor_api.core.multipart import (
     read_parts,
 )
 from lightningstor_api.core.txn import ConflictError, Txn
-from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, try_commit_version
+from lightningstor_api.core.versions import (
+    MAX_ATTEMPTS,
+    backoff,
+    newest_versions,
+    try_commit_version,
+)
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import (
     ChecksumAlgorithm,
@@ -52,6 +59,9 @@ from lightningstor_types.errors import (
 from lightningstor_types.naming import validate_object_key
 from lightningstor_types.service import RequestContext
 
+RETRY_SCAN = 16
+"""How many of a key's newest versions a retried Complete looks through for its upload's."""
+
 
 async def complete_multipart_upload(
     cc: CoreContext, ctx: RequestContext, req: object_pb2.CompleteMultipartUploadRequest
@@ -62,18 +72,33 @@ async def complete_multipart_upload(
     win."""
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
     validate_object_key(req.key)
+    try:
+        return await _complete(cc, ref, req)
+    except NoSuchUpload:
+        done = await _completed_result(cc, ref, req)
+        if done is None:
+            raise
+        return done
+
+
+async def _complete(
+    cc: CoreContext, ref: BucketRef, req: object_pb2.CompleteMultipartUploadRequest
+) -> object_pb2.CompleteMultipartUploadResponse:
     if not req.parts:
         raise MalformedXML("A CompleteMultipartUpload request must name at least one part")
     numbers = [p.part_number for p in req.parts]
-    if any(b <= a for a, b in itertools.pairwise(numbers)):
+    if any(b < a for a, b in itertools.pairwise(numbers)):
         raise InvalidPartOrder(UploadId=req.upload_id)
+    # A part number listed twice in a row (a client that re-sent the part and kept both
+    # answers) is the part once, as its last entry names it: what S3 accepts.
+    listed = _listed(req)
     wanted = set(numbers)
     conditions = req.conditions if req.HasField("conditions") else None
     for attempt in range(MAX_ATTEMPTS):
         upload = await load_upload(cc, ref, req.key, req.upload_id)
         stored = {p.part_number: p for p in await read_parts(cc, req.upload_id)}
         try:
-            chosen = _choose_parts(cc, req, stored)
+            chosen = _choose_parts(cc, req.upload_id, listed, stored)
         except (InvalidPart, EntityTooSmall):
             # Parts read after an abort or a complete took them: that one's answer wins.
             fresh = await cc.store.get(upload.key)
@@ -102,27 +127,63 @@ async def complete_multipart_upload(
         except ConflictError:
             await backoff(attempt)
             continue
-        return object_pb2.CompleteMultipartUploadResponse(
-            bucket=ref.name,
-            key=req.key,
-            etag=done.etag,
-            version_id=version_id(done, ref.record.versioning),
-            checksums=done.checksums,
-            size=done.size,
-        )
+        return _result(ref, done)
     raise SlowDown("too much contention on this upload; retry")
+
+
+def _result(
+    ref: BucketRef, done: records_pb2.ObjectRecord
+) -> object_pb2.CompleteMultipartUploadResponse:
+    return object_pb2.CompleteMultipartUploadResponse(
+        bucket=ref.name,
+        key=done.key,
+        etag=done.etag,
+        version_id=version_id(done, ref.record.versioning),
+        checksums=done.checksums,
+        size=done.size,
+    )
+
+
+async def _completed_result(
+    cc: CoreContext, ref: BucketRef, req: object_pb2.CompleteMultipartUploadRequest
+) -> object_pb2.CompleteMultipartUploadResponse | None:
+    """A retried Complete of an upload that completed (clients retry after a timeout): the
+    version it made, when it is among the key's newest versions, completed less than
+    ``limits.completed_upload_result_seconds`` ago, and the retry names the same parts (its
+    multipart ETag). Nothing is kept for this but the upload id on that version."""
+    window = cc.settings.limits.completed_upload_result_seconds
+    if window <= 0 or not req.upload_id or not req.parts:
+        return None
+    for kv in await newest_versions(cc, ref.scope, ref.name, req.key, limit=RETRY_SCAN):
+        rec = records_pb2.ObjectRecord.FromString(kv.value)
+        if rec.upload_id != req.upload_id:
+            continue
+        listed = _listed(req)
+        if time.time() - rec.last_modified.ToNanoseconds() / 1e9 > window or rec.etag.strip(
+            '"'
+        ) != multipart_etag([p.etag.strip('"') for p in listed]):
+            return None
+        return _result(ref, rec)
+    return None
+
+
+def _listed(req: object_pb2.CompleteMultipartUploadRequest) -> list[object_pb2.CompletedPart]:
+    """The parts a Complete names, a number listed twice in a row once, as its last entry."""
+    numbers = [p.part_number for p in req.parts]
+    return [p for p, n in zip(req.parts, [*numbers[1:], 0], strict=True) if n != p.part_number]
 
 
 def _choose_parts(
     cc: CoreContext,
-    req: object_pb2.CompleteMultipartUploadRequest,
+    upload_id: str,
+    listed: Sequence[object_pb2.CompletedPart],
     stored: dict[int, records_pb2.PartRecord],
 ) -> list[records_pb2.PartRecord]:
     """The stored parts the request names: each present with its ETag (and checksums), and all
     but the last at least ``limits.min_part_size``."""
     chosen: list[records_pb2.PartRecord] = []
     min_size = cc.settings.limits.min_part_size
-    for i, want in enumerate(req.parts):
+    for i, want in enumerate(listed):
         part = stored.get(want.part_number)
         if (
             part is None
@@ -132,10 +193,8 @@ def _choose_parts(
                 for alg, value in checksums_given(want.checksums).items()
             )
         ):
-            raise InvalidPart(
-                UploadId=req.upload_id, PartNumber=str(want.part_number), ETag=want.etag
-            )
-        if i < len(req.parts) - 1 and part.size < min_size:
+            raise InvalidPart(UploadId=upload_id, PartNumber=str(want.part_number), ETag=want.etag)
+        if i < len(listed) - 1 and part.size < min_size:
             raise EntityTooSmall(
                 ProposedSize=str(part.size),
                 MinSizeAllowed=str(min_size),
@@ -170,6 +229,7 @@ def _assemble(
         owner_id=up.owner_id,
         data_id=records[0].data_id,
         part_count=len(parts),
+        upload_id=up.upload_id,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(
@@ -199,6 +259,12 @@ def _object_checksums(
             sums[alg] = combine_crcs(alg, digests, [p.size for p in parts])
         else:
             sums[alg] = composite_checksum(alg, digests)
+    if expected.type and expected.type != kind:
+        mode = common_pb2.ChecksumType.Name(kind or COMPOSITE).removeprefix("CHECKSUM_TYPE_")
+        raise InvalidRequest(
+            f"The upload was created using the {mode if alg else 'no'} checksum mode. "
+            "The complete request must use the same checksum mode."
+        )
     for want_alg, want in checksums_given(expected).items():
         got = sums.get(want_alg)
         if got is None:

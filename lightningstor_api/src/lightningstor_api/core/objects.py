@@ -323,7 +323,9 @@ async def _read(
     validate_object_key(req.key)
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
-        raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+        raise MethodNotAllowed(
+            Method="GET", ResourceType="DeleteMarker", DeleteMarker="true", VersionId=req.version_id
+        )
     check_read_conditions(req.conditions if req.HasField("conditions") else None, rec)
     byte_range = req.range if req.HasField("range") else None
     window = await read_window(cc.data_cache, rec, byte_range, req.part_number)
@@ -381,7 +383,8 @@ async def delete_object(
 ) -> object_pb2.DeleteObjectResponse:
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, req.key)
     validate_object_key(req.key)
-    done = await _delete(cc, ctx, ref, req.key, req.version_id)
+    cond = req.conditions if req.HasField("conditions") else None
+    done = await _delete(cc, ctx, ref, req.key, req.version_id, cond)
     return object_pb2.DeleteObjectResponse(
         version_id=done.delete_marker_version_id or done.version_id,
         delete_marker=done.delete_marker,
@@ -411,7 +414,8 @@ async def delete_objects(
             ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, obj.key)
         try:
             validate_object_key(obj.key)
-            done = await _delete(cc, ctx, ref, obj.key, obj.version_id)
+            cond = obj.conditions if obj.HasField("conditions") else None
+            done = await _delete(cc, ctx, ref, obj.key, obj.version_id, cond)
         except _WHOLE_REQUEST:
             raise
         except LightningStorError as exc:
@@ -436,19 +440,30 @@ def _delete_error(
 
 
 async def delete_key_or_version(
-    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+    cc: CoreContext,
+    ctx: RequestContext,
+    ref: BucketRef,
+    key: str,
+    version: str,
+    cond: common_pb2.DeleteConditions | None = None,
 ) -> object_pb2.DeletedObject:
-    """The delete of a user's DeleteObject (with or without a version id), for the core's own
-    callers (the lifecycle worker): every rule a user's delete meets applies."""
-    return await _delete(cc, ctx, ref, key, version)
+    """The delete of a user's DeleteObject (with or without a version id, and its conditions),
+    for the core's own callers (the lifecycle worker): every rule a user's delete meets applies."""
+    return await _delete(cc, ctx, ref, key, version, cond)
 
 
 async def _delete(
-    cc: CoreContext, ctx: RequestContext, ref: BucketRef, key: str, version: str
+    cc: CoreContext,
+    ctx: RequestContext,
+    ref: BucketRef,
+    key: str,
+    version: str,
+    cond: common_pb2.DeleteConditions | None,
 ) -> object_pb2.DeletedObject:
-    """Delete one key or version as S3 does, reported as DeleteObjects reports it."""
+    """Delete one key or version as S3 does, reported as DeleteObjects reports it; ``cond``
+    is checked against the version removed or hidden, in the transaction that does it."""
     if version:
-        removed = await delete_version(cc, ref, key, version)
+        removed = await delete_version(cc, ref, key, version, cond)
         marker = removed is not None and removed.is_delete_marker
         return object_pb2.DeletedObject(
             key=key,
@@ -457,12 +472,12 @@ async def _delete(
             delete_marker_version_id=version if marker else "",
         )
     if ref.record.versioning == UNVERSIONED:
-        await delete_version(cc, ref, key, NULL_VERSION)
+        await delete_version(cc, ref, key, NULL_VERSION, cond)
         return object_pb2.DeletedObject(key=key)
     marker_rec = records_pb2.ObjectRecord(
         is_delete_marker=True, owner_id=ctx.principal.principal_id
     )
-    stored = await commit_version(cc, ref, key, marker_rec)
+    stored = await commit_version(cc, ref, key, marker_rec, delete_conditions=cond)
     return object_pb2.DeletedObject(
         key=key, delete_marker=True, delete_marker_version_id=stored.version_id
     )

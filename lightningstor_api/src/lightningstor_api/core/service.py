@@ -16,6 +16,7 @@ from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
+    bucket_delete,
     buckets,
     copy,
     listing,
@@ -153,7 +154,7 @@ class Core:
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketRequest
     ) -> bucket_pb2.DeleteBucketResponse:
         await self.limits.admit(ctx)
-        return await buckets.delete_bucket(self.cc, ctx, req)
+        return await bucket_delete.delete_bucket(self.cc, ctx, req)
 
     async def list_buckets(
         self, ctx: RequestContext, req: bucket_pb2.ListBucketsRequest

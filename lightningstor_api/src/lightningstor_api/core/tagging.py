@@ -8,7 +8,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.context import BucketRef, CoreContext
-from lightningstor_api.core.convert import version_id
+from lightningstor_api.core.convert import sorted_tags, version_id
 from lightningstor_api.core.versions import (
     MAX_ATTEMPTS,
     Version,
@@ -33,7 +33,7 @@ async def get_object_tagging(
     if rec.is_delete_marker:
         raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
     return object_pb2.GetObjectTaggingResponse(
-        tags=rec.tags, version_id=version_id(rec, ref.record.versioning)
+        tags=sorted_tags(rec.tags), version_id=version_id(rec, ref.record.versioning)
     )
 
 

@@ -115,8 +115,20 @@ async def resolve_read(
         return v.record
     cur = await load_current(cc, scope, bucket, key)
     if cur is None:
-        raise NoSuchKey(Key=key)
+        raise await missing_key(cc, scope, bucket, key)
     return cur.record
+
+
+async def missing_key(cc: CoreContext, scope: Scope, bucket: str, key: str) -> NoSuchKey:
+    """NoSuchKey for a key without a current version; when a delete marker is the newest
+    version, the error says so and names it (S3 sends ``x-amz-delete-marker: true`` and its
+    ``x-amz-version-id`` with the 404)."""
+    newest = await newest_versions(cc, scope, bucket, key)
+    if newest:
+        rec = records_pb2.ObjectRecord.FromString(newest[0].value)
+        if rec.is_delete_marker:
+            return NoSuchKey(Key=key, DeleteMarker="true", VersionId=rec.version_id)
+    return NoSuchKey(Key=key)
 
 
 def check_write_conditions(
@@ -136,6 +148,29 @@ def check_write_conditions(
             raise NoSuchKey(Key=key)
         if not etag_matches(cond.if_match, current.etag):
             raise PreconditionFailed(Condition="If-Match")
+
+
+def check_delete_conditions(
+    cond: common_pb2.DeleteConditions | None, target: records_pb2.ObjectRecord | None, key: str
+) -> None:
+    """S3's conditional delete against the version it removes or hides (``None``: none, or a
+    delete marker): If-Match there is NoSuchKey; a last-modified time or size that does not
+    match is PreconditionFailed (a missing object passes them, as S3 answers 204)."""
+    if cond is None:
+        return
+    if target is None or target.is_delete_marker:
+        if cond.if_match:
+            raise NoSuchKey(Key=key)
+        return
+    if cond.if_match and not etag_matches(cond.if_match, target.etag):
+        raise PreconditionFailed(Condition="If-Match")
+    if (
+        cond.HasField("if_match_last_modified_time")
+        and cond.if_match_last_modified_time.seconds != target.last_modified.seconds
+    ):
+        raise PreconditionFailed(Condition="x-amz-if-match-last-modified-time")
+    if cond.HasField("if_match_size") and cond.if_match_size != target.size:
+        raise PreconditionFailed(Condition="x-amz-if-match-size")
 
 
 def etag_matches(condition: str, etag: str) -> bool:
@@ -165,6 +200,7 @@ async def commit_version(
     new_data: Sequence[records_pb2.DataRecord] = (),
     acquire: str = "",
     conditions: common_pb2.Conditions | None = None,
+    delete_conditions: common_pb2.DeleteConditions | None = None,
     extra: Callable[[Txn], None] | None = None,
 ) -> records_pb2.ObjectRecord:
     """Make ``record`` the newest version of ``key`` in one transaction, replacing the null
@@ -173,7 +209,8 @@ async def commit_version(
     ``new_data`` are created each holding one reference: the first the new version's, the others
     their parent's in the first (the segments of a data-record tree); ``acquire`` adds a reference
     to an existing data record (copy); ``extra`` adds the caller's own operations.
-    Retries on concurrent changes; raises PreconditionFailed/NoSuchKey from ``conditions``.
+    Retries on concurrent changes; raises PreconditionFailed/NoSuchKey from ``conditions`` (a
+    write's) or ``delete_conditions`` (a delete marker's, on the version it hides).
     """
     for attempt in range(MAX_ATTEMPTS):
         try:
@@ -185,6 +222,7 @@ async def commit_version(
                 new_data=new_data,
                 acquire=acquire,
                 conditions=conditions,
+                delete_conditions=delete_conditions,
                 extra=extra,
                 fresh=attempt > 0,
             )
@@ -202,6 +240,7 @@ async def try_commit_version(
     new_data: Sequence[records_pb2.DataRecord] = (),
     acquire: str = "",
     conditions: common_pb2.Conditions | None = None,
+    delete_conditions: common_pb2.DeleteConditions | None = None,
     extra: Callable[[Txn], None] | None = None,
     fresh: bool = False,
 ) -> records_pb2.ObjectRecord:
@@ -214,6 +253,7 @@ async def try_commit_version(
     bref.ensure_writable()
     cur = await load_current(cc, scope, bucket.name, key)
     check_write_conditions(conditions, cur.record if cur else None, key)
+    check_delete_conditions(delete_conditions, cur.record if cur else None, key)
     txn = Txn(cc.store, cc.keys)
     usage_key = cc.keys.usage(scope, bucket.name)
     txn.expect(cc.keys.bucket(scope, bucket.name), bref.kv)
@@ -304,9 +344,14 @@ async def _version_kv(
 
 
 async def delete_version(
-    cc: CoreContext, bucket: BucketRef, key: str, version_id: str
+    cc: CoreContext,
+    bucket: BucketRef,
+    key: str,
+    version_id: str,
+    conditions: common_pb2.DeleteConditions | None = None,
 ) -> records_pb2.ObjectRecord | None:
     """Remove one version for good; if it was the newest, the next one becomes current.
+    ``conditions`` must hold of that version as the transaction compares it.
 
     Returns the removed record, or None when there was no such version.
     """
@@ -315,6 +360,7 @@ async def delete_version(
     prefix = cc.keys.key_versions_prefix(scope, bucket.name, key)
     for attempt in range(MAX_ATTEMPTS):
         target = await load_version(cc, scope, bucket.name, key, version_id)
+        check_delete_conditions(conditions, target.record if target else None, key)
         if target is None:
             return None
         txn = Txn(cc.store, cc.keys)

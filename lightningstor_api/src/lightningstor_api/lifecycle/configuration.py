@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import lifecycle_pb2
-from lightningstor_api.core.buckets import locate, update_bucket_record
+from lightningstor_api.core.buckets import locate, update_bucket
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.lifecycle.rules import validate
 from lightningstor_types.actions import Action
@@ -31,7 +31,7 @@ async def put_bucket_lifecycle_configuration(
         del rec.lifecycle_rules[:]
         rec.lifecycle_rules.extend(req.rules)
 
-    await update_bucket_record(cc, ref, change)
+    await update_bucket(cc, ref, change)
     return lifecycle_pb2.PutBucketLifecycleConfigurationResponse()
 
 
@@ -41,5 +41,5 @@ async def delete_bucket_lifecycle_configuration(
     req: lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest,
 ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse:
     ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_LIFECYCLE_WRITE)
-    await update_bucket_record(cc, ref, lambda rec: rec.ClearField("lifecycle_rules"))
+    await update_bucket(cc, ref, lambda rec: rec.ClearField("lifecycle_rules"))
     return lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse()

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import lifecycle_pb2
+from lightningstor.v1 import common_pb2, lifecycle_pb2
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.keys import split_versioned
 from lightningstor_api.core.multipart import abort_upload
@@ -53,7 +53,8 @@ WORKER_PRINCIPAL = "lightningstor-lifecycle"
 ACTION_CONCURRENCY = 16
 """Deletes of one page in flight at once."""
 
-_Action = tuple[str, str, Act, str]
+_Action = tuple[str, str, Act, str, str]
+"""(key, version id, act, rule id, ETag the current version must still have: "" for none)."""
 """(key, version id or "" for the current version, what, rule id)."""
 
 
@@ -302,14 +303,14 @@ class LifecycleWorker:
                 return
             due = evaluate.current_expiry(rules, state.key, rec.size, rec.tags, modified, self._day)
             if due is not None and due.at <= now:
-                actions.append((state.key, "", Act.EXPIRE, due.rule_id))
+                actions.append((state.key, "", Act.EXPIRE, due.rule_id, rec.etag))
             return
         state.pending_marker = None
         due = evaluate.noncurrent_expiry(
             rules, state.key, rec.size, rec.tags, successor, position - 1, self._day
         )
         if due is not None and due.at <= now:
-            actions.append((state.key, rec.version_id, Act.DELETE_NONCURRENT, due.rule_id))
+            actions.append((state.key, rec.version_id, Act.DELETE_NONCURRENT, due.rule_id, ""))
 
     def _finish_key(
         self, rules: list[lifecycle_pb2.LifecycleRule], state: _KeyState, actions: list[_Action]
@@ -319,14 +320,24 @@ class LifecycleWorker:
         rule_id = evaluate.marker_rule(rules, state.key)
         if rule_id is not None:
             rec = records_pb2.ObjectRecord.FromString(state.pending_marker.value)
-            actions.append((state.key, rec.version_id, Act.REMOVE_MARKER, rule_id))
+            actions.append((state.key, rec.version_id, Act.REMOVE_MARKER, rule_id, ""))
 
     async def _act(
-        self, ctx: RequestContext, ref: BucketRef, key: str, version_id: str, act: Act, rule: str
+        self,
+        ctx: RequestContext,
+        ref: BucketRef,
+        key: str,
+        version_id: str,
+        act: Act,
+        rule: str,
+        etag: str,
     ) -> None:
         self._check_lease()
+        # An expiry of the current version is conditional on the version the scan saw: a PUT
+        # that replaced it meanwhile is not expired with it (PreconditionFailed: left alone).
+        cond = common_pb2.DeleteConditions(if_match=etag) if etag else None
         try:
-            await delete_key_or_version(self._cc, ctx, ref, key, version_id)
+            await delete_key_or_version(self._cc, ctx, ref, key, version_id, cond)
         except LightningStorError as exc:  # e.g. a version under Object Lock: left alone
             log.info("lifecycle: %s of %r refused by %s (rule %r)", act.value, key, exc.code, rule)
             _count("refused")

@@ -5,8 +5,10 @@ from __future__ import annotations
 from lightningstor.v1 import bucket_pb2
 from lightningstor_s3 import xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
-from lightningstor_types.errors import NoSuchTagSet
+from lightningstor_types.errors import BucketAlreadyOwnedByYou, NoSuchTagSet
 
+LEGACY_REGION = "us-east-1"
+"""The region where S3 answers 200 to CreateBucket of a bucket the caller already owns."""
 _VERSIONING_NAMES = {
     bucket_pb2.VERSIONING_STATUS_ENABLED: "Enabled",
     bucket_pb2.VERSIONING_STATUS_SUSPENDED: "Suspended",
@@ -32,9 +34,14 @@ async def list_buckets(call: S3Call) -> None:
 
 async def create_bucket(call: S3Call) -> None:
     region = xml_in.create_bucket_configuration(await call.read_xml())
-    await call.service.create_bucket(
-        call.ctx, bucket_pb2.CreateBucketRequest(name=call.route.bucket, region=region)
-    )
+    try:
+        await call.service.create_bucket(
+            call.ctx, bucket_pb2.CreateBucketRequest(name=call.route.bucket, region=region)
+        )
+    except BucketAlreadyOwnedByYou:
+        # S3's legacy rule in us-east-1 only: re-creating your own bucket succeeds, unchanged.
+        if call.settings.s3.region != LEGACY_REGION:
+            raise
     await call.ex.respond(200, [(b"location", f"/{call.route.bucket}".encode())])
 
 

@@ -10,9 +10,7 @@ from lightningstor_s3.handlers.objects import part_number
 
 
 def _version_headers(version_id: str, source_version_id: str) -> hdr.Headers:
-    out: hdr.Headers = []
-    if version_id:
-        out.append((b"x-amz-version-id", version_id.encode()))
+    out = hdr.written_version_headers(version_id)
     if source_version_id:
         out.append((b"x-amz-copy-source-version-id", source_version_id.encode()))
     return out

@@ -104,10 +104,6 @@ async def list_objects_v2(call: S3Call) -> None:
         continuation_token=q.get("continuation-token", ""),
         fetch_owner=fetch_owner,
     )
-    if "continuation-token" in q and not req.continuation_token:
-        raise InvalidArgument(
-            "The continuation token provided is incorrect", ArgumentName="continuation-token"
-        )
     resp = await _list(call, req)
     doc = xml.ListBucketResultV2(
         name=call.route.bucket,

@@ -64,7 +64,7 @@ async def upload_part(call: S3Call) -> None:
 
 
 async def complete_multipart_upload(call: S3Call) -> None:
-    parts = xml_in.complete_multipart_upload(await call.read_xml())
+    parts = xml_in.complete_multipart_upload(await call.read_xml(object_checksums=True))
     req = object_pb2.CompleteMultipartUploadRequest(
         bucket=call.route.bucket,
         key=call.route.key,
@@ -72,6 +72,7 @@ async def complete_multipart_upload(call: S3Call) -> None:
         parts=parts,
         expected_checksums=hdr.expected_checksums(call.headers),
     )
+    req.expected_checksums.type = hdr.checksum_type(call.headers)
     if (cond := hdr.conditions(call.headers)) is not None:
         req.conditions.CopyFrom(cond)
     resp = await call.service.complete_multipart_upload(call.ctx, req)
@@ -84,8 +85,7 @@ async def complete_multipart_upload(call: S3Call) -> None:
         etag=resp.etag,
         checksums=xml.Checksums.of(resp.checksums),
     )
-    out = [(b"x-amz-version-id", resp.version_id.encode())] if resp.version_id else []
-    await call.ex.respond_xml(xml.render(doc), out)
+    await call.ex.respond_xml(xml.render(doc), hdr.written_version_headers(resp.version_id))
 
 
 async def abort_multipart_upload(call: S3Call) -> None:

@@ -52,9 +52,7 @@ async def put_object(call: S3Call) -> None:
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
     resp = await call.service.put_object(call.ctx, header, call.body())
-    out = [(b"etag", resp.etag.encode())]
-    if resp.version_id:
-        out.append((b"x-amz-version-id", resp.version_id.encode()))
+    out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
     out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
     await call.ex.respond(200, out)
@@ -129,6 +127,7 @@ async def delete_object(call: S3Call) -> None:
             bucket=call.route.bucket,
             key=call.route.key,
             version_id=call.query.get("versionId", ""),
+            conditions=hdr.delete_conditions(call.headers),
         ),
     )
     out = []

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/common.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05Scope\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x89\x01\n\tChecksums\x12\r\n\x05\x63rc32\x18\x01 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\t\x12\x0c\n\x04sha1\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tcrc64nvme\x18\x05 \x01(\t\x12,\n\x04type\x18\x06 \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa5\x01\n\nConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x01(\t\x12\x35\n\x11if_modified_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13if_unmodified_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"s\n\tByteRange\x12\x12\n\x05\x66irst\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04last\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rsuffix_length\x18\x03 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_firstB\x07\n\x05_lastB\x10\n\x0e_suffix_length\"\x9f\x01\n\x0e\x43ontentHeaders\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x18\n\x10\x63ontent_encoding\x18\x02 \x01(\t\x12\x1b\n\x13\x63ontent_disposition\x18\x03 \x01(\t\x12\x18\n\x10\x63ontent_language\x18\x04 \x01(\t\x12\x15\n\rcache_control\x18\x05 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x06 \x01(\t\")\n\x05Owner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"\xff\x03\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nversion_id\x18\x03 \x01(\t\x12\x11\n\tis_latest\x18\x04 \x01(\x08\x12\x18\n\x10is_delete_marker\x18\x05 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x0c\n\x04size\x18\x07 \x01(\x03\x12\x31\n\rlast_modified\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\t \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12\x45\n\ruser_metadata\x18\n \x03(\x0b\x32..lightningstor.v1.ObjectInfo.UserMetadataEntry\x12\x15\n\rstorage_class\x18\x0b \x01(\t\x12.\n\tchecksums\x18\x0c \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x13\n\x0bparts_count\x18\r \x01(\x05\x12\x11\n\ttag_count\x18\x0e \x01(\x05\x12&\n\x05owner\x18\x0f \x01(\x0b\x32\x17.lightningstor.v1.Owner\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xd2\x01\n\x11\x43hecksumAlgorithm\x12\"\n\x1e\x43HECKSUM_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HECKSUM_ALGORITHM_CRC32\x10\x01\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_CRC32C\x10\x02\x12\x1b\n\x17\x43HECKSUM_ALGORITHM_SHA1\x10\x03\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_SHA256\x10\x04\x12 \n\x1c\x43HECKSUM_ALGORITHM_CRC64NVME\x10\x05*i\n\x0c\x43hecksumType\x12\x1d\n\x19\x43HECKSUM_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43HECKSUM_TYPE_FULL_OBJECT\x10\x01\x12\x1b\n\x17\x43HECKSUM_TYPE_COMPOSITE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/common.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05Scope\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x89\x01\n\tChecksums\x12\r\n\x05\x63rc32\x18\x01 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\t\x12\x0c\n\x04sha1\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tcrc64nvme\x18\x05 \x01(\t\x12,\n\x04type\x18\x06 \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa5\x01\n\nConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x01(\t\x12\x35\n\x11if_modified_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13if_unmodified_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x10\x44\x65leteConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12?\n\x1bif_match_last_modified_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\rif_match_size\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x10\n\x0e_if_match_size\"s\n\tByteRange\x12\x12\n\x05\x66irst\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04last\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rsuffix_length\x18\x03 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_firstB\x07\n\x05_lastB\x10\n\x0e_suffix_length\"\x9f\x01\n\x0e\x43ontentHeaders\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x18\n\x10\x63ontent_encoding\x18\x02 \x01(\t\x12\x1b\n\x13\x63ontent_disposition\x18\x03 \x01(\t\x12\x18\n\x10\x63ontent_language\x18\x04 \x01(\t\x12\x15\n\rcache_control\x18\x05 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x06 \x01(\t\")\n\x05Owner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\"\xff\x03\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nversion_id\x18\x03 \x01(\t\x12\x11\n\tis_latest\x18\x04 \x01(\x08\x12\x18\n\x10is_delete_marker\x18\x05 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x0c\n\x04size\x18\x07 \x01(\x03\x12\x31\n\rlast_modified\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\t \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12\x45\n\ruser_metadata\x18\n \x03(\x0b\x32..lightningstor.v1.ObjectInfo.UserMetadataEntry\x12\x15\n\rstorage_class\x18\x0b \x01(\t\x12.\n\tchecksums\x18\x0c \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x13\n\x0bparts_count\x18\r \x01(\x05\x12\x11\n\ttag_count\x18\x0e \x01(\x05\x12&\n\x05owner\x18\x0f \x01(\x0b\x32\x17.lightningstor.v1.Owner\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*\xd2\x01\n\x11\x43hecksumAlgorithm\x12\"\n\x1e\x43HECKSUM_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HECKSUM_ALGORITHM_CRC32\x10\x01\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_CRC32C\x10\x02\x12\x1b\n\x17\x43HECKSUM_ALGORITHM_SHA1\x10\x03\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_SHA256\x10\x04\x12 \n\x1c\x43HECKSUM_ALGORITHM_CRC64NVME\x10\x05*i\n\x0c\x43hecksumType\x12\x1d\n\x19\x43HECKSUM_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43HECKSUM_TYPE_FULL_OBJECT\x10\x01\x12\x1b\n\x17\x43HECKSUM_TYPE_COMPOSITE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,10 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OBJECTINFO_USERMETADATAENTRY']._loaded_options = None
   _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_options = b'8\001'
-  _globals['_CHECKSUMALGORITHM']._serialized_start=1309
-  _globals['_CHECKSUMALGORITHM']._serialized_end=1519
-  _globals['_CHECKSUMTYPE']._serialized_start=1521
-  _globals['_CHECKSUMTYPE']._serialized_end=1626
+  _globals['_CHECKSUMALGORITHM']._serialized_start=1459
+  _globals['_CHECKSUMALGORITHM']._serialized_end=1669
+  _globals['_CHECKSUMTYPE']._serialized_start=1671
+  _globals['_CHECKSUMTYPE']._serialized_end=1776
   _globals['_SCOPE']._serialized_start=84
   _globals['_SCOPE']._serialized_end=127
   _globals['_CHECKSUMS']._serialized_start=130
@@ -46,14 +46,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TAG']._serialized_end=302
   _globals['_CONDITIONS']._serialized_start=305
   _globals['_CONDITIONS']._serialized_end=470
-  _globals['_BYTERANGE']._serialized_start=472
-  _globals['_BYTERANGE']._serialized_end=587
-  _globals['_CONTENTHEADERS']._serialized_start=590
-  _globals['_CONTENTHEADERS']._serialized_end=749
-  _globals['_OWNER']._serialized_start=751
-  _globals['_OWNER']._serialized_end=792
-  _globals['_OBJECTINFO']._serialized_start=795
-  _globals['_OBJECTINFO']._serialized_end=1306
-  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_start=1255
-  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_end=1306
+  _globals['_DELETECONDITIONS']._serialized_start=473
+  _globals['_DELETECONDITIONS']._serialized_end=620
+  _globals['_BYTERANGE']._serialized_start=622
+  _globals['_BYTERANGE']._serialized_end=737
+  _globals['_CONTENTHEADERS']._serialized_start=740
+  _globals['_CONTENTHEADERS']._serialized_end=899
+  _globals['_OWNER']._serialized_start=901
+  _globals['_OWNER']._serialized_end=942
+  _globals['_OBJECTINFO']._serialized_start=945
+  _globals['_OBJECTINFO']._serialized_end=1456
+  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_start=1405
+  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_end=1456
 # @@protoc_insertion_point(module_scope)

@@ -181,6 +181,42 @@ class Conditions(_message.Message):
 Global___Conditions: _TypeAlias = Conditions  # noqa: Y015
 
 @_typing.final
+class DeleteConditions(_message.Message):
+    """Conditions of a delete (S3's conditional deletes): each one given must hold of the version
+    the delete removes or hides, else PreconditionFailed; if_match on a key with no current
+    version is NoSuchKey.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IF_MATCH_FIELD_NUMBER: _builtins.int
+    IF_MATCH_LAST_MODIFIED_TIME_FIELD_NUMBER: _builtins.int
+    IF_MATCH_SIZE_FIELD_NUMBER: _builtins.int
+    if_match: _builtins.str
+    """ETag (quoted or not) or "*"."""
+    if_match_size: _builtins.int
+    @_builtins.property
+    def if_match_last_modified_time(self) -> _timestamp_pb2.Timestamp:
+        """Compared at one-second precision (an HTTP date's)."""
+
+    def __init__(
+        self,
+        *,
+        if_match: _builtins.str = ...,
+        if_match_last_modified_time: _timestamp_pb2.Timestamp | None = ...,
+        if_match_size: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_if_match_size", b"_if_match_size", "if_match_last_modified_time", b"if_match_last_modified_time", "if_match_size", b"if_match_size"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_if_match_size", b"_if_match_size", "if_match", b"if_match", "if_match_last_modified_time", b"if_match_last_modified_time", "if_match_size", b"if_match_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__if_match_size: _TypeAlias = _typing.Literal["if_match_size"]  # noqa: Y015
+    _WhichOneofArgType__if_match_size: _TypeAlias = _typing.Literal["_if_match_size", b"_if_match_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__if_match_size) -> _WhichOneofReturnType__if_match_size | None: ...
+
+Global___DeleteConditions: _TypeAlias = DeleteConditions  # noqa: Y015
+
+@_typing.final
 class ByteRange(_message.Message):
     """An HTTP-style byte range: [first, last] inclusive, or the last `suffix_length` bytes."""
 

@@ -483,11 +483,14 @@ class DeleteObjectRequest(_message.Message):
     BUCKET_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     VERSION_ID_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def conditions(self) -> _common_pb2.DeleteConditions: ...
     def __init__(
         self,
         *,
@@ -495,10 +498,11 @@ class DeleteObjectRequest(_message.Message):
         bucket: _builtins.str = ...,
         key: _builtins.str = ...,
         version_id: _builtins.str = ...,
+        conditions: _common_pb2.DeleteConditions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -533,17 +537,23 @@ class ObjectIdentifier(_message.Message):
 
     KEY_FIELD_NUMBER: _builtins.int
     VERSION_ID_FIELD_NUMBER: _builtins.int
+    CONDITIONS_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
+    @_builtins.property
+    def conditions(self) -> _common_pb2.DeleteConditions:
+        """DeleteObjects: the entry is deleted only if these hold (else its error is PreconditionFailed)."""
+
     def __init__(
         self,
         *,
         key: _builtins.str = ...,
         version_id: _builtins.str = ...,
+        conditions: _common_pb2.DeleteConditions | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "key", b"key", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -365,6 +365,7 @@ class ObjectRecord(_message.Message):
     MANIFEST_FIELD_NUMBER: _builtins.int
     PARTS_FIELD_NUMBER: _builtins.int
     PART_COUNT_FIELD_NUMBER: _builtins.int
+    UPLOAD_ID_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -380,6 +381,10 @@ class ObjectRecord(_message.Message):
     part_count: _builtins.int
     """The number of parts of a multipart object (0: not multipart); the parts are summarized in
     the segments of its data record.
+    """
+    upload_id: _builtins.str
+    """The multipart upload this version completed: a retried CompleteMultipartUpload of it is
+    answered from this version for limits.completed_upload_result_seconds.
     """
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
@@ -421,10 +426,11 @@ class ObjectRecord(_message.Message):
         manifest: _abc.Iterable[Global___ChunkSlice] | None = ...,
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
         part_count: _builtins.int = ...,
+        upload_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
