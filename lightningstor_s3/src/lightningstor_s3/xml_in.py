@@ -33,8 +33,8 @@ def parse(body: bytes, root: str) -> Element:
         element: Element = SafeET.fromstring(
             body, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-    except (ParseError, defusedxml.DefusedXmlException, ValueError) as exc:
-        raise MalformedXML() from exc
+    except (ParseError, defusedxml.DefusedXmlException, ValueError, LookupError) as exc:
+        raise MalformedXML() from exc  # LookupError: an encoding Python does not know
     if _local(element.tag) != root:
         raise MalformedXML()
     return element

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -79,7 +78,7 @@ def _check_md5(value: str | None, body: bytes) -> bool:
         return False
     try:
         digest = base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII value
         digest = b""
     if len(digest) != 16:
         raise InvalidDigest(ContentMD5=value)

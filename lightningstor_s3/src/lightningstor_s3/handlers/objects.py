@@ -60,6 +60,7 @@ async def put_object(call: S3Call) -> None:
 
 
 def _read_request(call: S3Call) -> object_pb2.GetObjectRequest:
+    hdr.check_overrides(call.query)
     req = object_pb2.GetObjectRequest(
         bucket=call.route.bucket,
         key=call.route.key,
