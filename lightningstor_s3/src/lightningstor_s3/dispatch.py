@@ -3,7 +3,8 @@
 Order per request: the headers are authenticated first (before the first ``receive``, so
 ``Expect: 100-continue`` is answered only for a request that authenticated), anonymous requests
 are refused with ``AccessDenied``, then :func:`~lightningstor_s3.router.route` names the
-endpoint and its handler runs. Any error before the response starts becomes an S3 error
+endpoint, a header of a feature not built yet is refused (:mod:`~lightningstor_s3.unsupported`),
+and the endpoint's handler runs. Any error before the response starts becomes an S3 error
 document; after it started (a GET body failing half-way) the connection is cut, so the client
 sees a short body instead of wrong bytes.
 
@@ -30,6 +31,7 @@ from lightningstor_s3.errors import (
 from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_query
 from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.router import route
+from lightningstor_s3.unsupported import refuse_unsupported
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
 from lightningstor_types.scope import Scope as PrincipalScope
@@ -123,6 +125,7 @@ class S3Dispatcher:
         target = route(
             ex.method, ex.raw_path, query, ex.headers, host=ex.host, root_domains=s3.root_domains
         )
+        refuse_unsupported(target.endpoint, ex.headers, query)
         ctx = RequestContext(
             principal=auth.principal,
             request_id=ex.request_id,
