@@ -36,8 +36,9 @@ def send(
     headers: dict[str, str] | None = None,
     unsigned: dict[str, str] | None = None,
     body: bytes = b"",
+    payload: str = "UNSIGNED-PAYLOAD",
 ) -> Response:
-    signed, _ = signer.sign(method, path, query=query, headers=headers)
+    signed, _ = signer.sign(method, path, query=query, headers=headers, payload_hash=payload)
     signed |= unsigned or {}
     target = path + ("?" + Signer.canonical_query(query) if query else "")
     return request(signer.address, method, target, signed, body)
@@ -180,3 +181,22 @@ def test_a_control_character_in_an_override_is_refused(
     resp = send(signer, "GET", f"/{bucket}/k", query={param: "a\tb é"})
     assert resp.status == 200
     assert resp.body == BODY
+
+
+# ---- lengths ----------------------------------------------------------------------------------
+
+
+def test_a_decoded_content_length_past_int64_is_too_large(
+    s3: Any, bucket: str, signer: Signer
+) -> None:
+    body = b"0\r\n\r\n"  # an unsigned-trailer aws-chunked body with no data
+    resp = send(
+        signer, "PUT", f"/{bucket}/k", body=body,
+        headers={
+            "x-amz-decoded-content-length": str(2**63),
+            "content-encoding": "aws-chunked",
+        },
+        payload="STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+    )  # fmt: skip
+    assert (resp.status, resp.code) == (400, "EntityTooLarge")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
