@@ -14,7 +14,6 @@ from tests.s3.rawhttp import Response, Signer, request
 
 BODY = b"0123456789"
 HUGE = "99999999999999999999"  # > 2**64
-EBCDIC = b'<?xml version="1.0" encoding="ebcdic"?>'
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +95,11 @@ def _md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).digest()).decode()
 
 
-def test_xml_in_an_unknown_encoding_is_malformed(s3: Any, bucket: str, signer: Signer) -> None:
+@pytest.mark.parametrize("encoding", ["ebcdic", "unicode_escape", "rot13", "utf-7", "\xe9"])
+def test_xml_in_an_unknown_encoding_is_malformed(
+    s3: Any, bucket: str, signer: Signer, encoding: str
+) -> None:
+    """An encoding Python does not know, or a codec that is no character set."""
     s3.put_object(Bucket=bucket, Key="k", Body=BODY, Tagging="a=1")
     s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [{"Key": "b", "Value": "2"}]})
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
@@ -118,7 +121,7 @@ def test_xml_in_an_unknown_encoding_is_malformed(s3: Any, bucket: str, signer: S
         ),
     }
     for (method, path, param, value), doc in documents.items():
-        body = EBCDIC + doc.encode()
+        body = f'<?xml version="1.0" encoding="{encoding}"?>{doc}'.encode("latin-1")
         resp = send(
             signer, method, path, query={param: value}, headers={"Content-MD5": _md5(body)},
             body=body,

@@ -3,11 +3,14 @@
 Parsing goes through defusedxml with DTDs, entities and external references forbidden: a
 document that declares any (the XXE and "billion laughs" payloads) is ``MalformedXML``, like any
 document that is not well-formed or does not have the expected shape. Element names are matched
-without their namespace, since clients send the S3 namespace or none.
+without their namespace, since clients send the S3 namespace or none. A document declares UTF-8,
+UTF-16, ASCII or Latin-1, or no encoding; any other declaration is ``MalformedXML``.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element, ParseError
 
@@ -21,6 +24,12 @@ from lightningstor_types.errors import (
     MalformedXML,
 )
 
+_ENCODING_DECL = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']"
+)
+_ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "iso8859-1"})
+"""Encodings a request document may declare (as :func:`codecs.lookup` names them)."""
+
 MAX_XML_BYTES = 4 * 1024 * 1024
 """Largest request document accepted (a Complete of 10 000 parts fits; S3 caps similarly)."""
 
@@ -29,15 +38,31 @@ def parse(body: bytes, root: str) -> Element:
     """The root element of ``body``, which must be named ``root``; MalformedXML otherwise."""
     if not body.strip():
         raise MalformedXML()
+    _check_encoding(body)
     try:
         element: Element = SafeET.fromstring(
             body, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
     except (ParseError, defusedxml.DefusedXmlException, ValueError, LookupError) as exc:
-        raise MalformedXML() from exc  # LookupError: an encoding Python does not know
+        raise MalformedXML() from exc
     if _local(element.tag) != root:
         raise MalformedXML()
     return element
+
+
+def _check_encoding(body: bytes) -> None:
+    """MalformedXML for a declared encoding other than UTF-8, UTF-16, ASCII or Latin-1: Python
+    offers the parser codecs that are no character sets (``unicode_escape``, ``rot13``) or
+    that it does not know at all (``ebcdic``), and those fail in ways of their own."""
+    declared = _ENCODING_DECL.match(body)
+    if declared is None:
+        return
+    try:
+        name = codecs.lookup(declared.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        raise MalformedXML() from None
+    if name not in _ENCODINGS:
+        raise MalformedXML()
 
 
 def _local(tag: str) -> str:
