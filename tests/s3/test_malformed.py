@@ -95,7 +95,9 @@ def _md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).digest()).decode()
 
 
-@pytest.mark.parametrize("encoding", ["ebcdic", "unicode_escape", "rot13", "utf-7", "\xe9"])
+@pytest.mark.parametrize(
+    "encoding", ["ebcdic", "unicode_escape", "rot13", "utf-7", "\xe9", "utf-8\x00"]
+)
 def test_xml_in_an_unknown_encoding_is_malformed(
     s3: Any, bucket: str, signer: Signer, encoding: str
 ) -> None:

@@ -59,7 +59,7 @@ def _check_encoding(body: bytes) -> None:
         return
     try:
         name = codecs.lookup(declared.group(1).decode("ascii")).name
-    except (LookupError, UnicodeDecodeError):
+    except (LookupError, ValueError):  # unknown; not ASCII; a NUL in the name
         raise MalformedXML() from None
     if name not in _ENCODINGS:
         raise MalformedXML()
