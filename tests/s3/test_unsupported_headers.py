@@ -141,3 +141,12 @@ def test_a_hoisted_parameter_is_refused_and_harmless_values_pass(
         ObjectOwnership="BucketOwnerEnforced",
     )  # fmt: skip
     s3.delete_bucket(Bucket=name)
+
+
+def test_mfa_delete_is_refused_and_disabled_passes(s3: Any, bucket: str) -> None:
+    config = {"MFADelete": "Enabled", "Status": "Enabled"}
+    _refused(lambda: s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=config))
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    config = {"MFADelete": "Disabled", "Status": "Enabled"}
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration=config)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"

@@ -13,6 +13,9 @@ asks for exactly what the store already does passes:
   ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
   false``: the settings already in force.
 
+In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
+(:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
+
 The same names are refused as query parameters (some SDKs hoist ``x-amz-*`` headers into
 presigned URLs). When a feature lands, its rows leave :data:`REFUSED` and its handler reads the
 headers; the rule stays: no header that S3 defines as changing protection is ever ignored.
@@ -105,3 +108,9 @@ def refuse_unsupported(
         harmless = HARMLESS.get((endpoint, name)) or HARMLESS.get((None, name), frozenset())
         if value not in harmless:
             raise NotImplemented_(Header=name)
+
+
+def refuse_mfa_delete(value: str | None) -> None:
+    """NotImplemented for a PutBucketVersioning ``MfaDelete`` other than ``Disabled``."""
+    if value not in (None, "Disabled"):
+        raise NotImplemented_("MFA delete is not implemented", Header="MfaDelete")

@@ -18,6 +18,7 @@ import defusedxml  # type: ignore[import-untyped]
 import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
 
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor_s3.unsupported import refuse_mfa_delete
 from lightningstor_types.errors import (
     IllegalVersioningConfigurationException,
     InvalidPart,
@@ -92,8 +93,10 @@ def create_bucket_configuration(body: bytes) -> str:
 
 
 def versioning_configuration(body: bytes) -> bucket_pb2.VersioningStatus.ValueType:
-    """ENABLED or SUSPENDED from a VersioningConfiguration body."""
-    status = _child_text(parse(body, "VersioningConfiguration"), "Status")
+    """ENABLED or SUSPENDED from a VersioningConfiguration body (MfaDelete: Disabled or absent)."""
+    config = parse(body, "VersioningConfiguration")
+    refuse_mfa_delete(_child_text(config, "MfaDelete"))
+    status = _child_text(config, "Status")
     match status:
         case "Enabled":
             return bucket_pb2.VERSIONING_STATUS_ENABLED
