@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import re
 import socket
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -130,9 +132,21 @@ async def asgi_round(app: Any, inp: S3Input) -> tuple[int, list[tuple[bytes, byt
     return result[0], result[1]
 
 
-async def run_asgi(app: Any, fuzzer: S3Fuzzer, count: int, tally: Tally) -> None:
+def _progress(tally: Tally, what: str, started: float) -> None:
+    if tally.inputs and tally.inputs % 50_000 == 0:
+        print(f"  {what}: {tally.inputs} after {time.monotonic() - started:.0f} s, "
+              f"{tally.failures} failures", file=sys.stderr, flush=True)  # fmt: skip
+
+
+async def run_asgi(
+    app: Any, fuzzer: S3Fuzzer, count: int, tally: Tally, deadline: float = math.inf
+) -> None:
+    """``count`` inputs through ``app``, or fewer if ``deadline`` (monotonic) passes first."""
     started = time.monotonic()
     for _ in range(count):
+        if time.monotonic() > deadline:
+            break
+        _progress(tally, "in process", started)
         inp = fuzzer.next()
         try:
             status, headers = await asyncio.wait_for(asgi_round(app, inp), DEADLINE)
@@ -196,9 +210,13 @@ def socket_round(address: str, inp: S3Input) -> tuple[int, list[tuple[bytes, byt
     return int(status_line.split()[1]), headers  # type: ignore[return-value]
 
 
-def run_socket(address: str, fuzzer: S3Fuzzer, count: int, tally: Tally) -> None:
+def run_socket(
+    address: str, fuzzer: S3Fuzzer, count: int, tally: Tally, deadline: float = math.inf
+) -> None:
     started = time.monotonic()
     for _ in range(count):
+        if time.monotonic() > deadline:
+            break
         inp = fuzzer.next()
         try:
             got = socket_round(address, inp)
@@ -228,7 +246,13 @@ def log_tracebacks(log_path: Path, offset: int = 0) -> list[str]:
 
 
 def run_grpc(
-    client: Any, bucket: str, objects: list[str], seed: int, count: int, tally: Tally
+    client: Any,
+    bucket: str,
+    objects: list[str],
+    seed: int,
+    count: int,
+    tally: Tally,
+    deadline: float = math.inf,
 ) -> None:
     """Fuzzed calls through the real client: every refusal must be a catalog error that is
     not InternalError; anything else (UNKNOWN, INTERNAL, a hang) is a failure."""
@@ -312,6 +336,8 @@ def run_grpc(
 
     started = time.monotonic()
     for _ in range(count):
+        if time.monotonic() > deadline:
+            break
         fn = call()
         tally.inputs += 1
         try:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,7 +36,9 @@ async def _body(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _in_process(workdir: Path, seed: int, count: int, tally: Tally) -> None:
+async def _in_process(
+    workdir: Path, seed: int, count: int, tally: Tally, deadline: float = math.inf
+) -> None:
     settings = Settings(server={"data_dir": workdir / "inproc"}, logging={"access_log": False})
     principal = Principal("fuzzer", "fuzz", None)
     key_id, secret = "LSFUZZ" + secrets.token_hex(7).upper(), secrets.token_urlsafe(30)
@@ -55,12 +59,19 @@ async def _in_process(workdir: Path, seed: int, count: int, tally: Tally) -> Non
             seed, host="127.0.0.1:9000", key_id=key_id, secret=secret, bucket=BUCKET,
             objects=list(OBJECTS), upload=(UPLOAD_KEY, upload.upload_id),
         )  # fmt: skip
-        await run_asgi(app, fuzzer, count, tally)
+        await run_asgi(app, fuzzer, count, tally, deadline)
     finally:
         await core.close()
 
 
-def _over_the_wire(workdir: Path, seed: int, s3_count: int, grpc_count: int, tally: Tally) -> None:
+def _over_the_wire(
+    workdir: Path,
+    seed: int,
+    s3_count: int,
+    grpc_count: int,
+    tally: Tally,
+    deadline: float = math.inf,
+) -> None:
     with running_server(workdir / "server", args=["--log-level", "warning"]) as server:
         keys = server.admin_keys()
         with LightningStorClient(server.grpc_addr, **keys) as client:
@@ -73,26 +84,30 @@ def _over_the_wire(workdir: Path, seed: int, s3_count: int, grpc_count: int, tal
                 secret=keys["secret_key"], bucket=BUCKET, objects=list(OBJECTS),
                 upload=(UPLOAD_KEY, upload.upload_id),
             )  # fmt: skip
-            run_socket(server.ports["s3"], fuzzer, s3_count, tally)
-            run_grpc(client, BUCKET, list(OBJECTS), seed + 2, grpc_count, tally)
+            run_socket(server.ports["s3"], fuzzer, s3_count, tally, deadline)
+            run_grpc(client, BUCKET, list(OBJECTS), seed + 2, grpc_count, tally, deadline)
         lines = log_tracebacks(server.log_path)
         tally.tracebacks += len(lines)
         for line in lines[:5]:
             tally.fail(f"server log: {line}")
 
 
-def fuzz(workdir: Path, *, seed: int, asgi: int, socket: int, grpc: int) -> tuple[Tally, Tally]:
-    """Run the three shares; the in-process tally and the over-the-wire tally."""
+def fuzz(
+    workdir: Path, *, seed: int, asgi: int, socket: int, grpc: int, seconds: float = math.inf
+) -> tuple[Tally, Tally]:
+    """Run the three shares; the in-process tally and the over-the-wire tally. With a time
+    budget, the in-process share stops at 85% of it and the rest at its end."""
+    start = time.monotonic()
     inproc, wire = Tally(), Tally()
     counter = TracebackCounter()
     root = logging.getLogger()
     root.addHandler(counter)
     try:
-        asyncio.run(_in_process(workdir, seed, asgi, inproc))
+        asyncio.run(_in_process(workdir, seed, asgi, inproc, start + seconds * 0.85))
     finally:
         root.removeHandler(counter)
     inproc.tracebacks += counter.count
     for line in counter.first:
         inproc.fail(f"logged: {line}")
-    _over_the_wire(workdir, seed, socket, grpc, wire)
+    _over_the_wire(workdir, seed, socket, grpc, wire, start + seconds)
     return inproc, wire
