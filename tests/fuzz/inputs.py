@@ -40,6 +40,8 @@ _NUMBERS = [
     "0x10",
     " 5",
     "\u00bd",
+    "\u00b2",
+    "1\u00b3",
     "\uff11",
 ]
 _CONTROL = [chr(c) for c in (*range(0x00, 0x20), 0x7F)]
@@ -572,8 +574,47 @@ class S3Fuzzer:
         headers = [(b"content-md5", md5 if rng.random() < 0.9 else self._value())]
         return self._signed("xml", method, path, pairs, headers, body)[0]
 
+    def _listing(self) -> S3Input:
+        """ListBuckets, ListObjects (v1, v2), versions, uploads and parts with fuzzed
+        parameters."""
+        rng = self.rng
+        params = [
+            "max-keys",
+            "max-buckets",
+            "max-uploads",
+            "max-parts",
+            "part-number-marker",
+            "continuation-token",
+            "encoding-type",
+            "delimiter",
+            "prefix",
+            "start-after",
+            "key-marker",
+            "version-id-marker",
+            "upload-id-marker",
+            "marker",
+            "fetch-owner",
+        ]
+        pairs = [
+            (rng.choice(params), rng.choice([*_NUMBERS, self._text(), "url"]))
+            for _ in range(rng.randint(1, 3))
+        ]
+        roll = rng.random()
+        if roll < 0.2:
+            path = b"/"
+        elif roll < 0.4:
+            upload_key, upload_id = self.upload
+            path, pairs = self._object_path(upload_key), [*pairs, ("uploadId", upload_id)]
+        else:
+            path = f"/{self.bucket}".encode()
+            pairs.append(rng.choice([("list-type", "2"), ("versions", ""), ("uploads", ""),
+                                     ("list-type", self._text(3))]))  # fmt: skip
+        return self._signed("key", "GET", path, pairs, [], b"")[0]
+
     def _names(self) -> S3Input:
         rng = self.rng
+        if rng.random() < 0.3:
+            return self._listing()
         method = rng.choice(["PUT", "GET", "HEAD", "DELETE"])
         roll = rng.random()
         if roll < 0.2:

@@ -205,3 +205,24 @@ def test_a_decoded_content_length_past_int64_is_too_large(
     )  # fmt: skip
     assert (resp.status, resp.code) == (400, "EntityTooLarge")
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+# ---- numbers that are digits to str.isdigit but not to int -------------------------------------
+
+
+def test_superscript_digits_and_numbers_past_int32(s3: Any, bucket: str, signer: Signer) -> None:
+    s3.put_object(Bucket=bucket, Key="k", Body=BODY)
+    resp = send(signer, "GET", f"/{bucket}/k", query={"partNumber": "²"})
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
+    resp = send(signer, "GET", f"/{bucket}", query={"list-type": "2", "max-keys": "³"})
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
+    for value in ("²", "99999999999"):
+        resp = send(signer, "GET", "/", query={"max-buckets": value})
+        assert resp.status == 200, (value, resp.body)
+        assert f"<Name>{bucket}</Name>".encode() in resp.body
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    doc = b"<CompleteMultipartUpload><Part><PartNumber>\xc2\xb2</PartNumber><ETag>x</ETag>"
+    doc += b"</Part></CompleteMultipartUpload>"
+    resp = send(signer, "POST", f"/{bucket}/mp", query={"uploadId": upload}, body=doc)
+    assert (resp.status, resp.code) == (400, "InvalidPart")
+    assert s3.list_multipart_uploads(Bucket=bucket)["Uploads"][0]["UploadId"] == upload

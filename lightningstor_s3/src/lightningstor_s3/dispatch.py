@@ -164,4 +164,7 @@ class S3Dispatcher:
 
 def _has_body(headers: dict[str, str]) -> bool:
     length = headers.get("content-length", "0")
-    return "transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
+    # isdigit() alone admits "²", which int() refuses
+    return "transfer-encoding" in headers or (
+        length.isascii() and length.isdigit() and int(length) > 0
+    )

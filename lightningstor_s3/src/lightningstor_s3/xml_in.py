@@ -66,6 +66,11 @@ def _check_encoding(body: bytes) -> None:
         raise MalformedXML()
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also admits ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
@@ -151,7 +156,7 @@ def complete_multipart_upload(body: bytes) -> list[object_pb2.CompletedPart]:
     for part in _children(parse(body, "CompleteMultipartUpload"), "Part"):
         number_text = _child_text(part, "PartNumber", required=True) or ""
         etag = _child_text(part, "ETag", required=True) or ""
-        if not number_text.isdigit() or not 0 < int(number_text) <= 10000:
+        if not _decimal(number_text) or not 0 < int(number_text) <= 10000:
             raise InvalidPart(PartNumber=number_text)
         checksums = common_pb2.Checksums()
         for element, attr in _PART_CHECKSUMS.items():

@@ -87,7 +87,10 @@ class GrpcAuthenticator:
     async def _access_key(self, key_id: str, metadata: dict[str, str]) -> Principal:
         date = metadata.get(DATE_HEADER, "")
         sent = metadata.get(SIGNATURE_HEADER, "")
-        if not date.isdigit() or abs(time.time() - int(date)) > MAX_SKEW_SECONDS:
+        if (
+            not (date.isascii() and date.isdigit())
+            or abs(time.time() - int(date)) > MAX_SKEW_SECONDS
+        ):
             raise Unauthenticated("Access Denied: the signature date is missing or too skewed")
         found = await self._credentials.resolve(key_id) if len(key_id) <= 128 else None
         expected = signature(found.secret_access_key, date, key_id) if found else ""

@@ -106,7 +106,7 @@ def int_param(query: dict[str, str], name: str, default: int, *, high: int) -> i
     value = query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # isdigit() alone admits "²"
         raise InvalidArgument(
             f"Provided {name} not an integer or within integer range",
             ArgumentName=name,
