@@ -1,6 +1,8 @@
 """S3 fixtures over a real server process (``module_server`` from tests/conftest.py).
 
 s3_endpoint     http://127.0.0.1:port of the module's server
+address         the same, as host:port
+signer          a SigV4 signer (tests/s3/rawhttp.py) with the admin key
 admin_keys      the admin access key the server wrote on first start
 s3              a boto3 S3 client with the newest defaults (checksums when_supported), path style
 s3v4            the same, presigning with SigV4
@@ -16,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.s3.rawhttp import Signer
+
 if TYPE_CHECKING:
     from tests.integration.server import ServerProcess
 
@@ -23,6 +27,16 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def s3_endpoint(module_server: ServerProcess) -> str:
     return "http://" + module_server.ports["s3"]
+
+
+@pytest.fixture(scope="module")
+def address(s3_endpoint: str) -> str:
+    return s3_endpoint.removeprefix("http://")
+
+
+@pytest.fixture(scope="module")
+def signer(address: str, admin_keys: dict[str, str]) -> Signer:
+    return Signer(address, admin_keys["id"], admin_keys["secret"])
 
 
 @pytest.fixture(scope="module")

@@ -21,16 +21,6 @@ from tests.s3.rawhttp import (
 )
 
 
-@pytest.fixture(scope="module")
-def address(s3_endpoint: str) -> str:
-    return s3_endpoint.removeprefix("http://")
-
-
-@pytest.fixture(scope="module")
-def signer(address: str, admin_keys: dict[str, str]) -> Signer:
-    return Signer(address, admin_keys["id"], admin_keys["secret"])
-
-
 def keys(s3: Any, bucket: str) -> list[str]:
     return [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
 

@@ -7,8 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.s3.conftest import make_client
 from tests.s3.rawhttp import (
     STREAMING_UNSIGNED_TRAILER,
@@ -17,16 +15,6 @@ from tests.s3.rawhttp import (
     request,
     unsigned_trailer_body,
 )
-
-
-@pytest.fixture(scope="module")
-def address(s3_endpoint: str) -> str:
-    return s3_endpoint.removeprefix("http://")
-
-
-@pytest.fixture(scope="module")
-def signer(address: str, admin_keys: dict[str, str]) -> Signer:
-    return Signer(address, admin_keys["id"], admin_keys["secret"])
 
 
 def test_transfer_encoding_chunked_without_length(

@@ -16,16 +16,6 @@ BODY = b"0123456789"
 HUGE = "99999999999999999999"  # > 2**64
 
 
-@pytest.fixture(scope="module")
-def address(s3_endpoint: str) -> str:
-    return s3_endpoint.removeprefix("http://")
-
-
-@pytest.fixture(scope="module")
-def signer(address: str, admin_keys: dict[str, str]) -> Signer:
-    return Signer(address, admin_keys["id"], admin_keys["secret"])
-
-
 def send(
     signer: Signer,
     method: str,

@@ -110,10 +110,8 @@ def test_create_bucket_refuses(s3: Any, extra: dict[str, Any]) -> None:
 
 
 def test_a_hoisted_parameter_is_refused_and_harmless_values_pass(
-    s3_endpoint: str, admin_keys: dict[str, str], s3: Any, bucket: str
+    address: str, signer: Signer, s3: Any, bucket: str
 ) -> None:
-    address = s3_endpoint.removeprefix("http://")
-    signer = Signer(address, admin_keys["id"], admin_keys["secret"])
     query = {"x-amz-acl": "public-read"}
     headers, _ = signer.sign("PUT", f"/{bucket}/k", query=query)
     resp = request(address, "PUT", f"/{bucket}/k?x-amz-acl=public-read", headers, b"data")
