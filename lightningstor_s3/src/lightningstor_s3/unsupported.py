@@ -7,8 +7,9 @@ its key, a GOVERNANCE-locked object deletable, a ``public-read`` object private.
 asks for exactly what the store already does passes:
 
 - ``x-amz-acl: private`` (and, on objects, ``bucket-owner-full-control``): every object belongs
-  to its bucket's owner and only the owner has access, as S3 with ACLs disabled
-  (Object Ownership ``BucketOwnerEnforced``, S3's default) accepts exactly these;
+  to its bucket's owner and only the owner has access, which is what these ask for (S3 with
+  ACLs disabled, Object Ownership ``BucketOwnerEnforced``, its default, likewise accepts
+  ``bucket-owner-full-control`` and refuses other ACLs);
 - ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-bucket-object-lock-enabled: false``,
   ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
   false``: the settings already in force.
