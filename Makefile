@@ -19,7 +19,7 @@ endif
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test check proto fmt bench clean
+.PHONY: help bootstrap run test check proto fmt bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ fmt: bootstrap ## format the code and apply ruff's safe fixes
 
 bench: bootstrap ## LightningStor (embedded, etcd) vs moto's S3 server, one run (ARGS="--out FILE")
 	uv run python scripts/bench.py $(ARGS)
+
+fuzz: bootstrap ## the long fuzz run of both APIs: 10^6 inputs (ARGS="--inputs N --seed S")
+	uv run python -m tests.fuzz $(ARGS)
 
 clean: ## remove caches and build output (keeps .venv and ./data)
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .import_linter_cache dist build

@@ -1,12 +1,12 @@
 """S3 fixtures over a real server process (``module_server`` from tests/conftest.py).
 
 s3_endpoint     http://127.0.0.1:port of the module's server
+address         the same, as host:port
+signer          a SigV4 signer (tests/s3/rawhttp.py) with the admin key
 admin_keys      the admin access key the server wrote on first start
 s3              a boto3 S3 client with the newest defaults (checksums when_supported), path style
 s3v4            the same, presigning with SigV4
 bucket          a fresh, empty bucket
-address         host:port of the module's S3 listener (for tests/s3/rawhttp.py)
-signer          a rawhttp Signer with the admin key
 """
 
 from __future__ import annotations

@@ -178,3 +178,24 @@ def test_checksum_field_is_verified(s3v4: Any, s3_endpoint: str, bucket: str) ->
     resp = post(s3_endpoint, bucket, fields, b"other body")
     assert (resp.status, resp.code) == (400, "BadDigest")
     assert s3v4.get_object(Bucket=bucket, Key="sum.txt")["Body"].read() == b"hello form"
+
+
+def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
+    """A form's acl or SSE field is refused as PutObject's header is (501), never dropped; a
+    value that changes nothing passes."""
+    for name, value in [
+        ("acl", "public-read"),
+        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-object-lock-mode", "GOVERNANCE"),
+    ]:
+        fields = presigned(
+            s3v4, bucket, "guarded.txt", Fields={name: value}, Conditions=[{name: value}]
+        )
+        resp = post(s3_endpoint, bucket, fields)
+        assert (resp.status, resp.code) == (501, "NotImplemented"), name
+    assert keys(s3v4, bucket) == []
+    fields = presigned(
+        s3v4, bucket, "plain.txt", Fields={"acl": "private"}, Conditions=[{"acl": "private"}]
+    )
+    assert post(s3_endpoint, bucket, fields).status == 204
+    assert keys(s3v4, bucket) == ["plain.txt"]

@@ -3,7 +3,8 @@
 Order per request: the headers are authenticated first (before the first ``receive``, so
 ``Expect: 100-continue`` is answered only for a request that authenticated), anonymous requests
 are refused with ``AccessDenied``, then :func:`~lightningstor_s3.router.route` names the
-endpoint and its handler runs. Any error before the response starts becomes an S3 error
+endpoint, a header of a feature not built yet is refused (:mod:`~lightningstor_s3.unsupported`),
+and the endpoint's handler runs. Any error before the response starts becomes an S3 error
 document; after it started (a GET body failing half-way) the connection is cut, so the client
 sees a short body instead of wrong bytes.
 
@@ -32,6 +33,7 @@ from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_quer
 from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.postobject import FormUploads, form_boundary
 from lightningstor_s3.router import route, split_host, split_path
+from lightningstor_s3.unsupported import refuse_unsupported
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
 from lightningstor_types.scope import Principal
@@ -159,6 +161,7 @@ class S3Dispatcher:
         target = route(
             ex.method, ex.raw_path, query, ex.headers, host=ex.host, root_domains=s3.root_domains
         )
+        refuse_unsupported(target.endpoint, ex.headers, query)
         ctx = RequestContext(
             principal=auth.principal,
             request_id=ex.request_id,
@@ -197,4 +200,7 @@ class S3Dispatcher:
 
 def _has_body(headers: dict[str, str]) -> bool:
     length = headers.get("content-length", "0")
-    return "transfer-encoding" in headers or (length.isdigit() and int(length) > 0)
+    # isdigit() alone admits "²", which int() refuses
+    return "transfer-encoding" in headers or (
+        length.isascii() and length.isdigit() and int(length) > 0
+    )

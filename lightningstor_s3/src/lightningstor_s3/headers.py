@@ -21,6 +21,7 @@ from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_s3.xml import http_date
 from lightningstor_types.checksums import ChecksumAlgorithm
 from lightningstor_types.errors import InvalidArgument, InvalidRequest
+from lightningstor_types.header_values import validate_header_value
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -49,6 +50,8 @@ _ALGORITHMS = {
     ChecksumAlgorithm.CRC64NVME: common_pb2.CHECKSUM_ALGORITHM_CRC64NVME,
 }
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)")
+_OFFSET_MAX = 2**63 - 1
+"""The largest offset a ByteRange holds; any larger one is past the end of every object."""
 DEFAULT_CONTENT_TYPE = "binary/octet-stream"
 
 
@@ -150,7 +153,7 @@ def delete_conditions(headers: Mapping[str, str]) -> common_pb2.DeleteConditions
         msg.if_match_last_modified_time.CopyFrom(ts)
         found = True
     if (value := headers.get("x-amz-if-match-size")) is not None:
-        if not value.isascii() or not value.isdigit():
+        if not value.isascii() or not value.isdigit() or int(value) > _OFFSET_MAX:
             raise InvalidArgument(
                 "x-amz-if-match-size must be a size in bytes",
                 ArgumentName="x-amz-if-match-size",
@@ -158,6 +161,12 @@ def delete_conditions(headers: Mapping[str, str]) -> common_pb2.DeleteConditions
             )
         msg.if_match_size, found = int(value), True
     return msg if found else None
+
+
+def _offset(digits: str) -> int:
+    """An offset of a range; one past int64 means the same as the largest int64 (beyond the end
+    of any object: a first byte there is InvalidRange, a last byte or suffix there is the end)."""
+    return min(int(digits), _OFFSET_MAX)
 
 
 def byte_range(value: str | None) -> common_pb2.ByteRange | None:
@@ -170,12 +179,12 @@ def byte_range(value: str | None) -> common_pb2.ByteRange | None:
     first, last = match.groups()
     if first:
         return (
-            common_pb2.ByteRange(first=int(first), last=int(last))
+            common_pb2.ByteRange(first=_offset(first), last=_offset(last))
             if last
-            else (common_pb2.ByteRange(first=int(first)))
+            else (common_pb2.ByteRange(first=_offset(first)))
         )
     if last:
-        return common_pb2.ByteRange(suffix_length=int(last))
+        return common_pb2.ByteRange(suffix_length=_offset(last))
     return None
 
 
@@ -189,7 +198,7 @@ def copy_source_range(value: str) -> common_pb2.ByteRange:
             ArgumentName="x-amz-copy-source-range",
             ArgumentValue=value,
         )
-    return common_pb2.ByteRange(first=int(match.group(1)), last=int(match.group(2)))
+    return common_pb2.ByteRange(first=_offset(match.group(1)), last=_offset(match.group(2)))
 
 
 def tags(value: str) -> list[common_pb2.Tag]:
@@ -331,6 +340,14 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
     return out
+
+
+def check_overrides(query: Mapping[str, str]) -> None:
+    """InvalidArgument for a ``response-*`` value that no response header may carry (checked
+    before the object is opened)."""
+    for param in _RESPONSE_OVERRIDES:
+        if (value := query.get(param)) is not None:
+            validate_header_value(param, value)
 
 
 def override(headers: Headers, query: Mapping[str, str]) -> Headers:

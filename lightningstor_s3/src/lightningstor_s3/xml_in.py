@@ -3,11 +3,14 @@
 Parsing goes through defusedxml with DTDs, entities and external references forbidden: a
 document that declares any (the XXE and "billion laughs" payloads) is ``MalformedXML``, like any
 document that is not well-formed or does not have the expected shape. Element names are matched
-without their namespace, since clients send the S3 namespace or none.
+without their namespace, since clients send the S3 namespace or none. A document declares UTF-8,
+UTF-16, ASCII or Latin-1, or no encoding; any other declaration is ``MalformedXML``.
 """
 
 from __future__ import annotations
 
+import codecs
+import re
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element, ParseError
 
@@ -15,11 +18,18 @@ import defusedxml  # type: ignore[import-untyped]
 import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
 
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
+from lightningstor_s3.unsupported import refuse_mfa_delete
 from lightningstor_types.errors import (
     IllegalVersioningConfigurationException,
     InvalidPart,
     MalformedXML,
 )
+
+_ENCODING_DECL = re.compile(
+    rb"(?:\xef\xbb\xbf)?\s*<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']"
+)
+_ENCODINGS = frozenset({"utf-8", "utf-16", "utf-16-le", "utf-16-be", "ascii", "iso8859-1"})
+"""Encodings a request document may declare (as :func:`codecs.lookup` names them)."""
 
 MAX_XML_BYTES = 4 * 1024 * 1024
 """Largest request document accepted (a Complete of 10 000 parts fits; S3 caps similarly)."""
@@ -29,15 +39,36 @@ def parse(body: bytes, root: str) -> Element:
     """The root element of ``body``, which must be named ``root``; MalformedXML otherwise."""
     if not body.strip():
         raise MalformedXML()
+    _check_encoding(body)
     try:
         element: Element = SafeET.fromstring(
             body, forbid_dtd=True, forbid_entities=True, forbid_external=True
         )
-    except (ParseError, defusedxml.DefusedXmlException, ValueError) as exc:
+    except (ParseError, defusedxml.DefusedXmlException, ValueError, LookupError) as exc:
         raise MalformedXML() from exc
     if _local(element.tag) != root:
         raise MalformedXML()
     return element
+
+
+def _check_encoding(body: bytes) -> None:
+    """MalformedXML for a declared encoding other than UTF-8, UTF-16, ASCII or Latin-1: Python
+    offers the parser codecs that are no character sets (``unicode_escape``, ``rot13``) or
+    that it does not know at all (``ebcdic``), and those fail in ways of their own."""
+    declared = _ENCODING_DECL.match(body)
+    if declared is None:
+        return
+    try:
+        name = codecs.lookup(declared.group(1).decode("ascii")).name
+    except (LookupError, ValueError):  # unknown; not ASCII; a NUL in the name
+        raise MalformedXML() from None
+    if name not in _ENCODINGS:
+        raise MalformedXML()
+
+
+def _decimal(text: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also admits ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
 
 
 def _local(tag: str) -> str:
@@ -83,8 +114,10 @@ def create_bucket_configuration(body: bytes) -> str:
 
 
 def versioning_configuration(body: bytes) -> bucket_pb2.VersioningStatus.ValueType:
-    """ENABLED or SUSPENDED from a VersioningConfiguration body."""
-    status = _child_text(parse(body, "VersioningConfiguration"), "Status")
+    """ENABLED or SUSPENDED from a VersioningConfiguration body (MfaDelete: Disabled or absent)."""
+    config = parse(body, "VersioningConfiguration")
+    refuse_mfa_delete(_child_text(config, "MfaDelete"))
+    status = _child_text(config, "Status")
     match status:
         case "Enabled":
             return bucket_pb2.VERSIONING_STATUS_ENABLED
@@ -162,7 +195,7 @@ def complete_multipart_upload(body: bytes) -> list[object_pb2.CompletedPart]:
     for part in _children(parse(body, "CompleteMultipartUpload"), "Part"):
         number_text = _child_text(part, "PartNumber", required=True) or ""
         etag = _child_text(part, "ETag", required=True) or ""
-        if not number_text.isdigit() or not 0 < int(number_text) <= 10000:
+        if not _decimal(number_text) or not 0 < int(number_text) <= 10000:
             raise InvalidPart(PartNumber=number_text)
         checksums = common_pb2.Checksums()
         for element, attr in _PART_CHECKSUMS.items():

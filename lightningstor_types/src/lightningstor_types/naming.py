@@ -21,6 +21,7 @@ from lightningstor_types.errors import (
     KeyTooLongError,
     MetadataTooLarge,
 )
+from lightningstor_types.header_values import validate_header_value
 
 # -- buckets (S3 general-purpose bucket rules) ------------------------------------------------
 
@@ -189,7 +190,8 @@ def validate_user_metadata(meta: Mapping[str, str]) -> None:
 
     S3's rule: the UTF-8 bytes of all names and values together are at most 2 KiB
     (:class:`MetadataTooLarge`). Since every entry must also travel as an HTTP header, a name
-    must be an HTTP token and a value must not contain CR, LF or NUL (:class:`InvalidArgument`).
+    must be an HTTP token and a value a valid header value (:class:`InvalidArgument`, rule in
+    :mod:`lightningstor_types.header_values`).
     """
     total = 0
     for name, value in meta.items():
@@ -197,10 +199,7 @@ def validate_user_metadata(meta: Mapping[str, str]) -> None:
             raise InvalidArgument(
                 "User metadata names must be HTTP header tokens", ArgumentName=name
             )
-        if any(ch in value for ch in "\r\n\x00"):
-            raise InvalidArgument(
-                "User metadata values must not contain CR, LF or NUL", ArgumentName=name
-            )
+        validate_header_value(name, value)
         try:
             total += len(name.encode("utf-8")) + len(value.encode("utf-8"))
         except UnicodeEncodeError:

@@ -42,6 +42,7 @@ from lightningstor_types.errors import (
     PreconditionFailed,
     SlowDown,
 )
+from lightningstor_types.header_values import validate_content_headers
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
@@ -66,6 +67,7 @@ async def copy_object(
     replace_tags = req.tagging_directive == REPLACE
     if replace_meta:
         validate_user_metadata(req.user_metadata)
+        validate_content_headers(req.headers)
     if replace_tags:
         validate_tags([(t.key, t.value) for t in req.tags], object_tags=True)
     storage_class = validate_storage_class(req.storage_class) if req.storage_class else ""

@@ -63,6 +63,7 @@ from lightningstor_types.errors import (
     NoSuchUpload,
     SlowDown,
 )
+from lightningstor_types.header_values import validate_content_headers
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
 from lightningstor_types.service import RequestContext
 
@@ -95,6 +96,7 @@ async def create_multipart_upload(
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.UPLOADS_CREATE, req.key)
     validate_object_key(req.key)
     validate_user_metadata(req.user_metadata)
+    validate_content_headers(req.headers)
     validate_tags([(t.key, t.value) for t in req.tags], object_tags=True)
     rec = records_pb2.UploadRecord(
         upload_id=new_upload_id(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import contextlib
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
@@ -56,6 +55,7 @@ from lightningstor_types.errors import (
     MalformedXML,
     MethodNotAllowed,
 )
+from lightningstor_types.header_values import validate_content_headers
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
 from lightningstor_types.service import ObjectStream, RequestContext
 
@@ -198,15 +198,6 @@ def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
     return lowered
 
 
-def validate_content_headers(headers: common_pb2.ContentHeaders) -> None:
-    """Stored headers travel back as HTTP headers: no CR, LF or NUL in them."""
-    for field, value in headers.ListFields():
-        if isinstance(value, str) and any(ch in value for ch in "\r\n\x00"):
-            raise InvalidArgument(
-                f"{field.name} must not contain CR, LF or NUL", ArgumentName=field.name
-            )
-
-
 def validate_storage_class(value: str) -> str:
     if not value:
         return "STANDARD"
@@ -221,7 +212,7 @@ def parse_content_md5(value: str) -> bytes | None:
         return None
     try:
         raw = base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII value
         raw = b""
     if len(raw) != 16:
         raise InvalidDigest(ContentMD5=value)

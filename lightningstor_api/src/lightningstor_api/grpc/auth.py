@@ -121,7 +121,7 @@ class GrpcAuthenticator:
             )
         now = time.time()
         window = self._signatures.window
-        if not date.isdigit() or abs(now - int(date)) > window:
+        if not (date.isascii() and date.isdigit()) or abs(now - int(date)) > window:
             raise Unauthenticated(
                 f"Access Denied: the signature date is missing or more than {window} s from "
                 "the server's clock"

@@ -150,13 +150,18 @@ def _trailers(
 _HEADER_NAMES = tuple(name.encode("ascii") for name in _TRAILER_ALGORITHMS)
 
 
+_LENGTH_MAX = 2**63 - 1
+
+
 def _length(headers: Mapping[bytes, Sequence[bytes]], name: bytes, *, strict: bool) -> int | None:
     values = headers.get(name)
     if not values:
         return None
     text = values[0].decode("latin-1").strip()
     if _DIGITS.fullmatch(text):
-        return int(text)
+        # No body is longer than int64: a larger length is refused by the size limit
+        # (EntityTooLarge), as any length past it, instead of overflowing the API message.
+        return min(int(text), _LENGTH_MAX)
     if not strict:
         return None
     raise InvalidArgument(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -83,7 +82,7 @@ def _check_md5(value: str | None, body: bytes) -> bool:
         return False
     try:
         digest = base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII value
         digest = b""
     if len(digest) != 16:
         raise InvalidDigest(ContentMD5=value)
@@ -111,7 +110,7 @@ def int_param(query: dict[str, str], name: str, default: int, *, high: int) -> i
     value = query.get(name)
     if value is None or value == "":
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):  # isdigit() alone admits "²"
         raise InvalidArgument(
             f"Provided {name} not an integer or within integer range",
             ArgumentName=name,

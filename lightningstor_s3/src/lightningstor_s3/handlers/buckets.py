@@ -9,6 +9,10 @@ from lightningstor_types.errors import BucketAlreadyOwnedByYou, NoSuchTagSet
 
 LEGACY_REGION = "us-east-1"
 """The region where S3 answers 200 to CreateBucket of a bucket the caller already owns."""
+
+MAX_BUCKETS_PAGE = 10_000
+"""The largest ``max-buckets`` S3 defines; a larger value asks for the same page."""
+
 _VERSIONING_NAMES = {
     bucket_pb2.VERSIONING_STATUS_ENABLED: "Enabled",
     bucket_pb2.VERSIONING_STATUS_SUSPENDED: "Suspended",
@@ -21,7 +25,8 @@ async def list_buckets(call: S3Call) -> None:
         continuation_token=call.query.get("continuation-token", ""),
     )
     if max_buckets := call.query.get("max-buckets"):
-        req.max_buckets = int(max_buckets) if max_buckets.isdigit() else 0
+        digits = max_buckets.isascii() and max_buckets.isdigit()
+        req.max_buckets = min(int(max_buckets), MAX_BUCKETS_PAGE) if digits else 0
     resp = await call.service.list_buckets(call.ctx, req)
     doc = xml.ListAllMyBucketsResult(
         owner=xml.Owner.of(resp.owner),

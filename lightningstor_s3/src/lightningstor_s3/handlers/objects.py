@@ -17,7 +17,7 @@ def part_number(call: S3Call) -> int:
     value = call.query.get("partNumber")
     if value is None:
         return 0
-    if not value.isdigit() or not 1 <= int(value) <= 10000:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= 10000:
         raise InvalidArgument(
             "Part number must be an integer between 1 and 10000, inclusive",
             ArgumentName="partNumber",
@@ -59,6 +59,7 @@ async def put_object(call: S3Call) -> None:
 
 
 def _read_request(call: S3Call) -> object_pb2.GetObjectRequest:
+    hdr.check_overrides(call.query)
     req = object_pb2.GetObjectRequest(
         bucket=call.route.bucket,
         key=call.route.key,

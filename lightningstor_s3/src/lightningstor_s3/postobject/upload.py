@@ -25,6 +25,7 @@ from lightningstor_s3.auth.signing_key import hmac_sha256_hex, signing_key
 from lightningstor_s3.exchange import Exchange
 from lightningstor_s3.postobject.form import FormReader
 from lightningstor_s3.postobject.policy import check_policy, parse_policy
+from lightningstor_s3.unsupported import refuse_unsupported_form
 from lightningstor_s3.xml import el
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
@@ -145,6 +146,7 @@ class FormUploads:
         submitted = _required(fields, "key")
         policy = parse_policy(fields["policy"])
         check_policy(policy, fields, bucket, datetime.now(UTC))
+        refuse_unsupported_form(fields)
         key = submitted.replace("${filename}", _basename(file.filename))
         if not key:
             raise InvalidArgument("User key must have a length greater than zero.")

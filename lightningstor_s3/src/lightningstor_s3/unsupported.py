@@ -1,0 +1,124 @@
+"""The S3 headers that would change an object's or a bucket's protection or visibility, for
+features not built yet: a request carrying one is refused (``501 NotImplemented``, naming the
+header) before its handler runs, never served with the header dropped.
+
+Dropping them silently would be worse than refusing: an SSE-C object would be readable without
+its key, a GOVERNANCE-locked object deletable, a ``public-read`` object private. Only a value that
+asks for exactly what the store already does passes:
+
+- ``x-amz-acl: private`` (and, on objects, ``bucket-owner-full-control``): every object belongs
+  to its bucket's owner and only the owner has access, which is what these ask for (S3 with
+  ACLs disabled, Object Ownership ``BucketOwnerEnforced``, its default, likewise accepts
+  ``bucket-owner-full-control`` and refuses other ACLs);
+- ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-bucket-object-lock-enabled: false``,
+  ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
+  false``: the settings already in force.
+
+In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
+(:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
+
+The same names are refused as query parameters (some SDKs hoist ``x-amz-*`` headers into
+presigned URLs). When a feature lands, its rows leave :data:`REFUSED` and its handler reads the
+headers; the rule stays: no header that S3 defines as changing protection is ever ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final
+
+from lightningstor_s3.router import Endpoint
+from lightningstor_types.errors import NotImplemented_
+
+E = Endpoint
+
+_SSE: Final = (
+    "x-amz-server-side-encryption",
+    "x-amz-server-side-encryption-aws-kms-key-id",
+    "x-amz-server-side-encryption-context",
+    "x-amz-server-side-encryption-bucket-key-enabled",
+)
+_SSE_C: Final = (
+    "x-amz-server-side-encryption-customer-algorithm",
+    "x-amz-server-side-encryption-customer-key",
+    "x-amz-server-side-encryption-customer-key-md5",
+)
+_SOURCE_SSE_C: Final = (
+    "x-amz-copy-source-server-side-encryption-customer-algorithm",
+    "x-amz-copy-source-server-side-encryption-customer-key",
+    "x-amz-copy-source-server-side-encryption-customer-key-md5",
+)
+_LOCK: Final = (
+    "x-amz-object-lock-mode",
+    "x-amz-object-lock-retain-until-date",
+    "x-amz-object-lock-legal-hold",
+)
+_ACL: Final = (
+    "x-amz-acl",
+    "x-amz-grant-full-control",
+    "x-amz-grant-read",
+    "x-amz-grant-read-acp",
+    "x-amz-grant-write",
+    "x-amz-grant-write-acp",
+)
+_BUCKET: Final = ("x-amz-bucket-object-lock-enabled", "x-amz-object-ownership")
+
+_NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
+
+REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
+    {
+        E.PUT_OBJECT: frozenset(_NEW_OBJECT),
+        E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
+        E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
+        E.UPLOAD_PART: frozenset(_SSE_C),
+        E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),
+        E.CREATE_BUCKET: frozenset(_ACL + _BUCKET),
+    }
+)
+"""Per endpoint, the headers (lower-case) refused unless their value is in :data:`HARMLESS`."""
+
+_OBJECT_ACLS: Final = frozenset({"private", "bucket-owner-full-control"})
+HARMLESS: Mapping[tuple[Endpoint | None, str], frozenset[str]] = MappingProxyType(
+    {
+        (None, "x-amz-object-lock-legal-hold"): frozenset({"OFF"}),
+        (None, "x-amz-server-side-encryption-bucket-key-enabled"): frozenset({"false"}),
+        (None, "x-amz-bucket-object-lock-enabled"): frozenset({"false"}),
+        (None, "x-amz-object-ownership"): frozenset({"BucketOwnerEnforced"}),
+        (E.CREATE_BUCKET, "x-amz-acl"): frozenset({"private"}),
+        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
+        (E.CREATE_MULTIPART_UPLOAD, "x-amz-acl"): _OBJECT_ACLS,
+        (E.COPY_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
+    }
+)
+"""Values that ask for what is already the case, per (endpoint or any, header)."""
+
+
+def refuse_unsupported(
+    endpoint: Endpoint, headers: Mapping[str, str], query: Mapping[str, str]
+) -> None:
+    """NotImplemented naming the first header (or query parameter) of :data:`REFUSED` that the
+    request carries with a value that would change something."""
+    refused = REFUSED.get(endpoint)
+    if refused is None:
+        return
+    given = {name.lower(): value for name, value in query.items() if name[:6].lower() == "x-amz-"}
+    given.update(headers)  # header names are lower-case already
+    for name in sorted(refused.intersection(given)):
+        value = given[name].strip()
+        harmless = HARMLESS.get((endpoint, name)) or HARMLESS.get((None, name), frozenset())
+        if value not in harmless:
+            raise NotImplemented_(Header=name)
+
+
+def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
+    """The same rule for a browser form upload (POST Object), whose fields carry what
+    PutObject's headers do (``acl`` for ``x-amz-acl``)."""
+    named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
+    refuse_unsupported(E.PUT_OBJECT, named, {})
+
+
+def refuse_mfa_delete(value: str | None) -> None:
+    """NotImplemented for a PutBucketVersioning ``MfaDelete`` other than ``Disabled``."""
+    if value not in (None, "Disabled"):
+        raise NotImplemented_("MFA delete is not implemented", Header="MfaDelete")
