@@ -13,6 +13,7 @@ from pathlib import Path
 import grpc
 import grpc.aio
 import pytest
+from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
@@ -83,9 +84,9 @@ def _raw_call(channel: grpc.Channel, service: str, method: str) -> grpc.RpcError
     """Call ``method`` with a request naming a bucket that does not exist (or is invalid)."""
     desc = SERVICES[service].DESCRIPTOR.services_by_name[service.rsplit(".", 1)[1]]
     m = desc.methods_by_name[method]
-    module = SERVICES[service]
-    request_cls = getattr(module, m.input_type.name)
-    response_cls = getattr(module, m.output_type.name)
+    # Messages may live in another module of the package (lifecycle_pb2): ask the descriptors.
+    request_cls = GetMessageClass(m.input_type)
+    response_cls = GetMessageClass(m.output_type)
     path = f"/{service}/{method}"
     fields = request_cls.DESCRIPTOR.fields_by_name
     values = {k: v for k, v in MISSING.items() if k in fields}
@@ -93,8 +94,8 @@ def _raw_call(channel: grpc.Channel, service: str, method: str) -> grpc.RpcError
         values["name"] = "Not_A_Valid_Bucket"
     try:
         if m.client_streaming:
-            header_cls = getattr(
-                module, request_cls.DESCRIPTOR.fields_by_name["header"].message_type.name
+            header_cls = GetMessageClass(
+                request_cls.DESCRIPTOR.fields_by_name["header"].message_type
             )
             header = header_cls(
                 **{k: v for k, v in values.items() if k in header_cls.DESCRIPTOR.fields_by_name}

@@ -129,7 +129,7 @@ def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -
     bucket = f"probe-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     before = page()
-    for probe in (s3.get_bucket_acl, s3.get_bucket_policy, s3.get_bucket_lifecycle_configuration):
+    for probe in (s3.get_bucket_acl, s3.get_bucket_policy, s3.get_bucket_website):
         with pytest.raises(ClientError) as info:
             probe(Bucket=bucket)
         assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
