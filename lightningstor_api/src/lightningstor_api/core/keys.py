@@ -125,6 +125,20 @@ class KeySchema:
         base = key.rpartition(USAGE_DELTA)[0] if delta else key
         return UsageKey(parts[0], project, bucket, base, delta)
 
+    # ---- tenants at runtime (the embedded IAM's records) ----
+    def iam_prefix(self) -> bytes:
+        """Every runtime role, group and binding: one watched range."""
+        return self.root + b"iam/"
+
+    def iam_role(self, name: str) -> bytes:
+        return self.iam_prefix() + b"roles/" + name.encode()
+
+    def iam_group(self, org: str, name: str) -> bytes:
+        return self.iam_prefix() + b"groups/" + org.encode() + b"/" + name.encode()
+
+    def iam_binding(self, org: str, binding_id: str) -> bytes:
+        return self.iam_prefix() + b"bindings/" + org.encode() + b"/" + binding_id.encode()
+
     # ---- quotas ----
     def quota(self, scope: Scope, bucket: str | None = None) -> bytes:
         """A quota: ``{org}/_`` is the org as a whole, ``{org}/{project}`` a project, and with
