@@ -236,10 +236,10 @@ class TenantAdmin:
 
     # ---- bindings ----
 
-    def _checked_binding(
-        self, ctx: RequestContext, given: pb.IamBinding
-    ) -> records_pb2.IamBindingRecord:
-        """The record for ``given``, every field validated (InvalidArgument otherwise)."""
+    @staticmethod
+    def _binding_record(ctx: RequestContext, given: pb.IamBinding) -> records_pb2.IamBindingRecord:
+        """The record for ``given``, its ids checked (InvalidArgument); the rest is checked,
+        once the caller is authorized where it applies, by :meth:`_check_binding`."""
         org = given.org or ctx.principal.org_id
         if org != ANY_ORG:
             validate_scope_id(org, "org")
@@ -252,48 +252,50 @@ class TenantAdmin:
                 'A binding at org "*" names a principal, and no project or bucket',
                 ArgumentName="org",
             )
-        if bool(given.principal) == bool(given.group):
-            raise InvalidArgument(
-                "Set exactly one of principal and group", ArgumentName="principal"
-            )
-        if given.principal:
-            if org == ANY_ORG and given.principal.count("/") not in (1, 2):
-                raise InvalidArgument(
-                    'At org "*" write the principal as org/id or org/project/id',
-                    ArgumentName="principal",
-                )
-            home = Scope(org if org != ANY_ORG else PLATFORM_ORG_HOME, given.project or None)
-            who = parse_identity(given.principal, home)
-            if org != ANY_ORG and who.org_id != org:
-                raise InvalidArgument(
-                    f"Principal {given.principal!r} is not of org {org!r}: share across orgs "
-                    "with a bucket policy or ACL, not a binding",
-                    ArgumentName="principal",
-                )
-        else:
-            _name(given.group, "group")
-        role = given.role
-        if role not in self._directory().engine.roles:
-            raise InvalidArgument(f"Unknown role {role!r}", ArgumentName="role")
-        fields = (given.principal, given.group, role, org, given.project, given.bucket)
+        fields = (given.principal, given.group, given.role, org, given.project, given.bucket)
         binding_id = hashlib.sha256("\0".join(fields).encode()).hexdigest()[:20]
         return records_pb2.IamBindingRecord(
             id=binding_id,
             principal=given.principal,
             group=given.group,
-            role=role,
+            role=given.role,
             org=org,
             project=given.project,
             bucket=given.bucket,
         )
 
+    def _check_binding(self, rec: records_pb2.IamBindingRecord) -> None:
+        if bool(rec.principal) == bool(rec.group):
+            raise InvalidArgument(
+                "Set exactly one of principal and group", ArgumentName="principal"
+            )
+        if rec.principal:
+            if rec.org == ANY_ORG and rec.principal.count("/") not in (1, 2):
+                raise InvalidArgument(
+                    'At org "*" write the principal as org/id or org/project/id',
+                    ArgumentName="principal",
+                )
+            home = Scope(rec.org if rec.org != ANY_ORG else PLATFORM_ORG_HOME, rec.project or None)
+            who = parse_identity(rec.principal, home)
+            if rec.org != ANY_ORG and who.org_id != rec.org:
+                raise InvalidArgument(
+                    f"Principal {rec.principal!r} is not of org {rec.org!r}: share across orgs "
+                    "with a bucket policy or ACL, not a binding",
+                    ArgumentName="principal",
+                )
+        else:
+            _name(rec.group, "group")
+        if rec.role not in self._directory().engine.roles:
+            raise InvalidArgument(f"Unknown role {rec.role!r}", ArgumentName="role")
+
     async def create_binding(
         self, ctx: RequestContext, req: pb.CreateBindingRequest
     ) -> pb.CreateBindingResponse:
         directory = self._directory()
-        rec = self._checked_binding(ctx, req.binding)
+        rec = self._binding_record(ctx, req.binding)
         where = _binding_resource(rec)
         await self._authorize(ctx, Action.IAM_WRITE, where)
+        self._check_binding(rec)
         self._must_hold(ctx, Action.IAM_WRITE, rec.role, where, f"role {rec.role}")
         if rec.group and (rec.org, rec.group) not in directory.records.groups:
             await directory.reload()
