@@ -70,8 +70,9 @@ def onboard(monkeypatch: pytest.MonkeyPatch, server: ServerProcess) -> dict[str,
                    "--role", "admin", "--json")  # fmt: skip
     assert made.code == 0, made.err
     alice = keys_of(made.json_lines()[0]["key"])
-    with client(server, alice, WEB) as c:  # the org admin makes the project's first bucket
-        c.create_bucket("web-assets")
+    made = run_cli(monkeypatch, server, alice, "--scope", "acme/web", "mb", "web-assets")
+    assert made.code == 0, made.err  # the org admin makes the project's first bucket
+    with client(server, alice, WEB) as c:
         c.put_object("web-assets", "index.html", b"<h1>acme</h1>")
     made = run_cli(monkeypatch, server, alice, "admin", "principals", "create", "acme/web/bob",
                    "--role", "viewer", "--json")  # fmt: skip
