@@ -217,3 +217,23 @@ def test_a_group_grants_each_member_and_revoking_the_binding_ends_it(
             e.list_objects("web-assets")
         alice.delete_group("readers")
         assert alice.list_groups() == []
+
+
+def test_a_project_admin_manages_its_project_and_learns_nothing_of_the_org(
+    server: ServerProcess, people: dict[str, dict[str, str]]
+) -> None:
+    with client(server, people["alice"]) as alice:
+        alice.create_binding("admin", principal="acme/web/pat", org="acme", project="web")
+        made = alice.create_access_key(principal_id="pat", scope=WEB)
+        (own,) = [b for b in alice.list_bindings() if b.principal == "acme/alice"]
+    pat = {"access_key": made.access_key_id, "secret_key": made.secret_access_key or ""}
+    with client(server, pat) as p:
+        made_b = p.create_binding("viewer", principal="quinn", org="acme", project="web")
+        p.delete_binding(made_b.id, org="acme")
+        # An org-level binding that exists, and one that does not: the same refusal.
+        for binding_id in (own.id, "0" * 20):
+            with pytest.raises(AccessDenied):
+                p.delete_binding(binding_id, org="acme")
+    with client(server, people["alice"]) as alice:
+        ids = {b.id for b in alice.list_bindings()}
+        assert own.id in ids and made_b.id not in ids

@@ -320,13 +320,15 @@ class TenantAdmin:
         org = req.org or ctx.principal.org_id
         if org != ANY_ORG:
             validate_scope_id(org, "org")
-        # Authorized on the org before anything is read, so a caller learns nothing of others.
-        await self._authorize(ctx, Action.IAM_WRITE, Resource(org))
         await directory.reload()
         rec = directory.records.bindings.get((org, req.id))
         if rec is None:
+            # Ids derive from a binding's fields: only a caller allowed on the whole org learns
+            # that one is absent (a project's admin is refused either way).
+            await self._authorize(ctx, Action.IAM_WRITE, Resource(org))
             raise NoSuchIamEntity(f"No runtime binding {req.id!r} in org {org!r}")
         where = _binding_resource(rec)
+        await self._authorize(ctx, Action.IAM_WRITE, where)
         self._must_hold(ctx, Action.IAM_WRITE, rec.role, where, f"binding {rec.id}")
         await self._cc.store.delete(self._cc.keys.iam_binding(org, req.id))
         await directory.reload()
