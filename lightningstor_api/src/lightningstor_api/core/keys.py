@@ -130,14 +130,23 @@ class KeySchema:
         """Every runtime role, group and binding: one watched range."""
         return self.root + b"iam/"
 
+    def iam_roles_prefix(self) -> bytes:
+        return self.iam_prefix() + b"roles/"
+
     def iam_role(self, name: str) -> bytes:
-        return self.iam_prefix() + b"roles/" + name.encode()
+        return self.iam_roles_prefix() + name.encode()
+
+    def iam_groups_prefix(self) -> bytes:
+        return self.iam_prefix() + b"groups/"
 
     def iam_group(self, org: str, name: str) -> bytes:
-        return self.iam_prefix() + b"groups/" + org.encode() + b"/" + name.encode()
+        return self.iam_groups_prefix() + org.encode() + b"/" + name.encode()
+
+    def iam_bindings_prefix(self) -> bytes:
+        return self.iam_prefix() + b"bindings/"
 
     def iam_binding(self, org: str, binding_id: str) -> bytes:
-        return self.iam_prefix() + b"bindings/" + org.encode() + b"/" + binding_id.encode()
+        return self.iam_bindings_prefix() + org.encode() + b"/" + binding_id.encode()
 
     # ---- quotas ----
     def quota(self, scope: Scope, bucket: str | None = None) -> bytes:

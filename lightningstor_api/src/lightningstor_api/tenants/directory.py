@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.keys import KeySchema
+from lightningstor_api.core.watched_cache import watch_forever
 from lightningstor_api.iam.embedded import EmbeddedAuthorizer
 from lightningstor_api.iam.policy import Binding, PolicyEngine
 from lightningstor_api.metadata import MetadataStore
@@ -30,7 +31,6 @@ from lightningstor_types.config import IamSettings
 log = logging.getLogger(__name__)
 
 _PAGE = 500
-RETRY_SECONDS = 1.0
 DEFAULT_RESYNC_SECONDS = 30.0
 
 
@@ -124,9 +124,9 @@ class TenantDirectory:
 
     async def _read(self) -> RuntimeRecords:
         prefix = self._keys.iam_prefix()
-        roles_p = self._keys.iam_role("")
-        groups_p = prefix + b"groups/"
-        bindings_p = prefix + b"bindings/"
+        roles_p = self._keys.iam_roles_prefix()
+        groups_p = self._keys.iam_groups_prefix()
+        bindings_p = self._keys.iam_bindings_prefix()
         out = RuntimeRecords()
         start: bytes | None = None
         while True:
@@ -159,19 +159,10 @@ class TenantDirectory:
                 log_failure(log, "tenant records could not be read; keeping the last ones")
 
     async def _watch(self) -> None:
-        while True:
-            try:
-                events = self._store.watch(self._keys.iam_prefix())
-                try:
-                    async for _ in events:
-                        self._changed.set()
-                finally:
-                    aclose = getattr(events, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log_failure(log, "tenant watch interrupted; restarting")
-            self._changed.set()  # what changed while it was down
-            await asyncio.sleep(RETRY_SECONDS)
+        await watch_forever(
+            self._store,
+            self._keys.iam_prefix(),
+            lambda _key: self._changed.set(),
+            self._changed.set,  # whatever changed while the watch was down
+            "tenants",
+        )
