@@ -18,6 +18,7 @@ from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import (
     AccessDenied,
     IamEntityInUse,
+    IamLimitExceeded,
     InvalidArgument,
     NoSuchIamEntity,
 )
@@ -29,6 +30,10 @@ from tests.integration.server import ServerProcess, running_server
 pytestmark = pytest.mark.timeout(180)
 
 BOOTSTRAP = """
+[iam]
+max_bindings_per_org = 12
+max_groups_per_org = 2
+
 [[iam.bindings]]
 principal = "ops"
 role = "admin"
@@ -237,3 +242,21 @@ def test_a_project_admin_manages_its_project_and_learns_nothing_of_the_org(
     with client(server, people["alice"]) as alice:
         ids = {b.id for b in alice.list_bindings()}
         assert own.id in ids and made_b.id not in ids
+
+
+def test_an_org_holds_at_most_the_configured_runtime_bindings_and_groups(
+    server: ServerProcess,
+) -> None:
+    with client(server, server.admin_keys()) as root:
+        for i in range(12):
+            root.create_binding("viewer", principal=f"full/p{i}", org="full")
+        with pytest.raises(IamLimitExceeded):
+            root.create_binding("viewer", principal="full/one-more", org="full")
+        root.create_binding("viewer", principal="full/p0", org="full")  # the same: no new one
+        assert len(root.list_bindings(org="full")) == 12
+        root.put_group("g1", [], org="full")
+        root.put_group("g2", [], org="full")
+        root.put_group("g2", ["full/p1"], org="full")  # replacing one is not one more
+        with pytest.raises(IamLimitExceeded):
+            root.put_group("g3", [], org="full")
+        assert [g.name for g in root.list_groups(org="full")] == ["g1", "g2"]

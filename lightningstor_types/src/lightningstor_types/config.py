@@ -648,6 +648,10 @@ class IamSettings(_Section):
     """Embedded engine: group → members, each written like a binding's principal."""
     bindings: list[BindingSettings] = Field(default_factory=list)
     """Embedded engine: who (a principal or a group) holds which role where."""
+    max_bindings_per_org: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Embedded engine: most bindings made at runtime in one org ("*" counts as one)."""
+    max_groups_per_org: Annotated[int, Field(ge=1, le=10_000)] = 100
+    """Embedded engine: most groups made at runtime in one org."""
 
     @model_validator(mode="after")
     def _check(self) -> IamSettings:

@@ -581,6 +581,12 @@ class TooManyBuckets(ResourceExhaustedError):
     message = "You have attempted to create more buckets than allowed"
 
 
+class IamLimitExceeded(ResourceExhaustedError):
+    """Ours: an org holds as many runtime bindings or groups as ``[iam]`` allows."""
+
+    message = "The org holds as many runtime bindings or groups as allowed."
+
+
 class QuotaExceeded(ResourceExhaustedError):
     """Ours: a storage quota of the org or project would be exceeded."""
 

@@ -34,6 +34,7 @@ from lightningstor_types.config import BUILTIN_ROLES, is_action_pattern
 from lightningstor_types.errors import (
     AccessDenied,
     IamEntityInUse,
+    IamLimitExceeded,
     IamManagedExternally,
     InvalidArgument,
     NoSuchIamEntity,
@@ -166,6 +167,9 @@ class TenantAdmin:
             raise InvalidArgument(f"A group has at most {MAX_MEMBERS} members")
         members = sorted({self._member(m, org) for m in req.group.members})
         await directory.reload()
+        groups = {n for g_org, n in directory.records.groups if g_org == org}
+        if name not in groups and len(groups) >= directory.settings.max_groups_per_org:
+            raise IamLimitExceeded(f"Org {org!r} holds {len(groups)} runtime groups")
         for b in directory.records.bindings.values():
             if b.org == org and b.group == name:
                 self._must_hold(
@@ -304,6 +308,9 @@ class TenantAdmin:
         existing = directory.records.bindings.get((rec.org, rec.id))
         if existing is not None:
             return pb.CreateBindingResponse(binding=_binding_pb(existing))
+        held = sum(1 for org, _ in directory.records.bindings if org == rec.org)
+        if held >= directory.settings.max_bindings_per_org:
+            raise IamLimitExceeded(f"Org {rec.org!r} holds {held} runtime bindings")
         rec.created_by = principal_label(ctx.principal)
         rec.created_at.CopyFrom(timestamp_of(time.time()))
         await self._cc.store.put(
