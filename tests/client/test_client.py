@@ -74,6 +74,8 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         # operator calls
         "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",
         "StorageNodeStatus", "StorageStatus",
+        # tenants (IamAdminService)
+        "IamBinding", "IamGroup", "IamPrincipal", "IamRole",
     }  # fmt: skip
     for name in lightningstor_client.__all__:
         assert hasattr(lightningstor_client, name)

@@ -23,6 +23,7 @@ from lightningstor_client._admin_models import (
 )
 from lightningstor_client._aio import AsyncLightningStorClient
 from lightningstor_client._connection import DEFAULT_ENDPOINT
+from lightningstor_client._iam import IamBinding, IamGroup, IamPrincipal, IamRole
 from lightningstor_client._models import (
     AccessKey,
     Bucket,
@@ -64,6 +65,10 @@ __all__ = [
     "DeleteResult",
     "GcRunResult",
     "GcStatus",
+    "IamBinding",
+    "IamGroup",
+    "IamPrincipal",
+    "IamRole",
     "LightningStorClient",
     "LightningStorError",
     "ListPage",

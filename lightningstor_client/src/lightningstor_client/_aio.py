@@ -13,6 +13,7 @@ from lightningstor_client import _requests as rq
 from lightningstor_client import _transfer
 from lightningstor_client._admin import AdminMethods
 from lightningstor_client._connection import scope_pb
+from lightningstor_client._iam import IamMethods
 from lightningstor_client._models import (
     AccessKey,
     Bucket,
@@ -31,7 +32,9 @@ from lightningstor_types.scope import Scope
 MiB = 1024 * 1024
 
 
-class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, UsageMethods):
+class AsyncLightningStorClient(
+    ObjectMethods, MultipartMethods, AdminMethods, UsageMethods, IamMethods
+):
     """A client of one LightningStor endpoint (a server or a load balancer), for asyncio.
 
     ``AsyncLightningStorClient(endpoint="127.0.0.1:9001", *, scope=None, timeout=60.0)``:

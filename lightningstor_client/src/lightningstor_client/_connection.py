@@ -16,6 +16,7 @@ from lightningstor.v1 import (
     bucket_pb2_grpc,
     common_pb2,
     credential_pb2_grpc,
+    iam_admin_pb2_grpc,
     object_pb2_grpc,
     usage_pb2_grpc,
 )
@@ -129,6 +130,7 @@ class Connection:
         self._credentials = credential_pb2_grpc.CredentialServiceStub(self._channel)
         self._usage = usage_pb2_grpc.UsageServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)
+        self._iam = iam_admin_pb2_grpc.IamAdminServiceStub(self._channel)
         self._scope = scope_pb(scope)
         self._timeout = timeout
 

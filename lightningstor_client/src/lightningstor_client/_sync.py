@@ -249,5 +249,16 @@ class LightningStorClient:
     storage_status = _blocking(AsyncLightningStorClient.storage_status)
     check_consistency = _blocking_iter(AsyncLightningStorClient.check_consistency)
 
+    put_role = _blocking(AsyncLightningStorClient.put_role)
+    delete_role = _blocking(AsyncLightningStorClient.delete_role)
+    list_roles = _blocking(AsyncLightningStorClient.list_roles)
+    put_group = _blocking(AsyncLightningStorClient.put_group)
+    delete_group = _blocking(AsyncLightningStorClient.delete_group)
+    list_groups = _blocking(AsyncLightningStorClient.list_groups)
+    create_binding = _blocking(AsyncLightningStorClient.create_binding)
+    delete_binding = _blocking(AsyncLightningStorClient.delete_binding)
+    list_bindings = _blocking(AsyncLightningStorClient.list_bindings)
+    list_principals = _blocking(AsyncLightningStorClient.list_principals)
+
     upload_file = _blocking(AsyncLightningStorClient.upload_file)
     download_file = _blocking(AsyncLightningStorClient.download_file)

@@ -26,6 +26,7 @@ from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli import add_admin_parser
 from lightningstor_types.errors import LightningStorError
+from lightningstor_types.scope import Scope
 
 ENDPOINT_ENV = "LIGHTNINGSTOR_ENDPOINT"
 TOKEN_ENV = "LIGHTNINGSTOR_TOKEN"  # noqa: S105 - a variable's name
@@ -179,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
             f"(default: ${ENDPOINT_ENV} or {DEFAULT_ENDPOINT})"
         ),
     )
+    parser.add_argument(
+        "--scope",
+        metavar="ORG[/PROJECT]",
+        help="the org or project bucket commands act in (default: the credential's own)",
+    )
     add_tls_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -204,6 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scope(spelled: str | None) -> Scope | None:
+    if not spelled:
+        return None
+    org, _, project = spelled.partition("/")
+    return Scope(org, project or None)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     func: Callable[[LightningStorClient, argparse.Namespace], Any] = args.func
@@ -217,6 +230,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ca_file=args.ca_file,
             cert_file=args.cert_file,
             key_file=args.key_file,
+            scope=_scope(args.scope),
         ) as client:
             code = func(client, args)
     except LightningStorError as err:

@@ -56,6 +56,10 @@ class Action(enum.StrEnum):
     QUOTAS_READ = "lightningstor:quotas:read"
     QUOTAS_WRITE = "lightningstor:quotas:write"
 
+    # The embedded IAM's tenants at runtime (IamAdminService).
+    IAM_READ = "lightningstor:iam:read"
+    IAM_WRITE = "lightningstor:iam:write"
+
     # Operator calls, platform-wide (resource ``org/*``, see resources.PLATFORM_RESOURCE).
     ADMIN_READ = "lightningstor:admin:read"
     ADMIN_GC = "lightningstor:admin:gc"
@@ -114,6 +118,17 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetQuota": _A.QUOTAS_READ,
         "SetQuota": _A.QUOTAS_WRITE,
         "DeleteQuota": _A.QUOTAS_WRITE,
+        # tenants (embedded IAM)
+        "PutRole": _A.IAM_WRITE,
+        "DeleteRole": _A.IAM_WRITE,
+        "ListRoles": _A.IAM_READ,
+        "PutGroup": _A.IAM_WRITE,
+        "DeleteGroup": _A.IAM_WRITE,
+        "ListGroups": _A.IAM_READ,
+        "CreateBinding": _A.IAM_WRITE,
+        "DeleteBinding": _A.IAM_WRITE,
+        "ListBindings": _A.IAM_READ,
+        "ListPrincipals": _A.IAM_READ,
         # operators
         "ListAllBuckets": _A.ADMIN_READ,
         "GetGcStatus": _A.ADMIN_READ,

@@ -79,6 +79,7 @@ __all__ = [
     "TlsSettings",
     "TracingSettings",
     "format_size",
+    "is_action_pattern",
     "parse_duration",
     "parse_size",
     "split_address",
@@ -584,6 +585,11 @@ Patterns match action names as shell-style globs: ``*`` matches any rest, ``:`` 
 _ACTION_PATTERN_RE = re.compile(r"\*|lightningstor:[A-Za-z0-9_*-]+(:[A-Za-z0-9_*-]+)*")
 
 
+def is_action_pattern(pattern: str) -> bool:
+    """Whether ``pattern`` is an action pattern a role may hold (``lightningstor:objects:*``)."""
+    return _ACTION_PATTERN_RE.fullmatch(pattern) is not None
+
+
 class BindingSettings(_Section):
     """Grants a role to a principal, or to every member of a group, within an org [/project]."""
 
@@ -642,6 +648,10 @@ class IamSettings(_Section):
     """Embedded engine: group → members, each written like a binding's principal."""
     bindings: list[BindingSettings] = Field(default_factory=list)
     """Embedded engine: who (a principal or a group) holds which role where."""
+    max_bindings_per_org: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """Embedded engine: most bindings made at runtime in one org ("*" counts as one)."""
+    max_groups_per_org: Annotated[int, Field(ge=1, le=10_000)] = 100
+    """Embedded engine: most groups made at runtime in one org."""
 
     @model_validator(mode="after")
     def _check(self) -> IamSettings:
@@ -653,7 +663,7 @@ class IamSettings(_Section):
             raise FieldError("jwks_url", f"must be an http(s) URL, got {self.jwks_url!r}")
         for role, patterns in self.roles.items():
             for i, pattern in enumerate(patterns):
-                if not _ACTION_PATTERN_RE.fullmatch(pattern):
+                if not is_action_pattern(pattern):
                     raise FieldError(
                         ("roles", role, i),
                         f"invalid action pattern {pattern!r}, e.g. lightningstor:objects:*",

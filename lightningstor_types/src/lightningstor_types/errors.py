@@ -487,6 +487,12 @@ class NoSuchAccessKey(NotFoundError):
     message = "The specified access key does not exist."
 
 
+class NoSuchIamEntity(NotFoundError):
+    """Ours: IamAdminService names a role, group or binding that was not made at runtime."""
+
+    message = "The specified role, group or binding does not exist."
+
+
 # -- ALREADY_EXISTS ---------------------------------------------------------------------------
 
 
@@ -518,6 +524,18 @@ class NotModified(FailedPreconditionError):
 
 class BucketNotEmpty(FailedPreconditionError):
     message = "The bucket you tried to delete is not empty"
+
+
+class IamManagedExternally(FailedPreconditionError):
+    """Ours: IamAdminService with [iam] mode = "external": the external IAM owns its tenants."""
+
+    message = 'Tenants are managed by the external IAM ([iam] mode = "external").'
+
+
+class IamEntityInUse(FailedPreconditionError):
+    """Ours: a runtime role or group that a binding still names cannot be deleted."""
+
+    message = "The role or group is named by a binding; delete the binding first."
 
 
 class InvalidBucketState(FailedPreconditionError):
@@ -561,6 +579,12 @@ class EntityTooLarge(ResourceExhaustedError):
 
 class TooManyBuckets(ResourceExhaustedError):
     message = "You have attempted to create more buckets than allowed"
+
+
+class IamLimitExceeded(ResourceExhaustedError):
+    """Ours: an org holds as many runtime bindings or groups as ``[iam]`` allows."""
+
+    message = "The org holds as many runtime bindings or groups as allowed."
 
 
 class QuotaExceeded(ResourceExhaustedError):

@@ -134,6 +134,29 @@ class KeySchema:
         """Where the lifecycle worker is in its pass over the buckets."""
         return self.root + b"lifecycle/progress"
 
+    # ---- tenants at runtime (the embedded IAM's records) ----
+    def iam_prefix(self) -> bytes:
+        """Every runtime role, group and binding: one watched range."""
+        return self.root + b"iam/"
+
+    def iam_roles_prefix(self) -> bytes:
+        return self.iam_prefix() + b"roles/"
+
+    def iam_role(self, name: str) -> bytes:
+        return self.iam_roles_prefix() + name.encode()
+
+    def iam_groups_prefix(self) -> bytes:
+        return self.iam_prefix() + b"groups/"
+
+    def iam_group(self, org: str, name: str) -> bytes:
+        return self.iam_groups_prefix() + org.encode() + b"/" + name.encode()
+
+    def iam_bindings_prefix(self) -> bytes:
+        return self.iam_prefix() + b"bindings/"
+
+    def iam_binding(self, org: str, binding_id: str) -> bytes:
+        return self.iam_bindings_prefix() + org.encode() + b"/" + binding_id.encode()
+
     # ---- quotas ----
     def quota(self, scope: Scope, bucket: str | None = None) -> bytes:
         """A quota: ``{org}/_`` is the org as a whole, ``{org}/{project}`` a project, and with

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from lightningstor_api.metadata import KeyValue, MetadataStore
 from lightningstor_api.tasks import cancel, log_failure
@@ -66,22 +67,41 @@ class WatchedCache:
         self._entries.clear()
         await cancel(task)
 
+    def _on_event(self, key: bytes) -> None:
+        self._generation += 1
+        self._entries.pop(key, None)
+
+    def _on_reset(self) -> None:
+        self._generation += 1
+        self._entries.clear()
+
     async def _watch(self) -> None:
-        while True:
+        await watch_forever(self._store, self._prefix, self._on_event, self._on_reset, self._name)
+
+
+async def watch_forever(
+    store: MetadataStore,
+    prefix: bytes,
+    on_event: Callable[[bytes], None],
+    on_reset: Callable[[], None],
+    name: str,
+) -> None:
+    """Call ``on_event(key)`` for each change under ``prefix`` until cancelled; when the watch
+    breaks (compaction, a lost connection), ``on_reset()`` (what changed meanwhile is unknown),
+    then watch again after a pause."""
+    while True:
+        try:
+            events = store.watch(prefix)
             try:
-                events = self._store.watch(self._prefix)
-                try:
-                    async for event in events:
-                        self._generation += 1
-                        self._entries.pop(event.key, None)
-                finally:
-                    aclose = getattr(events, "aclose", None)
-                    if aclose is not None:
-                        await aclose()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # compaction, a lost connection: start over from an empty cache
-                log_failure(log, "%s watch interrupted; restarting", self._name)
-            self._generation += 1
-            self._entries.clear()
-            await asyncio.sleep(RETRY_SECONDS)
+                async for event in events:
+                    on_event(event.key)
+            finally:
+                aclose = getattr(events, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log_failure(log, "%s watch interrupted; restarting", name)
+        on_reset()
+        await asyncio.sleep(RETRY_SECONDS)

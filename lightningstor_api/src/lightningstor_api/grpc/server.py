@@ -38,6 +38,8 @@ from lightningstor.v1 import (
     bucket_pb2_grpc,
     credential_pb2,
     credential_pb2_grpc,
+    iam_admin_pb2,
+    iam_admin_pb2_grpc,
     object_pb2,
     object_pb2_grpc,
     usage_pb2,
@@ -51,15 +53,17 @@ from lightningstor_api.grpc.auth import AuthInterceptor, configure_authenticatio
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
+from lightningstor_api.grpc.iam_admin import IamAdminServicer
 from lightningstor_api.grpc.objects import ObjectServicer
 from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.grpc.usage import UsageServicer
 from lightningstor_api.health import ReadinessProbe
-from lightningstor_api.iam import build_authorizer
+from lightningstor_api.iam import EmbeddedAuthorizer, build_authorizer
 from lightningstor_api.identity import CredentialManager, ensure_admin_credential, load_secret_box
 from lightningstor_api.metrics_merge import ServerPage
 from lightningstor_api.tasks import cancel
 from lightningstor_api.telemetry import PRIMARY_ONLY_GAUGES, Hooks, Telemetry
+from lightningstor_api.tenants import TenantAdmin, TenantDirectory
 from lightningstor_api.tracing import enabled as tracing_enabled
 from lightningstor_api.tracing import setup_tracing
 from lightningstor_api.workers import SINGLE, WorkerRole, socket_path
@@ -84,6 +88,7 @@ SERVICE_NAMES = (
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
     usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
+    iam_admin_pb2.DESCRIPTOR.services_by_name["IamAdminService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
 )
 
@@ -103,11 +108,13 @@ def build_grpc_server(
     traced: bool = False,
     reuse_port: bool = False,
     connections: ConnectionSettings | None = None,
+    tenants: TenantAdmin | None = None,
 ) -> grpc.aio.Server:
     """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
     its UsageService too, and every call counted in its request meter. ``reuse_port``: other
     processes may listen on the same address (SO_REUSEPORT). ``connections``: the bounds and
-    keepalive policy of its connections (default: ``[connections]``'s defaults)."""
+    keepalive policy of its connections (default: ``[connections]``'s defaults). ``tenants``:
+    its IamAdminService (default: one that answers IamManagedExternally)."""
     record = usage.request_meter.record if usage is not None else None
     interceptors: list[grpc.aio.ServerInterceptor] = [
         CallInterceptor(access_log=access_log, record=record),
@@ -132,6 +139,10 @@ def build_grpc_server(
     if usage is not None:
         usage_pb2_grpc.add_UsageServiceServicer_to_server(UsageServicer(usage.cc), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin), server)
+    if tenants is None and usage is not None:
+        tenants = TenantAdmin(usage.cc, None)
+    if tenants is not None:
+        iam_admin_pb2_grpc.add_IamAdminServiceServicer_to_server(IamAdminServicer(tenants), server)
     return server
 
 
@@ -211,15 +222,29 @@ async def serve(settings: Settings, role: WorkerRole = SINGLE) -> None:
 async def _serve_process(
     settings: Settings, stop: asyncio.Event, role: WorkerRole = SINGLE
 ) -> None:
-    core = await Core.open(settings, authorizer=build_authorizer(settings))
+    authorizer = build_authorizer(settings)
+    core = await Core.open(settings, authorizer=authorizer)
+    directory: TenantDirectory | None = None
     try:
+        if isinstance(authorizer, EmbeddedAuthorizer):  # external: the IAM owns its tenants
+            directory = TenantDirectory(
+                core.cc.store,
+                core.cc.keys,
+                settings.iam,
+                authorizer,
+                resync_seconds=settings.metadata.cache_ttl_seconds,
+            )
+            await directory.start()
         box = await asyncio.to_thread(load_secret_box, settings)
         credentials = CredentialManager(core.cc, box)
         if role.primary:  # the others start once it is ready: the key exists by then
             await ensure_admin_credential(credentials, settings.server.data_dir)
         await asyncio.to_thread(configure_authentication, settings, credentials)
-        await _serve_core(settings, core, credentials, stop, role)
+        tenants = TenantAdmin(core.cc, directory)
+        await _serve_core(settings, core, credentials, stop, role, tenants)
     finally:
+        if directory is not None:
+            await directory.stop()
         await core.close()
 
 
@@ -244,6 +269,7 @@ async def _serve_core(
     credentials: CredentialManager,
     stop: asyncio.Event,
     role: WorkerRole = SINGLE,
+    tenants: TenantAdmin | None = None,
 ) -> None:
     grace = settings.server.shutdown_grace_seconds
     server = build_grpc_server(
@@ -255,6 +281,7 @@ async def _serve_core(
         traced=tracing_enabled(settings),
         reuse_port=role.shared,
         connections=settings.connections,
+        tenants=tenants,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

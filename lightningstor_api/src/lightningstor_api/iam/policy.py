@@ -180,6 +180,19 @@ class PolicyEngine:
                 return Decision(False, missing, self._ttl)
         return Decision(True, f"role {granted.role} at {granted.where()}", self._ttl)
 
+    @property
+    def roles(self) -> Mapping[str, tuple[str, ...]]:
+        return self._roles
+
+    @property
+    def bindings(self) -> tuple[Binding, ...]:
+        return self._bindings
+
+    def holds(self, principal: Principal, pattern: str, resource: Resource) -> bool:
+        """Whether some binding of ``principal`` covers ``resource`` with a pattern matching
+        ``pattern`` (an action or, as text, an action pattern): what the principal may grant."""
+        return self._grant(principal, pattern, resource) is not None
+
     def _grant(self, principal: Principal, action: str, resource: Resource) -> Binding | None:
         """The first binding that allows ``action`` (or an action pattern, as text)."""
         for b in self._bindings:

@@ -16,6 +16,7 @@ from lightningstor_client.admin_cli.check import add_check_commands
 from lightningstor_client.admin_cli.gc import add_gc_commands
 from lightningstor_client.admin_cli.keys import add_key_commands
 from lightningstor_client.admin_cli.storage import add_storage_commands
+from lightningstor_client.admin_cli.tenants import add_tenant_commands
 from lightningstor_client.admin_cli.usage import add_usage_commands
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ GROUPS: Sequence[Callable[[Subparsers], None]] = (
     add_storage_commands,
     add_check_commands,
     add_usage_commands,
+    add_tenant_commands,
 )
 """Every ``lightningstor admin`` group, in the order ``--help`` shows them."""
 
@@ -36,8 +38,9 @@ def add_admin_parser(commands: Subparsers) -> None:
     """Add ``admin`` and its groups to the ``lightningstor`` command's subparsers."""
     admin = commands.add_parser(
         "admin",
-        help="operator commands (needs the platform admin role)",
-        description="Operator commands; the caller needs the platform admin role.",
+        help="operator commands (the platform admin role; tenants: an org admin too)",
+        description="Operator commands; the caller needs the platform admin role (tenant "
+        "commands, principals|roles|groups|bindings: an org admin within its org).",
     )
     groups = admin.add_subparsers(dest="admin_command", required=True, metavar="GROUP")
     for add in GROUPS:
