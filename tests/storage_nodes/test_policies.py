@@ -1,0 +1,238 @@
+"""Storage policies side by side on seven real storage nodes: chosen per storage class, recorded
+per chunk, read back after the configuration changed, and moved to a node that joins.
+
+The seven nodes are shared by the module; after each test every node is resumed and restarted
+(same address, same data) if the test stopped it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor_storage import ChunkInfo, new_chunk_id
+from lightningstor_storage.policies import PolicyBackend
+from lightningstor_types.config import DistributedSettings, NodeSettings
+from tests.integration.server import ServerProcess, running_server
+from tests.s3.conftest import make_client
+from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
+
+pytestmark = pytest.mark.timeout(240)
+MIB = 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[NodeProcess]]:
+    with running_nodes(tmp_path_factory.mktemp("nodes"), 7) as started:
+        yield started
+
+
+@pytest.fixture
+def nodes(cluster: list[NodeProcess]) -> Iterator[list[NodeProcess]]:
+    yield cluster
+    restore(cluster)
+
+
+def copies(nodes: list[NodeProcess]) -> Counter[str]:
+    """Chunk id -> how many nodes hold a file of it (replicas, or fragments)."""
+    return Counter(chunk_id for n in nodes for chunk_id in n.chunk_files())
+
+
+def write_config(path: Path, nodes: list[NodeProcess], *lines: str) -> Path:
+    text = ["[storage]", 'backend = "distributed"', 'chunk_size = "1MiB"']
+    text += ["[storage.distributed]", "request_timeout_seconds = 10", *lines]
+    for node in nodes:
+        text += ["[[storage.distributed.nodes]]", f'address = "{node.address}"']
+    path.write_text("\n".join(text) + "\n")
+    return path
+
+
+@contextlib.contextmanager
+def s3_client(server: ServerProcess) -> Iterator[Any]:
+    keys = server.admin_keys()
+    s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+    try:
+        yield s3
+    finally:
+        s3.close()
+
+
+def get(s3: Any, key: str) -> bytes:
+    data: bytes = s3.get_object(Bucket="mixed", Key=key)["Body"].read()
+    return data
+
+
+def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
+    nodes: list[NodeProcess], tmp_path: Path
+) -> None:
+    """STANDARD -> replicated 3, STANDARD_IA -> erasure 4+2 in one bucket (PUT and multipart);
+    HEAD and LIST report the class; an unknown class is InvalidStorageClass and stores nothing.
+    Restarted with erasure 3+2 as the default, every old object still reads (each chunk by its
+    recorded policy) and a new one is coded 3+2."""
+    first = write_config(
+        tmp_path / "first.toml",
+        nodes,
+        'policy = "replicated"',
+        'storage_class_policies = { STANDARD_IA = "erasure" }',
+    )
+    bodies = {"std": os.urandom(MIB + MIB // 2), "ia": os.urandom(MIB + MIB // 2)}
+    part = os.urandom(MIB + 1000)
+    data_dir = tmp_path / "data"
+    with running_server(tmp_path / "one", data_dir=data_dir, args=["--config", str(first)]) as srv:
+        with s3_client(srv) as s3:
+            s3.create_bucket(Bucket="mixed")
+            before = copies(nodes)
+            s3.put_object(Bucket="mixed", Key="std", Body=bodies["std"])
+            std = copies(nodes) - before
+            before = copies(nodes)
+            s3.put_object(Bucket="mixed", Key="ia", Body=bodies["ia"], StorageClass="STANDARD_IA")
+            ia = copies(nodes) - before
+            before = copies(nodes)
+            up = s3.create_multipart_upload(Bucket="mixed", Key="mp", StorageClass="STANDARD_IA")
+            etag = s3.upload_part(
+                Bucket="mixed", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=part
+            )["ETag"]
+            s3.complete_multipart_upload(
+                Bucket="mixed",
+                Key="mp",
+                UploadId=up["UploadId"],
+                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+            )
+            mp = copies(nodes) - before
+            # two chunks each: three replicas of the STANDARD ones, six fragments of the others
+            assert len(std) == 2 and set(std.values()) == {3}
+            assert len(ia) == 2 and set(ia.values()) == {6}
+            assert len(mp) == 2 and set(mp.values()) == {6}
+            assert "StorageClass" not in s3.head_object(Bucket="mixed", Key="std")
+            assert s3.head_object(Bucket="mixed", Key="ia")["StorageClass"] == "STANDARD_IA"
+            assert s3.head_object(Bucket="mixed", Key="mp")["StorageClass"] == "STANDARD_IA"
+            listed = s3.list_objects_v2(Bucket="mixed")["Contents"]
+            assert {o["Key"]: o["StorageClass"] for o in listed} == {
+                "ia": "STANDARD_IA",
+                "mp": "STANDARD_IA",
+                "std": "STANDARD",
+            }
+            before = copies(nodes)
+            with pytest.raises(ClientError) as err:
+                s3.put_object(
+                    Bucket="mixed", Key="bad", Body=os.urandom(MIB), StorageClass="PLATINUM"
+                )
+            assert err.value.response["Error"]["Code"] == "InvalidStorageClass"
+            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+            assert copies(nodes) == before
+            with pytest.raises(ClientError):
+                s3.head_object(Bucket="mixed", Key="bad")
+    second = write_config(
+        tmp_path / "second.toml",
+        nodes,
+        'policy = "erasure"',
+        "erasure_data_fragments = 3",
+        "erasure_parity_fragments = 2",
+    )
+    with running_server(tmp_path / "two", data_dir=data_dir, args=["--config", str(second)]) as srv:
+        with s3_client(srv) as s3:
+            assert get(s3, "std") == bodies["std"]
+            assert get(s3, "ia") == bodies["ia"]
+            assert get(s3, "mp") == part
+            ranged = s3.get_object(Bucket="mixed", Key="std", Range=f"bytes={MIB - 5}-{MIB + 4}")
+            assert ranged["Body"].read() == bodies["std"][MIB - 5 : MIB + 5]
+            before = copies(nodes)
+            new = os.urandom(MIB + 10)
+            s3.put_object(Bucket="mixed", Key="new", Body=new)
+            coded = copies(nodes) - before
+            assert len(coded) == 2 and set(coded.values()) == {5}
+            assert get(s3, "new") == new
+
+
+def settings(nodes: list[NodeProcess], **fields: Any) -> DistributedSettings:
+    return DistributedSettings(
+        nodes=[NodeSettings(address=n.address) for n in nodes],
+        request_timeout_seconds=10,
+        scrub_rate_bytes_per_second=0,
+        **fields,
+    )
+
+
+async def read(b: PolicyBackend, info: ChunkInfo) -> bytes:
+    pieces = b.get_chunk(info.chunk_id, replicas=info.replicas, policy=info.policy)
+    return b"".join([p async for p in pieces])
+
+
+def refs(infos: list[ChunkInfo]) -> list[records_pb2.ChunkRef]:
+    return [
+        records_pb2.ChunkRef(
+            chunk_id=i.chunk_id, size=i.size, crc32c=i.crc32c, replicas=i.replicas, policy=i.policy
+        )
+        for i in infos
+    ]
+
+
+async def test_a_node_added_receives_the_fragments_and_replicas_placement_gives_it(
+    nodes: list[NodeProcess],
+) -> None:
+    """Chunks of both policies written on six nodes; with the seventh added, a repair pass
+    moves to it exactly what HRW placement now puts there (fragments and replicas), leaving
+    every chunk whole: k + m distinct fragments or three replicas, each on its targets."""
+    six, added = nodes[:6], nodes[6]
+    small = PolicyBackend(settings(six))
+    datas = [os.urandom(MIB + 1000 * i) for i in range(12)]
+    try:
+        infos = [
+            await small.put_chunk(new_chunk_id(), d, kind="erasure" if i % 2 else "replicated")
+            for i, d in enumerate(datas)
+        ]
+        await small.idle()
+    finally:
+        await small.close()
+    assert {i.policy for i in infos} == {"", "erasure:4+2"}
+    assert not set(added.chunk_files()) & {i.chunk_id for i in infos}
+    grown = PolicyBackend(settings(nodes))
+    try:
+
+        async def referenced() -> AsyncIterator[records_pb2.ChunkRef]:
+            for ref in refs(infos):
+                yield ref
+
+        await grown.repair_once(referenced)
+        erasure = grown.backend_for("erasure:4+2")
+        moved = 0
+        for info, data in zip(infos, datas, strict=True):
+            backend = grown.backend_for(info.policy)
+            c = backend.cluster
+            targets = {n.address for n in c.placement.targets(info.chunk_id, c.writable)}
+            holding = {n.address for n in nodes if info.chunk_id in n.chunk_files()}
+            assert holding == targets, info
+            moved += added.address in targets
+            assert await read(grown, info) == data
+        assert moved > 0  # with 12 chunks, HRW puts some on the seventh node
+        assert erasure.repairer.stats.replicas_trimmed > 0
+        assert grown.repairer.stats.replicas_trimmed > 0
+    finally:
+        await grown.close()
+
+
+async def test_small_chunks_below_the_threshold_stay_replicated(
+    nodes: list[NodeProcess],
+) -> None:
+    """With ``erasure_min_chunk_bytes``, a chunk given whole below it is replicated even where
+    erasure is asked for (its policy says so); one at the threshold is coded."""
+    b = PolicyBackend(settings(nodes, policy="erasure", erasure_min_chunk_bytes=256 * 1024))
+    try:
+        below = await b.put_chunk(new_chunk_id(), os.urandom(256 * 1024 - 1))
+        at = await b.put_chunk(new_chunk_id(), os.urandom(256 * 1024))
+        await b.idle()
+        assert (below.policy, at.policy) == ("", "erasure:4+2")
+        held = copies(nodes)
+        assert (held[below.chunk_id], held[at.chunk_id]) == (3, 6)
+        assert len(await asyncio.gather(read(b, below), read(b, at))) == 2
+    finally:
+        await b.close()
