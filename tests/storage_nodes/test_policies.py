@@ -22,7 +22,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_storage import ChunkInfo, new_chunk_id
 from lightningstor_storage.policies import PolicyBackend
 from lightningstor_types.config import DistributedSettings, NodeSettings
-from tests.integration.server import ServerProcess, running_server
+from tests.integration.server import running_server
 from tests.s3.conftest import make_client
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
 
@@ -57,13 +57,15 @@ def write_config(path: Path, nodes: list[NodeProcess], *lines: str) -> Path:
 
 
 @contextlib.contextmanager
-def s3_client(server: ServerProcess) -> Iterator[Any]:
-    keys = server.admin_keys()
-    s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
-    try:
-        yield s3
-    finally:
-        s3.close()
+def s3_server(workdir: Path, data_dir: Path, config: Path) -> Iterator[Any]:
+    """A server of ``config`` over ``data_dir``, and a boto3 client of its admin key."""
+    with running_server(workdir, data_dir=data_dir, args=["--config", str(config)]) as server:
+        keys = server.admin_keys()
+        s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+        try:
+            yield s3
+        finally:
+            s3.close()
 
 
 def get(s3: Any, key: str) -> bytes:
@@ -87,50 +89,47 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
     bodies = {"std": os.urandom(MIB + MIB // 2), "ia": os.urandom(MIB + MIB // 2)}
     part = os.urandom(MIB + 1000)
     data_dir = tmp_path / "data"
-    with running_server(tmp_path / "one", data_dir=data_dir, args=["--config", str(first)]) as srv:
-        with s3_client(srv) as s3:
-            s3.create_bucket(Bucket="mixed")
-            before = copies(nodes)
-            s3.put_object(Bucket="mixed", Key="std", Body=bodies["std"])
-            std = copies(nodes) - before
-            before = copies(nodes)
-            s3.put_object(Bucket="mixed", Key="ia", Body=bodies["ia"], StorageClass="STANDARD_IA")
-            ia = copies(nodes) - before
-            before = copies(nodes)
-            up = s3.create_multipart_upload(Bucket="mixed", Key="mp", StorageClass="STANDARD_IA")
-            etag = s3.upload_part(
-                Bucket="mixed", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=part
-            )["ETag"]
-            s3.complete_multipart_upload(
-                Bucket="mixed",
-                Key="mp",
-                UploadId=up["UploadId"],
-                MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
-            )
-            mp = copies(nodes) - before
-            # two chunks each: three replicas of the STANDARD ones, six fragments of the others
-            assert len(std) == 2 and set(std.values()) == {3}
-            assert len(ia) == 2 and set(ia.values()) == {6}
-            assert len(mp) == 2 and set(mp.values()) == {6}
-            assert "StorageClass" not in s3.head_object(Bucket="mixed", Key="std")
-            assert s3.head_object(Bucket="mixed", Key="ia")["StorageClass"] == "STANDARD_IA"
-            assert s3.head_object(Bucket="mixed", Key="mp")["StorageClass"] == "STANDARD_IA"
-            listed = s3.list_objects_v2(Bucket="mixed")["Contents"]
-            assert {o["Key"]: o["StorageClass"] for o in listed} == {
-                "ia": "STANDARD_IA",
-                "mp": "STANDARD_IA",
-                "std": "STANDARD",
-            }
-            before = copies(nodes)
-            with pytest.raises(ClientError) as err:
-                s3.put_object(
-                    Bucket="mixed", Key="bad", Body=os.urandom(MIB), StorageClass="PLATINUM"
-                )
-            assert err.value.response["Error"]["Code"] == "InvalidStorageClass"
-            assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
-            assert copies(nodes) == before
-            with pytest.raises(ClientError):
-                s3.head_object(Bucket="mixed", Key="bad")
+    with s3_server(tmp_path / "one", data_dir, first) as s3:
+        s3.create_bucket(Bucket="mixed")
+        before = copies(nodes)
+        s3.put_object(Bucket="mixed", Key="std", Body=bodies["std"])
+        std = copies(nodes) - before
+        before = copies(nodes)
+        s3.put_object(Bucket="mixed", Key="ia", Body=bodies["ia"], StorageClass="STANDARD_IA")
+        ia = copies(nodes) - before
+        before = copies(nodes)
+        up = s3.create_multipart_upload(Bucket="mixed", Key="mp", StorageClass="STANDARD_IA")
+        etag = s3.upload_part(
+            Bucket="mixed", Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=part
+        )["ETag"]
+        s3.complete_multipart_upload(
+            Bucket="mixed",
+            Key="mp",
+            UploadId=up["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )
+        mp = copies(nodes) - before
+        # two chunks each: three replicas of the STANDARD ones, six fragments of the others
+        assert len(std) == 2 and set(std.values()) == {3}
+        assert len(ia) == 2 and set(ia.values()) == {6}
+        assert len(mp) == 2 and set(mp.values()) == {6}
+        assert "StorageClass" not in s3.head_object(Bucket="mixed", Key="std")
+        assert s3.head_object(Bucket="mixed", Key="ia")["StorageClass"] == "STANDARD_IA"
+        assert s3.head_object(Bucket="mixed", Key="mp")["StorageClass"] == "STANDARD_IA"
+        listed = s3.list_objects_v2(Bucket="mixed")["Contents"]
+        assert {o["Key"]: o["StorageClass"] for o in listed} == {
+            "ia": "STANDARD_IA",
+            "mp": "STANDARD_IA",
+            "std": "STANDARD",
+        }
+        before = copies(nodes)
+        with pytest.raises(ClientError) as err:
+            s3.put_object(Bucket="mixed", Key="bad", Body=os.urandom(MIB), StorageClass="PLATINUM")
+        assert err.value.response["Error"]["Code"] == "InvalidStorageClass"
+        assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert copies(nodes) == before
+        with pytest.raises(ClientError):
+            s3.head_object(Bucket="mixed", Key="bad")
     second = write_config(
         tmp_path / "second.toml",
         nodes,
@@ -138,19 +137,18 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
         "erasure_data_fragments = 3",
         "erasure_parity_fragments = 2",
     )
-    with running_server(tmp_path / "two", data_dir=data_dir, args=["--config", str(second)]) as srv:
-        with s3_client(srv) as s3:
-            assert get(s3, "std") == bodies["std"]
-            assert get(s3, "ia") == bodies["ia"]
-            assert get(s3, "mp") == part
-            ranged = s3.get_object(Bucket="mixed", Key="std", Range=f"bytes={MIB - 5}-{MIB + 4}")
-            assert ranged["Body"].read() == bodies["std"][MIB - 5 : MIB + 5]
-            before = copies(nodes)
-            new = os.urandom(MIB + 10)
-            s3.put_object(Bucket="mixed", Key="new", Body=new)
-            coded = copies(nodes) - before
-            assert len(coded) == 2 and set(coded.values()) == {5}
-            assert get(s3, "new") == new
+    with s3_server(tmp_path / "two", data_dir, second) as s3:
+        assert get(s3, "std") == bodies["std"]
+        assert get(s3, "ia") == bodies["ia"]
+        assert get(s3, "mp") == part
+        ranged = s3.get_object(Bucket="mixed", Key="std", Range=f"bytes={MIB - 5}-{MIB + 4}")
+        assert ranged["Body"].read() == bodies["std"][MIB - 5 : MIB + 5]
+        before = copies(nodes)
+        new = os.urandom(MIB + 10)
+        s3.put_object(Bucket="mixed", Key="new", Body=new)
+        coded = copies(nodes) - before
+        assert len(coded) == 2 and set(coded.values()) == {5}
+        assert get(s3, "new") == new
 
 
 def settings(nodes: list[NodeProcess], **fields: Any) -> DistributedSettings:
