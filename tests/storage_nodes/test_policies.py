@@ -19,9 +19,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lightningstor.meta.v1 import records_pb2
+from lightningstor_client import AsyncLightningStorClient
 from lightningstor_storage import ChunkInfo, new_chunk_id
 from lightningstor_storage.policies import PolicyBackend
 from lightningstor_types.config import DistributedSettings, NodeSettings
+from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
 from tests.integration.server import running_server
 from tests.s3.conftest import make_client
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
@@ -234,3 +236,62 @@ async def test_small_chunks_below_the_threshold_stay_replicated(
         assert len(await asyncio.gather(read(b, below), read(b, at))) == 2
     finally:
         await b.close()
+
+
+async def test_two_nodes_killed_under_mixed_load_through_the_server(
+    nodes: list[NodeProcess], tmp_path: Path
+) -> None:
+    """A server over seven nodes, STANDARD replicated 3 and STANDARD_IA erasure 4+2 in one
+    bucket; writers and readers run while two nodes are killed: no read fails, every object
+    whose PUT was acknowledged reads back, a PUT that failed is ServiceUnavailable and left
+    nothing, and writes go on with five nodes."""
+    config = write_config(
+        tmp_path / "server.toml",
+        nodes,
+        'policy = "replicated"',
+        'storage_class_policies = { STANDARD_IA = "erasure" }',
+    )
+    sizes = (100, 300_000, MIB + MIB // 2)
+    acked: dict[str, bytes] = {}
+    failed: list[str] = []
+    reads = 0
+    killed = asyncio.Event()
+    with running_server(tmp_path / "server", args=["--config", str(config)]) as server:
+        async with AsyncLightningStorClient(server.grpc_addr, **server.admin_keys()) as c:
+            await c.create_bucket("load")
+
+            async def writer(w: int) -> None:
+                for i in range(24):
+                    key = f"w{w}/{i}"
+                    data = os.urandom(sizes[i % len(sizes)])
+                    cls = "STANDARD_IA" if (i + w) % 2 else "STANDARD"
+                    try:
+                        await c.put_object("load", key, data, storage_class=cls)
+                    except ServiceUnavailable:
+                        failed.append(key)  # in flight when the nodes died
+                        continue
+                    acked[key] = data
+                    if w == 0 and i >= 8 and not killed.is_set():
+                        nodes[1].kill()
+                        nodes[4].kill()
+                        killed.set()
+
+            async def reader() -> None:
+                nonlocal reads
+                while not killed.is_set() or reads < 60:
+                    for key, data in list(acked.items()):
+                        async with await c.get_object("load", key) as stream:
+                            assert b"".join([p async for p in stream]) == data, key
+                        reads += 1
+                    await asyncio.sleep(0)
+
+            writers = asyncio.gather(*(writer(w) for w in range(3)))
+            await asyncio.wait_for(asyncio.gather(writers, reader(), reader()), 180)
+            assert killed.is_set() and reads >= 60
+            assert len(acked) > 60  # writes went on with five nodes
+            for key in failed:
+                with pytest.raises(NoSuchKey):
+                    await c.head_object("load", key)
+            for key, data in acked.items():
+                async with await c.get_object("load", key) as stream:
+                    assert b"".join([p async for p in stream]) == data, key
