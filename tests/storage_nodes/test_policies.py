@@ -27,6 +27,7 @@ from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
 from tests.integration.server import running_server
 from tests.s3.conftest import make_client
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
+from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(240)
 MIB = 1024 * 1024
@@ -47,6 +48,17 @@ def nodes(cluster: list[NodeProcess]) -> Iterator[list[NodeProcess]]:
 def copies(nodes: list[NodeProcess]) -> Counter[str]:
     """Chunk id -> how many nodes hold a file of it (replicas, or fragments)."""
     return Counter(chunk_id for n in nodes for chunk_id in n.chunk_files())
+
+
+def settled(nodes: list[NodeProcess], before: Counter[str], chunks: int, each: int) -> None:
+    """Wait until the chunk files added since ``before`` are ``chunks`` chunks of ``each`` files
+    (a put returns at its write quorum; the last replicas or fragments land in the background)."""
+
+    def done() -> bool:
+        new = copies(nodes) - before
+        return len(new) == chunks and set(new.values()) == {each}
+
+    wait_until(done, message=f"{chunks} new chunks of {each} files each")
 
 
 def write_config(path: Path, nodes: list[NodeProcess], *lines: str) -> Path:
@@ -95,10 +107,10 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
         s3.create_bucket(Bucket="mixed")
         before = copies(nodes)
         s3.put_object(Bucket="mixed", Key="std", Body=bodies["std"])
-        std = copies(nodes) - before
+        settled(nodes, before, 2, 3)  # two chunks: three replicas each
         before = copies(nodes)
         s3.put_object(Bucket="mixed", Key="ia", Body=bodies["ia"], StorageClass="STANDARD_IA")
-        ia = copies(nodes) - before
+        settled(nodes, before, 2, 6)  # six fragments each
         before = copies(nodes)
         up = s3.create_multipart_upload(Bucket="mixed", Key="mp", StorageClass="STANDARD_IA")
         etag = s3.upload_part(
@@ -110,11 +122,7 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
             UploadId=up["UploadId"],
             MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
         )
-        mp = copies(nodes) - before
-        # two chunks each: three replicas of the STANDARD ones, six fragments of the others
-        assert len(std) == 2 and set(std.values()) == {3}
-        assert len(ia) == 2 and set(ia.values()) == {6}
-        assert len(mp) == 2 and set(mp.values()) == {6}
+        settled(nodes, before, 2, 6)
         assert "StorageClass" not in s3.head_object(Bucket="mixed", Key="std")
         assert s3.head_object(Bucket="mixed", Key="ia")["StorageClass"] == "STANDARD_IA"
         assert s3.head_object(Bucket="mixed", Key="mp")["StorageClass"] == "STANDARD_IA"
@@ -148,8 +156,7 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
         before = copies(nodes)
         new = os.urandom(MIB + 10)
         s3.put_object(Bucket="mixed", Key="new", Body=new)
-        coded = copies(nodes) - before
-        assert len(coded) == 2 and set(coded.values()) == {5}
+        settled(nodes, before, 2, 5)  # 3 + 2 fragments
         assert get(s3, "new") == new
 
 
@@ -213,6 +220,11 @@ async def test_a_node_added_receives_the_fragments_and_replicas_placement_gives_
             assert holding == targets, info
             moved += added.address in targets
             assert await read(grown, info) == data
+            check = await grown.check_chunk(
+                info.chunk_id, info.size, info.crc32c, replicas=info.replicas, policy=info.policy
+            )
+            assert check.state == "good", check
+            assert check.detail.startswith("OK: 6 of 6 fragments") == bool(info.policy), check
         assert moved > 0  # with 12 chunks, HRW puts some on the seventh node
         assert erasure.repairer.stats.replicas_trimmed > 0
         assert grown.repairer.stats.replicas_trimmed > 0
