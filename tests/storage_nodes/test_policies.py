@@ -228,6 +228,11 @@ async def test_a_node_added_receives_the_fragments_and_replicas_placement_gives_
         assert moved > 0  # with 12 chunks, HRW puts some on the seventh node
         assert erasure.repairer.stats.replicas_trimmed > 0
         assert grown.repairer.stats.replicas_trimmed > 0
+        total = grown.repair_stats()  # what admin status and the metrics report: both policies
+        assert total.passes == 1 and total.chunks_checked == len(infos)
+        assert total.replicas_trimmed == (
+            erasure.repairer.stats.replicas_trimmed + grown.repairer.stats.replicas_trimmed
+        )
     finally:
         await grown.close()
 

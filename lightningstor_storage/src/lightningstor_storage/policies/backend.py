@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Sequence
 from contextlib import aclosing
+from dataclasses import fields
 from typing import cast
 
 from lightningstor_storage.backend import ChunkCheck, ChunkInfo, PolicyKind
@@ -29,7 +30,7 @@ from lightningstor_storage.erasure.codec import Codec
 from lightningstor_storage.replicated.backend import ReplicatedBackend, replicated_cluster
 from lightningstor_storage.replicated.cluster import Cluster
 from lightningstor_storage.replicated.placement import Node
-from lightningstor_storage.replicated.repair import ChunkRefLike, Referenced
+from lightningstor_storage.replicated.repair import ChunkRefLike, Referenced, RepairStats
 from lightningstor_types.config import DistributedSettings
 
 __all__ = ["PolicyBackend"]
@@ -202,6 +203,23 @@ class PolicyBackend(ReplicatedBackend):
         backend.start_background(
             _only(self._referenced, policy), repair_interval=self._repair_interval
         )
+
+    def repair_stats(self) -> RepairStats:
+        """Repair of every policy at once: counters added up, a pass counted once every policy
+        finished one, running while any runs."""
+        every = [self.repairer.stats, *(b.repairer.stats for b in self.erasure.values())]
+        total = RepairStats()
+        for f in fields(RepairStats):
+            values = [getattr(st, f.name) for st in every]
+            if f.name == "passes":
+                setattr(total, f.name, min(values))
+            elif f.name == "running":
+                setattr(total, f.name, any(values))
+            elif f.name == "last_pass_seconds":
+                setattr(total, f.name, max(values))
+            else:
+                setattr(total, f.name, sum(values))
+        return total
 
     async def drain(self, address: str, draining: bool = True) -> None:
         await super().drain(address, draining)

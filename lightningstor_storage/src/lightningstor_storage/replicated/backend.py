@@ -43,7 +43,7 @@ from lightningstor_storage.replicated.deletes import MissedDeletes
 from lightningstor_storage.replicated.fanout import Fanout, QuorumLostError
 from lightningstor_storage.replicated.listing import merged_listing
 from lightningstor_storage.replicated.placement import Node
-from lightningstor_storage.replicated.repair import Referenced, Repairer
+from lightningstor_storage.replicated.repair import Referenced, Repairer, RepairStats
 from lightningstor_types.config import DistributedSettings
 
 __all__ = ["MAX_HEALS", "ReplicatedBackend", "replicated_cluster"]
@@ -446,6 +446,10 @@ class ReplicatedBackend:
         self._spawn(probe(), name=_LOOP)
         if referenced is not None and self.repairer.throttle.rate > 0:
             self._spawn(repair(referenced), name=_LOOP)
+
+    def repair_stats(self) -> RepairStats:
+        """Progress of repair (of every policy this backend serves)."""
+        return self.repairer.stats
 
     async def drain(self, address: str, draining: bool = True) -> None:
         """Mark a node draining: no new chunks go there, repair copies its chunks away."""
