@@ -312,3 +312,27 @@ async def test_two_nodes_killed_under_mixed_load_through_the_server(
             for key, data in acked.items():
                 async with await c.get_object("load", key) as stream:
                     assert b"".join([p async for p in stream]) == data, key
+
+
+def test_settings_map_storage_classes_and_check_the_erasure_layout_they_use() -> None:
+    """A class mapped to erasure brings the erasure checks (k + m nodes) even when the default
+    is replicated; a key that is no S3 storage class is refused, naming it."""
+    five = [{"address": f"127.0.0.1:{9000 + i}"} for i in range(5)]
+    plain = DistributedSettings.model_validate({"nodes": five})
+    assert plain.policy_for("STANDARD_IA") == "replicated" and not plain.erasure_in_use
+    with pytest.raises(ValueError, match="at least 6 nodes"):
+        DistributedSettings.model_validate(
+            {"nodes": five, "storage_class_policies": {"STANDARD_IA": "erasure"}}
+        )
+    six = [*five, {"address": "127.0.0.1:9005"}]
+    mapped = DistributedSettings.model_validate(
+        {"nodes": six, "storage_class_policies": {"STANDARD_IA": "erasure"}}
+    )
+    assert (mapped.policy_for("STANDARD_IA"), mapped.policy_for("STANDARD")) == (
+        "erasure",
+        "replicated",
+    )
+    with pytest.raises(ValueError, match="not an S3 storage class"):
+        DistributedSettings.model_validate(
+            {"nodes": six, "storage_class_policies": {"PLATINUM": "erasure"}}
+        )
