@@ -9,7 +9,11 @@ is stopped at the end, whatever happens. Both LightningStor servers run ``[serve
 all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
-        [--only moto,embedded,etcd] [--quick] [--processes 2]
+        [--only moto,embedded,etcd,erasure] [--quick] [--processes 2]
+
+``erasure`` (in ``--only`` by default) then runs ``scripts/bench_erasure.py --no-codec``: the
+distributed backend on seven local storage nodes, replicated 3 against erasure 4+2 (PUT and GET
+of 64 MiB objects, raw bytes per logical byte, GET with two nodes down), its lines appended.
 
 ``--tenants`` runs the noisy-neighbour workload instead (LightningStor embedded only): tenant
 B's GET latency alone, while tenant A runs a burst of HEADs at high concurrency, and the same
@@ -458,7 +462,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=8.0, help="measured seconds per workload")
     p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument("--only", default="moto,embedded,etcd")
+    p.add_argument("--only", default="moto,embedded,etcd,erasure")
     p.add_argument("--quick", action="store_true", help="skip the 10 000-key listing")
     p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
@@ -481,6 +485,9 @@ def main() -> int:
     if args.tenants:
         return main_tenants(args)
     only = set(args.only.split(","))
+    if only == {"erasure"}:
+        print(bench_erasure())
+        return 0
     started = time.monotonic()
     load_before = os.getloadavg()
     targets: dict[str, Target | None] = {}
@@ -523,10 +530,24 @@ def main() -> int:
         f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(anything above ~1 means other work shared the CPUs)"
     )
+    if "erasure" in only:
+        out += "\n\n" + bench_erasure()
     print(f"\n{header}\n\n{out}")
     if args.out:
         args.out.write_text(f"{header}\n\n{out}\n")
     return 0
+
+
+def bench_erasure() -> str:
+    """``scripts/bench_erasure.py --no-codec`` (it starts and stops its own nodes): its output."""
+    script = Path(__file__).resolve().parent / "bench_erasure.py"
+    print("replicated 3 against erasure 4+2 on seven storage nodes...", flush=True)
+    done = subprocess.run(
+        [sys.executable, str(script), "--no-codec"], capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        return f"erasure bench failed ({done.returncode}):\n{done.stderr[-2000:]}"
+    return done.stdout.rstrip()
 
 
 def main_tenants(args: argparse.Namespace) -> int:

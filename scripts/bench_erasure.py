@@ -5,11 +5,14 @@ each, streamed in 1 MiB pieces as the core does, the chunks of an object in para
 bytes the nodes' disks gained per logical byte, then GET again with two nodes killed (degraded:
 erasure decodes from parity). The nodes are restarted between the policies. Before that, the
 codec alone: encode and decode MB/s of ours (zfec) and, if installed, pyeclib (ISA-L), one thread
-and two, for 4+2 and 8+3 (decode with m data fragments lost).
+and two, for 4+2 and 8+3 (decode with m data fragments lost). With ``--small``, instead: small
+chunks given whole (as the core writes bodies up to 1 MiB), 8 at once, PUT and GET chunks/s and
+the disk blocks allocated per logical byte, per chunk size and policy (what
+``erasure_min_chunk_bytes`` is chosen from).
 
 Every process started here is stopped at the end, whatever happens.
 
-    uv run python scripts/bench_erasure.py [--objects 4] [--no-codec]
+    uv run python scripts/bench_erasure.py [--objects 4] [--no-codec] [--small]
 """
 
 from __future__ import annotations
@@ -170,12 +173,69 @@ async def bench_policy(name: str, nodes: list[NodeProcess], objects: int) -> Non
         restore(nodes)
 
 
+SMALL_SIZES = (8 * 1024, 64 * 1024, 256 * 1024, MiB, 4 * MiB)
+SMALL_COUNT = 96
+SMALL_PARALLEL = 8
+
+
+def disk_blocks(nodes: Sequence[NodeProcess]) -> int:
+    """Bytes the filesystem allocated to the nodes' chunk files (whole blocks)."""
+    return sum(p.stat().st_blocks * 512 for n in nodes for p in n.chunk_files().values())
+
+
+async def bench_small(name: str, nodes: list[NodeProcess]) -> None:
+    placed = [Node(n.address) for n in nodes]
+    backend: ReplicatedBackend
+    if name == "replicated-3":
+        cluster = Cluster(placed, replication_factor=3, write_quorum=2, timeout=30, backoff=30)
+        backend = ReplicatedBackend(cluster, scrub_rate=0)
+    else:
+        cluster = Cluster(placed, replication_factor=6, write_quorum=5, timeout=30, backoff=30)
+        backend = ErasureBackend(cluster, Codec(4, 2), scrub_rate=0)
+    gate = asyncio.Semaphore(SMALL_PARALLEL)
+
+    async def put(data: bytes) -> ChunkInfo:
+        async with gate:
+            return await backend.put_chunk(new_chunk_id(), data)
+
+    async def get(info: ChunkInfo) -> int:
+        async with gate:
+            return sum([len(p) async for p in backend.get_chunk(info.chunk_id)])
+
+    try:
+        for size in SMALL_SIZES:
+            datas = [os.urandom(size) for _ in range(SMALL_COUNT)]
+            before = disk_blocks(nodes)
+            started = time.perf_counter()
+            infos = await asyncio.gather(*(put(d) for d in datas))
+            put_s = time.perf_counter() - started
+            await backend.idle()
+            raw = (disk_blocks(nodes) - before) / (SMALL_COUNT * size)
+            started = time.perf_counter()
+            assert sum(await asyncio.gather(*(get(i) for i in infos))) == SMALL_COUNT * size
+            get_s = time.perf_counter() - started
+            print(
+                f"  {name:13} {size // 1024:6} KiB   PUT {SMALL_COUNT / put_s:6.0f} chunks/s   "
+                f"GET {SMALL_COUNT / get_s:6.0f} chunks/s   disk/logical {raw:5.2f}"
+            )
+            await asyncio.gather(*(backend.delete_chunk(i.chunk_id) for i in infos))
+    finally:
+        await backend.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--objects", type=int, default=4, help="64 MiB objects per policy")
     parser.add_argument("--no-codec", action="store_true", help="skip the codec comparison")
     parser.add_argument("--no-nodes", action="store_true", help="only the codec comparison")
+    parser.add_argument("--small", action="store_true", help="only the small-chunk comparison")
     args = parser.parse_args()
+    if args.small:
+        with tempfile.TemporaryDirectory() as tmp, running_nodes(Path(tmp), 7) as nodes:
+            print(f"small chunks, seven nodes on this host, {SMALL_COUNT} per size, 8 at once:")
+            for name in ("replicated-3", "erasure-4+2"):
+                asyncio.run(bench_small(name, nodes))
+        return
     if not args.no_codec:
         bench_codecs()
     if args.no_nodes:

@@ -95,6 +95,7 @@ def test_public_names():
         "ChunkState",
         "InvalidChunkId",
         "LocalBackend",
+        "PolicyKind",
         "StorageBackend",
         "StorageError",
         "StorageUnavailable",

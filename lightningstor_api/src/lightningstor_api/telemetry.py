@@ -194,7 +194,7 @@ async def scan_gauges(cc: CoreContext) -> Gauges:
     keys = cc.keys
     usage = await total_usage(cc.store, keys)
     backend = unwrapped(cc.storage)
-    repair = backend.repairer.stats if isinstance(backend, ReplicatedBackend) else None
+    repair = backend.repair_stats() if isinstance(backend, ReplicatedBackend) else None
     return Gauges(
         objects=usage.object_count,
         storage_bytes=usage.bytes_stored,

@@ -43,7 +43,7 @@ from lightningstor_api.metadata import (
     TxnResult,
     WatchEvent,
 )
-from lightningstor_storage import Capabilities, ChunkInfo, ChunkStat, StorageBackend
+from lightningstor_storage import Capabilities, ChunkInfo, ChunkStat, PolicyKind, StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Scope
@@ -182,13 +182,15 @@ class TracedStorage:
     def capabilities(self) -> Capabilities:
         return self.inner.capabilities()
 
-    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
+    async def put_chunk(
+        self, chunk_id: str, data: bytes | AsyncIterable[bytes], *, kind: PolicyKind = ""
+    ) -> ChunkInfo:
         with tracer.start_as_current_span(
             "storage.put_chunk",
             kind=SpanKind.CLIENT,
             attributes={"lightningstor.chunk_id": chunk_id},
         ) as span:
-            info = await self.inner.put_chunk(chunk_id, data)
+            info = await self.inner.put_chunk(chunk_id, data, kind=kind)
             span.set_attribute("lightningstor.bytes", info.size)
             return info
 
@@ -199,6 +201,7 @@ class TracedStorage:
         length: int | None = None,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
     ) -> AsyncIterator[bytes]:
         # Not made current: a generator's yields would leave the context attached elsewhere.
         span = tracer.start_span(
@@ -208,7 +211,10 @@ class TracedStorage:
         )
         sent = 0
         try:
-            async for piece in self.inner.get_chunk(chunk_id, offset, length, replicas=replicas):
+            pieces = self.inner.get_chunk(
+                chunk_id, offset, length, replicas=replicas, policy=policy
+            )
+            async for piece in pieces:
                 sent += len(piece)
                 yield piece
         except Exception as exc:

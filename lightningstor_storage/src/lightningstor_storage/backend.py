@@ -32,6 +32,7 @@ __all__ = [
     "ChunkStat",
     "ChunkState",
     "InvalidChunkId",
+    "PolicyKind",
     "StorageBackend",
     "StorageError",
     "StorageUnavailable",
@@ -47,13 +48,16 @@ class ChunkInfo:
     """A chunk as written: its size, the CRC32C of all its data, and where it lives.
 
     ``replicas`` names the storage nodes that acknowledged the write (replicated backend; empty
-    for the local one). The core records it as a read hint.
+    for the local one). The core records it as a read hint. ``policy`` is how the distributed
+    backend stored it (``""`` replicated, ``"erasure:K+M"``); the core records it and passes it
+    back to every read and check of the chunk.
     """
 
     chunk_id: str
     size: int
     crc32c: int
     replicas: tuple[str, ...] = ()
+    policy: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,9 @@ class ChunkStat:
     size: int
     mtime: float
 
+
+PolicyKind = Literal["", "replicated", "erasure"]
+"""The kind of storage a put asks the distributed backend for; ``""`` = its default."""
 
 ChunkState = Literal["good", "missing", "corrupt", "under_replicated", "unknown"]
 """A referenced chunk as checked: ``good``; ``missing`` (no copy anywhere); ``corrupt`` (copies,
@@ -125,8 +132,14 @@ class StorageBackend(Protocol):
         """What this backend guarantees."""
         ...
 
-    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
-        """Store a new chunk; return only once it is as durable as ``capabilities()`` says."""
+    async def put_chunk(
+        self, chunk_id: str, data: bytes | AsyncIterable[bytes], *, kind: PolicyKind = ""
+    ) -> ChunkInfo:
+        """Store a new chunk; return only once it is as durable as ``capabilities()`` says.
+
+        ``kind`` asks the distributed backend for ``"replicated"`` or ``"erasure"`` storage (``""``:
+        its default); the local backend has one kind and takes any.
+        """
         ...
 
     def get_chunk(
@@ -136,10 +149,12 @@ class StorageBackend(Protocol):
         length: int | None = None,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
     ) -> AsyncIterator[bytes]:
         """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB.
 
-        ``replicas`` is a hint: where the chunk was written (``ChunkInfo.replicas``), tried first.
+        ``replicas`` is a hint: where the chunk was written (``ChunkInfo.replicas``), tried first;
+        ``policy`` is the ``ChunkInfo.policy`` it was written with.
         """
         ...
 
@@ -162,11 +177,13 @@ class StorageBackend(Protocol):
         crc32c: int,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
         verify: bool = True,
         repair: bool = False,
     ) -> ChunkCheck:
         """Check a referenced chunk against its expected size and CRC32C (read in full when
-        ``verify``, else only looked up); with ``repair``, restore what can be restored."""
+        ``verify``, else only looked up); with ``repair``, restore what can be restored.
+        ``policy`` is the ``ChunkInfo.policy`` it was written with."""
         ...
 
     async def close(self) -> None:

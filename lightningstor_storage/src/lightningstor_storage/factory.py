@@ -11,19 +11,16 @@ __all__ = ["open_backend"]
 
 def open_backend(settings: Settings) -> StorageBackend:
     """``local``: chunk files under ``storage.local_dir``; ``distributed``: the storage nodes,
-    replicated or erasure-coded (``storage.distributed.policy``).
+    each chunk replicated or erasure-coded as its storage class's policy says, read back by the
+    policy recorded with it (:class:`~lightningstor_storage.policies.PolicyBackend`).
 
     Opening connects nothing yet (channels connect on first use), so it cannot fail on a node
     that is down; the replicated backend's background repair is started by its owner
     (``ReplicatedBackend.start_repair``).
     """
     storage = settings.storage
-    if storage.backend == "distributed" and storage.distributed.policy == "erasure":
-        from lightningstor_storage.erasure import ErasureBackend
-
-        return ErasureBackend.from_settings(storage.distributed)
     if storage.backend == "distributed":
-        from lightningstor_storage.replicated import ReplicatedBackend
+        from lightningstor_storage.policies import PolicyBackend
 
-        return ReplicatedBackend.from_settings(storage.distributed)
+        return PolicyBackend.from_settings(storage.distributed)
     return LocalBackend(storage.local_path(settings))

@@ -27,6 +27,7 @@ from lightningstor_storage.backend import (
     ChunkInfo,
     ChunkNotFound,
     ChunkStat,
+    PolicyKind,
     StorageError,
     validate_chunk_id,
 )
@@ -71,8 +72,11 @@ class LocalBackend:
         """Durable, checksummed, not replicated, with range reads."""
         return _CAPABILITIES
 
-    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
-        """Store a new chunk durably; ChunkExists if the id is taken."""
+    async def put_chunk(
+        self, chunk_id: str, data: bytes | AsyncIterable[bytes], *, kind: PolicyKind = ""
+    ) -> ChunkInfo:
+        """Store a new chunk durably; ChunkExists if the id is taken. One kind of storage here:
+        every ``kind`` is one file."""
         final = self._chunk_path(chunk_id)
         if chunk_id in self._writing:
             raise ChunkExists(f"chunk {chunk_id} is being written")
@@ -96,6 +100,7 @@ class LocalBackend:
         length: int | None = None,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
     ) -> AsyncIterator[bytes]:
         """Verified bytes ``[offset, offset + length)`` of a chunk, in pieces of at most 1 MiB.
 
@@ -140,6 +145,7 @@ class LocalBackend:
         crc32c: int,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
         verify: bool = True,
         repair: bool = False,
     ) -> ChunkCheck:

@@ -47,6 +47,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lightningstor_types.naming import STORAGE_CLASSES
 from lightningstor_types.signing import DEFAULT_WINDOW_SECONDS
 
 __all__ = [
@@ -438,7 +439,15 @@ class DistributedSettings(_Section):
     tls: ClientTlsSettings | None = None
     """TLS toward the storage nodes; absent = plain TCP."""
     policy: Literal["replicated", "erasure"] = "replicated"
-    """replicated = replication_factor copies of each chunk; erasure = Reed-Solomon fragments."""
+    """How chunks of a storage class that storage_class_policies does not name are stored:
+    replicated = replication_factor copies of each chunk; erasure = Reed-Solomon fragments."""
+    storage_class_policies: dict[str, Literal["replicated", "erasure"]] = Field(
+        default_factory=dict
+    )
+    """The policy of each storage class named here (e.g. STANDARD_IA = "erasure"); the others
+    take ``policy``. Each chunk records its policy: changing this never strands a chunk."""
+    erasure_min_chunk_bytes: Annotated[int, BeforeValidator(parse_size), Field(ge=0)] = 0
+    """Chunks smaller than this are replicated even where the policy is erasure (0 = none)."""
     erasure_data_fragments: int = Field(default=4, ge=2, le=16)
     """Erasure policy: the k data fragments a chunk is cut into (any k of k + m rebuild it)."""
     erasure_parity_fragments: int = Field(default=2, ge=1, le=8)
@@ -447,6 +456,15 @@ class DistributedSettings(_Section):
     """Erasure policy: fragments beyond k fsynced before a write succeeds (at most m)."""
     erasure_hedge_after_seconds: PositiveSeconds = 0.5
     """Erasure policy: a fragment read not answered by then gets a hedged read of another."""
+
+    def policy_for(self, storage_class: str) -> Literal["replicated", "erasure"]:
+        """The policy new chunks of ``storage_class`` are written with."""
+        return self.storage_class_policies.get(storage_class, self.policy)
+
+    @property
+    def erasure_in_use(self) -> bool:
+        """Whether any storage class writes erasure-coded chunks."""
+        return self.policy == "erasure" or "erasure" in self.storage_class_policies.values()
 
     @property
     def effective_write_quorum(self) -> int:
@@ -470,7 +488,13 @@ class DistributedSettings(_Section):
             seen.add(node.address)
             if self.placement_strategy == "zone_aware" and not node.zone:
                 raise FieldError(("nodes", i, "zone"), 'required by placement "zone_aware"')
-        if self.policy == "erasure":
+        for name in self.storage_class_policies:
+            if name not in STORAGE_CLASSES:
+                raise FieldError(
+                    ("storage_class_policies", name),
+                    f"not an S3 storage class (one of {', '.join(sorted(STORAGE_CLASSES))})",
+                )
+        if self.erasure_in_use:
             self._check_erasure()
         return self
 

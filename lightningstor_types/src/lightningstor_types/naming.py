@@ -1,5 +1,5 @@
-"""The naming rules of the domain, each in one place: buckets, object keys, scope ids, tags and
-user metadata.
+"""The naming rules of the domain, each in one place: buckets, object keys, scope ids, tags,
+user metadata and storage classes.
 
 Every validator returns ``None`` or raises the S3 error a client should see, with a message that
 says which rule failed. Both APIs call these same functions, so a name the gRPC API accepts is a
@@ -17,6 +17,7 @@ from typing import Final
 from lightningstor_types.errors import (
     InvalidArgument,
     InvalidBucketName,
+    InvalidStorageClass,
     InvalidTag,
     KeyTooLongError,
     MetadataTooLarge,
@@ -211,3 +212,34 @@ def validate_user_metadata(meta: Mapping[str, str]) -> None:
             Size=str(total),
             MaxSizeAllowed=str(USER_METADATA_MAX_BYTES),
         )
+
+
+# -- storage classes ---------------------------------------------------------------------------
+
+STORAGE_CLASSES: Final = frozenset(
+    {
+        "STANDARD",
+        "REDUCED_REDUNDANCY",
+        "STANDARD_IA",
+        "ONEZONE_IA",
+        "INTELLIGENT_TIERING",
+        "GLACIER",
+        "DEEP_ARCHIVE",
+        "GLACIER_IR",
+        "OUTPOSTS",
+        "SNOW",
+        "EXPRESS_ONEZONE",
+    }
+)
+"""Storage classes S3 accepts; reported as given, stored as ``storage.distributed`` maps them
+(``storage_class_policies``)."""
+
+
+def validate_storage_class(value: str) -> str:
+    """The storage class a request names (``STANDARD`` when it names none); InvalidStorageClass
+    for any S3 does not know."""
+    if not value:
+        return "STANDARD"
+    if value not in STORAGE_CLASSES:
+        raise InvalidStorageClass(StorageClassRequested=value)
+    return value

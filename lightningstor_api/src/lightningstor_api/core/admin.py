@@ -108,7 +108,7 @@ class Admin:
                     chunk_count=info.chunk_count if info else 0,
                 )
             )
-        repair = dataclasses.asdict(storage.repairer.stats)
+        repair = dataclasses.asdict(storage.repair_stats())
         resp.repair.CopyFrom(
             pb.RepairStatus(**repair, scrub_rate_bytes_per_second=storage.repairer.throttle.rate)
         )

@@ -184,6 +184,7 @@ class ConsistencyCheck:
                 chunk.size,
                 chunk.crc32c,
                 replicas=tuple(chunk.replicas),
+                policy=chunk.policy,
                 verify=self._verify,
                 repair=self._repair,
             )

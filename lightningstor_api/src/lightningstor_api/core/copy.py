@@ -22,7 +22,7 @@ from lightningstor_api.core.convert import (
     version_id,
 )
 from lightningstor_api.core.datapath import Piece, read_manifest
-from lightningstor_api.core.objects import checksum_algorithm, validate_storage_class
+from lightningstor_api.core.objects import checksum_algorithm
 from lightningstor_api.core.reads import check_read_conditions
 from lightningstor_api.core.txn import ConflictError
 from lightningstor_api.core.versions import (
@@ -43,7 +43,12 @@ from lightningstor_types.errors import (
     SlowDown,
 )
 from lightningstor_types.header_values import validate_content_headers
-from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.naming import (
+    validate_object_key,
+    validate_storage_class,
+    validate_tags,
+    validate_user_metadata,
+)
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
 

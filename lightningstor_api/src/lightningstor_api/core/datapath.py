@@ -15,7 +15,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor_storage import ChunkInfo, StorageBackend, StorageUnavailable, new_chunk_id
+from lightningstor_storage import (
+    ChunkInfo,
+    PolicyKind,
+    StorageBackend,
+    StorageUnavailable,
+    new_chunk_id,
+)
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
     EntityTooLarge,
@@ -48,9 +54,10 @@ async def write_stream(
     expected_length: int | None,
     algorithms: Iterable[ChecksumAlgorithm] = (),
     inline_max: int = 0,
+    kind: PolicyKind = "",
 ) -> WrittenData:
-    """Store ``body`` as chunks, or return it whole when it ends within ``inline_max`` bytes;
-    on any failure delete what was written and re-raise."""
+    """Store ``body`` as chunks (of the storage ``kind``), or return it whole when it ends within
+    ``inline_max`` bytes; on any failure delete what was written and re-raise."""
     if expected_length is not None and expected_length > max_size:
         raise EntityTooLarge(MaxSizeAllowed=str(max_size), ProposedSize=str(expected_length))
     hasher = MultiHasher(algorithms)
@@ -66,7 +73,7 @@ async def write_stream(
             if not writers or writers[-1].filled == chunk_size:
                 if len(writers) >= 2:
                     await writers[-2].done()  # at most two chunks in flight
-                writers.append(_ChunkWriter(storage))
+                writers.append(_ChunkWriter(storage, kind))
             take = min(len(view), chunk_size - writers[-1].filled)
             part = data if whole and take == len(view) else bytes(view[:take])
             view, whole = view[take:], False
@@ -101,7 +108,7 @@ async def write_stream(
             if size <= inline_max:
                 inline = data
             else:
-                writers.append(_ChunkWriter(storage, whole=data))
+                writers.append(_ChunkWriter(storage, kind, whole=data))
         infos = [await w.done() for w in writers]
     except BaseException:
         for w in writers:
@@ -109,7 +116,13 @@ async def write_stream(
         await delete_chunks(storage, [w.chunk_id for w in writers if w.stored])
         raise
     chunks = [
-        records_pb2.ChunkRef(chunk_id=i.chunk_id, size=i.size, crc32c=i.crc32c, replicas=i.replicas)
+        records_pb2.ChunkRef(
+            chunk_id=i.chunk_id,
+            size=i.size,
+            crc32c=i.crc32c,
+            replicas=i.replicas,
+            policy=i.policy,
+        )
         for i in infos
     ]
     return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums(), inline)
@@ -124,20 +137,22 @@ _QUEUE_PIECES = 2
 class _ChunkWriter:
     """One chunk being written: pieces flow through a small queue into ``put_chunk``."""
 
-    def __init__(self, storage: StorageBackend, *, whole: bytes | None = None) -> None:
+    def __init__(
+        self, storage: StorageBackend, kind: PolicyKind, *, whole: bytes | None = None
+    ) -> None:
         self.chunk_id = new_chunk_id()
         self.filled = len(whole) if whole is not None else 0
         self.stored = False
         self._ended = whole is not None
         self._queue: asyncio.Queue[bytes | None] = asyncio.Queue(_QUEUE_PIECES)
         source: bytes | AsyncIterator[bytes] = whole if whole is not None else self._pieces()
-        self._task = asyncio.create_task(self._put(storage, source))
+        self._task = asyncio.create_task(self._put(storage, source, kind))
 
     async def _put(
-        self, storage: StorageBackend, source: bytes | AsyncIterator[bytes]
+        self, storage: StorageBackend, source: bytes | AsyncIterator[bytes], kind: PolicyKind
     ) -> ChunkInfo:
         try:
-            info = await storage.put_chunk(self.chunk_id, source)
+            info = await storage.put_chunk(self.chunk_id, source, kind=kind)
         except StorageUnavailable as exc:
             log.warning("chunk write refused: %s", exc)
             raise ServiceUnavailable("storage is unavailable; retry later") from exc
@@ -224,7 +239,7 @@ async def read_manifest(
 
     The manifest may be a stream itself (slices resolved through data records as it goes,
     inline content passed through as it is). The replicas a chunk was written to are passed
-    as a hint; no node answering is ServiceUnavailable.
+    as a hint, its recorded policy as the rule; no node answering is ServiceUnavailable.
     """
     async for s in _as_async(manifest):
         if isinstance(s, bytes):
@@ -234,7 +249,9 @@ async def read_manifest(
         if s.length <= 0:
             continue
         chunk = s.chunk
-        pieces = storage.get_chunk(chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas)
+        pieces = storage.get_chunk(
+            chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas, policy=chunk.policy
+        )
         try:
             async for piece in pieces:
                 yield piece

@@ -40,11 +40,11 @@ from lightningstor_api.core.copy import (
 from lightningstor_api.core.ids import is_upload_id, new_data_id, new_upload_id
 from lightningstor_api.core.objects import (
     checksum_algorithm,
+    chunk_kind,
     commit_or_discard,
     parse_content_md5,
     parse_expected_checksums,
     receive_body,
-    validate_storage_class,
 )
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
@@ -64,7 +64,12 @@ from lightningstor_types.errors import (
     SlowDown,
 )
 from lightningstor_types.header_values import validate_content_headers
-from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.naming import (
+    validate_object_key,
+    validate_storage_class,
+    validate_tags,
+    validate_user_metadata,
+)
 from lightningstor_types.service import RequestContext
 
 COMPOSITE = common_pb2.CHECKSUM_TYPE_COMPOSITE
@@ -174,7 +179,14 @@ async def upload_part(
         raise InvalidArgument("Content-Length must not be negative", ArgumentName="content-length")
 
     data = await receive_body(
-        cc, body, cc.settings.limits.max_part_size, length, algorithms, content_md5, expected
+        cc,
+        body,
+        cc.settings.limits.max_part_size,
+        length,
+        algorithms,
+        content_md5,
+        expected,
+        kind=chunk_kind(cc, upload.record.storage_class),
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     part = records_pb2.PartRecord(

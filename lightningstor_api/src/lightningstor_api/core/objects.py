@@ -40,7 +40,7 @@ from lightningstor_api.core.versions import (
 )
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
-from lightningstor_storage import ChunkCorrupt, ChunkNotFound
+from lightningstor_storage import ChunkCorrupt, ChunkNotFound, PolicyKind
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm, parse_b64_checksum
 from lightningstor_types.errors import (
@@ -50,35 +50,21 @@ from lightningstor_types.errors import (
     InvalidArgument,
     InvalidDigest,
     InvalidRequest,
-    InvalidStorageClass,
     LightningStorError,
     MalformedXML,
     MethodNotAllowed,
 )
 from lightningstor_types.header_values import validate_content_headers
-from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.naming import (
+    validate_object_key,
+    validate_storage_class,
+    validate_tags,
+    validate_user_metadata,
+)
 from lightningstor_types.service import ObjectStream, RequestContext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-STORAGE_CLASSES = frozenset(
-    {
-        "STANDARD",
-        "REDUCED_REDUNDANCY",
-        "STANDARD_IA",
-        "ONEZONE_IA",
-        "INTELLIGENT_TIERING",
-        "GLACIER",
-        "DEEP_ARCHIVE",
-        "GLACIER_IR",
-        "OUTPOSTS",
-        "SNOW",
-        "EXPRESS_ONEZONE",
-    }
-)
-"""Storage classes S3 accepts; all are stored alike here, and reported as given."""
-
 
 # ---- put ----
 
@@ -118,6 +104,7 @@ async def put_object(
         content_md5,
         expected,
         inline_max=cc.settings.storage.inline_max_bytes,
+        kind=chunk_kind(cc, storage_class),
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     rec = records_pb2.ObjectRecord(
@@ -198,14 +185,6 @@ def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
     return lowered
 
 
-def validate_storage_class(value: str) -> str:
-    if not value:
-        return "STANDARD"
-    if value not in STORAGE_CLASSES:
-        raise InvalidStorageClass(StorageClassRequested=value)
-    return value
-
-
 def parse_content_md5(value: str) -> bytes | None:
     """The binary MD5 a Content-MD5 value names (None when absent); InvalidDigest if malformed."""
     if not value:
@@ -250,9 +229,10 @@ async def receive_body(
     expected: dict[ChecksumAlgorithm, str],
     *,
     inline_max: int = 0,
+    kind: PolicyKind = "",
 ) -> WrittenData:
-    """Store an upload's body as chunks (or keep it, up to ``inline_max`` bytes) and check its
-    digests; nothing is left if it fails."""
+    """Store an upload's body as chunks of the storage ``kind`` (or keep it, up to
+    ``inline_max`` bytes) and check its digests; nothing is left if it fails."""
     data = await write_stream(
         cc.storage,
         body,
@@ -261,6 +241,7 @@ async def receive_body(
         expected_length=length,
         algorithms=algorithms,
         inline_max=inline_max,
+        kind=kind,
     )
     try:
         verify_digests(data, content_md5, expected)
@@ -268,6 +249,15 @@ async def receive_body(
         await delete_chunks(cc.storage, [c.chunk_id for c in data.chunks])
         raise
     return data
+
+
+def chunk_kind(cc: CoreContext, storage_class: str) -> PolicyKind:
+    """How new chunks of ``storage_class`` are stored (``storage.distributed``'s mapping); the
+    local backend has one kind."""
+    storage = cc.settings.storage
+    if storage.backend != "distributed":
+        return ""
+    return storage.distributed.policy_for(storage_class or "STANDARD")
 
 
 def verify_digests(

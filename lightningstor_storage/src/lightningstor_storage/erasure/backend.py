@@ -37,6 +37,7 @@ from lightningstor_storage.backend import (
     ChunkCorrupt,
     ChunkInfo,
     ChunkNotFound,
+    PolicyKind,
     StorageError,
     StorageUnavailable,
     validate_chunk_id,
@@ -114,9 +115,13 @@ class ErasureBackend(ReplicatedBackend):
 
     # ---- put ----
 
-    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
+    async def put_chunk(
+        self, chunk_id: str, data: bytes | AsyncIterable[bytes], *, kind: PolicyKind = ""
+    ) -> ChunkInfo:
         """Code the chunk onto k + m nodes; return once k + margin fsynced their fragment."""
         validate_chunk_id(chunk_id)
+        if kind not in ("", "erasure"):
+            raise ValueError(f"this backend stores erasure-coded chunks, not {kind}")
         self._check_open()
         c = self.cluster
         targets = [n.address for n in c.write_targets(chunk_id)]
@@ -131,7 +136,7 @@ class ErasureBackend(ReplicatedBackend):
         _, (size, crc) = await self._complete_put(
             chunk_id, targets, tasks, self._feed(fanout, self._encode(fanout, targets, source))
         )
-        return ChunkInfo(chunk_id, size, crc, tuple(targets))
+        return ChunkInfo(chunk_id, size, crc, tuple(targets), self.codec.policy)
 
     async def _encode(
         self, fanout: Fanout, targets: Sequence[str], source: AsyncIterable[bytes]
@@ -184,6 +189,7 @@ class ErasureBackend(ReplicatedBackend):
         length: int | None = None,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
     ) -> AsyncIterator[bytes]:
         """Verified bytes of a chunk, decoded window by window from any k fragments."""
         validate_chunk_id(chunk_id)
@@ -223,6 +229,7 @@ class ErasureBackend(ReplicatedBackend):
         crc32c: int,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
         verify: bool = True,
         repair: bool = False,
     ) -> ChunkCheck:

@@ -76,6 +76,20 @@ class Codec:
     def n(self) -> int:
         return self.k + self.m
 
+    @property
+    def policy(self) -> str:
+        """The policy recorded with each chunk coded this way: ``"erasure:K+M"``."""
+        return f"erasure:{self.k}+{self.m}"
+
+    @staticmethod
+    def parse_policy(policy: str) -> tuple[int, int] | None:
+        """(k, m) of a recorded ``"erasure:K+M"`` policy; None for any other."""
+        kind, _, shape = policy.partition(":")
+        k, _, m = shape.partition("+")
+        if kind != "erasure" or not (k.isdigit() and m.isdigit()):
+            return None
+        return int(k), int(m)
+
     def stripes(self, size: int) -> int:
         """Stripes of a chunk of ``size`` bytes."""
         return -(-size // self.stripe_size)

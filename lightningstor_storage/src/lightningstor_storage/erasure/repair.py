@@ -8,7 +8,10 @@ good copies are on draining nodes is *moving*. With repair, and at least k good 
 missing or moving fragment is rebuilt from k others, stripe window by stripe window (zfec
 in a worker thread), and streamed to a writable node of the chunk's placement that
 holds none of its fragments; a corrupt fragment is deleted first, a moved one afterwards.
-Fewer than k good indices on nodes that all answered: the chunk is lost.
+Fewer than k good indices on nodes that all answered: the chunk is lost. A whole chunk (every
+index good, every node answering, nothing corrupt, a verifying pass) whose fragment lies only off
+its placement targets while a target holds none (a node was added, and HRW now names it) has that
+fragment copied to the target and deleted where it was.
 """
 
 from __future__ import annotations
@@ -99,6 +102,8 @@ class ErasureRepairer(Repairer):
         if not repair:
             return result
         moving = [i for i, where in holders.items() if all(a in c.draining for a in where)]
+        if not missing and not moving and verify and not result.unknown and not bad:
+            moving = self._misplaced(chunk_id, holders)
         if not missing and not moving:
             return result
         if len(holders) < codec.k or size_crc is None:
@@ -150,6 +155,18 @@ class ErasureRepairer(Repairer):
         if done == len(missing) + len(moving):
             st.backlog -= 1
         return result
+
+    def _misplaced(self, chunk_id: str, holders: dict[int, list[str]]) -> list[int]:
+        """Indices of a whole chunk held only off its targets while targets hold none: after a
+        node joins, HRW placement names it for some chunks, and their fragments move there."""
+        c = self.cluster
+        targets = {n.address for n in c.placement.targets(chunk_id, c.writable)}
+        if len(targets) < self.codec.n:
+            return []
+        taken = {a for where in holders.values() for a in where}
+        free = len(targets - taken)
+        off = [i for i, where in sorted(holders.items()) if not targets & set(where)]
+        return off[:free]
 
     async def _look_fragment(
         self, chunk_id: str, address: str, expected: tuple[int, int] | None, verify: bool

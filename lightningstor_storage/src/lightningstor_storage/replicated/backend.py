@@ -31,6 +31,7 @@ from lightningstor_storage.backend import (
     ChunkInfo,
     ChunkNotFound,
     ChunkStat,
+    PolicyKind,
     StorageError,
     StorageUnavailable,
     validate_chunk_id,
@@ -42,10 +43,10 @@ from lightningstor_storage.replicated.deletes import MissedDeletes
 from lightningstor_storage.replicated.fanout import Fanout, QuorumLostError
 from lightningstor_storage.replicated.listing import merged_listing
 from lightningstor_storage.replicated.placement import Node
-from lightningstor_storage.replicated.repair import Referenced, Repairer
+from lightningstor_storage.replicated.repair import Referenced, Repairer, RepairStats
 from lightningstor_types.config import DistributedSettings
 
-__all__ = ["MAX_HEALS", "ReplicatedBackend"]
+__all__ = ["MAX_HEALS", "ReplicatedBackend", "replicated_cluster"]
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +81,8 @@ class ReplicatedBackend:
     @classmethod
     def from_settings(cls, settings: DistributedSettings) -> ReplicatedBackend:
         """The backend of ``[storage.distributed]``."""
-        nodes = [Node(n.address, n.zone or "", n.weight) for n in settings.nodes]
-        cluster = Cluster(
-            nodes,
-            replication_factor=settings.replication_factor,
-            write_quorum=settings.effective_write_quorum,
-            strategy=settings.placement_strategy,
-            timeout=settings.request_timeout_seconds,
-            backoff=settings.node_down_backoff_seconds,
-            tls=settings.tls,
-        )
         return cls(
-            cluster,
+            replicated_cluster(settings),
             scrub_rate=settings.scrub_rate_bytes_per_second,
             probe_interval=min(settings.node_down_backoff_seconds, 5.0),
         )
@@ -102,9 +93,13 @@ class ReplicatedBackend:
 
     # ---- put ----
 
-    async def put_chunk(self, chunk_id: str, data: bytes | AsyncIterable[bytes]) -> ChunkInfo:
+    async def put_chunk(
+        self, chunk_id: str, data: bytes | AsyncIterable[bytes], *, kind: PolicyKind = ""
+    ) -> ChunkInfo:
         """Store a chunk on its nodes; return at the write quorum (StorageUnavailable if not)."""
         validate_chunk_id(chunk_id)
+        if kind not in ("", "replicated"):
+            raise ValueError(f"this backend stores replicated chunks, not {kind}")
         self._check_open()
         c = self.cluster
         targets = [n.address for n in c.write_targets(chunk_id)]
@@ -245,6 +240,7 @@ class ReplicatedBackend:
         length: int | None = None,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
     ) -> AsyncIterator[bytes]:
         """Verified bytes of a chunk from the first replica that serves them, falling back."""
         validate_chunk_id(chunk_id)
@@ -319,14 +315,19 @@ class ReplicatedBackend:
         """Delete on every node; True if any held it. StorageUnavailable if none answered."""
         validate_chunk_id(chunk_id)
         self._check_open()
-        late = self._late.pop(chunk_id, set())
-        for task in late:  # a late replica must not land after the delete
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await self.cancel_late(chunk_id)
         results = await self._delete_on(chunk_id, list(self.cluster.nodes))
         if not any(r is not None for r in results.values()):
             raise StorageUnavailable(f"chunk {chunk_id}: no storage node answered the delete")
         return any(results.values())
+
+    async def cancel_late(self, chunk_id: str) -> None:
+        """End the writes of the chunk's replicas still under way (before it is deleted: a late
+        replica must not land after the delete)."""
+        late = self._late.pop(chunk_id, set())
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _delete_on(self, chunk_id: str, addresses: Sequence[str]) -> dict[str, bool | None]:
         """Delete on each node; None where it failed (then remembered for later)."""
@@ -387,6 +388,7 @@ class ReplicatedBackend:
         crc32c: int,
         *,
         replicas: Sequence[str] = (),
+        policy: str = "",
         verify: bool = True,
         repair: bool = False,
     ) -> ChunkCheck:
@@ -445,6 +447,10 @@ class ReplicatedBackend:
         if referenced is not None and self.repairer.throttle.rate > 0:
             self._spawn(repair(referenced), name=_LOOP)
 
+    def repair_stats(self) -> RepairStats:
+        """Progress of repair (of every policy this backend serves)."""
+        return self.repairer.stats
+
     async def drain(self, address: str, draining: bool = True) -> None:
         """Mark a node draining: no new chunks go there, repair copies its chunks away."""
         await self.cluster.set_draining(address, draining)
@@ -488,3 +494,16 @@ class ReplicatedBackend:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         await self.cluster.close()
+
+
+def replicated_cluster(settings: DistributedSettings) -> Cluster:
+    """The nodes of ``[storage.distributed]``, placing ``replication_factor`` copies."""
+    return Cluster(
+        [Node(n.address, n.zone or "", n.weight) for n in settings.nodes],
+        replication_factor=settings.replication_factor,
+        write_quorum=settings.effective_write_quorum,
+        strategy=settings.placement_strategy,
+        timeout=settings.request_timeout_seconds,
+        backoff=settings.node_down_backoff_seconds,
+        tls=settings.tls,
+    )

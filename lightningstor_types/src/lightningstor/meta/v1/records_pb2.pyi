@@ -101,9 +101,14 @@ class ChunkRef(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     CRC32C_FIELD_NUMBER: _builtins.int
     REPLICAS_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
     chunk_id: _builtins.str
     size: _builtins.int
     crc32c: _builtins.int
+    policy: _builtins.str
+    """How the distributed backend stored it: "" = replicated (every chunk written before policies
+    were recorded), "erasure:K+M" = K data + M parity fragments. Reads and repair follow it.
+    """
     @_builtins.property
     def replicas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Storage-node ids holding a replica (distributed backend only)."""
@@ -115,10 +120,11 @@ class ChunkRef(_message.Message):
         size: _builtins.int = ...,
         crc32c: _builtins.int = ...,
         replicas: _abc.Iterable[_builtins.str] | None = ...,
+        policy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "policy", b"policy", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
