@@ -110,7 +110,7 @@ def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: Server
     )
     assert delta("lightningstor_transfer_bytes_total", api="s3", direction="out") >= 5 * 4096
     for family in (
-        "lightningstor_objects_total",
+        "lightningstor_objects",
         "lightningstor_storage_bytes",
         "lightningstor_multipart_uploads_active",
         "lightningstor_gc_backlog",

@@ -43,18 +43,21 @@ _LABELS = ["api", "operation", "status"]
 
 
 _STORE_GAUGES = (
-    ("lightningstor_objects_total", "objects", "Current object versions (keys)"),
+    ("lightningstor_objects", "objects", "Current object versions (keys)"),
     ("lightningstor_storage_bytes", "storage_bytes", "Bytes of stored content"),
     ("lightningstor_multipart_uploads_active", "uploads_active",
      "Uploads begun, not completed or aborted"),
     ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
     ("lightningstor_repair_backlog", "repair_backlog",
      "Chunks of the current repair pass short of good replicas"),
+)  # fmt: skip
+_STORE_COUNTERS = (
     ("lightningstor_repair_replicas_restored", "repair_restored",
      "Replicas restored by repair since start"),
     ("lightningstor_repair_chunks_lost", "repair_lost",
-     "Chunks with no good replica on any node that answered"),
+     "Chunks found with no good replica on any node that answered, each counted once"),
 )  # fmt: skip
+"""Cumulative figures of the periodic scan (Prometheus adds ``_total``)."""
 PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info"})
 """Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
 worker 0 runs) and ``target_info`` (its labels name one process)."""
@@ -93,12 +96,10 @@ class _RequestCollector(Collector):
             "lightningstor_s3_errors", "Failed requests by S3 error code",
             ["operation", "code"], m.s3_errors,
         )  # fmt: skip
-        iam = CounterMetricFamily(
-            "lightningstor_iam_decisions", "Authorization decisions, from the cache or the IAM",
-            labels=["cache"],
+        iam = _counters(
+            "lightningstor_iam_decisions", "External IAM decisions, from the cache or the IAM",
+            ["cache", "decision"], m.iam_decisions,
         )  # fmt: skip
-        for outcome, n in m.iam_cache.items():
-            iam.add_metric([outcome], n)
         iam_latency = HistogramMetricFamily(
             "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
         )
@@ -151,6 +152,8 @@ class Telemetry:
         meter = self.provider.get_meter("lightningstor")
         for name, field, description in _STORE_GAUGES:
             meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
+        for name, field, description in _STORE_COUNTERS:
+            meter.create_observable_counter(name, [_gauge(metrics, field)], description=description)
 
     def page(self) -> tuple[bytes, str]:
         """The Prometheus text page and its content type."""

@@ -109,6 +109,7 @@ class Admin:
                 )
             )
         repair = dataclasses.asdict(storage.repairer.stats)
+        del repair["lost"]  # the ids behind chunks_lost: not part of the status
         resp.repair.CopyFrom(
             pb.RepairStatus(**repair, scrub_rate_bytes_per_second=storage.repairer.throttle.rate)
         )
