@@ -28,6 +28,7 @@ Families (Prometheus names)::
     lightningstor_connection_limits_total{listener,reason}         connections refused or cut
     lightningstor_objects, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
+    lightningstor_storage_nodes_degraded                          gauge (readiness probe)
 """
 
 from __future__ import annotations
@@ -117,6 +118,8 @@ class Metrics:
     gauges: Gauges = field(default_factory=Gauges)
     throttled: dict[tuple[str, str], int] = field(default_factory=dict)
     """Requests refused by a tenant's rate limit, by API and the limit that refused them."""
+    storage_nodes_degraded: int | None = None
+    """Storage nodes down at the last readiness probe (None: no storage nodes)."""
 
     def record(self, r: RequestRecord) -> None:
         """A finished request (both APIs call this once per request)."""
@@ -176,6 +179,7 @@ class Metrics:
             "gauges",
             "throttled",
             "connection_limits",
+            "storage_nodes_degraded",
         ):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency

@@ -58,9 +58,11 @@ _STORE_COUNTERS = (
      "Chunks found with no good replica on any node that answered, each counted once"),
 )  # fmt: skip
 """Cumulative figures of the periodic scan (Prometheus adds ``_total``)."""
-PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info"})
+_DEGRADED = "lightningstor_storage_nodes_degraded"
+PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info", _DEGRADED})
 """Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
-worker 0 runs) and ``target_info`` (its labels name one process)."""
+worker 0 runs), ``target_info`` (its labels name one process) and the storage nodes down (every
+worker sees the same nodes)."""
 
 
 class _RequestCollector(Collector):
@@ -152,8 +154,15 @@ class Telemetry:
         meter = self.provider.get_meter("lightningstor")
         for name, field, description in _STORE_GAUGES:
             meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
+        meter.create_observable_gauge(
+            _DEGRADED, [self._degraded], description="Storage nodes down, the rest serving"
+        )
         for name, field, description in _STORE_COUNTERS:
             meter.create_observable_counter(name, [_gauge(metrics, field)], description=description)
+
+    def _degraded(self, options: CallbackOptions) -> Iterator[Observation]:
+        if self.metrics.storage_nodes_degraded is not None:
+            yield Observation(self.metrics.storage_nodes_degraded)
 
     def page(self) -> tuple[bytes, str]:
         """The Prometheus text page and its content type."""

@@ -24,7 +24,7 @@ from lightningstor_s3.dispatch import S3Dispatcher
 from lightningstor_s3.exchange import ASGIApp, Receive, Scope, Send
 from lightningstor_s3.tracing import NamingHooks, traced
 from lightningstor_types.config import Settings
-from lightningstor_types.ops_http import bearer_ok
+from lightningstor_types.ops_http import bearer_ok, readiness_json
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 CONTROL_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -47,9 +47,8 @@ def create_control_app(
     async def ready() -> JSONResponse:
         if hooks is None:
             return JSONResponse({"status": "ready", "checks": {}})
-        report = await hooks.readiness()
-        body = {"status": "ready" if report.ready else "not ready", "checks": dict(report.checks)}
-        return JSONResponse(body, status_code=200 if report.ready else 503)
+        status, body = readiness_json(await hooks.readiness())
+        return JSONResponse(body, status_code=status)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:

@@ -52,6 +52,9 @@ log = logging.getLogger(__name__)
 MAX_HEALS = 64
 """Repairs started by reads at once (they share the scrub's rate); more wait for the scrub."""
 _LOOP = "lightningstor-storage-loop"
+PROBE_TIMEOUT = 1.5
+"""Readiness: a node that cannot say NodeInfo within this long is down (the server's probe
+waits 2 s for the whole answer)."""
 _CAPABILITIES = Capabilities(
     name="replicated", durable=True, verifies_checksums=True, replicated=True, range_reads=True
 )
@@ -408,6 +411,29 @@ class ReplicatedBackend:
         if found.short:
             return ChunkCheck("under_replicated", found.short, found.restored, detail)
         return ChunkCheck("good", detail=detail)
+
+    # ---- readiness ----
+
+    async def probe(self) -> None:
+        """Readiness: every node asked, fine while a write quorum of them can take writes.
+
+        One node down of three (write quorum 2) is no reason to leave the load balancer's
+        rotation: reads and writes go on. The nodes down are :meth:`degraded_nodes`.
+        """
+        self._check_open()
+        c = self.cluster
+        await c.refresh(PROBE_TIMEOUT)
+        writable = c.writable_count()
+        if writable < c.write_quorum:
+            down = ", ".join(c.down()) or "none"
+            raise StorageUnavailable(
+                f"{writable} of {len(c.nodes)} storage nodes can take writes, the write quorum "
+                f"is {c.write_quorum} (down: {down})"
+            )
+
+    def degraded_nodes(self) -> list[str]:
+        """The storage nodes that did not answer last (in their back-off), sorted."""
+        return self.cluster.down()
 
     # ---- background work and lifetime ----
 
