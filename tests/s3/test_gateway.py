@@ -132,3 +132,36 @@ def test_gateway_with_workers(
         for i in range(8):
             client.put_object(Bucket="workers-bucket", Key=f"k{i}", Body=b"x")
         assert client.list_objects_v2(Bucket="workers-bucket")["KeyCount"] == 8
+
+
+def test_gateway_ready_follows_its_upstream(
+    gateway: str, module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
+) -> None:
+    """Ready over a ready server; over a port where nothing listens, 503 naming the upstream,
+    and S3 answers ServiceUnavailable without gRPC's words about the channel."""
+    import socket
+
+    from tests.ops.test_observability import get
+
+    status, body, _ = get(gateway + "/ready")
+    assert (status, json.loads(body)) == (200, {"status": "ready", "checks": {"upstream": "ok"}})
+    with socket.socket() as hole:  # bound, never listening: connections are refused
+        hole.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{hole.getsockname()[1]}"
+        for endpoint in _start_gateway(
+            module_server, tmp_path / "orphan", workers=1, upstream=("--grpc-endpoint", nowhere)
+        ):
+            status, body, _ = get(endpoint + "/ready")
+            report = json.loads(body)
+            assert status == 503 and report["status"] == "not ready", report
+            assert report["checks"]["upstream"] == (
+                f"ServiceUnavailable: the server at {nowhere} answered UNAVAILABLE"
+            ), report
+            client = make_client(endpoint, admin_keys["id"], admin_keys["secret"])
+            with pytest.raises(ClientError) as exc:
+                client.list_buckets()
+            error = exc.value.response["Error"]
+            assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+            assert error["Code"] == "ServiceUnavailable", error
+            for internal in ("ipv4", "connect", "addresses", nowhere):
+                assert internal not in error["Message"], error

@@ -10,9 +10,9 @@ credentials reaches the control app, and a signed ``GET /health`` lists the buck
 (``/metrics`` may carry ``Authorization: Bearer …``, which no S3 signature looks like, when
 ``metrics.bearer_token`` is set.)
 
-``/ready`` and ``/metrics`` come from the server's
-:class:`~lightningstor_types.service.ServerHooks`; without hooks (the stand-alone gateway)
-``/ready`` reports ready and ``/metrics`` is 404.
+``/ready`` and ``/metrics`` come from the :class:`~lightningstor_types.service.ServerHooks`
+(the server's, or the stand-alone gateway's, whose ``/ready`` follows its upstream server and
+whose ``/metrics`` is 404); without hooks ``/ready`` reports ready and ``/metrics`` is 404.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ Credentials: the gRPC API never hands out secrets, so the gateway checks signatu
 JSON file of its own: one object or a list, each ``{"access_key_id", "secret_access_key",
 "principal_id", "org_id", "project_id"?}`` (the server's ``admin-credentials.json`` is one).
 Bound ports go to ``$LIGHTNINGSTOR_PORTS_FILE`` as ``{"s3": "host:port"}``, as the server does.
+``/ready`` follows the server's gRPC health (:mod:`lightningstor_s3.gateway_hooks`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from lightningstor_s3.app import create_app
 from lightningstor_s3.connections import GuardedHttpToolsProtocol
 from lightningstor_s3.exchange import ASGIApp
 from lightningstor_s3.frontend import S3Frontend, connection_guard, uvicorn_config
+from lightningstor_s3.gateway_hooks import GatewayHooks
 from lightningstor_s3.gateway_service import GrpcStorageService
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
@@ -105,7 +107,7 @@ def create_gateway_app() -> ASGIApp:
     service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
     # This worker's own guard (the class uvicorn pickled to it is shared by name).
     GuardedHttpToolsProtocol.guard = connection_guard(settings)
-    return create_app(service, credentials, settings)
+    return create_app(service, credentials, settings, GatewayHooks(service))
 
 
 async def serve(settings: Settings) -> None:
@@ -113,7 +115,8 @@ async def serve(settings: Settings) -> None:
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
     endpoint, tls = _upstream()
     service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
-    frontend = S3Frontend(create_app(service, credentials, settings), settings)
+    app = create_app(service, credentials, settings, GatewayHooks(service))
+    frontend = S3Frontend(app, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
