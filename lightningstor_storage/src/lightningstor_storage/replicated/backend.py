@@ -410,6 +410,10 @@ class ReplicatedBackend:
             return ChunkCheck(state, found.short, detail=detail)
         if found.short:
             return ChunkCheck("under_replicated", found.short, found.restored, detail)
+        if found.unknown and found.good < self.cluster.replication_factor:
+            # Fewer good copies than the factor, and a node that did not answer may or may not
+            # hold the rest: not "good" while a node is down.
+            return ChunkCheck("unknown", detail=detail)
         return ChunkCheck("good", detail=detail)
 
     # ---- readiness ----
