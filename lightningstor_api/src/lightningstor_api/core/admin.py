@@ -152,4 +152,5 @@ def _run_pb(run: GcRun) -> pb.GcRunResult:
         bytes_freed=run.stats.bytes_freed,
         uploads_aborted=run.uploads_aborted,
         error=run.error,
+        temp_files_removed=run.temp_files_removed,
     )

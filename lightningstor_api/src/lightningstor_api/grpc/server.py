@@ -275,7 +275,7 @@ async def _serve_core(
     tasks: list[asyncio.Task[None]] = []
     listeners: list[OpsListener] = []
     try:
-        await core.start_background(maintenance=role.primary)
+        await core.start_background(maintenance=role.primary, exclusive=not role.shared)
         credentials.start()
         await _start_frontends(settings, core, credentials, hooks, frontends)
         tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))
