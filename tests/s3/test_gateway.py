@@ -56,10 +56,13 @@ def _start_gateway(
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    yield from _start_gateway(module_server, tmp_path_factory.mktemp("gateway"), workers=1)
+def gateway_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway")
+
+
+@pytest.fixture(scope="module")
+def gateway(module_server: ServerProcess, gateway_dir: Path) -> Iterator[str]:
+    yield from _start_gateway(module_server, gateway_dir, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -165,3 +168,40 @@ def test_gateway_ready_follows_its_upstream(
             assert error["Code"] == "ServiceUnavailable", error
             for internal in ("ipv4", "connect", "addresses", nowhere):
                 assert internal not in error["Message"], error
+
+
+def test_gateway_metrics_and_logs(gateway: str, gateway_dir: Path) -> None:
+    """The gateway's /metrics has its process figures; its log is JSON lines with their fields
+    (no ANSI copy of the message), the listening address logged once."""
+    from tests.ops.test_observability import assert_process_metrics, get
+
+    status, body, _ = get(gateway + "/metrics")
+    assert status == 200
+    assert_process_metrics(body.decode())
+    log = gateway_dir / "gateway.log"
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    serving = [r for r in records if r["msg"] == "S3 gateway serving"]
+    assert len(serving) == 1 and serving[0]["addr"] == gateway.removeprefix("http://")
+    assert not any("color_message" in r for r in records), records
+    assert not any(r["msg"] == "S3 listening" for r in records)
+
+
+def test_gateway_says_which_address_is_in_use(module_server: ServerProcess, tmp_path: Path) -> None:
+    import socket
+
+    from tests.integration.server import clean_env
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "lightningstor_s3.gateway",
+             "--grpc-endpoint", module_server.grpc_addr, "--s3-addr", addr,
+             "--credentials-file", str(module_server.data_dir / "admin-credentials.json")],
+            env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(tmp_path / "ports.json")}),
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = [json.loads(x) for x in done.stderr.splitlines() if "cannot run" in x]
+    assert line["level"] == "error" and f"cannot listen on {addr}" in line["msg"], line

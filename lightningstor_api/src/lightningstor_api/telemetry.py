@@ -20,7 +20,12 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -59,10 +64,14 @@ _STORE_COUNTERS = (
 )  # fmt: skip
 """Cumulative figures of the periodic scan (Prometheus adds ``_total``)."""
 _DEGRADED = "lightningstor_storage_nodes_degraded"
-PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info", _DEGRADED})
+PRIMARY_ONLY_GAUGES = frozenset(
+    {name for name, _, _ in _STORE_GAUGES}
+    | {"target_info", _DEGRADED, "process_start_time_seconds", "process_max_fds"}
+)
 """Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
-worker 0 runs), ``target_info`` (its labels name one process) and the storage nodes down (every
-worker sees the same nodes)."""
+worker 0 runs), ``target_info`` (its labels name one process), the storage nodes down (every
+worker sees the same nodes), and worker 0's start time and fd limit; the other ``process_*``
+figures (CPU, memory, open fds) are summed over the workers."""
 
 
 class _RequestCollector(Collector):
@@ -148,6 +157,7 @@ class Telemetry:
         self.metrics = metrics
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_RequestCollector(metrics))
+        ProcessCollector(registry=self.registry)  # process_*: CPU, RSS, open fds, start time
         reader = PrometheusMetricReader(scope_info_enabled=False, registry=self.registry)
         resource = Resource.create({"service.name": "lightningstor"})
         self.provider = MeterProvider(metric_readers=[reader], resource=resource)
