@@ -38,6 +38,7 @@ from lightningstor_api.tracing import unwrapped
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import Readiness, RequestRecord
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,8 @@ class Telemetry:
         """Scan the metadata for the gauges now and every ``interval`` seconds (until cancelled)."""
         while True:
             try:
-                self.metrics.gauges = await scan_gauges(cc)
+                with background("metrics.scan"):
+                    self.metrics.gauges = await scan_gauges(cc)
             except Exception as exc:  # the store may be down; the gauges keep their last values
                 log.warning("metrics scan failed: %s", exc)
             await asyncio.sleep(interval)

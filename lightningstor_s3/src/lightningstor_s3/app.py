@@ -85,7 +85,7 @@ def create_app(
 ) -> ASGIApp:
     """The ASGI app of the S3 API over ``service``; signatures checked with ``credentials``."""
     control = create_control_app(settings, hooks)
-    tracing = settings.tracing.otlp_endpoint is not None  # off: no tracing work per request
+    tracing = settings.tracing.enabled  # off: no tracing work per request
     dispatcher = S3Dispatcher(
         service, credentials, settings, NamingHooks(hooks) if tracing else hooks
     )

@@ -37,6 +37,7 @@ from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff
 from lightningstor_api.metadata import Compare, Delete, KeyValue
 from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.errors import NoSuchUpload
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -256,12 +257,13 @@ class GarbageCollector:
         settings = self._cc.settings
         passes = 0
         while True:
-            await self.collect()
-            if passes % SWEEP_EVERY == 0:
-                try:
-                    await self.sweep_orphans(settings.storage.gc_grace_seconds)
-                except Exception:  # one failing job must not stop collection
-                    log_failure(log, "gc: orphan sweep failed")
+            with background("gc"):
+                await self.collect()
+                if passes % SWEEP_EVERY == 0:
+                    try:
+                        await self.sweep_orphans(settings.storage.gc_grace_seconds)
+                    except Exception:  # one failing job must not stop collection
+                        log_failure(log, "gc: orphan sweep failed")
             passes += 1
             await asyncio.sleep(settings.storage.gc_interval_seconds)
 

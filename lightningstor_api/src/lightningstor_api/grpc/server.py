@@ -74,6 +74,7 @@ from lightningstor_types.service import (
     ServerHooks,
     StorageService,
 )
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +217,8 @@ async def _serve_process(
         box = await asyncio.to_thread(load_secret_box, settings)
         credentials = CredentialManager(core.cc, box)
         if role.primary:  # the others start once it is ready: the key exists by then
-            await ensure_admin_credential(credentials, settings.server.data_dir)
+            with background("startup.admin_credential"):
+                await ensure_admin_credential(credentials, settings.server.data_dir)
         await asyncio.to_thread(configure_authentication, settings, credentials)
         await _serve_core(settings, core, credentials, stop, role)
     finally:

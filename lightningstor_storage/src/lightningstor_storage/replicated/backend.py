@@ -44,6 +44,7 @@ from lightningstor_storage.replicated.listing import merged_listing
 from lightningstor_storage.replicated.placement import Node
 from lightningstor_storage.replicated.repair import Referenced, Repairer
 from lightningstor_types.config import DistributedSettings
+from lightningstor_types.spans import background
 
 __all__ = ["MAX_HEALS", "ReplicatedBackend"]
 
@@ -466,7 +467,8 @@ class ReplicatedBackend:
         async def repair(referenced: Referenced) -> None:
             while True:
                 try:
-                    await self.repairer.run_once(referenced)
+                    with background("storage.repair"):
+                        await self.repairer.run_once(referenced)
                 except Exception:  # one failed pass must not stop repair
                     log.exception("repair pass failed")
                 await asyncio.sleep(repair_interval)
