@@ -54,3 +54,40 @@ def test_spans_in_a_file_background_work_rooted_probes_untraced(tmp_path: Path) 
             if s["name"].startswith(("metadata.", "storage.")) and s["parent_id"] not in by_id
         ]
         assert orphans == [], orphans
+
+
+def test_the_gateway_passes_the_callers_trace_on_to_the_server(tmp_path: Path) -> None:
+    """An S3 request with a W3C ``traceparent`` through the stand-alone gateway (tracing on,
+    no exporter of its own): the server's span of the gateway's gRPC call is in that trace,
+    under the caller's span."""
+    import secrets
+
+    from tests.s3 import rawhttp
+    from tests.s3.test_gateway import _start_gateway
+
+    traces = tmp_path / "server-traces.jsonl"
+    env = {"LIGHTNINGSTOR_TRACING__FILE": str(traces), "OTEL_BSP_SCHEDULE_DELAY": "100"}
+    trace_id, span_id = secrets.token_hex(16), secrets.token_hex(8)
+    with running_server(tmp_path / "server", env=env) as server:
+        gateway_env = {"LIGHTNINGSTOR_TRACING__FILE": str(tmp_path / "gateway-traces.jsonl")}
+        for endpoint in _start_gateway(server, tmp_path / "gw", 1, env=gateway_env):
+            keys = server.admin_keys()
+            address = endpoint.removeprefix("http://")
+            signer = rawhttp.Signer(address, keys["access_key"], keys["secret_key"])
+            reply = rawhttp.request(
+                address, "GET", signer.presign("GET", "/"),
+                {"Host": address, "traceparent": f"00-{trace_id}-{span_id}-01"},
+            )  # fmt: skip
+            assert reply.status == 200, reply.body
+
+            def continued() -> list[dict[str, Any]]:
+                return [
+                    s
+                    for s in spans(traces)
+                    if s["context"]["trace_id"] == "0x" + trace_id
+                    and s["kind"] == "SpanKind.SERVER"
+                ]
+
+            (call,) = wait_until(continued, message="the server's span in the caller's trace")
+            assert call["name"] == "lightningstor.v1.BucketService/ListBuckets", call
+            assert call["parent_id"] == "0x" + span_id

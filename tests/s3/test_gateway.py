@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 
 def _start_gateway(
-    server: ServerProcess, workdir: Path, workers: int, upstream: Sequence[str] = ()
+    server: ServerProcess,
+    workdir: Path,
+    workers: int,
+    upstream: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``upstream``: the gateway's flags toward the server (default: its plain gRPC address)."""
     from tests.integration.server import clean_env
@@ -35,7 +39,7 @@ def _start_gateway(
          *(upstream or ("--grpc-endpoint", server.grpc_addr)), "--s3-addr", "127.0.0.1:0",
          "--credentials-file", str(server.data_dir / "admin-credentials.json")],
         env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports),
-                       "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers)}),
+                       "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers), **(env or {})}),
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )  # fmt: skip
     try:

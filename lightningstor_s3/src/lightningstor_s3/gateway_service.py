@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 from grpc_health.v1 import health_pb2
+from opentelemetry import propagate, trace
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, object_pb2, object_pb2_grpc
 from lightningstor_types.errors import (
@@ -58,7 +59,17 @@ def _metadata(
     authorizes the S3 caller, not the gateway."""
     key = keys.get(ctx.principal)
     held = ((ACCESS_KEY_HEADER, key.access_key_id),) if key else ()
-    return (("x-request-id", ctx.request_id), *held)
+    return (("x-request-id", ctx.request_id), *held, *_trace_context())
+
+
+def _trace_context() -> tuple[tuple[str, str], ...]:
+    """``traceparent`` of the S3 request's trace, when there is one: the server's span of the
+    call continues it (the gateway need not record spans itself to pass the client's on)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return ()
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return tuple(carrier.items())
 
 
 def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
