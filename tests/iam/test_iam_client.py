@@ -232,3 +232,23 @@ async def test_nothing_listens_is_a_denial() -> None:
         assert exc.value.http_status == 503
     finally:
         await authz.aclose()
+
+
+async def test_every_decision_is_counted(iam: IamProcess, token_file: Path) -> None:
+    from lightningstor_api.metrics import METRICS
+    from lightningstor_api.telemetry import Telemetry
+    from tests.ops.test_observability import sample
+
+    METRICS.reset()
+    authz = client(iam.addr, token_file)
+    try:
+        await authz.authorize(ALICE, READ, OBJ)  # asked
+        await authz.authorize(ALICE, READ, OBJ)  # cached
+        with pytest.raises(AccessDenied):
+            await authz.authorize(MALLORY, READ, OBJ)
+    finally:
+        await authz.aclose()
+    assert METRICS.iam_decisions == {("miss", "allow"): 1, ("hit", "allow"): 1, ("miss", "deny"): 1}
+    page = Telemetry(METRICS).page_bytes().decode()
+    assert sample(page, "lightningstor_iam_decisions_total", cache="hit", decision="allow") == 1
+    assert sample(page, "lightningstor_iam_decision_duration_seconds_count") == 2

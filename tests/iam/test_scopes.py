@@ -14,8 +14,8 @@ from lightningstor_api.core import Core, usage_admin
 from lightningstor_api.iam import build_authorizer
 from lightningstor_api.iam.audit import AUDIT_LOGGER, record
 from lightningstor_api.identity import CredentialManager, load_secret_box
-from lightningstor_api.logs import JsonFormatter
 from lightningstor_types.errors import AccessDenied, NoSuchBucket, QuotaExceeded
+from lightningstor_types.logs import JsonFormatter
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 from tests.core.conftest import make_settings

@@ -199,15 +199,15 @@ def test_each_lightningstor_client_has_a_connection_of_its_own(two: ServerProces
 def test_store_gauges_are_worker_0s_and_appear_once(two: ServerProcess) -> None:
     page = merged_page(two)
     own = worker_page(two, 0)
-    for name in ("lightningstor_objects_total", "lightningstor_gc_backlog", "target_info"):
+    for name in ("lightningstor_objects", "lightningstor_gc_backlog", "target_info"):
         lines = [line for line in page.splitlines() if line.startswith(name)]
         assert len(lines) == 1, (name, lines)
-    assert sample(page, "lightningstor_objects_total") == sample(own, "lightningstor_objects_total")
+    assert sample(page, "lightningstor_objects") == sample(own, "lightningstor_objects")
     # worker 1 runs no store scan: its own page has the family but no value
     assert [
         line
         for line in worker_page(two, 1).splitlines()
-        if line.startswith("lightningstor_objects_total")
+        if line.startswith("lightningstor_objects")
     ] == []
 
 
@@ -256,7 +256,7 @@ def test_a_killed_worker_is_restarted_and_the_other_keeps_serving(
     assert anonymous_gets(two, 40) == [403] * 40
     assert sample(worker_page(two, index), "lightningstor_requests_total", **GET_4XX) > before
     # worker 0 back (or never gone): the store gauges are on the merged page again, once
-    wait_until(lambda: "\nlightningstor_objects_total " in merged_page(two), "the store gauges")
+    wait_until(lambda: "\nlightningstor_objects " in merged_page(two), "the store gauges")
     assert two.proc.poll() is None
 
 

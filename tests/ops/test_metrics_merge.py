@@ -19,7 +19,7 @@ def _page(gets: int, puts: int, gauges: Gauges | None = None, miss: int = 0) -> 
     for _ in range(puts):
         metrics.record(RequestRecord("s3", "PutObject", 403, 0.02, error_code="AccessDenied"))
     for _ in range(miss):
-        metrics.iam_decision(cache_hit=False, seconds=0.003)
+        metrics.iam_decision(cache_hit=False, allowed=True, seconds=0.003)
     telemetry = Telemetry(metrics)
     try:
         return telemetry.page_bytes()
@@ -52,7 +52,7 @@ def test_counters_and_histograms_are_summed_by_name_and_labels() -> None:
     assert sample(merged, "lightningstor_request_duration_seconds_count", **get) == 7
     assert abs(sample(merged, "lightningstor_request_duration_seconds_sum", **put) - 0.06) < 1e-9
     assert sample(merged, "lightningstor_object_size_bytes_bucket", le="4096.0") == 7
-    assert sample(merged, "lightningstor_iam_decisions_total", cache="miss") == 5
+    assert sample(merged, "lightningstor_iam_decisions_total", cache="miss", decision="allow") == 5
     assert sample(merged, "lightningstor_iam_decision_duration_seconds_count") == 5
     # one line per series, not one per worker
     assert len(_lines(merged, "lightningstor_requests_total")) == 2
@@ -63,7 +63,7 @@ def test_store_gauges_and_target_info_come_from_worker_0_alone() -> None:
     merged = merge_pages(
         _page(1, 0, STORE), [_page(1, 0, Gauges(objects=99, storage_bytes=1))], PRIMARY_ONLY_GAUGES
     ).decode()
-    assert _lines(merged, "lightningstor_objects_total") == ["lightningstor_objects_total 7.0"]
+    assert _lines(merged, "lightningstor_objects") == ["lightningstor_objects 7.0"]
     assert sample(merged, "lightningstor_storage_bytes") == 28672
     assert sample(merged, "lightningstor_multipart_uploads_active") == 1
     assert sample(merged, "lightningstor_gc_backlog") == 2
@@ -73,17 +73,17 @@ def test_store_gauges_and_target_info_come_from_worker_0_alone() -> None:
 def test_other_gauges_are_summed_as_process_local() -> None:
     merged = merge_pages(
         _page(0, 0, STORE), [_page(0, 0, Gauges(objects=5))], PRIMARY_ONLY_GAUGES - {
-            "lightningstor_objects_total"
+            "lightningstor_objects"
         },
     ).decode()  # fmt: skip
-    assert sample(merged, "lightningstor_objects_total") == 12
+    assert sample(merged, "lightningstor_objects") == 12
 
 
 def test_without_worker_0_the_page_has_the_others_counts_and_no_store_gauges() -> None:
     merged = merge_pages(None, [_page(2, 0, STORE), _page(3, 0)], PRIMARY_ONLY_GAUGES).decode()
     get = {"api": "s3", "operation": "GetObject", "status": "2xx"}
     assert sample(merged, "lightningstor_requests_total", **get) == 5
-    assert _lines(merged, "lightningstor_objects_total") == []
+    assert _lines(merged, "lightningstor_objects") == []
     assert _lines(merged, "target_info") == []
 
 
@@ -91,4 +91,22 @@ def test_a_series_on_one_page_only_is_kept() -> None:
     merged = merge_pages(_page(0, 0, STORE), [_page(0, 2)], PRIMARY_ONLY_GAUGES).decode()
     put = {"api": "s3", "operation": "PutObject", "status": "4xx"}
     assert sample(merged, "lightningstor_requests_total", **put) == 2
-    assert sample(merged, "lightningstor_objects_total") == 7
+    assert sample(merged, "lightningstor_objects") == 7
+
+
+def test_family_names_follow_prometheus_conventions() -> None:
+    """A counter ends in ``_total``, nothing else does; a count since start is a counter."""
+    import re
+
+    metrics = Metrics()
+    metrics.gauges = Gauges(
+        objects=1, storage_bytes=2, uploads_active=0, gc_backlog=0,
+        repair_backlog=0, repair_restored=3, repair_lost=1,
+    )  # fmt: skip
+    page = Telemetry(metrics).page_bytes().decode()
+    types = dict(re.findall(r"^# TYPE (\S+) (\S+)$", page, re.MULTILINE))
+    for name, kind in types.items():
+        assert name.endswith("_total") == (kind == "counter"), (name, kind)
+    assert types["lightningstor_repair_replicas_restored_total"] == "counter"
+    assert types["lightningstor_repair_chunks_lost_total"] == "counter"
+    assert sample(page, "lightningstor_objects") == 1

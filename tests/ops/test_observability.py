@@ -42,6 +42,18 @@ def sample(page: str, name: str, **labels: str) -> float:
     return 0.0
 
 
+def assert_process_metrics(page: str) -> None:
+    """The standard ``process_*`` families of a live process, with plausible values."""
+    import time
+
+    assert sample(page, "process_resident_memory_bytes") > 0, page
+    assert sample(page, "process_open_fds") > 0
+    assert sample(page, "process_max_fds") > 0
+    assert sample(page, "process_cpu_seconds_total") > 0
+    assert 0 < sample(page, "process_start_time_seconds") <= time.time()
+    assert "# TYPE process_cpu_seconds_total counter" in page
+
+
 def test_health_and_ready(s3_url: str) -> None:
     status, body, _ = get(s3_url + "/health")
     assert (status, json.loads(body)) == (200, {"status": "ok"})
@@ -110,7 +122,7 @@ def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: Server
     )
     assert delta("lightningstor_transfer_bytes_total", api="s3", direction="out") >= 5 * 4096
     for family in (
-        "lightningstor_objects_total",
+        "lightningstor_objects",
         "lightningstor_storage_bytes",
         "lightningstor_multipart_uploads_active",
         "lightningstor_gc_backlog",
@@ -246,3 +258,16 @@ async def test_grpc_access_lines_count_streamed_bytes(ops_server: ServerProcess)
     assert size < put["bytes_in"] < size + 4096
     assert size < got_line["bytes_out"] < size + 4096
     assert put["bytes_out"] > 0 and got_line["bytes_in"] > 0  # the unary sides, as before
+
+
+def test_the_server_reports_its_process_metrics(s3_url: str) -> None:
+    status, body, _ = get(s3_url + "/metrics")
+    assert status == 200
+    assert_process_metrics(body.decode())
+
+
+def test_the_server_logs_where_it_listens_once(ops_server: ServerProcess) -> None:
+    records = ops_server.log_records()
+    s3 = [r for r in records if str(r.get("msg", "")).lower() == "s3 listening"]
+    assert len(s3) == 1 and s3[0]["addr"] == ops_server.ports["s3"], s3
+    assert not any("color_message" in r for r in records)

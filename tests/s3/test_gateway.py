@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 
 
 def _start_gateway(
-    server: ServerProcess, workdir: Path, workers: int, upstream: Sequence[str] = ()
+    server: ServerProcess,
+    workdir: Path,
+    workers: int,
+    upstream: Sequence[str] = (),
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
     """``upstream``: the gateway's flags toward the server (default: its plain gRPC address)."""
     from tests.integration.server import clean_env
@@ -35,7 +39,7 @@ def _start_gateway(
          *(upstream or ("--grpc-endpoint", server.grpc_addr)), "--s3-addr", "127.0.0.1:0",
          "--credentials-file", str(server.data_dir / "admin-credentials.json")],
         env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports),
-                       "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers)}),
+                       "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers), **(env or {})}),
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )  # fmt: skip
     try:
@@ -56,10 +60,13 @@ def _start_gateway(
 
 
 @pytest.fixture(scope="module")
-def gateway(
-    module_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    yield from _start_gateway(module_server, tmp_path_factory.mktemp("gateway"), workers=1)
+def gateway_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("gateway")
+
+
+@pytest.fixture(scope="module")
+def gateway(module_server: ServerProcess, gateway_dir: Path) -> Iterator[str]:
+    yield from _start_gateway(module_server, gateway_dir, workers=1)
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +181,73 @@ def test_gateway_lifecycle_configuration(gw: Any, s3: Any) -> None:
     assert gone.value.response["Error"]["Code"] == "NoSuchLifecycleConfiguration"
     gw.delete_object(Bucket=bucket, Key="t/x")
     gw.delete_bucket(Bucket=bucket)
+
+
+def test_gateway_ready_follows_its_upstream(
+    gateway: str, module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
+) -> None:
+    """Ready over a ready server; over a port where nothing listens, 503 naming the upstream,
+    and S3 answers ServiceUnavailable without gRPC's words about the channel."""
+    import socket
+
+    from tests.ops.test_observability import get
+
+    status, body, _ = get(gateway + "/ready")
+    assert (status, json.loads(body)) == (200, {"status": "ready", "checks": {"upstream": "ok"}})
+    with socket.socket() as hole:  # bound, never listening: connections are refused
+        hole.bind(("127.0.0.1", 0))
+        nowhere = f"127.0.0.1:{hole.getsockname()[1]}"
+        for endpoint in _start_gateway(
+            module_server, tmp_path / "orphan", workers=1, upstream=("--grpc-endpoint", nowhere)
+        ):
+            status, body, _ = get(endpoint + "/ready")
+            report = json.loads(body)
+            assert status == 503 and report["status"] == "not ready", report
+            assert report["checks"]["upstream"] == (
+                f"ServiceUnavailable: the server at {nowhere} answered UNAVAILABLE"
+            ), report
+            client = make_client(endpoint, admin_keys["id"], admin_keys["secret"])
+            with pytest.raises(ClientError) as exc:
+                client.list_buckets()
+            error = exc.value.response["Error"]
+            assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+            assert error["Code"] == "ServiceUnavailable", error
+            for internal in ("ipv4", "connect", "addresses", nowhere):
+                assert internal not in error["Message"], error
+
+
+def test_gateway_metrics_and_logs(gateway: str, gateway_dir: Path) -> None:
+    """The gateway's /metrics has its process figures; its log is JSON lines with their fields
+    (no ANSI copy of the message), the listening address logged once."""
+    from tests.ops.test_observability import assert_process_metrics, get
+
+    status, body, _ = get(gateway + "/metrics")
+    assert status == 200
+    assert_process_metrics(body.decode())
+    log = gateway_dir / "gateway.log"
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    serving = [r for r in records if r["msg"] == "S3 gateway serving"]
+    assert len(serving) == 1 and serving[0]["addr"] == gateway.removeprefix("http://")
+    assert not any("color_message" in r for r in records), records
+    assert not any(r["msg"] == "S3 listening" for r in records)
+
+
+def test_gateway_says_which_address_is_in_use(module_server: ServerProcess, tmp_path: Path) -> None:
+    import socket
+
+    from tests.integration.server import clean_env
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "lightningstor_s3.gateway",
+             "--grpc-endpoint", module_server.grpc_addr, "--s3-addr", addr,
+             "--credentials-file", str(module_server.data_dir / "admin-credentials.json")],
+            env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(tmp_path / "ports.json")}),
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    (line,) = [json.loads(x) for x in done.stderr.splitlines() if "cannot run" in x]
+    assert line["level"] == "error" and f"cannot listen on {addr}" in line["msg"], line

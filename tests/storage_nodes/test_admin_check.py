@@ -16,7 +16,7 @@ import pytest
 from tests.admin.cli import Run, run_cli
 from tests.integration.server import ServerProcess, running_server
 from tests.s3.conftest import make_client
-from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(180)
@@ -132,3 +132,32 @@ def test_a_missing_replica_is_reported_then_restored(
 
     again = check(monkeypatch, server, "--grace", "3600")
     assert again.code == 0, again.out
+
+
+def test_a_node_down_leaves_its_chunks_unknown(
+    monkeypatch: pytest.MonkeyPatch, server: ServerProcess, cluster: list[NodeProcess]
+) -> None:
+    """Every chunk has a replica on each of the three nodes: with one down, no chunk is known
+    to be whole, and the check says so (exit 1), never "consistent"."""
+    keys = server.admin_keys()
+    s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+    s3.create_bucket(Bucket="node-down")
+    before = set(cluster[0].chunk_files())
+    s3.put_object(Bucket="node-down", Key="k", Body=b"d" * 200_000)
+    wait_for(lambda: len(set(cluster[0].chunk_files()) - before) == 1, "the chunk on node 0")
+    (chunk_id,) = set(cluster[0].chunk_files()) - before
+    wait_for(lambda: all(chunk_id in n.chunk_files() for n in cluster), "all three replicas")
+    assert check(monkeypatch, server, "--grace", "3600").code == 0
+
+    cluster[0].kill()
+    try:
+        down = check(monkeypatch, server, "--grace", "3600")
+        assert down.code == 1, down.out + down.err
+        found, summary = parse(down)
+        assert chunk_id in found["unknown"], found
+        assert summary["unknown"] >= 1 and summary["remaining"] >= 1, summary
+        human = run_cli(monkeypatch, server, keys, "admin", "check", "--grace", "3600")
+        assert human.code == 1 and "NOT consistent" in human.out, human.out
+    finally:
+        restore(cluster)
+    wait_for(lambda: check(monkeypatch, server, "--grace", "3600").code == 0, "consistent again")

@@ -169,7 +169,11 @@ async def test_one_server_survives_two_node_losses_and_repair_restores_rf(
             # Repair progress is on the metrics page (scanned at start, then periodically).
             with urllib.request.urlopen(f"http://{server.ports['s3']}/metrics") as resp:
                 page = resp.read().decode()
-            for family in ("repair_backlog", "repair_replicas_restored", "repair_chunks_lost"):
+            for family in (
+                "repair_backlog",
+                "repair_replicas_restored_total",
+                "repair_chunks_lost_total",
+            ):
                 assert f"lightningstor_{family} " in page, family
         db = server.data_dir / "metadata.db"
         await restore_and_repair(nodes, lambda: EmbeddedStore.open(db))

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from lightningstor_storage import ChunkNotFound, new_chunk_id
 from lightningstor_storage.node.server import SERVICE_NAME
 from lightningstor_storage.replicated.client import NodeClient
-from tests.ops.test_observability import get, sample
+from tests.ops.test_observability import assert_process_metrics, get, sample
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
 
 T = TypeVar("T")
@@ -147,6 +147,7 @@ def test_metrics_after_a_known_sequence(tmp_path: Path) -> None:
             text, "lightningstor_node_free_bytes"
         )
         assert sample(text, "lightningstor_node_scrub_passes_total") == 0  # scrub off
+        assert_process_metrics(text)
 
         # Restarted with the scrub on: the counts come from a listing, the first pass reads both.
         node.env["LIGHTNINGSTOR_SCRUB_RATE_BYTES_PER_SECOND"] = "1GiB"

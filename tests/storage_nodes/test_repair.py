@@ -185,6 +185,8 @@ async def test_a_chunk_with_no_copy_anywhere_counts_as_lost(nodes: list[NodeProc
         stats = await backend.repairer.run_once(referenced([ghost]))
         assert stats.chunks_lost == 1
         assert stats.backlog == 1
+        stats = await backend.repairer.run_once(referenced([ghost]))  # still lost: not again
+        assert (stats.passes, stats.chunks_lost, stats.backlog) == (2, 1, 1)
     finally:
         await backend.close()
 

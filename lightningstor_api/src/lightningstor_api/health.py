@@ -6,8 +6,10 @@ timeout):
 
 - metadata: a ``get`` of the store's root key (etcd: a linearizable read, so a cluster without
   quorum is not ready; embedded: a read of the SQLite file);
-- storage: the backend's own ``probe()`` when it has one (the replicated backend), else
-  ``exists`` of a chunk id nobody writes, which touches the chunk directory;
+- storage: the backend's own ``probe()`` when it has one (the distributed backends: ready
+  while a write quorum of storage nodes can take writes; the nodes down are the report's
+  ``degraded`` and the ``lightningstor_storage_nodes_degraded`` gauge), else ``exists`` of a
+  chunk id nobody writes, which touches the chunk directory;
 - IAM: the authorizer's ``probe()`` when it has one (the external IAM client); an authorizer
   without one (embedded policy, AllowAll) is in-process and always reachable.
 
@@ -17,10 +19,11 @@ and why. :meth:`ReadinessProbe.watch` keeps the gRPC health service in step with
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.metadata import MetadataStore
+from lightningstor_api.metrics import METRICS
 from lightningstor_storage import StorageBackend
 from lightningstor_types.readiness import DEFAULT_TIMEOUT, DEFAULT_TTL, OK, ReadinessChecks
 
@@ -51,7 +54,22 @@ class ReadinessProbe(ReadinessChecks):
             },
             ttl=ttl,
             timeout=timeout,
+            degraded=_degraded_of(storage),
         )
+
+
+def _degraded_of(storage: StorageBackend) -> Callable[[], Sequence[str]] | None:
+    """The backend's ``degraded_nodes()``, counted in the metrics as it is read."""
+    nodes = getattr(storage, "degraded_nodes", None)
+    if not callable(nodes):
+        return None
+
+    def degraded() -> Sequence[str]:
+        down: Sequence[str] = nodes()
+        METRICS.storage_nodes_degraded = len(down)
+        return down
+
+    return degraded
 
 
 def _probe_of(

@@ -22,14 +22,15 @@ Families (Prometheus names)::
     lightningstor_transfer_bytes_total{api,direction}             in | out
     lightningstor_object_size_bytes{api,operation}                 histogram (PUT/part/GET bodies)
     lightningstor_s3_errors_total{operation,code}
-    lightningstor_iam_decisions_total{cache}                       hit | miss
+    lightningstor_iam_decisions_total{cache,decision}              hit | miss; allow | deny
     lightningstor_iam_decision_duration_seconds                    histogram (IAM calls, misses)
     lightningstor_throttled_total{api,limit}                       requests | bytes_in | bytes_out
     lightningstor_connection_limits_total{listener,reason}         connections refused or cut
     lightningstor_lifecycle_events_total{event}                    examined | expire | …
-    lightningstor_objects_total, lightningstor_storage_bytes,
+    lightningstor_objects, lightningstor_storage_bytes,
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
     lightningstor_lifecycle_leader, lightningstor_lifecycle_lag_seconds  gauges (the worker)
+    lightningstor_storage_nodes_degraded                          gauge (readiness probe)
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Metrics:
     transfer: dict[tuple[str, str], int] = field(default_factory=dict)
     object_sizes: dict[tuple[str, str], Histogram] = field(default_factory=dict)
     s3_errors: dict[tuple[str, str], int] = field(default_factory=dict)
-    iam_cache: dict[str, int] = field(default_factory=lambda: {"hit": 0, "miss": 0})
+    iam_decisions: dict[tuple[str, str], int] = field(default_factory=dict)
+    """External IAM decisions by (cache: hit | miss, decision: allow | deny)."""
     iam_latency: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
     connection_limits: dict[tuple[str, str], int] = field(default_factory=dict)
     gauges: Gauges = field(default_factory=Gauges)
@@ -122,6 +124,8 @@ class Metrics:
     """Requests refused by a tenant's rate limit, by API and the limit that refused them."""
     lifecycle: dict[str, int] = field(default_factory=dict)
     """What the lifecycle worker did: versions examined, and each kind of action."""
+    storage_nodes_degraded: int | None = None
+    """Storage nodes down at the last readiness probe (None: no storage nodes)."""
 
     def record(self, r: RequestRecord) -> None:
         """A finished request (both APIs call this once per request)."""
@@ -151,10 +155,11 @@ class Metrics:
             hist = self.object_sizes[key] = Histogram(SIZE_BUCKETS)
         hist.observe(size)
 
-    def iam_decision(self, *, cache_hit: bool, seconds: float | None = None) -> None:
+    def iam_decision(self, *, cache_hit: bool, allowed: bool, seconds: float | None = None) -> None:
         """One authorization decision: from the decision cache, or asked of the IAM
         (``seconds``: how long the IAM took to answer)."""
-        self.iam_cache["hit" if cache_hit else "miss"] += 1
+        key = ("hit" if cache_hit else "miss", "allow" if allowed else "deny")
+        self.iam_decisions[key] = self.iam_decisions.get(key, 0) + 1
         if seconds is not None:
             self.iam_latency.observe(seconds)
 
@@ -176,11 +181,12 @@ class Metrics:
             "transfer",
             "object_sizes",
             "s3_errors",
-            "iam_cache",
+            "iam_decisions",
             "gauges",
             "throttled",
             "connection_limits",
             "lifecycle",
+            "storage_nodes_degraded",
         ):
             setattr(self, name, getattr(fresh, name))
         self.iam_latency = fresh.iam_latency

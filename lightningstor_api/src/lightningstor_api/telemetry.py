@@ -20,7 +20,12 @@ from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import Resource
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -33,6 +38,7 @@ from lightningstor_api.tracing import unwrapped
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import Readiness, RequestRecord
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +49,34 @@ _LABELS = ["api", "operation", "status"]
 
 
 _STORE_GAUGES = (
-    ("lightningstor_objects_total", "objects", "Current object versions (keys)"),
+    ("lightningstor_objects", "objects", "Current object versions (keys)"),
     ("lightningstor_storage_bytes", "storage_bytes", "Bytes of stored content"),
     ("lightningstor_multipart_uploads_active", "uploads_active",
      "Uploads begun, not completed or aborted"),
     ("lightningstor_gc_backlog", "gc_backlog", "GC journal entries waiting"),
     ("lightningstor_repair_backlog", "repair_backlog",
      "Chunks of the current repair pass short of good replicas"),
-    ("lightningstor_repair_replicas_restored", "repair_restored",
-     "Replicas restored by repair since start"),
-    ("lightningstor_repair_chunks_lost", "repair_lost",
-     "Chunks with no good replica on any node that answered"),
     ("lightningstor_lifecycle_leader", "lifecycle_leader",
      "1 while this server holds the lifecycle lease"),
     ("lightningstor_lifecycle_lag_seconds", "lifecycle_lag_seconds",
      "Age of the start of the last finished lifecycle pass"),
 )  # fmt: skip
-PRIMARY_ONLY_GAUGES = frozenset({name for name, _, _ in _STORE_GAUGES} | {"target_info"})
+_STORE_COUNTERS = (
+    ("lightningstor_repair_replicas_restored", "repair_restored",
+     "Replicas restored by repair since start"),
+    ("lightningstor_repair_chunks_lost", "repair_lost",
+     "Chunks found with no good replica on any node that answered, each counted once"),
+)  # fmt: skip
+"""Cumulative figures of the periodic scan (Prometheus adds ``_total``)."""
+_DEGRADED = "lightningstor_storage_nodes_degraded"
+PRIMARY_ONLY_GAUGES = frozenset(
+    {name for name, _, _ in _STORE_GAUGES}
+    | {"target_info", _DEGRADED, "process_start_time_seconds", "process_max_fds"}
+)
 """Gauges a multi-process server's page takes from worker 0 alone: the store scan (which only
-worker 0 runs) and ``target_info`` (its labels name one process)."""
+worker 0 runs), ``target_info`` (its labels name one process), the storage nodes down (every
+worker sees the same nodes), and worker 0's start time and fd limit; the other ``process_*``
+figures (CPU, memory, open fds) are summed over the workers."""
 
 
 class _RequestCollector(Collector):
@@ -97,12 +112,10 @@ class _RequestCollector(Collector):
             "lightningstor_s3_errors", "Failed requests by S3 error code",
             ["operation", "code"], m.s3_errors,
         )  # fmt: skip
-        iam = CounterMetricFamily(
-            "lightningstor_iam_decisions", "Authorization decisions, from the cache or the IAM",
-            labels=["cache"],
+        iam = _counters(
+            "lightningstor_iam_decisions", "External IAM decisions, from the cache or the IAM",
+            ["cache", "decision"], m.iam_decisions,
         )  # fmt: skip
-        for outcome, n in m.iam_cache.items():
-            iam.add_metric([outcome], n)
         iam_latency = HistogramMetricFamily(
             "lightningstor_iam_decision_duration_seconds", "Time the IAM took to decide"
         )
@@ -157,12 +170,22 @@ class Telemetry:
         self.metrics = metrics
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_RequestCollector(metrics))
+        ProcessCollector(registry=self.registry)  # process_*: CPU, RSS, open fds, start time
         reader = PrometheusMetricReader(scope_info_enabled=False, registry=self.registry)
         resource = Resource.create({"service.name": "lightningstor"})
         self.provider = MeterProvider(metric_readers=[reader], resource=resource)
         meter = self.provider.get_meter("lightningstor")
         for name, field, description in _STORE_GAUGES:
             meter.create_observable_gauge(name, [_gauge(metrics, field)], description=description)
+        meter.create_observable_gauge(
+            _DEGRADED, [self._degraded], description="Storage nodes down, the rest serving"
+        )
+        for name, field, description in _STORE_COUNTERS:
+            meter.create_observable_counter(name, [_gauge(metrics, field)], description=description)
+
+    def _degraded(self, options: CallbackOptions) -> Iterator[Observation]:
+        if self.metrics.storage_nodes_degraded is not None:
+            yield Observation(self.metrics.storage_nodes_degraded)
 
     def page(self) -> tuple[bytes, str]:
         """The Prometheus text page and its content type."""
@@ -183,7 +206,8 @@ class Telemetry:
         """Scan the metadata for the gauges now and every ``interval`` seconds (until cancelled)."""
         while True:
             try:
-                self.metrics.gauges = await scan_gauges(cc)
+                with background("metrics.scan"):
+                    self.metrics.gauges = await scan_gauges(cc)
             except Exception as exc:  # the store may be down; the gauges keep their last values
                 log.warning("metrics scan failed: %s", exc)
             await asyncio.sleep(interval)

@@ -22,14 +22,16 @@ tasks the core starts for chunk writes, which copy the context they were created
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -72,21 +74,32 @@ tracer = trace.get_tracer("lightningstor_api")
 
 def enabled(settings: Settings) -> bool:
     """Whether traces are exported (and so whether anything traces at all)."""
-    return settings.tracing.otlp_endpoint is not None
+    return settings.tracing.enabled
 
 
 def setup_tracing(settings: Settings) -> TracerProvider | None:
-    """Install the exporting provider when ``tracing.otlp_endpoint`` is set (shut it down at
-    exit: that flushes the spans still queued)."""
-    endpoint = settings.tracing.otlp_endpoint
-    if endpoint is None:
+    """Install the exporting provider when ``tracing.otlp_endpoint`` or ``tracing.file`` is set
+    (shut it down at exit: that flushes the spans still queued, each export bounded by
+    ``tracing.export_timeout_seconds``, so an unreachable collector delays the stop only that
+    long)."""
+    t = settings.tracing
+    if not t.enabled:
         return None
     provider = TracerProvider(
         resource=Resource.create({"service.name": "lightningstor"}),
-        sampler=ParentBased(TraceIdRatioBased(settings.tracing.sample_ratio)),
+        sampler=ParentBased(TraceIdRatioBased(t.sample_ratio)),
     )
-    # http:// means plain TCP, https:// TLS with the system's CAs (the exporter decides).
-    provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+    timeout_ms = int(t.export_timeout_seconds * 1000)
+    if t.otlp_endpoint is not None:
+        # http:// means plain TCP, https:// TLS with the system's CAs (the exporter decides).
+        exporter = OTLPSpanExporter(endpoint=t.otlp_endpoint, timeout=t.export_timeout_seconds)
+        provider.add_span_processor(BatchSpanProcessor(exporter, export_timeout_millis=timeout_ms))
+    if t.file is not None:  # written by the processor's thread, off the event loop
+        out = sys.stderr if t.file == "-" else Path(t.file).open("a", encoding="utf-8")  # noqa: SIM115
+        lines = ConsoleSpanExporter(
+            out=out, formatter=lambda span: span.to_json(indent=None) + "\n"
+        )
+        provider.add_span_processor(BatchSpanProcessor(lines, export_timeout_millis=timeout_ms))
     trace.set_tracer_provider(provider)
     for name in ACCESS_LOGGERS:
         logging.getLogger(name).addFilter(TraceIdFilter())

@@ -47,6 +47,7 @@ class GcRunResult:
     bytes_freed: int
     uploads_aborted: int
     error: str
+    temp_files_removed: int
 
     @classmethod
     def from_pb(cls, msg: pb.GcRunResult) -> GcRunResult:
@@ -186,6 +187,9 @@ class ConsistencySummary:
     object_keys: int
     current_copy_mismatches: int
     current_copies_repaired: int
+    temp_files: int
+    temp_bytes: int
+    temp_files_deleted: int
 
     @classmethod
     def from_pb(cls, msg: pb.ConsistencySummary) -> ConsistencySummary:

@@ -10,9 +10,9 @@ credentials reaches the control app, and a signed ``GET /health`` lists the buck
 (``/metrics`` may carry ``Authorization: Bearer …``, which no S3 signature looks like, when
 ``metrics.bearer_token`` is set.)
 
-``/ready`` and ``/metrics`` come from the server's
-:class:`~lightningstor_types.service.ServerHooks`; without hooks (the stand-alone gateway)
-``/ready`` reports ready and ``/metrics`` is 404.
+``/ready`` and ``/metrics`` come from the :class:`~lightningstor_types.service.ServerHooks`
+(the server's, or the stand-alone gateway's, whose ``/ready`` follows its upstream server and
+whose ``/metrics`` is 404); without hooks ``/ready`` reports ready and ``/metrics`` is 404.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from lightningstor_s3.dispatch import S3Dispatcher
 from lightningstor_s3.exchange import ASGIApp, Receive, Scope, Send
 from lightningstor_s3.tracing import NamingHooks, traced
 from lightningstor_types.config import Settings
-from lightningstor_types.ops_http import bearer_ok
+from lightningstor_types.ops_http import bearer_ok, readiness_json
 from lightningstor_types.service import CredentialResolver, ServerHooks, StorageService
 
 CONTROL_PATHS = frozenset({"/health", "/ready", "/metrics"})
@@ -47,9 +47,8 @@ def create_control_app(
     async def ready() -> JSONResponse:
         if hooks is None:
             return JSONResponse({"status": "ready", "checks": {}})
-        report = await hooks.readiness()
-        body = {"status": "ready" if report.ready else "not ready", "checks": dict(report.checks)}
-        return JSONResponse(body, status_code=200 if report.ready else 503)
+        status, body = readiness_json(await hooks.readiness())
+        return JSONResponse(body, status_code=status)
 
     @app.get("/metrics")
     async def metrics(request: Request) -> Response:
@@ -86,7 +85,7 @@ def create_app(
 ) -> ASGIApp:
     """The ASGI app of the S3 API over ``service``; signatures checked with ``credentials``."""
     control = create_control_app(settings, hooks)
-    tracing = settings.tracing.otlp_endpoint is not None  # off: no tracing work per request
+    tracing = settings.tracing.enabled  # off: no tracing work per request
     dispatcher = S3Dispatcher(
         service, credentials, settings, NamingHooks(hooks) if tracing else hooks
     )

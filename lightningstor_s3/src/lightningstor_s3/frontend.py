@@ -93,6 +93,24 @@ def uvicorn_config(
     return uvicorn.Config(app, **options)  # type: ignore[arg-type]
 
 
+def bind_listener(address: str, *, reuse_port: bool = False) -> socket.socket:
+    """A socket bound to ``host:port``; OSError naming the address when it cannot be (in use,
+    not local). ``reuse_port``: the server's other processes bind it too (SO_REUSEPORT), and
+    the kernel spreads new connections over them."""
+    host, port = split_address(address)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except OSError as err:
+        sock.close()
+        raise OSError(f"cannot listen on {address}: {err.strerror or err}") from None
+    sock.set_inheritable(True)  # uvicorn's workers take it over
+    return sock
+
+
 class S3Frontend:
     """The S3 API served in the running event loop."""
 
@@ -115,7 +133,7 @@ class S3Frontend:
         """Bind, start serving, and return once the listener accepts connections."""
         if self._task is not None:
             raise RuntimeError("the S3 frontend is already started")
-        sock = self._bind_shared() if self._reuse_port else self._config.bind_socket()
+        sock = bind_listener(self._address, reuse_port=self._reuse_port)
         self._socket = sock
         host, port = sock.getsockname()[:2]
         self._address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -125,21 +143,7 @@ class S3Frontend:
                 self._task.result()  # raises what made it stop
                 raise RuntimeError("the S3 frontend stopped while starting")
             await asyncio.sleep(0.01)
-        log.info("S3 listening", extra={"addr": self._address})
-
-    def _bind_shared(self) -> socket.socket:
-        """The listening address, bound with SO_REUSEPORT: the server's other processes bind it
-        too, and the kernel spreads new connections over them."""
-        host, port = split_address(self._address)
-        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-            sock.bind((host, port))
-        except OSError as err:
-            sock.close()
-            raise OSError(f"cannot listen on {self._address}: {err}") from None
-        return sock
+        # The caller logs where it listens (the server's "s3 listening", the gateway's own).
 
     async def stop(self) -> None:
         """Stop accepting, let requests in flight finish (within the grace period), close."""

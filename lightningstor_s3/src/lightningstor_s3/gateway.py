@@ -17,6 +17,7 @@ Credentials: the gRPC API never hands out secrets, so the gateway checks signatu
 JSON file of its own: one object or a list, each ``{"access_key_id", "secret_access_key",
 "principal_id", "org_id", "project_id"?}`` (the server's ``admin-credentials.json`` is one).
 Bound ports go to ``$LIGHTNINGSTOR_PORTS_FILE`` as ``{"s3": "host:port"}``, as the server does.
+``/ready`` follows the server's gRPC health (:mod:`lightningstor_s3.gateway_hooks`).
 """
 
 from __future__ import annotations
@@ -37,12 +38,14 @@ from uvicorn.supervisors import Multiprocess
 from lightningstor_s3.app import create_app
 from lightningstor_s3.connections import GuardedHttpToolsProtocol
 from lightningstor_s3.exchange import ASGIApp
-from lightningstor_s3.frontend import S3Frontend, connection_guard, uvicorn_config
+from lightningstor_s3.frontend import S3Frontend, bind_listener, connection_guard, uvicorn_config
+from lightningstor_s3.gateway_hooks import GatewayHooks
 from lightningstor_s3.gateway_service import GrpcStorageService
 from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, build_arg_parser, settings_from_args
 from lightningstor_types.files import write_ports_file
 from lightningstor_types.grpc_client import ClientTls, resolve_endpoint
+from lightningstor_types.logs import setup_logging
 from lightningstor_types.open_files import raise_open_file_limit
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ResolvedCredential
@@ -105,7 +108,7 @@ def create_gateway_app() -> ASGIApp:
     service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
     # This worker's own guard (the class uvicorn pickled to it is shared by name).
     GuardedHttpToolsProtocol.guard = connection_guard(settings)
-    return create_app(service, credentials, settings)
+    return create_app(service, credentials, settings, GatewayHooks(service, settings))
 
 
 async def serve(settings: Settings) -> None:
@@ -113,7 +116,8 @@ async def serve(settings: Settings) -> None:
     credentials = StaticCredentials.from_file(Path(os.environ[CREDENTIALS_ENV]))
     endpoint, tls = _upstream()
     service = GrpcStorageService(endpoint, keys=credentials.keys.values(), tls=tls)
-    frontend = S3Frontend(create_app(service, credentials, settings), settings)
+    app = create_app(service, credentials, settings, GatewayHooks(service, settings))
+    frontend = S3Frontend(app, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -137,7 +141,7 @@ def serve_workers(settings: Settings) -> None:
         workers=settings.server.s3_workers,
         http=GuardedHttpToolsProtocol,
     )
-    sock = config.bind_socket()
+    sock = bind_listener(settings.server.s3_addr)
     sock.listen(config.backlog)  # queue connections until the workers accept them
     host, port = sock.getsockname()[:2]
     write_ports_file({"s3": f"{host}:{port}"})
@@ -181,7 +185,8 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         print(f"lightningstor-s3-gateway: {err}", file=sys.stderr)
         sys.exit(2)
-    logging.basicConfig(level=settings.logging.level.upper(), stream=sys.stderr)
+    shared = settings.server.s3_workers > 1  # the workers share stderr: whole lines only
+    setup_logging(settings.logging.level, settings.logging.format, shared=shared)
     raise_open_file_limit()  # each connection is a descriptor
     # Worker processes read these (and LIGHTNINGSTOR_CONFIG) from the environment.
     os.environ[ENDPOINT_ENV] = args.grpc_endpoint
@@ -191,10 +196,14 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[env] = str(Path(value).absolute())
     if getattr(args, "config", None):
         os.environ.setdefault("LIGHTNINGSTOR_CONFIG", str(args.config))
-    if settings.server.s3_workers > 1:
-        serve_workers(settings)
-    else:
-        uvloop.run(serve(settings))
+    try:
+        if settings.server.s3_workers > 1:
+            serve_workers(settings)
+        else:
+            uvloop.run(serve(settings))
+    except OSError as err:  # the S3 address in use or not local, a file it cannot read, …
+        log.error("cannot run: %s", err)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

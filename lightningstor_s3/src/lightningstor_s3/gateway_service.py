@@ -6,6 +6,11 @@ call's trailing metadata rebuilt by :func:`lightningstor_types.errors.error_from
 are client-streaming (the header, then the body in pieces of up to :data:`PIECE_BYTES`),
 GetObject is server-streaming (the header first). The S3 request id travels as ``x-request-id``.
 
+A call that fails before reaching the server's servicer (nothing listening, TLS refused, a
+deadline) carries no error code of ours: it is logged with gRPC's words and answered with the
+catalog's own message, so an S3 client never reads the gateway's channel internals.
+:meth:`GrpcStorageService.probe` (the gateway's ``/ready``) asks the server's gRPC health service.
+
 Identity: the calls go out as the gateway's own gRPC identity; the S3 caller was authenticated by
 the gateway (see :mod:`lightningstor_s3.gateway`). Acting on behalf of each S3 principal needs a
 delegation rule of the IAM, which the gRPC API does not have yet.
@@ -13,14 +18,23 @@ delegation rule of the IAM, which the gRPC API does not have yet.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
+from grpc_health.v1 import health_pb2
+from opentelemetry import propagate, trace
 
 from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, lifecycle_pb2, object_pb2, object_pb2_grpc
-from lightningstor_types.errors import InternalError, LightningStorError, error_from_grpc
+from lightningstor_types.errors import (
+    GRPC_ERROR_CODE_KEY,
+    InternalError,
+    LightningStorError,
+    ServiceUnavailable,
+    error_from_grpc,
+)
 from lightningstor_types.grpc_client import ClientTls, Metadata, open_channel, signing_interceptors
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext, ResolvedCredential
@@ -30,7 +44,11 @@ PIECE_BYTES = 1024 * 1024
 """Body bytes per gRPC message of an upload (the API accepts up to 32 MiB)."""
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
+PROBE_TIMEOUT = 1.5
+"""The deadline of the readiness probe's health check (``/ready`` waits 2 s for it)."""
+
 _R = TypeVar("_R")
+log = logging.getLogger(__name__)
 
 
 def _metadata(
@@ -41,7 +59,17 @@ def _metadata(
     authorizes the S3 caller, not the gateway."""
     key = keys.get(ctx.principal)
     held = ((ACCESS_KEY_HEADER, key.access_key_id),) if key else ()
-    return (("x-request-id", ctx.request_id), *held)
+    return (("x-request-id", ctx.request_id), *held, *_trace_context())
+
+
+def _trace_context() -> tuple[tuple[str, str], ...]:
+    """``traceparent`` of the S3 request's trace, when there is one: the server's span of the
+    call continues it (the gateway need not record spans itself to pass the client's on)."""
+    if not trace.get_current_span().get_span_context().is_valid:
+        return ()
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return tuple(carrier.items())
 
 
 def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
@@ -58,7 +86,13 @@ def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
 
 
 def _translated(err: grpc.aio.AioRpcError) -> Exception:
-    return error_from_grpc(err.code(), err.details(), tuple(err.trailing_metadata() or ()))
+    metadata = tuple(err.trailing_metadata() or ())
+    if any(key == GRPC_ERROR_CODE_KEY for key, _ in metadata):
+        return error_from_grpc(err.code(), err.details(), metadata)
+    # Not the server's answer but the channel's (e.g. "failed to connect to all addresses;
+    # ipv4:…"): for the operator's log, not for the S3 client.
+    log.warning("gRPC call to the server failed: %s %s", err.code().name, err.details())
+    return error_from_grpc(err.code(), None, metadata)
 
 
 async def _pieces(body: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
@@ -100,7 +134,25 @@ class GrpcStorageService:
         )
         self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
+        self._health_check = self._channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
         self._timeout = timeout
+
+    async def probe(self) -> None:
+        """Readiness: the server answers SERVING (it is ready itself) within PROBE_TIMEOUT."""
+        request = health_pb2.HealthCheckRequest(service="")
+        try:
+            reply = await self._health_check(request, timeout=PROBE_TIMEOUT)
+        except grpc.aio.AioRpcError as err:
+            raise ServiceUnavailable(
+                f"the server at {self.endpoint} answered {err.code().name}"
+            ) from None
+        if reply.status != health_pb2.HealthCheckResponse.SERVING:
+            status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+            raise ServiceUnavailable(f"the server at {self.endpoint} is {status}")
 
     async def close(self) -> None:
         await self._channel.close()

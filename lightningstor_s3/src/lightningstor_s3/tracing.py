@@ -10,7 +10,8 @@ server installs the provider (``[tracing]``); without one, spans are not recorde
 
 from __future__ import annotations
 
-from opentelemetry import trace
+from opentelemetry import propagate, trace
+from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lightningstor_s3.exchange import ASGIApp, Message, Receive, Scope, Send
@@ -22,6 +23,19 @@ REQUEST_ID_ATTRIBUTE = "lightningstor.request_id"
 _REQUEST_ID_HEADER = b"x-amz-request-id"
 
 _tracer = trace.get_tracer("lightningstor_s3")
+_PROPAGATED = frozenset({b"traceparent", b"tracestate"})
+
+
+def _parent(scope: Scope) -> Context | None:
+    """The caller's trace context (W3C ``traceparent``), when the request carries one: the
+    request's span continues the client's trace (and, in the stand-alone gateway, the calls
+    to the server carry it on)."""
+    carrier = {
+        name.decode("latin-1"): value.decode("latin-1")
+        for name, value in scope.get("headers", ())
+        if name in _PROPAGATED
+    }
+    return propagate.extract(carrier) if carrier else None
 
 
 def traced(app: ASGIApp) -> ASGIApp:
@@ -30,6 +44,7 @@ def traced(app: ASGIApp) -> ASGIApp:
     async def traced_app(scope: Scope, receive: Receive, send: Send) -> None:
         with _tracer.start_as_current_span(
             "S3",
+            context=_parent(scope),
             kind=SpanKind.SERVER,
             attributes={"http.request.method": scope["method"], "lightningstor.api": "s3"},
             record_exception=False,

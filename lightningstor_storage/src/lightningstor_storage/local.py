@@ -3,6 +3,10 @@
 A put writes a temporary file in ``chunks/tmp/``, fsyncs it, renames it into place and fsyncs the
 chunk's directory before it returns. Every blocking call runs on the backend's own threads, and a
 put of ``bytes`` (the small-object case) is one thread call from open to directory fsync.
+
+A crash leaves its temporary files behind: :meth:`LocalBackend.sweep_temp` removes them (the
+server at start and in its GC, the storage node at start) and :meth:`LocalBackend.temp_files`
+counts them (the consistency check).
 """
 
 from __future__ import annotations
@@ -190,6 +194,10 @@ class LocalBackend:
         """Remove temporary files older than ``older_than`` seconds; return how many."""
         return await self._run(_sweep, self._tmp_dir, older_than, frozenset(self._temp_names))
 
+    async def temp_files(self, older_than: float) -> tuple[int, int]:
+        """Temporary files older than ``older_than`` seconds, not in use: (count, bytes)."""
+        return await self._run(_temp_stats, self._tmp_dir, older_than, frozenset(self._temp_names))
+
     async def close(self) -> None:
         """Wait for running file work, then stop the backend's threads."""
         if not self._closed:
@@ -363,9 +371,10 @@ def _scan_fanout(fanout: Path) -> list[ChunkStat]:
     return stats
 
 
-def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:
+def _stale_temp(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> list[os.DirEntry[str]]:
+    """Files of ``tmp_dir`` not in use and last written more than ``older_than`` s ago."""
     cutoff = time.time() - older_than
-    removed = 0
+    stale = []
     try:
         with os.scandir(tmp_dir) as entries:
             for e in entries:
@@ -373,10 +382,27 @@ def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:
                     continue
                 try:
                     if e.stat(follow_symlinks=False).st_mtime < cutoff:
-                        Path(e.path).unlink()
-                        removed += 1
+                        stale.append(e)
                 except FileNotFoundError:
                     continue
     except FileNotFoundError:
-        return 0
+        return []
+    return stale
+
+
+def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:
+    removed = 0
+    for e in _stale_temp(tmp_dir, older_than, in_use):
+        with contextlib.suppress(FileNotFoundError):
+            Path(e.path).unlink()
+            removed += 1
     return removed
+
+
+def _temp_stats(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> tuple[int, int]:
+    count = size = 0
+    for e in _stale_temp(tmp_dir, older_than, in_use):
+        with contextlib.suppress(FileNotFoundError):
+            size += e.stat(follow_symlinks=False).st_size  # cached by scandir's stat above
+            count += 1
+    return count, size

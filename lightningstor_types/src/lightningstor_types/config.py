@@ -923,8 +923,18 @@ class MetricsSettings(_Section):
 class TracingSettings(_Section):
     otlp_endpoint: str | None = None
     """OTLP collector (e.g. http://otel-collector:4317); unset = no traces exported."""
+    file: str | None = None
+    """Spans also written here as JSON lines (``-`` = stderr), for those without a collector."""
     sample_ratio: float = Field(default=1.0, ge=0, le=1)
     """Share of traces recorded."""
+    export_timeout_seconds: float = Field(default=3.0, gt=0)
+    """Longest wait for the collector per export, so also at shutdown (an unreachable one
+    delays the stop by about twice this)."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether spans go anywhere (and so whether anything traces at all)."""
+        return self.otlp_endpoint is not None or self.file is not None
 
 
 # --- the settings classes and their sources ---------------------------------------------------

@@ -22,7 +22,7 @@ from pathlib import Path
 from lightningstor_types.config import split_address
 from lightningstor_types.service import Readiness
 
-__all__ = ["OpsListener", "bearer_ok", "readiness_body"]
+__all__ = ["OpsListener", "bearer_ok", "readiness_body", "readiness_json"]
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,22 @@ def bearer_ok(authorization: str | None, token: str | None) -> bool:
     return hmac.compare_digest(authorization[7:].strip().encode(), token.encode())
 
 
+def readiness_json(report: Readiness) -> tuple[int, dict[str, object]]:
+    """The ``/ready`` answer: 200 or 503, and ``{"status": ..., "checks": {...}}`` (with
+    ``"degraded": [nodes]`` where there are storage nodes)."""
+    body: dict[str, object] = {
+        "status": "ready" if report.ready else "not ready",
+        "checks": dict(report.checks),
+    }
+    if report.degraded is not None:
+        body["degraded"] = list(report.degraded)
+    return (200 if report.ready else 503), body
+
+
 def readiness_body(report: Readiness) -> tuple[int, bytes]:
-    """The ``/ready`` answer: 200 or 503, and ``{"status": ..., "checks": {...}}``."""
-    body = {"status": "ready" if report.ready else "not ready", "checks": dict(report.checks)}
-    return (200 if report.ready else 503), json.dumps(body).encode()
+    """:func:`readiness_json`, encoded."""
+    status, body = readiness_json(report)
+    return status, json.dumps(body).encode()
 
 
 class OpsListener:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from lightningstor_types.service import Readiness
+from lightningstor_types.spans import untraced
 
 __all__ = ["DEFAULT_TIMEOUT", "DEFAULT_TTL", "OK", "Check", "ReadinessChecks"]
 
@@ -26,6 +27,8 @@ OK = "ok"
 
 Check = Callable[[], Awaitable[object]]
 """Returns when the dependency is fine; raises, with the reason, when it is not."""
+Degraded = Callable[[], Sequence[str]]
+"""What still serves but not whole (storage nodes down), read after the checks."""
 
 
 class ReadinessChecks:
@@ -37,8 +40,10 @@ class ReadinessChecks:
         *,
         ttl: float = DEFAULT_TTL,
         timeout: float = DEFAULT_TIMEOUT,
+        degraded: Degraded | None = None,
     ) -> None:
         self._checks = dict(checks)
+        self._degraded = degraded
         self._ttl = ttl
         self._timeout = timeout
         self._last: Readiness | None = None
@@ -63,9 +68,13 @@ class ReadinessChecks:
 
     async def _probe_all(self) -> Readiness:
         names = list(self._checks)
-        results = await asyncio.gather(*(self._probe(self._checks[n]) for n in names))
+        with untraced():  # asked every second: a trace per probe would drown the real ones
+            results = await asyncio.gather(*(self._probe(self._checks[n]) for n in names))
         checks = dict(zip(names, results, strict=True))
-        report = Readiness(ready=all(r == OK for r in results), checks=checks)
+        degraded = tuple(self._degraded()) if self._degraded is not None else None
+        report = Readiness(all(r == OK for r in results), checks, degraded)
+        if degraded and (self._last is None or self._last.degraded != degraded):
+            log.warning("degraded", extra={"degraded": list(degraded)})
         if self._last is not None and report.ready != self._last.ready:
             level = logging.INFO if report.ready else logging.WARNING
             log.log(level, "ready" if report.ready else "not ready", extra={"checks": checks})

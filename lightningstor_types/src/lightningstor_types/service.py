@@ -259,6 +259,9 @@ class Readiness:
 
     ready: bool
     checks: Mapping[str, str]
+    degraded: tuple[str, ...] | None = None
+    """Storage nodes that do not answer while the rest still serve (a write quorum answers);
+    None where there are no storage nodes (the local backend, a storage node itself)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -109,6 +109,7 @@ class Admin:
                 )
             )
         repair = dataclasses.asdict(storage.repair_stats())
+        del repair["lost"]  # the ids behind chunks_lost: not part of the status
         resp.repair.CopyFrom(
             pb.RepairStatus(**repair, scrub_rate_bytes_per_second=storage.repairer.throttle.rate)
         )
@@ -151,4 +152,5 @@ def _run_pb(run: GcRun) -> pb.GcRunResult:
         bytes_freed=run.stats.bytes_freed,
         uploads_aborted=run.uploads_aborted,
         error=run.error,
+        temp_files_removed=run.temp_files_removed,
     )

@@ -15,7 +15,8 @@ Three walks, each streaming:
    good one; a chunk with no good copy left cannot be repaired (its object is damaged).
 2. **Orphans** (:mod:`.orphans`): stored chunks that no data record and no journal entry names.
    Those older than the grace period are findings (deleted with ``repair``); younger ones may
-   belong to an upload in flight and are only counted.
+   belong to an upload in flight and are only counted. Temporary chunk files a crash left
+   (:mod:`.tempfiles`) older than the grace are counted too (deleted with ``repair``).
 
 Findings are yielded as they are found, at most ``max_findings`` of them; the summary (last)
 counts every one. Nothing else is held per chunk but the set of referenced ids of walk 2.
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
-from lightningstor_api.core import current_copies, orphans
+from lightningstor_api.core import current_copies, orphans, tempfiles
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import timestamp_of
 from lightningstor_storage import ChunkCheck
@@ -88,6 +89,7 @@ class ConsistencyCheck:
         async for finding in self._orphans():
             if self._emit():
                 yield pb.CheckConsistencyResponse(finding=finding)
+        await self._temp_files()
         s.finished_at.CopyFrom(timestamp_of(time.time()))
         s.consistent = not (
             s.current_copy_mismatches
@@ -96,6 +98,7 @@ class ConsistencyCheck:
             or s.under_replicated
             or s.unknown
             or s.orphans
+            or s.temp_files
         )
         log.info(
             "consistency check%s: %d object keys, %d current copies wrong (%d repaired), "
@@ -242,6 +245,13 @@ class ConsistencyCheck:
                 mtime=timestamp_of(stat.mtime),
                 action=action,
             )
+
+    async def _temp_files(self) -> None:
+        s = self.summary
+        s.temp_files, s.temp_bytes = await tempfiles.count(self._cc.storage, s.grace_seconds)
+        if s.temp_files and self._repair:
+            s.temp_files_deleted = await tempfiles.sweep(self._cc.storage, s.grace_seconds)
+        s.remaining += max(0, s.temp_files - s.temp_files_deleted)
 
     async def _delete(self, chunk_id: str) -> str:
         try:

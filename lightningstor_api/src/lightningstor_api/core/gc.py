@@ -9,6 +9,8 @@
   Records released in turn are journaled again and taken later in the same run.
 - :meth:`~GarbageCollector.expire_uploads` aborts uploads older than the configured timeout,
   through the same transaction as AbortMultipartUpload.
+- Each run also removes the temporary chunk files a crash left, older than the grace period
+  (:mod:`.tempfiles`; local backend).
 - :meth:`~GarbageCollector.sweep_orphans` deletes chunks older than a grace period that no data
   record and no journal entry names (:mod:`.orphans`): what a PUT or part upload wrote before a
   crash or a lost commit. The grace must exceed the longest single upload
@@ -27,7 +29,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor_api.core import orphans
+from lightningstor_api.core import orphans, tempfiles
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.multipart import abort_upload
 from lightningstor_api.core.txn import ConflictError, Txn
@@ -35,6 +37,7 @@ from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff
 from lightningstor_api.metadata import Compare, Delete, KeyValue
 from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.errors import NoSuchUpload
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,7 @@ class GcRun:
     uploads_aborted: int
     error: str = ""
     """Empty when every step succeeded."""
+    temp_files_removed: int = 0
 
 
 class GarbageCollector:
@@ -223,7 +227,8 @@ class GarbageCollector:
         await cancel(task)
 
     async def collect(self) -> GcRun:
-        """The journal, then expired uploads (each failing on its own); kept as ``last_run``."""
+        """The journal, expired uploads, leftover temporary files (each failing on its own);
+        kept as ``last_run``."""
         stats, aborted, errors = GcStats(), 0, []
         try:
             stats = await self.run_once()
@@ -236,19 +241,29 @@ class GarbageCollector:
         except Exception as exc:
             log_failure(log, "gc: upload expiry failed")
             errors.append(f"upload expiry: {exc}")
-        self.last_run = GcRun(time.time(), stats, aborted, "; ".join(errors))
+        temp = 0
+        try:
+            grace = self._cc.settings.storage.gc_grace_seconds
+            temp = await tempfiles.sweep(self._cc.storage, grace)
+            if temp:
+                log.info("gc: %d leftover temporary chunk files removed", temp)
+        except Exception as exc:
+            log_failure(log, "gc: temporary file sweep failed")
+            errors.append(f"temporary files: {exc}")
+        self.last_run = GcRun(time.time(), stats, aborted, "; ".join(errors), temp)
         return self.last_run
 
     async def _loop(self) -> None:
         settings = self._cc.settings
         passes = 0
         while True:
-            await self.collect()
-            if passes % SWEEP_EVERY == 0:
-                try:
-                    await self.sweep_orphans(settings.storage.gc_grace_seconds)
-                except Exception:  # one failing job must not stop collection
-                    log_failure(log, "gc: orphan sweep failed")
+            with background("gc"):
+                await self.collect()
+                if passes % SWEEP_EVERY == 0:
+                    try:
+                        await self.sweep_orphans(settings.storage.gc_grace_seconds)
+                    except Exception:  # one failing job must not stop collection
+                        log_failure(log, "gc: orphan sweep failed")
             passes += 1
             await asyncio.sleep(settings.storage.gc_interval_seconds)
 

@@ -9,6 +9,7 @@ APIs reach the core here), then calls the operation, a module function ``f(cc, c
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterable
 from typing import Any
 
@@ -25,6 +26,7 @@ from lightningstor_api.core import (
     multipart_list,
     objects,
     tagging,
+    tempfiles,
 )
 from lightningstor_api.core.admin import Admin
 from lightningstor_api.core.bucket_cache import BucketCache
@@ -43,6 +45,8 @@ from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ObjectStream, RequestContext
+
+log = logging.getLogger(__name__)
 
 
 class Core:
@@ -90,7 +94,7 @@ class Core:
         )
         return cls(cc)
 
-    async def start_background(self, *, maintenance: bool = True) -> None:
+    async def start_background(self, *, maintenance: bool = True, exclusive: bool = False) -> None:
         """Start garbage collection (journal, expired uploads, orphan chunks), usage folding,
         the lifecycle worker (which acts only while it holds the cluster's lease), the bucket
         cache's watch and the request meter's flushes in this loop.
@@ -98,7 +102,13 @@ class Core:
         ``maintenance=False`` (a worker of a multi-process server other than worker 0) starts
         only what the request path needs: the watch, the meter, the storage-node probes; the
         collector, the usage folder and scrub/repair run once per server, in worker 0.
+        ``exclusive``: no other process writes to this data directory, so every temporary chunk
+        file this process is not writing is a crash's leftover, removed now.
         """
+        if maintenance and exclusive:
+            removed = await tempfiles.sweep(self.cc.storage, 0)
+            if removed:
+                log.info("removed %d temporary chunk files of an earlier run", removed)
         if maintenance:
             self.gc.start()
             self.usage_folder.start()

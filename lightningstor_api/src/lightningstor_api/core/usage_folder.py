@@ -18,6 +18,7 @@ from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.usage import Counters
 from lightningstor_api.metadata import Compare, Delete, KeyValue, MetadataStore, Op, Put
 from lightningstor_api.tasks import cancel, log_failure
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class UsageFolder:
             # Jitter, so that servers started together do not fold in lockstep.
             await asyncio.sleep(self._interval * random.uniform(0.75, 1.25))
             try:
-                await self.run_once()
+                with background("usage.fold"):
+                    await self.run_once()
             except Exception:
                 log_failure(log, "usage folding failed; retried next pass")

@@ -17,6 +17,7 @@ from lightningstor_api.metadata import MetadataStore, Op, Put
 from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestRecord
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,7 @@ class RequestMeter:
         while True:
             await asyncio.sleep(self._interval)
             try:
-                await self.flush()
+                with background("usage.meter.flush"):
+                    await self.flush()
             except Exception:
                 log_failure(log, "writing request counts failed; retried next interval")

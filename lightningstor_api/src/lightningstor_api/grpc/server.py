@@ -78,6 +78,7 @@ from lightningstor_types.service import (
     ServerHooks,
     StorageService,
 )
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,8 @@ async def _serve_process(
         box = await asyncio.to_thread(load_secret_box, settings)
         credentials = CredentialManager(core.cc, box)
         if role.primary:  # the others start once it is ready: the key exists by then
-            await ensure_admin_credential(credentials, settings.server.data_dir)
+            with background("startup.admin_credential"):
+                await ensure_admin_credential(credentials, settings.server.data_dir)
         await asyncio.to_thread(configure_authentication, settings, credentials)
         tenants = TenantAdmin(core.cc, directory)
         await _serve_core(settings, core, credentials, stop, role, tenants)
@@ -302,7 +304,7 @@ async def _serve_core(
     tasks: list[asyncio.Task[None]] = []
     listeners: list[OpsListener] = []
     try:
-        await core.start_background(maintenance=role.primary)
+        await core.start_background(maintenance=role.primary, exclusive=not role.shared)
         credentials.start()
         await _start_frontends(settings, core, credentials, hooks, frontends)
         tasks.append(asyncio.create_task(probe.watch(_health_setter(health_servicer))))

@@ -14,7 +14,8 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from lightningstor_api.grpc.calls import current_call
@@ -26,6 +27,7 @@ __all__ = ["TracingInterceptor"]
 Context = grpc.aio.ServicerContext[Any, Any]
 
 _tracer = trace.get_tracer("lightningstor_api.grpc")
+_PROPAGATED = frozenset({"traceparent", "tracestate"})
 
 
 def _finish(span: Span) -> None:
@@ -61,11 +63,22 @@ class TracingInterceptor(ApiInterceptor):
         )
 
 
+def _parent(context: Context) -> otel_context.Context | None:
+    """The caller's trace context (``traceparent`` metadata: a traced client, the gateway)."""
+    carrier = {
+        key: value
+        for key, value in context.invocation_metadata() or ()
+        if key in _PROPAGATED and isinstance(value, str)
+    }
+    return propagate.extract(carrier) if carrier else None
+
+
 @contextmanager
-def _server_span(name: str, attributes: dict[str, str]) -> Iterator[Span]:
+def _server_span(name: str, attributes: dict[str, str], context: Context) -> Iterator[Span]:
     """The call's server span, current while it runs, finished from the call's record."""
     with _tracer.start_as_current_span(
         name,
+        context=_parent(context),
         kind=SpanKind.SERVER,
         attributes=attributes,
         record_exception=False,
@@ -81,7 +94,7 @@ def _unary(
     behavior: Callable[[Any, Context], Awaitable[Any]], name: str, attributes: dict[str, str]
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def handle(request: Any, context: Context) -> Any:
-        with _server_span(name, attributes):
+        with _server_span(name, attributes, context):
             return await behavior(request, context)
 
     return handle
@@ -93,7 +106,7 @@ def _streaming(
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
         # grpc.aio drives a streaming handler from the call's own task, so the span stays
         # current across the yields.
-        with _server_span(name, attributes):
+        with _server_span(name, attributes, context):
             async for response in behavior(request, context):
                 yield response
 

@@ -14,6 +14,8 @@
   so service resumes by itself.
 - :meth:`IamClientAuthorizer.probe` (readiness) asks ``GetServerInfo``, the protocol's cheapest
   call, with the same deadline: the server is not ready while the IAM cannot answer it.
+- Every decision is counted in ``lightningstor_iam_decisions_total{cache,decision}`` and, when
+  asked of the IAM, timed in ``lightningstor_iam_decision_duration_seconds``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import grpc.aio
 
 from lightningstor.iam.v1 import iam_pb2, iam_pb2_grpc
 from lightningstor_api.authz import Decision
+from lightningstor_api.metrics import METRICS
 from lightningstor_types.actions import Action
 from lightningstor_types.config import ClientTlsSettings, IamSettings
 from lightningstor_types.errors import AccessDenied, IamUnavailable
@@ -142,13 +145,17 @@ class IamClientAuthorizer:
         hit = self._cache.get(key)
         if hit is not None:
             if hit[0] > time.monotonic():
+                METRICS.iam_decision(cache_hit=True, allowed=hit[1].allowed)
                 return hit[1]
             del self._cache[key]
         pending = self._inflight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
+        if pending is not None:  # a decision asked once for both: the waiter's is a hit
+            shared = await asyncio.shield(pending)
+            METRICS.iam_decision(cache_hit=True, allowed=shared.allowed)
+            return shared
         future: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
+        started = time.monotonic()
         try:
             decision = await self._ask(ctx, p, action, resource, subject)
         except BaseException as exc:
@@ -162,6 +169,9 @@ class IamClientAuthorizer:
             raise
         else:
             future.set_result(decision)
+            METRICS.iam_decision(
+                cache_hit=False, allowed=decision.allowed, seconds=time.monotonic() - started
+            )
             ttl = min(self._ttl, decision.ttl_seconds)
             if ttl > 0:
                 if len(self._cache) >= MAX_CACHED:

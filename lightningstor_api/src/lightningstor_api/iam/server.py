@@ -10,7 +10,9 @@ configuration, and publishes the public key of its token-signing key (a P-256 JW
 ``--key-file``, default ``{server.data_dir}/iam-signing-key.json``, created on first use) through
 ``GetServerInfo``. With ``--service-token-file``, ``Authorize`` requires
 ``authorization: Bearer <that token>``. The bound address goes to ``$LIGHTNINGSTOR_PORTS_FILE``
-as ``{"iam": "host:port"}``.
+as ``{"iam": "host:port"}`` (and ``"metrics"``: with ``metrics.addr`` set, ``/metrics`` there
+serves the ``process_*`` figures and ``/health``, ``/ready`` the probes). Logs as every process
+does (``logging.level``, ``logging.format``).
 
 ``token`` prints a bearer token signed with the same key (for operators and tests).
 """
@@ -29,6 +31,12 @@ from typing import Any
 
 import grpc
 import grpc.aio
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 
 from lightningstor.iam.v1 import iam_pb2, iam_pb2_grpc
 from lightningstor_api.iam import audit
@@ -44,8 +52,10 @@ from lightningstor_types.config import Settings
 from lightningstor_types.config_loader import ConfigError, load_config
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.files import write_ports_file
+from lightningstor_types.logs import setup_logging
+from lightningstor_types.ops_http import OpsListener
 from lightningstor_types.scope import Principal
-from lightningstor_types.service import RequestContext
+from lightningstor_types.service import Readiness, RequestContext
 
 log = logging.getLogger("lightningstor.iam")
 
@@ -139,10 +149,37 @@ async def serve(args: argparse.Namespace, settings: Settings, token: str | None)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    log.info("iam listening on %s", addr)
-    write_ports_file({"iam": addr})
+    log.info("iam listening", extra={"addr": addr})
+    ports = {"iam": addr}
+    listener = await _metrics_listener(settings)
+    if listener is not None:
+        ports["metrics"] = listener.bound_address
+    write_ports_file(ports)
     await stop.wait()
+    if listener is not None:
+        await listener.stop()
     await server.stop(2)
+
+
+async def _metrics_listener(settings: Settings) -> OpsListener | None:
+    """``/metrics`` (the process's figures), ``/health`` and ``/ready`` on ``metrics.addr``."""
+    m = settings.metrics
+    if m.addr is None:
+        return None
+    registry = CollectorRegistry(auto_describe=False)
+    ProcessCollector(registry=registry)
+
+    async def page() -> tuple[bytes, str]:
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+    async def ready() -> Readiness:  # in-process policy: serving is being ready
+        return Readiness(ready=True, checks={})
+
+    token = m.bearer_token.get_secret_value() if m.bearer_token is not None else None
+    listener = OpsListener(m.addr, page if m.enabled else None, ready, token)
+    await listener.start()
+    log.info("metrics listening", extra={"addr": listener.bound_address})
+    return listener
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -192,7 +229,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         return
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    setup_logging(settings.logging.level, settings.logging.format)
     audit.open_sink(args.audit_file)
     try:
         token = (

@@ -41,12 +41,13 @@ def _summary(s: ConsistencySummary) -> list[str]:
         f"unknown {s.unknown}",
         f"  stored chunks {s.stored_chunks}: orphans {s.orphans} ({size(s.orphan_bytes)}), "
         f"unreferenced within the {s.grace_seconds:g} s grace {s.unreferenced_in_grace}",
+        f"  leftover temporary files {s.temp_files} ({size(s.temp_bytes)})",
     ]
     if s.repair:
         lines.append(
             f"  repair: {s.current_copies_repaired} current copies repaired, "
-            f"{s.orphans_deleted} orphans deleted, {s.replicas_restored} replicas "
-            f"restored, {s.remaining} findings remain"
+            f"{s.orphans_deleted} orphans deleted, {s.temp_files_deleted} temporary files "
+            f"deleted, {s.replicas_restored} replicas restored, {s.remaining} findings remain"
         )
     if s.findings_omitted:
         lines.append(f"  ({s.findings_omitted} findings not listed; see --max-findings)")

@@ -17,7 +17,8 @@ def _result(run: GcRunResult) -> str:
     line = (
         f"{run.entries} journal entries, {run.references_released} references released, "
         f"{run.chunks_deleted} chunks ({size(run.bytes_freed)}) deleted, "
-        f"{run.uploads_aborted} expired uploads aborted"
+        f"{run.uploads_aborted} expired uploads aborted, "
+        f"{run.temp_files_removed} leftover temporary files removed"
     )
     return line + (f"; failed: {run.error}" if run.error else "")
 

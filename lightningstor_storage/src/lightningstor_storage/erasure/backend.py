@@ -234,7 +234,7 @@ class ErasureBackend(ReplicatedBackend):
         repair: bool = False,
     ) -> ChunkCheck:
         """Every node's fragment of the chunk: OK, DEGRADED (n missing), LOST (fewer than k)
-        or UNKNOWN (nodes that do not answer might hold what is missing)."""
+        or UNKNOWN (fewer than n good, and nodes that do not answer might hold the rest)."""
         validate_chunk_id(chunk_id)
         self._check_open()
         found = await self.repairer.check(chunk_id, (size, crc32c), replicas, verify, repair=repair)
@@ -255,6 +255,8 @@ class ErasureBackend(ReplicatedBackend):
                 found.restored,
                 f"DEGRADED({found.short} missing): {detail}",
             )
+        if found.unknown and found.good < self.codec.n:  # a node down may hold the rest
+            return ChunkCheck("unknown", detail=f"UNKNOWN: {detail}")
         return ChunkCheck("good", detail=f"OK: {detail}")
 
     def abandon(self, tasks: Iterable[asyncio.Task[Any]]) -> None:

@@ -108,7 +108,7 @@ class ErasureRepairer(Repairer):
             return result
         if len(holders) < codec.k or size_crc is None:
             if not result.unknown:
-                st.chunks_lost += 1
+                st.lost_chunk(chunk_id)
                 log.error(
                     "repair: chunk %s has %d of %d fragments", chunk_id, len(holders), codec.k
                 )

@@ -6,9 +6,9 @@ import asyncio
 import logging
 import sys
 
-from lightningstor_storage.node.logs import setup_logging
 from lightningstor_storage.node.server import serve
 from lightningstor_types.config_loader import ConfigError, load_storage_node_settings
+from lightningstor_types.logs import setup_logging
 
 log = logging.getLogger("lightningstor_storage.node")
 

@@ -26,7 +26,12 @@ from typing import Any
 
 import grpc
 import grpc.aio
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -160,6 +165,7 @@ class NodeMetrics:
         self._snapshot = _Snapshot()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_Collector(requests, self._snapshot, scrub))
+        ProcessCollector(registry=self.registry)  # process_*: CPU, RSS, open fds, start time
 
     async def page(self) -> tuple[bytes, str]:
         """The Prometheus text page and its content type."""

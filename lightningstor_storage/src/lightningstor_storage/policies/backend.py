@@ -217,6 +217,8 @@ class PolicyBackend(ReplicatedBackend):
                 setattr(total, f.name, any(values))
             elif f.name == "last_pass_seconds":
                 setattr(total, f.name, max(values))
+            elif f.name == "lost":
+                setattr(total, f.name, set().union(*values))
             else:
                 setattr(total, f.name, sum(values))
         return total

@@ -45,6 +45,7 @@ from lightningstor_storage.replicated.listing import merged_listing
 from lightningstor_storage.replicated.placement import Node
 from lightningstor_storage.replicated.repair import Referenced, Repairer, RepairStats
 from lightningstor_types.config import DistributedSettings
+from lightningstor_types.spans import background
 
 __all__ = ["MAX_HEALS", "ReplicatedBackend", "replicated_cluster"]
 
@@ -53,6 +54,9 @@ log = logging.getLogger(__name__)
 MAX_HEALS = 64
 """Repairs started by reads at once (they share the scrub's rate); more wait for the scrub."""
 _LOOP = "lightningstor-storage-loop"
+PROBE_TIMEOUT = 1.5
+"""Readiness: a node that cannot say NodeInfo within this long is down (the server's probe
+waits 2 s for the whole answer)."""
 _CAPABILITIES = Capabilities(
     name="replicated", durable=True, verifies_checksums=True, replicated=True, range_reads=True
 )
@@ -409,7 +413,34 @@ class ReplicatedBackend:
             return ChunkCheck(state, found.short, detail=detail)
         if found.short:
             return ChunkCheck("under_replicated", found.short, found.restored, detail)
+        if found.unknown and found.good < self.cluster.replication_factor:
+            # Fewer good copies than the factor, and a node that did not answer may or may not
+            # hold the rest: not "good" while a node is down.
+            return ChunkCheck("unknown", detail=detail)
         return ChunkCheck("good", detail=detail)
+
+    # ---- readiness ----
+
+    async def probe(self) -> None:
+        """Readiness: every node asked, fine while a write quorum of them can take writes.
+
+        One node down of three (write quorum 2) is no reason to leave the load balancer's
+        rotation: reads and writes go on. The nodes down are :meth:`degraded_nodes`.
+        """
+        self._check_open()
+        c = self.cluster
+        await c.refresh(PROBE_TIMEOUT)
+        writable = c.writable_count()
+        if writable < c.write_quorum:
+            down = ", ".join(c.down()) or "none"
+            raise StorageUnavailable(
+                f"{writable} of {len(c.nodes)} storage nodes can take writes, the write quorum "
+                f"is {c.write_quorum} (down: {down})"
+            )
+
+    def degraded_nodes(self) -> list[str]:
+        """The storage nodes that did not answer last (in their back-off), sorted."""
+        return self.cluster.down()
 
     # ---- background work and lifetime ----
 
@@ -438,7 +469,8 @@ class ReplicatedBackend:
         async def repair(referenced: Referenced) -> None:
             while True:
                 try:
-                    await self.repairer.run_once(referenced)
+                    with background("storage.repair"):
+                        await self.repairer.run_once(referenced)
                 except Exception:  # one failed pass must not stop repair
                     log.exception("repair pass failed")
                 await asyncio.sleep(repair_interval)

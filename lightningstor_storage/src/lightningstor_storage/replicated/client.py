@@ -176,8 +176,10 @@ class NodeClient:
         finally:
             call.cancel()
 
-    async def info(self) -> pb.NodeInfoResponse:
-        return await self._call(self._stub.NodeInfo(pb.NodeInfoRequest(), timeout=self.timeout))
+    async def info(self, deadline: float | None = None) -> pb.NodeInfoResponse:
+        """The node's info, within ``deadline`` seconds (default: the request timeout)."""
+        seconds = self.timeout if deadline is None else deadline
+        return await self._call(self._stub.NodeInfo(pb.NodeInfoRequest(), timeout=seconds))
 
     async def set_draining(self, draining: bool) -> pb.NodeInfoResponse:
         request = pb.SetDrainingRequest(draining=draining)

@@ -92,12 +92,13 @@ class Cluster:
     def failed(self, address: str, error: BaseException) -> None:
         self.health.failed(address, error)
 
-    async def refresh(self) -> dict[str, pb.NodeInfoResponse]:
-        """Ask every node for its info: health, and drain state (the node's or configured)."""
+    async def refresh(self, deadline: float | None = None) -> dict[str, pb.NodeInfoResponse]:
+        """Ask every node for its info (each within ``deadline`` seconds, default the request
+        timeout): health, and drain state (the node's or configured)."""
 
         async def one(address: str) -> pb.NodeInfoResponse | None:
             try:
-                return await self.call(address, lambda c: c.info())
+                return await self.call(address, lambda c: c.info(deadline))
             except StorageError:
                 return None
 
@@ -110,6 +111,14 @@ class Cluster:
                 log.warning("storage node %s %s", address, "drains" if now else "stopped draining")
                 (self.draining.add if now else self.draining.discard)(address)
         return infos
+
+    def writable_count(self) -> int:
+        """Nodes that may receive chunks now: a write needs ``write_quorum`` of them."""
+        return sum(1 for n in self.nodes.values() if self.writable(n))
+
+    def down(self) -> list[str]:
+        """The nodes in their back-off after a failure, sorted."""
+        return sorted(a for a in self.nodes if not self.health.is_up(a))
 
     async def set_draining(self, address: str, draining: bool) -> None:
         """Tell a node to drain (or not); it remembers across restarts, every server learns it."""

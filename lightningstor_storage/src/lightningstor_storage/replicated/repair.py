@@ -85,10 +85,18 @@ class RepairStats:
     replicas_trimmed: int = 0
     """Copies deleted from nodes that are no target (moved by a node change or a drain)."""
     chunks_lost: int = 0
-    """Chunks with no good copy on any node that answered."""
+    """Chunks found with no good copy on any node that answered, each counted once."""
+    lost: set[str] = field(default_factory=set)
+    """Their ids: a pass that meets a lost chunk again does not count it again."""
     heals: int = 0
     """Checks started by a read that met a bad replica."""
     errors: int = 0
+
+    def lost_chunk(self, chunk_id: str) -> None:
+        """Count ``chunk_id`` as lost, unless an earlier pass already did."""
+        if chunk_id not in self.lost:
+            self.lost.add(chunk_id)
+            self.chunks_lost += 1
 
 
 class Throttle:
@@ -280,7 +288,7 @@ class Repairer:
         st.replicas_missing += sum(1 for a in short if copies.state[a] == "missing")
         data = await self._fetch(chunk_id, copies)
         if data is None:
-            st.chunks_lost += 1
+            st.lost_chunk(chunk_id)
             log.error("repair: chunk %s has no good copy on any node that answers", chunk_id)
             return
         crc = crc32c(data)

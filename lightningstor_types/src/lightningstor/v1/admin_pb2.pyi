@@ -123,6 +123,7 @@ class GcRunResult(_message.Message):
     BYTES_FREED_FIELD_NUMBER: _builtins.int
     UPLOADS_ABORTED_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    TEMP_FILES_REMOVED_FIELD_NUMBER: _builtins.int
     entries: _builtins.int
     """Journal entries finished (and deleted)."""
     references_released: _builtins.int
@@ -131,6 +132,10 @@ class GcRunResult(_message.Message):
     uploads_aborted: _builtins.int
     error: _builtins.str
     """Empty when the run succeeded."""
+    temp_files_removed: _builtins.int
+    """Temporary chunk files of puts that never finished (a crash), older than the grace period,
+    removed (local backend).
+    """
     @_builtins.property
     def finished_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -143,10 +148,11 @@ class GcRunResult(_message.Message):
         bytes_freed: _builtins.int = ...,
         uploads_aborted: _builtins.int = ...,
         error: _builtins.str = ...,
+        temp_files_removed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_freed", b"bytes_freed", "chunks_deleted", b"chunks_deleted", "entries", b"entries", "error", b"error", "finished_at", b"finished_at", "references_released", b"references_released", "uploads_aborted", b"uploads_aborted"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_freed", b"bytes_freed", "chunks_deleted", b"chunks_deleted", "entries", b"entries", "error", b"error", "finished_at", b"finished_at", "references_released", b"references_released", "temp_files_removed", b"temp_files_removed", "uploads_aborted", b"uploads_aborted"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -521,6 +527,9 @@ class ConsistencySummary(_message.Message):
     OBJECT_KEYS_FIELD_NUMBER: _builtins.int
     CURRENT_COPY_MISMATCHES_FIELD_NUMBER: _builtins.int
     CURRENT_COPIES_REPAIRED_FIELD_NUMBER: _builtins.int
+    TEMP_FILES_FIELD_NUMBER: _builtins.int
+    TEMP_BYTES_FIELD_NUMBER: _builtins.int
+    TEMP_FILES_DELETED_FIELD_NUMBER: _builtins.int
     repair: _builtins.bool
     grace_seconds: _builtins.float
     data_records: _builtins.int
@@ -552,6 +561,12 @@ class ConsistencySummary(_message.Message):
     current_copy_mismatches: _builtins.int
     """Current copies that disagreed with the newest version, and how many repair rewrote."""
     current_copies_repaired: _builtins.int
+    temp_files: _builtins.int
+    """Temporary chunk files older than the grace period (puts that never finished: a crash);
+    local backend. Deleted with repair.
+    """
+    temp_bytes: _builtins.int
+    temp_files_deleted: _builtins.int
     @_builtins.property
     def started_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -583,10 +598,13 @@ class ConsistencySummary(_message.Message):
         object_keys: _builtins.int = ...,
         current_copy_mismatches: _builtins.int = ...,
         current_copies_repaired: _builtins.int = ...,
+        temp_files: _builtins.int = ...,
+        temp_bytes: _builtins.int = ...,
+        temp_files_deleted: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["finished_at", b"finished_at", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistent", b"consistent", "corrupt", b"corrupt", "current_copies_repaired", b"current_copies_repaired", "current_copy_mismatches", b"current_copy_mismatches", "data_records", b"data_records", "findings_omitted", b"findings_omitted", "finished_at", b"finished_at", "grace_seconds", b"grace_seconds", "journal_chunks", b"journal_chunks", "missing", b"missing", "object_keys", b"object_keys", "orphan_bytes", b"orphan_bytes", "orphans", b"orphans", "orphans_deleted", b"orphans_deleted", "referenced_bytes", b"referenced_bytes", "referenced_chunks", b"referenced_chunks", "remaining", b"remaining", "repair", b"repair", "replicas_restored", b"replicas_restored", "started_at", b"started_at", "stored_chunks", b"stored_chunks", "under_replicated", b"under_replicated", "unknown", b"unknown", "unreferenced_in_grace", b"unreferenced_in_grace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["consistent", b"consistent", "corrupt", b"corrupt", "current_copies_repaired", b"current_copies_repaired", "current_copy_mismatches", b"current_copy_mismatches", "data_records", b"data_records", "findings_omitted", b"findings_omitted", "finished_at", b"finished_at", "grace_seconds", b"grace_seconds", "journal_chunks", b"journal_chunks", "missing", b"missing", "object_keys", b"object_keys", "orphan_bytes", b"orphan_bytes", "orphans", b"orphans", "orphans_deleted", b"orphans_deleted", "referenced_bytes", b"referenced_bytes", "referenced_chunks", b"referenced_chunks", "remaining", b"remaining", "repair", b"repair", "replicas_restored", b"replicas_restored", "started_at", b"started_at", "stored_chunks", b"stored_chunks", "temp_bytes", b"temp_bytes", "temp_files", b"temp_files", "temp_files_deleted", b"temp_files_deleted", "under_replicated", b"under_replicated", "unknown", b"unknown", "unreferenced_in_grace", b"unreferenced_in_grace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line (default), or plain text for people.
+"""Structured logs of every process (server, storage node, IAM server, S3 gateway): one JSON
+object per line (default), or plain text for people (``logging.format``).
 
 Fields passed with ``extra={...}`` become keys of the JSON object (or ``key=value`` in text). A
 message that is a mapping (the audit log's lines) is written as a JSON object under ``msg``.
@@ -16,7 +17,11 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_RECORD_FIELDS = frozenset(vars(logging.makeLogRecord({}))) | {
+    "message",
+    "asctime",
+    "color_message",  # uvicorn's copy of the message with ANSI colours: not for a log file
+}
 # One encoder: json.dumps(..., default=str) builds a new JSONEncoder on every call.
 _ENCODE = json.JSONEncoder(default=str).encode
 
