@@ -19,7 +19,15 @@ from typing import Any, TypeVar
 import grpc
 import grpc.aio
 
-from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, lifecycle_pb2, object_pb2, object_pb2_grpc
+from lightningstor.v1 import (
+    bucket_pb2,
+    bucket_pb2_grpc,
+    lifecycle_pb2,
+    object_pb2,
+    object_pb2_grpc,
+    objectlock_pb2,
+    objectlock_pb2_grpc,
+)
 from lightningstor_types.errors import InternalError, LightningStorError, error_from_grpc
 from lightningstor_types.grpc_client import ClientTls, Metadata, open_channel, signing_interceptors
 from lightningstor_types.scope import Principal
@@ -100,6 +108,7 @@ class GrpcStorageService:
         )
         self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
+        self._locks = objectlock_pb2_grpc.ObjectLockServiceStub(self._channel)
         self._timeout = timeout
 
     async def close(self) -> None:
@@ -204,6 +213,36 @@ class GrpcStorageService:
         except LightningStorError:
             return None
         return resp.configuration
+
+    async def get_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLockConfigurationRequest
+    ) -> objectlock_pb2.GetObjectLockConfigurationResponse:
+        return await self._unary(self._locks.GetObjectLockConfiguration, ctx, req)
+
+    async def put_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLockConfigurationRequest
+    ) -> objectlock_pb2.PutObjectLockConfigurationResponse:
+        return await self._unary(self._locks.PutObjectLockConfiguration, ctx, req)
+
+    async def get_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectRetentionRequest
+    ) -> objectlock_pb2.GetObjectRetentionResponse:
+        return await self._unary(self._locks.GetObjectRetention, ctx, req)
+
+    async def put_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectRetentionRequest
+    ) -> objectlock_pb2.PutObjectRetentionResponse:
+        return await self._unary(self._locks.PutObjectRetention, ctx, req)
+
+    async def get_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLegalHoldRequest
+    ) -> objectlock_pb2.GetObjectLegalHoldResponse:
+        return await self._unary(self._locks.GetObjectLegalHold, ctx, req)
+
+    async def put_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLegalHoldRequest
+    ) -> objectlock_pb2.PutObjectLegalHoldResponse:
+        return await self._unary(self._locks.PutObjectLegalHold, ctx, req)
 
     async def get_bucket_lifecycle_configuration(
         self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest

@@ -40,6 +40,7 @@ from lightningstor.v1 import (
     credential_pb2_grpc,
     object_pb2,
     object_pb2_grpc,
+    objectlock_pb2_grpc,
     usage_pb2,
     usage_pb2_grpc,
 )
@@ -51,6 +52,7 @@ from lightningstor_api.grpc.auth import AuthInterceptor, configure_authenticatio
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
+from lightningstor_api.grpc.objectlock import ObjectLockServicer
 from lightningstor_api.grpc.objects import ObjectServicer
 from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.grpc.usage import UsageServicer
@@ -126,6 +128,7 @@ def build_grpc_server(
     )
     bucket_pb2_grpc.add_BucketServiceServicer_to_server(BucketServicer(core), server)
     object_pb2_grpc.add_ObjectServiceServicer_to_server(ObjectServicer(core), server)
+    objectlock_pb2_grpc.add_ObjectLockServiceServicer_to_server(ObjectLockServicer(core), server)
     credential_pb2_grpc.add_CredentialServiceServicer_to_server(
         CredentialServicer(credentials), server
     )
