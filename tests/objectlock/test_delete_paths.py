@@ -4,9 +4,7 @@ DeleteObject by version id (with and without the bypass header), DeleteObjects, 
 DeleteObject, DeleteBucket, a shortened retention, the lifecycle worker (a one-second day), GC
 and ``admin check --repair``. All are refused and the bytes read back intact.
 
-    owner   editor of org acme (creates the bucket; has no bypass permission)
-    ops     admin of org acme
-    platform  a platform admin (admin on every org), whose key is in org acme
+The actors are those of conftest.py.
 """
 
 from __future__ import annotations
@@ -15,8 +13,6 @@ import base64
 import datetime as dt
 import hashlib
 import os
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -24,60 +20,14 @@ from botocore.exceptions import ClientError
 
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import AccessDenied
-from lightningstor_types.scope import Scope
 from tests.admin.cli import run_cli
-from tests.integration.server import ServerProcess, running_server
-from tests.s3.conftest import make_client
+from tests.integration.server import ServerProcess
+from tests.objectlock.conftest import ACME, s3_for
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 DEADLINE = 60.0  # guards against a hang only
-
-CONFIG = """
-[storage]
-gc_interval_seconds = 3600
-
-[lifecycle]
-day_seconds = 1
-interval_seconds = 0.2
-lease_seconds = 1
-
-[[iam.bindings]]
-principal = "owner"
-role = "editor"
-org = "acme"
-
-[[iam.bindings]]
-principal = "ops"
-role = "admin"
-org = "acme"
-
-[[iam.bindings]]
-principal = "acme/platform"
-role = "admin"
-org = "*"
-"""
-ACME = Scope("acme", None)
 BUCKET = "vault"
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("objectlock")
-    config = workdir / "server.toml"
-    config.write_text(CONFIG)
-    with running_server(workdir, env={"LIGHTNINGSTOR_CONFIG": str(config)}) as proc:
-        yield proc
-
-
-def key_for(server: ServerProcess, principal: str) -> dict[str, str]:
-    with LightningStorClient(server.grpc_addr, **server.admin_keys()) as admin:
-        made = admin.create_access_key(principal_id=principal, scope=ACME)
-    return {"access_key": made.access_key_id, "secret_key": made.secret_access_key}
-
-
-def s3_for(server: ServerProcess, keys: dict[str, str]) -> Any:
-    return make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
@@ -86,11 +36,6 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
 
 def md5(body: bytes) -> str:
     return base64.b64encode(hashlib.md5(body).digest()).decode()
-
-
-@pytest.fixture(scope="module")
-def actors(server: ServerProcess) -> dict[str, dict[str, str]]:
-    return {name: key_for(server, name) for name in ("owner", "ops", "platform")}
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,14 @@ ENABLED_HEADER = "x-amz-bucket-object-lock-enabled"
 # ---- in ------------------------------------------------------------------------------------
 
 
+def lock_headers(headers: Mapping[str, str], query: Mapping[str, str]) -> Mapping[str, str]:
+    """The request's headers with the lock headers some SDKs hoist into a presigned URL's query
+    added (a header of the same name wins): a hoisted lock header takes effect, never ignored."""
+    names = (MODE_HEADER, UNTIL_HEADER, HOLD_HEADER, BYPASS_HEADER, ENABLED_HEADER)
+    hoisted = {n.lower(): v for n, v in query.items() if n.lower() in names}
+    return {**hoisted, **headers} if hoisted else headers
+
+
 def configuration(body: bytes) -> objectlock_pb2.ObjectLockConfiguration:
     root = parse(body, "ObjectLockConfiguration")
     if child_text(root, "ObjectLockEnabled", required=True) != "Enabled":

@@ -39,7 +39,7 @@ async def list_buckets(call: S3Call) -> None:
 
 async def create_bucket(call: S3Call) -> None:
     region = xml_in.create_bucket_configuration(await call.read_xml())
-    lock = objectlock_xml.bucket_lock_enabled(call.headers)
+    lock = objectlock_xml.bucket_lock_enabled(objectlock_xml.lock_headers(call.headers, call.query))
     try:
         await call.service.create_bucket(
             call.ctx,

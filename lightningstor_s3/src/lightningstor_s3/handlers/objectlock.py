@@ -49,7 +49,9 @@ async def put_object_retention(call: S3Call) -> None:
             key=call.route.key,
             version_id=call.query.get("versionId", ""),
             retention=retention,
-            bypass_governance_retention=objectlock_xml.bypass(call.headers),
+            bypass_governance_retention=objectlock_xml.bypass(
+                objectlock_xml.lock_headers(call.headers, call.query)
+            ),
         ),
     )
     await call.ex.respond(200, _version(resp.version_id))

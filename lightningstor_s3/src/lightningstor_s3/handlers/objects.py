@@ -51,7 +51,9 @@ async def put_object(call: S3Call) -> None:
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
-    retention, header.legal_hold = objectlock_xml.headers_lock(h)
+    retention, header.legal_hold = objectlock_xml.headers_lock(
+        objectlock_xml.lock_headers(h, call.query)
+    )
     if retention is not None:
         header.retention.CopyFrom(retention)
     resp = await call.service.put_object(call.ctx, header, call.body())
@@ -132,7 +134,9 @@ async def delete_object(call: S3Call) -> None:
             key=call.route.key,
             version_id=call.query.get("versionId", ""),
             conditions=hdr.delete_conditions(call.headers),
-            bypass_governance_retention=objectlock_xml.bypass(call.headers),
+            bypass_governance_retention=objectlock_xml.bypass(
+                objectlock_xml.lock_headers(call.headers, call.query)
+            ),
         ),
     )
     out = []
@@ -152,7 +156,9 @@ async def delete_objects(call: S3Call) -> None:
             bucket=call.route.bucket,
             objects=objects,
             quiet=quiet,
-            bypass_governance_retention=objectlock_xml.bypass(call.headers),
+            bypass_governance_retention=objectlock_xml.bypass(
+                objectlock_xml.lock_headers(call.headers, call.query)
+            ),
         ),
     )
     deleted = [

@@ -1,0 +1,225 @@
+"""Object Lock over S3 and gRPC: the bucket configuration and its default retention, GOVERNANCE
+and its bypass permission, legal holds, and the bad input S3 refuses (refused with S3's error,
+nothing changed)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import uuid
+from typing import Any
+
+import grpc
+import pytest
+from botocore.exceptions import ClientError
+
+from lightningstor.v1 import objectlock_pb2, objectlock_pb2_grpc
+from tests.integration.server import AdminSigner, ServerProcess
+from tests.objectlock.conftest import s3_for
+from tests.s3.rawhttp import Signer, request
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body).digest()).decode()
+
+
+def new_bucket(s3: Any, *, lock: bool = True) -> str:
+    name = f"ol-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name, ObjectLockEnabledForBucket=lock)
+    return name
+
+
+def later(**delta: float) -> dt.datetime:
+    return dt.datetime.now(dt.UTC) + dt.timedelta(**delta)
+
+
+def test_configuration_and_default_retention(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    got = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert got == {"ObjectLockEnabled": "Enabled"}
+    rule = {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 2}}
+    s3.put_object_lock_configuration(
+        Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule}
+    )
+    got = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert got == {"ObjectLockEnabled": "Enabled", "Rule": rule}
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"data")["VersionId"]
+    retention = s3.get_object_retention(Bucket=bucket, Key="k", VersionId=version)["Retention"]
+    assert retention["Mode"] == "GOVERNANCE"
+    assert later(days=1.9) < retention["RetainUntilDate"] < later(days=2.1)
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=version)
+    assert code(refused) == "AccessDenied"
+
+
+@pytest.mark.parametrize(
+    ("rule", "error"),
+    [
+        ({"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1, "Years": 1}}, "MalformedXML"),
+        ({"DefaultRetention": {"Days": 1}}, "MalformedXML"),
+        ({"DefaultRetention": {"Mode": "GOVERNANCE"}}, "MalformedXML"),
+        ({"DefaultRetention": {"Mode": "FOREVER", "Days": 1}}, "MalformedXML"),
+        ({"DefaultRetention": {"Mode": "COMPLIANCE", "Years": 101}}, "InvalidArgument"),
+    ],
+)
+def test_bad_configurations_change_nothing(
+    server: ServerProcess, actors: dict[str, dict[str, str]], rule: dict[str, Any], error: str
+) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    with pytest.raises(ClientError) as bad:
+        s3.put_object_lock_configuration(
+            Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule}
+        )
+    assert code(bad) == error
+    got = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert got == {"ObjectLockEnabled": "Enabled"}
+
+
+def test_a_bucket_without_object_lock(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3, lock=False)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"data")["VersionId"]
+    with pytest.raises(ClientError) as missing:
+        s3.get_object_lock_configuration(Bucket=bucket)
+    assert code(missing) == "ObjectLockConfigurationNotFoundError"
+    with pytest.raises(ClientError) as enable:
+        s3.put_object_lock_configuration(
+            Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"}
+        )
+    assert code(enable) == "InvalidBucketState"
+    with pytest.raises(ClientError) as hold:
+        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
+    assert code(hold) == "InvalidRequest"
+    with pytest.raises(ClientError) as retention:
+        s3.put_object_retention(
+            Bucket=bucket,
+            Key="k",
+            Retention={"Mode": "COMPLIANCE", "RetainUntilDate": later(days=1)},
+        )
+    assert code(retention) == "InvalidRequest"
+    s3.delete_object(Bucket=bucket, Key="k", VersionId=version)  # nothing was locked
+
+
+def test_governance_yields_only_to_the_bypass_permission(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    owner, ops = s3_for(server, actors["owner"]), s3_for(server, actors["ops"])
+    bucket = new_bucket(owner)
+    until = later(days=1)
+    version = owner.put_object(
+        Bucket=bucket, Key="g", Body=b"gov", ContentMD5=md5(b"gov"),
+        ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until,
+    )["VersionId"]  # fmt: skip
+    for s3, bypass in ((owner, False), (owner, True), (ops, False)):
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(
+                Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=bypass
+            )
+        assert code(refused) == "AccessDenied"
+        with pytest.raises(ClientError) as shorten:
+            s3.put_object_retention(
+                Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=bypass,
+                Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later(hours=1)},
+            )  # fmt: skip
+        assert code(shorten) == "AccessDenied"
+    # Extending needs no bypass; the editor may.
+    owner.put_object_retention(
+        Bucket=bucket, Key="g", VersionId=version,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later(days=2)},
+    )  # fmt: skip
+    ops.delete_object(Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=True)
+    assert "Versions" not in owner.list_object_versions(Bucket=bucket)
+
+
+def test_legal_hold_on_and_off(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    version = s3.put_object(Bucket=bucket, Key="h", Body=b"held")["VersionId"]
+    assert s3.get_object_legal_hold(Bucket=bucket, Key="h")["LegalHold"] == {"Status": "OFF"}
+    s3.put_object_legal_hold(Bucket=bucket, Key="h", VersionId=version, LegalHold={"Status": "ON"})
+    assert s3.get_object_legal_hold(Bucket=bucket, Key="h")["LegalHold"] == {"Status": "ON"}
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key="h", VersionId=version)
+    assert code(refused) == "AccessDenied"
+    with pytest.raises(ClientError) as no_retention:
+        s3.get_object_retention(Bucket=bucket, Key="h")
+    assert code(no_retention) == "NoSuchObjectLockConfiguration"
+    s3.put_object_legal_hold(Bucket=bucket, Key="h", LegalHold={"Status": "OFF"})
+    s3.delete_object(Bucket=bucket, Key="h", VersionId=version)
+
+
+def test_bad_lock_input_on_put(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    address = server.ports["s3"]
+    signer = Signer(address, actors["owner"]["access_key"], actors["owner"]["secret_key"])
+    future = later(days=1).strftime("%Y-%m-%dT%H:%M:%SZ")
+    past = "2001-01-01T00:00:00Z"
+    cases = [
+        # no Content-MD5 nor checksum: S3 requires one with lock headers
+        ({"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": future},
+         "InvalidRequest"),
+        ({"x-amz-object-lock-legal-hold": "ON"}, "InvalidRequest"),
+        ({"x-amz-object-lock-mode": "COMPLIANCE", "content-md5": md5(b"data")}, "InvalidArgument"),
+        ({"x-amz-object-lock-mode": "SOMETIMES", "x-amz-object-lock-retain-until-date": future,
+          "content-md5": md5(b"data")}, "InvalidArgument"),
+        ({"x-amz-object-lock-mode": "COMPLIANCE", "x-amz-object-lock-retain-until-date": past,
+          "content-md5": md5(b"data")}, "InvalidArgument"),
+        ({"x-amz-object-lock-legal-hold": "MAYBE", "content-md5": md5(b"data")}, "InvalidArgument"),
+    ]  # fmt: skip
+    for extra, error in cases:
+        headers, _ = signer.sign("PUT", f"/{bucket}/k", headers=extra)
+        resp = request(address, "PUT", f"/{bucket}/k", headers, b"data")
+        assert (resp.status, resp.code) == (400, error), extra
+    assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+    # A hoisted lock header (presigned URLs) takes effect like the header.
+    query = {"x-amz-object-lock-legal-hold": "ON"}
+    headers, _ = signer.sign("PUT", f"/{bucket}/q", query=query, headers={"content-md5": md5(b"q")})
+    resp = request(address, "PUT", f"/{bucket}/q?x-amz-object-lock-legal-hold=ON", headers, b"q")
+    assert resp.status == 200
+    assert s3.get_object_legal_hold(Bucket=bucket, Key="q")["LegalHold"] == {"Status": "ON"}
+
+
+def test_retention_over_grpc(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    version = s3.put_object(Bucket=bucket, Key="r", Body=b"r")["VersionId"]
+    with grpc.insecure_channel(server.grpc_addr) as channel:
+        signed = grpc.intercept_channel(channel, AdminSigner(**actors["owner"]))
+        stub = objectlock_pb2_grpc.ObjectLockServiceStub(signed)
+        retention = objectlock_pb2.ObjectRetention(mode=objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
+        retention.retain_until.FromDatetime(later(days=1))
+        stub.PutObjectRetention(
+            objectlock_pb2.PutObjectRetentionRequest(
+                bucket=bucket, key="r", version_id=version, retention=retention
+            )
+        )
+        got = stub.GetObjectRetention(
+            objectlock_pb2.GetObjectRetentionRequest(bucket=bucket, key="r")
+        )
+        assert got.retention.mode == objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE
+        shorter = objectlock_pb2.ObjectRetention(mode=objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
+        shorter.retain_until.FromDatetime(later(hours=1))
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.PutObjectRetention(
+                objectlock_pb2.PutObjectRetentionRequest(bucket=bucket, key="r", retention=shorter)
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(ClientError) as locked:
+        s3.delete_object(Bucket=bucket, Key="r", VersionId=version)
+    assert code(locked) == "AccessDenied"
