@@ -223,3 +223,29 @@ def test_retention_over_grpc(server: ServerProcess, actors: dict[str, dict[str, 
     with pytest.raises(ClientError) as locked:
         s3.delete_object(Bucket=bucket, Key="r", VersionId=version)
     assert code(locked) == "AccessDenied"
+
+
+def test_default_retention_reaches_copies_and_uploads(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    """Every write commits through the same place, which gives a new version the default."""
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    rule = {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 1}}
+    s3.put_object_lock_configuration(
+        Bucket=bucket, ObjectLockConfiguration={"ObjectLockEnabled": "Enabled", "Rule": rule}
+    )
+    s3.put_object(Bucket=bucket, Key="src", Body=b"source")
+    copied = s3.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    for key, version in (("copy", copied["VersionId"]), ("mp", done["VersionId"])):
+        got = s3.get_object_retention(Bucket=bucket, Key=key, VersionId=version)["Retention"]
+        assert got["Mode"] == "COMPLIANCE", key
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+        assert code(refused) == "AccessDenied", key

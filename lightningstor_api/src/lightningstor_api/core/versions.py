@@ -29,7 +29,7 @@ from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, newer_sort_id
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.metadata import Compare, KeyValue, Put, prefix_end
-from lightningstor_api.objectlock.rules import ensure_removable
+from lightningstor_api.objectlock.rules import apply_default_retention, ensure_removable
 from lightningstor_types.errors import (
     InvalidArgument,
     MethodNotAllowed,
@@ -272,6 +272,7 @@ async def try_commit_version(
     rec.key = key
     rec.sort_id = newer_sort_id(newest[len(prefix) :].decode() if newest else None)
     rec.last_modified.CopyFrom(now_timestamp())
+    apply_default_retention(bref.record, rec)
     if bref.record.versioning == ENABLED:
         rec.version_id = rec.sort_id
     else:

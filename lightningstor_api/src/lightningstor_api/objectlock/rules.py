@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import time
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import objectlock_pb2
 from lightningstor_types.errors import AccessDenied, InvalidArgument, InvalidRequest, MalformedXML
@@ -99,23 +97,30 @@ def validate_configuration(config: objectlock_pb2.ObjectLockConfiguration) -> No
         )
 
 
-def new_version_lock(
+def check_new_version_lock(
     bucket: records_pb2.BucketRecord,
     retention: objectlock_pb2.ObjectRetention | None,
     legal_hold: bool,
-) -> tuple[objectlock_pb2.ObjectRetention | None, bool]:
-    """The retention and legal hold of a new version: those asked for (bucket must have Object
-    Lock), else the bucket's default retention from now."""
+) -> None:
+    """The retention and legal hold a write asks for are valid there (the bucket must have
+    Object Lock; the retention a mode and a future date)."""
     asked = retention is not None and retention.mode != objectlock_pb2.OBJECT_LOCK_MODE_UNSPECIFIED
     if (asked or legal_hold) and not bucket.object_lock.enabled:
         raise InvalidRequest("Bucket is missing Object Lock Configuration")
-    if asked and retention is not None:
+    if retention is not None:
         validate_retention(retention)
-        return retention, legal_hold
+
+
+def apply_default_retention(
+    bucket: records_pb2.BucketRecord, record: records_pb2.ObjectRecord
+) -> None:
+    """Give a new version without a retention of its own the bucket's default, from now: every
+    write (PUT, copy, completed upload, form upload) commits through here."""
     default = bucket.object_lock.default_retention
+    if record.is_delete_marker or record.HasField("retention"):
+        return
     if not bucket.object_lock.enabled or default.mode not in MODE_NAMES:
-        return None, legal_hold
+        return
     days = default.days or default.years * 365
-    until = Timestamp()
-    until.FromSeconds(int(time.time()) + days * 86_400)
-    return objectlock_pb2.ObjectRetention(mode=default.mode, retain_until=until), legal_hold
+    record.retention.mode = default.mode
+    record.retention.retain_until.FromSeconds(int(time.time()) + days * 86_400)
