@@ -14,7 +14,7 @@ import grpc
 import pytest
 from botocore.exceptions import ClientError
 
-from lightningstor.v1 import objectlock_pb2, objectlock_pb2_grpc
+from lightningstor.v1 import common_pb2, objectlock_pb2, objectlock_pb2_grpc
 from tests.integration.server import AdminSigner, ServerProcess
 from tests.objectlock.conftest import s3_for
 from tests.s3.rawhttp import Signer, request
@@ -153,6 +153,7 @@ def test_legal_hold_on_and_off(server: ServerProcess, actors: dict[str, dict[str
     assert s3.get_object_legal_hold(Bucket=bucket, Key="h")["LegalHold"] == {"Status": "OFF"}
     s3.put_object_legal_hold(Bucket=bucket, Key="h", VersionId=version, LegalHold={"Status": "ON"})
     assert s3.get_object_legal_hold(Bucket=bucket, Key="h")["LegalHold"] == {"Status": "ON"}
+    assert s3.get_object(Bucket=bucket, Key="h")["ObjectLockLegalHoldStatus"] == "ON"
     with pytest.raises(ClientError) as refused:
         s3.delete_object(Bucket=bucket, Key="h", VersionId=version)
     assert code(refused) == "AccessDenied"
@@ -202,7 +203,7 @@ def test_retention_over_grpc(server: ServerProcess, actors: dict[str, dict[str, 
     with grpc.insecure_channel(server.grpc_addr) as channel:
         signed = grpc.intercept_channel(channel, AdminSigner(**actors["owner"]))
         stub = objectlock_pb2_grpc.ObjectLockServiceStub(signed)
-        retention = objectlock_pb2.ObjectRetention(mode=objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
+        retention = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
         retention.retain_until.FromDatetime(later(days=1))
         stub.PutObjectRetention(
             objectlock_pb2.PutObjectRetentionRequest(
@@ -212,8 +213,8 @@ def test_retention_over_grpc(server: ServerProcess, actors: dict[str, dict[str, 
         got = stub.GetObjectRetention(
             objectlock_pb2.GetObjectRetentionRequest(bucket=bucket, key="r")
         )
-        assert got.retention.mode == objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE
-        shorter = objectlock_pb2.ObjectRetention(mode=objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
+        assert got.retention.mode == common_pb2.OBJECT_LOCK_MODE_COMPLIANCE
+        shorter = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
         shorter.retain_until.FromDatetime(later(hours=1))
         with pytest.raises(grpc.RpcError) as refused:
             stub.PutObjectRetention(
@@ -243,6 +244,10 @@ def test_default_retention_reaches_copies_and_uploads(
         Bucket=bucket, Key="mp", UploadId=upload,
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
     )  # fmt: skip
+    head = s3.head_object(Bucket=bucket, Key="copy")
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert later(hours=23) < head["ObjectLockRetainUntilDate"] < later(hours=25)
+    assert "ObjectLockLegalHoldStatus" not in head
     for key, version in (("copy", copied["VersionId"]), ("mp", done["VersionId"])):
         got = s3.get_object_retention(Bucket=bucket, Key=key, VersionId=version)["Retention"]
         assert got["Mode"] == "COMPLIANCE", key

@@ -12,14 +12,14 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lightningstor.v1 import objectlock_pb2
+from lightningstor.v1 import common_pb2, objectlock_pb2
 from lightningstor_s3.xml import el
 from lightningstor_s3.xml_in import child_elements, child_text, parse
 from lightningstor_types.errors import InvalidArgument, MalformedXML
 
 _MODES = {
-    "GOVERNANCE": objectlock_pb2.OBJECT_LOCK_MODE_GOVERNANCE,
-    "COMPLIANCE": objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE,
+    "GOVERNANCE": common_pb2.OBJECT_LOCK_MODE_GOVERNANCE,
+    "COMPLIANCE": common_pb2.OBJECT_LOCK_MODE_COMPLIANCE,
 }
 _NAMES = {v: k for k, v in _MODES.items()}
 
@@ -59,10 +59,10 @@ def configuration(body: bytes) -> objectlock_pb2.ObjectLockConfiguration:
     return config
 
 
-def retention(body: bytes) -> objectlock_pb2.ObjectRetention:
+def retention(body: bytes) -> common_pb2.ObjectRetention:
     """A Retention document; one with neither Mode nor date removes the retention."""
     root = parse(body, "Retention")
-    out = objectlock_pb2.ObjectRetention()
+    out = common_pb2.ObjectRetention()
     mode = child_text(root, "Mode")
     until = child_text(root, "RetainUntilDate")
     if mode is not None:
@@ -81,7 +81,7 @@ def legal_hold(body: bytes) -> bool:
 
 def headers_lock(
     headers: Mapping[str, str],
-) -> tuple[objectlock_pb2.ObjectRetention | None, bool]:
+) -> tuple[common_pb2.ObjectRetention | None, bool]:
     """The retention and legal hold a write's headers ask for: mode and date together or
     neither (InvalidArgument otherwise, as S3)."""
     mode = headers.get(MODE_HEADER)
@@ -100,7 +100,7 @@ def headers_lock(
             ArgumentName=MODE_HEADER if mode is None else UNTIL_HEADER,
         )
     try:
-        out = objectlock_pb2.ObjectRetention(mode=_mode(mode.strip()))
+        out = common_pb2.ObjectRetention(mode=_mode(mode.strip()))
         out.retain_until.CopyFrom(_date(until.strip()))
     except MalformedXML:
         raise InvalidArgument("Invalid object lock header", ArgumentName=MODE_HEADER) from None
@@ -129,7 +129,7 @@ def bucket_lock_enabled(headers: Mapping[str, str]) -> bool:
     return value.strip().lower() == "true"
 
 
-def _mode(text: str) -> objectlock_pb2.ObjectLockMode.ValueType:
+def _mode(text: str) -> common_pb2.ObjectLockMode.ValueType:
     if text not in _MODES:
         raise MalformedXML()
     return _MODES[text]
@@ -195,7 +195,7 @@ def configuration_document(config: objectlock_pb2.ObjectLockConfiguration) -> ob
     return doc
 
 
-def retention_document(r: objectlock_pb2.ObjectRetention) -> object:
+def retention_document(r: common_pb2.ObjectRetention) -> object:
     return Retention(_NAMES.get(r.mode, ""), iso_date(r.retain_until))
 
 
@@ -204,5 +204,12 @@ def iso_date(ts: Timestamp) -> str:
     return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
-def mode_name(mode: objectlock_pb2.ObjectLockMode.ValueType) -> str:
-    return _NAMES.get(mode, "")
+def lock_response_headers(info: common_pb2.ObjectInfo) -> list[tuple[bytes, bytes]]:
+    """A GET's or HEAD's Object Lock headers: the retention, and the legal hold when on."""
+    out = []
+    if name := _NAMES.get(info.retention.mode):
+        out.append((MODE_HEADER.encode(), name.encode()))
+        out.append((UNTIL_HEADER.encode(), iso_date(info.retention.retain_until).encode()))
+    if info.legal_hold:
+        out.append((HOLD_HEADER.encode(), b"ON"))
+    return out

@@ -4,7 +4,7 @@ legal hold; and :func:`bypass_allowed`, which the delete paths ask."""
 from __future__ import annotations
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import objectlock_pb2
+from lightningstor.v1 import common_pb2, objectlock_pb2
 from lightningstor_api.core.buckets import update_bucket
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import version_id
@@ -72,7 +72,7 @@ async def get_object_retention(
 ) -> objectlock_pb2.GetObjectRetentionResponse:
     ref = await _locked_bucket(cc, ctx, req, Action.OBJECTS_RETENTION_READ)
     rec = await _read(cc, ref, req.key, req.version_id)
-    if rec.retention.mode == objectlock_pb2.OBJECT_LOCK_MODE_UNSPECIFIED:
+    if rec.retention.mode == common_pb2.OBJECT_LOCK_MODE_UNSPECIFIED:
         raise NoSuchObjectLockConfiguration(Key=req.key)
     return objectlock_pb2.GetObjectRetentionResponse(retention=rec.retention)
 

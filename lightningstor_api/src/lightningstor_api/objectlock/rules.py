@@ -6,11 +6,11 @@ from __future__ import annotations
 import time
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import objectlock_pb2
+from lightningstor.v1 import common_pb2, objectlock_pb2
 from lightningstor_types.errors import AccessDenied, InvalidArgument, InvalidRequest, MalformedXML
 
-GOVERNANCE = objectlock_pb2.OBJECT_LOCK_MODE_GOVERNANCE
-COMPLIANCE = objectlock_pb2.OBJECT_LOCK_MODE_COMPLIANCE
+GOVERNANCE = common_pb2.OBJECT_LOCK_MODE_GOVERNANCE
+COMPLIANCE = common_pb2.OBJECT_LOCK_MODE_COMPLIANCE
 MODES = {"GOVERNANCE": GOVERNANCE, "COMPLIANCE": COMPLIANCE}
 MODE_NAMES = {v: k for k, v in MODES.items()}
 
@@ -27,7 +27,7 @@ LOCK_NEEDS_INTEGRITY = (
 
 def retained(rec: records_pb2.ObjectRecord, now: float | None = None) -> bool:
     """The version's retention is in force (its date not yet reached)."""
-    if rec.retention.mode == objectlock_pb2.OBJECT_LOCK_MODE_UNSPECIFIED:
+    if rec.retention.mode == common_pb2.OBJECT_LOCK_MODE_UNSPECIFIED:
         return False
     at = time.time() if now is None else now
     return rec.retention.retain_until.ToNanoseconds() > at * 1e9
@@ -43,10 +43,10 @@ def ensure_removable(rec: records_pb2.ObjectRecord, *, bypass: bool) -> None:
         raise AccessDenied(LOCKED, Key=rec.key, VersionId=rec.version_id)
 
 
-def validate_retention(retention: objectlock_pb2.ObjectRetention) -> None:
+def validate_retention(retention: common_pb2.ObjectRetention) -> None:
     """A retention asked for: a mode and a date in the future, or nothing at all (removal)."""
     has_date = retention.HasField("retain_until")
-    if retention.mode == objectlock_pb2.OBJECT_LOCK_MODE_UNSPECIFIED and not has_date:
+    if retention.mode == common_pb2.OBJECT_LOCK_MODE_UNSPECIFIED and not has_date:
         return
     if retention.mode not in MODE_NAMES:
         raise InvalidArgument("Unknown or missing retention mode", ArgumentName="Mode")
@@ -59,7 +59,7 @@ def validate_retention(retention: objectlock_pb2.ObjectRetention) -> None:
 
 
 def check_retention_change(
-    old: records_pb2.ObjectRecord, new: objectlock_pb2.ObjectRetention, *, bypass: bool
+    old: records_pb2.ObjectRecord, new: common_pb2.ObjectRetention, *, bypass: bool
 ) -> None:
     """AccessDenied unless ``old``'s retention may become ``new``: a COMPLIANCE retention in
     force only keeps its mode and extends its date; a GOVERNANCE one may turn COMPLIANCE or be
@@ -99,12 +99,12 @@ def validate_configuration(config: objectlock_pb2.ObjectLockConfiguration) -> No
 
 def check_new_version_lock(
     bucket: records_pb2.BucketRecord,
-    retention: objectlock_pb2.ObjectRetention | None,
+    retention: common_pb2.ObjectRetention | None,
     legal_hold: bool,
 ) -> None:
     """The retention and legal hold a write asks for are valid there (the bucket must have
     Object Lock; the retention a mode and a future date)."""
-    asked = retention is not None and retention.mode != objectlock_pb2.OBJECT_LOCK_MODE_UNSPECIFIED
+    asked = retention is not None and retention.mode != common_pb2.OBJECT_LOCK_MODE_UNSPECIFIED
     if (asked or legal_hold) and not bucket.object_lock.enabled:
         raise InvalidRequest("Bucket is missing Object Lock Configuration")
     if retention is not None:

@@ -10,7 +10,6 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lightningstor.v1 import common_pb2 as _common_pb2
-from lightningstor.v1 import objectlock_pb2 as _objectlock_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -105,7 +104,7 @@ class PutObjectHeader(_message.Message):
         """If-Match / If-None-Match ("*" = only if absent)."""
 
     @_builtins.property
-    def retention(self) -> _objectlock_pb2.ObjectRetention:
+    def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock of the new version (x-amz-object-lock-*); unset: the bucket's default."""
 
     def __init__(
@@ -123,7 +122,7 @@ class PutObjectHeader(_message.Message):
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         storage_class: _builtins.str = ...,
         conditions: _common_pb2.Conditions | None = ...,
-        retention: _objectlock_pb2.ObjectRetention | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015

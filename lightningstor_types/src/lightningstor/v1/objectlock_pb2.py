@@ -26,45 +26,41 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lightningstor/v1/objectlock.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\"s\n\x0fObjectRetention\x12.\n\x04mode\x18\x01 \x01(\x0e\x32 .lightningstor.v1.ObjectLockMode\x12\x30\n\x0cretain_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"_\n\x10\x44\x65\x66\x61ultRetention\x12.\n\x04mode\x18\x01 \x01(\x0e\x32 .lightningstor.v1.ObjectLockMode\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\r\n\x05years\x18\x03 \x01(\x05\"i\n\x17ObjectLockConfiguration\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12=\n\x11\x64\x65\x66\x61ult_retention\x18\x02 \x01(\x0b\x32\".lightningstor.v1.DefaultRetention\"Y\n!GetObjectLockConfigurationRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"f\n\"GetObjectLockConfigurationResponse\x12@\n\rconfiguration\x18\x01 \x01(\x0b\x32).lightningstor.v1.ObjectLockConfiguration\"\x9b\x01\n!PutObjectLockConfigurationRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12@\n\rconfiguration\x18\x03 \x01(\x0b\x32).lightningstor.v1.ObjectLockConfiguration\"$\n\"PutObjectLockConfigurationResponse\"t\n\x19GetObjectRetentionRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\"R\n\x1aGetObjectRetentionResponse\x12\x34\n\tretention\x18\x01 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\"\xcf\x01\n\x19PutObjectRetentionRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\x12\x34\n\tretention\x18\x05 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12#\n\x1b\x62ypass_governance_retention\x18\x06 \x01(\x08\"0\n\x1aPutObjectRetentionResponse\x12\x12\n\nversion_id\x18\x01 \x01(\t\"t\n\x19GetObjectLegalHoldRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\"(\n\x1aGetObjectLegalHoldResponse\x12\n\n\x02on\x18\x01 \x01(\x08\"\x80\x01\n\x19PutObjectLegalHoldRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\x12\n\n\x02on\x18\x05 \x01(\x08\"0\n\x1aPutObjectLegalHoldResponse\x12\x12\n\nversion_id\x18\x01 \x01(\t*t\n\x0eObjectLockMode\x12 \n\x1cOBJECT_LOCK_MODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bOBJECT_LOCK_MODE_GOVERNANCE\x10\x01\x12\x1f\n\x1bOBJECT_LOCK_MODE_COMPLIANCE\x10\x02\x32\xeb\x05\n\x11ObjectLockService\x12\x87\x01\n\x1aGetObjectLockConfiguration\x12\x33.lightningstor.v1.GetObjectLockConfigurationRequest\x1a\x34.lightningstor.v1.GetObjectLockConfigurationResponse\x12\x87\x01\n\x1aPutObjectLockConfiguration\x12\x33.lightningstor.v1.PutObjectLockConfigurationRequest\x1a\x34.lightningstor.v1.PutObjectLockConfigurationResponse\x12o\n\x12GetObjectRetention\x12+.lightningstor.v1.GetObjectRetentionRequest\x1a,.lightningstor.v1.GetObjectRetentionResponse\x12o\n\x12PutObjectRetention\x12+.lightningstor.v1.PutObjectRetentionRequest\x1a,.lightningstor.v1.PutObjectRetentionResponse\x12o\n\x12GetObjectLegalHold\x12+.lightningstor.v1.GetObjectLegalHoldRequest\x1a,.lightningstor.v1.GetObjectLegalHoldResponse\x12o\n\x12PutObjectLegalHold\x12+.lightningstor.v1.PutObjectLegalHoldRequest\x1a,.lightningstor.v1.PutObjectLegalHoldResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lightningstor/v1/objectlock.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\"_\n\x10\x44\x65\x66\x61ultRetention\x12.\n\x04mode\x18\x01 \x01(\x0e\x32 .lightningstor.v1.ObjectLockMode\x12\x0c\n\x04\x64\x61ys\x18\x02 \x01(\x05\x12\r\n\x05years\x18\x03 \x01(\x05\"i\n\x17ObjectLockConfiguration\x12\x0f\n\x07\x65nabled\x18\x01 \x01(\x08\x12=\n\x11\x64\x65\x66\x61ult_retention\x18\x02 \x01(\x0b\x32\".lightningstor.v1.DefaultRetention\"Y\n!GetObjectLockConfigurationRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\"f\n\"GetObjectLockConfigurationResponse\x12@\n\rconfiguration\x18\x01 \x01(\x0b\x32).lightningstor.v1.ObjectLockConfiguration\"\x9b\x01\n!PutObjectLockConfigurationRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0c\n\x04name\x18\x02 \x01(\t\x12@\n\rconfiguration\x18\x03 \x01(\x0b\x32).lightningstor.v1.ObjectLockConfiguration\"$\n\"PutObjectLockConfigurationResponse\"t\n\x19GetObjectRetentionRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\"R\n\x1aGetObjectRetentionResponse\x12\x34\n\tretention\x18\x01 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\"\xcf\x01\n\x19PutObjectRetentionRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\x12\x34\n\tretention\x18\x05 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12#\n\x1b\x62ypass_governance_retention\x18\x06 \x01(\x08\"0\n\x1aPutObjectRetentionResponse\x12\x12\n\nversion_id\x18\x01 \x01(\t\"t\n\x19GetObjectLegalHoldRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\"(\n\x1aGetObjectLegalHoldResponse\x12\n\n\x02on\x18\x01 \x01(\x08\"\x80\x01\n\x19PutObjectLegalHoldRequest\x12&\n\x05scope\x18\x01 \x01(\x0b\x32\x17.lightningstor.v1.Scope\x12\x0e\n\x06\x62ucket\x18\x02 \x01(\t\x12\x0b\n\x03key\x18\x03 \x01(\t\x12\x12\n\nversion_id\x18\x04 \x01(\t\x12\n\n\x02on\x18\x05 \x01(\x08\"0\n\x1aPutObjectLegalHoldResponse\x12\x12\n\nversion_id\x18\x01 \x01(\t2\xeb\x05\n\x11ObjectLockService\x12\x87\x01\n\x1aGetObjectLockConfiguration\x12\x33.lightningstor.v1.GetObjectLockConfigurationRequest\x1a\x34.lightningstor.v1.GetObjectLockConfigurationResponse\x12\x87\x01\n\x1aPutObjectLockConfiguration\x12\x33.lightningstor.v1.PutObjectLockConfigurationRequest\x1a\x34.lightningstor.v1.PutObjectLockConfigurationResponse\x12o\n\x12GetObjectRetention\x12+.lightningstor.v1.GetObjectRetentionRequest\x1a,.lightningstor.v1.GetObjectRetentionResponse\x12o\n\x12PutObjectRetention\x12+.lightningstor.v1.PutObjectRetentionRequest\x1a,.lightningstor.v1.PutObjectRetentionResponse\x12o\n\x12GetObjectLegalHold\x12+.lightningstor.v1.GetObjectLegalHoldRequest\x1a,.lightningstor.v1.GetObjectLegalHoldResponse\x12o\n\x12PutObjectLegalHold\x12+.lightningstor.v1.PutObjectLegalHoldRequest\x1a,.lightningstor.v1.PutObjectLegalHoldResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lightningstor.v1.objectlock_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_OBJECTLOCKMODE']._serialized_start=1634
-  _globals['_OBJECTLOCKMODE']._serialized_end=1750
-  _globals['_OBJECTRETENTION']._serialized_start=119
-  _globals['_OBJECTRETENTION']._serialized_end=234
-  _globals['_DEFAULTRETENTION']._serialized_start=236
-  _globals['_DEFAULTRETENTION']._serialized_end=331
-  _globals['_OBJECTLOCKCONFIGURATION']._serialized_start=333
-  _globals['_OBJECTLOCKCONFIGURATION']._serialized_end=438
-  _globals['_GETOBJECTLOCKCONFIGURATIONREQUEST']._serialized_start=440
-  _globals['_GETOBJECTLOCKCONFIGURATIONREQUEST']._serialized_end=529
-  _globals['_GETOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_start=531
-  _globals['_GETOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_end=633
-  _globals['_PUTOBJECTLOCKCONFIGURATIONREQUEST']._serialized_start=636
-  _globals['_PUTOBJECTLOCKCONFIGURATIONREQUEST']._serialized_end=791
-  _globals['_PUTOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_start=793
-  _globals['_PUTOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_end=829
-  _globals['_GETOBJECTRETENTIONREQUEST']._serialized_start=831
-  _globals['_GETOBJECTRETENTIONREQUEST']._serialized_end=947
-  _globals['_GETOBJECTRETENTIONRESPONSE']._serialized_start=949
-  _globals['_GETOBJECTRETENTIONRESPONSE']._serialized_end=1031
-  _globals['_PUTOBJECTRETENTIONREQUEST']._serialized_start=1034
-  _globals['_PUTOBJECTRETENTIONREQUEST']._serialized_end=1241
-  _globals['_PUTOBJECTRETENTIONRESPONSE']._serialized_start=1243
-  _globals['_PUTOBJECTRETENTIONRESPONSE']._serialized_end=1291
-  _globals['_GETOBJECTLEGALHOLDREQUEST']._serialized_start=1293
-  _globals['_GETOBJECTLEGALHOLDREQUEST']._serialized_end=1409
-  _globals['_GETOBJECTLEGALHOLDRESPONSE']._serialized_start=1411
-  _globals['_GETOBJECTLEGALHOLDRESPONSE']._serialized_end=1451
-  _globals['_PUTOBJECTLEGALHOLDREQUEST']._serialized_start=1454
-  _globals['_PUTOBJECTLEGALHOLDREQUEST']._serialized_end=1582
-  _globals['_PUTOBJECTLEGALHOLDRESPONSE']._serialized_start=1584
-  _globals['_PUTOBJECTLEGALHOLDRESPONSE']._serialized_end=1632
-  _globals['_OBJECTLOCKSERVICE']._serialized_start=1753
-  _globals['_OBJECTLOCKSERVICE']._serialized_end=2500
+  _globals['_DEFAULTRETENTION']._serialized_start=119
+  _globals['_DEFAULTRETENTION']._serialized_end=214
+  _globals['_OBJECTLOCKCONFIGURATION']._serialized_start=216
+  _globals['_OBJECTLOCKCONFIGURATION']._serialized_end=321
+  _globals['_GETOBJECTLOCKCONFIGURATIONREQUEST']._serialized_start=323
+  _globals['_GETOBJECTLOCKCONFIGURATIONREQUEST']._serialized_end=412
+  _globals['_GETOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_start=414
+  _globals['_GETOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_end=516
+  _globals['_PUTOBJECTLOCKCONFIGURATIONREQUEST']._serialized_start=519
+  _globals['_PUTOBJECTLOCKCONFIGURATIONREQUEST']._serialized_end=674
+  _globals['_PUTOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_start=676
+  _globals['_PUTOBJECTLOCKCONFIGURATIONRESPONSE']._serialized_end=712
+  _globals['_GETOBJECTRETENTIONREQUEST']._serialized_start=714
+  _globals['_GETOBJECTRETENTIONREQUEST']._serialized_end=830
+  _globals['_GETOBJECTRETENTIONRESPONSE']._serialized_start=832
+  _globals['_GETOBJECTRETENTIONRESPONSE']._serialized_end=914
+  _globals['_PUTOBJECTRETENTIONREQUEST']._serialized_start=917
+  _globals['_PUTOBJECTRETENTIONREQUEST']._serialized_end=1124
+  _globals['_PUTOBJECTRETENTIONRESPONSE']._serialized_start=1126
+  _globals['_PUTOBJECTRETENTIONRESPONSE']._serialized_end=1174
+  _globals['_GETOBJECTLEGALHOLDREQUEST']._serialized_start=1176
+  _globals['_GETOBJECTLEGALHOLDREQUEST']._serialized_end=1292
+  _globals['_GETOBJECTLEGALHOLDRESPONSE']._serialized_start=1294
+  _globals['_GETOBJECTLEGALHOLDRESPONSE']._serialized_end=1334
+  _globals['_PUTOBJECTLEGALHOLDREQUEST']._serialized_start=1337
+  _globals['_PUTOBJECTLEGALHOLDREQUEST']._serialized_end=1465
+  _globals['_PUTOBJECTLEGALHOLDRESPONSE']._serialized_start=1467
+  _globals['_PUTOBJECTLEGALHOLDRESPONSE']._serialized_end=1515
+  _globals['_OBJECTLOCKSERVICE']._serialized_start=1518
+  _globals['_OBJECTLOCKSERVICE']._serialized_end=2265
 # @@protoc_insertion_point(module_scope)

@@ -7,8 +7,6 @@ hold. A locked version cannot be deleted or overwritten by any path until it is 
 
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from google.protobuf import timestamp_pb2 as _timestamp_pb2
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from lightningstor.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -21,52 +19,6 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
-class _ObjectLockMode:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _ObjectLockModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectLockMode.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    OBJECT_LOCK_MODE_UNSPECIFIED: _ObjectLockMode.ValueType  # 0
-    OBJECT_LOCK_MODE_GOVERNANCE: _ObjectLockMode.ValueType  # 1
-    """Removable before the date only by a caller allowed to bypass governance retention."""
-    OBJECT_LOCK_MODE_COMPLIANCE: _ObjectLockMode.ValueType  # 2
-    """Removable by nobody before the date; the date can only be extended."""
-
-class ObjectLockMode(_ObjectLockMode, metaclass=_ObjectLockModeEnumTypeWrapper): ...
-
-OBJECT_LOCK_MODE_UNSPECIFIED: ObjectLockMode.ValueType  # 0
-OBJECT_LOCK_MODE_GOVERNANCE: ObjectLockMode.ValueType  # 1
-"""Removable before the date only by a caller allowed to bypass governance retention."""
-OBJECT_LOCK_MODE_COMPLIANCE: ObjectLockMode.ValueType  # 2
-"""Removable by nobody before the date; the date can only be extended."""
-Global___ObjectLockMode: _TypeAlias = ObjectLockMode  # noqa: Y015
-
-@_typing.final
-class ObjectRetention(_message.Message):
-    """A version's retention (unset mode: none)."""
-
-    DESCRIPTOR: _descriptor.Descriptor
-
-    MODE_FIELD_NUMBER: _builtins.int
-    RETAIN_UNTIL_FIELD_NUMBER: _builtins.int
-    mode: Global___ObjectLockMode.ValueType
-    @_builtins.property
-    def retain_until(self) -> _timestamp_pb2.Timestamp: ...
-    def __init__(
-        self,
-        *,
-        mode: Global___ObjectLockMode.ValueType = ...,
-        retain_until: _timestamp_pb2.Timestamp | None = ...,
-    ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["retain_until", b"retain_until"]  # noqa: Y015
-    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "retain_until", b"retain_until"]  # noqa: Y015
-    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
-
-Global___ObjectRetention: _TypeAlias = ObjectRetention  # noqa: Y015
-
 @_typing.final
 class DefaultRetention(_message.Message):
     """Applied to every new version that does not name its own retention; days or years, not both."""
@@ -76,13 +28,13 @@ class DefaultRetention(_message.Message):
     MODE_FIELD_NUMBER: _builtins.int
     DAYS_FIELD_NUMBER: _builtins.int
     YEARS_FIELD_NUMBER: _builtins.int
-    mode: Global___ObjectLockMode.ValueType
+    mode: _common_pb2.ObjectLockMode.ValueType
     days: _builtins.int
     years: _builtins.int
     def __init__(
         self,
         *,
-        mode: Global___ObjectLockMode.ValueType = ...,
+        mode: _common_pb2.ObjectLockMode.ValueType = ...,
         days: _builtins.int = ...,
         years: _builtins.int = ...,
     ) -> None: ...
@@ -238,11 +190,11 @@ class GetObjectRetentionResponse(_message.Message):
 
     RETENTION_FIELD_NUMBER: _builtins.int
     @_builtins.property
-    def retention(self) -> Global___ObjectRetention: ...
+    def retention(self) -> _common_pb2.ObjectRetention: ...
     def __init__(
         self,
         *,
-        retention: Global___ObjectRetention | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -270,7 +222,7 @@ class PutObjectRetentionRequest(_message.Message):
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
-    def retention(self) -> Global___ObjectRetention: ...
+    def retention(self) -> _common_pb2.ObjectRetention: ...
     def __init__(
         self,
         *,
@@ -278,7 +230,7 @@ class PutObjectRetentionRequest(_message.Message):
         bucket: _builtins.str = ...,
         key: _builtins.str = ...,
         version_id: _builtins.str = ...,
-        retention: Global___ObjectRetention | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
         bypass_governance_retention: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["retention", b"retention", "scope", b"scope"]  # noqa: Y015

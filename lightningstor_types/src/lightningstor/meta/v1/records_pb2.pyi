@@ -417,7 +417,7 @@ class ObjectRecord(_message.Message):
         """Records written before part_count listed every part here; read, never written."""
 
     @_builtins.property
-    def retention(self) -> _objectlock_pb2.ObjectRetention:
+    def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock: the version cannot be removed before retain_until (GOVERNANCE: except with
         the bypass permission) nor while legal_hold is on.
         """
@@ -443,7 +443,7 @@ class ObjectRecord(_message.Message):
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
         part_count: _builtins.int = ...,
         upload_id: _builtins.str = ...,
-        retention: _objectlock_pb2.ObjectRetention | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
