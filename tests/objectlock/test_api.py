@@ -10,13 +10,14 @@ import hashlib
 import uuid
 from typing import Any
 
-import grpc
 import pytest
 from botocore.exceptions import ClientError
 
-from lightningstor.v1 import common_pb2, objectlock_pb2, objectlock_pb2_grpc
-from tests.integration.server import AdminSigner, ServerProcess
-from tests.objectlock.conftest import s3_for
+from lightningstor.v1 import common_pb2
+from lightningstor_client import LightningStorClient
+from lightningstor_types.errors import AccessDenied
+from tests.integration.server import ServerProcess
+from tests.objectlock.conftest import ACME, s3_for
 from tests.s3.rawhttp import Signer, request
 
 pytestmark = pytest.mark.timeout(120)
@@ -196,34 +197,44 @@ def test_bad_lock_input_on_put(server: ServerProcess, actors: dict[str, dict[str
     assert s3.get_object_legal_hold(Bucket=bucket, Key="q")["LegalHold"] == {"Status": "ON"}
 
 
-def test_retention_over_grpc(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
-    s3 = s3_for(server, actors["owner"])
-    bucket = new_bucket(s3)
-    version = s3.put_object(Bucket=bucket, Key="r", Body=b"r")["VersionId"]
-    with grpc.insecure_channel(server.grpc_addr) as channel:
-        signed = grpc.intercept_channel(channel, AdminSigner(**actors["owner"]))
-        stub = objectlock_pb2_grpc.ObjectLockServiceStub(signed)
-        retention = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
-        retention.retain_until.FromDatetime(later(days=1))
-        stub.PutObjectRetention(
-            objectlock_pb2.PutObjectRetentionRequest(
-                bucket=bucket, key="r", version_id=version, retention=retention
-            )
-        )
-        got = stub.GetObjectRetention(
-            objectlock_pb2.GetObjectRetentionRequest(bucket=bucket, key="r")
-        )
-        assert got.retention.mode == common_pb2.OBJECT_LOCK_MODE_COMPLIANCE
+def test_object_lock_over_grpc(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
+    """The same rules through LightningStorClient: configuration, retention, legal hold, the
+    bypass flag of DeleteObject and its permission."""
+    owner = LightningStorClient(server.grpc_addr, scope=ACME, **actors["owner"])
+    ops = LightningStorClient(server.grpc_addr, scope=ACME, **actors["ops"])
+    with owner, ops:
+        bucket = f"ol-{uuid.uuid4().hex[:12]}"
+        owner.create_bucket(bucket, object_lock_enabled=True)
+        assert owner.get_object_lock_configuration(bucket).enabled
+        put = owner.put_object(bucket, "r", b"r")
+        compliance = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
+        compliance.retain_until.FromDatetime(later(days=1))
+        owner.put_object_retention(bucket, "r", compliance, version_id=put.version_id)
+        assert owner.get_object_retention(bucket, "r").mode == compliance.mode
         shorter = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_COMPLIANCE)
         shorter.retain_until.FromDatetime(later(hours=1))
-        with pytest.raises(grpc.RpcError) as refused:
-            stub.PutObjectRetention(
-                objectlock_pb2.PutObjectRetentionRequest(bucket=bucket, key="r", retention=shorter)
+        with pytest.raises(AccessDenied):
+            ops.put_object_retention(bucket, "r", shorter, bypass_governance_retention=True)
+        with pytest.raises(AccessDenied):
+            ops.delete_object(
+                bucket, "r", version_id=put.version_id, bypass_governance_retention=True
             )
-        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    with pytest.raises(ClientError) as locked:
-        s3.delete_object(Bucket=bucket, Key="r", VersionId=version)
-    assert code(locked) == "AccessDenied"
+        held = owner.put_object(bucket, "h", b"h")
+        owner.put_object_legal_hold(bucket, "h", True)
+        assert owner.get_object_legal_hold(bucket, "h", version_id=held.version_id)
+        with pytest.raises(AccessDenied):
+            ops.delete_object(bucket, "h", version_id=held.version_id)
+        gov = owner.put_object(bucket, "g", b"g")
+        governance = common_pb2.ObjectRetention(mode=common_pb2.OBJECT_LOCK_MODE_GOVERNANCE)
+        governance.retain_until.FromDatetime(later(days=1))
+        owner.put_object_retention(bucket, "g", governance)
+        with pytest.raises(AccessDenied):  # the editor has no bypass permission
+            owner.delete_object(
+                bucket, "g", version_id=gov.version_id, bypass_governance_retention=True
+            )
+        ops.delete_object(bucket, "g", version_id=gov.version_id, bypass_governance_retention=True)
+        with owner.get_object(bucket, "r", version_id=put.version_id) as stream:
+            assert stream.read() == b"r"
 
 
 def test_default_retention_reaches_copies_and_uploads(
