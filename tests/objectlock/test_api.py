@@ -265,3 +265,38 @@ def test_default_retention_reaches_copies_and_uploads(
         with pytest.raises(ClientError) as refused:
             s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
         assert code(refused) == "AccessDenied", key
+
+
+def test_lock_headers_on_copy_and_multipart(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    """CopyObject and CreateMultipartUpload take the lock headers for the new version (never the
+    source's lock: a copy of a held version is free)."""
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    src = s3.put_object(
+        Bucket=bucket, Key="src", Body=b"s", ContentMD5=md5(b"s"), ObjectLockLegalHoldStatus="ON"
+    )["VersionId"]
+    until = later(days=1)
+    copied = s3.copy_object(
+        Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"},
+        ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until,
+    )["VersionId"]  # fmt: skip
+    free = s3.copy_object(Bucket=bucket, Key="free", CopySource={"Bucket": bucket, "Key": "src"})
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", ObjectLockLegalHoldStatus="ON")[
+        "UploadId"
+    ]
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )["VersionId"]  # fmt: skip
+    head = s3.head_object(Bucket=bucket, Key="copy", VersionId=copied)
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+    assert "ObjectLockLegalHoldStatus" not in head
+    assert s3.head_object(Bucket=bucket, Key="mp")["ObjectLockLegalHoldStatus"] == "ON"
+    for key, version in (("src", src), ("copy", copied), ("mp", done)):
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
+        assert code(refused) == "AccessDenied", key
+    s3.delete_object(Bucket=bucket, Key="free", VersionId=free["VersionId"])

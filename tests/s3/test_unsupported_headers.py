@@ -1,8 +1,7 @@
-"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C, ACLs, and
-Object Lock where it is not built yet: CopyObject, CreateMultipartUpload) of a feature not built
-yet is refused with 501 NotImplemented on every write path, and nothing is written; a value that
-asks for what is already the case passes. (Object Lock on PutObject and CreateBucket is built:
-tests/objectlock.)"""
+"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C, ACLs) of a
+feature not built yet is refused with 501 NotImplemented on every write path, and nothing is
+written; a value that asks for what is already the case passes. Object Lock is built
+(tests/objectlock): its headers on a bucket without it are S3's InvalidRequest."""
 
 from __future__ import annotations
 
@@ -80,19 +79,23 @@ def test_new_object_paths_refuse(s3: Any, bucket: str, extra: dict[str, Any]) ->
 
 
 @pytest.mark.parametrize("extra", LOCK, ids=lambda e: ",".join(e))
-def test_lock_headers_refused_where_not_built(s3: Any, bucket: str, extra: dict[str, Any]) -> None:
-    """Copy and multipart do not apply Object Lock yet: 501 there. PutObject applies it, so a
-    bucket without Object Lock answers as S3 does (InvalidRequest), and nothing is written."""
+def test_lock_headers_on_a_bucket_without_object_lock(
+    s3: Any, bucket: str, extra: dict[str, Any]
+) -> None:
+    """Every new-object path applies Object Lock, so a bucket without it answers as S3 does
+    (InvalidRequest, never the header dropped), and nothing is written."""
     s3.put_object(Bucket=bucket, Key="src", Body=b"data")
-    _refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **extra))
-    _refused(
+    calls = [
+        lambda: s3.put_object(Bucket=bucket, Key="put", Body=b"data", **extra),
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **extra),
         lambda: s3.copy_object(
             Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"}, **extra
-        )
-    )
-    with pytest.raises(ClientError) as put:
-        s3.put_object(Bucket=bucket, Key="put", Body=b"data", **extra)
-    assert put.value.response["Error"]["Code"] == "InvalidRequest"
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "InvalidRequest"
     assert _keys(s3, bucket) == ["src"]
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 

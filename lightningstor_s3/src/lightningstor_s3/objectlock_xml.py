@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from lightningstor.v1 import common_pb2, objectlock_pb2
+from lightningstor.v1 import common_pb2, object_pb2, objectlock_pb2
 from lightningstor_s3.xml import el
 from lightningstor_s3.xml_in import child_elements, child_text, parse
 from lightningstor_types.errors import InvalidArgument, MalformedXML
@@ -105,6 +105,20 @@ def headers_lock(
     except MalformedXML:
         raise InvalidArgument("Invalid object lock header", ArgumentName=MODE_HEADER) from None
     return out, on
+
+
+def apply_lock_headers(
+    msg: object_pb2.PutObjectHeader
+    | object_pb2.CopyObjectRequest
+    | object_pb2.CreateMultipartUploadRequest,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> None:
+    """Set a new version's retention and legal hold from a write's lock headers (hoisted ones
+    included)."""
+    retention, msg.legal_hold = headers_lock(lock_headers(headers, query))
+    if retention is not None:
+        msg.retention.CopyFrom(retention)
 
 
 def bypass(headers: Mapping[str, str]) -> bool:

@@ -13,8 +13,8 @@ asks for exactly what the store already does passes:
 - ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
   ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
 
-Object Lock is built for PutObject and CreateBucket (whose handlers read its headers); its
-headers on CopyObject and CreateMultipartUpload are still refused.
+Object Lock is built (its handlers read its headers), except in form uploads, which refuse its
+fields.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -66,14 +66,14 @@ _ACL: Final = (
 )
 _BUCKET: Final = ("x-amz-object-ownership",)
 
-_NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
-# PutObject applies the Object Lock headers (objectlock_xml.headers_lock); CopyObject and
-# CreateMultipartUpload do not yet, so they still refuse them.
-_PUT_OBJECT: Final = _SSE + _SSE_C + _ACL
+# Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
+# (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
+_NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
+_FORM: Final = _NEW_OBJECT + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_PUT_OBJECT),
+        E.PUT_OBJECT: frozenset(_NEW_OBJECT),
         E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
         E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
         E.UPLOAD_PART: frozenset(_SSE_C),
@@ -128,7 +128,7 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
     # The form handler does not apply Object Lock fields: refused there still.
-    _refuse(frozenset(_NEW_OBJECT), E.PUT_OBJECT, named, {})
+    _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
 
 
 def refuse_mfa_delete(value: str | None) -> None:

@@ -41,7 +41,7 @@ from lightningstor_api.core.versions import (
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_api.objectlock.operations import bypass_allowed
-from lightningstor_api.objectlock.rules import LOCK_NEEDS_INTEGRITY, check_new_version_lock
+from lightningstor_api.objectlock.rules import LOCK_NEEDS_INTEGRITY, requested_lock
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm, parse_b64_checksum
@@ -110,10 +110,9 @@ async def put_object(
     if conditions is not None:  # fail fast, before reading the body; checked again at commit
         current = await load_current(cc, ref.scope, ref.name, key)
         check_write_conditions(conditions, current.record if current else None, key)
-    retention = header.retention if header.HasField("retention") else None
-    check_new_version_lock(ref.record, retention, header.legal_hold)
-    if retention is not None and not retention.mode:  # asks for none: the bucket's default
-        retention = None
+    retention = requested_lock(
+        ref.record, header.retention if header.HasField("retention") else None, header.legal_hold
+    )
     if (retention is not None or header.legal_hold) and not (
         content_md5 or expected or header.checksum_algorithm
     ):

@@ -97,18 +97,20 @@ def validate_configuration(config: objectlock_pb2.ObjectLockConfiguration) -> No
         )
 
 
-def check_new_version_lock(
+def requested_lock(
     bucket: records_pb2.BucketRecord,
     retention: common_pb2.ObjectRetention | None,
     legal_hold: bool,
-) -> None:
-    """The retention and legal hold a write asks for are valid there (the bucket must have
-    Object Lock; the retention a mode and a future date)."""
+) -> common_pb2.ObjectRetention | None:
+    """The retention a write (PUT, copy, new upload) asks for, checked: the bucket must have
+    Object Lock, the retention a mode and a future date. None: none asked for (an empty
+    message too), so the bucket's default applies at commit."""
     asked = retention is not None and retention.mode != common_pb2.OBJECT_LOCK_MODE_UNSPECIFIED
     if (asked or legal_hold) and not bucket.object_lock.enabled:
         raise InvalidRequest("Bucket is missing Object Lock Configuration")
     if retention is not None:
         validate_retention(retention)
+    return retention if asked else None
 
 
 def apply_default_retention(

@@ -51,11 +51,7 @@ async def put_object(call: S3Call) -> None:
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
-    retention, header.legal_hold = objectlock_xml.headers_lock(
-        objectlock_xml.lock_headers(h, call.query)
-    )
-    if retention is not None:
-        header.retention.CopyFrom(retention)
+    objectlock_xml.apply_lock_headers(header, h, call.query)
     resp = await call.service.put_object(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))

@@ -760,12 +760,15 @@ class CopyObjectRequest(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     metadata_directive: Global___MetadataDirective.ValueType
     tagging_directive: Global___MetadataDirective.ValueType
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
+    legal_hold: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -782,6 +785,10 @@ class CopyObjectRequest(_message.Message):
     def conditions(self) -> _common_pb2.Conditions:
         """Destination conditions (If-Match / If-None-Match)."""
 
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock of the new version (not the source's); unset: the bucket's default."""
+
     def __init__(
         self,
         *,
@@ -797,10 +804,12 @@ class CopyObjectRequest(_message.Message):
         storage_class: _builtins.str = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
         conditions: _common_pb2.Conditions | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "headers", b"headers", "scope", b"scope", "source", b"source"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "headers", b"headers", "key", b"key", "metadata_directive", b"metadata_directive", "scope", b"scope", "source", b"source", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "source", b"source", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1030,11 +1039,14 @@ class CreateMultipartUploadRequest(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     checksum_type: _common_pb2.ChecksumType.ValueType
+    legal_hold: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -1043,6 +1055,10 @@ class CreateMultipartUploadRequest(_message.Message):
     def user_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock of the completed version; unset: the bucket's default."""
+
     def __init__(
         self,
         *,
@@ -1055,10 +1071,12 @@ class CreateMultipartUploadRequest(_message.Message):
         storage_class: _builtins.str = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

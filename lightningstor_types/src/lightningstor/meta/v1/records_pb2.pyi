@@ -491,6 +491,8 @@ class UploadRecord(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     BUCKET_ID_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -499,6 +501,7 @@ class UploadRecord(_message.Message):
     owner_id: _builtins.str
     bucket_id: _builtins.str
     """The bucket incarnation the upload belongs to."""
+    legal_hold: _builtins.bool
     @_builtins.property
     def initiated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -507,6 +510,10 @@ class UploadRecord(_message.Message):
     def user_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock asked for at creation, given to the completed version."""
+
     def __init__(
         self,
         *,
@@ -521,10 +528,12 @@ class UploadRecord(_message.Message):
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
         owner_id: _builtins.str = ...,
         bucket_id: _builtins.str = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "owner_id", b"owner_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
