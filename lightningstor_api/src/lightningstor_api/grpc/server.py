@@ -40,6 +40,7 @@ from lightningstor.v1 import (
     credential_pb2_grpc,
     object_pb2,
     object_pb2_grpc,
+    objectlock_pb2,
     objectlock_pb2_grpc,
     usage_pb2,
     usage_pb2_grpc,
@@ -84,6 +85,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
+    objectlock_pb2.DESCRIPTOR.services_by_name["ObjectLockService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
     usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
     admin_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name,
