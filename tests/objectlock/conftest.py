@@ -9,12 +9,15 @@ actors, each with a key in org acme:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lightningstor_client import LightningStorClient
 from lightningstor_types.scope import Scope
+from tests.fixtures.etcd import running_etcd
 from tests.integration.server import ServerProcess, running_server
 from tests.s3.conftest import make_client
 
@@ -45,13 +48,22 @@ org = "*"
 ACME = Scope("acme", None)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    workdir = tmp_path_factory.mktemp("objectlock")
+def lock_server(workdir: Path, metadata: str = "embedded") -> Iterator[ServerProcess]:
+    """A server with the actors' bindings, on embedded metadata or a fresh etcd."""
     config = workdir / "server.toml"
     config.write_text(CONFIG)
-    with running_server(workdir, env={"LIGHTNINGSTOR_CONFIG": str(config)}) as proc:
-        yield proc
+    env = {"LIGHTNINGSTOR_CONFIG": str(config)}
+    with ExitStack() as stack:
+        if metadata == "etcd":
+            etcd = stack.enter_context(running_etcd(workdir / "etcd"))
+            env["LIGHTNINGSTOR_METADATA__BACKEND"] = "etcd"
+            env["LIGHTNINGSTOR_METADATA__ENDPOINTS"] = ",".join(etcd.endpoints)
+        yield stack.enter_context(running_server(workdir / "server", env=env))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from lock_server(tmp_path_factory.mktemp("objectlock"))
 
 
 def key_for(server: ServerProcess, principal: str) -> dict[str, str]:

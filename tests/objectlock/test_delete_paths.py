@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import hashlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,12 +23,20 @@ from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import AccessDenied
 from tests.admin.cli import run_cli
 from tests.integration.server import ServerProcess
-from tests.objectlock.conftest import ACME, s3_for
+from tests.objectlock.conftest import ACME, lock_server, s3_for
 from tests.wait import wait_until
 
 pytestmark = pytest.mark.timeout(180)
 DEADLINE = 60.0  # guards against a hang only
 BUCKET = "vault"
+
+
+@pytest.fixture(scope="module", params=["embedded", pytest.param("etcd", marks=pytest.mark.etcd)])
+def server(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[ServerProcess]:
+    """Both metadata engines: the check sits in the core's transactions, above either."""
+    yield from lock_server(tmp_path_factory.mktemp("objectlock"), request.param)
 
 
 def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
