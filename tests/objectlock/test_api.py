@@ -7,7 +7,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -300,3 +305,54 @@ def test_lock_headers_on_copy_and_multipart(
             s3.delete_object(Bucket=bucket, Key=key, VersionId=version)
         assert code(refused) == "AccessDenied", key
     s3.delete_object(Bucket=bucket, Key="free", VersionId=free["VersionId"])
+
+
+def test_aws_cli_sets_and_reads_object_lock(
+    server: ServerProcess, actors: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """The three configurations through the AWS CLI (six calls, the CLI's start-up dominates)."""
+    keys = actors["owner"]
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": keys["access_key"],
+        "AWS_SECRET_ACCESS_KEY": keys["secret_key"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    endpoint = "http://" + server.ports["s3"]
+    aws = [str(Path(sys.executable).with_name("aws")), "--endpoint-url", endpoint, "s3api"]
+
+    def run(*args: str) -> Any:
+        done = subprocess.run(
+            [*aws, *args], env=env, check=True, capture_output=True, timeout=120, text=True
+        )
+        return json.loads(done.stdout) if done.stdout.strip() else None
+
+    s3 = s3_for(server, keys)
+    bucket = new_bucket(s3)
+    version = s3.put_object(Bucket=bucket, Key="k", Body=b"cli")["VersionId"]
+    config = {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Years": 1}},
+    }
+    run("put-object-lock-configuration", "--bucket", bucket,
+        "--object-lock-configuration", json.dumps(config))  # fmt: skip
+    got = run("get-object-lock-configuration", "--bucket", bucket)
+    assert got["ObjectLockConfiguration"] == config
+    until = later(days=400).strftime("%Y-%m-%dT%H:%M:%SZ")
+    run("put-object-retention", "--bucket", bucket, "--key", "k",
+        "--retention", json.dumps({"Mode": "COMPLIANCE", "RetainUntilDate": until}))  # fmt: skip
+    assert run("get-object-retention", "--bucket", bucket, "--key", "k")["Retention"]["Mode"] == (
+        "COMPLIANCE"
+    )
+    run("put-object-legal-hold", "--bucket", bucket, "--key", "k", "--legal-hold", "Status=ON")
+    assert run("get-object-legal-hold", "--bucket", bucket, "--key", "k") == {
+        "LegalHold": {"Status": "ON"}
+    }
+    head = s3.head_object(Bucket=bucket, Key="k")
+    assert (head["ObjectLockMode"], head["ObjectLockLegalHoldStatus"]) == ("COMPLIANCE", "ON")
+    with pytest.raises(ClientError) as refused:
+        s3.delete_object(Bucket=bucket, Key="k", VersionId=version, BypassGovernanceRetention=True)
+    assert code(refused) == "AccessDenied"
