@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +357,35 @@ def test_aws_cli_sets_and_reads_object_lock(
     with pytest.raises(ClientError) as refused:
         s3.delete_object(Bucket=bucket, Key="k", VersionId=version, BypassGovernanceRetention=True)
     assert code(refused) == "AccessDenied"
+
+
+def test_a_hold_racing_a_delete_never_holds_a_deleted_version(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    """Both transactions compare the version record: either the delete wins (the hold then finds
+    no version) or the hold does (the delete is refused); never both."""
+    s3 = s3_for(server, actors["owner"])
+    bucket = new_bucket(s3)
+    outcomes = set()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for i in range(12):
+            key = f"race-{i}"
+            version = s3.put_object(Bucket=bucket, Key=key, Body=b"x")["VersionId"]
+            hold = pool.submit(
+                s3.put_object_legal_hold,
+                Bucket=bucket, Key=key, VersionId=version, LegalHold={"Status": "ON"},
+            )  # fmt: skip
+            delete = pool.submit(s3.delete_object, Bucket=bucket, Key=key, VersionId=version)
+            held, deleted = hold.exception(timeout=60), delete.exception(timeout=60)
+            if held is None:
+                assert isinstance(deleted, ClientError), key
+                assert deleted.response["Error"]["Code"] == "AccessDenied"
+                got = s3.get_object_legal_hold(Bucket=bucket, Key=key, VersionId=version)
+                assert got["LegalHold"] == {"Status": "ON"}
+                outcomes.add("held")
+            else:
+                assert deleted is None, key
+                assert isinstance(held, ClientError)
+                assert held.response["Error"]["Code"] == "NoSuchVersion"
+                outcomes.add("deleted")
+    assert outcomes  # which outcomes occur depends on timing; each was checked
