@@ -16,7 +16,7 @@ import pytest
 from google.protobuf.message_factory import GetMessageClass
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, credential_pb2, object_pb2, objectlock_pb2
 from lightningstor_client import AsyncLightningStorClient, LightningStorClient
 from lightningstor_types.errors import GRPC_ERROR_CODE_KEY, NoSuchBucket, NoSuchKey
 from tests.integration.server import (
@@ -30,6 +30,7 @@ from tests.integration.server import (
 SERVICES = {
     "lightningstor.v1.BucketService": bucket_pb2,
     "lightningstor.v1.ObjectService": object_pb2,
+    "lightningstor.v1.ObjectLockService": objectlock_pb2,
     "lightningstor.v1.CredentialService": credential_pb2,
 }
 

@@ -1,6 +1,7 @@
-"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C, Object
-Lock, ACLs) of a feature not built yet is refused with 501 NotImplemented on every write path,
-and nothing is written; a value that asks for what is already the case passes."""
+"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C, ACLs) of a
+feature not built yet is refused with 501 NotImplemented on every write path, and nothing is
+written; a value that asks for what is already the case passes. Object Lock is built
+(tests/objectlock): its headers on a bucket without it are S3's InvalidRequest."""
 
 from __future__ import annotations
 
@@ -28,14 +29,16 @@ NEW_OBJECT = [
     {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
     SSE_C,
-    {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2100-01-01T00:00:00Z"},
-    {"ObjectLockLegalHoldStatus": "ON"},
     {"ACL": "public-read"},
     {"ACL": "authenticated-read"},
     {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
     {"GrantFullControl": 'id="someone"'},
     {"GrantReadACP": 'id="someone"'},
     {"GrantWriteACP": 'id="someone"'},
+]
+LOCK = [
+    {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2100-01-01T00:00:00Z"},
+    {"ObjectLockLegalHoldStatus": "ON"},
 ]
 HARMLESS = [
     {"ACL": "private"},
@@ -75,6 +78,28 @@ def test_new_object_paths_refuse(s3: Any, bucket: str, extra: dict[str, Any]) ->
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
+@pytest.mark.parametrize("extra", LOCK, ids=lambda e: ",".join(e))
+def test_lock_headers_on_a_bucket_without_object_lock(
+    s3: Any, bucket: str, extra: dict[str, Any]
+) -> None:
+    """Every new-object path applies Object Lock, so a bucket without it answers as S3 does
+    (InvalidRequest, never the header dropped), and nothing is written."""
+    s3.put_object(Bucket=bucket, Key="src", Body=b"data")
+    calls = [
+        lambda: s3.put_object(Bucket=bucket, Key="put", Body=b"data", **extra),
+        lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **extra),
+        lambda: s3.copy_object(
+            Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"}, **extra
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as refused:
+            call()
+        assert refused.value.response["Error"]["Code"] == "InvalidRequest"
+    assert _keys(s3, bucket) == ["src"]
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
 def test_part_and_copy_source_paths_refuse_sse_c(s3: Any, bucket: str) -> None:
     s3.put_object(Bucket=bucket, Key="src", Body=b"data")
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
@@ -97,7 +122,6 @@ def test_part_and_copy_source_paths_refuse_sse_c(s3: Any, bucket: str) -> None:
         {"ACL": "public-read-write"},
         {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
         {"GrantWrite": 'id="someone"'},
-        {"ObjectLockEnabledForBucket": True},
         {"ObjectOwnership": "ObjectWriter"},
         {"ObjectOwnership": "BucketOwnerPreferred"},
     ],

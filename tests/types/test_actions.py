@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from lightningstor_types.actions import (
+    BYPASS_GOVERNANCE_ACTION,
     COPY_SOURCE_ACTION,
     KEY_FOR_OTHERS_ACTION,
     OPERATION_ACTIONS,
@@ -35,6 +36,7 @@ def test_every_action_is_used_by_some_operation() -> None:
         COPY_SOURCE_ACTION,
         REPAIR_ACTION,
         KEY_FOR_OTHERS_ACTION,
+        BYPASS_GOVERNANCE_ACTION,
     } == set(Action)
 
 

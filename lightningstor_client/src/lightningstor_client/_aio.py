@@ -23,6 +23,7 @@ from lightningstor_client._models import (
     Versioning,
 )
 from lightningstor_client._multipart import MultipartMethods
+from lightningstor_client._objectlock import ObjectLockMethods
 from lightningstor_client._objects import ObjectMethods
 from lightningstor_client._requests import ContentHeaderArgs
 from lightningstor_client._transfer import Progress
@@ -33,7 +34,7 @@ MiB = 1024 * 1024
 
 
 class AsyncLightningStorClient(
-    ObjectMethods, MultipartMethods, AdminMethods, UsageMethods, IamMethods
+    ObjectMethods, ObjectLockMethods, MultipartMethods, AdminMethods, UsageMethods, IamMethods
 ):
     """A client of one LightningStor endpoint (a server or a load balancer), for asyncio.
 
@@ -47,10 +48,20 @@ class AsyncLightningStorClient(
     # -- buckets ---------------------------------------------------------------------------
 
     async def create_bucket(
-        self, name: str, *, region: str = "", tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        *,
+        region: str = "",
+        tags: Mapping[str, str] | None = None,
+        object_lock_enabled: bool = False,
     ) -> Bucket:
+        """``object_lock_enabled``: versioned for good, versions can be locked (Object Lock)."""
         req = bucket_pb2.CreateBucketRequest(
-            scope=self._scope, name=name, region=region, tags=rq.tags(tags)
+            scope=self._scope,
+            name=name,
+            region=region,
+            tags=rq.tags(tags),
+            object_lock_enabled=object_lock_enabled,
         )
         resp = await self._unary(self._buckets.CreateBucket(req, timeout=self._timeout))
         return Bucket.from_pb(resp.bucket)

@@ -18,6 +18,7 @@ from lightningstor.v1 import (
     credential_pb2_grpc,
     iam_admin_pb2_grpc,
     object_pb2_grpc,
+    objectlock_pb2_grpc,
     usage_pb2_grpc,
 )
 from lightningstor_client._auth import credential_signer
@@ -127,6 +128,7 @@ class Connection:
         )
         self._buckets = bucket_pb2_grpc.BucketServiceStub(self._channel)
         self._objects = object_pb2_grpc.ObjectServiceStub(self._channel)
+        self._locks = objectlock_pb2_grpc.ObjectLockServiceStub(self._channel)
         self._credentials = credential_pb2_grpc.CredentialServiceStub(self._channel)
         self._usage = usage_pb2_grpc.UsageServiceStub(self._channel)
         self._admin = admin_pb2_grpc.AdminServiceStub(self._channel)

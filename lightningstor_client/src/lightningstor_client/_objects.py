@@ -158,15 +158,19 @@ class ObjectMethods(Connection):
         if_match: str | None = None,
         if_match_last_modified_time: datetime | None = None,
         if_match_size: int | None = None,
+        bypass_governance_retention: bool = False,
     ) -> DeleteResult:
         """Delete a key (a delete marker where versioned) or one version; the ``if_match*``
-        conditions must hold of that version (PreconditionFailed otherwise)."""
+        conditions must hold of that version (PreconditionFailed otherwise). A locked version
+        is AccessDenied; ``bypass_governance_retention`` removes a GOVERNANCE-retained one (with
+        the permission to)."""
         req = object_pb2.DeleteObjectRequest(
             scope=self._scope,
             bucket=bucket,
             key=key,
             version_id=version_id or "",
             conditions=rq.delete_conditions(if_match, if_match_last_modified_time, if_match_size),
+            bypass_governance_retention=bypass_governance_retention,
         )
         resp = await self._unary(self._objects.DeleteObject(req, timeout=self._timeout))
         return DeleteResult(key, resp.version_id or None, resp.delete_marker)

@@ -213,6 +213,16 @@ class LightningStorClient:
     get_bucket_lifecycle = _blocking(AsyncLightningStorClient.get_bucket_lifecycle)
     put_bucket_lifecycle = _blocking(AsyncLightningStorClient.put_bucket_lifecycle)
     delete_bucket_lifecycle = _blocking(AsyncLightningStorClient.delete_bucket_lifecycle)
+    get_object_lock_configuration = _blocking(
+        AsyncLightningStorClient.get_object_lock_configuration
+    )
+    put_object_lock_configuration = _blocking(
+        AsyncLightningStorClient.put_object_lock_configuration
+    )
+    get_object_retention = _blocking(AsyncLightningStorClient.get_object_retention)
+    put_object_retention = _blocking(AsyncLightningStorClient.put_object_retention)
+    get_object_legal_hold = _blocking(AsyncLightningStorClient.get_object_legal_hold)
+    put_object_legal_hold = _blocking(AsyncLightningStorClient.put_object_legal_hold)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)

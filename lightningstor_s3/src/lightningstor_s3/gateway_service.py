@@ -27,7 +27,15 @@ import grpc.aio
 from grpc_health.v1 import health_pb2
 from opentelemetry import propagate, trace
 
-from lightningstor.v1 import bucket_pb2, bucket_pb2_grpc, lifecycle_pb2, object_pb2, object_pb2_grpc
+from lightningstor.v1 import (
+    bucket_pb2,
+    bucket_pb2_grpc,
+    lifecycle_pb2,
+    object_pb2,
+    object_pb2_grpc,
+    objectlock_pb2,
+    objectlock_pb2_grpc,
+)
 from lightningstor_types.errors import (
     GRPC_ERROR_CODE_KEY,
     InternalError,
@@ -139,6 +147,7 @@ class GrpcStorageService:
             request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
             response_deserializer=health_pb2.HealthCheckResponse.FromString,
         )
+        self._locks = objectlock_pb2_grpc.ObjectLockServiceStub(self._channel)
         self._timeout = timeout
 
     async def probe(self) -> None:
@@ -256,6 +265,36 @@ class GrpcStorageService:
         except LightningStorError:
             return None
         return resp.configuration
+
+    async def get_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLockConfigurationRequest
+    ) -> objectlock_pb2.GetObjectLockConfigurationResponse:
+        return await self._unary(self._locks.GetObjectLockConfiguration, ctx, req)
+
+    async def put_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLockConfigurationRequest
+    ) -> objectlock_pb2.PutObjectLockConfigurationResponse:
+        return await self._unary(self._locks.PutObjectLockConfiguration, ctx, req)
+
+    async def get_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectRetentionRequest
+    ) -> objectlock_pb2.GetObjectRetentionResponse:
+        return await self._unary(self._locks.GetObjectRetention, ctx, req)
+
+    async def put_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectRetentionRequest
+    ) -> objectlock_pb2.PutObjectRetentionResponse:
+        return await self._unary(self._locks.PutObjectRetention, ctx, req)
+
+    async def get_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLegalHoldRequest
+    ) -> objectlock_pb2.GetObjectLegalHoldResponse:
+        return await self._unary(self._locks.GetObjectLegalHold, ctx, req)
+
+    async def put_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLegalHoldRequest
+    ) -> objectlock_pb2.PutObjectLegalHoldResponse:
+        return await self._unary(self._locks.PutObjectLegalHold, ctx, req)
 
     async def get_bucket_lifecycle_configuration(
         self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest

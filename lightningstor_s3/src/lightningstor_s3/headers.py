@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, unquote
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_s3 import objectlock_xml
 from lightningstor_s3.xml import http_date
 from lightningstor_types.checksums import ChecksumAlgorithm
 from lightningstor_types.errors import InvalidArgument, InvalidRequest
@@ -339,6 +340,7 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     if info.tag_count:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
+    out.extend(objectlock_xml.lock_response_headers(info))
     return out
 
 

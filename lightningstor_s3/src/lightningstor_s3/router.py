@@ -46,6 +46,8 @@ class Endpoint(StrEnum):
     GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
     PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycleConfiguration"
+    GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
+    PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -60,6 +62,10 @@ class Endpoint(StrEnum):
     GET_OBJECT_TAGGING = "GetObjectTagging"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
+    GET_OBJECT_RETENTION = "GetObjectRetention"
+    PUT_OBJECT_RETENTION = "PutObjectRetention"
+    GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
+    PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
     CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
     UPLOAD_PART = "UploadPart"
     UPLOAD_PART_COPY = "UploadPartCopy"
@@ -92,7 +98,6 @@ _UNSERVED_BUCKET = frozenset(
         "metadataTable",
         "metrics",
         "notification",
-        "object-lock",
         "ownershipControls",
         "policy",
         "policyStatus",
@@ -103,14 +108,24 @@ _UNSERVED_BUCKET = frozenset(
         "website",
     ]
 )
-_UNSERVED_OBJECT = frozenset(
-    ["acl", "legal-hold", "renameObject", "restore", "retention", "select", "torrent"]
-)
+_UNSERVED_OBJECT = frozenset(["acl", "renameObject", "restore", "select", "torrent"])
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset(
-    {"location", "versioning", "tagging", "lifecycle", "versions", "uploads", "delete", "cors"}
+    {
+        "location",
+        "versioning",
+        "tagging",
+        "lifecycle",
+        "versions",
+        "uploads",
+        "delete",
+        "cors",
+        "object-lock",
+    }
 )
-_OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
+_OBJECT_SUBS = frozenset(
+    {"tagging", "uploads", "uploadId", "attributes", "retention", "legal-hold"}
+)
 
 
 def split_host(host: str, root_domains: Sequence[str]) -> str:
@@ -215,6 +230,10 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.DELETE_BUCKET_CORS
         case "DELETE", "lifecycle":
             return Endpoint.DELETE_BUCKET_LIFECYCLE
+        case "GET", "object-lock":
+            return Endpoint.GET_OBJECT_LOCK_CONFIGURATION
+        case "PUT", "object-lock":
+            return Endpoint.PUT_OBJECT_LOCK_CONFIGURATION
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)
@@ -229,7 +248,18 @@ def _object_endpoint(method: str, query: Mapping[str, str], headers: Mapping[str
     copy = "x-amz-copy-source" in headers
     if "attributes" in query and method != "GET":  # never a write of the object itself
         raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
+    lock = "retention" if "retention" in query else "legal-hold" if "legal-hold" in query else ""
+    if lock and (tagging or upload or "attributes" in query or method not in ("GET", "PUT")):
+        raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
     match method:
+        case "GET" if lock == "retention":
+            return Endpoint.GET_OBJECT_RETENTION
+        case "PUT" if lock == "retention":
+            return Endpoint.PUT_OBJECT_RETENTION
+        case "GET" if lock:
+            return Endpoint.GET_OBJECT_LEGAL_HOLD
+        case "PUT" if lock:
+            return Endpoint.PUT_OBJECT_LEGAL_HOLD
         case "GET" if tagging:
             return Endpoint.GET_OBJECT_TAGGING
         case "GET" if upload:

@@ -10,9 +10,11 @@ asks for exactly what the store already does passes:
   to its bucket's owner and only the owner has access, which is what these ask for (S3 with
   ACLs disabled, Object Ownership ``BucketOwnerEnforced``, its default, likewise accepts
   ``bucket-owner-full-control`` and refuses other ACLs);
-- ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-bucket-object-lock-enabled: false``,
-  ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
-  false``: the settings already in force.
+- ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
+  ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
+
+Object Lock is built (its handlers read its headers), except in form uploads, which refuse its
+fields.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -62,9 +64,12 @@ _ACL: Final = (
     "x-amz-grant-write",
     "x-amz-grant-write-acp",
 )
-_BUCKET: Final = ("x-amz-bucket-object-lock-enabled", "x-amz-object-ownership")
+_BUCKET: Final = ("x-amz-object-ownership",)
 
-_NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
+# Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
+# (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
+_NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
+_FORM: Final = _NEW_OBJECT + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
@@ -83,7 +88,6 @@ HARMLESS: Mapping[tuple[Endpoint | None, str], frozenset[str]] = MappingProxyTyp
     {
         (None, "x-amz-object-lock-legal-hold"): frozenset({"OFF"}),
         (None, "x-amz-server-side-encryption-bucket-key-enabled"): frozenset({"false"}),
-        (None, "x-amz-bucket-object-lock-enabled"): frozenset({"false"}),
         (None, "x-amz-object-ownership"): frozenset({"BucketOwnerEnforced"}),
         (E.CREATE_BUCKET, "x-amz-acl"): frozenset({"private"}),
         (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
@@ -100,8 +104,16 @@ def refuse_unsupported(
     """NotImplemented naming the first header (or query parameter) of :data:`REFUSED` that the
     request carries with a value that would change something."""
     refused = REFUSED.get(endpoint)
-    if refused is None:
-        return
+    if refused is not None:
+        _refuse(refused, endpoint, headers, query)
+
+
+def _refuse(
+    refused: frozenset[str],
+    endpoint: Endpoint,
+    headers: Mapping[str, str],
+    query: Mapping[str, str],
+) -> None:
     given = {name.lower(): value for name, value in query.items() if name[:6].lower() == "x-amz-"}
     given.update(headers)  # header names are lower-case already
     for name in sorted(refused.intersection(given)):
@@ -115,7 +127,8 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     """The same rule for a browser form upload (POST Object), whose fields carry what
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
-    refuse_unsupported(E.PUT_OBJECT, named, {})
+    # The form handler does not apply Object Lock fields: refused there still.
+    _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
 
 
 def refuse_mfa_delete(value: str | None) -> None:

@@ -481,6 +481,10 @@ class ObjectLockConfigurationNotFoundError(NotFoundError):
     message = "Object Lock configuration does not exist for this bucket"
 
 
+class NoSuchObjectLockConfiguration(NotFoundError):
+    message = "The specified object does not have a ObjectLock configuration"
+
+
 class NoSuchAccessKey(NotFoundError):
     """Ours: the credential API names an access key that does not exist."""
 

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lightningstor.v1 import bucket_pb2, credential_pb2, lifecycle_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, credential_pb2, lifecycle_pb2, object_pb2, objectlock_pb2
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal, Scope
 
@@ -214,7 +214,36 @@ class CredentialOperations(Protocol):
     ) -> credential_pb2.DeleteAccessKeyResponse: ...
 
 
-class StorageService(BucketOperations, ObjectOperations, Protocol):
+class ObjectLockOperations(Protocol):
+    """Object Lock: a bucket's configuration, a version's retention and legal hold
+    (ObjectLockService)."""
+
+    async def get_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLockConfigurationRequest
+    ) -> objectlock_pb2.GetObjectLockConfigurationResponse: ...
+
+    async def put_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLockConfigurationRequest
+    ) -> objectlock_pb2.PutObjectLockConfigurationResponse: ...
+
+    async def get_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectRetentionRequest
+    ) -> objectlock_pb2.GetObjectRetentionResponse: ...
+
+    async def put_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectRetentionRequest
+    ) -> objectlock_pb2.PutObjectRetentionResponse: ...
+
+    async def get_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLegalHoldRequest
+    ) -> objectlock_pb2.GetObjectLegalHoldResponse: ...
+
+    async def put_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLegalHoldRequest
+    ) -> objectlock_pb2.PutObjectLegalHoldResponse: ...
+
+
+class StorageService(BucketOperations, ObjectOperations, ObjectLockOperations, Protocol):
     """Everything a data frontend needs: what the S3 facade is written against."""
 
 

@@ -18,6 +18,7 @@ from lightningstor_types.errors import (
     BucketAlreadyOwnedByYou,
     IllegalLocationConstraintException,
     InvalidArgument,
+    InvalidBucketState,
     InvalidLocationConstraint,
     NoSuchBucket,
     NoSuchTagSet,
@@ -79,6 +80,9 @@ async def create_bucket(
         tags=req.tags,
         owner_id=ctx.principal.principal_id,
     )
+    if req.object_lock_enabled:  # Object Lock needs versioning, and keeps it on for ever
+        rec.versioning = bucket_pb2.VERSIONING_STATUS_ENABLED
+        rec.object_lock.enabled = True
     rec.created_at.CopyFrom(now_timestamp())
     limit = cc.settings.limits.max_buckets_per_scope
     if len((await cc.store.range(cc.keys.buckets_prefix(scope), limit=limit)).kvs) >= limit:
@@ -162,6 +166,12 @@ async def put_bucket_versioning(
         )
 
     def change(rec: records_pb2.BucketRecord) -> None:
+        if rec.object_lock.enabled and req.status != bucket_pb2.VERSIONING_STATUS_ENABLED:
+            raise InvalidBucketState(
+                "An Object Lock configuration is present on this bucket, so the versioning "
+                "state cannot be changed.",
+                BucketName=req.name,
+            )
         rec.versioning = req.status
 
     await update_bucket(cc, ref, change)

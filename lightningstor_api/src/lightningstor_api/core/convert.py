@@ -98,6 +98,9 @@ def fill_object_info(
         info.checksums.CopyFrom(rec.checksums)
     info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
+    if rec.HasField("retention"):
+        info.retention.CopyFrom(rec.retention)
+    info.legal_hold = rec.legal_hold
 
 
 def timestamp_of(seconds: float) -> Timestamp:

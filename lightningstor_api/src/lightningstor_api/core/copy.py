@@ -32,6 +32,7 @@ from lightningstor_api.core.versions import (
     resolve_read,
     try_commit_version,
 )
+from lightningstor_api.objectlock.rules import requested_lock
 from lightningstor_storage import ChunkNotFound, StorageBackend
 from lightningstor_types.actions import COPY_SOURCE_ACTION, Action
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
@@ -78,6 +79,9 @@ async def copy_object(
     storage_class = validate_storage_class(req.storage_class) if req.storage_class else ""
     algorithm = checksum_algorithm(req.checksum_algorithm) if req.checksum_algorithm else None
     conditions = req.conditions if req.HasField("conditions") else None
+    retention = requested_lock(
+        dst.record, req.retention if req.HasField("retention") else None, req.legal_hold
+    )
     same_key = (src_ref.scope, src_ref.name, req.source.key) == (dst.scope, dst.name, req.key)
     unreadable = ""
     for attempt in range(MAX_ATTEMPTS):
@@ -101,6 +105,8 @@ async def copy_object(
             manifest=src.manifest,
             part_count=part_count(src),
             parts=src.parts,  # an old record's inline list (its data record has no segments)
+            retention=retention,  # never the source's lock: the request's, or the default
+            legal_hold=req.legal_hold,
         )
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:

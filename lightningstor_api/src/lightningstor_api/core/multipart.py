@@ -50,6 +50,7 @@ from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
 from lightningstor_api.metadata import Compare, KeyValue, Put
+from lightningstor_api.objectlock.rules import requested_lock
 from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm
@@ -115,6 +116,10 @@ async def create_multipart_upload(
         checksum_type=_checksum_type(req.checksum_algorithm, req.checksum_type),
         owner_id=ctx.principal.principal_id,
         bucket_id=ref.record.bucket_id,
+        retention=requested_lock(
+            ref.record, req.retention if req.HasField("retention") else None, req.legal_hold
+        ),
+        legal_hold=req.legal_hold,
     )
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)
     for attempt in range(MAX_ATTEMPTS):

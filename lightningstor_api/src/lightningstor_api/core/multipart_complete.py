@@ -230,6 +230,8 @@ def _assemble(
         data_id=records[0].data_id,
         part_count=len(parts),
         upload_id=up.upload_id,
+        retention=up.retention if up.HasField("retention") else None,
+        legal_hold=up.legal_hold,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(

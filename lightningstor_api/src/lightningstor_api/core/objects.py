@@ -40,6 +40,8 @@ from lightningstor_api.core.versions import (
 )
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
+from lightningstor_api.objectlock.operations import bypass_allowed
+from lightningstor_api.objectlock.rules import LOCK_NEEDS_INTEGRITY, requested_lock
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound, PolicyKind
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import ChecksumAlgorithm, parse_b64_checksum
@@ -94,6 +96,13 @@ async def put_object(
     if conditions is not None:  # fail fast, before reading the body; checked again at commit
         current = await load_current(cc, ref.scope, ref.name, key)
         check_write_conditions(conditions, current.record if current else None, key)
+    retention = requested_lock(
+        ref.record, header.retention if header.HasField("retention") else None, header.legal_hold
+    )
+    if (retention is not None or header.legal_hold) and not (
+        content_md5 or expected or header.checksum_algorithm
+    ):
+        raise InvalidRequest(LOCK_NEEDS_INTEGRITY)
 
     data = await receive_body(
         cc,
@@ -116,6 +125,8 @@ async def put_object(
         checksums=checksums_message(data.checksums),
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
+        retention=retention,
+        legal_hold=header.legal_hold,
     )
     new_data = content_records(data, cc.bounds)
     if new_data:
@@ -365,7 +376,8 @@ async def delete_object(
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_DELETE, req.key)
     validate_object_key(req.key)
     cond = req.conditions if req.HasField("conditions") else None
-    done = await _delete(cc, ctx, ref, req.key, req.version_id, cond)
+    bypass = await bypass_allowed(cc, ctx, ref, req.key, req.bypass_governance_retention)
+    done = await _delete(cc, ctx, ref, req.key, req.version_id, cond, bypass)
     return object_pb2.DeleteObjectResponse(
         version_id=done.delete_marker_version_id or done.version_id,
         delete_marker=done.delete_marker,
@@ -396,7 +408,8 @@ async def delete_objects(
         try:
             validate_object_key(obj.key)
             cond = obj.conditions if obj.HasField("conditions") else None
-            done = await _delete(cc, ctx, ref, obj.key, obj.version_id, cond)
+            bypass = await bypass_allowed(cc, ctx, ref, obj.key, req.bypass_governance_retention)
+            done = await _delete(cc, ctx, ref, obj.key, obj.version_id, cond, bypass)
         except _WHOLE_REQUEST:
             raise
         except LightningStorError as exc:
@@ -440,11 +453,13 @@ async def _delete(
     key: str,
     version: str,
     cond: common_pb2.DeleteConditions | None,
+    bypass: bool = False,
 ) -> object_pb2.DeletedObject:
     """Delete one key or version as S3 does, reported as DeleteObjects reports it; ``cond``
-    is checked against the version removed or hidden, in the transaction that does it."""
+    is checked against the version removed or hidden, in the transaction that does it, and
+    Object Lock against a version removed (``bypass``: a GOVERNANCE retention may go)."""
     if version:
-        removed = await delete_version(cc, ref, key, version, cond)
+        removed = await delete_version(cc, ref, key, version, cond, bypass_governance=bypass)
         marker = removed is not None and removed.is_delete_marker
         return object_pb2.DeletedObject(
             key=key,
@@ -453,7 +468,7 @@ async def _delete(
             delete_marker_version_id=version if marker else "",
         )
     if ref.record.versioning == UNVERSIONED:
-        await delete_version(cc, ref, key, NULL_VERSION, cond)
+        await delete_version(cc, ref, key, NULL_VERSION, cond, bypass_governance=bypass)
         return object_pb2.DeletedObject(key=key)
     marker_rec = records_pb2.ObjectRecord(
         is_delete_marker=True, owner_id=ctx.principal.principal_id

@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterable
 from typing import Any
 
-from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2
+from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2, objectlock_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
@@ -39,6 +39,7 @@ from lightningstor_api.core.usage_meter import RequestMeter
 from lightningstor_api.lifecycle import configuration
 from lightningstor_api.lifecycle.worker import LifecycleWorker
 from lightningstor_api.metadata import MetadataStore, open_store
+from lightningstor_api.objectlock import operations as objectlock
 from lightningstor_api.ratelimit import RateLimiter
 from lightningstor_storage import StorageBackend, open_backend
 from lightningstor_storage.replicated.backend import ReplicatedBackend
@@ -242,6 +243,44 @@ class Core:
     ) -> lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse:
         await self.limits.admit(ctx)
         return await configuration.delete_bucket_lifecycle_configuration(self.cc, ctx, req)
+
+    # ---- ObjectLockOperations ----
+
+    async def get_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLockConfigurationRequest
+    ) -> objectlock_pb2.GetObjectLockConfigurationResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.get_object_lock_configuration(self.cc, ctx, req)
+
+    async def put_object_lock_configuration(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLockConfigurationRequest
+    ) -> objectlock_pb2.PutObjectLockConfigurationResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.put_object_lock_configuration(self.cc, ctx, req)
+
+    async def get_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectRetentionRequest
+    ) -> objectlock_pb2.GetObjectRetentionResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.get_object_retention(self.cc, ctx, req)
+
+    async def put_object_retention(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectRetentionRequest
+    ) -> objectlock_pb2.PutObjectRetentionResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.put_object_retention(self.cc, ctx, req)
+
+    async def get_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.GetObjectLegalHoldRequest
+    ) -> objectlock_pb2.GetObjectLegalHoldResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.get_object_legal_hold(self.cc, ctx, req)
+
+    async def put_object_legal_hold(
+        self, ctx: RequestContext, req: objectlock_pb2.PutObjectLegalHoldRequest
+    ) -> objectlock_pb2.PutObjectLegalHoldResponse:
+        await self.limits.admit(ctx)
+        return await objectlock.put_object_legal_hold(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 

@@ -28,9 +28,11 @@ from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.ids import NULL_VERSION, is_sort_id, newer_sort_id
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
-from lightningstor_api.metadata import KeyValue, prefix_end
+from lightningstor_api.metadata import Compare, KeyValue, Put, prefix_end
+from lightningstor_api.objectlock.rules import apply_default_retention, ensure_removable
 from lightningstor_types.errors import (
     InvalidArgument,
+    MethodNotAllowed,
     NoSuchBucket,
     NoSuchKey,
     NoSuchVersion,
@@ -270,12 +272,14 @@ async def try_commit_version(
     rec.key = key
     rec.sort_id = newer_sort_id(newest[len(prefix) :].decode() if newest else None)
     rec.last_modified.CopyFrom(now_timestamp())
+    apply_default_retention(bref.record, rec)
     if bref.record.versioning == ENABLED:
         rec.version_id = rec.sort_id
     else:
         rec.version_id = NULL_VERSION
         old = await _null_to_replace(cc, bref, key, cur)
         if old is not None:
+            ensure_removable(old.record, bypass=False)
             old_key = cc.keys.version(scope, bucket.name, key, old.record.sort_id)
             txn.expect(old_key, old.kv)
             txn.delete(old_key)
@@ -349,9 +353,13 @@ async def delete_version(
     key: str,
     version_id: str,
     conditions: common_pb2.DeleteConditions | None = None,
+    *,
+    bypass_governance: bool = False,
 ) -> records_pb2.ObjectRecord | None:
     """Remove one version for good; if it was the newest, the next one becomes current.
-    ``conditions`` must hold of that version as the transaction compares it.
+    ``conditions`` must hold of that version as the transaction compares it, and Object Lock
+    must let it go (``bypass_governance``: the caller may remove a GOVERNANCE retention); the
+    transaction compares the version record, so a lock set meanwhile fails it and is re-read.
 
     Returns the removed record, or None when there was no such version.
     """
@@ -363,6 +371,7 @@ async def delete_version(
         check_delete_conditions(conditions, target.record if target else None, key)
         if target is None:
             return None
+        ensure_removable(target.record, bypass=bypass_governance)
         txn = Txn(cc.store, cc.keys)
         txn.expect(target.kv.key, target.kv)
         txn.delete(target.kv.key)
@@ -394,4 +403,47 @@ async def delete_version(
             return target.record
         except ConflictError:
             await backoff(attempt)
+    raise SlowDown("too much contention on this key; retry")
+
+
+async def rewrite_version(
+    cc: CoreContext,
+    bucket: BucketRef,
+    key: str,
+    version: str,
+    change: Callable[[records_pb2.ObjectRecord], None],
+) -> records_pb2.ObjectRecord:
+    """Rewrite one version's record in place (current when ``version`` is empty): ``change``
+    edits a copy (and may raise to refuse), then the version record and, when it is the current
+    version, the current copy are written, both compared against what was read."""
+    scope = bucket.scope
+    obj_key = cc.keys.object(scope, bucket.name, key)
+    for attempt in range(MAX_ATTEMPTS):
+        cur = await load_current(cc, scope, bucket.name, key)
+        target: Version | None
+        if version:
+            target = await load_version(cc, scope, bucket.name, key, version)
+            if target is None:
+                raise NoSuchVersion(Key=key, VersionId=version)
+        elif cur is None:
+            raise NoSuchKey(Key=key)
+        else:
+            target = await load_version(cc, scope, bucket.name, key, cur.record.sort_id)
+        if target is not None:
+            if target.record.is_delete_marker:
+                raise MethodNotAllowed(Method="PUT", ResourceType="DeleteMarker")
+            rec = records_pb2.ObjectRecord()
+            rec.CopyFrom(target.record)
+            change(rec)
+            value = rec.SerializeToString()
+            compares = [
+                Compare.mod_revision(target.kv.key, target.kv.mod_revision),
+                Compare.mod_revision(obj_key, cur.kv.mod_revision if cur else 0),
+            ]
+            ops = [Put(target.kv.key, value)]
+            if cur is not None and cur.record.sort_id == rec.sort_id:
+                ops.append(Put(obj_key, value))
+            if (await cc.store.txn(compares, ops)).succeeded:
+                return rec
+        await backoff(attempt)
     raise SlowDown("too much contention on this key; retry")

@@ -42,6 +42,8 @@ from lightningstor.v1 import (
     iam_admin_pb2_grpc,
     object_pb2,
     object_pb2_grpc,
+    objectlock_pb2,
+    objectlock_pb2_grpc,
     usage_pb2,
     usage_pb2_grpc,
 )
@@ -54,6 +56,7 @@ from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
 from lightningstor_api.grpc.iam_admin import IamAdminServicer
+from lightningstor_api.grpc.objectlock import ObjectLockServicer
 from lightningstor_api.grpc.objects import ObjectServicer
 from lightningstor_api.grpc.tracing import TracingInterceptor
 from lightningstor_api.grpc.usage import UsageServicer
@@ -87,6 +90,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 SERVICE_NAMES = (
     bucket_pb2.DESCRIPTOR.services_by_name["BucketService"].full_name,
     object_pb2.DESCRIPTOR.services_by_name["ObjectService"].full_name,
+    objectlock_pb2.DESCRIPTOR.services_by_name["ObjectLockService"].full_name,
     credential_pb2.DESCRIPTOR.services_by_name["CredentialService"].full_name,
     usage_pb2.DESCRIPTOR.services_by_name["UsageService"].full_name,
     iam_admin_pb2.DESCRIPTOR.services_by_name["IamAdminService"].full_name,
@@ -134,6 +138,7 @@ def build_grpc_server(
     )
     bucket_pb2_grpc.add_BucketServiceServicer_to_server(BucketServicer(core), server)
     object_pb2_grpc.add_ObjectServiceServicer_to_server(ObjectServicer(core), server)
+    objectlock_pb2_grpc.add_ObjectLockServiceServicer_to_server(ObjectLockServicer(core), server)
     credential_pb2_grpc.add_CredentialServiceServicer_to_server(
         CredentialServicer(credentials), server
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lightningstor.v1 import bucket_pb2
-from lightningstor_s3 import xml, xml_in
+from lightningstor_s3 import objectlock_xml, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import BucketAlreadyOwnedByYou, NoSuchTagSet
 
@@ -39,9 +39,13 @@ async def list_buckets(call: S3Call) -> None:
 
 async def create_bucket(call: S3Call) -> None:
     region = xml_in.create_bucket_configuration(await call.read_xml())
+    lock = objectlock_xml.bucket_lock_enabled(objectlock_xml.lock_headers(call.headers, call.query))
     try:
         await call.service.create_bucket(
-            call.ctx, bucket_pb2.CreateBucketRequest(name=call.route.bucket, region=region)
+            call.ctx,
+            bucket_pb2.CreateBucketRequest(
+                name=call.route.bucket, region=region, object_lock_enabled=lock
+            ),
         )
     except BucketAlreadyOwnedByYou:
         # S3's legacy rule in us-east-1 only: re-creating your own bucket succeeds, unchanged.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import xml
+from lightningstor_s3 import objectlock_xml, xml
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_s3.handlers.objects import part_number
 
@@ -32,6 +32,7 @@ async def copy_object(call: S3Call) -> None:
         req.user_metadata.update(hdr.user_metadata(h))
     if req.tagging_directive == object_pb2.METADATA_DIRECTIVE_REPLACE and "x-amz-tagging" in h:
         req.tags.extend(hdr.tags(h["x-amz-tagging"]))
+    objectlock_xml.apply_lock_headers(req, h, call.query)
     if (cond := hdr.conditions(h)) is not None:
         req.conditions.CopyFrom(cond)
     await call.ex.drain()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import xml, xml_in
+from lightningstor_s3 import objectlock_xml, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import InvalidArgument
 
@@ -51,6 +51,7 @@ async def put_object(call: S3Call) -> None:
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
+    objectlock_xml.apply_lock_headers(header, h, call.query)
     resp = await call.service.put_object(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
@@ -129,6 +130,9 @@ async def delete_object(call: S3Call) -> None:
             key=call.route.key,
             version_id=call.query.get("versionId", ""),
             conditions=hdr.delete_conditions(call.headers),
+            bypass_governance_retention=objectlock_xml.bypass(
+                objectlock_xml.lock_headers(call.headers, call.query)
+            ),
         ),
     )
     out = []
@@ -144,7 +148,14 @@ async def delete_objects(call: S3Call) -> None:
     objects, quiet = xml_in.delete(body, call.settings.limits.max_delete_objects)
     resp = await call.service.delete_objects(
         call.ctx,
-        object_pb2.DeleteObjectsRequest(bucket=call.route.bucket, objects=objects, quiet=quiet),
+        object_pb2.DeleteObjectsRequest(
+            bucket=call.route.bucket,
+            objects=objects,
+            quiet=quiet,
+            bypass_governance_retention=objectlock_xml.bypass(
+                objectlock_xml.lock_headers(call.headers, call.query)
+            ),
+        ),
     )
     deleted = [
         xml.Deleted(

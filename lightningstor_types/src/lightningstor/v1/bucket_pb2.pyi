@@ -81,9 +81,12 @@ class CreateBucketRequest(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     REGION_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
+    OBJECT_LOCK_ENABLED_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     region: _builtins.str
     """Informational (S3 LocationConstraint); must match the server's region when set."""
+    object_lock_enabled: _builtins.bool
+    """Object Lock (x-amz-bucket-object-lock-enabled): versioning on, never to be suspended."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -95,10 +98,11 @@ class CreateBucketRequest(_message.Message):
         name: _builtins.str = ...,
         region: _builtins.str = ...,
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
+        object_lock_enabled: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "region", b"region", "scope", b"scope", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "object_lock_enabled", b"object_lock_enabled", "region", b"region", "scope", b"scope", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -64,6 +64,28 @@ CHECKSUM_TYPE_COMPOSITE: ChecksumType.ValueType  # 2
 """Multipart: checksum of the parts' checksums, suffixed "-N"."""
 Global___ChecksumType: _TypeAlias = ChecksumType  # noqa: Y015
 
+class _ObjectLockMode:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ObjectLockModeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ObjectLockMode.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OBJECT_LOCK_MODE_UNSPECIFIED: _ObjectLockMode.ValueType  # 0
+    OBJECT_LOCK_MODE_GOVERNANCE: _ObjectLockMode.ValueType  # 1
+    """Removable before the date only by a caller allowed to bypass governance retention."""
+    OBJECT_LOCK_MODE_COMPLIANCE: _ObjectLockMode.ValueType  # 2
+    """Removable by nobody before the date; the date can only be extended."""
+
+class ObjectLockMode(_ObjectLockMode, metaclass=_ObjectLockModeEnumTypeWrapper):
+    """---- Object Lock (the service is in objectlock.proto) ----"""
+
+OBJECT_LOCK_MODE_UNSPECIFIED: ObjectLockMode.ValueType  # 0
+OBJECT_LOCK_MODE_GOVERNANCE: ObjectLockMode.ValueType  # 1
+"""Removable before the date only by a caller allowed to bypass governance retention."""
+OBJECT_LOCK_MODE_COMPLIANCE: ObjectLockMode.ValueType  # 2
+"""Removable by nobody before the date; the date can only be extended."""
+Global___ObjectLockMode: _TypeAlias = ObjectLockMode  # noqa: Y015
+
 @_typing.final
 class Scope(_message.Message):
     """Where a bucket lives. Omitted on a request: the caller's own scope."""
@@ -354,6 +376,8 @@ class ObjectInfo(_message.Message):
     PARTS_COUNT_FIELD_NUMBER: _builtins.int
     TAG_COUNT_FIELD_NUMBER: _builtins.int
     OWNER_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -367,6 +391,7 @@ class ObjectInfo(_message.Message):
     parts_count: _builtins.int
     """Number of parts of a multipart object; 0 for a simple PUT."""
     tag_count: _builtins.int
+    legal_hold: _builtins.bool
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -379,6 +404,10 @@ class ObjectInfo(_message.Message):
     def checksums(self) -> Global___Checksums: ...
     @_builtins.property
     def owner(self) -> Global___Owner: ...
+    @_builtins.property
+    def retention(self) -> Global___ObjectRetention:
+        """Object Lock (objectlock.proto): the version's retention (unset: none) and legal hold."""
+
     def __init__(
         self,
         *,
@@ -397,11 +426,38 @@ class ObjectInfo(_message.Message):
         parts_count: _builtins.int = ...,
         tag_count: _builtins.int = ...,
         owner: Global___Owner | None = ...,
+        retention: Global___ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "owner", b"owner"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "owner", b"owner", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "last_modified", b"last_modified", "owner", b"owner", "parts_count", b"parts_count", "size", b"size", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "owner", b"owner", "parts_count", b"parts_count", "retention", b"retention", "size", b"size", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ObjectInfo: _TypeAlias = ObjectInfo  # noqa: Y015
+
+@_typing.final
+class ObjectRetention(_message.Message):
+    """A version's retention (unset mode: none)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODE_FIELD_NUMBER: _builtins.int
+    RETAIN_UNTIL_FIELD_NUMBER: _builtins.int
+    mode: Global___ObjectLockMode.ValueType
+    @_builtins.property
+    def retain_until(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        mode: Global___ObjectLockMode.ValueType = ...,
+        retain_until: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["retain_until", b"retain_until"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["mode", b"mode", "retain_until", b"retain_until"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ObjectRetention: _TypeAlias = ObjectRetention  # noqa: Y015

@@ -75,6 +75,8 @@ class PutObjectHeader(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -84,6 +86,7 @@ class PutObjectHeader(_message.Message):
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     """Additional checksum to compute and store (x-amz-checksum-algorithm / sdk default)."""
     storage_class: _builtins.str
+    legal_hold: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -100,6 +103,10 @@ class PutObjectHeader(_message.Message):
     def conditions(self) -> _common_pb2.Conditions:
         """If-Match / If-None-Match ("*" = only if absent)."""
 
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock of the new version (x-amz-object-lock-*); unset: the bucket's default."""
+
     def __init__(
         self,
         *,
@@ -115,10 +122,12 @@ class PutObjectHeader(_message.Message):
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         storage_class: _builtins.str = ...,
         conditions: _common_pb2.Conditions | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -484,9 +493,12 @@ class DeleteObjectRequest(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     VERSION_ID_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
+    BYPASS_GOVERNANCE_RETENTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
+    bypass_governance_retention: _builtins.bool
+    """Remove a GOVERNANCE-retained version (needs the bypass permission)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -499,10 +511,11 @@ class DeleteObjectRequest(_message.Message):
         key: _builtins.str = ...,
         version_id: _builtins.str = ...,
         conditions: _common_pb2.DeleteConditions | None = ...,
+        bypass_governance_retention: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "bypass_governance_retention", b"bypass_governance_retention", "conditions", b"conditions", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -567,9 +580,11 @@ class DeleteObjectsRequest(_message.Message):
     BUCKET_FIELD_NUMBER: _builtins.int
     OBJECTS_FIELD_NUMBER: _builtins.int
     QUIET_FIELD_NUMBER: _builtins.int
+    BYPASS_GOVERNANCE_RETENTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     quiet: _builtins.bool
     """Report only errors."""
+    bypass_governance_retention: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -581,10 +596,11 @@ class DeleteObjectsRequest(_message.Message):
         bucket: _builtins.str = ...,
         objects: _abc.Iterable[Global___ObjectIdentifier] | None = ...,
         quiet: _builtins.bool = ...,
+        bypass_governance_retention: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "objects", b"objects", "quiet", b"quiet", "scope", b"scope"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "bypass_governance_retention", b"bypass_governance_retention", "objects", b"objects", "quiet", b"quiet", "scope", b"scope"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -744,12 +760,15 @@ class CopyObjectRequest(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     metadata_directive: Global___MetadataDirective.ValueType
     tagging_directive: Global___MetadataDirective.ValueType
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
+    legal_hold: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -766,6 +785,10 @@ class CopyObjectRequest(_message.Message):
     def conditions(self) -> _common_pb2.Conditions:
         """Destination conditions (If-Match / If-None-Match)."""
 
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock of the new version (not the source's); unset: the bucket's default."""
+
     def __init__(
         self,
         *,
@@ -781,10 +804,12 @@ class CopyObjectRequest(_message.Message):
         storage_class: _builtins.str = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
         conditions: _common_pb2.Conditions | None = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "headers", b"headers", "scope", b"scope", "source", b"source"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "headers", b"headers", "key", b"key", "metadata_directive", b"metadata_directive", "scope", b"scope", "source", b"source", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "source", b"source", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1014,11 +1039,14 @@ class CreateMultipartUploadRequest(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     checksum_type: _common_pb2.ChecksumType.ValueType
+    legal_hold: _builtins.bool
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -1027,6 +1055,10 @@ class CreateMultipartUploadRequest(_message.Message):
     def user_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock of the completed version; unset: the bucket's default."""
+
     def __init__(
         self,
         *,
@@ -1039,10 +1071,12 @@ class CreateMultipartUploadRequest(_message.Message):
         storage_class: _builtins.str = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

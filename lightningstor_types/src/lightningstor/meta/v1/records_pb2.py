@@ -26,9 +26,10 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
 from lightningstor.v1 import bucket_pb2 as lightningstor_dot_v1_dot_bucket__pb2
 from lightningstor.v1 import lifecycle_pb2 as lightningstor_dot_v1_dot_lifecycle__pb2
+from lightningstor.v1 import objectlock_pb2 as lightningstor_dot_v1_dot_objectlock__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lightningstor/meta/v1/records.proto\x12\x15lightningstor.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\x1a\x1dlightningstor/v1/bucket.proto\x1a lightningstor/v1/lifecycle.proto\"\xa3\x03\n\x0c\x42ucketRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x11\n\tbucket_id\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x36\n\nversioning\x18\x07 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\t \x01(\t\x12\x32\n\x0e\x64\x65leting_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04\x63ors\x18\x14 \x01(\x0b\x32#.lightningstor.v1.CorsConfiguration\x12\x38\n\x0flifecycle_rules\x18\x15 \x03(\x0b\x32\x1f.lightningstor.v1.LifecycleRule\"\\\n\x08\x43hunkRef\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\x12\x10\n\x08replicas\x18\x04 \x03(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\"\\\n\nChunkSlice\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\";\n\x08\x44\x61taSpan\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc3\x02\n\nDataRecord\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x10\n\x08refcount\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x32\n\x06\x63hunks\x18\x04 \x01(\x0b\x32 .lightningstor.meta.v1.ChunkListH\x00\x12\x33\n\x08\x63hildren\x18\x05 \x01(\x0b\x32\x1f.lightningstor.meta.v1.SpanListH\x00\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1f.lightningstor.meta.v1.DataSpanH\x00\x12\x10\n\x06inline\x18\t \x01(\x0cH\x00\x12\x31\n\x05parts\x18\x07 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x19\n\x11parts_per_segment\x18\x08 \x01(\x05\x42\t\n\x07\x63ontent\"<\n\tChunkList\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\":\n\x08SpanList\x12.\n\x05spans\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.DataSpan\"n\n\x0bPartSummary\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12.\n\tchecksums\x18\x04 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\"\xfd\x04\n\x0cObjectRecord\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07sort_id\x18\x03 \x01(\t\x12\x18\n\x10is_delete_marker\x18\x04 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x31\n\rlast_modified\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x08 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\t \x03(\x0b\x32\x35.lightningstor.meta.v1.ObjectRecord.UserMetadataEntry\x12\x15\n\rstorage_class\x18\n \x01(\t\x12.\n\tchecksums\x18\x0b \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12#\n\x04tags\x18\x0c \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\r \x01(\t\x12\x0f\n\x07\x64\x61ta_id\x18\x0e \x01(\t\x12\x33\n\x08manifest\x18\x0f \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\x12\x31\n\x05parts\x18\x10 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x12\n\npart_count\x18\x11 \x01(\x05\x12\x11\n\tupload_id\x18\x12 \x01(\t\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x03\n\x0cUploadRecord\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\tinitiated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x04 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\x05 \x03(\x0b\x32\x35.lightningstor.meta.v1.UploadRecord.UserMetadataEntry\x12#\n\x04tags\x18\x06 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x15\n\rstorage_class\x18\x07 \x01(\t\x12?\n\x12\x63hecksum_algorithm\x18\x08 \x01(\x0e\x32#.lightningstor.v1.ChecksumAlgorithm\x12\x35\n\rchecksum_type\x18\t \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\x12\x10\n\x08owner_id\x18\n \x01(\t\x12\x11\n\tbucket_id\x18\x0b \x01(\t\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe6\x01\n\nPartRecord\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tchecksums\x18\x05 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x0f\n\x07\x64\x61ta_id\x18\x06 \x01(\t\x12\x33\n\x08manifest\x18\x07 \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\"\xf2\x01\n\x10\x43redentialRecord\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12\x18\n\x10\x65ncrypted_secret\x18\x05 \x01(\x0c\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"\x83\x01\n\x0bUsageRecord\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\x12\x11\n\tthrottled\x18\x06 \x01(\x03\"\xbb\x01\n\x0bQuotaRecord\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x05 \x01(\x03\x12\x1b\n\x13\x62ytes_in_per_second\x18\x06 \x01(\x03\x12\x1c\n\x14\x62ytes_out_per_second\x18\x07 \x01(\x03\"{\n\x08GcRecord\x12/\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32!.lightningstor.meta.v1.DataRecord\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xf0\x01\n\x11LifecycleProgress\x12\x30\n\x0cpass_started\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpasses_done\x18\x02 \x01(\x03\x12\x12\n\nbucket_key\x18\x03 \x01(\x0c\x12\x11\n\tafter_key\x18\x04 \x01(\t\x12\x36\n\x12last_pass_finished\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_pass_started\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x0bLeaseRecord\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x14\n\x0cterm_seconds\x18\x02 \x01(\x01\"r\n\rIamRoleRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63tions\x18\x02 \x03(\t\x12\x12\n\ncreated_by\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x0eIamGroupRecord\x12\x0b\n\x03org\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07members\x18\x03 \x03(\t\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc0\x01\n\x10IamBindingRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0b\n\x03org\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lightningstor/meta/v1/records.proto\x12\x15lightningstor.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\x1a\x1dlightningstor/v1/bucket.proto\x1a lightningstor/v1/lifecycle.proto\x1a!lightningstor/v1/objectlock.proto\"\xe3\x03\n\x0c\x42ucketRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x11\n\tbucket_id\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x36\n\nversioning\x18\x07 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\t \x01(\t\x12\x32\n\x0e\x64\x65leting_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04\x63ors\x18\x14 \x01(\x0b\x32#.lightningstor.v1.CorsConfiguration\x12\x38\n\x0flifecycle_rules\x18\x15 \x03(\x0b\x32\x1f.lightningstor.v1.LifecycleRule\x12>\n\x0bobject_lock\x18\x16 \x01(\x0b\x32).lightningstor.v1.ObjectLockConfiguration\"\\\n\x08\x43hunkRef\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\x12\x10\n\x08replicas\x18\x04 \x03(\t\x12\x0e\n\x06policy\x18\x05 \x01(\t\"\\\n\nChunkSlice\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\";\n\x08\x44\x61taSpan\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc3\x02\n\nDataRecord\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x10\n\x08refcount\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x32\n\x06\x63hunks\x18\x04 \x01(\x0b\x32 .lightningstor.meta.v1.ChunkListH\x00\x12\x33\n\x08\x63hildren\x18\x05 \x01(\x0b\x32\x1f.lightningstor.meta.v1.SpanListH\x00\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1f.lightningstor.meta.v1.DataSpanH\x00\x12\x10\n\x06inline\x18\t \x01(\x0cH\x00\x12\x31\n\x05parts\x18\x07 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x19\n\x11parts_per_segment\x18\x08 \x01(\x05\x42\t\n\x07\x63ontent\"<\n\tChunkList\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\":\n\x08SpanList\x12.\n\x05spans\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.DataSpan\"n\n\x0bPartSummary\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12.\n\tchecksums\x18\x04 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\"\xc7\x05\n\x0cObjectRecord\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07sort_id\x18\x03 \x01(\t\x12\x18\n\x10is_delete_marker\x18\x04 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x31\n\rlast_modified\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x08 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\t \x03(\x0b\x32\x35.lightningstor.meta.v1.ObjectRecord.UserMetadataEntry\x12\x15\n\rstorage_class\x18\n \x01(\t\x12.\n\tchecksums\x18\x0b \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12#\n\x04tags\x18\x0c \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\r \x01(\t\x12\x0f\n\x07\x64\x61ta_id\x18\x0e \x01(\t\x12\x33\n\x08manifest\x18\x0f \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\x12\x31\n\x05parts\x18\x10 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x12\n\npart_count\x18\x11 \x01(\x05\x12\x11\n\tupload_id\x18\x12 \x01(\t\x12\x34\n\tretention\x18\x13 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12\x12\n\nlegal_hold\x18\x14 \x01(\x08\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xb6\x04\n\x0cUploadRecord\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\tinitiated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x04 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\x05 \x03(\x0b\x32\x35.lightningstor.meta.v1.UploadRecord.UserMetadataEntry\x12#\n\x04tags\x18\x06 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x15\n\rstorage_class\x18\x07 \x01(\t\x12?\n\x12\x63hecksum_algorithm\x18\x08 \x01(\x0e\x32#.lightningstor.v1.ChecksumAlgorithm\x12\x35\n\rchecksum_type\x18\t \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\x12\x10\n\x08owner_id\x18\n \x01(\t\x12\x11\n\tbucket_id\x18\x0b \x01(\t\x12\x34\n\tretention\x18\x0c \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12\x12\n\nlegal_hold\x18\r \x01(\x08\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe6\x01\n\nPartRecord\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tchecksums\x18\x05 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x0f\n\x07\x64\x61ta_id\x18\x06 \x01(\t\x12\x33\n\x08manifest\x18\x07 \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\"\xf2\x01\n\x10\x43redentialRecord\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12\x18\n\x10\x65ncrypted_secret\x18\x05 \x01(\x0c\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"\x83\x01\n\x0bUsageRecord\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\x12\x11\n\tthrottled\x18\x06 \x01(\x03\"\xbb\x01\n\x0bQuotaRecord\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x05 \x01(\x03\x12\x1b\n\x13\x62ytes_in_per_second\x18\x06 \x01(\x03\x12\x1c\n\x14\x62ytes_out_per_second\x18\x07 \x01(\x03\"{\n\x08GcRecord\x12/\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32!.lightningstor.meta.v1.DataRecord\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xf0\x01\n\x11LifecycleProgress\x12\x30\n\x0cpass_started\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bpasses_done\x18\x02 \x01(\x03\x12\x12\n\nbucket_key\x18\x03 \x01(\x0c\x12\x11\n\tafter_key\x18\x04 \x01(\t\x12\x36\n\x12last_pass_finished\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_pass_started\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x0bLeaseRecord\x12\x0e\n\x06holder\x18\x01 \x01(\t\x12\x14\n\x0cterm_seconds\x18\x02 \x01(\x01\"r\n\rIamRoleRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x63tions\x18\x02 \x03(\t\x12\x12\n\ncreated_by\x18\x03 \x01(\t\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x80\x01\n\x0eIamGroupRecord\x12\x0b\n\x03org\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07members\x18\x03 \x03(\t\x12\x12\n\ncreated_by\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc0\x01\n\x10IamBindingRecord\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tprincipal\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0b\n\x03org\x18\x05 \x01(\t\x12\x0f\n\x07project\x18\x06 \x01(\t\x12\x0e\n\x06\x62ucket\x18\x07 \x01(\t\x12\x12\n\ncreated_by\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,48 +40,48 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_options = b'8\001'
   _globals['_UPLOADRECORD_USERMETADATAENTRY']._loaded_options = None
   _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_options = b'8\001'
-  _globals['_BUCKETRECORD']._serialized_start=192
-  _globals['_BUCKETRECORD']._serialized_end=611
-  _globals['_CHUNKREF']._serialized_start=613
-  _globals['_CHUNKREF']._serialized_end=705
-  _globals['_CHUNKSLICE']._serialized_start=707
-  _globals['_CHUNKSLICE']._serialized_end=799
-  _globals['_DATASPAN']._serialized_start=801
-  _globals['_DATASPAN']._serialized_end=860
-  _globals['_DATARECORD']._serialized_start=863
-  _globals['_DATARECORD']._serialized_end=1186
-  _globals['_CHUNKLIST']._serialized_start=1188
-  _globals['_CHUNKLIST']._serialized_end=1248
-  _globals['_SPANLIST']._serialized_start=1250
-  _globals['_SPANLIST']._serialized_end=1308
-  _globals['_PARTSUMMARY']._serialized_start=1310
-  _globals['_PARTSUMMARY']._serialized_end=1420
-  _globals['_OBJECTRECORD']._serialized_start=1423
-  _globals['_OBJECTRECORD']._serialized_end=2060
-  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_start=2009
-  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_end=2060
-  _globals['_UPLOADRECORD']._serialized_start=2063
-  _globals['_UPLOADRECORD']._serialized_end=2555
-  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_start=2009
-  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_end=2060
-  _globals['_PARTRECORD']._serialized_start=2558
-  _globals['_PARTRECORD']._serialized_end=2788
-  _globals['_CREDENTIALRECORD']._serialized_start=2791
-  _globals['_CREDENTIALRECORD']._serialized_end=3033
-  _globals['_USAGERECORD']._serialized_start=3036
-  _globals['_USAGERECORD']._serialized_end=3167
-  _globals['_QUOTARECORD']._serialized_start=3170
-  _globals['_QUOTARECORD']._serialized_end=3357
-  _globals['_GCRECORD']._serialized_start=3359
-  _globals['_GCRECORD']._serialized_end=3482
-  _globals['_LIFECYCLEPROGRESS']._serialized_start=3485
-  _globals['_LIFECYCLEPROGRESS']._serialized_end=3725
-  _globals['_LEASERECORD']._serialized_start=3727
-  _globals['_LEASERECORD']._serialized_end=3778
-  _globals['_IAMROLERECORD']._serialized_start=3780
-  _globals['_IAMROLERECORD']._serialized_end=3894
-  _globals['_IAMGROUPRECORD']._serialized_start=3897
-  _globals['_IAMGROUPRECORD']._serialized_end=4025
-  _globals['_IAMBINDINGRECORD']._serialized_start=4028
-  _globals['_IAMBINDINGRECORD']._serialized_end=4220
+  _globals['_BUCKETRECORD']._serialized_start=227
+  _globals['_BUCKETRECORD']._serialized_end=710
+  _globals['_CHUNKREF']._serialized_start=712
+  _globals['_CHUNKREF']._serialized_end=804
+  _globals['_CHUNKSLICE']._serialized_start=806
+  _globals['_CHUNKSLICE']._serialized_end=898
+  _globals['_DATASPAN']._serialized_start=900
+  _globals['_DATASPAN']._serialized_end=959
+  _globals['_DATARECORD']._serialized_start=962
+  _globals['_DATARECORD']._serialized_end=1285
+  _globals['_CHUNKLIST']._serialized_start=1287
+  _globals['_CHUNKLIST']._serialized_end=1347
+  _globals['_SPANLIST']._serialized_start=1349
+  _globals['_SPANLIST']._serialized_end=1407
+  _globals['_PARTSUMMARY']._serialized_start=1409
+  _globals['_PARTSUMMARY']._serialized_end=1519
+  _globals['_OBJECTRECORD']._serialized_start=1522
+  _globals['_OBJECTRECORD']._serialized_end=2233
+  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_start=2182
+  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_end=2233
+  _globals['_UPLOADRECORD']._serialized_start=2236
+  _globals['_UPLOADRECORD']._serialized_end=2802
+  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_start=2182
+  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_end=2233
+  _globals['_PARTRECORD']._serialized_start=2805
+  _globals['_PARTRECORD']._serialized_end=3035
+  _globals['_CREDENTIALRECORD']._serialized_start=3038
+  _globals['_CREDENTIALRECORD']._serialized_end=3280
+  _globals['_USAGERECORD']._serialized_start=3283
+  _globals['_USAGERECORD']._serialized_end=3414
+  _globals['_QUOTARECORD']._serialized_start=3417
+  _globals['_QUOTARECORD']._serialized_end=3604
+  _globals['_GCRECORD']._serialized_start=3606
+  _globals['_GCRECORD']._serialized_end=3729
+  _globals['_LIFECYCLEPROGRESS']._serialized_start=3732
+  _globals['_LIFECYCLEPROGRESS']._serialized_end=3972
+  _globals['_LEASERECORD']._serialized_start=3974
+  _globals['_LEASERECORD']._serialized_end=4025
+  _globals['_IAMROLERECORD']._serialized_start=4027
+  _globals['_IAMROLERECORD']._serialized_end=4141
+  _globals['_IAMGROUPRECORD']._serialized_start=4144
+  _globals['_IAMGROUPRECORD']._serialized_end=4272
+  _globals['_IAMBINDINGRECORD']._serialized_start=4275
+  _globals['_IAMBINDINGRECORD']._serialized_end=4467
 # @@protoc_insertion_point(module_scope)

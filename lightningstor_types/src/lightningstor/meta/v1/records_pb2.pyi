@@ -11,6 +11,7 @@ from google.protobuf.internal import containers as _containers
 from lightningstor.v1 import bucket_pb2 as _bucket_pb2
 from lightningstor.v1 import common_pb2 as _common_pb2
 from lightningstor.v1 import lifecycle_pb2 as _lifecycle_pb2
+from lightningstor.v1 import objectlock_pb2 as _objectlock_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -40,6 +41,7 @@ class BucketRecord(_message.Message):
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
     CORS_FIELD_NUMBER: _builtins.int
     LIFECYCLE_RULES_FIELD_NUMBER: _builtins.int
+    OBJECT_LOCK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -67,6 +69,10 @@ class BucketRecord(_message.Message):
     def lifecycle_rules(self) -> _containers.RepeatedCompositeFieldContainer[_lifecycle_pb2.LifecycleRule]:
         """The lifecycle configuration (none: no rules)."""
 
+    @_builtins.property
+    def object_lock(self) -> _objectlock_pb2.ObjectLockConfiguration:
+        """Object Lock (unset: not enabled; enabled only at creation, then never cleared)."""
+
     def __init__(
         self,
         *,
@@ -82,10 +88,11 @@ class BucketRecord(_message.Message):
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
         cors: _bucket_pb2.CorsConfiguration | None = ...,
         lifecycle_rules: _abc.Iterable[_lifecycle_pb2.LifecycleRule] | None = ...,
+        object_lock: _objectlock_pb2.ObjectLockConfiguration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "object_lock", b"object_lock"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -372,6 +379,8 @@ class ObjectRecord(_message.Message):
     PARTS_FIELD_NUMBER: _builtins.int
     PART_COUNT_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -392,6 +401,7 @@ class ObjectRecord(_message.Message):
     """The multipart upload this version completed: a retried CompleteMultipartUpload of it is
     answered from this version for limits.completed_upload_result_seconds.
     """
+    legal_hold: _builtins.bool
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -411,6 +421,12 @@ class ObjectRecord(_message.Message):
     @_builtins.property
     def parts(self) -> _containers.RepeatedCompositeFieldContainer[Global___PartSummary]:
         """Records written before part_count listed every part here; read, never written."""
+
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock: the version cannot be removed before retain_until (GOVERNANCE: except with
+        the bypass permission) nor while legal_hold is on.
+        """
 
     def __init__(
         self,
@@ -433,10 +449,12 @@ class ObjectRecord(_message.Message):
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
         part_count: _builtins.int = ...,
         upload_id: _builtins.str = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -479,6 +497,8 @@ class UploadRecord(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     BUCKET_ID_FIELD_NUMBER: _builtins.int
+    RETENTION_FIELD_NUMBER: _builtins.int
+    LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -487,6 +507,7 @@ class UploadRecord(_message.Message):
     owner_id: _builtins.str
     bucket_id: _builtins.str
     """The bucket incarnation the upload belongs to."""
+    legal_hold: _builtins.bool
     @_builtins.property
     def initiated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -495,6 +516,10 @@ class UploadRecord(_message.Message):
     def user_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def retention(self) -> _common_pb2.ObjectRetention:
+        """Object Lock asked for at creation, given to the completed version."""
+
     def __init__(
         self,
         *,
@@ -509,10 +534,12 @@ class UploadRecord(_message.Message):
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
         owner_id: _builtins.str = ...,
         bucket_id: _builtins.str = ...,
+        retention: _common_pb2.ObjectRetention | None = ...,
+        legal_hold: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "owner_id", b"owner_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
