@@ -32,6 +32,8 @@ class Action(enum.StrEnum):
     BUCKETS_TAGGING_WRITE = "lightningstor:buckets:tagging:write"
     BUCKETS_CORS_READ = "lightningstor:buckets:cors:read"
     BUCKETS_CORS_WRITE = "lightningstor:buckets:cors:write"
+    BUCKETS_POLICY_READ = "lightningstor:buckets:policy:read"
+    BUCKETS_POLICY_WRITE = "lightningstor:buckets:policy:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -78,6 +80,10 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketCors": _A.BUCKETS_CORS_READ,
         "PutBucketCors": _A.BUCKETS_CORS_WRITE,
         "DeleteBucketCors": _A.BUCKETS_CORS_WRITE,
+        "GetBucketPolicy": _A.BUCKETS_POLICY_READ,
+        "GetBucketPolicyStatus": _A.BUCKETS_POLICY_READ,
+        "PutBucketPolicy": _A.BUCKETS_POLICY_WRITE,
+        "DeleteBucketPolicy": _A.BUCKETS_POLICY_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,
@@ -118,6 +124,42 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""
+
+S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
+    {
+        "s3:CreateBucket": (_A.BUCKETS_CREATE,),
+        "s3:DeleteBucket": (_A.BUCKETS_DELETE,),
+        "s3:ListAllMyBuckets": (_A.BUCKETS_LIST,),
+        # HeadBucket needs s3:ListBucket in AWS, so both name our bucket read.
+        "s3:ListBucket": (_A.OBJECTS_LIST, _A.BUCKETS_READ),
+        "s3:ListBucketVersions": (_A.OBJECTS_LIST,),
+        "s3:GetBucketLocation": (_A.BUCKETS_READ,),
+        "s3:GetBucketVersioning": (_A.BUCKETS_VERSIONING_READ,),
+        "s3:PutBucketVersioning": (_A.BUCKETS_VERSIONING_WRITE,),
+        "s3:GetBucketTagging": (_A.BUCKETS_TAGGING_READ,),
+        "s3:PutBucketTagging": (_A.BUCKETS_TAGGING_WRITE,),
+        "s3:GetBucketCORS": (_A.BUCKETS_CORS_READ,),
+        "s3:PutBucketCORS": (_A.BUCKETS_CORS_WRITE,),
+        "s3:GetBucketPolicy": (_A.BUCKETS_POLICY_READ,),
+        "s3:GetBucketPolicyStatus": (_A.BUCKETS_POLICY_READ,),
+        "s3:PutBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
+        "s3:DeleteBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
+        # Multipart uploads are PutObject in AWS.
+        "s3:PutObject": (_A.OBJECTS_CREATE, _A.UPLOADS_CREATE, _A.UPLOADS_WRITE),
+        "s3:GetObject": (_A.OBJECTS_READ,),
+        "s3:GetObjectVersion": (_A.OBJECTS_READ,),
+        "s3:GetObjectAttributes": (_A.OBJECTS_READ,),
+        "s3:DeleteObject": (_A.OBJECTS_DELETE,),
+        "s3:DeleteObjectVersion": (_A.OBJECTS_DELETE,),
+        "s3:GetObjectTagging": (_A.OBJECTS_TAGGING_READ,),
+        "s3:PutObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
+        "s3:DeleteObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
+        "s3:AbortMultipartUpload": (_A.UPLOADS_ABORT,),
+        "s3:ListBucketMultipartUploads": (_A.UPLOADS_LIST,),
+        "s3:ListMultipartUploadParts": (_A.UPLOADS_LIST,),
+    }
+)
+"""Every S3 action a bucket policy may name and the actions of ours it covers (one table)."""
 
 COPY_SOURCE_ACTION: Final = Action.OBJECTS_READ
 """What ``CopyObject`` and ``UploadPartCopy`` also need, on the source object."""

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
+from lightningstor_api.access.authorize import authorize_bucket
+from lightningstor_api.access.policy import Policy, cached_policy
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.content import DataCache, RecordBounds
@@ -19,7 +21,12 @@ from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, Txn
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
-from lightningstor_types.errors import AccessDenied, NoSuchBucket, OperationAborted
+from lightningstor_types.errors import (
+    AccessDenied,
+    InvalidBucketName,
+    NoSuchBucket,
+    OperationAborted,
+)
 from lightningstor_types.naming import validate_bucket_name
 from lightningstor_types.resources import (
     PLATFORM_RESOURCE,
@@ -91,14 +98,33 @@ class CoreContext:
         bucket: str | None = None,
         key: str | None = None,
     ) -> None:
-        """The one authorization choke point: raises AccessDenied unless allowed; audited."""
+        """The one authorization choke point: raises AccessDenied unless allowed; audited.
+
+        On a bucket or object, the bucket's policy takes part (``access/decision.py``).
+        """
         if bucket is None:
-            resource = scope_resource(scope)
-        elif key is None:
+            await authorize_audited(self.authorizer, ctx, action, scope_resource(scope))
+            return
+        if key is None:
             resource = bucket_resource(scope, bucket)
         else:
             resource = object_resource(scope, bucket, key)
-        await authorize_audited(self.authorizer, ctx, action, resource)
+        policy = await self.bucket_policy(scope, bucket)
+        if policy is None:
+            await authorize_audited(self.authorizer, ctx, action, resource)
+        else:
+            await authorize_bucket(self.authorizer, ctx, action, resource, policy, key)
+
+    async def bucket_policy(self, scope: Scope, name: str) -> Policy | None:
+        """The parsed policy of bucket ``name`` in ``scope``; None without bucket or policy."""
+        try:
+            validate_bucket_name(name)
+            ref = await self.bucket(scope, name)
+        except (InvalidBucketName, NoSuchBucket):
+            return None
+        if not ref.record.policy:
+            return None
+        return cached_policy(ref.record.policy, name)
 
     async def authorize_acting_as(
         self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal

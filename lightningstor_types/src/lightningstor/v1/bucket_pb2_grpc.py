@@ -94,6 +94,26 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
                 _registered_method=True)
+        self.GetBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.PutBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetBucketPolicyStatus = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketPolicyStatus',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -172,6 +192,32 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketPolicy(self, request, context):
+        """Bucket policies (the AWS policy language; lightningstor_api/access/README.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketPolicyStatus(self, request, context):
+        """Whether the bucket's policy makes it public.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -234,6 +280,26 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeleteBucketCors,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.SerializeToString,
+            ),
+            'GetBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.SerializeToString,
+            ),
+            'PutBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.SerializeToString,
+            ),
+            'DeleteBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.SerializeToString,
+            ),
+            'GetBucketPolicyStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketPolicyStatus,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -560,6 +626,114 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeleteBucketCors',
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketPolicyStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketPolicyStatus',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

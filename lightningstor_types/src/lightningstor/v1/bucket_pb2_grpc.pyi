@@ -44,6 +44,12 @@ class BucketServiceStub:
     """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
     PutBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]
     DeleteBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]
+    GetBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyRequest, _bucket_pb2.GetBucketPolicyResponse]
+    """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+    PutBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketPolicyRequest, _bucket_pb2.PutBucketPolicyResponse]
+    DeleteBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]
+    GetBucketPolicyStatus: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]
+    """Whether the bucket's policy makes it public."""
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -61,6 +67,12 @@ class BucketServiceAsyncStub(BucketServiceStub):
     """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
     PutBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]  # type: ignore[assignment]
     DeleteBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]  # type: ignore[assignment]
+    GetBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyRequest, _bucket_pb2.GetBucketPolicyResponse]  # type: ignore[assignment]
+    """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+    PutBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketPolicyRequest, _bucket_pb2.PutBucketPolicyResponse]  # type: ignore[assignment]
+    DeleteBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]  # type: ignore[assignment]
+    GetBucketPolicyStatus: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]  # type: ignore[assignment]
+    """Whether the bucket's policy makes it public."""
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -147,5 +159,35 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _bucket_pb2.DeleteBucketCorsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.DeleteBucketCorsResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketCorsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketPolicy(
+        self,
+        request: _bucket_pb2.GetBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.GetBucketPolicyResponse]]:
+        """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+
+    @_abc_1.abstractmethod
+    def PutBucketPolicy(
+        self,
+        request: _bucket_pb2.PutBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.PutBucketPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketPolicy(
+        self,
+        request: _bucket_pb2.DeleteBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeleteBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketPolicyStatus(
+        self,
+        request: _bucket_pb2.GetBucketPolicyStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketPolicyStatusResponse, _abc.Awaitable[_bucket_pb2.GetBucketPolicyStatusResponse]]:
+        """Whether the bucket's policy makes it public."""
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -38,6 +38,7 @@ class BucketRecord(_message.Message):
     OWNER_ID_FIELD_NUMBER: _builtins.int
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
     CORS_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -46,6 +47,8 @@ class BucketRecord(_message.Message):
     region: _builtins.str
     versioning: _bucket_pb2.VersioningStatus.ValueType
     owner_id: _builtins.str
+    policy: _builtins.str
+    """PutBucketPolicy: the JSON document as put (checked when put); empty: no policy."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -75,10 +78,11 @@ class BucketRecord(_message.Message):
         owner_id: _builtins.str = ...,
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
         cors: _bucket_pb2.CorsConfiguration | None = ...,
+        policy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

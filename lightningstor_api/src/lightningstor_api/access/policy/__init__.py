@@ -1,0 +1,12 @@
+"""The bucket policy language: a document parsed once into typed statements."""
+
+from lightningstor_api.access.policy.principal import principal_arn
+from lightningstor_api.access.policy.statement import (
+    MAX_POLICY_BYTES,
+    Policy,
+    Statement,
+    cached_policy,
+    parse_policy,
+)
+
+__all__ = ["MAX_POLICY_BYTES", "Policy", "Statement", "cached_policy", "parse_policy", "principal_arn"]
