@@ -83,7 +83,7 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("HEAD", "/b", "location", MethodNotAllowed),
     ("POST", "/b", "", InvalidRequest),
     ("GET", "/b", "acl", NotImplemented_),
-    ("PUT", "/b", "policy", NotImplemented_),
+    ("PUT", "/b", "publicAccessBlock", NotImplemented_),
     ("GET", "/b", "lifecycle", NotImplemented_),
     ("DELETE", "/b", "website", NotImplemented_),
     ("GET", "/b", "list-type=2&acl", NotImplemented_),

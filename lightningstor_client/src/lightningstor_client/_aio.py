@@ -115,6 +115,27 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
         req = bucket_pb2.DeleteBucketCorsRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketCors(req, timeout=self._timeout))
 
+    async def get_bucket_policy(self, name: str) -> str:
+        """The bucket's policy document, as put (NoSuchBucketPolicy when it has none)."""
+        req = bucket_pb2.GetBucketPolicyRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketPolicy(req, timeout=self._timeout))
+        return resp.policy
+
+    async def put_bucket_policy(self, name: str, policy: str) -> None:
+        """Set the bucket's policy (a JSON document; MalformedPolicy says what is wrong)."""
+        req = bucket_pb2.PutBucketPolicyRequest(scope=self._scope, name=name, policy=policy)
+        await self._unary(self._buckets.PutBucketPolicy(req, timeout=self._timeout))
+
+    async def delete_bucket_policy(self, name: str) -> None:
+        req = bucket_pb2.DeleteBucketPolicyRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucketPolicy(req, timeout=self._timeout))
+
+    async def get_bucket_policy_status(self, name: str) -> bool:
+        """Whether the bucket's policy makes it public."""
+        req = bucket_pb2.GetBucketPolicyStatusRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketPolicyStatus(req, timeout=self._timeout))
+        return resp.is_public
+
     # -- credentials -------------------------------------------------------------------------
 
     async def create_access_key(

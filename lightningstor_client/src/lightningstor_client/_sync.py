@@ -210,6 +210,10 @@ class LightningStorClient:
     get_bucket_cors = _blocking(AsyncLightningStorClient.get_bucket_cors)
     put_bucket_cors = _blocking(AsyncLightningStorClient.put_bucket_cors)
     delete_bucket_cors = _blocking(AsyncLightningStorClient.delete_bucket_cors)
+    get_bucket_policy = _blocking(AsyncLightningStorClient.get_bucket_policy)
+    put_bucket_policy = _blocking(AsyncLightningStorClient.put_bucket_policy)
+    delete_bucket_policy = _blocking(AsyncLightningStorClient.delete_bucket_policy)
+    get_bucket_policy_status = _blocking(AsyncLightningStorClient.get_bucket_policy_status)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)

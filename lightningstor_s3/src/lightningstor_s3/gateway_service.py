@@ -193,6 +193,26 @@ class GrpcStorageService:
     ) -> bucket_pb2.DeleteBucketCorsResponse:
         return await self._unary(self._buckets.DeleteBucketCors, ctx, req)
 
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse:
+        return await self._unary(self._buckets.GetBucketPolicy, ctx, req)
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse:
+        return await self._unary(self._buckets.PutBucketPolicy, ctx, req)
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse:
+        return await self._unary(self._buckets.DeleteBucketPolicy, ctx, req)
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse:
+        return await self._unary(self._buckets.GetBucketPolicyStatus, ctx, req)
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

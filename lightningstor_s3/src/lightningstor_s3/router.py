@@ -4,7 +4,7 @@
 operation, plus the bucket and key it addresses. Anything the facade does not serve is an error
 raised here, before any handler runs:
 
-- a sub-resource of S3 that we do not implement (``?acl``, ``?lifecycle``, ``?policy``, …) →
+- a sub-resource of S3 that we do not implement (``?acl``, ``?lifecycle``, ``?website``, …) →
   ``NotImplemented`` (501), so no client ever gets a listing back for a question it did not ask;
 - a method S3 does not define on the resource (``PATCH``, ``POST /bucket/key`` without
   ``uploads``/``uploadId``, …) → ``MethodNotAllowed`` (405).
@@ -43,6 +43,10 @@ class Endpoint(StrEnum):
     GET_BUCKET_CORS = "GetBucketCors"
     PUT_BUCKET_CORS = "PutBucketCors"
     DELETE_BUCKET_CORS = "DeleteBucketCors"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -92,8 +96,6 @@ _UNSERVED_BUCKET = frozenset(
         "notification",
         "object-lock",
         "ownershipControls",
-        "policy",
-        "policyStatus",
         "publicAccessBlock",
         "replication",
         "requestPayment",
@@ -106,7 +108,17 @@ _UNSERVED_OBJECT = frozenset(
 )
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset(
-    {"location", "versioning", "tagging", "versions", "uploads", "delete", "cors"}
+    {
+        "location",
+        "versioning",
+        "tagging",
+        "versions",
+        "uploads",
+        "delete",
+        "cors",
+        "policy",
+        "policyStatus",
+    }
 )
 _OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
@@ -207,6 +219,14 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.PUT_BUCKET_CORS
         case "DELETE", "cors":
             return Endpoint.DELETE_BUCKET_CORS
+        case "GET", "policy":
+            return Endpoint.GET_BUCKET_POLICY
+        case "PUT", "policy":
+            return Endpoint.PUT_BUCKET_POLICY
+        case "DELETE", "policy":
+            return Endpoint.DELETE_BUCKET_POLICY
+        case "GET", "policyStatus":
+            return Endpoint.GET_BUCKET_POLICY_STATUS
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)

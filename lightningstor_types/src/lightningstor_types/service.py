@@ -92,6 +92,22 @@ class BucketOperations(Protocol):
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
     ) -> bucket_pb2.DeleteBucketCorsResponse: ...
 
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse: ...
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse: ...
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse: ...
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse: ...
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

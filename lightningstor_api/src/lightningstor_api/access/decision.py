@@ -77,7 +77,9 @@ def decide(
         if applies:
             (allows if st.allow else denies).append(st.label)
     grant = acl_opinion(caller, action, key)
-    considered.append(Considered("acl", grant or "no ACL grant", "allow" if grant else "none", bool(grant)))
+    considered.append(
+        Considered("acl", grant or "no ACL grant", "allow" if grant else "none", bool(grant))
+    )
     done = tuple(considered)
     if denies and not (iam.allowed and action in POLICY_ACTIONS):
         return Verdict(False, f"explicit deny by bucket policy {denies[0]}", done, iam.ttl_seconds)
@@ -91,5 +93,8 @@ def decide(
 
 
 def _nothing(iam: Decision, policy: Policy | None) -> str:
-    why: Sequence[str] = (iam.reason, "no bucket policy statement allows" if policy else "no bucket policy")
+    why: Sequence[str] = (
+        iam.reason,
+        "no bucket policy statement allows" if policy else "no bucket policy",
+    )
     return "; ".join(why)

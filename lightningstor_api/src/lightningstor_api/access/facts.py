@@ -53,5 +53,7 @@ def request_facts(ctx: RequestContext, *, anonymous: bool = False) -> Facts:
     for name, value in ctx.attributes.items():
         folded = name.lower()
         if folded.startswith(k.SERVED_NAMESPACES):
-            facts[folded] = tuple(value.split(",")) if folded == k.REQUEST_OBJECT_TAG_KEYS else (value,)
+            facts[folded] = (
+                tuple(value.split(",")) if folded == k.REQUEST_OBJECT_TAG_KEYS else (value,)
+            )
     return facts

@@ -14,6 +14,7 @@ from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
+from lightningstor_api.access import bucket_policy
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -203,6 +204,30 @@ class Core:
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:
         return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
+
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.get_bucket_policy(self.cc, ctx, req)
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.put_bucket_policy(self.cc, ctx, req)
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.delete_bucket_policy(self.cc, ctx, req)
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.get_bucket_policy_status(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 

@@ -73,3 +73,23 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.DeleteBucketCorsRequest, context: Context
     ) -> pb.DeleteBucketCorsResponse:
         return await self._core.delete_bucket_cors(request_context(context), request)
+
+    async def GetBucketPolicy(
+        self, request: pb.GetBucketPolicyRequest, context: Context
+    ) -> pb.GetBucketPolicyResponse:
+        return await self._core.get_bucket_policy(request_context(context), request)
+
+    async def PutBucketPolicy(
+        self, request: pb.PutBucketPolicyRequest, context: Context
+    ) -> pb.PutBucketPolicyResponse:
+        return await self._core.put_bucket_policy(request_context(context), request)
+
+    async def DeleteBucketPolicy(
+        self, request: pb.DeleteBucketPolicyRequest, context: Context
+    ) -> pb.DeleteBucketPolicyResponse:
+        return await self._core.delete_bucket_policy(request_context(context), request)
+
+    async def GetBucketPolicyStatus(
+        self, request: pb.GetBucketPolicyStatusRequest, context: Context
+    ) -> pb.GetBucketPolicyStatusResponse:
+        return await self._core.get_bucket_policy_status(request_context(context), request)

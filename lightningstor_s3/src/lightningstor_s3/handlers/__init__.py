@@ -13,6 +13,7 @@ from lightningstor_s3.handlers import (
     listing,
     multipart,
     objects,
+    policy,
     tagging,
 )
 from lightningstor_s3.handlers.base import Handler, S3Call
@@ -35,6 +36,10 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.GET_BUCKET_CORS: cors.get_bucket_cors,
         E.PUT_BUCKET_CORS: cors.put_bucket_cors,
         E.DELETE_BUCKET_CORS: cors.delete_bucket_cors,
+        E.GET_BUCKET_POLICY: policy.get_bucket_policy,
+        E.PUT_BUCKET_POLICY: policy.put_bucket_policy,
+        E.DELETE_BUCKET_POLICY: policy.delete_bucket_policy,
+        E.GET_BUCKET_POLICY_STATUS: policy.get_bucket_policy_status,
         E.LIST_OBJECTS: listing.list_objects,
         E.LIST_OBJECTS_V2: listing.list_objects_v2,
         E.LIST_OBJECT_VERSIONS: listing.list_object_versions,

@@ -9,4 +9,11 @@ from lightningstor_api.access.policy.statement import (
     parse_policy,
 )
 
-__all__ = ["MAX_POLICY_BYTES", "Policy", "Statement", "cached_policy", "parse_policy", "principal_arn"]
+__all__ = [
+    "MAX_POLICY_BYTES",
+    "Policy",
+    "Statement",
+    "cached_policy",
+    "parse_policy",
+    "principal_arn",
+]

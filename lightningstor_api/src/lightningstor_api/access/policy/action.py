@@ -21,7 +21,9 @@ def parse_action(text: object) -> frozenset[Action]:
     if not sep or service.lower() != "s3" or not name:
         raise BadAction(f"Policy has invalid action: {text}")
     pattern = glob(name.lower())
-    covered = [a for s3, acts in S3_ACTIONS.items() if pattern.fullmatch(s3[3:].lower()) for a in acts]
+    covered = [
+        a for s3, acts in S3_ACTIONS.items() if pattern.fullmatch(s3[3:].lower()) for a in acts
+    ]
     if not covered:
         raise BadAction(f"Policy has invalid action: {text}")
     return frozenset(covered)

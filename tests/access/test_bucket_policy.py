@@ -1,0 +1,216 @@
+"""Bucket policies on a real server (embedded IAM): put/get/delete/status over S3 and gRPC,
+bad documents refused without change, cross-org sharing over gRPC, explicit Deny beating an
+org admin, the owner-lockout recovery, and a condition on the caller's address."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from lightningstor_client import LightningStorClient
+from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBucketPolicy
+from lightningstor_types.scope import Scope
+from tests.iam.iamproc import write_config
+from tests.integration.server import ServerProcess, start_server
+from tests.s3.conftest import make_client
+
+pytestmark = pytest.mark.timeout(120)
+
+BINDINGS = """
+[iam]
+[[iam.bindings]]
+principal = "alice"
+role = "admin"
+org = "orga"
+[[iam.bindings]]
+principal = "bob"
+role = "editor"
+org = "orgb"
+[[iam.bindings]]
+principal = "eve"
+role = "editor"
+org = "orgb"
+"""
+ORGA, ORGB = Scope("orga"), Scope("orgb")
+BOB_ARN = "arn:aws:iam::orgb:user/bob"
+
+
+@dataclass
+class Cluster:
+    server: ServerProcess
+    keys: dict[str, dict[str, str]]
+
+    def grpc(self, who: str, scope: Scope | None = None) -> LightningStorClient:
+        return LightningStorClient(self.server.grpc_addr, scope=scope, timeout=20, **self.keys[who])
+
+    def s3(self, who: str) -> Any:
+        k = self.keys[who]
+        return make_client("http://" + self.server.ports["s3"], k["access_key"], k["secret_key"])
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    root = tmp_path_factory.mktemp("policy")
+    config = write_config(root / "server.toml", BINDINGS)
+    server = start_server(root / "server", env={"LIGHTNINGSTOR_CONFIG": str(config)})
+    try:
+        keys = {"admin": server.admin_keys()}
+        for who, scope in (("alice", ORGA), ("bob", ORGB), ("eve", ORGB)):
+            with LightningStorClient(server.grpc_addr, scope=scope, **keys["admin"]) as c:
+                made = c.create_access_key(principal_id=who)
+            keys[who] = {
+                "access_key": made.access_key_id,
+                "secret_key": made.secret_access_key or "",
+            }
+        yield Cluster(server, keys)
+    finally:
+        server.stop()
+
+
+_NUMBERS = itertools.count()
+
+
+@pytest.fixture
+def bucket(cluster: Cluster) -> Iterator[str]:
+    name = f"pol-{next(_NUMBERS)}"
+    with cluster.grpc("alice") as c:
+        c.create_bucket(name)
+        c.put_object(name, "k", b"secret")
+    yield name
+
+
+def doc(*statements: dict[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def read_for_bob(bucket: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "Sid": "BobReads", "Effect": "Allow", "Principal": {"AWS": BOB_ARN},
+        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*", **extra,
+    }  # fmt: skip
+
+
+def test_put_get_delete_and_status_over_s3(cluster: Cluster, bucket: str) -> None:
+    s3 = cluster.s3("alice")
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert exc.value.response["Error"]["Code"] == "NoSuchBucketPolicy"
+    text = doc(read_for_bob(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=text)
+    assert s3.get_bucket_policy(Bucket=bucket)["Policy"] == text
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is False
+    public = doc({**read_for_bob(bucket), "Principal": "*"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert s3.get_bucket_policy_status(Bucket=bucket)["PolicyStatus"]["IsPublic"] is True
+    s3.delete_bucket_policy(Bucket=bucket)
+    with cluster.grpc("alice") as c, pytest.raises(NoSuchBucketPolicy):
+        c.get_bucket_policy(bucket)
+
+
+BAD = {
+    "bare id of another org": lambda b: doc({**read_for_bob(b), "Principal": {"AWS": "bob"}}),
+    "NotPrincipal with Allow": lambda b: doc(
+        {k: v for k, v in read_for_bob(b).items() if k != "Principal"}
+        | {"NotPrincipal": {"AWS": BOB_ARN}}
+    ),
+    "wildcard in the service": lambda b: doc({**read_for_bob(b), "Action": "s*:GetObject"}),
+    "another bucket": lambda b: doc({**read_for_bob(b), "Resource": "arn:aws:s3:::other/*"}),
+    "unknown condition key": lambda b: doc(
+        {**read_for_bob(b), "Condition": {"StringEquals": {"s3:no-such-key": "x"}}}
+    ),
+    "unknown operator": lambda b: doc(
+        {**read_for_bob(b), "Condition": {"StringSortOf": {"aws:UserAgent": "x"}}}
+    ),
+    "21 KiB": lambda b: doc({**read_for_bob(b), "Sid": "x" * 21 * 1024}),
+    "not JSON": lambda b: "{not json",
+}
+
+
+@pytest.mark.parametrize("why", list(BAD))
+def test_bad_policy_is_refused_and_changes_nothing(cluster: Cluster, bucket: str, why: str) -> None:
+    s3 = cluster.s3("alice")
+    good = doc(read_for_bob(bucket))
+    s3.put_bucket_policy(Bucket=bucket, Policy=good)
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_policy(Bucket=bucket, Policy=BAD[why](bucket))
+    assert exc.value.response["Error"]["Code"] == "MalformedPolicy"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    with cluster.grpc("alice") as c:
+        with pytest.raises(MalformedPolicy):
+            c.put_bucket_policy(bucket, BAD[why](bucket))
+        assert c.get_bucket_policy(bucket) == good
+
+
+def test_cross_org_grant_lets_exactly_that_principal_read_over_grpc(
+    cluster: Cluster, bucket: str
+) -> None:
+    with cluster.grpc("bob", scope=ORGA) as bob:
+        with pytest.raises(AccessDenied):
+            bob.get_object(bucket, "k").read()
+        with cluster.grpc("alice") as alice:
+            alice.put_bucket_policy(bucket, doc(read_for_bob(bucket)))
+        assert bob.get_object(bucket, "k").read() == b"secret"
+        with pytest.raises(AccessDenied):
+            bob.put_object(bucket, "x", b"1")
+        with pytest.raises(AccessDenied):
+            bob.list_objects(bucket)
+        with pytest.raises(AccessDenied):
+            bob.delete_object(bucket, "k")
+        with pytest.raises(AccessDenied):
+            bob.get_bucket_policy(bucket)
+    with cluster.grpc("eve", scope=ORGA) as eve, pytest.raises(AccessDenied):
+        eve.get_object(bucket, "k").read()
+
+
+def test_explicit_deny_beats_the_org_admin(cluster: Cluster, bucket: str) -> None:
+    s3 = cluster.s3("alice")
+    deny = {
+        "Sid": "NoDeletes", "Effect": "Deny", "Principal": "*",
+        "Action": ["s3:DeleteObject"], "Resource": f"arn:aws:s3:::{bucket}/*",
+    }  # fmt: skip
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(deny))
+    with pytest.raises(ClientError) as exc:
+        s3.delete_object(Bucket=bucket, Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    with cluster.grpc("alice") as c:
+        with pytest.raises(AccessDenied):
+            c.delete_object(bucket, "k")
+        assert c.get_object(bucket, "k").read() == b"secret"  # only what is denied
+
+
+def test_a_policy_that_locks_everyone_out_can_be_deleted_by_the_org_admin(
+    cluster: Cluster, bucket: str
+) -> None:
+    s3 = cluster.s3("alice")
+    lockout = {
+        "Sid": "Lockout", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+    }  # fmt: skip
+    s3.put_bucket_policy(Bucket=bucket, Policy=doc(lockout))
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    with cluster.grpc("bob", scope=ORGA) as bob, pytest.raises(AccessDenied):
+        bob.delete_bucket_policy(bucket)  # the recovery is the owner org's, nobody else's
+    s3.delete_bucket_policy(Bucket=bucket)
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"secret"
+
+
+@pytest.mark.parametrize(("cidr", "allowed"), [("127.0.0.0/8", True), ("10.0.0.0/8", False)])
+def test_source_ip_condition(cluster: Cluster, bucket: str, cidr: str, allowed: bool) -> None:
+    condition = {"IpAddress": {"aws:SourceIp": cidr}}
+    with cluster.grpc("alice") as alice:
+        alice.put_bucket_policy(bucket, doc(read_for_bob(bucket, Condition=condition)))
+    with cluster.grpc("bob", scope=ORGA) as bob:
+        if allowed:
+            assert bob.get_object(bucket, "k").read() == b"secret"
+        else:
+            with pytest.raises(AccessDenied):
+                bob.get_object(bucket, "k").read()
