@@ -3,12 +3,12 @@ bucket's policy (:func:`~lightningstor_api.access.decision.decide`), write the a
 
 from __future__ import annotations
 
+from typing import cast
+
 from lightningstor_api.access.decision import Verdict, decide
 from lightningstor_api.access.facts import request_facts
 from lightningstor_api.access.policy import Policy
 from lightningstor_api.authz import Authorizer, Decision
-from typing import cast
-
 from lightningstor_api.iam.audit import DecidingAuthorizer, can_decide, record
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, LightningStorError

@@ -16,7 +16,7 @@ from typing import Any
 
 from lightningstor_api.access.condition import arn, boolean, date, network, numeric, string
 from lightningstor_api.access.condition.keys import known_key
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 Facts = Mapping[str, tuple[str, ...]]
 """A request's condition keys (lower-cased) and their values; a missing key is absent."""
@@ -32,7 +32,7 @@ OPERATORS: dict[str, Operator[Any]] = {
 QUALIFIERS = ("ForAnyValue", "ForAllValues")
 
 
-class BadCondition(ValueError):
+class ConditionError(ValueError):
     """Why a Condition block is malformed (the text of MalformedPolicy)."""
 
 
@@ -83,38 +83,38 @@ def _values(raw: object) -> list[str]:
         elif isinstance(item, str | int | float):
             out.append(str(item))
         else:
-            raise BadCondition("condition values must be strings, numbers or booleans")
+            raise ConditionError("condition values must be strings, numbers or booleans")
     if not out:
-        raise BadCondition("a condition key needs at least one value")
+        raise ConditionError("a condition key needs at least one value")
     return out
 
 
 def parse_condition(raw: object) -> Condition:
-    """The Condition block ``raw`` (decoded JSON); :class:`BadCondition` says what is wrong."""
+    """The Condition block ``raw`` (decoded JSON); :class:`ConditionError` says what is wrong."""
     if not isinstance(raw, dict):
-        raise BadCondition("Condition must be an object")
+        raise ConditionError("Condition must be an object")
     clauses: list[Clause] = []
     for spelled, block in raw.items():
         qualifier, _, name = spelled.rpartition(":")
         if qualifier and qualifier not in QUALIFIERS:
-            raise BadCondition(f"Invalid Condition type : {spelled}")
+            raise ConditionError(f"Invalid Condition type : {spelled}")
         if_exists = name.endswith("IfExists") and name != "IfExists"
         base = name.removesuffix("IfExists") if if_exists else name
         op = OPERATORS.get(base)
         if op is None or (if_exists and base == "Null"):
-            raise BadCondition(f"Invalid Condition type : {spelled}")
+            raise ConditionError(f"Invalid Condition type : {spelled}")
         if not isinstance(block, dict) or not block:
-            raise BadCondition(f"Condition {spelled} must map keys to values")
+            raise ConditionError(f"Condition {spelled} must map keys to values")
         for key, raw_values in block.items():
             folded = str(key).lower()
             if not known_key(folded):
-                raise BadCondition(f"Policy has an invalid condition key: {key}")
+                raise ConditionError(f"Policy has an invalid condition key: {key}")
             try:
                 values = tuple(op.compile(v) for v in _values(raw_values))
-            except BadValue as exc:
-                raise BadCondition(f"Invalid value in condition {spelled} {key}: {exc}") from None
+            except PolicyValueError as exc:
+                raise ConditionError(f"Invalid value in condition {spelled} {key}: {exc}") from None
             clauses.append(Clause(op, folded, values, if_exists, qualifier or None))
     return Condition(tuple(clauses))
 
 
-__all__ = ["BadCondition", "Clause", "Condition", "Facts", "parse_condition"]
+__all__ = ["Clause", "Condition", "ConditionError", "Facts", "parse_condition"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 from lightningstor_api.access.condition.string import glob
 
 
 def _arn(text: str) -> str:
     if not text.startswith("arn:") or text.count(":") < 5:
-        raise BadValue(f"{text!r} is not an ARN")
+        raise PolicyValueError(f"{text!r} is not an ARN")
     return text
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 
 def _flag(text: str) -> bool:
     folded = text.strip().lower()
     if folded not in ("true", "false"):
-        raise BadValue(f"{text!r} is neither true nor false")
+        raise PolicyValueError(f"{text!r} is neither true nor false")
     return folded == "true"
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 
 def instant(text: str) -> float:
@@ -19,7 +19,7 @@ def instant(text: str) -> float:
     try:
         when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadValue(f"{text!r} is not a date") from None
+        raise PolicyValueError(f"{text!r} is not a date") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return when.timestamp()
@@ -29,7 +29,7 @@ def _compare(cmp: Callable[[float, float], bool]) -> Callable[[float, str], bool
     def test(policy: float, value: str) -> bool:
         try:
             return cmp(instant(value), policy)
-        except BadValue:
+        except PolicyValueError:
             return False
 
     return test

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -14,7 +14,7 @@ def _network(text: str) -> Network:
     try:
         return ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
-        raise BadValue(f"{text!r} is not an IP address or CIDR block") from None
+        raise PolicyValueError(f"{text!r} is not an IP address or CIDR block") from None
 
 
 def _inside(policy: Network, value: str) -> bool:

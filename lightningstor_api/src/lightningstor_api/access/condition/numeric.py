@@ -7,16 +7,16 @@ from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from lightningstor_api.access.condition.operator import BadValue, Operator
+from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 
 def _number(text: str) -> Decimal:
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise BadValue(f"{text!r} is not a number") from None
+        raise PolicyValueError(f"{text!r} is not a number") from None
     if not value.is_finite():
-        raise BadValue(f"{text!r} is not a number")
+        raise PolicyValueError(f"{text!r} is not a number")
     return value
 
 
@@ -24,7 +24,7 @@ def _compare(cmp: Callable[[Decimal, Decimal], bool]) -> Callable[[Decimal, str]
     def test(policy: Decimal, value: str) -> bool:
         try:
             return cmp(_number(value), policy)
-        except BadValue:
+        except PolicyValueError:
             return False
 
     return test

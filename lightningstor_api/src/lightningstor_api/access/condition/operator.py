@@ -9,13 +9,13 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class BadValue(ValueError):
+class PolicyValueError(ValueError):
     """A policy value the operator cannot read (the policy is malformed)."""
 
 
 @dataclass(frozen=True, slots=True)
 class Operator(Generic[T]):
-    """``compile`` reads one policy value (raising :class:`BadValue`); ``test`` compares one
+    """``compile`` reads one policy value (raising :class:`PolicyValueError`); ``test`` compares one
     request value with one compiled policy value. A ``negated`` operator matches a request
     value that matches none of the policy values (and, as AWS, a key the request lacks)."""
 

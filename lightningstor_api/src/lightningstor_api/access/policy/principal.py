@@ -17,7 +17,7 @@ from lightningstor_types.scope import Principal
 _ARN = re.compile(r"arn:aws:iam::(?P<org>[^:/]+):(?:(?P<root>root)|user/(?P<path>[^:]+))")
 
 
-class BadPrincipal(ValueError):
+class PrincipalError(ValueError):
     """A Principal the policy cannot name."""
 
 
@@ -55,17 +55,17 @@ def parse_principal(raw: object) -> tuple[PrincipalPattern, ...]:
     if raw == "*":
         return (EVERYONE,)
     if not isinstance(raw, dict) or not raw:
-        raise BadPrincipal("Invalid principal in policy")
+        raise PrincipalError("Invalid principal in policy")
     out: list[PrincipalPattern] = []
     for kind, value in raw.items():
         if kind not in ("AWS", "CanonicalUser"):
-            raise BadPrincipal(f"Invalid principal in policy: unsupported type {kind}")
+            raise PrincipalError(f"Invalid principal in policy: unsupported type {kind}")
         items = value if isinstance(value, list) else [value]
         if not items:
-            raise BadPrincipal("Invalid principal in policy")
+            raise PrincipalError("Invalid principal in policy")
         for item in items:
             if not isinstance(item, str):
-                raise BadPrincipal("Invalid principal in policy")
+                raise PrincipalError("Invalid principal in policy")
             out.append(_one(item))
     return tuple(out)
 
@@ -75,11 +75,11 @@ def _one(text: str) -> PrincipalPattern:
         return EVERYONE
     m = _ARN.fullmatch(text)
     if m is None:
-        raise BadPrincipal(f'Invalid principal in policy: "{text}" is no principal ARN')
+        raise PrincipalError(f'Invalid principal in policy: "{text}" is no principal ARN')
     if m["root"]:
         return PrincipalPattern(text, m["org"])
     parts = m["path"].split("/")
     if len(parts) > 2 or "" in parts:
-        raise BadPrincipal(f'Invalid principal in policy: "{text}"')
+        raise PrincipalError(f'Invalid principal in policy: "{text}"')
     project = parts[0] if len(parts) == 2 else None
     return PrincipalPattern(text, m["org"], project, parts[-1])

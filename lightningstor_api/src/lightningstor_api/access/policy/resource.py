@@ -14,7 +14,7 @@ from lightningstor_api.access.condition.string import glob
 S3_ARN = "arn:aws:s3:::"
 
 
-class BadResource(ValueError):
+class ResourceError(ValueError):
     """A Resource the bucket's policy cannot name."""
 
 
@@ -37,10 +37,10 @@ def parse_resource(text: object, bucket: str) -> ResourcePattern:
     if text == "*":
         return ResourcePattern("*", "*", bucket_too=True)
     if not isinstance(text, str) or not text.startswith(S3_ARN):
-        raise BadResource(f"Policy has invalid resource: {text}")
+        raise ResourceError(f"Policy has invalid resource: {text}")
     name, slash, key = text[len(S3_ARN) :].partition("/")
     if not name or glob(name).fullmatch(bucket) is None:
-        raise BadResource(f"Policy has invalid resource: {text} is not of bucket {bucket}")
+        raise ResourceError(f"Policy has invalid resource: {text} is not of bucket {bucket}")
     if not slash:
         return ResourcePattern(text, None)
     return ResourcePattern(text, key or "")

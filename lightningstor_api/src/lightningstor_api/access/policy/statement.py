@@ -14,15 +14,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from lightningstor_api.access.condition import BadCondition, Condition, Facts, parse_condition
-from lightningstor_api.access.policy.action import BadAction, parse_action
+from lightningstor_api.access.condition import Condition, ConditionError, Facts, parse_condition
+from lightningstor_api.access.policy.action import ActionError, parse_action
 from lightningstor_api.access.policy.principal import (
     EVERYONE,
-    BadPrincipal,
+    PrincipalError,
     PrincipalPattern,
     parse_principal,
 )
-from lightningstor_api.access.policy.resource import BadResource, ResourcePattern, parse_resource
+from lightningstor_api.access.policy.resource import ResourceError, ResourcePattern, parse_resource
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import MalformedPolicy
 from lightningstor_types.scope import Principal
@@ -123,7 +123,7 @@ def _statement(raw: object, bucket: str) -> Statement:
         actions = frozenset(a for item in _list(action) for a in parse_action(item))
         resources = tuple(parse_resource(item, bucket) for item in _list(resource))
         condition = parse_condition(raw["Condition"]) if "Condition" in raw else Condition()
-    except (BadPrincipal, BadAction, BadResource, BadCondition) as exc:
+    except (PrincipalError, ActionError, ResourceError, ConditionError) as exc:
         raise MalformedPolicy(str(exc)) from None
     if not resources:
         raise MalformedPolicy("Policy has invalid resource")
