@@ -18,6 +18,7 @@ from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBuck
 from lightningstor_types.scope import Scope
 from tests.iam.iamproc import write_config
 from tests.integration.server import ServerProcess, start_server
+from tests.s3 import rawhttp
 from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -213,3 +214,44 @@ def test_source_ip_condition(cluster: Cluster, bucket: str, cidr: str, allowed: 
         else:
             with pytest.raises(AccessDenied):
                 bob.get_object(bucket, "k").read()
+
+
+def _anonymous(cluster: Cluster, method: str, target: str, body: bytes | None = None) -> Any:
+    address = cluster.server.ports["s3"]
+    return rawhttp.request(address, method, target, {"Host": address}, body)
+
+
+def test_public_read_policy_serves_anonymous_gets_only(cluster: Cluster, bucket: str) -> None:
+    target = f"/orga%3A{bucket}/k"
+    before = _anonymous(cluster, "GET", target)
+    assert (before.status, before.code) == (403, "AccessDenied")
+    public = {
+        "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+        "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+    }  # fmt: skip
+    cluster.s3("alice").put_bucket_policy(Bucket=bucket, Policy=doc(public))
+    got = _anonymous(cluster, "GET", target)
+    assert (got.status, got.body) == (200, b"secret")
+    for method, where, body in (
+        ("PUT", f"/orga%3A{bucket}/new", b"x"),
+        ("DELETE", target, None),
+        ("GET", f"/orga%3A{bucket}", None),  # listing is not public
+        ("GET", f"/{bucket}/k", None),  # no scope named: anonymous callers have none
+        ("GET", "/", None),
+    ):
+        resp = _anonymous(cluster, method, where, body)
+        assert (resp.status, resp.code) == (403, "AccessDenied"), (method, where)
+    # A presigned URL of a deleted key is refused as such, never served as anonymous.
+    with cluster.grpc("admin", scope=ORGA) as admin:
+        made = admin.create_access_key(principal_id="alice")
+        url = rawhttp.Signer(
+            cluster.server.ports["s3"], made.access_key_id, made.secret_access_key or ""
+        ).presign("GET", target)
+        assert _anonymous(cluster, "GET", url).status == 200
+        admin.delete_access_key(made.access_key_id)
+    refused = _anonymous(cluster, "GET", url)
+    assert (refused.status, refused.code) == (403, "InvalidAccessKeyId")
+    with cluster.grpc("alice") as c:
+        c.delete_bucket_policy(bucket)
+    after = _anonymous(cluster, "GET", target)
+    assert (after.status, after.code) == (403, "AccessDenied")

@@ -113,7 +113,10 @@ def test_verdict_names_the_statement_and_what_was_considered() -> None:
     v = decide(NO, policy, BOB, Action.OBJECTS_READ, "a", {})
     assert (v.allowed, v.reason) == (True, 'bucket policy statement "Read" allows')
     assert [(c.source, c.applied) for c in v.considered] == [
-        ("iam", False), ("policy", True), ("policy", False), ("acl", False)
+        ("iam", False),
+        ("policy", True),
+        ("policy", False),
+        ("acl", False),
     ]
     v = decide(Decision(True, "role admin"), policy, BOB, Action.OBJECTS_READ, "secret/a", {})
     assert (v.allowed, v.reason) == (False, 'explicit deny by bucket policy statement "NoSecrets"')

@@ -7,7 +7,14 @@ import pytest
 from lightningstor_s3.exchange import parse_query
 from lightningstor_s3.handlers import HANDLERS
 from lightningstor_s3.router import Endpoint, Route, route, split_host
-from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import (
+    InvalidBucketName,
+    InvalidRequest,
+    InvalidURI,
+    MethodNotAllowed,
+    NotImplemented_,
+)
+from lightningstor_types.scope import Scope
 
 E = Endpoint
 COPY = {"x-amz-copy-source": "/src/key"}
@@ -35,6 +42,12 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("GET", "/b", "cors", {}, Route(E.GET_BUCKET_CORS, "b")),
     ("PUT", "/b", "cors", {}, Route(E.PUT_BUCKET_CORS, "b")),
     ("DELETE", "/b", "cors", {}, Route(E.DELETE_BUCKET_CORS, "b")),
+    ("GET", "/b", "policy", {}, Route(E.GET_BUCKET_POLICY, "b")),
+    ("PUT", "/b", "policy", {}, Route(E.PUT_BUCKET_POLICY, "b")),
+    ("DELETE", "/b", "policy", {}, Route(E.DELETE_BUCKET_POLICY, "b")),
+    ("GET", "/b", "policyStatus", {}, Route(E.GET_BUCKET_POLICY_STATUS, "b")),
+    ("GET", "/orga:b/k", "", {}, Route(E.GET_OBJECT, "b", "k", Scope("orga"))),
+    ("GET", "/orga:p:b", "", {}, Route(E.LIST_OBJECTS, "b", scope=Scope("orga", "p"))),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects
@@ -75,6 +88,8 @@ def test_route(
 
 ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("PUT", "/", "", MethodNotAllowed),
+    ("GET", "/a:b:c:d/k", "", InvalidBucketName),
+    ("GET", "/bad org:b/k", "", InvalidBucketName),
     ("DELETE", "/", "", MethodNotAllowed),
     ("POST", "/", "", MethodNotAllowed),
     ("PATCH", "/b", "", MethodNotAllowed),

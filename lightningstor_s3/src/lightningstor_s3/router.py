@@ -14,7 +14,8 @@ select nothing and are ignored, as S3 ignores them.
 
 Addressing: path style (``/bucket/key``) always; virtual-hosted style (``bucket.root/key``) when
 the Host ends with one of ``s3.root_domains``. The key is the percent-decoded raw path, so ``+``
-stays a plus and ``%2F`` a slash.
+stays a plus and ``%2F`` a slash. A bucket of another scope is written ``org:bucket`` or
+``org:project:bucket`` (Ceph RGW's ``tenant:bucket``): :attr:`Route.scope`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from enum import StrEnum
 from urllib.parse import unquote
 
 from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.scope import Scope, qualified_bucket
 
 
 class Endpoint(StrEnum):
@@ -76,6 +78,8 @@ class Route:
     endpoint: Endpoint
     bucket: str = ""
     key: str = ""
+    scope: Scope | None = None
+    """The scope an ``org:bucket`` / ``org:project:bucket`` address names; None: the caller's."""
 
 
 # Sub-resources S3 defines that select an operation we do not serve: NotImplemented.
@@ -162,14 +166,15 @@ def route(
     root_domains: Sequence[str] = (),
 ) -> Route:
     """The endpoint a request addresses; raises NotImplemented or MethodNotAllowed otherwise."""
-    bucket, key = split_path(raw_path, split_host(host, root_domains))
-    if not bucket:
+    spelled, key = split_path(raw_path, split_host(host, root_domains))
+    if not spelled:
         if method in ("GET", "HEAD") and not key:
             return Route(Endpoint.LIST_BUCKETS)
         raise MethodNotAllowed(Method=method, ResourceType="SERVICE")
+    scope, bucket = qualified_bucket(spelled)
     if not key:
-        return Route(_bucket_endpoint(method, query), bucket)
-    return Route(_object_endpoint(method, query, headers), bucket, key)
+        return Route(_bucket_endpoint(method, query), bucket, scope=scope)
+    return Route(_object_endpoint(method, query, headers), bucket, key, scope)
 
 
 def _unserved(query: Mapping[str, str], names: frozenset[str]) -> None:

@@ -25,6 +25,11 @@ class RequestContext:
     api: str = "grpc"  # "grpc" | "s3"
     source_address: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    scope: Scope | None = None
+    """The scope the request's address names (S3: ``org:bucket``); None: the caller's own."""
+    anonymous: bool = False
+    """An unsigned request: ``principal`` is ``Principal(ANONYMOUS_ID, …)`` of ``scope``, and
+    only a bucket policy (or ACL) can allow it, never the IAM."""
 
 
 @dataclass(slots=True)

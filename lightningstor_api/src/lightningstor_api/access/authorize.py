@@ -37,8 +37,14 @@ async def verdict(
     key: str | None,
 ) -> Verdict:
     """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited."""
-    iam = await iam_decision(authorizer, ctx, action, resource)
-    return decide(iam, policy, ctx.principal, action, key, request_facts(ctx))
+    if ctx.anonymous:
+        iam = Decision(False, "anonymous caller: the IAM allows nothing")
+        caller = None
+    else:
+        iam = await iam_decision(authorizer, ctx, action, resource)
+        caller = ctx.principal
+    facts = request_facts(ctx, anonymous=ctx.anonymous)
+    return decide(iam, policy, caller, action, key, facts)
 
 
 async def authorize_bucket(

@@ -3,7 +3,7 @@
 The caller, time and source address come from the :class:`RequestContext`; everything a
 frontend read from the request (user agent, referer, scheme, ``s3:prefix``, ``x-amz-…``
 headers) it puts in ``ctx.attributes`` under the condition key's name, lower-cased (see
-:mod:`lightningstor_api.access.condition.keys`), and is passed through here.
+:mod:`lightningstor_types.condition_keys`), and is passed through here.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 
 from lightningstor_api.access.condition import Facts
-from lightningstor_api.access.condition import keys as k
+from lightningstor_types import condition_keys as k
 from lightningstor_api.access.policy import principal_arn
 from lightningstor_types.service import RequestContext
 

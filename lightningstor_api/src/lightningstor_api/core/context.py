@@ -85,9 +85,11 @@ class CoreContext:
         self.data_cache = DataCache(self.store, self.keys)
 
     def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
-        """The request's explicit scope, else the caller's own."""
+        """The request's explicit scope, else the one its address names, else the caller's own."""
         if requested is not None and requested.org_id:
             return Scope(requested.org_id, requested.project_id or None)
+        if ctx.scope is not None:
+            return ctx.scope
         return ctx.principal.scope
 
     async def authorize(
@@ -103,14 +105,18 @@ class CoreContext:
         On a bucket or object, the bucket's policy takes part (``access/decision.py``).
         """
         if bucket is None:
-            await authorize_audited(self.authorizer, ctx, action, scope_resource(scope))
+            resource = scope_resource(scope)
+            if ctx.anonymous:  # denied, audited: only a bucket's policy lets anonymous callers in
+                await authorize_bucket(self.authorizer, ctx, action, resource, None, None)
+            else:
+                await authorize_audited(self.authorizer, ctx, action, resource)
             return
         if key is None:
             resource = bucket_resource(scope, bucket)
         else:
             resource = object_resource(scope, bucket, key)
         policy = await self.bucket_policy(scope, bucket)
-        if policy is None:
+        if policy is None and not ctx.anonymous:
             await authorize_audited(self.authorizer, ctx, action, resource)
         else:
             await authorize_bucket(self.authorizer, ctx, action, resource, policy, key)
@@ -162,7 +168,7 @@ class CoreContext:
         try:
             return await self.bucket(scope, name)
         except NoSuchBucket:
-            implicit = requested is None or not requested.org_id
+            implicit = (requested is None or not requested.org_id) and ctx.scope is None
             if not implicit or scope.project_id is None:
                 raise
         org = Scope(scope.org_id, None)

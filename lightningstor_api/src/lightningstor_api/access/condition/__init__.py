@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightningstor_api.access.condition import arn, boolean, date, network, numeric, string
-from lightningstor_api.access.condition.keys import known_key
+from lightningstor_types.condition_keys import known_key
 from lightningstor_api.access.condition.operator import Operator, PolicyValueError
 
 Facts = Mapping[str, tuple[str, ...]]

@@ -1,4 +1,5 @@
-"""The condition keys a bucket policy may name: one place for their spelling.
+"""The condition keys a bucket policy may name: one place for their spelling (both frontends
+fill them in, the access package tests them).
 
 AWS compares key names case-insensitively; they are kept lower-cased here and in a request's
 facts. A key of a namespace we serve (``aws:``, ``s3:``) that is not listed is refused
