@@ -1,12 +1,13 @@
 """The S3 request pipeline on raw ASGI: authenticate, route, one exhaustive dispatch, errors.
 
 Order per request: the headers are authenticated first (before the first ``receive``, so
-``Expect: 100-continue`` is answered only for a request that authenticated), an anonymous
-request that does not name its bucket's scope (``org:bucket``) is refused with ``AccessDenied``
-(one that does is decided as principal ``*`` by the bucket's policy), then :func:`~lightningstor_s3.router.route` names the
-endpoint and its handler runs. Any error before the response starts becomes an S3 error
-document; after it started (a GET body failing half-way) the connection is cut, so the client
-sees a short body instead of wrong bytes.
+``Expect: 100-continue`` is answered only for a request that authenticated or names a bucket of
+a scope), an anonymous request that does not name its bucket's scope (``org:bucket``) is
+refused with ``AccessDenied`` (one that does is decided as principal ``*`` by the bucket's
+policy), then :func:`~lightningstor_s3.router.route` names the endpoint and its handler
+runs. Any error before the response starts becomes an S3 error document; after it started (a
+GET body failing half-way) the connection is cut, so the client sees a short body instead of
+wrong bytes.
 
 When the request ends, one access line goes to ``lightningstor_s3.access`` (operation, scope,
 status, S3 error code, bytes in and out, duration, and the request id that is also the

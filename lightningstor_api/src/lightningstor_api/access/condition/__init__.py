@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightningstor_api.access.condition import arn, boolean, date, network, numeric, string
-from lightningstor_types.condition_keys import known_key
 from lightningstor_api.access.condition.operator import Operator, PolicyValueError
+from lightningstor_types.condition_keys import known_key
 
 Facts = Mapping[str, tuple[str, ...]]
 """A request's condition keys (lower-cased) and their values; a missing key is absent."""
