@@ -255,3 +255,36 @@ def test_public_read_policy_serves_anonymous_gets_only(cluster: Cluster, bucket:
         c.delete_bucket_policy(bucket)
     after = _anonymous(cluster, "GET", target)
     assert (after.status, after.code) == (403, "AccessDenied")
+
+
+def test_public_access_block_turns_public_access_off(cluster: Cluster, bucket: str) -> None:
+    s3 = cluster.s3("alice")
+    target = f"/orga%3A{bucket}/k"
+    public = doc({**read_for_bob(bucket), "Sid": "PublicRead", "Principal": "*"})
+    with pytest.raises(ClientError) as exc:
+        s3.get_public_access_block(Bucket=bucket)
+    assert exc.value.response["Error"]["Code"] == "NoSuchPublicAccessBlockConfiguration"
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={"BlockPublicPolicy": True}
+    )
+    got = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert got == {
+        "BlockPublicAcls": False, "IgnorePublicAcls": False,
+        "BlockPublicPolicy": True, "RestrictPublicBuckets": False,
+    }  # fmt: skip
+    with pytest.raises(ClientError) as exc:
+        s3.put_bucket_policy(Bucket=bucket, Policy=public)
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    with cluster.grpc("alice") as c, pytest.raises(NoSuchBucketPolicy):
+        c.get_bucket_policy(bucket)  # refused, nothing changed
+    s3.put_public_access_block(
+        Bucket=bucket, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True}
+    )
+    s3.put_bucket_policy(Bucket=bucket, Policy=public)  # allowed, but restricted
+    assert _anonymous(cluster, "GET", target).status == 403
+    with cluster.grpc("bob", scope=ORGA) as bob, pytest.raises(AccessDenied):
+        bob.get_object(bucket, "k").read()
+    s3.delete_public_access_block(Bucket=bucket)
+    assert _anonymous(cluster, "GET", target).status == 200
+    with cluster.grpc("bob", scope=ORGA) as bob:
+        assert bob.get_object(bucket, "k").read() == b"secret"

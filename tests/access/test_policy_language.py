@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from lightningstor_api.access.condition import parse_condition
-from lightningstor_api.access.decision import decide
+from lightningstor_api.access.decision import BucketAccess, decide
 from lightningstor_api.access.policy import parse_policy, principal_arn
 from lightningstor_api.authz import Decision
 from lightningstor_types.actions import OPERATION_ACTIONS, S3_ACTIONS, Action
@@ -90,8 +90,9 @@ def test_bad_conditions_are_malformed(block: dict[str, Any]) -> None:
         parse_policy(text, "b")
 
 
-def _policy(*statements: dict[str, Any]) -> Any:
-    return parse_policy(json.dumps({"Version": "2012-10-17", "Statement": list(statements)}), "b")
+def _policy(*statements: dict[str, Any], restrict: bool = False) -> BucketAccess:
+    text = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    return BucketAccess("orga", parse_policy(text, "b"), restrict)
 
 
 def test_not_action_and_not_resource() -> None:
@@ -131,3 +132,13 @@ def test_every_s3_action_maps_to_served_actions() -> None:
     for s3, actions in S3_ACTIONS.items():
         assert s3.startswith("s3:") and actions and set(actions) <= served, s3
     assert Action.OBJECTS_READ in S3_ACTIONS["s3:GetObject"]
+
+
+def test_restrict_public_buckets_keeps_a_public_policy_to_the_owner_org() -> None:
+    public = {"Sid": "Pub", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::b/*"}  # fmt: skip
+    assert decide(NO, _policy(public), None, Action.OBJECTS_READ, "k", {}).allowed
+    restricted = _policy(public, restrict=True)
+    assert not decide(NO, restricted, None, Action.OBJECTS_READ, "k", {}).allowed
+    assert not decide(NO, restricted, BOB, Action.OBJECTS_READ, "k", {}).allowed
+    assert decide(NO, restricted, PAT, Action.OBJECTS_READ, "k", {}).allowed  # orga's own

@@ -130,7 +130,7 @@ def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -
     s3.create_bucket(Bucket=bucket)
     before = page()
     for probe in (
-        s3.get_bucket_acl, s3.get_public_access_block, s3.get_bucket_lifecycle_configuration
+        s3.get_bucket_acl, s3.get_bucket_ownership_controls, s3.get_bucket_lifecycle_configuration
     ):  # fmt: skip
         with pytest.raises(ClientError) as info:
             probe(Bucket=bucket)

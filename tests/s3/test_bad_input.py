@@ -276,7 +276,7 @@ def test_invalid_bucket_name(s3: Any, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "query"),
-    [("GET", "acl"), ("GET", "lifecycle"), ("PUT", "publicAccessBlock"), ("GET", "website")],
+    [("GET", "acl"), ("GET", "lifecycle"), ("PUT", "ownershipControls"), ("GET", "website")],
 )
 def test_unimplemented_subresource(
     signer: Signer, address: str, bucket: str, method: str, query: str

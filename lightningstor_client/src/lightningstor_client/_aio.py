@@ -136,6 +136,36 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
         resp = await self._unary(self._buckets.GetBucketPolicyStatus(req, timeout=self._timeout))
         return resp.is_public
 
+    async def get_public_access_block(self, name: str) -> bucket_pb2.PublicAccessBlockConfiguration:
+        """The bucket's public access block (NoSuchPublicAccessBlockConfiguration without)."""
+        req = bucket_pb2.GetPublicAccessBlockRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetPublicAccessBlock(req, timeout=self._timeout))
+        return resp.configuration
+
+    async def put_public_access_block(
+        self,
+        name: str,
+        *,
+        block_public_acls: bool = False,
+        ignore_public_acls: bool = False,
+        block_public_policy: bool = False,
+        restrict_public_buckets: bool = False,
+    ) -> None:
+        config = bucket_pb2.PublicAccessBlockConfiguration(
+            block_public_acls=block_public_acls,
+            ignore_public_acls=ignore_public_acls,
+            block_public_policy=block_public_policy,
+            restrict_public_buckets=restrict_public_buckets,
+        )
+        req = bucket_pb2.PutPublicAccessBlockRequest(
+            scope=self._scope, name=name, configuration=config
+        )
+        await self._unary(self._buckets.PutPublicAccessBlock(req, timeout=self._timeout))
+
+    async def delete_public_access_block(self, name: str) -> None:
+        req = bucket_pb2.DeletePublicAccessBlockRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeletePublicAccessBlock(req, timeout=self._timeout))
+
     # -- credentials -------------------------------------------------------------------------
 
     async def create_access_key(

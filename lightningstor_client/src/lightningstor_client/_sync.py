@@ -214,6 +214,9 @@ class LightningStorClient:
     put_bucket_policy = _blocking(AsyncLightningStorClient.put_bucket_policy)
     delete_bucket_policy = _blocking(AsyncLightningStorClient.delete_bucket_policy)
     get_bucket_policy_status = _blocking(AsyncLightningStorClient.get_bucket_policy_status)
+    get_public_access_block = _blocking(AsyncLightningStorClient.get_public_access_block)
+    put_public_access_block = _blocking(AsyncLightningStorClient.put_public_access_block)
+    delete_public_access_block = _blocking(AsyncLightningStorClient.delete_public_access_block)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)

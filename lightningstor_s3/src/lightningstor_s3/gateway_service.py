@@ -213,6 +213,21 @@ class GrpcStorageService:
     ) -> bucket_pb2.GetBucketPolicyStatusResponse:
         return await self._unary(self._buckets.GetBucketPolicyStatus, ctx, req)
 
+    async def get_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.GetPublicAccessBlockRequest
+    ) -> bucket_pb2.GetPublicAccessBlockResponse:
+        return await self._unary(self._buckets.GetPublicAccessBlock, ctx, req)
+
+    async def put_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.PutPublicAccessBlockRequest
+    ) -> bucket_pb2.PutPublicAccessBlockResponse:
+        return await self._unary(self._buckets.PutPublicAccessBlock, ctx, req)
+
+    async def delete_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
+    ) -> bucket_pb2.DeletePublicAccessBlockResponse:
+        return await self._unary(self._buckets.DeletePublicAccessBlock, ctx, req)
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

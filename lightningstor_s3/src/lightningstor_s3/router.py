@@ -49,6 +49,9 @@ class Endpoint(StrEnum):
     PUT_BUCKET_POLICY = "PutBucketPolicy"
     DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
     GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
+    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
+    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -100,7 +103,6 @@ _UNSERVED_BUCKET = frozenset(
         "notification",
         "object-lock",
         "ownershipControls",
-        "publicAccessBlock",
         "replication",
         "requestPayment",
         "session",
@@ -122,6 +124,7 @@ _BUCKET_SUBS = frozenset(
         "cors",
         "policy",
         "policyStatus",
+        "publicAccessBlock",
     }
 )
 _OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
@@ -232,6 +235,12 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.DELETE_BUCKET_POLICY
         case "GET", "policyStatus":
             return Endpoint.GET_BUCKET_POLICY_STATUS
+        case "GET", "publicAccessBlock":
+            return Endpoint.GET_PUBLIC_ACCESS_BLOCK
+        case "PUT", "publicAccessBlock":
+            return Endpoint.PUT_PUBLIC_ACCESS_BLOCK
+        case "DELETE", "publicAccessBlock":
+            return Endpoint.DELETE_PUBLIC_ACCESS_BLOCK
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)

@@ -34,6 +34,8 @@ class Action(enum.StrEnum):
     BUCKETS_CORS_WRITE = "lightningstor:buckets:cors:write"
     BUCKETS_POLICY_READ = "lightningstor:buckets:policy:read"
     BUCKETS_POLICY_WRITE = "lightningstor:buckets:policy:write"
+    BUCKETS_PUBLIC_ACCESS_BLOCK_READ = "lightningstor:buckets:publicaccessblock:read"
+    BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE = "lightningstor:buckets:publicaccessblock:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -84,6 +86,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketPolicyStatus": _A.BUCKETS_POLICY_READ,
         "PutBucketPolicy": _A.BUCKETS_POLICY_WRITE,
         "DeleteBucketPolicy": _A.BUCKETS_POLICY_WRITE,
+        "GetPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,
+        "PutPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
+        "DeletePublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,
@@ -144,6 +149,8 @@ S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
         "s3:GetBucketPolicyStatus": (_A.BUCKETS_POLICY_READ,),
         "s3:PutBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
         "s3:DeleteBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
+        "s3:GetBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,),
+        "s3:PutBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,),
         # Multipart uploads are PutObject in AWS.
         "s3:PutObject": (_A.OBJECTS_CREATE, _A.UPLOADS_CREATE, _A.UPLOADS_WRITE),
         "s3:GetObject": (_A.OBJECTS_READ,),

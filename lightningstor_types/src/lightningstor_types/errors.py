@@ -465,6 +465,10 @@ class NoSuchBucketPolicy(NotFoundError):
     message = "The bucket policy does not exist"
 
 
+class NoSuchPublicAccessBlockConfiguration(NotFoundError):
+    message = "The public access block configuration was not found"
+
+
 class NoSuchLifecycleConfiguration(NotFoundError):
     message = "The lifecycle configuration does not exist"
 

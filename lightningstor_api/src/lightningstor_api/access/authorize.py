@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import cast
 
-from lightningstor_api.access.decision import Verdict, decide
+from lightningstor_api.access.decision import BucketAccess, Verdict, decide
 from lightningstor_api.access.facts import request_facts
-from lightningstor_api.access.policy import Policy
 from lightningstor_api.authz import Authorizer, Decision
 from lightningstor_api.iam.audit import DecidingAuthorizer, can_decide, record
 from lightningstor_types.actions import Action
@@ -33,7 +32,7 @@ async def verdict(
     ctx: RequestContext,
     action: Action,
     resource: str,
-    policy: Policy | None,
+    bucket: BucketAccess | None,
     key: str | None,
 ) -> Verdict:
     """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited."""
@@ -44,7 +43,7 @@ async def verdict(
         iam = await iam_decision(authorizer, ctx, action, resource)
         caller = ctx.principal
     facts = request_facts(ctx, anonymous=ctx.anonymous)
-    return decide(iam, policy, caller, action, key, facts)
+    return decide(iam, bucket, caller, action, key, facts)
 
 
 async def authorize_bucket(
@@ -52,12 +51,12 @@ async def authorize_bucket(
     ctx: RequestContext,
     action: Action,
     resource: str,
-    policy: Policy | None,
+    bucket: BucketAccess | None,
     key: str | None,
 ) -> None:
     """Raise AccessDenied unless :func:`verdict` allows; audited with its reason."""
     try:
-        answer = await verdict(authorizer, ctx, action, resource, policy, key)
+        answer = await verdict(authorizer, ctx, action, resource, bucket, key)
     except LightningStorError as exc:
         record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
         raise

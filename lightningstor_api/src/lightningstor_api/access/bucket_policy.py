@@ -13,7 +13,7 @@ from lightningstor_api.access.policy import cached_policy
 from lightningstor_api.core.buckets import _update
 from lightningstor_api.core.context import CoreContext
 from lightningstor_types.actions import Action
-from lightningstor_types.errors import MalformedPolicy, NoSuchBucketPolicy
+from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBucketPolicy
 from lightningstor_types.service import RequestContext
 
 
@@ -32,7 +32,9 @@ async def put_bucket_policy(
     ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_WRITE)
     if not req.policy.strip():
         raise MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")
-    cached_policy(req.policy, ref.name)  # MalformedPolicy before anything changes
+    policy = cached_policy(req.policy, ref.name)  # MalformedPolicy before anything changes
+    if policy.public and ref.record.public_access_block.block_public_policy:
+        raise AccessDenied("The bucket's public access block refuses a public policy")
 
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.policy = req.policy

@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lightningstor_api.access.condition import Facts
@@ -55,25 +54,47 @@ def acl_opinion(caller: Principal | None, action: Action, key: str | None) -> st
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class BucketAccess:
+    """What a bucket says about access beyond the IAM: its policy and its public access block."""
+
+    owner_org: str
+    policy: Policy | None = None
+    restrict_public: bool = False
+    """``restrict_public_buckets``: while the policy is public, it allows only the owner's org."""
+
+
 def decide(
     iam: Decision,
-    policy: Policy | None,
+    bucket: BucketAccess | None,
     caller: Principal | None,
     action: Action,
     key: str | None,
     facts: Facts,
 ) -> Verdict:
     """The decision on ``action`` on the bucket (``key`` None) or its object ``key``, for
-    ``caller`` (None: anonymous), given the IAM's own decision and the bucket's policy."""
+    ``caller`` (None: anonymous), given the IAM's own decision and what the bucket says."""
     considered: list[Considered] = [
         Considered("iam", iam.reason, "allow" if iam.allowed else "none", iam.allowed)
     ]
+    policy = bucket.policy if bucket is not None else None
+    restricted = (
+        bucket is not None
+        and policy is not None
+        and bucket.restrict_public
+        and policy.public
+        and (caller is None or caller.org_id != bucket.owner_org)
+    )
     denies: list[str] = []
     allows: list[str] = []
     for st in policy.statements if policy is not None else ():
         applies = st.applies(caller, action, key, facts)
-        effect = "allow" if st.allow else "deny"
-        considered.append(Considered("policy", st.label, effect, applies))
+        if st.allow and restricted:
+            considered.append(
+                Considered("policy", f"{st.label} (public access restricted)", "allow", False)
+            )
+            continue
+        considered.append(Considered("policy", st.label, "allow" if st.allow else "deny", applies))
         if applies:
             (allows if st.allow else denies).append(st.label)
     grant = acl_opinion(caller, action, key)
@@ -81,20 +102,22 @@ def decide(
         Considered("acl", grant or "no ACL grant", "allow" if grant else "none", bool(grant))
     )
     done = tuple(considered)
+    ttl = iam.ttl_seconds
     if denies and not (iam.allowed and action in POLICY_ACTIONS):
-        return Verdict(False, f"explicit deny by bucket policy {denies[0]}", done, iam.ttl_seconds)
+        return Verdict(False, f"explicit deny by bucket policy {denies[0]}", done, ttl)
     if iam.allowed:
-        return Verdict(True, iam.reason, done, iam.ttl_seconds)
+        return Verdict(True, iam.reason, done, ttl)
     if allows:
-        return Verdict(True, f"bucket policy {allows[0]} allows", done, iam.ttl_seconds)
+        return Verdict(True, f"bucket policy {allows[0]} allows", done, ttl)
     if grant:
-        return Verdict(True, f"ACL grant {grant} allows", done, iam.ttl_seconds)
-    return Verdict(False, _nothing(iam, policy), done, iam.ttl_seconds)
+        return Verdict(True, f"ACL grant {grant} allows", done, ttl)
+    if restricted:
+        return Verdict(
+            False, f"{iam.reason}; public access restricted to the bucket's org", done, ttl
+        )
+    return Verdict(False, _nothing(iam, policy), done, ttl)
 
 
 def _nothing(iam: Decision, policy: Policy | None) -> str:
-    why: Sequence[str] = (
-        iam.reason,
-        "no bucket policy statement allows" if policy else "no bucket policy",
-    )
-    return "; ".join(why)
+    tail = "no bucket policy statement allows" if policy is not None else "no bucket policy"
+    return f"{iam.reason}; {tail}"

@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
 from lightningstor_api.access.authorize import authorize_bucket
-from lightningstor_api.access.policy import Policy, cached_policy
+from lightningstor_api.access.decision import BucketAccess
+from lightningstor_api.access.policy import cached_policy
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.content import DataCache, RecordBounds
@@ -115,14 +116,15 @@ class CoreContext:
             resource = bucket_resource(scope, bucket)
         else:
             resource = object_resource(scope, bucket, key)
-        policy = await self.bucket_policy(scope, bucket)
-        if policy is None and not ctx.anonymous:
+        access = await self.bucket_access(scope, bucket)
+        if access is None and not ctx.anonymous:
             await authorize_audited(self.authorizer, ctx, action, resource)
         else:
-            await authorize_bucket(self.authorizer, ctx, action, resource, policy, key)
+            await authorize_bucket(self.authorizer, ctx, action, resource, access, key)
 
-    async def bucket_policy(self, scope: Scope, name: str) -> Policy | None:
-        """The parsed policy of bucket ``name`` in ``scope``; None without bucket or policy."""
+    async def bucket_access(self, scope: Scope, name: str) -> BucketAccess | None:
+        """The policy and public access block of bucket ``name`` in ``scope``; None without
+        bucket or policy (the IAM alone decides)."""
         try:
             validate_bucket_name(name)
             ref = await self.bucket(scope, name)
@@ -130,7 +132,9 @@ class CoreContext:
             return None
         if not ref.record.policy:
             return None
-        return cached_policy(ref.record.policy, name)
+        block = ref.record.public_access_block
+        policy = cached_policy(ref.record.policy, name)
+        return BucketAccess(scope.org_id, policy, block.restrict_public_buckets)
 
     async def authorize_acting_as(
         self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal

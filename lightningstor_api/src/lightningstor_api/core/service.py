@@ -14,7 +14,7 @@ from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
-from lightningstor_api.access import bucket_policy
+from lightningstor_api.access import bucket_policy, public_access
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -228,6 +228,24 @@ class Core:
     ) -> bucket_pb2.GetBucketPolicyStatusResponse:
         await self.limits.admit(ctx)
         return await bucket_policy.get_bucket_policy_status(self.cc, ctx, req)
+
+    async def get_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.GetPublicAccessBlockRequest
+    ) -> bucket_pb2.GetPublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.get_public_access_block(self.cc, ctx, req)
+
+    async def put_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.PutPublicAccessBlockRequest
+    ) -> bucket_pb2.PutPublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.put_public_access_block(self.cc, ctx, req)
+
+    async def delete_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
+    ) -> bucket_pb2.DeletePublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.delete_public_access_block(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 

@@ -93,3 +93,18 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.GetBucketPolicyStatusRequest, context: Context
     ) -> pb.GetBucketPolicyStatusResponse:
         return await self._core.get_bucket_policy_status(request_context(context), request)
+
+    async def GetPublicAccessBlock(
+        self, request: pb.GetPublicAccessBlockRequest, context: Context
+    ) -> pb.GetPublicAccessBlockResponse:
+        return await self._core.get_public_access_block(request_context(context), request)
+
+    async def PutPublicAccessBlock(
+        self, request: pb.PutPublicAccessBlockRequest, context: Context
+    ) -> pb.PutPublicAccessBlockResponse:
+        return await self._core.put_public_access_block(request_context(context), request)
+
+    async def DeletePublicAccessBlock(
+        self, request: pb.DeletePublicAccessBlockRequest, context: Context
+    ) -> pb.DeletePublicAccessBlockResponse:
+        return await self._core.delete_public_access_block(request_context(context), request)

@@ -830,3 +830,160 @@ class GetBucketPolicyStatusResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetBucketPolicyStatusResponse: _TypeAlias = GetBucketPolicyStatusResponse  # noqa: Y015
+
+@_typing.final
+class PublicAccessBlockConfiguration(_message.Message):
+    """---- public access block ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_PUBLIC_ACLS_FIELD_NUMBER: _builtins.int
+    IGNORE_PUBLIC_ACLS_FIELD_NUMBER: _builtins.int
+    BLOCK_PUBLIC_POLICY_FIELD_NUMBER: _builtins.int
+    RESTRICT_PUBLIC_BUCKETS_FIELD_NUMBER: _builtins.int
+    block_public_acls: _builtins.bool
+    """Refuse requests that set a public ACL (no ACLs are kept yet: no effect)."""
+    ignore_public_acls: _builtins.bool
+    """Ignore public ACL grants (no ACLs are kept yet: no effect)."""
+    block_public_policy: _builtins.bool
+    """Refuse a PutBucketPolicy whose policy is public (AccessDenied)."""
+    restrict_public_buckets: _builtins.bool
+    """While the policy is public, its statements allow only principals of the bucket's org."""
+    def __init__(
+        self,
+        *,
+        block_public_acls: _builtins.bool = ...,
+        ignore_public_acls: _builtins.bool = ...,
+        block_public_policy: _builtins.bool = ...,
+        restrict_public_buckets: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_public_acls", b"block_public_acls", "block_public_policy", b"block_public_policy", "ignore_public_acls", b"ignore_public_acls", "restrict_public_buckets", b"restrict_public_buckets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PublicAccessBlockConfiguration: _TypeAlias = PublicAccessBlockConfiguration  # noqa: Y015
+
+@_typing.final
+class GetPublicAccessBlockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicAccessBlockRequest: _TypeAlias = GetPublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class GetPublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIGURATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def configuration(self) -> Global___PublicAccessBlockConfiguration: ...
+    def __init__(
+        self,
+        *,
+        configuration: Global___PublicAccessBlockConfiguration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetPublicAccessBlockResponse: _TypeAlias = GetPublicAccessBlockResponse  # noqa: Y015
+
+@_typing.final
+class PutPublicAccessBlockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CONFIGURATION_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def configuration(self) -> Global___PublicAccessBlockConfiguration: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+        configuration: Global___PublicAccessBlockConfiguration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutPublicAccessBlockRequest: _TypeAlias = PutPublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class PutPublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutPublicAccessBlockResponse: _TypeAlias = PutPublicAccessBlockResponse  # noqa: Y015
+
+@_typing.final
+class DeletePublicAccessBlockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePublicAccessBlockRequest: _TypeAlias = DeletePublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class DeletePublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeletePublicAccessBlockResponse: _TypeAlias = DeletePublicAccessBlockResponse  # noqa: Y015

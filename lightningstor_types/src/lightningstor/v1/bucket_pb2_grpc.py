@@ -114,6 +114,21 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
                 _registered_method=True)
+        self.GetPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.PutPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.DeletePublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeletePublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -218,6 +233,25 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetPublicAccessBlock(self, request, context):
+        """The bucket's public access block (S3's four flags).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -300,6 +334,21 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.GetBucketPolicyStatus,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.SerializeToString,
+            ),
+            'GetPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.SerializeToString,
+            ),
+            'PutPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.SerializeToString,
+            ),
+            'DeletePublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -734,6 +783,87 @@ class BucketService:
             '/lightningstor.v1.BucketService/GetBucketPolicyStatus',
             lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetPublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutPublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeletePublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
             options,
             channel_credentials,
             insecure,

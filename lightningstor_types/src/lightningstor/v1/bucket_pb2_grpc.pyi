@@ -50,6 +50,10 @@ class BucketServiceStub:
     DeleteBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]
     GetBucketPolicyStatus: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]
     """Whether the bucket's policy makes it public."""
+    GetPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetPublicAccessBlockRequest, _bucket_pb2.GetPublicAccessBlockResponse]
+    """The bucket's public access block (S3's four flags)."""
+    PutPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]
+    DeletePublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -73,6 +77,10 @@ class BucketServiceAsyncStub(BucketServiceStub):
     DeleteBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]  # type: ignore[assignment]
     GetBucketPolicyStatus: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]  # type: ignore[assignment]
     """Whether the bucket's policy makes it public."""
+    GetPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetPublicAccessBlockRequest, _bucket_pb2.GetPublicAccessBlockResponse]  # type: ignore[assignment]
+    """The bucket's public access block (S3's four flags)."""
+    PutPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]  # type: ignore[assignment]
+    DeletePublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]  # type: ignore[assignment]
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -189,5 +197,27 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.GetBucketPolicyStatusResponse, _abc.Awaitable[_bucket_pb2.GetBucketPolicyStatusResponse]]:
         """Whether the bucket's policy makes it public."""
+
+    @_abc_1.abstractmethod
+    def GetPublicAccessBlock(
+        self,
+        request: _bucket_pb2.GetPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetPublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.GetPublicAccessBlockResponse]]:
+        """The bucket's public access block (S3's four flags)."""
+
+    @_abc_1.abstractmethod
+    def PutPublicAccessBlock(
+        self,
+        request: _bucket_pb2.PutPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutPublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.PutPublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeletePublicAccessBlock(
+        self,
+        request: _bucket_pb2.DeletePublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeletePublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.DeletePublicAccessBlockResponse]]: ...
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

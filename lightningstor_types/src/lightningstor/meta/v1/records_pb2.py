@@ -27,7 +27,7 @@ from lightningstor.v1 import common_pb2 as lightningstor_dot_v1_dot_common__pb2
 from lightningstor.v1 import bucket_pb2 as lightningstor_dot_v1_dot_bucket__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lightningstor/meta/v1/records.proto\x12\x15lightningstor.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\x1a\x1dlightningstor/v1/bucket.proto\"\xf9\x02\n\x0c\x42ucketRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x11\n\tbucket_id\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x36\n\nversioning\x18\x07 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\t \x01(\t\x12\x32\n\x0e\x64\x65leting_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04\x63ors\x18\x14 \x01(\x0b\x32#.lightningstor.v1.CorsConfiguration\x12\x0e\n\x06policy\x18\x15 \x01(\t\"L\n\x08\x43hunkRef\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\x12\x10\n\x08replicas\x18\x04 \x03(\t\"\\\n\nChunkSlice\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\";\n\x08\x44\x61taSpan\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc3\x02\n\nDataRecord\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x10\n\x08refcount\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x32\n\x06\x63hunks\x18\x04 \x01(\x0b\x32 .lightningstor.meta.v1.ChunkListH\x00\x12\x33\n\x08\x63hildren\x18\x05 \x01(\x0b\x32\x1f.lightningstor.meta.v1.SpanListH\x00\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1f.lightningstor.meta.v1.DataSpanH\x00\x12\x10\n\x06inline\x18\t \x01(\x0cH\x00\x12\x31\n\x05parts\x18\x07 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x19\n\x11parts_per_segment\x18\x08 \x01(\x05\x42\t\n\x07\x63ontent\"<\n\tChunkList\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\":\n\x08SpanList\x12.\n\x05spans\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.DataSpan\"n\n\x0bPartSummary\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12.\n\tchecksums\x18\x04 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\"\xea\x04\n\x0cObjectRecord\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07sort_id\x18\x03 \x01(\t\x12\x18\n\x10is_delete_marker\x18\x04 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x31\n\rlast_modified\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x08 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\t \x03(\x0b\x32\x35.lightningstor.meta.v1.ObjectRecord.UserMetadataEntry\x12\x15\n\rstorage_class\x18\n \x01(\t\x12.\n\tchecksums\x18\x0b \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12#\n\x04tags\x18\x0c \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\r \x01(\t\x12\x0f\n\x07\x64\x61ta_id\x18\x0e \x01(\t\x12\x33\n\x08manifest\x18\x0f \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\x12\x31\n\x05parts\x18\x10 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x12\n\npart_count\x18\x11 \x01(\x05\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x03\n\x0cUploadRecord\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\tinitiated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x04 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\x05 \x03(\x0b\x32\x35.lightningstor.meta.v1.UploadRecord.UserMetadataEntry\x12#\n\x04tags\x18\x06 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x15\n\rstorage_class\x18\x07 \x01(\t\x12?\n\x12\x63hecksum_algorithm\x18\x08 \x01(\x0e\x32#.lightningstor.v1.ChecksumAlgorithm\x12\x35\n\rchecksum_type\x18\t \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\x12\x10\n\x08owner_id\x18\n \x01(\t\x12\x11\n\tbucket_id\x18\x0b \x01(\t\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe6\x01\n\nPartRecord\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tchecksums\x18\x05 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x0f\n\x07\x64\x61ta_id\x18\x06 \x01(\t\x12\x33\n\x08manifest\x18\x07 \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\"\xf2\x01\n\x10\x43redentialRecord\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12\x18\n\x10\x65ncrypted_secret\x18\x05 \x01(\x0c\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"\x83\x01\n\x0bUsageRecord\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\x12\x11\n\tthrottled\x18\x06 \x01(\x03\"\xbb\x01\n\x0bQuotaRecord\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x05 \x01(\x03\x12\x1b\n\x13\x62ytes_in_per_second\x18\x06 \x01(\x03\x12\x1c\n\x14\x62ytes_out_per_second\x18\x07 \x01(\x03\"{\n\x08GcRecord\x12/\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32!.lightningstor.meta.v1.DataRecord\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lightningstor/meta/v1/records.proto\x12\x15lightningstor.meta.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dlightningstor/v1/common.proto\x1a\x1dlightningstor/v1/bucket.proto\"\xc8\x03\n\x0c\x42ucketRecord\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06org_id\x18\x02 \x01(\t\x12\x12\n\nproject_id\x18\x03 \x01(\t\x12\x11\n\tbucket_id\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06region\x18\x06 \x01(\t\x12\x36\n\nversioning\x18\x07 \x01(\x0e\x32\".lightningstor.v1.VersioningStatus\x12#\n\x04tags\x18\x08 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\t \x01(\t\x12\x32\n\x0e\x64\x65leting_since\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x04\x63ors\x18\x14 \x01(\x0b\x32#.lightningstor.v1.CorsConfiguration\x12\x0e\n\x06policy\x18\x15 \x01(\t\x12M\n\x13public_access_block\x18\x16 \x01(\x0b\x32\x30.lightningstor.v1.PublicAccessBlockConfiguration\"L\n\x08\x43hunkRef\x12\x10\n\x08\x63hunk_id\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0e\n\x06\x63rc32c\x18\x03 \x01(\r\x12\x10\n\x08replicas\x18\x04 \x03(\t\"\\\n\nChunkSlice\x12.\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\";\n\x08\x44\x61taSpan\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x0e\n\x06offset\x18\x02 \x01(\x03\x12\x0e\n\x06length\x18\x03 \x01(\x03\"\xc3\x02\n\nDataRecord\x12\x0f\n\x07\x64\x61ta_id\x18\x01 \x01(\t\x12\x10\n\x08refcount\x18\x02 \x01(\x03\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x32\n\x06\x63hunks\x18\x04 \x01(\x0b\x32 .lightningstor.meta.v1.ChunkListH\x00\x12\x33\n\x08\x63hildren\x18\x05 \x01(\x0b\x32\x1f.lightningstor.meta.v1.SpanListH\x00\x12\x30\n\x05slice\x18\x06 \x01(\x0b\x32\x1f.lightningstor.meta.v1.DataSpanH\x00\x12\x10\n\x06inline\x18\t \x01(\x0cH\x00\x12\x31\n\x05parts\x18\x07 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x19\n\x11parts_per_segment\x18\x08 \x01(\x05\x42\t\n\x07\x63ontent\"<\n\tChunkList\x12/\n\x06\x63hunks\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.ChunkRef\":\n\x08SpanList\x12.\n\x05spans\x18\x01 \x03(\x0b\x32\x1f.lightningstor.meta.v1.DataSpan\"n\n\x0bPartSummary\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04\x65tag\x18\x03 \x01(\t\x12.\n\tchecksums\x18\x04 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\"\xea\x04\n\x0cObjectRecord\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x12\n\nversion_id\x18\x02 \x01(\t\x12\x0f\n\x07sort_id\x18\x03 \x01(\t\x12\x18\n\x10is_delete_marker\x18\x04 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x05 \x01(\t\x12\x0c\n\x04size\x18\x06 \x01(\x03\x12\x31\n\rlast_modified\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x08 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\t \x03(\x0b\x32\x35.lightningstor.meta.v1.ObjectRecord.UserMetadataEntry\x12\x15\n\rstorage_class\x18\n \x01(\t\x12.\n\tchecksums\x18\x0b \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12#\n\x04tags\x18\x0c \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x10\n\x08owner_id\x18\r \x01(\t\x12\x0f\n\x07\x64\x61ta_id\x18\x0e \x01(\t\x12\x33\n\x08manifest\x18\x0f \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\x12\x31\n\x05parts\x18\x10 \x03(\x0b\x32\".lightningstor.meta.v1.PartSummary\x12\x12\n\npart_count\x18\x11 \x01(\x05\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xec\x03\n\x0cUploadRecord\x12\x11\n\tupload_id\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12-\n\tinitiated\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\x04 \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12L\n\ruser_metadata\x18\x05 \x03(\x0b\x32\x35.lightningstor.meta.v1.UploadRecord.UserMetadataEntry\x12#\n\x04tags\x18\x06 \x03(\x0b\x32\x15.lightningstor.v1.Tag\x12\x15\n\rstorage_class\x18\x07 \x01(\t\x12?\n\x12\x63hecksum_algorithm\x18\x08 \x01(\x0e\x32#.lightningstor.v1.ChecksumAlgorithm\x12\x35\n\rchecksum_type\x18\t \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\x12\x10\n\x08owner_id\x18\n \x01(\t\x12\x11\n\tbucket_id\x18\x0b \x01(\t\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xe6\x01\n\nPartRecord\x12\x13\n\x0bpart_number\x18\x01 \x01(\x05\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\x12\x0c\n\x04size\x18\x03 \x01(\x03\x12\x31\n\rlast_modified\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\tchecksums\x18\x05 \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x0f\n\x07\x64\x61ta_id\x18\x06 \x01(\t\x12\x33\n\x08manifest\x18\x07 \x03(\x0b\x32!.lightningstor.meta.v1.ChunkSlice\"\xf2\x01\n\x10\x43redentialRecord\x12\x15\n\raccess_key_id\x18\x01 \x01(\t\x12\x14\n\x0cprincipal_id\x18\x02 \x01(\t\x12\x0e\n\x06org_id\x18\x03 \x01(\t\x12\x12\n\nproject_id\x18\x04 \x01(\t\x12\x18\n\x10\x65ncrypted_secret\x18\x05 \x01(\x0c\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\"\x83\x01\n\x0bUsageRecord\x12\x14\n\x0c\x62ytes_stored\x18\x01 \x01(\x03\x12\x14\n\x0cobject_count\x18\x02 \x01(\x03\x12\x10\n\x08requests\x18\x03 \x01(\x03\x12\x10\n\x08\x62ytes_in\x18\x04 \x01(\x03\x12\x11\n\tbytes_out\x18\x05 \x01(\x03\x12\x11\n\tthrottled\x18\x06 \x01(\x03\"\xbb\x01\n\x0bQuotaRecord\x12\x13\n\x0bmax_buckets\x18\x01 \x01(\x03\x12\x11\n\tmax_bytes\x18\x02 \x01(\x03\x12\x13\n\x0bmax_objects\x18\x03 \x01(\x03\x12\x17\n\x0fmax_object_size\x18\x04 \x01(\x03\x12\x1b\n\x13requests_per_second\x18\x05 \x01(\x03\x12\x1b\n\x13\x62ytes_in_per_second\x18\x06 \x01(\x03\x12\x1c\n\x14\x62ytes_out_per_second\x18\x07 \x01(\x03\"{\n\x08GcRecord\x12/\n\x04\x64\x61ta\x18\x01 \x01(\x0b\x32!.lightningstor.meta.v1.DataRecord\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06reason\x18\x03 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,37 +39,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADRECORD_USERMETADATAENTRY']._loaded_options = None
   _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_options = b'8\001'
   _globals['_BUCKETRECORD']._serialized_start=158
-  _globals['_BUCKETRECORD']._serialized_end=535
-  _globals['_CHUNKREF']._serialized_start=537
-  _globals['_CHUNKREF']._serialized_end=613
-  _globals['_CHUNKSLICE']._serialized_start=615
-  _globals['_CHUNKSLICE']._serialized_end=707
-  _globals['_DATASPAN']._serialized_start=709
-  _globals['_DATASPAN']._serialized_end=768
-  _globals['_DATARECORD']._serialized_start=771
-  _globals['_DATARECORD']._serialized_end=1094
-  _globals['_CHUNKLIST']._serialized_start=1096
-  _globals['_CHUNKLIST']._serialized_end=1156
-  _globals['_SPANLIST']._serialized_start=1158
-  _globals['_SPANLIST']._serialized_end=1216
-  _globals['_PARTSUMMARY']._serialized_start=1218
-  _globals['_PARTSUMMARY']._serialized_end=1328
-  _globals['_OBJECTRECORD']._serialized_start=1331
-  _globals['_OBJECTRECORD']._serialized_end=1949
-  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_start=1898
-  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_end=1949
-  _globals['_UPLOADRECORD']._serialized_start=1952
-  _globals['_UPLOADRECORD']._serialized_end=2444
-  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_start=1898
-  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_end=1949
-  _globals['_PARTRECORD']._serialized_start=2447
-  _globals['_PARTRECORD']._serialized_end=2677
-  _globals['_CREDENTIALRECORD']._serialized_start=2680
-  _globals['_CREDENTIALRECORD']._serialized_end=2922
-  _globals['_USAGERECORD']._serialized_start=2925
-  _globals['_USAGERECORD']._serialized_end=3056
-  _globals['_QUOTARECORD']._serialized_start=3059
-  _globals['_QUOTARECORD']._serialized_end=3246
-  _globals['_GCRECORD']._serialized_start=3248
-  _globals['_GCRECORD']._serialized_end=3371
+  _globals['_BUCKETRECORD']._serialized_end=614
+  _globals['_CHUNKREF']._serialized_start=616
+  _globals['_CHUNKREF']._serialized_end=692
+  _globals['_CHUNKSLICE']._serialized_start=694
+  _globals['_CHUNKSLICE']._serialized_end=786
+  _globals['_DATASPAN']._serialized_start=788
+  _globals['_DATASPAN']._serialized_end=847
+  _globals['_DATARECORD']._serialized_start=850
+  _globals['_DATARECORD']._serialized_end=1173
+  _globals['_CHUNKLIST']._serialized_start=1175
+  _globals['_CHUNKLIST']._serialized_end=1235
+  _globals['_SPANLIST']._serialized_start=1237
+  _globals['_SPANLIST']._serialized_end=1295
+  _globals['_PARTSUMMARY']._serialized_start=1297
+  _globals['_PARTSUMMARY']._serialized_end=1407
+  _globals['_OBJECTRECORD']._serialized_start=1410
+  _globals['_OBJECTRECORD']._serialized_end=2028
+  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_start=1977
+  _globals['_OBJECTRECORD_USERMETADATAENTRY']._serialized_end=2028
+  _globals['_UPLOADRECORD']._serialized_start=2031
+  _globals['_UPLOADRECORD']._serialized_end=2523
+  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_start=1977
+  _globals['_UPLOADRECORD_USERMETADATAENTRY']._serialized_end=2028
+  _globals['_PARTRECORD']._serialized_start=2526
+  _globals['_PARTRECORD']._serialized_end=2756
+  _globals['_CREDENTIALRECORD']._serialized_start=2759
+  _globals['_CREDENTIALRECORD']._serialized_end=3001
+  _globals['_USAGERECORD']._serialized_start=3004
+  _globals['_USAGERECORD']._serialized_end=3135
+  _globals['_QUOTARECORD']._serialized_start=3138
+  _globals['_QUOTARECORD']._serialized_end=3325
+  _globals['_GCRECORD']._serialized_start=3327
+  _globals['_GCRECORD']._serialized_end=3450
 # @@protoc_insertion_point(module_scope)

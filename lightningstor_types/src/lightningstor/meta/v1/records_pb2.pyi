@@ -39,6 +39,7 @@ class BucketRecord(_message.Message):
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
     CORS_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
+    PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -64,6 +65,10 @@ class BucketRecord(_message.Message):
     def cors(self) -> _bucket_pb2.CorsConfiguration:
         """PutBucketCors; unset: no CORS configuration (20: away from the fields above)."""
 
+    @_builtins.property
+    def public_access_block(self) -> _bucket_pb2.PublicAccessBlockConfiguration:
+        """PutPublicAccessBlock; unset: none (nothing blocked)."""
+
     def __init__(
         self,
         *,
@@ -79,10 +84,11 @@ class BucketRecord(_message.Message):
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
         cors: _bucket_pb2.CorsConfiguration | None = ...,
         policy: _builtins.str = ...,
+        public_access_block: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "public_access_block", b"public_access_block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
