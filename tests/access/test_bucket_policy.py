@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -14,10 +16,15 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lightningstor_client import LightningStorClient
-from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBucketPolicy
+from lightningstor_types.errors import (
+    AccessDenied,
+    InvalidArgument,
+    MalformedPolicy,
+    NoSuchBucketPolicy,
+)
 from lightningstor_types.scope import Scope
 from tests.iam.iamproc import write_config
-from tests.integration.server import ServerProcess, start_server
+from tests.integration.server import ServerProcess, clean_env, start_server
 from tests.s3 import rawhttp
 from tests.s3.conftest import make_client
 
@@ -288,3 +295,55 @@ def test_public_access_block_turns_public_access_off(cluster: Cluster, bucket: s
     assert _anonymous(cluster, "GET", target).status == 200
     with cluster.grpc("bob", scope=ORGA) as bob:
         assert bob.get_object(bucket, "k").read() == b"secret"
+
+
+def test_explain_answers_with_the_rule_that_decided(cluster: Cluster, bucket: str) -> None:
+    deny = {
+        "Sid": "NoDeletes", "Effect": "Deny", "Principal": "*",
+        "Action": "s3:DeleteObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+    }  # fmt: skip
+    with cluster.grpc("alice") as alice:
+        alice.put_bucket_policy(bucket, doc(read_for_bob(bucket), deny))
+        bob = alice.explain_access(bucket, "s3:GetObject", principal="orgb/bob", key="k")
+        assert (bob.allowed, bob.reason) == (True, 'bucket policy statement "BobReads" allows')
+        assert ("policy", 'statement "BobReads"', "allow", True) in [
+            (r.source, r.rule, r.effect, r.applied) for r in bob.considered
+        ]
+        eve = alice.explain_access(bucket, "s3:GetObject", principal="orgb/eve", key="k")
+        assert not eve.allowed
+        me = alice.explain_access(bucket, "s3:DeleteObject", principal="orga/alice", key="k")
+        assert (me.allowed, me.reason) == (
+            False,
+            'explicit deny by bucket policy statement "NoDeletes"',
+        )
+        mine = alice.explain_access(
+            bucket, "lightningstor:objects:read", principal="orga/alice", key="k"
+        )
+        assert mine.allowed and mine.reason.startswith("role admin")
+        anon = alice.explain_access(bucket, "s3:GetObject", key="k")
+        assert not anon.allowed
+        # What explain says is what a real request gets.
+        with cluster.grpc("bob", scope=ORGA) as real:
+            assert real.get_object(bucket, "k").read() == b"secret"
+        with pytest.raises(InvalidArgument):
+            alice.explain_access(bucket, "s3:NoSuchAction", principal="orgb/bob")
+    # A tenant asks only about its own buckets; bob may not ask about alice's.
+    with cluster.grpc("bob") as c, pytest.raises(AccessDenied):
+        c.explain_access(bucket, "s3:GetObject", principal="orgb/bob", key="k", scope=ORGA)
+    # The operator asks about any bucket; the CLI prints the same answer.
+    with cluster.grpc("admin") as admin:
+        answer = admin.explain_access(
+            bucket, "s3:GetObject", principal="orgb/bob", key="k", scope=ORGA
+        )
+        assert answer.allowed
+    done = subprocess.run(
+        [sys.executable, "-m", "lightningstor_client.cli", "--endpoint", cluster.server.grpc_addr,
+         "explain", f"{bucket}/k", "--scope", "orga", "--principal", "orgb/eve",
+         "--action", "s3:GetObject"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**clean_env(), "LIGHTNINGSTOR_ACCESS_KEY_ID": cluster.keys["admin"]["access_key"],
+             "LIGHTNINGSTOR_SECRET_ACCESS_KEY": cluster.keys["admin"]["secret_key"]},
+    )  # fmt: skip
+    assert done.returncode == 3, done.stderr
+    assert done.stdout.startswith("DENIED: ")
+    assert "policy deny  does not apply" in done.stdout

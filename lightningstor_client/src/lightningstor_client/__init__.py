@@ -24,6 +24,7 @@ from lightningstor_client._admin_models import (
 from lightningstor_client._aio import AsyncLightningStorClient
 from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._models import (
+    AccessExplanation,
     AccessKey,
     Bucket,
     Checksums,
@@ -32,6 +33,7 @@ from lightningstor_client._models import (
     DeleteFailure,
     DeleteObjectsResult,
     DeleteResult,
+    ExplainedRule,
     ListPage,
     ObjectAttributes,
     ObjectInfo,
@@ -50,6 +52,7 @@ from lightningstor_types.scope import Scope
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "AccessExplanation",
     "AccessKey",
     "AsyncLightningStorClient",
     "AsyncObjectStream",
@@ -62,6 +65,7 @@ __all__ = [
     "DeleteFailure",
     "DeleteObjectsResult",
     "DeleteResult",
+    "ExplainedRule",
     "GcRunResult",
     "GcStatus",
     "LightningStorClient",

@@ -14,6 +14,7 @@ from lightningstor_client import _transfer
 from lightningstor_client._admin import AdminMethods
 from lightningstor_client._connection import scope_pb
 from lightningstor_client._models import (
+    AccessExplanation,
     AccessKey,
     Bucket,
     CorsRule,
@@ -165,6 +166,38 @@ class AsyncLightningStorClient(ObjectMethods, MultipartMethods, AdminMethods, Us
     async def delete_public_access_block(self, name: str) -> None:
         req = bucket_pb2.DeletePublicAccessBlockRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeletePublicAccessBlock(req, timeout=self._timeout))
+
+    async def explain_access(
+        self,
+        name: str,
+        action: str,
+        *,
+        principal: str | None = None,
+        key: str | None = None,
+        context: Mapping[str, str] | None = None,
+        scope: Scope | None = None,
+    ) -> AccessExplanation:
+        """Would ``principal`` (``org/id`` or ``org/project/id``; None: an anonymous caller) be
+        allowed ``action`` (``s3:GetObject`` or ours) on the bucket or its object ``key``, with
+        the condition keys of ``context``, and why. Changes nothing. ``scope``: the bucket's, when
+        it is not the client's."""
+        req = bucket_pb2.ExplainAccessRequest(
+            scope=scope_pb(scope) if scope is not None else self._scope,
+            name=name,
+            key=key,
+            action=action,
+            context=dict(context or {}),
+        )
+        if principal is None:
+            req.anonymous = True
+        else:
+            parts = principal.split("/")
+            if len(parts) not in (2, 3) or "" in parts:
+                raise ValueError(f"principal {principal!r}: write org/id or org/project/id")
+            req.principal_org, req.principal_id = parts[0], parts[-1]
+            req.principal_project = parts[1] if len(parts) == 3 else ""
+        resp = await self._unary(self._buckets.ExplainAccess(req, timeout=self._timeout))
+        return AccessExplanation.from_pb(resp)
 
     # -- credentials -------------------------------------------------------------------------
 

@@ -217,6 +217,7 @@ class LightningStorClient:
     get_public_access_block = _blocking(AsyncLightningStorClient.get_public_access_block)
     put_public_access_block = _blocking(AsyncLightningStorClient.put_public_access_block)
     delete_public_access_block = _blocking(AsyncLightningStorClient.delete_public_access_block)
+    explain_access = _blocking(AsyncLightningStorClient.explain_access)
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)

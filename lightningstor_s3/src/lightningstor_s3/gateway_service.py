@@ -228,6 +228,11 @@ class GrpcStorageService:
     ) -> bucket_pb2.DeletePublicAccessBlockResponse:
         return await self._unary(self._buckets.DeletePublicAccessBlock, ctx, req)
 
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse:
+        return await self._unary(self._buckets.ExplainAccess, ctx, req)
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

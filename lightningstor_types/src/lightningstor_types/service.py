@@ -125,6 +125,10 @@ class BucketOperations(Protocol):
         self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
     ) -> bucket_pb2.DeletePublicAccessBlockResponse: ...
 
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse: ...
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

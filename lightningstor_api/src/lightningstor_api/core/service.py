@@ -14,7 +14,7 @@ from typing import Any
 
 from lightningstor.v1 import bucket_pb2, object_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
-from lightningstor_api.access import bucket_policy, public_access
+from lightningstor_api.access import bucket_policy, explain, public_access
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     buckets,
@@ -246,6 +246,12 @@ class Core:
     ) -> bucket_pb2.DeletePublicAccessBlockResponse:
         await self.limits.admit(ctx)
         return await public_access.delete_public_access_block(self.cc, ctx, req)
+
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse:
+        await self.limits.admit(ctx)
+        return await explain.explain_access(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 

@@ -108,3 +108,8 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.DeletePublicAccessBlockRequest, context: Context
     ) -> pb.DeletePublicAccessBlockResponse:
         return await self._core.delete_public_access_block(request_context(context), request)
+
+    async def ExplainAccess(
+        self, request: pb.ExplainAccessRequest, context: Context
+    ) -> pb.ExplainAccessResponse:
+        return await self._core.explain_access(request_context(context), request)

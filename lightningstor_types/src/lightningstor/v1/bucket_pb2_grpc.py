@@ -129,6 +129,11 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
                 _registered_method=True)
+        self.ExplainAccess = channel.unary_unary(
+                '/lightningstor.v1.BucketService/ExplainAccess',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -252,6 +257,13 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExplainAccess(self, request, context):
+        """Would a principal be allowed an action on the bucket or an object, and why (changes nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -349,6 +361,11 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeletePublicAccessBlock,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.SerializeToString,
+            ),
+            'ExplainAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainAccess,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -864,6 +881,33 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeletePublicAccessBlock',
             lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/ExplainAccess',
+            lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

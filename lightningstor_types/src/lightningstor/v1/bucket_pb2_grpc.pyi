@@ -54,6 +54,8 @@ class BucketServiceStub:
     """The bucket's public access block (S3's four flags)."""
     PutPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]
     DeletePublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]
+    ExplainAccess: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]
+    """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -81,6 +83,8 @@ class BucketServiceAsyncStub(BucketServiceStub):
     """The bucket's public access block (S3's four flags)."""
     PutPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]  # type: ignore[assignment]
     DeletePublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]  # type: ignore[assignment]
+    ExplainAccess: _aio.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]  # type: ignore[assignment]
+    """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -219,5 +223,13 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _bucket_pb2.DeletePublicAccessBlockRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.DeletePublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.DeletePublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExplainAccess(
+        self,
+        request: _bucket_pb2.ExplainAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.ExplainAccessResponse, _abc.Awaitable[_bucket_pb2.ExplainAccessResponse]]:
+        """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
