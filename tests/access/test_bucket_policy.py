@@ -347,3 +347,30 @@ def test_explain_answers_with_the_rule_that_decided(cluster: Cluster, bucket: st
     assert done.returncode == 3, done.stderr
     assert done.stdout.startswith("DENIED: ")
     assert "policy deny  does not apply" in done.stdout
+
+
+def test_cross_org_grant_over_s3_with_the_org_qualified_name(cluster: Cluster, bucket: str) -> None:
+    from botocore.handlers import validate_bucket_name
+
+    bob, eve = cluster.s3("bob"), cluster.s3("eve")
+    for client in (bob, eve):  # boto3 refuses ':' in a bucket name on the client side
+        client.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+    shared = f"orga:{bucket}"
+    with pytest.raises(ClientError) as exc:
+        bob.get_object(Bucket=shared, Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    cluster.s3("alice").put_bucket_policy(Bucket=bucket, Policy=doc(read_for_bob(bucket)))
+    assert bob.get_object(Bucket=shared, Key="k")["Body"].read() == b"secret"
+    for call in (
+        lambda: bob.put_object(Bucket=shared, Key="x", Body=b"1"),
+        lambda: bob.list_objects_v2(Bucket=shared),
+        lambda: bob.delete_object(Bucket=shared, Key="k"),
+        lambda: eve.get_object(Bucket=shared, Key="k"),
+    ):
+        with pytest.raises(ClientError) as exc:
+            call()
+        assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    # Unqualified, the name is still bob's own scope: his (absent) bucket.
+    with pytest.raises(ClientError) as exc:
+        bob.get_object(Bucket=bucket, Key="k")
+    assert exc.value.response["Error"]["Code"] == "NoSuchBucket"
