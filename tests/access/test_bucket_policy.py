@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -374,3 +375,42 @@ def test_cross_org_grant_over_s3_with_the_org_qualified_name(cluster: Cluster, b
     with pytest.raises(ClientError) as exc:
         bob.get_object(Bucket=bucket, Key="k")
     assert exc.value.response["Error"]["Code"] == "NoSuchBucket"
+
+
+def test_forwarded_client_address_and_scheme_only_from_trusted_proxies(
+    cluster: Cluster, bucket: str, tmp_path: Path
+) -> None:
+    def policy(name: str) -> str:
+        return doc({
+            "Sid": "OfficeOverTls", "Effect": "Allow", "Principal": "*",
+            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{name}/*",
+            "Condition": {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"},
+                          "Bool": {"aws:SecureTransport": "true"}},
+        })  # fmt: skip
+
+    forwarded = {"X-Forwarded-For": "198.51.100.9, 203.0.113.7", "X-Forwarded-Proto": "https"}
+
+    def get(address: str, name: str, **headers: str) -> int:
+        return rawhttp.request(
+            address, "GET", f"/orga%3A{name}/k", {"Host": address, **headers}
+        ).status
+
+    # This server trusts no proxy: the headers change nothing.
+    cluster.s3("alice").put_bucket_policy(Bucket=bucket, Policy=policy(bucket))
+    assert get(cluster.server.ports["s3"], bucket, **forwarded) == 403
+    config = write_config(
+        tmp_path / "proxied.toml", BINDINGS + '\n[server]\ntrusted_proxies = ["127.0.0.0/8"]\n'
+    )
+    proxied = start_server(tmp_path / "proxied", env={"LIGHTNINGSTOR_CONFIG": str(config)})
+    try:
+        with LightningStorClient(proxied.grpc_addr, scope=ORGA, **proxied.admin_keys()) as c:
+            c.create_bucket("office")
+            c.put_object("office", "k", b"secret")
+            c.put_bucket_policy("office", policy("office"))
+        address = proxied.ports["s3"]
+        assert get(address, "office", **forwarded) == 200
+        assert get(address, "office", **{**forwarded, "X-Forwarded-Proto": "http"}) == 403
+        assert get(address, "office", **{**forwarded, "X-Forwarded-For": "198.51.100.9"}) == 403
+        assert get(address, "office") == 403  # the peer itself: loopback, plain HTTP
+    finally:
+        proxied.stop()

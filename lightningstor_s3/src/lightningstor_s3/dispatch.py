@@ -177,7 +177,7 @@ class S3Dispatcher:
             request_id=ex.request_id,
             api="s3",
             source_address=ex.source_address,
-            attributes=condition_facts(ex, query, auth),
+            attributes=condition_facts(ex, query, auth, self.settings.server.trusted_proxies),
             scope=target.scope,
             anonymous=auth.principal is None,
         )
