@@ -318,7 +318,7 @@ def test_explain_answers_with_the_rule_that_decided(cluster: Cluster, bucket: st
             'explicit deny by bucket policy statement "NoDeletes"',
         )
         mine = alice.explain_access(
-            bucket, "lightningstor:objects:read", principal="orga/alice", key="k"
+            bucket, "lightningstor:objects:get", principal="orga/alice", key="k"
         )
         assert mine.allowed and mine.reason.startswith("role admin")
         anon = alice.explain_access(bucket, "s3:GetObject", key="k")

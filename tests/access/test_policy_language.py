@@ -100,10 +100,10 @@ def test_not_action_and_not_resource() -> None:
         "Sid": "AllButDelete", "Effect": "Allow", "Principal": {"AWS": principal_arn(BOB)},
         "NotAction": "s3:DeleteObject", "NotResource": "arn:aws:s3:::b/private/*",
     })  # fmt: skip
-    assert decide(NO, policy, BOB, Action.OBJECTS_READ, "pub/x", {}).allowed
+    assert decide(NO, policy, BOB, Action.OBJECTS_GET, "pub/x", {}).allowed
     assert not decide(NO, policy, BOB, Action.OBJECTS_DELETE, "pub/x", {}).allowed
-    assert not decide(NO, policy, BOB, Action.OBJECTS_READ, "private/x", {}).allowed
-    assert not decide(NO, policy, PAT, Action.OBJECTS_READ, "pub/x", {}).allowed
+    assert not decide(NO, policy, BOB, Action.OBJECTS_GET, "private/x", {}).allowed
+    assert not decide(NO, policy, PAT, Action.OBJECTS_GET, "pub/x", {}).allowed
 
 
 def test_verdict_names_the_statement_and_what_was_considered() -> None:
@@ -113,7 +113,7 @@ def test_verdict_names_the_statement_and_what_was_considered() -> None:
         {"Sid": "NoSecrets", "Effect": "Deny", "NotPrincipal": {"AWS": principal_arn(PAT)},
          "Action": "s3:*", "Resource": "arn:aws:s3:::b/secret/*"},
     )  # fmt: skip
-    v = decide(NO, policy, BOB, Action.OBJECTS_READ, "a", {})
+    v = decide(NO, policy, BOB, Action.OBJECTS_GET, "a", {})
     assert (v.allowed, v.reason) == (True, 'bucket policy statement "Read" allows')
     assert [(c.source, c.applied) for c in v.considered] == [
         ("iam", False),
@@ -121,24 +121,24 @@ def test_verdict_names_the_statement_and_what_was_considered() -> None:
         ("policy", False),
         ("acl", False),
     ]
-    v = decide(Decision(True, "role admin"), policy, BOB, Action.OBJECTS_READ, "secret/a", {})
+    v = decide(Decision(True, "role admin"), policy, BOB, Action.OBJECTS_GET, "secret/a", {})
     assert (v.allowed, v.reason) == (False, 'explicit deny by bucket policy statement "NoSecrets"')
-    assert decide(NO, policy, PAT, Action.OBJECTS_READ, "secret/a", {}).allowed is False
-    assert decide(NO, policy, None, Action.OBJECTS_READ, "a", {}).allowed is False
+    assert decide(NO, policy, PAT, Action.OBJECTS_GET, "secret/a", {}).allowed is False
+    assert decide(NO, policy, None, Action.OBJECTS_GET, "a", {}).allowed is False
 
 
 def test_every_s3_action_maps_to_served_actions() -> None:
     served = set(OPERATION_ACTIONS.values())
     for s3, actions in S3_ACTIONS.items():
         assert s3.startswith("s3:") and actions and set(actions) <= served, s3
-    assert Action.OBJECTS_READ in S3_ACTIONS["s3:GetObject"]
+    assert Action.OBJECTS_GET in S3_ACTIONS["s3:GetObject"]
 
 
 def test_restrict_public_buckets_keeps_a_public_policy_to_the_owner_org() -> None:
     public = {"Sid": "Pub", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
               "Resource": "arn:aws:s3:::b/*"}  # fmt: skip
-    assert decide(NO, _policy(public), None, Action.OBJECTS_READ, "k", {}).allowed
+    assert decide(NO, _policy(public), None, Action.OBJECTS_GET, "k", {}).allowed
     restricted = _policy(public, restrict=True)
-    assert not decide(NO, restricted, None, Action.OBJECTS_READ, "k", {}).allowed
-    assert not decide(NO, restricted, BOB, Action.OBJECTS_READ, "k", {}).allowed
-    assert decide(NO, restricted, PAT, Action.OBJECTS_READ, "k", {}).allowed  # orga's own
+    assert not decide(NO, restricted, None, Action.OBJECTS_GET, "k", {}).allowed
+    assert not decide(NO, restricted, BOB, Action.OBJECTS_GET, "k", {}).allowed
+    assert decide(NO, restricted, PAT, Action.OBJECTS_GET, "k", {}).allowed  # orga's own

@@ -285,8 +285,8 @@ async def test_every_call_is_authorized_first(
         assert await snapshot(core) == before
         assert audited(caplog)[1:] == [
             (Action.BUCKETS_DELETE, "org/acme/project/web/bucket/guarded", "deny"),
-            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/guarded/object/a/b", "deny"),
-            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/missing/object/k", "deny"),
+            (Action.OBJECTS_PUT, "org/acme/project/web/bucket/guarded/object/a/b", "deny"),
+            (Action.OBJECTS_PUT, "org/acme/project/web/bucket/missing/object/k", "deny"),
         ]
     finally:
         await core.close()

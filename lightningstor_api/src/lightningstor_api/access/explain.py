@@ -17,7 +17,7 @@ from lightningstor_api.access.decision import BucketAccess
 from lightningstor_api.access.facts import source_ip
 from lightningstor_api.core.context import CoreContext
 from lightningstor_types import condition_keys as k
-from lightningstor_types.actions import S3_ACTIONS, Action
+from lightningstor_types.actions import LEGACY_ACTIONS, S3_ACTIONS, Action
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.resources import bucket_resource, object_resource
 from lightningstor_types.scope import ANONYMOUS_ID, Principal
@@ -27,12 +27,13 @@ _S3_FOLDED = {name.lower(): actions for name, actions in S3_ACTIONS.items()}
 
 
 def action_named(spelled: str) -> Action:
-    """Our action for ``spelled``: one of ours, or an S3 action (its first action of ours)."""
+    """Our action for ``spelled``: one of ours, an earlier name of ours or an S3 action (its
+    first action of ours)."""
     try:
         return Action(spelled)
     except ValueError:
         pass
-    actions = _S3_FOLDED.get(spelled.lower())
+    actions = LEGACY_ACTIONS.get(spelled) or _S3_FOLDED.get(spelled.lower())
     if actions is None:
         raise InvalidArgument(
             f"Unknown action {spelled!r}: name an S3 action (s3:GetObject) or one of ours",

@@ -97,7 +97,7 @@ async def create_bucket(
 async def head_bucket(
     cc: CoreContext, ctx: RequestContext, req: bucket_pb2.HeadBucketRequest
 ) -> bucket_pb2.HeadBucketResponse:
-    ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_READ)
+    ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_GET)
     return bucket_pb2.HeadBucketResponse(bucket=bucket_info(ref.record))
 
 

@@ -59,7 +59,7 @@ SELF_COPY = (
 async def copy_object(
     cc: CoreContext, ctx: RequestContext, req: object_pb2.CopyObjectRequest
 ) -> object_pb2.CopyObjectResponse:
-    dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
+    dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_COPY, req.key)
     validate_object_key(req.key)
     src_ref = await locate_source(cc, ctx, dst.scope, req.source)
     replace_meta = req.metadata_directive == REPLACE

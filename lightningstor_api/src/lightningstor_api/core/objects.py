@@ -88,7 +88,7 @@ async def put_object(
     header: object_pb2.PutObjectHeader,
     body: AsyncIterable[bytes],
 ) -> object_pb2.PutObjectResponse:
-    ref = await locate(cc, ctx, header.scope, header.bucket, Action.OBJECTS_CREATE, header.key)
+    ref = await locate(cc, ctx, header.scope, header.bucket, Action.OBJECTS_PUT, header.key)
     key = header.key
     validate_object_key(key)
     user_metadata = normalize_user_metadata(header.user_metadata)
@@ -314,7 +314,7 @@ async def _read(
     req: object_pb2.GetObjectRequest | object_pb2.HeadObjectRequest,
 ) -> tuple[object_pb2.GetObjectHeader, records_pb2.ObjectRecord]:
     """Resolve, check conditions and plan the bytes of a GET or HEAD."""
-    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_READ, req.key)
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_GET, req.key)
     validate_object_key(req.key)
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only

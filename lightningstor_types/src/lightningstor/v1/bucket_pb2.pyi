@@ -1032,7 +1032,7 @@ class ExplainAccessRequest(_message.Message):
     principal_id: _builtins.str
     anonymous: _builtins.bool
     action: _builtins.str
-    """An S3 action (s3:GetObject) or one of ours (lightningstor:objects:read)."""
+    """An S3 action (s3:GetObject) or one of ours (lightningstor:objects:get)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
