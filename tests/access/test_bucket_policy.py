@@ -414,3 +414,12 @@ def test_forwarded_client_address_and_scheme_only_from_trusted_proxies(
         assert get(address, "office") == 403  # the peer itself: loopback, plain HTTP
     finally:
         proxied.stop()
+
+
+def test_owner_id_is_the_canonical_identity(cluster: Cluster, bucket: str) -> None:
+    s3 = cluster.s3("alice")
+    listing = s3.list_buckets()
+    assert listing["Owner"] == {"ID": "arn:aws:iam::orga:user/alice", "DisplayName": "alice"}
+    s3.put_object(Bucket=bucket, Key="mine", Body=b"1")
+    page = s3.list_objects_v2(Bucket=bucket, Prefix="mine", FetchOwner=True)
+    assert page["Contents"][0]["Owner"]["ID"] == "arn:aws:iam::orga:user/alice"

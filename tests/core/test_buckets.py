@@ -176,7 +176,7 @@ async def test_list_buckets_pages_in_name_order(core: Core, ctx: RequestContext)
         if not token:
             break
     assert seen == sorted(names)
-    assert page.owner.id == "tester"
+    assert page.owner.id == "arn:aws:iam::acme:user/web/tester"
     only_a = await core.list_buckets(ctx, bucket_pb2.ListBucketsRequest(prefix="a-"))
     assert [b.name for b in only_a.buckets] == ["a-1", "a-2"]
     with pytest.raises(InvalidArgument):

@@ -90,3 +90,20 @@ def qualified_bucket(spelled: str) -> tuple[Scope | None, str]:
     except InvalidArgument:
         raise InvalidBucketName(BucketName=spelled) from None
     return scope, parts[-1]
+
+
+def principal_arn(principal: Principal) -> str:
+    """The canonical identity of ``principal``: ``arn:aws:iam::{org}:user/[{project}/]{id}``.
+
+    What S3 responses show as an Owner's ID and bucket policies name as a Principal (two orgs'
+    ``alice`` differ); the display name is the bare id (:func:`display_name`)."""
+    where = f"{principal.project_id}/" if principal.project_id else ""
+    return f"arn:aws:iam::{principal.org_id}:user/{where}{principal.principal_id}"
+
+
+def display_name(owner_id: str) -> str:
+    """The bare id of a canonical identity (an owner recorded before identities were canonical
+    is its bare id already)."""
+    if owner_id.startswith("arn:aws:iam::"):
+        return owner_id.rsplit("/", 1)[-1]
+    return owner_id

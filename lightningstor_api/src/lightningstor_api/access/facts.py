@@ -13,8 +13,8 @@ import time
 from datetime import UTC, datetime
 
 from lightningstor_api.access.condition import Facts
-from lightningstor_api.access.policy import principal_arn
 from lightningstor_types import condition_keys as k
+from lightningstor_types.scope import principal_arn
 from lightningstor_types.service import RequestContext
 
 

@@ -26,7 +26,7 @@ from lightningstor_types.errors import (
     TooManyBuckets,
 )
 from lightningstor_types.naming import validate_bucket_name, validate_tags
-from lightningstor_types.scope import Scope
+from lightningstor_types.scope import Scope, principal_arn
 from lightningstor_types.service import RequestContext
 
 DEFAULT_MAX_BUCKETS = 1000
@@ -78,7 +78,7 @@ async def create_bucket(
         region=region,
         versioning=bucket_pb2.VERSIONING_STATUS_UNVERSIONED,
         tags=req.tags,
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
     )
     rec.created_at.CopyFrom(now_timestamp())
     limit = cc.settings.limits.max_buckets_per_scope
@@ -176,7 +176,7 @@ async def list_buckets(
     resp = bucket_pb2.ListBucketsResponse(
         buckets=[bucket_info(found[n]) for n in names[:limit]],
         owner=common_pb2.Owner(
-            id=ctx.principal.principal_id, display_name=ctx.principal.principal_id
+            id=principal_arn(ctx.principal), display_name=ctx.principal.principal_id
         ),
     )
     if len(names) > limit:

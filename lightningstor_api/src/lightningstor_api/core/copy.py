@@ -43,7 +43,7 @@ from lightningstor_types.errors import (
     SlowDown,
 )
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
-from lightningstor_types.scope import Scope
+from lightningstor_types.scope import Scope, principal_arn
 from lightningstor_types.service import RequestContext
 
 REPLACE = object_pb2.METADATA_DIRECTIVE_REPLACE
@@ -89,7 +89,7 @@ async def copy_object(
             storage_class=storage_class or "STANDARD",  # as S3: not copied
             checksums=src.checksums,
             tags=req.tags if replace_tags else src.tags,
-            owner_id=ctx.principal.principal_id,
+            owner_id=principal_arn(ctx.principal),
             data_id=src.data_id,
             manifest=src.manifest,
             part_count=part_count(src),

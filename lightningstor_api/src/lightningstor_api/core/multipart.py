@@ -64,6 +64,7 @@ from lightningstor_types.errors import (
     SlowDown,
 )
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.scope import principal_arn
 from lightningstor_types.service import RequestContext
 
 COMPOSITE = common_pb2.CHECKSUM_TYPE_COMPOSITE
@@ -106,7 +107,7 @@ async def create_multipart_upload(
         storage_class=validate_storage_class(req.storage_class),
         checksum_algorithm=req.checksum_algorithm,
         checksum_type=_checksum_type(req.checksum_algorithm, req.checksum_type),
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
         bucket_id=ref.record.bucket_id,
     )
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)

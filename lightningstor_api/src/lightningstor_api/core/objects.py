@@ -56,6 +56,7 @@ from lightningstor_types.errors import (
     MethodNotAllowed,
 )
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
+from lightningstor_types.scope import principal_arn
 from lightningstor_types.service import ObjectStream, RequestContext
 
 log = logging.getLogger(__name__)
@@ -127,7 +128,7 @@ async def put_object(
         storage_class=storage_class,
         checksums=checksums_message(data.checksums),
         tags=header.tags,
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
     )
     new_data = content_records(data, cc.bounds)
     if new_data:
@@ -442,7 +443,7 @@ async def _delete(
         await delete_version(cc, ref, key, NULL_VERSION)
         return object_pb2.DeletedObject(key=key)
     marker_rec = records_pb2.ObjectRecord(
-        is_delete_marker=True, owner_id=ctx.principal.principal_id
+        is_delete_marker=True, owner_id=principal_arn(ctx.principal)
     )
     stored = await commit_version(cc, ref, key, marker_rec)
     return object_pb2.DeletedObject(

@@ -1,6 +1,5 @@
 """The bucket policy language: a document parsed once into typed statements."""
 
-from lightningstor_api.access.policy.principal import principal_arn
 from lightningstor_api.access.policy.statement import (
     MAX_POLICY_BYTES,
     Policy,
@@ -8,6 +7,7 @@ from lightningstor_api.access.policy.statement import (
     cached_policy,
     parse_policy,
 )
+from lightningstor_types.scope import principal_arn
 
 __all__ = [
     "MAX_POLICY_BYTES",

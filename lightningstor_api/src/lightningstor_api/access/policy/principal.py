@@ -3,8 +3,8 @@
 ``arn:aws:iam::{org}:user/{id}`` is the org-level principal ``id`` of ``org``,
 ``arn:aws:iam::{org}:user/{project}/{id}`` the principal ``id`` of that project,
 ``arn:aws:iam::{org}:root`` every principal of ``org``, and ``"*"`` (or ``{"AWS": "*"}``)
-everyone, anonymous callers included. :func:`principal_arn` writes the first two forms: it is
-the canonical identity of a principal (``aws:PrincipalArn``).
+everyone, anonymous callers included. :func:`~lightningstor_types.scope.principal_arn` writes
+the first two forms: the canonical identity of a principal (``aws:PrincipalArn``, Owner IDs).
 """
 
 from __future__ import annotations
@@ -19,12 +19,6 @@ _ARN = re.compile(r"arn:aws:iam::(?P<org>[^:/]+):(?:(?P<root>root)|user/(?P<path
 
 class PrincipalError(ValueError):
     """A Principal the policy cannot name."""
-
-
-def principal_arn(principal: Principal) -> str:
-    """The ARN naming ``principal`` (org, project when it has one, id)."""
-    where = f"{principal.project_id}/" if principal.project_id else ""
-    return f"arn:aws:iam::{principal.org_id}:user/{where}{principal.principal_id}"
 
 
 @dataclass(frozen=True, slots=True)
