@@ -423,3 +423,63 @@ def test_owner_id_is_the_canonical_identity(cluster: Cluster, bucket: str) -> No
     s3.put_object(Bucket=bucket, Key="mine", Body=b"1")
     page = s3.list_objects_v2(Bucket=bucket, Prefix="mine", FetchOwner=True)
     assert page["Contents"][0]["Owner"]["ID"] == "arn:aws:iam::orga:user/alice"
+
+
+ROWS = {  # how the bucket is shared -> who may read (alice owns it; writes stay hers alone)
+    "private": {"alice"},
+    "policy names bob": {"alice", "bob"},
+    "public": {"alice", "bob", "eve", "anon"},
+    "public but restricted": {"alice"},
+}
+
+
+def _sharing(row: str, bucket: str) -> tuple[str | None, bool]:
+    if row == "private":
+        return None, False
+    principal: Any = {"AWS": BOB_ARN} if row == "policy names bob" else "*"
+    return doc({**read_for_bob(bucket), "Principal": principal}), row == "public but restricted"
+
+
+@pytest.mark.parametrize("row", list(ROWS))
+def test_sharing_matrix(cluster: Cluster, bucket: str, row: str) -> None:
+    """Each way of sharing, each caller, each API; and explain agrees with every answer."""
+    from botocore.handlers import validate_bucket_name
+
+    policy, restrict = _sharing(row, bucket)
+    with cluster.grpc("alice") as alice:
+        if restrict:
+            alice.put_public_access_block(bucket, restrict_public_buckets=True)
+        if policy is not None:
+            alice.put_bucket_policy(bucket, policy)
+    readers = ROWS[row]
+    for who in ("alice", "bob", "eve", "anon"):
+        where = (row, who)
+        if who == "anon":
+            got = _anonymous(cluster, "GET", f"/orga%3A{bucket}/k")
+            assert (got.status == 200) == (who in readers), where
+            put = _anonymous(cluster, "PUT", f"/orga%3A{bucket}/x", b"1")
+            assert put.status == 403, where
+        else:
+            s3 = cluster.s3(who)
+            s3.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+            name = bucket if who == "alice" else f"orga:{bucket}"
+            with cluster.grpc(who, scope=ORGA) as c:
+                for read in (
+                    lambda: c.get_object(bucket, "k").read(),
+                    lambda s3=s3, name=name: s3.get_object(Bucket=name, Key="k")["Body"].read(),
+                ):
+                    if who in readers:
+                        assert read() == b"secret", where
+                    else:
+                        with pytest.raises((AccessDenied, ClientError)):
+                            read()
+                if who != "alice":
+                    with pytest.raises(AccessDenied):
+                        c.put_object(bucket, "x", b"1")
+        with cluster.grpc("admin") as operator:
+            answer = operator.explain_access(
+                bucket, "s3:GetObject", principal=None if who == "anon" else {
+                    "alice": "orga/alice", "bob": "orgb/bob", "eve": "orgb/eve"}[who],
+                key="k", scope=ORGA,
+            )  # fmt: skip
+        assert answer.allowed == (who in readers), (where, answer.reason)
