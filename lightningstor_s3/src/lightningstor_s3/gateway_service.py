@@ -44,6 +44,15 @@ def _metadata(
     return (("x-request-id", ctx.request_id), *held)
 
 
+def _addressed(ctx: RequestContext, req: Any) -> Any:
+    """``req`` with the scope an ``org:bucket`` address named, when it names none itself."""
+    named = ctx.scope is not None and "scope" in req.DESCRIPTOR.fields_by_name
+    if named and ctx.scope is not None and not req.scope.org_id:
+        req.scope.org_id = ctx.scope.org_id
+        req.scope.project_id = ctx.scope.project_id or ""
+    return req
+
+
 def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
     """Replaces a bare access key id with the signature of the call (which names its method)."""
 
@@ -109,7 +118,9 @@ class GrpcStorageService:
         self, method: Callable[..., Awaitable[_R]], ctx: RequestContext, req: Any
     ) -> _R:
         try:
-            return await method(req, metadata=_metadata(ctx, self._keys), timeout=self._timeout)
+            return await method(
+                _addressed(ctx, req), metadata=_metadata(ctx, self._keys), timeout=self._timeout
+            )
         except grpc.aio.AioRpcError as err:
             raise _translated(err) from None
 
@@ -122,7 +133,7 @@ class GrpcStorageService:
         body: AsyncIterable[bytes],
     ) -> _R:
         async def requests() -> AsyncIterator[Any]:
-            yield wrap(header=header)
+            yield wrap(header=_addressed(ctx, header))
             async for piece in _pieces(body):
                 yield wrap(content=piece)
 
@@ -257,7 +268,7 @@ class GrpcStorageService:
     async def get_object(
         self, ctx: RequestContext, req: object_pb2.GetObjectRequest
     ) -> ObjectStream:
-        call = self._objects.GetObject(req, metadata=_metadata(ctx, self._keys))
+        call = self._objects.GetObject(_addressed(ctx, req), metadata=_metadata(ctx, self._keys))
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as err:
