@@ -71,6 +71,8 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         "ObjectAttributes", "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload",
         "UploadPage",
         "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",
+        # access decisions explained
+        "AccessExplanation", "ExplainedRule",
         # operator calls
         "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",
         "StorageNodeStatus", "StorageStatus",

@@ -175,7 +175,7 @@ async def test_list_buckets_pages_in_name_order(core: Core, ctx: RequestContext)
         if not token:
             break
     assert seen == sorted(names)
-    assert page.owner.id == "tester"
+    assert page.owner.id == "arn:aws:iam::acme:user/web/tester"
     only_a = await core.list_buckets(ctx, bucket_pb2.ListBucketsRequest(prefix="a-"))
     assert [b.name for b in only_a.buckets] == ["a-1", "a-2"]
     with pytest.raises(InvalidArgument):
@@ -284,8 +284,8 @@ async def test_every_call_is_authorized_first(
         assert await snapshot(core) == before
         assert audited(caplog)[1:] == [
             (Action.BUCKETS_DELETE, "org/acme/project/web/bucket/guarded", "deny"),
-            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/guarded/object/a/b", "deny"),
-            (Action.OBJECTS_CREATE, "org/acme/project/web/bucket/missing/object/k", "deny"),
+            (Action.OBJECTS_PUT, "org/acme/project/web/bucket/guarded/object/a/b", "deny"),
+            (Action.OBJECTS_PUT, "org/acme/project/web/bucket/missing/object/k", "deny"),
         ]
     finally:
         await core.close()

@@ -325,8 +325,8 @@ async def test_cross_scope_copy_authorizes_both_sides(
         )
         caplog.clear()
         await core.copy_object(ctx, req)
-        assert (Action.OBJECTS_CREATE, dst, "allow") in audited(caplog)
-        assert (Action.OBJECTS_READ, src, "allow") in audited(caplog)
+        assert (Action.OBJECTS_COPY, dst, "allow") in audited(caplog)
+        assert (Action.OBJECTS_GET, src, "allow") in audited(caplog)
         assert (await get(core, ctx, "mine", "dst"))[1] == b"abc"
 
         # A source in the destination's scope when none is named: here "theirs" is not there.
@@ -346,7 +346,7 @@ async def test_cross_scope_copy_authorizes_both_sides(
         caplog.clear()
         with pytest.raises(AccessDenied):
             await core.copy_object(ctx, req)
-        assert (Action.OBJECTS_READ, src, "deny") in audited(caplog)
+        assert (Action.OBJECTS_GET, src, "deny") in audited(caplog)
         assert await snapshot(core) == before
     finally:
         await core.close()

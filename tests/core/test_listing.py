@@ -189,7 +189,7 @@ async def test_listed_objects_are_real(core: Core, ctx: RequestContext, bucket: 
     owned = await core.list_objects(
         ctx, object_pb2.ListObjectsRequest(bucket=bucket, fetch_owner=True)
     )
-    assert owned.objects[0].owner.id == "tester"
+    assert owned.objects[0].owner.id == "arn:aws:iam::acme:user/web/tester"
 
 
 class CountingStore:

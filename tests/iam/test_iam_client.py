@@ -32,7 +32,7 @@ org = "acme"
 """
 ALICE = RequestContext(Principal("alice", "acme"), request_id="r1")
 MALLORY = RequestContext(Principal("mallory", "evil"), request_id="r2")
-READ = Action.OBJECTS_READ
+READ = Action.OBJECTS_GET
 OBJ = "org/acme/bucket/photos/object/a.jpg"
 
 

@@ -38,32 +38,32 @@ OPS_BUCKET = "org/acme/project/ops/bucket/logs"
 EVIL_BUCKET = "org/evil/bucket/loot"
 
 CASES = [
-    (ALICE, "lightningstor:objects:read", PHOTOS + "/object/a.jpg", True),
+    (ALICE, "lightningstor:objects:get", PHOTOS + "/object/a.jpg", True),
     (ALICE, "lightningstor:buckets:create", WEB_BUCKET, True),  # org covers its projects
     (ALICE, "lightningstor:credentials:create", ORG, False),  # editor has no credentials
-    (ALICE, "lightningstor:objects:read", EVIL_BUCKET + "/object/x", False),
-    (BOB, "lightningstor:objects:create", WEB_BUCKET + "/object/k", True),
-    (BOB, "lightningstor:objects:read", OPS_BUCKET + "/object/k", False),
-    (BOB, "lightningstor:objects:read", PHOTOS + "/object/k", False),
+    (ALICE, "lightningstor:objects:get", EVIL_BUCKET + "/object/x", False),
+    (BOB, "lightningstor:objects:put", WEB_BUCKET + "/object/k", True),
+    (BOB, "lightningstor:objects:get", OPS_BUCKET + "/object/k", False),
+    (BOB, "lightningstor:objects:get", PHOTOS + "/object/k", False),
     (BOB, "lightningstor:buckets:list", ORG, False),
-    (CAROL, "lightningstor:objects:read", PHOTOS + "/object/k", True),
-    (CAROL, "lightningstor:objects:create", PHOTOS + "/object/k", False),
-    (CAROL, "lightningstor:objects:read", "org/acme/bucket/other/object/k", False),
+    (CAROL, "lightningstor:objects:get", PHOTOS + "/object/k", True),
+    (CAROL, "lightningstor:objects:put", PHOTOS + "/object/k", False),
+    (CAROL, "lightningstor:objects:get", "org/acme/bucket/other/object/k", False),
     (CAROL, "lightningstor:buckets:list", ORG, False),
     (MALLORY, "lightningstor:buckets:delete", EVIL_BUCKET, True),
-    (MALLORY, "lightningstor:buckets:read", PHOTOS, False),
-    (FAKE_ADMIN, "lightningstor:buckets:read", PHOTOS, False),
+    (MALLORY, "lightningstor:buckets:get", PHOTOS, False),
+    (FAKE_ADMIN, "lightningstor:buckets:get", PHOTOS, False),
     (ADMIN, "lightningstor:credentials:delete", "org/anything", True),
-    (ADMIN, "lightningstor:objects:read", EVIL_BUCKET + "/object/x", True),
-    (DAVE, "lightningstor:objects:read", PHOTOS + "/object/x", False),  # project principal
-    (ERIN, "lightningstor:objects:read", PHOTOS + "/object/x", True),
-    (ERIN, "lightningstor:objects:create", PHOTOS + "/object/x", False),
-    (Principal("erin", "acme"), "lightningstor:objects:read", PHOTOS + "/object/x", False),
-    (Principal("erin", "acme", "ops"), "lightningstor:objects:read", PHOTOS + "/object/x", False),
-    (Principal("platform", "acme"), "lightningstor:objects:read", PHOTOS, False),
+    (ADMIN, "lightningstor:objects:get", EVIL_BUCKET + "/object/x", True),
+    (DAVE, "lightningstor:objects:get", PHOTOS + "/object/x", False),  # project principal
+    (ERIN, "lightningstor:objects:get", PHOTOS + "/object/x", True),
+    (ERIN, "lightningstor:objects:put", PHOTOS + "/object/x", False),
+    (Principal("erin", "acme"), "lightningstor:objects:get", PHOTOS + "/object/x", False),
+    (Principal("erin", "acme", "ops"), "lightningstor:objects:get", PHOTOS + "/object/x", False),
+    (Principal("platform", "acme"), "lightningstor:objects:get", PHOTOS, False),
     (Principal("nobody", "acme"), "lightningstor:buckets:list", ORG, False),
-    (ALICE, "lightningstor:objects:read", "org/acme/bucket/../x", False),  # not canonical
-    (ALICE, "lightningstor:objects:read", "bucket/photos", False),  # malformed
+    (ALICE, "lightningstor:objects:get", "org/acme/bucket/../x", False),  # not canonical
+    (ALICE, "lightningstor:objects:get", "bucket/photos", False),  # malformed
     # platform-wide operator calls: only a binding at org "*" covers org/*
     (ADMIN, "lightningstor:admin:gc", "org/*", True),
     (ADMIN, "lightningstor:admin:repair", "org/*", True),
@@ -87,10 +87,10 @@ def test_decisions(principal: Principal, action: str, resource: str, allowed: bo
         ("lightningstor:*", "lightningstor:buckets:tagging:write", True),
         ("lightningstor:objects:*", "lightningstor:objects:tagging:read", True),
         ("lightningstor:objects:*", "lightningstor:objectsx:read", False),
-        ("lightningstor:objects:read", "lightningstor:objects:read", True),
-        ("lightningstor:objects:read", "lightningstor:objects:readx", False),
+        ("lightningstor:objects:get", "lightningstor:objects:get", True),
+        ("lightningstor:objects:get", "lightningstor:objects:getx", False),
         ("*", "anything", True),
-        ("lightningstor:obj.cts:read", "lightningstor:objects:read", False),  # no regex
+        ("lightningstor:obj.cts:read", "lightningstor:objects:get", False),  # no regex
     ],
 )
 def test_action_patterns(pattern: str, action: str, matches: bool) -> None:
@@ -99,7 +99,7 @@ def test_action_patterns(pattern: str, action: str, matches: bool) -> None:
 
 def test_from_settings_has_the_admin_binding_and_configured_roles() -> None:
     iam = IamSettings(
-        roles={"uploader": ["lightningstor:objects:create", "lightningstor:uploads:*"]},
+        roles={"uploader": ["lightningstor:objects:put", "lightningstor:uploads:*"]},
         bindings=[{"principal": "u", "role": "uploader", "org": "acme", "bucket": "in"}],
         decision_cache_ttl_seconds=7,
     )
@@ -107,7 +107,7 @@ def test_from_settings_has_the_admin_binding_and_configured_roles() -> None:
     d = engine.decide(Principal("u", "acme"), "lightningstor:uploads:write", "org/acme/bucket/in")
     assert d.allowed and d.ttl_seconds == 7
     assert not engine.decide(
-        Principal("u", "acme"), "lightningstor:objects:read", "org/acme/bucket/in/object/k"
+        Principal("u", "acme"), "lightningstor:objects:get", "org/acme/bucket/in/object/k"
     ).allowed
     assert engine.decide(ADMIN, "lightningstor:buckets:create", "org/x/bucket/y").allowed
 
@@ -123,7 +123,7 @@ def test_a_group_binding_holds_for_each_member_and_nobody_else() -> None:
         bindings=[{"group": "ops", "role": "viewer", "org": "acme"}],
     )
     engine = PolicyEngine.from_settings(iam)
-    read = "lightningstor:objects:read"
+    read = "lightningstor:objects:get"
     for member in (ALICE, BOB, CAROL):  # carol: a bare id, home = the binding's org
         d = engine.decide(member, read, "org/acme/bucket/b/object/k")
         assert d.allowed, member
@@ -132,7 +132,7 @@ def test_a_group_binding_holds_for_each_member_and_nobody_else() -> None:
     # actions only; the binding's org only.
     assert not engine.decide(Principal("dave", "acme"), read, "org/acme/bucket/b/object/k").allowed
     assert not engine.decide(Principal("alice", "acme", "web"), read, "org/acme/bucket/b").allowed
-    assert not engine.decide(ALICE, "lightningstor:objects:create", "org/acme/bucket/b").allowed
+    assert not engine.decide(ALICE, "lightningstor:objects:put", "org/acme/bucket/b").allowed
     assert not engine.decide(ALICE, read, "org/evil/bucket/b/object/k").allowed
 
 
@@ -164,7 +164,7 @@ SUBJECTS = PolicyEngine(
     {
         **BUILTIN_ROLES,
         "keys": ["lightningstor:credentials:*", "lightningstor:objects:*"],
-        "reader": ["lightningstor:objects:read"],
+        "reader": ["lightningstor:objects:get"],
         "objects": ["lightningstor:objects:*"],
         "auditor": ["lightningstor:admin:read"],
     },
@@ -222,3 +222,18 @@ def test_without_a_subject_the_decision_is_the_plain_one() -> None:
     # the plain rules come first: no create:others at all means no, whoever the subject is
     rita = Principal("rita", "acme")
     assert not SUBJECTS.decide(rita, CREATE_OTHERS, "org/acme", Principal("x", "acme")).allowed
+
+
+def test_roles_written_with_the_earlier_action_names_keep_working() -> None:
+    engine = PolicyEngine(
+        {"old": ["lightningstor:objects:read", "lightningstor:objects:create"]},
+        [Binding("u", "old", "acme")],
+    )
+    who = Principal("u", "acme")
+    obj = "org/acme/bucket/b/object/k"
+    for action in (
+        "lightningstor:objects:get", "lightningstor:objects:put", "lightningstor:objects:copy",
+        "lightningstor:uploads:complete",
+    ):  # fmt: skip
+        assert engine.decide(who, action, obj).allowed, action
+    assert not engine.decide(who, "lightningstor:objects:delete", obj).allowed

@@ -145,9 +145,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
     assert all(s.trace_id == root.trace_id for s in under)
     by_name = {s.name: s for s in under}
     assert attributes(by_name["authorize"])["lightningstor.allowed"] is True
-    assert (
-        attributes(by_name["authorize"])["lightningstor.action"] == "lightningstor:objects:create"
-    )
+    assert attributes(by_name["authorize"])["lightningstor.action"] == "lightningstor:objects:put"
     assert attributes(by_name["storage.put_chunk"])["lightningstor.bytes"] == len(BODY)
     assert attributes(by_name["metadata.txn"])["db.system"] == "embedded"
 

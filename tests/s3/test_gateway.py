@@ -148,6 +148,35 @@ def test_gateway_delete_markers_and_conditional_deletes(gw: Any) -> None:
     assert (headers["x-amz-delete-marker"], headers["x-amz-version-id"]) == ("true", marker)
 
 
+def test_gateway_policies_and_another_orgs_bucket(
+    gateway: str, module_server: ServerProcess, admin_keys: dict[str, str]
+) -> None:
+    """Bucket policies through the gateway's gRPC calls, and a bucket of another org addressed
+    ``org:bucket``: the gateway names that scope in its call."""
+    from botocore.handlers import validate_bucket_name
+
+    from lightningstor_client import LightningStorClient
+    from lightningstor_types.scope import Scope
+
+    keys = {"access_key": admin_keys["id"], "secret_key": admin_keys["secret"]}
+    with LightningStorClient(module_server.grpc_addr, scope=Scope("gworg"), **keys) as c:
+        c.create_bucket("gw-elsewhere")
+        c.put_object("gw-elsewhere", "k", b"in gworg")
+    gw = make_client(gateway, admin_keys["id"], admin_keys["secret"])
+    gw.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+    body = gw.get_object(Bucket="gworg:gw-elsewhere", Key="k")["Body"].read()
+    assert body == b"in gworg"
+    deny = json.dumps({"Statement": [{
+        "Sid": "NoReads", "Effect": "Deny", "Principal": "*", "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::gw-elsewhere/*"}]})  # fmt: skip
+    gw.put_bucket_policy(Bucket="gworg:gw-elsewhere", Policy=deny)
+    assert gw.get_bucket_policy(Bucket="gworg:gw-elsewhere")["Policy"] == deny
+    with pytest.raises(ClientError) as exc:
+        gw.get_object(Bucket="gworg:gw-elsewhere", Key="k")
+    assert exc.value.response["Error"]["Code"] == "AccessDenied"
+    gw.delete_bucket_policy(Bucket="gworg:gw-elsewhere")
+
+
 def test_gateway_with_workers(
     module_server: ServerProcess, admin_keys: dict[str, str], tmp_path: Path
 ) -> None:

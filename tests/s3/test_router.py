@@ -7,7 +7,14 @@ import pytest
 from lightningstor_s3.exchange import parse_query
 from lightningstor_s3.handlers import HANDLERS
 from lightningstor_s3.router import Endpoint, Route, route, split_host
-from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.errors import (
+    InvalidBucketName,
+    InvalidRequest,
+    InvalidURI,
+    MethodNotAllowed,
+    NotImplemented_,
+)
+from lightningstor_types.scope import Scope
 
 E = Endpoint
 COPY = {"x-amz-copy-source": "/src/key"}
@@ -44,6 +51,15 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("PUT", "/b/k", "retention&versionId=1", {}, Route(E.PUT_OBJECT_RETENTION, "b", "k")),
     ("GET", "/b/k", "legal-hold", {}, Route(E.GET_OBJECT_LEGAL_HOLD, "b", "k")),
     ("PUT", "/b/k", "legal-hold", {}, Route(E.PUT_OBJECT_LEGAL_HOLD, "b", "k")),
+    ("GET", "/b", "policy", {}, Route(E.GET_BUCKET_POLICY, "b")),
+    ("PUT", "/b", "policy", {}, Route(E.PUT_BUCKET_POLICY, "b")),
+    ("DELETE", "/b", "policy", {}, Route(E.DELETE_BUCKET_POLICY, "b")),
+    ("GET", "/b", "policyStatus", {}, Route(E.GET_BUCKET_POLICY_STATUS, "b")),
+    ("GET", "/b", "publicAccessBlock", {}, Route(E.GET_PUBLIC_ACCESS_BLOCK, "b")),
+    ("PUT", "/b", "publicAccessBlock", {}, Route(E.PUT_PUBLIC_ACCESS_BLOCK, "b")),
+    ("DELETE", "/b", "publicAccessBlock", {}, Route(E.DELETE_PUBLIC_ACCESS_BLOCK, "b")),
+    ("GET", "/orga:b/k", "", {}, Route(E.GET_OBJECT, "b", "k", Scope("orga"))),
+    ("GET", "/orga:p:b", "", {}, Route(E.LIST_OBJECTS, "b", scope=Scope("orga", "p"))),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects
@@ -84,6 +100,8 @@ def test_route(
 
 ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("PUT", "/", "", MethodNotAllowed),
+    ("GET", "/a:b:c:d/k", "", InvalidBucketName),
+    ("GET", "/bad org:b/k", "", InvalidBucketName),
     ("DELETE", "/", "", MethodNotAllowed),
     ("POST", "/", "", MethodNotAllowed),
     ("PATCH", "/b", "", MethodNotAllowed),
@@ -92,7 +110,7 @@ ERRORS: list[tuple[str, str, str, type[Exception]]] = [
     ("HEAD", "/b", "location", MethodNotAllowed),
     ("POST", "/b", "", InvalidRequest),
     ("GET", "/b", "acl", NotImplemented_),
-    ("PUT", "/b", "policy", NotImplemented_),
+    ("PUT", "/b", "ownershipControls", NotImplemented_),
     ("POST", "/b", "lifecycle", MethodNotAllowed),
     ("DELETE", "/b", "website", NotImplemented_),
     ("GET", "/b", "website", NotImplemented_),

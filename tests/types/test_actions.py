@@ -52,14 +52,14 @@ def test_every_public_rpc_has_an_action() -> None:
     ("operation", "action"),
     [
         ("CreateBucket", "lightningstor:buckets:create"),
-        ("HeadBucket", "lightningstor:buckets:read"),
+        ("HeadBucket", "lightningstor:buckets:get"),
         ("ListBuckets", "lightningstor:buckets:list"),
         ("PutBucketVersioning", "lightningstor:buckets:versioning:write"),
         ("DeleteBucketTagging", "lightningstor:buckets:tagging:write"),
-        ("PutObject", "lightningstor:objects:create"),
-        ("CopyObject", "lightningstor:objects:create"),
-        ("CompleteMultipartUpload", "lightningstor:objects:create"),
-        ("HeadObject", "lightningstor:objects:read"),
+        ("PutObject", "lightningstor:objects:put"),
+        ("CopyObject", "lightningstor:objects:copy"),
+        ("CompleteMultipartUpload", "lightningstor:uploads:complete"),
+        ("HeadObject", "lightningstor:objects:get"),
         ("ListObjectVersions", "lightningstor:objects:list"),
         ("DeleteObjects", "lightningstor:objects:delete"),
         ("GetObjectTagging", "lightningstor:objects:tagging:read"),
@@ -78,7 +78,7 @@ def test_operation_actions(operation: str, action: str) -> None:
 
 
 def test_copy_source_needs_read() -> None:
-    assert COPY_SOURCE_ACTION is Action.OBJECTS_READ
+    assert COPY_SOURCE_ACTION is Action.OBJECTS_GET
 
 
 def test_a_repairing_check_needs_repair() -> None:
@@ -92,4 +92,15 @@ def test_unknown_operation() -> None:
 
 def test_the_table_is_read_only() -> None:
     with pytest.raises(TypeError):
-        OPERATION_ACTIONS["PutObject"] = Action.OBJECTS_READ  # type: ignore[index]
+        OPERATION_ACTIONS["PutObject"] = Action.OBJECTS_GET  # type: ignore[index]
+
+
+def test_the_specification_names_every_action_it_lists() -> None:
+    names = {str(a) for a in Action}
+    for resource, verbs in (
+        ("buckets", ("create", "get", "delete", "list")),
+        ("objects", ("put", "get", "delete", "list", "copy")),
+        ("uploads", ("create", "complete", "abort")),
+    ):
+        for verb in verbs:
+            assert f"lightningstor:{resource}:{verb}" in names

@@ -25,6 +25,7 @@ from lightningstor_client._aio import AsyncLightningStorClient
 from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._iam import IamBinding, IamGroup, IamPrincipal, IamRole
 from lightningstor_client._models import (
+    AccessExplanation,
     AccessKey,
     Bucket,
     Checksums,
@@ -33,6 +34,7 @@ from lightningstor_client._models import (
     DeleteFailure,
     DeleteObjectsResult,
     DeleteResult,
+    ExplainedRule,
     ListPage,
     ObjectAttributes,
     ObjectInfo,
@@ -51,6 +53,7 @@ from lightningstor_types.scope import Scope
 
 __all__ = [
     "DEFAULT_ENDPOINT",
+    "AccessExplanation",
     "AccessKey",
     "AsyncLightningStorClient",
     "AsyncObjectStream",
@@ -63,6 +66,7 @@ __all__ = [
     "DeleteFailure",
     "DeleteObjectsResult",
     "DeleteResult",
+    "ExplainedRule",
     "GcRunResult",
     "GcStatus",
     "IamBinding",

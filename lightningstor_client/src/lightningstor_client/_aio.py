@@ -15,6 +15,7 @@ from lightningstor_client._admin import AdminMethods
 from lightningstor_client._connection import scope_pb
 from lightningstor_client._iam import IamMethods
 from lightningstor_client._models import (
+    AccessExplanation,
     AccessKey,
     Bucket,
     CorsRule,
@@ -149,6 +150,89 @@ class AsyncLightningStorClient(
         await self._unary(
             self._buckets.DeleteBucketLifecycleConfiguration(req, timeout=self._timeout)
         )
+
+    async def get_bucket_policy(self, name: str) -> str:
+        """The bucket's policy document, as put (NoSuchBucketPolicy when it has none)."""
+        req = bucket_pb2.GetBucketPolicyRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketPolicy(req, timeout=self._timeout))
+        return resp.policy
+
+    async def put_bucket_policy(self, name: str, policy: str) -> None:
+        """Set the bucket's policy (a JSON document; MalformedPolicy says what is wrong)."""
+        req = bucket_pb2.PutBucketPolicyRequest(scope=self._scope, name=name, policy=policy)
+        await self._unary(self._buckets.PutBucketPolicy(req, timeout=self._timeout))
+
+    async def delete_bucket_policy(self, name: str) -> None:
+        req = bucket_pb2.DeleteBucketPolicyRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucketPolicy(req, timeout=self._timeout))
+
+    async def get_bucket_policy_status(self, name: str) -> bool:
+        """Whether the bucket's policy makes it public."""
+        req = bucket_pb2.GetBucketPolicyStatusRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketPolicyStatus(req, timeout=self._timeout))
+        return resp.is_public
+
+    async def get_public_access_block(self, name: str) -> bucket_pb2.PublicAccessBlockConfiguration:
+        """The bucket's public access block (NoSuchPublicAccessBlockConfiguration without)."""
+        req = bucket_pb2.GetPublicAccessBlockRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetPublicAccessBlock(req, timeout=self._timeout))
+        return resp.configuration
+
+    async def put_public_access_block(
+        self,
+        name: str,
+        *,
+        block_public_acls: bool = False,
+        ignore_public_acls: bool = False,
+        block_public_policy: bool = False,
+        restrict_public_buckets: bool = False,
+    ) -> None:
+        config = bucket_pb2.PublicAccessBlockConfiguration(
+            block_public_acls=block_public_acls,
+            ignore_public_acls=ignore_public_acls,
+            block_public_policy=block_public_policy,
+            restrict_public_buckets=restrict_public_buckets,
+        )
+        req = bucket_pb2.PutPublicAccessBlockRequest(
+            scope=self._scope, name=name, configuration=config
+        )
+        await self._unary(self._buckets.PutPublicAccessBlock(req, timeout=self._timeout))
+
+    async def delete_public_access_block(self, name: str) -> None:
+        req = bucket_pb2.DeletePublicAccessBlockRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeletePublicAccessBlock(req, timeout=self._timeout))
+
+    async def explain_access(
+        self,
+        name: str,
+        action: str,
+        *,
+        principal: str | None = None,
+        key: str | None = None,
+        context: Mapping[str, str] | None = None,
+        scope: Scope | None = None,
+    ) -> AccessExplanation:
+        """Would ``principal`` (``org/id`` or ``org/project/id``; None: an anonymous caller) be
+        allowed ``action`` (``s3:GetObject`` or ours) on the bucket or its object ``key``, with
+        the condition keys of ``context``, and why. Changes nothing. ``scope``: the bucket's, when
+        it is not the client's."""
+        req = bucket_pb2.ExplainAccessRequest(
+            scope=scope_pb(scope) if scope is not None else self._scope,
+            name=name,
+            key=key,
+            action=action,
+            context=dict(context or {}),
+        )
+        if principal is None:
+            req.anonymous = True
+        else:
+            parts = principal.split("/")
+            if len(parts) not in (2, 3) or "" in parts:
+                raise ValueError(f"principal {principal!r}: write org/id or org/project/id")
+            req.principal_org, req.principal_id = parts[0], parts[-1]
+            req.principal_project = parts[1] if len(parts) == 3 else ""
+        resp = await self._unary(self._buckets.ExplainAccess(req, timeout=self._timeout))
+        return AccessExplanation.from_pb(resp)
 
     # -- credentials -------------------------------------------------------------------------
 

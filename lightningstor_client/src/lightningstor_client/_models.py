@@ -415,3 +415,32 @@ class AccessKey:
             description=msg.description,
             secret_access_key=secret,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ExplainedRule:
+    """One rule an access decision considered: ``source`` is ``iam``, ``policy`` or ``acl``."""
+
+    source: str
+    rule: str
+    effect: str
+    applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class AccessExplanation:
+    """The answer of ``explain_access``: the decision, its reason, and what was considered."""
+
+    allowed: bool
+    reason: str
+    actions: list[str]
+    considered: list[ExplainedRule]
+
+    @classmethod
+    def from_pb(cls, pb: bucket_pb2.ExplainAccessResponse) -> AccessExplanation:
+        return cls(
+            pb.allowed,
+            pb.reason,
+            list(pb.actions),
+            [ExplainedRule(r.source, r.rule, r.effect, r.applied) for r in pb.considered],
+        )

@@ -153,6 +153,37 @@ def cmd_head(client: LightningStorClient, args: argparse.Namespace) -> None:
     print(json.dumps(dataclasses.asdict(info), default=str, indent=2))
 
 
+def cmd_explain(client: LightningStorClient, args: argparse.Namespace) -> int:
+    """Print the decision and every rule considered; exit 0 when allowed, 3 when denied."""
+    bucket, _, key = args.target.partition("/")
+    context = {}
+    for pair in args.context:
+        name, sep, value = pair.partition("=")
+        if not sep:
+            raise ValueError(f"--context {pair!r}: write KEY=VALUE")
+        context[name] = value
+    principal = None if args.principal == "*" else args.principal
+    answer = client.explain_access(
+        bucket, args.action, principal=principal, key=key or None, context=context,
+        scope=_scope_arg(args.scope),
+    )  # fmt: skip
+    if args.json:
+        print(json.dumps(dataclasses.asdict(answer), indent=2))
+    else:
+        print(f"{'ALLOWED' if answer.allowed else 'DENIED'}: {answer.reason}")
+        for rule in answer.considered:
+            mark = "applies" if rule.applied else "does not apply"
+            print(f"  {rule.source:6} {rule.effect:5} {mark:14} {rule.rule}")
+    return 0 if answer.allowed else 3
+
+
+def _scope_arg(spelled: str | None) -> Scope | None:
+    if not spelled:
+        return None
+    org, _, project = spelled.partition("/")
+    return Scope(org, project or None)
+
+
 def add_tls_arguments(parser: argparse.ArgumentParser) -> None:
     """--ca-file, --cert-file, --key-file (defaults from the environment)."""
     for flag, env, what in (
@@ -188,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tls_arguments(parser)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(name: str, func: Callable[..., None], help_text: str) -> argparse.ArgumentParser:
+    def add(name: str, func: Callable[..., object], help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
         cmd.set_defaults(func=func)
         return cmd
@@ -206,6 +237,22 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("file", metavar="FILE")
     add("rm", cmd_rm, "delete an object").add_argument("target", metavar="BUCKET/KEY")
     add("head", cmd_head, "describe an object (JSON)").add_argument("target", metavar="BUCKET/KEY")
+    explain = add(
+        "explain",
+        cmd_explain,
+        "would PRINCIPAL be allowed ACTION on BUCKET[/KEY], and why (exit 3 when denied)",
+    )
+    explain.add_argument("target", metavar="BUCKET[/KEY]")
+    explain.add_argument(
+        "--principal", required=True, help="org/id, org/project/id, or '*' for anonymous"
+    )
+    explain.add_argument("--action", required=True, help="s3:GetObject, lightningstor:…")
+    explain.add_argument(
+        "--context", action="append", default=[], metavar="KEY=VALUE",
+        help="a condition key of the imagined request (aws:SourceIp=10.0.0.1); repeatable",
+    )  # fmt: skip
+    explain.add_argument("--scope", help="ORG[/PROJECT] of the bucket (default: your own)")
+    explain.add_argument("--json", action="store_true", help="the answer as JSON")
     add_admin_parser(sub)
     return parser
 

@@ -5,8 +5,9 @@ paths (``/health``, ``/ready``, ``/metrics``) go to a small FastAPI app; everyth
 S3 and goes to :class:`~lightningstor_s3.dispatch.S3Dispatcher`, which streams bodies through
 ``receive``/``send`` directly (DESIGN.md §2: FastAPI's streaming costs 6x on small GETs).
 
-A control path never hides a bucket: S3 serves no anonymous request, so only a request without
-credentials reaches the control app, and a signed ``GET /health`` lists the bucket ``health``.
+A control path never hides a bucket: an anonymous S3 request reaches a bucket only by naming
+its scope (``/org:bucket``), which no control path does, so only a request without credentials
+reaches the control app, and a signed ``GET /health`` lists the bucket ``health``.
 (``/metrics`` may carry ``Authorization: Bearer …``, which no S3 signature looks like, when
 ``metrics.bearer_token`` is set.)
 

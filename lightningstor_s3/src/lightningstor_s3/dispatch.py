@@ -1,12 +1,14 @@
 """The S3 request pipeline on raw ASGI: authenticate, route, one exhaustive dispatch, errors.
 
 Order per request: the headers are authenticated first (before the first ``receive``, so
-``Expect: 100-continue`` is answered only for a request that authenticated), anonymous requests
-are refused with ``AccessDenied``, then :func:`~lightningstor_s3.router.route` names the
-endpoint, a header of a feature not built yet is refused (:mod:`~lightningstor_s3.unsupported`),
-and the endpoint's handler runs. Any error before the response starts becomes an S3 error
-document; after it started (a GET body failing half-way) the connection is cut, so the client
-sees a short body instead of wrong bytes.
+``Expect: 100-continue`` is answered only for a request that authenticated or names a bucket of
+a scope), an anonymous request that does not name its bucket's scope (``org:bucket``) is
+refused with ``AccessDenied`` (one that does is decided as principal ``*`` by the bucket's
+policy), then :func:`~lightningstor_s3.router.route` names the endpoint, a header of a
+feature not built yet is refused (:mod:`~lightningstor_s3.unsupported`), and its handler
+runs. Any error before the response starts becomes an S3 error document; after it started (a
+GET body failing half-way) the connection is cut, so the client sees a short body instead of
+wrong bytes.
 
 When the request ends, one access line goes to ``lightningstor_s3.access`` (operation, scope,
 status, S3 error code, bytes in and out, duration, and the request id that is also the
@@ -21,6 +23,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from lightningstor_s3.auth import RequestHead, authenticate
+from lightningstor_s3.conditions import condition_facts
 from lightningstor_s3.cors import CorsAnswers
 from lightningstor_s3.errors import (
     as_s3_error,
@@ -36,7 +39,7 @@ from lightningstor_s3.router import route, split_host, split_path
 from lightningstor_s3.unsupported import refuse_unsupported
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import LightningStorError, Unauthenticated
-from lightningstor_types.scope import Principal
+from lightningstor_types.scope import ANONYMOUS_ID, Principal, qualified_bucket
 from lightningstor_types.scope import Scope as PrincipalScope
 from lightningstor_types.service import (
     CredentialResolver,
@@ -155,18 +158,31 @@ class S3Dispatcher:
             max_skew=timedelta(seconds=s3.max_clock_skew_seconds),
             presign_max_expiry=timedelta(seconds=s3.presign_max_expiry_seconds),
         )
-        if auth.principal is None:
-            raise Unauthenticated()
+        vhost = split_host(ex.host, s3.root_domains)
+        if (
+            auth.principal is None
+            and qualified_bucket(split_path(ex.raw_path, vhost)[0])[0] is None
+        ):
+            raise Unauthenticated()  # an anonymous caller must name the bucket's scope
         query = parse_query(ex.query_string)
         target = route(
             ex.method, ex.raw_path, query, ex.headers, host=ex.host, root_domains=s3.root_domains
         )
         refuse_unsupported(target.endpoint, ex.headers, query)
+        principal = auth.principal
+        if principal is None:
+            if target.scope is None:
+                raise Unauthenticated()
+            owner = target.scope
+            principal = Principal(ANONYMOUS_ID, owner.org_id, owner.project_id)
         ctx = RequestContext(
-            principal=auth.principal,
+            principal=principal,
             request_id=ex.request_id,
             api="s3",
             source_address=ex.source_address,
+            attributes=condition_facts(ex, query, auth, self.settings.server.trusted_proxies),
+            scope=target.scope,
+            anonymous=auth.principal is None,
         )
         return S3Call(ex, head, auth, target, query, ctx, self.service, self.settings)
 

@@ -80,6 +80,15 @@ def _trace_context() -> tuple[tuple[str, str], ...]:
     return tuple(carrier.items())
 
 
+def _addressed(ctx: RequestContext, req: Any) -> Any:
+    """``req`` with the scope an ``org:bucket`` address named, when it names none itself."""
+    named = ctx.scope is not None and "scope" in req.DESCRIPTOR.fields_by_name
+    if named and ctx.scope is not None and not req.scope.org_id:
+        req.scope.org_id = ctx.scope.org_id
+        req.scope.project_id = ctx.scope.project_id or ""
+    return req
+
+
 def _signer(secrets: Mapping[str, str]) -> Callable[[str, Metadata], Metadata]:
     """Replaces a bare access key id with the signature of the call (which names its method)."""
 
@@ -170,7 +179,9 @@ class GrpcStorageService:
         self, method: Callable[..., Awaitable[_R]], ctx: RequestContext, req: Any
     ) -> _R:
         try:
-            return await method(req, metadata=_metadata(ctx, self._keys), timeout=self._timeout)
+            return await method(
+                _addressed(ctx, req), metadata=_metadata(ctx, self._keys), timeout=self._timeout
+            )
         except grpc.aio.AioRpcError as err:
             raise _translated(err) from None
 
@@ -183,7 +194,7 @@ class GrpcStorageService:
         body: AsyncIterable[bytes],
     ) -> _R:
         async def requests() -> AsyncIterator[Any]:
-            yield wrap(header=header)
+            yield wrap(header=_addressed(ctx, header))
             async for piece in _pieces(body):
                 yield wrap(content=piece)
 
@@ -254,6 +265,46 @@ class GrpcStorageService:
     ) -> bucket_pb2.DeleteBucketCorsResponse:
         return await self._unary(self._buckets.DeleteBucketCors, ctx, req)
 
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse:
+        return await self._unary(self._buckets.GetBucketPolicy, ctx, req)
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse:
+        return await self._unary(self._buckets.PutBucketPolicy, ctx, req)
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse:
+        return await self._unary(self._buckets.DeleteBucketPolicy, ctx, req)
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse:
+        return await self._unary(self._buckets.GetBucketPolicyStatus, ctx, req)
+
+    async def get_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.GetPublicAccessBlockRequest
+    ) -> bucket_pb2.GetPublicAccessBlockResponse:
+        return await self._unary(self._buckets.GetPublicAccessBlock, ctx, req)
+
+    async def put_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.PutPublicAccessBlockRequest
+    ) -> bucket_pb2.PutPublicAccessBlockResponse:
+        return await self._unary(self._buckets.PutPublicAccessBlock, ctx, req)
+
+    async def delete_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
+    ) -> bucket_pb2.DeletePublicAccessBlockResponse:
+        return await self._unary(self._buckets.DeletePublicAccessBlock, ctx, req)
+
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse:
+        return await self._unary(self._buckets.ExplainAccess, ctx, req)
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:
@@ -323,7 +374,7 @@ class GrpcStorageService:
     async def get_object(
         self, ctx: RequestContext, req: object_pb2.GetObjectRequest
     ) -> ObjectStream:
-        call = self._objects.GetObject(req, metadata=_metadata(ctx, self._keys))
+        call = self._objects.GetObject(_addressed(ctx, req), metadata=_metadata(ctx, self._keys))
         try:
             first = await call.read()
         except grpc.aio.AioRpcError as err:

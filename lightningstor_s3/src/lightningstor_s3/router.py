@@ -4,7 +4,7 @@
 operation, plus the bucket and key it addresses. Anything the facade does not serve is an error
 raised here, before any handler runs:
 
-- a sub-resource of S3 that we do not implement (``?acl``, ``?cors``, ``?policy``, …) →
+- a sub-resource of S3 that we do not implement (``?acl``, ``?website``, …) →
   ``NotImplemented`` (501), so no client ever gets a listing back for a question it did not ask;
 - a method S3 does not define on the resource (``PATCH``, ``POST /bucket/key`` without
   ``uploads``/``uploadId``, …) → ``MethodNotAllowed`` (405).
@@ -14,7 +14,8 @@ select nothing and are ignored, as S3 ignores them.
 
 Addressing: path style (``/bucket/key``) always; virtual-hosted style (``bucket.root/key``) when
 the Host ends with one of ``s3.root_domains``. The key is the percent-decoded raw path, so ``+``
-stays a plus and ``%2F`` a slash.
+stays a plus and ``%2F`` a slash. A bucket of another scope is written ``org:bucket`` or
+``org:project:bucket`` (Ceph RGW's ``tenant:bucket``): :attr:`Route.scope`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from enum import StrEnum
 from urllib.parse import unquote
 
 from lightningstor_types.errors import InvalidRequest, InvalidURI, MethodNotAllowed, NotImplemented_
+from lightningstor_types.scope import Scope, qualified_bucket
 
 
 class Endpoint(StrEnum):
@@ -48,6 +50,13 @@ class Endpoint(StrEnum):
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycleConfiguration"
     GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
     PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
+    GET_BUCKET_POLICY = "GetBucketPolicy"
+    PUT_BUCKET_POLICY = "PutBucketPolicy"
+    DELETE_BUCKET_POLICY = "DeleteBucketPolicy"
+    GET_BUCKET_POLICY_STATUS = "GetBucketPolicyStatus"
+    GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
+    PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
+    DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -81,6 +90,8 @@ class Route:
     endpoint: Endpoint
     bucket: str = ""
     key: str = ""
+    scope: Scope | None = None
+    """The scope an ``org:bucket`` / ``org:project:bucket`` address names; None: the caller's."""
 
 
 # Sub-resources S3 defines that select an operation we do not serve: NotImplemented.
@@ -99,9 +110,6 @@ _UNSERVED_BUCKET = frozenset(
         "metrics",
         "notification",
         "ownershipControls",
-        "policy",
-        "policyStatus",
-        "publicAccessBlock",
         "replication",
         "requestPayment",
         "session",
@@ -121,6 +129,9 @@ _BUCKET_SUBS = frozenset(
         "delete",
         "cors",
         "object-lock",
+        "policy",
+        "policyStatus",
+        "publicAccessBlock",
     }
 )
 _OBJECT_SUBS = frozenset(
@@ -167,14 +178,15 @@ def route(
     root_domains: Sequence[str] = (),
 ) -> Route:
     """The endpoint a request addresses; raises NotImplemented or MethodNotAllowed otherwise."""
-    bucket, key = split_path(raw_path, split_host(host, root_domains))
-    if not bucket:
+    spelled, key = split_path(raw_path, split_host(host, root_domains))
+    if not spelled:
         if method in ("GET", "HEAD") and not key:
             return Route(Endpoint.LIST_BUCKETS)
         raise MethodNotAllowed(Method=method, ResourceType="SERVICE")
+    scope, bucket = qualified_bucket(spelled)
     if not key:
-        return Route(_bucket_endpoint(method, query), bucket)
-    return Route(_object_endpoint(method, query, headers), bucket, key)
+        return Route(_bucket_endpoint(method, query), bucket, scope=scope)
+    return Route(_object_endpoint(method, query, headers), bucket, key, scope)
 
 
 def _unserved(query: Mapping[str, str], names: frozenset[str]) -> None:
@@ -234,6 +246,20 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.GET_OBJECT_LOCK_CONFIGURATION
         case "PUT", "object-lock":
             return Endpoint.PUT_OBJECT_LOCK_CONFIGURATION
+        case "GET", "policy":
+            return Endpoint.GET_BUCKET_POLICY
+        case "PUT", "policy":
+            return Endpoint.PUT_BUCKET_POLICY
+        case "DELETE", "policy":
+            return Endpoint.DELETE_BUCKET_POLICY
+        case "GET", "policyStatus":
+            return Endpoint.GET_BUCKET_POLICY_STATUS
+        case "GET", "publicAccessBlock":
+            return Endpoint.GET_PUBLIC_ACCESS_BLOCK
+        case "PUT", "publicAccessBlock":
+            return Endpoint.PUT_PUBLIC_ACCESS_BLOCK
+        case "DELETE", "publicAccessBlock":
+            return Endpoint.DELETE_PUBLIC_ACCESS_BLOCK
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)

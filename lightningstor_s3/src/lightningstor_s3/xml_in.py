@@ -126,6 +126,29 @@ def versioning_configuration(body: bytes) -> bucket_pb2.VersioningStatus.ValueTy
     raise IllegalVersioningConfigurationException()
 
 
+_PUBLIC_ACCESS_FLAGS = {
+    "BlockPublicAcls": "block_public_acls",
+    "IgnorePublicAcls": "ignore_public_acls",
+    "BlockPublicPolicy": "block_public_policy",
+    "RestrictPublicBuckets": "restrict_public_buckets",
+}
+
+
+def public_access_block(body: bytes) -> bucket_pb2.PublicAccessBlockConfiguration:
+    """The four flags of a PublicAccessBlockConfiguration (absent: false; not a boolean:
+    MalformedXML)."""
+    root = parse(body, "PublicAccessBlockConfiguration")
+    config = bucket_pb2.PublicAccessBlockConfiguration()
+    for tag, field in _PUBLIC_ACCESS_FLAGS.items():
+        text = _child_text(root, tag)
+        if text is None:
+            continue
+        if text.strip().lower() not in ("true", "false"):
+            raise MalformedXML()
+        setattr(config, field, text.strip().lower() == "true")
+    return config
+
+
 def tagging(body: bytes) -> list[common_pb2.Tag]:
     """The tags of a Tagging body (``<Tagging><TagSet><Tag><Key/><Value/></Tag>…``)."""
     sets = list(_children(parse(body, "Tagging"), "TagSet"))

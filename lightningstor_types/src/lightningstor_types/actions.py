@@ -1,11 +1,15 @@
 """Action names for authorization, and the action each API operation needs (DESIGN.md §7).
 
 Names have the form ``lightningstor:<resource>:<verb>`` (with a sub-resource in between where
-there is one: ``lightningstor:buckets:tagging:write``). Operations are named as the gRPC RPCs
-and S3 operations are; the two APIs share the names, so one table serves both.
+there is one: ``lightningstor:buckets:tagging:write``); the specification's names
+(``buckets:{create,get,delete,list}``, ``objects:{put,get,delete,list,copy}``,
+``uploads:{create,complete,abort}``) are used as they are, and :data:`LEGACY_ACTIONS` keeps the
+earlier names working in roles. :data:`S3_ACTIONS` maps every S3 action to ours. Operations are
+named as the gRPC RPCs and S3 operations are; the two APIs share the names, so one table serves
+both.
 
 Copies need two decisions: :data:`OPERATION_ACTIONS` gives the action on the destination
-(``CopyObject`` creates an object, ``UploadPartCopy`` writes a part), and
+(``CopyObject`` copies into an object, ``UploadPartCopy`` writes a part), and
 :data:`COPY_SOURCE_ACTION` is the action needed on the source object. A repairing
 ``CheckConsistency`` likewise also needs :data:`REPAIR_ACTION`, and a ``CreateAccessKey`` for
 an identity other than the caller's own :data:`KEY_FOR_OTHERS_ACTION`.
@@ -23,7 +27,7 @@ class Action(enum.StrEnum):
     """Everything a principal can be allowed to do."""
 
     BUCKETS_CREATE = "lightningstor:buckets:create"
-    BUCKETS_READ = "lightningstor:buckets:read"
+    BUCKETS_GET = "lightningstor:buckets:get"
     BUCKETS_LIST = "lightningstor:buckets:list"
     BUCKETS_DELETE = "lightningstor:buckets:delete"
     BUCKETS_VERSIONING_READ = "lightningstor:buckets:versioning:read"
@@ -36,9 +40,14 @@ class Action(enum.StrEnum):
     BUCKETS_LIFECYCLE_WRITE = "lightningstor:buckets:lifecycle:write"
     BUCKETS_OBJECT_LOCK_READ = "lightningstor:buckets:objectlock:read"
     BUCKETS_OBJECT_LOCK_WRITE = "lightningstor:buckets:objectlock:write"
+    BUCKETS_POLICY_READ = "lightningstor:buckets:policy:read"
+    BUCKETS_POLICY_WRITE = "lightningstor:buckets:policy:write"
+    BUCKETS_PUBLIC_ACCESS_BLOCK_READ = "lightningstor:buckets:publicaccessblock:read"
+    BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE = "lightningstor:buckets:publicaccessblock:write"
 
-    OBJECTS_CREATE = "lightningstor:objects:create"
-    OBJECTS_READ = "lightningstor:objects:read"
+    OBJECTS_PUT = "lightningstor:objects:put"
+    OBJECTS_GET = "lightningstor:objects:get"
+    OBJECTS_COPY = "lightningstor:objects:copy"
     OBJECTS_LIST = "lightningstor:objects:list"
     OBJECTS_DELETE = "lightningstor:objects:delete"
     OBJECTS_TAGGING_READ = "lightningstor:objects:tagging:read"
@@ -52,6 +61,7 @@ class Action(enum.StrEnum):
     RETENTION_BYPASS_GOVERNANCE = "lightningstor:retention:bypassgovernance"
 
     UPLOADS_CREATE = "lightningstor:uploads:create"
+    UPLOADS_COMPLETE = "lightningstor:uploads:complete"
     UPLOADS_WRITE = "lightningstor:uploads:write"
     UPLOADS_LIST = "lightningstor:uploads:list"
     UPLOADS_ABORT = "lightningstor:uploads:abort"
@@ -81,8 +91,8 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
     {
         # buckets
         "CreateBucket": _A.BUCKETS_CREATE,
-        "HeadBucket": _A.BUCKETS_READ,
-        "GetBucketLocation": _A.BUCKETS_READ,
+        "HeadBucket": _A.BUCKETS_GET,
+        "GetBucketLocation": _A.BUCKETS_GET,
         "ListBuckets": _A.BUCKETS_LIST,
         "DeleteBucket": _A.BUCKETS_DELETE,
         "GetBucketVersioning": _A.BUCKETS_VERSIONING_READ,
@@ -98,12 +108,20 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "DeleteBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
         "GetObjectLockConfiguration": _A.BUCKETS_OBJECT_LOCK_READ,
         "PutObjectLockConfiguration": _A.BUCKETS_OBJECT_LOCK_WRITE,
+        "GetBucketPolicy": _A.BUCKETS_POLICY_READ,
+        "GetBucketPolicyStatus": _A.BUCKETS_POLICY_READ,
+        "PutBucketPolicy": _A.BUCKETS_POLICY_WRITE,
+        "DeleteBucketPolicy": _A.BUCKETS_POLICY_WRITE,
+        "ExplainAccess": _A.BUCKETS_POLICY_READ,
+        "GetPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,
+        "PutPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
+        "DeletePublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
         # objects
-        "PutObject": _A.OBJECTS_CREATE,
-        "CopyObject": _A.OBJECTS_CREATE,
-        "GetObject": _A.OBJECTS_READ,
-        "HeadObject": _A.OBJECTS_READ,
-        "GetObjectAttributes": _A.OBJECTS_READ,
+        "PutObject": _A.OBJECTS_PUT,
+        "CopyObject": _A.OBJECTS_COPY,
+        "GetObject": _A.OBJECTS_GET,
+        "HeadObject": _A.OBJECTS_GET,
+        "GetObjectAttributes": _A.OBJECTS_GET,
         "ListObjects": _A.OBJECTS_LIST,
         "ListObjectsV2": _A.OBJECTS_LIST,
         "ListObjectVersions": _A.OBJECTS_LIST,
@@ -120,7 +138,7 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "CreateMultipartUpload": _A.UPLOADS_CREATE,
         "UploadPart": _A.UPLOADS_WRITE,
         "UploadPartCopy": _A.UPLOADS_WRITE,
-        "CompleteMultipartUpload": _A.OBJECTS_CREATE,
+        "CompleteMultipartUpload": _A.UPLOADS_COMPLETE,
         "AbortMultipartUpload": _A.UPLOADS_ABORT,
         "ListMultipartUploads": _A.UPLOADS_LIST,
         "ListParts": _A.UPLOADS_LIST,
@@ -154,7 +172,62 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""
 
-COPY_SOURCE_ACTION: Final = Action.OBJECTS_READ
+S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
+    {
+        "s3:CreateBucket": (_A.BUCKETS_CREATE,),
+        "s3:DeleteBucket": (_A.BUCKETS_DELETE,),
+        "s3:ListAllMyBuckets": (_A.BUCKETS_LIST,),
+        # HeadBucket needs s3:ListBucket in AWS, so both name our bucket read.
+        "s3:ListBucket": (_A.OBJECTS_LIST, _A.BUCKETS_GET),
+        "s3:ListBucketVersions": (_A.OBJECTS_LIST,),
+        "s3:GetBucketLocation": (_A.BUCKETS_GET,),
+        "s3:GetBucketVersioning": (_A.BUCKETS_VERSIONING_READ,),
+        "s3:PutBucketVersioning": (_A.BUCKETS_VERSIONING_WRITE,),
+        "s3:GetBucketTagging": (_A.BUCKETS_TAGGING_READ,),
+        "s3:PutBucketTagging": (_A.BUCKETS_TAGGING_WRITE,),
+        "s3:GetBucketCORS": (_A.BUCKETS_CORS_READ,),
+        "s3:PutBucketCORS": (_A.BUCKETS_CORS_WRITE,),
+        "s3:GetBucketPolicy": (_A.BUCKETS_POLICY_READ,),
+        "s3:GetBucketPolicyStatus": (_A.BUCKETS_POLICY_READ,),
+        "s3:PutBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
+        "s3:DeleteBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
+        "s3:GetBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,),
+        "s3:PutBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,),
+        # Multipart uploads and a copy's destination are PutObject in AWS.
+        "s3:PutObject": (
+            _A.OBJECTS_PUT,
+            _A.OBJECTS_COPY,
+            _A.UPLOADS_CREATE,
+            _A.UPLOADS_WRITE,
+            _A.UPLOADS_COMPLETE,
+        ),
+        "s3:GetObject": (_A.OBJECTS_GET,),
+        "s3:GetObjectVersion": (_A.OBJECTS_GET,),
+        "s3:GetObjectAttributes": (_A.OBJECTS_GET,),
+        "s3:DeleteObject": (_A.OBJECTS_DELETE,),
+        "s3:DeleteObjectVersion": (_A.OBJECTS_DELETE,),
+        "s3:GetObjectTagging": (_A.OBJECTS_TAGGING_READ,),
+        "s3:PutObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
+        "s3:DeleteObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
+        "s3:AbortMultipartUpload": (_A.UPLOADS_ABORT,),
+        "s3:ListBucketMultipartUploads": (_A.UPLOADS_LIST,),
+        "s3:ListMultipartUploadParts": (_A.UPLOADS_LIST,),
+    }
+)
+"""Every S3 action a bucket policy may name and the actions of ours it covers (one table)."""
+
+LEGACY_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
+    {
+        "lightningstor:buckets:read": (_A.BUCKETS_GET,),
+        "lightningstor:objects:read": (_A.OBJECTS_GET,),
+        # CopyObject and CompleteMultipartUpload were authorized as objects:create.
+        "lightningstor:objects:create": (_A.OBJECTS_PUT, _A.OBJECTS_COPY, _A.UPLOADS_COMPLETE),
+    }
+)
+"""Names used before the specification's, and the actions they stand for: a role pattern that
+matches an old name also grants these (configurations written before keep working)."""
+
+COPY_SOURCE_ACTION: Final = Action.OBJECTS_GET
 """What ``CopyObject`` and ``UploadPartCopy`` also need, on the source object."""
 
 REPAIR_ACTION: Final = Action.ADMIN_REPAIR

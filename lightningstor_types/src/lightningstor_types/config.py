@@ -253,6 +253,15 @@ def _lower(value: object) -> object:
     return value.lower() if isinstance(value, str) else value
 
 
+def _network(value: object) -> object:
+    if isinstance(value, str):
+        return ipaddress.ip_network(value.strip(), strict=False)
+    return value
+
+
+Network = Annotated[ipaddress.IPv4Network | ipaddress.IPv6Network, BeforeValidator(_network)]
+NetworkList = Annotated[list[Network], NoDecode, BeforeValidator(_split_list)]
+"""CIDR blocks (a bare address is its /32 or /128), a list or comma-separated."""
 Address = Annotated[str, AfterValidator(_check_address)]
 """``host:port``; port 0 lets the OS choose (tests)."""
 AddressList = Annotated[list[Address], NoDecode, BeforeValidator(_split_list)]
@@ -358,6 +367,9 @@ class ServerSettings(_Section):
     """On SIGTERM, how long in-flight calls may take before they are cut."""
     tls: ServerTlsSettings | None = None
     """TLS for both listeners; absent = plain TCP."""
+    trusted_proxies: NetworkList = Field(default_factory=list)
+    """Peers (CIDR blocks) whose X-Forwarded-For / X-Forwarded-Proto give an S3 request's client
+    address and scheme (aws:SourceIp, aws:SecureTransport); empty = trust no header."""
 
 
 class MetadataSettings(_Section):
@@ -588,12 +600,12 @@ BUILTIN_ROLES: Mapping[str, tuple[str, ...]] = MappingProxyType(
             "lightningstor:usage:read",
         ),
         "viewer": (
-            "lightningstor:buckets:read",
+            "lightningstor:buckets:get",
             "lightningstor:buckets:list",
             "lightningstor:buckets:versioning:read",
             "lightningstor:buckets:tagging:read",
             "lightningstor:buckets:cors:read",
-            "lightningstor:objects:read",
+            "lightningstor:objects:get",
             "lightningstor:objects:list",
             "lightningstor:objects:tagging:read",
             "lightningstor:uploads:list",

@@ -267,6 +267,10 @@ class MalformedXML(InvalidInputError):
     )
 
 
+class MalformedPolicy(InvalidInputError):
+    message = "Policies must be valid JSON and the first byte must be '{'"
+
+
 class MalformedACLError(InvalidInputError):
     message = (
         "The XML you provided was not well-formed or did not validate against our published schema"
@@ -459,6 +463,10 @@ class NoSuchTagSet(NotFoundError):
 
 class NoSuchBucketPolicy(NotFoundError):
     message = "The bucket policy does not exist"
+
+
+class NoSuchPublicAccessBlockConfiguration(NotFoundError):
+    message = "The public access block configuration was not found"
 
 
 class NoSuchLifecycleConfiguration(NotFoundError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lightningstor_types.errors import InvalidArgument
+from lightningstor_types.errors import InvalidArgument, InvalidBucketName
 from lightningstor_types.naming import NO_PROJECT, validate_scope_id
 
 
@@ -69,3 +69,41 @@ def parse_identity(spelled: str, home: Scope) -> Principal:
     if len(parts) == 1:
         return Principal(parts[0], home.org_id, home.project_id)
     return Principal(parts[-1], parts[0], parts[1] if len(parts) == 3 else None)
+
+
+ANONYMOUS_ID = "*"
+"""The principal id of an unsigned request: ``Principal(ANONYMOUS_ID, org, project)`` stands for
+anyone calling a bucket of that scope (its requests are limited and counted as that tenant's)."""
+
+
+def qualified_bucket(spelled: str) -> tuple[Scope | None, str]:
+    """A bucket name as an S3 request may write it: ``bucket`` (the caller's own scope: None),
+    ``org:bucket`` (the org-level bucket of another org) or ``org:project:bucket`` (a project's
+    bucket), as Ceph RGW writes ``tenant:bucket``. InvalidBucketName for a bad org or project."""
+    if ":" not in spelled:
+        return None, spelled
+    parts = spelled.split(":")
+    if len(parts) > 3:
+        raise InvalidBucketName(BucketName=spelled)
+    try:
+        scope = Scope(parts[0], parts[1] if len(parts) == 3 else None)
+    except InvalidArgument:
+        raise InvalidBucketName(BucketName=spelled) from None
+    return scope, parts[-1]
+
+
+def principal_arn(principal: Principal) -> str:
+    """The canonical identity of ``principal``: ``arn:aws:iam::{org}:user/[{project}/]{id}``.
+
+    What S3 responses show as an Owner's ID and bucket policies name as a Principal (two orgs'
+    ``alice`` differ); the display name is the bare id (:func:`display_name`)."""
+    where = f"{principal.project_id}/" if principal.project_id else ""
+    return f"arn:aws:iam::{principal.org_id}:user/{where}{principal.principal_id}"
+
+
+def display_name(owner_id: str) -> str:
+    """The bare id of a canonical identity (an owner recorded before identities were canonical
+    is its bare id already)."""
+    if owner_id.startswith("arn:aws:iam::"):
+        return owner_id.rsplit("/", 1)[-1]
+    return owner_id

@@ -25,6 +25,11 @@ class RequestContext:
     api: str = "grpc"  # "grpc" | "s3"
     source_address: str = ""
     attributes: dict[str, str] = field(default_factory=dict)
+    scope: Scope | None = None
+    """The scope the request's address names (S3: ``org:bucket``); None: the caller's own."""
+    anonymous: bool = False
+    """An unsigned request: ``principal`` is ``Principal(ANONYMOUS_ID, …)`` of ``scope``, and
+    only a bucket policy (or ACL) can allow it, never the IAM."""
 
 
 @dataclass(slots=True)
@@ -91,6 +96,38 @@ class BucketOperations(Protocol):
     async def delete_bucket_cors(
         self, ctx: RequestContext, req: bucket_pb2.DeleteBucketCorsRequest
     ) -> bucket_pb2.DeleteBucketCorsResponse: ...
+
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse: ...
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse: ...
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse: ...
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse: ...
+
+    async def get_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.GetPublicAccessBlockRequest
+    ) -> bucket_pb2.GetPublicAccessBlockResponse: ...
+
+    async def put_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.PutPublicAccessBlockRequest
+    ) -> bucket_pb2.PutPublicAccessBlockResponse: ...
+
+    async def delete_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
+    ) -> bucket_pb2.DeletePublicAccessBlockResponse: ...
+
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse: ...
 
     async def bucket_cors(
         self, principal: Principal, bucket: str

@@ -39,7 +39,7 @@ async def get_object_attributes(
             ArgumentName="x-amz-part-number-marker",
             ArgumentValue=str(req.part_number_marker),
         )
-    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_READ, req.key)
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_GET, req.key)
     validate_object_key(req.key)
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only

@@ -26,7 +26,7 @@ from lightningstor_types.errors import (
     TooManyBuckets,
 )
 from lightningstor_types.naming import validate_bucket_name, validate_tags
-from lightningstor_types.scope import Scope
+from lightningstor_types.scope import Scope, principal_arn
 from lightningstor_types.service import RequestContext
 
 DEFAULT_MAX_BUCKETS = 1000
@@ -78,7 +78,7 @@ async def create_bucket(
         region=region,
         versioning=bucket_pb2.VERSIONING_STATUS_UNVERSIONED,
         tags=req.tags,
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
     )
     if req.object_lock_enabled:  # Object Lock needs versioning, and keeps it on for ever
         rec.versioning = bucket_pb2.VERSIONING_STATUS_ENABLED
@@ -100,7 +100,7 @@ async def create_bucket(
 async def head_bucket(
     cc: CoreContext, ctx: RequestContext, req: bucket_pb2.HeadBucketRequest
 ) -> bucket_pb2.HeadBucketResponse:
-    ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_READ)
+    ref = await locate(cc, ctx, req.scope, req.name, Action.BUCKETS_GET)
     return bucket_pb2.HeadBucketResponse(bucket=bucket_info(ref.record))
 
 
@@ -135,7 +135,7 @@ async def list_buckets(
     resp = bucket_pb2.ListBucketsResponse(
         buckets=[bucket_info(found[n]) for n in names[:limit]],
         owner=common_pb2.Owner(
-            id=ctx.principal.principal_id, display_name=ctx.principal.principal_id
+            id=principal_arn(ctx.principal), display_name=ctx.principal.principal_id
         ),
     )
     if len(names) > limit:

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2
+from lightningstor_api.access.authorize import authorize_bucket
+from lightningstor_api.access.decision import BucketAccess
+from lightningstor_api.access.policy import cached_policy
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
 from lightningstor_api.core.content import DataCache, RecordBounds
@@ -19,7 +22,12 @@ from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, Txn
 from lightningstor_storage import StorageBackend
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
-from lightningstor_types.errors import AccessDenied, NoSuchBucket, OperationAborted
+from lightningstor_types.errors import (
+    AccessDenied,
+    InvalidBucketName,
+    NoSuchBucket,
+    OperationAborted,
+)
 from lightningstor_types.naming import validate_bucket_name
 from lightningstor_types.resources import (
     PLATFORM_RESOURCE,
@@ -78,9 +86,11 @@ class CoreContext:
         self.data_cache = DataCache(self.store, self.keys)
 
     def scope_of(self, ctx: RequestContext, requested: common_pb2.Scope | None) -> Scope:
-        """The request's explicit scope, else the caller's own."""
+        """The request's explicit scope, else the one its address names, else the caller's own."""
         if requested is not None and requested.org_id:
             return Scope(requested.org_id, requested.project_id or None)
+        if ctx.scope is not None:
+            return ctx.scope
         return ctx.principal.scope
 
     async def authorize(
@@ -91,14 +101,40 @@ class CoreContext:
         bucket: str | None = None,
         key: str | None = None,
     ) -> None:
-        """The one authorization choke point: raises AccessDenied unless allowed; audited."""
+        """The one authorization choke point: raises AccessDenied unless allowed; audited.
+
+        On a bucket or object, the bucket's policy takes part (``access/decision.py``).
+        """
         if bucket is None:
             resource = scope_resource(scope)
-        elif key is None:
+            if ctx.anonymous:  # denied, audited: only a bucket's policy lets anonymous callers in
+                await authorize_bucket(self.authorizer, ctx, action, resource, None, None)
+            else:
+                await authorize_audited(self.authorizer, ctx, action, resource)
+            return
+        if key is None:
             resource = bucket_resource(scope, bucket)
         else:
             resource = object_resource(scope, bucket, key)
-        await authorize_audited(self.authorizer, ctx, action, resource)
+        access = await self.bucket_access(scope, bucket)
+        if access is None and not ctx.anonymous:
+            await authorize_audited(self.authorizer, ctx, action, resource)
+        else:
+            await authorize_bucket(self.authorizer, ctx, action, resource, access, key)
+
+    async def bucket_access(self, scope: Scope, name: str) -> BucketAccess | None:
+        """The policy and public access block of bucket ``name`` in ``scope``; None without
+        bucket or policy (the IAM alone decides)."""
+        try:
+            validate_bucket_name(name)
+            ref = await self.bucket(scope, name)
+        except (InvalidBucketName, NoSuchBucket):
+            return None
+        if not ref.record.policy:
+            return None
+        block = ref.record.public_access_block
+        policy = cached_policy(ref.record.policy, name)
+        return BucketAccess(scope.org_id, policy, block.restrict_public_buckets)
 
     async def authorize_acting_as(
         self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal
@@ -136,7 +172,7 @@ class CoreContext:
         try:
             return await self.bucket(scope, name)
         except NoSuchBucket:
-            implicit = requested is None or not requested.org_id
+            implicit = (requested is None or not requested.org_id) and ctx.scope is None
             if not implicit or scope.project_id is None:
                 raise
         org = Scope(scope.org_id, None)

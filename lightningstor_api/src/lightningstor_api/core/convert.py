@@ -13,6 +13,7 @@ from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.core.ids import NULL_VERSION
 from lightningstor_types.checksums import ChecksumAlgorithm
 from lightningstor_types.errors import InvalidContinuationToken
+from lightningstor_types.scope import display_name
 
 UNVERSIONED = bucket_pb2.VERSIONING_STATUS_UNVERSIONED
 
@@ -84,7 +85,8 @@ def fill_object_info(
     info.is_latest = is_latest
     info.last_modified.CopyFrom(rec.last_modified)
     if owner:
-        info.owner.id = info.owner.display_name = rec.owner_id
+        info.owner.id = rec.owner_id
+        info.owner.display_name = display_name(rec.owner_id)
     if rec.is_delete_marker:
         info.is_delete_marker = True
         return

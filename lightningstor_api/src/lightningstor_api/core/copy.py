@@ -50,7 +50,7 @@ from lightningstor_types.naming import (
     validate_tags,
     validate_user_metadata,
 )
-from lightningstor_types.scope import Scope
+from lightningstor_types.scope import Scope, principal_arn
 from lightningstor_types.service import RequestContext
 
 REPLACE = object_pb2.METADATA_DIRECTIVE_REPLACE
@@ -66,7 +66,7 @@ SELF_COPY = (
 async def copy_object(
     cc: CoreContext, ctx: RequestContext, req: object_pb2.CopyObjectRequest
 ) -> object_pb2.CopyObjectResponse:
-    dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
+    dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_COPY, req.key)
     validate_object_key(req.key)
     src_ref = await locate_source(cc, ctx, dst.scope, req.source)
     replace_meta = req.metadata_directive == REPLACE
@@ -100,7 +100,7 @@ async def copy_object(
             storage_class=storage_class or "STANDARD",  # as S3: not copied
             checksums=src.checksums,
             tags=req.tags if replace_tags else src.tags,
-            owner_id=ctx.principal.principal_id,
+            owner_id=principal_arn(ctx.principal),
             data_id=src.data_id,
             manifest=src.manifest,
             part_count=part_count(src),

@@ -71,6 +71,7 @@ from lightningstor_types.naming import (
     validate_tags,
     validate_user_metadata,
 )
+from lightningstor_types.scope import principal_arn
 from lightningstor_types.service import RequestContext
 
 COMPOSITE = common_pb2.CHECKSUM_TYPE_COMPOSITE
@@ -114,7 +115,7 @@ async def create_multipart_upload(
         storage_class=validate_storage_class(req.storage_class),
         checksum_algorithm=req.checksum_algorithm,
         checksum_type=_checksum_type(req.checksum_algorithm, req.checksum_type),
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
         bucket_id=ref.record.bucket_id,
         retention=requested_lock(
             ref.record, req.retention if req.HasField("retention") else None, req.legal_hold

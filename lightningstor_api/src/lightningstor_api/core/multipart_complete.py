@@ -70,7 +70,7 @@ async def complete_multipart_upload(
     parts' data (their references move to the segments), hands unused parts to the collector
     and deletes the upload; its compare on the upload key lets exactly one of racing completes
     win."""
-    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_CREATE, req.key)
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.UPLOADS_COMPLETE, req.key)
     validate_object_key(req.key)
     try:
         return await _complete(cc, ref, req)

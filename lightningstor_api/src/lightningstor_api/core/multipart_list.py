@@ -19,6 +19,7 @@ from lightningstor_api.metadata import KeyValue, prefix_end
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.naming import validate_object_key
+from lightningstor_types.scope import display_name
 from lightningstor_types.service import RequestContext
 
 DEFAULT_PAGE = 1000
@@ -117,7 +118,7 @@ def upload_info(rec: records_pb2.UploadRecord) -> object_pb2.UploadInfo:
         key=rec.key,
         upload_id=rec.upload_id,
         storage_class=rec.storage_class or "STANDARD",
-        owner=common_pb2.Owner(id=rec.owner_id, display_name=rec.owner_id),
+        owner=common_pb2.Owner(id=rec.owner_id, display_name=display_name(rec.owner_id)),
         checksum_algorithm=rec.checksum_algorithm,
         checksum_type=rec.checksum_type,
     )

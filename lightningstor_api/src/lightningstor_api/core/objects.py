@@ -63,6 +63,7 @@ from lightningstor_types.naming import (
     validate_tags,
     validate_user_metadata,
 )
+from lightningstor_types.scope import principal_arn
 from lightningstor_types.service import ObjectStream, RequestContext
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ async def put_object(
     header: object_pb2.PutObjectHeader,
     body: AsyncIterable[bytes],
 ) -> object_pb2.PutObjectResponse:
-    ref = await locate(cc, ctx, header.scope, header.bucket, Action.OBJECTS_CREATE, header.key)
+    ref = await locate(cc, ctx, header.scope, header.bucket, Action.OBJECTS_PUT, header.key)
     key = header.key
     validate_object_key(key)
     user_metadata = normalize_user_metadata(header.user_metadata)
@@ -124,7 +125,7 @@ async def put_object(
         storage_class=storage_class,
         checksums=checksums_message(data.checksums),
         tags=header.tags,
-        owner_id=ctx.principal.principal_id,
+        owner_id=principal_arn(ctx.principal),
         retention=retention,
         legal_hold=header.legal_hold,
     )
@@ -311,7 +312,7 @@ async def _read(
     req: object_pb2.GetObjectRequest | object_pb2.HeadObjectRequest,
 ) -> tuple[object_pb2.GetObjectHeader, records_pb2.ObjectRecord]:
     """Resolve, check conditions and plan the bytes of a GET or HEAD."""
-    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_READ, req.key)
+    ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_GET, req.key)
     validate_object_key(req.key)
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
@@ -471,7 +472,7 @@ async def _delete(
         await delete_version(cc, ref, key, NULL_VERSION, cond, bypass_governance=bypass)
         return object_pb2.DeletedObject(key=key)
     marker_rec = records_pb2.ObjectRecord(
-        is_delete_marker=True, owner_id=ctx.principal.principal_id
+        is_delete_marker=True, owner_id=principal_arn(ctx.principal)
     )
     stored = await commit_version(cc, ref, key, marker_rec, delete_conditions=cond)
     return object_pb2.DeletedObject(

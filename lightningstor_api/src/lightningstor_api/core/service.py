@@ -15,6 +15,7 @@ from typing import Any
 
 from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2, objectlock_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
+from lightningstor_api.access import bucket_policy, explain, public_access
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     bucket_delete,
@@ -281,6 +282,54 @@ class Core:
     ) -> objectlock_pb2.PutObjectLegalHoldResponse:
         await self.limits.admit(ctx)
         return await objectlock.put_object_legal_hold(self.cc, ctx, req)
+
+    async def get_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+    ) -> bucket_pb2.GetBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.get_bucket_policy(self.cc, ctx, req)
+
+    async def put_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+    ) -> bucket_pb2.PutBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.put_bucket_policy(self.cc, ctx, req)
+
+    async def delete_bucket_policy(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+    ) -> bucket_pb2.DeleteBucketPolicyResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.delete_bucket_policy(self.cc, ctx, req)
+
+    async def get_bucket_policy_status(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+    ) -> bucket_pb2.GetBucketPolicyStatusResponse:
+        await self.limits.admit(ctx)
+        return await bucket_policy.get_bucket_policy_status(self.cc, ctx, req)
+
+    async def get_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.GetPublicAccessBlockRequest
+    ) -> bucket_pb2.GetPublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.get_public_access_block(self.cc, ctx, req)
+
+    async def put_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.PutPublicAccessBlockRequest
+    ) -> bucket_pb2.PutPublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.put_public_access_block(self.cc, ctx, req)
+
+    async def delete_public_access_block(
+        self, ctx: RequestContext, req: bucket_pb2.DeletePublicAccessBlockRequest
+    ) -> bucket_pb2.DeletePublicAccessBlockResponse:
+        await self.limits.admit(ctx)
+        return await public_access.delete_public_access_block(self.cc, ctx, req)
+
+    async def explain_access(
+        self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
+    ) -> bucket_pb2.ExplainAccessResponse:
+        await self.limits.admit(ctx)
+        return await explain.explain_access(self.cc, ctx, req)
 
     # ---- ObjectOperations: objects ----
 

@@ -94,3 +94,43 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         return await self._core.delete_bucket_lifecycle_configuration(
             request_context(context), request
         )
+
+    async def GetBucketPolicy(
+        self, request: pb.GetBucketPolicyRequest, context: Context
+    ) -> pb.GetBucketPolicyResponse:
+        return await self._core.get_bucket_policy(request_context(context), request)
+
+    async def PutBucketPolicy(
+        self, request: pb.PutBucketPolicyRequest, context: Context
+    ) -> pb.PutBucketPolicyResponse:
+        return await self._core.put_bucket_policy(request_context(context), request)
+
+    async def DeleteBucketPolicy(
+        self, request: pb.DeleteBucketPolicyRequest, context: Context
+    ) -> pb.DeleteBucketPolicyResponse:
+        return await self._core.delete_bucket_policy(request_context(context), request)
+
+    async def GetBucketPolicyStatus(
+        self, request: pb.GetBucketPolicyStatusRequest, context: Context
+    ) -> pb.GetBucketPolicyStatusResponse:
+        return await self._core.get_bucket_policy_status(request_context(context), request)
+
+    async def GetPublicAccessBlock(
+        self, request: pb.GetPublicAccessBlockRequest, context: Context
+    ) -> pb.GetPublicAccessBlockResponse:
+        return await self._core.get_public_access_block(request_context(context), request)
+
+    async def PutPublicAccessBlock(
+        self, request: pb.PutPublicAccessBlockRequest, context: Context
+    ) -> pb.PutPublicAccessBlockResponse:
+        return await self._core.put_public_access_block(request_context(context), request)
+
+    async def DeletePublicAccessBlock(
+        self, request: pb.DeletePublicAccessBlockRequest, context: Context
+    ) -> pb.DeletePublicAccessBlockResponse:
+        return await self._core.delete_public_access_block(request_context(context), request)
+
+    async def ExplainAccess(
+        self, request: pb.ExplainAccessRequest, context: Context
+    ) -> pb.ExplainAccessResponse:
+        return await self._core.explain_access(request_context(context), request)

@@ -87,7 +87,7 @@ def record(
 _DECIDES: dict[type, bool] = {}
 
 
-def _can_decide(authorizer: Authorizer) -> bool:
+def can_decide(authorizer: Authorizer) -> bool:
     """``isinstance(authorizer, DecidingAuthorizer)``, remembered per class: a runtime protocol
     check walks the protocol's members every time (~5% of a small HEAD, profiled)."""
     kind = type(authorizer)
@@ -112,7 +112,7 @@ async def authorize_audited(
     audited as a denial too.
     """
     try:
-        if _can_decide(authorizer):
+        if can_decide(authorizer):
             decision = await cast(DecidingAuthorizer, authorizer).decide(
                 ctx, action, resource, subject
             )

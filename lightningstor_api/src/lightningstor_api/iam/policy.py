@@ -1,7 +1,9 @@
 """The embedded policy engine: roles, bindings, deny by default.
 
 A **role** is a set of action patterns (shell-style globs over action names, ``*`` matching any
-rest, ``:`` included: ``lightningstor:objects:*``). A **binding** grants a role to a principal at
+rest, ``:`` included: ``lightningstor:objects:*``); a pattern that matches an earlier action
+name (``lightningstor:objects:read``) also grants the specification's names it became
+(``lightningstor_types.actions.LEGACY_ACTIONS``). A **binding** grants a role to a principal at
 a scope: a whole org, one project of it, or one bucket (of the org or of a project). A binding
 may name a **group** instead: it then holds for each member exactly as a binding naming that
 member would (members are written like a binding's principal, so rule 1 applies to each).
@@ -43,6 +45,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from lightningstor_api.authz import Decision
+from lightningstor_types.actions import LEGACY_ACTIONS
 from lightningstor_types.config import IamSettings
 from lightningstor_types.errors import InvalidArgument
 from lightningstor_types.resources import PLATFORM_ORG, Resource, parse_resource
@@ -122,6 +125,16 @@ def action_matches(pattern: str, action: str) -> bool:
     return _pattern(pattern).fullmatch(action) is not None
 
 
+def with_legacy(patterns: Sequence[str]) -> tuple[str, ...]:
+    """``patterns`` plus the specification's name of each earlier action name they match
+    (:data:`LEGACY_ACTIONS`): a role written with ``lightningstor:objects:read`` still reads."""
+    out = list(patterns)
+    for old, actions in LEGACY_ACTIONS.items():
+        if any(action_matches(p, old) for p in patterns):
+            out.extend(str(a) for a in actions if str(a) not in out)
+    return tuple(out)
+
+
 class PolicyEngine:
     """Decides (principal, action, resource) from roles and bindings; deny by default."""
 
@@ -132,7 +145,7 @@ class PolicyEngine:
         *,
         ttl_seconds: float = 0.0,
     ) -> None:
-        self._roles = {name: tuple(patterns) for name, patterns in roles.items()}
+        self._roles = {name: with_legacy(patterns) for name, patterns in roles.items()}
         self._bindings = tuple(bindings)
         self._ttl = ttl_seconds
         for b in self._bindings:

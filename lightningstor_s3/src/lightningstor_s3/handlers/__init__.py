@@ -15,6 +15,7 @@ from lightningstor_s3.handlers import (
     multipart,
     objectlock,
     objects,
+    policy,
     tagging,
 )
 from lightningstor_s3.handlers.base import Handler, S3Call
@@ -46,6 +47,13 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.PUT_OBJECT_RETENTION: objectlock.put_object_retention,
         E.GET_OBJECT_LEGAL_HOLD: objectlock.get_object_legal_hold,
         E.PUT_OBJECT_LEGAL_HOLD: objectlock.put_object_legal_hold,
+        E.GET_BUCKET_POLICY: policy.get_bucket_policy,
+        E.PUT_BUCKET_POLICY: policy.put_bucket_policy,
+        E.DELETE_BUCKET_POLICY: policy.delete_bucket_policy,
+        E.GET_BUCKET_POLICY_STATUS: policy.get_bucket_policy_status,
+        E.GET_PUBLIC_ACCESS_BLOCK: policy.get_public_access_block,
+        E.PUT_PUBLIC_ACCESS_BLOCK: policy.put_public_access_block,
+        E.DELETE_PUBLIC_ACCESS_BLOCK: policy.delete_public_access_block,
         E.LIST_OBJECTS: listing.list_objects,
         E.LIST_OBJECTS_V2: listing.list_objects_v2,
         E.LIST_OBJECT_VERSIONS: listing.list_object_versions,

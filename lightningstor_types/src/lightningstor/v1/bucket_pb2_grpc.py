@@ -110,6 +110,46 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.FromString,
                 _registered_method=True)
+        self.GetBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.PutBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketPolicy = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketPolicy',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.FromString,
+                _registered_method=True)
+        self.GetBucketPolicyStatus = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketPolicyStatus',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
+                _registered_method=True)
+        self.GetPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.PutPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.DeletePublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeletePublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.ExplainAccess = channel.unary_unary(
+                '/lightningstor.v1.BucketService/ExplainAccess',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -206,6 +246,58 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketPolicy(self, request, context):
+        """Bucket policies (the AWS policy language; lightningstor_api/access/README.md).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketPolicy(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketPolicyStatus(self, request, context):
+        """Whether the bucket's policy makes it public.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPublicAccessBlock(self, request, context):
+        """The bucket's public access block (S3's four flags).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutPublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeletePublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainAccess(self, request, context):
+        """Would a principal be allowed an action on the bucket or an object, and why (changes nothing).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -283,6 +375,46 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeleteBucketLifecycleConfiguration,
                     request_deserializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.SerializeToString,
+            ),
+            'GetBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.SerializeToString,
+            ),
+            'PutBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.SerializeToString,
+            ),
+            'DeleteBucketPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketPolicy,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.SerializeToString,
+            ),
+            'GetBucketPolicyStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketPolicyStatus,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.SerializeToString,
+            ),
+            'GetPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.SerializeToString,
+            ),
+            'PutPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.SerializeToString,
+            ),
+            'DeletePublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeletePublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.SerializeToString,
+            ),
+            'ExplainAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainAccess,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -690,6 +822,222 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeleteBucketLifecycleConfiguration',
             lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationRequest.SerializeToString,
             lightningstor_dot_v1_dot_lifecycle__pb2.DeleteBucketLifecycleConfigurationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketPolicy',
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketPolicyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketPolicyStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketPolicyStatus',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketPolicyStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetPublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutPublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeletePublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeletePublicAccessBlock',
+            lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeletePublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/ExplainAccess',
+            lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -48,6 +48,18 @@ class BucketServiceStub:
     GetBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.GetBucketLifecycleConfigurationRequest, _lifecycle_pb2.GetBucketLifecycleConfigurationResponse]
     PutBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.PutBucketLifecycleConfigurationRequest, _lifecycle_pb2.PutBucketLifecycleConfigurationResponse]
     DeleteBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest, _lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse]
+    GetBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyRequest, _bucket_pb2.GetBucketPolicyResponse]
+    """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+    PutBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketPolicyRequest, _bucket_pb2.PutBucketPolicyResponse]
+    DeleteBucketPolicy: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]
+    GetBucketPolicyStatus: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]
+    """Whether the bucket's policy makes it public."""
+    GetPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetPublicAccessBlockRequest, _bucket_pb2.GetPublicAccessBlockResponse]
+    """The bucket's public access block (S3's four flags)."""
+    PutPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]
+    DeletePublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]
+    ExplainAccess: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]
+    """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -68,6 +80,18 @@ class BucketServiceAsyncStub(BucketServiceStub):
     GetBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.GetBucketLifecycleConfigurationRequest, _lifecycle_pb2.GetBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
     PutBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.PutBucketLifecycleConfigurationRequest, _lifecycle_pb2.PutBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
     DeleteBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest, _lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
+    GetBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyRequest, _bucket_pb2.GetBucketPolicyResponse]  # type: ignore[assignment]
+    """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+    PutBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketPolicyRequest, _bucket_pb2.PutBucketPolicyResponse]  # type: ignore[assignment]
+    DeleteBucketPolicy: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketPolicyRequest, _bucket_pb2.DeleteBucketPolicyResponse]  # type: ignore[assignment]
+    GetBucketPolicyStatus: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketPolicyStatusRequest, _bucket_pb2.GetBucketPolicyStatusResponse]  # type: ignore[assignment]
+    """Whether the bucket's policy makes it public."""
+    GetPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetPublicAccessBlockRequest, _bucket_pb2.GetPublicAccessBlockResponse]  # type: ignore[assignment]
+    """The bucket's public access block (S3's four flags)."""
+    PutPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutPublicAccessBlockRequest, _bucket_pb2.PutPublicAccessBlockResponse]  # type: ignore[assignment]
+    DeletePublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]  # type: ignore[assignment]
+    ExplainAccess: _aio.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]  # type: ignore[assignment]
+    """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -175,5 +199,65 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse, _abc.Awaitable[_lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketPolicy(
+        self,
+        request: _bucket_pb2.GetBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.GetBucketPolicyResponse]]:
+        """Bucket policies (the AWS policy language; lightningstor_api/access/README.md)."""
+
+    @_abc_1.abstractmethod
+    def PutBucketPolicy(
+        self,
+        request: _bucket_pb2.PutBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.PutBucketPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketPolicy(
+        self,
+        request: _bucket_pb2.DeleteBucketPolicyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeleteBucketPolicyResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketPolicyResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketPolicyStatus(
+        self,
+        request: _bucket_pb2.GetBucketPolicyStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketPolicyStatusResponse, _abc.Awaitable[_bucket_pb2.GetBucketPolicyStatusResponse]]:
+        """Whether the bucket's policy makes it public."""
+
+    @_abc_1.abstractmethod
+    def GetPublicAccessBlock(
+        self,
+        request: _bucket_pb2.GetPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetPublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.GetPublicAccessBlockResponse]]:
+        """The bucket's public access block (S3's four flags)."""
+
+    @_abc_1.abstractmethod
+    def PutPublicAccessBlock(
+        self,
+        request: _bucket_pb2.PutPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutPublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.PutPublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeletePublicAccessBlock(
+        self,
+        request: _bucket_pb2.DeletePublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeletePublicAccessBlockResponse, _abc.Awaitable[_bucket_pb2.DeletePublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ExplainAccess(
+        self,
+        request: _bucket_pb2.ExplainAccessRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.ExplainAccessResponse, _abc.Awaitable[_bucket_pb2.ExplainAccessResponse]]:
+        """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -80,7 +80,7 @@ class AuthorizationCheck(_message.Message):
     CONTEXT_FIELD_NUMBER: _builtins.int
     SUBJECT_FIELD_NUMBER: _builtins.int
     action: _builtins.str
-    """e.g. "lightningstor:objects:read"."""
+    """e.g. "lightningstor:objects:get"."""
     resource: _builtins.str
     """e.g. "org/acme/project/web/bucket/photos/object/a.jpg"."""
     @_builtins.property

@@ -42,6 +42,8 @@ class BucketRecord(_message.Message):
     CORS_FIELD_NUMBER: _builtins.int
     LIFECYCLE_RULES_FIELD_NUMBER: _builtins.int
     OBJECT_LOCK_FIELD_NUMBER: _builtins.int
+    POLICY_FIELD_NUMBER: _builtins.int
+    PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -50,6 +52,8 @@ class BucketRecord(_message.Message):
     region: _builtins.str
     versioning: _bucket_pb2.VersioningStatus.ValueType
     owner_id: _builtins.str
+    policy: _builtins.str
+    """PutBucketPolicy: the JSON document as put (checked when put); empty: no policy."""
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -73,6 +77,10 @@ class BucketRecord(_message.Message):
     def object_lock(self) -> _objectlock_pb2.ObjectLockConfiguration:
         """Object Lock (unset: not enabled; enabled only at creation, then never cleared)."""
 
+    @_builtins.property
+    def public_access_block(self) -> _bucket_pb2.PublicAccessBlockConfiguration:
+        """PutPublicAccessBlock; unset: none (nothing blocked)."""
+
     def __init__(
         self,
         *,
@@ -89,10 +97,12 @@ class BucketRecord(_message.Message):
         cors: _bucket_pb2.CorsConfiguration | None = ...,
         lifecycle_rules: _abc.Iterable[_lifecycle_pb2.LifecycleRule] | None = ...,
         object_lock: _objectlock_pb2.ObjectLockConfiguration | None = ...,
+        policy: _builtins.str = ...,
+        public_access_block: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "object_lock", b"object_lock"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "object_lock", b"object_lock", "public_access_block", b"public_access_block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

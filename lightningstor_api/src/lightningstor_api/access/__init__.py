@@ -1,0 +1,1 @@
+"""Access beyond the IAM: bucket policies, public access blocks, the one decision, explain."""

@@ -1,0 +1,65 @@
+"""The bucket-level decision as the core's choke point takes it: ask the IAM, combine with the
+bucket's policy (:func:`~lightningstor_api.access.decision.decide`), write the audit line."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from lightningstor_api.access.decision import BucketAccess, Verdict, decide
+from lightningstor_api.access.facts import request_facts
+from lightningstor_api.authz import Authorizer, Decision
+from lightningstor_api.iam.audit import DecidingAuthorizer, can_decide, record
+from lightningstor_types.actions import Action
+from lightningstor_types.errors import AccessDenied, LightningStorError
+from lightningstor_types.service import RequestContext
+
+
+async def iam_decision(
+    authorizer: Authorizer, ctx: RequestContext, action: Action, resource: str
+) -> Decision:
+    """What the IAM alone says (an AccessDenied of a plain authorizer is its "no")."""
+    if can_decide(authorizer):
+        return await cast(DecidingAuthorizer, authorizer).decide(ctx, action, resource)
+    try:
+        await authorizer.authorize(ctx, action, resource)
+    except AccessDenied as exc:
+        return Decision(False, exc.message)
+    return Decision(True, type(authorizer).__name__)
+
+
+async def verdict(
+    authorizer: Authorizer,
+    ctx: RequestContext,
+    action: Action,
+    resource: str,
+    bucket: BucketAccess | None,
+    key: str | None,
+) -> Verdict:
+    """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited."""
+    if ctx.anonymous:
+        iam = Decision(False, "anonymous caller: the IAM allows nothing")
+        caller = None
+    else:
+        iam = await iam_decision(authorizer, ctx, action, resource)
+        caller = ctx.principal
+    facts = request_facts(ctx, anonymous=ctx.anonymous)
+    return decide(iam, bucket, caller, action, key, facts)
+
+
+async def authorize_bucket(
+    authorizer: Authorizer,
+    ctx: RequestContext,
+    action: Action,
+    resource: str,
+    bucket: BucketAccess | None,
+    key: str | None,
+) -> None:
+    """Raise AccessDenied unless :func:`verdict` allows; audited with its reason."""
+    try:
+        answer = await verdict(authorizer, ctx, action, resource, bucket, key)
+    except LightningStorError as exc:
+        record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
+        raise
+    record(ctx, action, resource, answer.allowed, answer.reason)
+    if not answer.allowed:
+        raise AccessDenied()

@@ -1,0 +1,62 @@
+"""A bucket's policy: Get/Put/Delete/GetBucketPolicyStatus, and the parsed policy decisions use.
+
+The document lives in the bucket record (``BucketRecord.policy``), checked with
+:func:`parse_policy` when put and kept as put (GetBucketPolicy answers it verbatim). Decisions
+read it through the bucket cache and parse each distinct document once (:func:`cached_policy`).
+"""
+
+from __future__ import annotations
+
+from lightningstor.meta.v1 import records_pb2
+from lightningstor.v1 import bucket_pb2
+from lightningstor_api.access.policy import cached_policy
+from lightningstor_api.core.buckets import _update
+from lightningstor_api.core.context import CoreContext
+from lightningstor_types.actions import Action
+from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBucketPolicy
+from lightningstor_types.service import RequestContext
+
+
+async def get_bucket_policy(
+    cc: CoreContext, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyRequest
+) -> bucket_pb2.GetBucketPolicyResponse:
+    ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_READ)
+    if not ref.record.policy:
+        raise NoSuchBucketPolicy(BucketName=req.name)
+    return bucket_pb2.GetBucketPolicyResponse(policy=ref.record.policy)
+
+
+async def put_bucket_policy(
+    cc: CoreContext, ctx: RequestContext, req: bucket_pb2.PutBucketPolicyRequest
+) -> bucket_pb2.PutBucketPolicyResponse:
+    ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_WRITE)
+    if not req.policy.strip():
+        raise MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")
+    policy = cached_policy(req.policy, ref.name)  # MalformedPolicy before anything changes
+    if policy.public and ref.record.public_access_block.block_public_policy:
+        raise AccessDenied("The bucket's public access block refuses a public policy")
+
+    def change(rec: records_pb2.BucketRecord) -> None:
+        rec.policy = req.policy
+
+    await _update(cc, ref, change)
+    return bucket_pb2.PutBucketPolicyResponse()
+
+
+async def delete_bucket_policy(
+    cc: CoreContext, ctx: RequestContext, req: bucket_pb2.DeleteBucketPolicyRequest
+) -> bucket_pb2.DeleteBucketPolicyResponse:
+    ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_WRITE)
+    if ref.record.policy:  # S3 answers 204 either way
+        await _update(cc, ref, lambda rec: rec.ClearField("policy"))
+    return bucket_pb2.DeleteBucketPolicyResponse()
+
+
+async def get_bucket_policy_status(
+    cc: CoreContext, ctx: RequestContext, req: bucket_pb2.GetBucketPolicyStatusRequest
+) -> bucket_pb2.GetBucketPolicyStatusResponse:
+    ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_READ)
+    if not ref.record.policy:
+        raise NoSuchBucketPolicy(BucketName=req.name)
+    public = cached_policy(ref.record.policy, ref.name).public
+    return bucket_pb2.GetBucketPolicyStatusResponse(is_public=public)

@@ -1,0 +1,88 @@
+"""The condition facts of an S3 request (user agent, referer, scheme, listing parameters,
+``x-amz-…`` headers, how it was signed) for ``RequestContext.attributes``, under the key names
+of :mod:`lightningstor_types.condition_keys`.
+
+Client address and scheme: the TCP peer and the listener's scheme, unless the peer is one of
+``server.trusted_proxies``: then ``X-Forwarded-For`` is read from the right, skipping trusted
+addresses, and the first other address is the client (``aws:SourceIp``); ``X-Forwarded-Proto``
+(its last value, the nearest proxy's) is the scheme. From any other peer both are ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping, Sequence
+from urllib.parse import parse_qsl
+
+from lightningstor_s3.auth.request import AuthResult
+from lightningstor_s3.exchange import Exchange
+from lightningstor_types import condition_keys as k
+
+_HEADERS = {
+    "user-agent": k.USER_AGENT,
+    "referer": k.REFERER,
+    "x-amz-acl": k.ACL,
+    "x-amz-copy-source": k.COPY_SOURCE,
+    "x-amz-metadata-directive": k.METADATA_DIRECTIVE,
+    "x-amz-server-side-encryption": k.SERVER_SIDE_ENCRYPTION,
+}
+_QUERY = {
+    "prefix": k.PREFIX,
+    "delimiter": k.DELIMITER,
+    "max-keys": k.MAX_KEYS,
+    "versionId": k.VERSION_ID,
+}
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _trusted(address: object, proxies: Sequence[Network]) -> bool:
+    if not isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address):
+        return False
+    return any(address.version == net.version and address in net for net in proxies)
+
+
+def client_of(ex: Exchange, proxies: Sequence[Network]) -> tuple[str | None, str]:
+    """The client's address (None: the peer's, nothing to add) and scheme."""
+    client = ex.scope.get("client")
+    scheme = str(ex.scope.get("scheme") or "http")
+    if not client or not _trusted(_address(str(client[0])), proxies):
+        return None, scheme
+    found: str | None = None
+    for hop in reversed(ex.headers.get("x-forwarded-for", "").split(",")):
+        address = _address(hop)
+        if address is None:
+            break  # a hop we cannot read: trust nothing further left
+        found = str(address)
+        if not _trusted(address, proxies):
+            break
+    proto = ex.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+    return found, proto if proto in ("http", "https") else scheme
+
+
+def condition_facts(
+    ex: Exchange, query: Mapping[str, str], auth: AuthResult, proxies: Sequence[Network] = ()
+) -> dict[str, str]:
+    facts = {key: ex.headers[h] for h, key in _HEADERS.items() if h in ex.headers}
+    facts.update({key: query[q] for q, key in _QUERY.items() if q in query})
+    address, scheme = client_of(ex, proxies)
+    if address is not None:
+        facts[k.SOURCE_IP] = address
+    facts[k.SECURE_TRANSPORT] = "true" if scheme == "https" else "false"
+    if auth.principal is not None:
+        facts[k.SIGNATURE_VERSION] = "AWS4-HMAC-SHA256"
+        facts[k.AUTH_TYPE] = "REST-QUERY-STRING" if auth.presigned else "REST-HEADER"
+    tagging = ex.headers.get("x-amz-tagging")
+    if tagging:
+        tags = parse_qsl(tagging, keep_blank_values=True)
+        facts[k.REQUEST_OBJECT_TAG_KEYS] = ",".join(t for t, _ in tags)
+        facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+    return facts
