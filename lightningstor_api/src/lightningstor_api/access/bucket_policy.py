@@ -10,7 +10,7 @@ from __future__ import annotations
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2
 from lightningstor_api.access.policy import cached_policy
-from lightningstor_api.core.buckets import _update
+from lightningstor_api.core.buckets import update_bucket
 from lightningstor_api.core.context import CoreContext
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, MalformedPolicy, NoSuchBucketPolicy
@@ -39,7 +39,7 @@ async def put_bucket_policy(
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.policy = req.policy
 
-    await _update(cc, ref, change)
+    await update_bucket(cc, ref, change)
     return bucket_pb2.PutBucketPolicyResponse()
 
 
@@ -48,7 +48,7 @@ async def delete_bucket_policy(
 ) -> bucket_pb2.DeleteBucketPolicyResponse:
     ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_POLICY_WRITE)
     if ref.record.policy:  # S3 answers 204 either way
-        await _update(cc, ref, lambda rec: rec.ClearField("policy"))
+        await update_bucket(cc, ref, lambda rec: rec.ClearField("policy"))
     return bucket_pb2.DeleteBucketPolicyResponse()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2
-from lightningstor_api.core.buckets import _update
+from lightningstor_api.core.buckets import update_bucket
 from lightningstor_api.core.context import CoreContext
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import NoSuchPublicAccessBlockConfiguration
@@ -34,7 +34,7 @@ async def put_public_access_block(
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.public_access_block.CopyFrom(req.configuration)
 
-    await _update(cc, ref, change)
+    await update_bucket(cc, ref, change)
     return bucket_pb2.PutPublicAccessBlockResponse()
 
 
@@ -43,5 +43,5 @@ async def delete_public_access_block(
 ) -> bucket_pb2.DeletePublicAccessBlockResponse:
     ref = await cc.locate(ctx, req.scope, req.name, Action.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE)
     if ref.record.HasField("public_access_block"):
-        await _update(cc, ref, lambda rec: rec.ClearField("public_access_block"))
+        await update_bucket(cc, ref, lambda rec: rec.ClearField("public_access_block"))
     return bucket_pb2.DeletePublicAccessBlockResponse()
