@@ -48,10 +48,17 @@ def test_an_idle_connection_gets_goaway(quick_server: ServerProcess) -> None:
 
 
 def test_connections_past_the_bound_are_closed_at_accept(bounded_server: ServerProcess) -> None:
-    held = open_many(bounded_server.grpc_addr, 5, "127.0.0.6")
-    extra = connect(bounded_server.grpc_addr, "127.0.0.6")
-    try:
-        assert wait_closed([extra], time.monotonic() + DEADLINE) == {extra: b""}
-        assert all(closed_by_peer(sock) is None for sock in held)  # the 60 s handshake is far
-    finally:
-        close_all([*held, extra])
+    """Five connections are held and a sixth is closed at accept. A connection of an earlier
+    call (the start-up probe) that the server has not yet seen close still counts against the
+    bound on a busy machine, so a round where a held one was closed instead is tried again."""
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        held = open_many(bounded_server.grpc_addr, 5, "127.0.0.6")
+        extra = connect(bounded_server.grpc_addr, "127.0.0.6")
+        try:
+            assert wait_closed([extra], deadline) == {extra: b""}
+            if all(closed_by_peer(sock) is None for sock in held):  # the 60 s handshake is far
+                return
+        finally:
+            close_all([*held, extra])
+        assert time.monotonic() < deadline, "a held connection was closed in every round"

@@ -130,6 +130,7 @@ def part_body(n: int) -> bytes:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # 10,000 parts on etcd: minutes on a busy machine, not a hang
 async def test_ten_thousand_parts_complete_read_copy_and_collect_on_etcd(
     core: tuple[Core, Measured],
 ) -> None:
