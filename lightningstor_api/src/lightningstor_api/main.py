@@ -2,9 +2,9 @@
 
 ``lightningstor-server backup --to FILE`` copies the embedded metadata store instead
 (:mod:`lightningstor_api.backup`); ``lightningstor-server keygen FILE`` writes a new key for
-``iam.secret_key_file`` (:mod:`lightningstor_api.keygen`). With ``[server] processes`` above 1 this process is the
-supervisor of that many workers (:mod:`lightningstor_api.supervisor`), each of them this
-program again with ``$LIGHTNINGSTOR_WORKER`` set.
+``iam.secret_key_file`` (:mod:`lightningstor_api.keygen`). With ``[server] processes`` above 1
+this process is the supervisor of that many workers (:mod:`lightningstor_api.supervisor`), each
+of them this program again with ``$LIGHTNINGSTOR_WORKER`` set.
 """
 
 from __future__ import annotations
