@@ -26,4 +26,4 @@ def open_backend(settings: Settings) -> StorageBackend:
         from lightningstor_storage.replicated import ReplicatedBackend
 
         return ReplicatedBackend.from_settings(storage.distributed)
-    return LocalBackend(storage.local_path(settings))
+    return LocalBackend(storage.local_path(settings), shard_depth=storage.shard_depth)

@@ -47,6 +47,8 @@ Ts = TypeVarTuple("Ts")
 
 WRITE_BUFFER = 1024 * 1024  # bytes of a streamed put gathered before each threaded write
 _FANOUT = re.compile(r"[0-9a-f]{2}")
+MAX_SHARD_DEPTH = 4
+LAYOUT_FILE = "LAYOUT"
 _CHUNK_FILE = re.compile(r"[0-9a-f]{32}")
 _CAPABILITIES = Capabilities(
     name="local", durable=True, verifies_checksums=True, replicated=False, range_reads=True
@@ -56,10 +58,15 @@ _CAPABILITIES = Capabilities(
 class LocalBackend:
     """The local filesystem StorageBackend."""
 
-    def __init__(self, data_dir: Path, *, max_workers: int = 32) -> None:
+    def __init__(self, data_dir: Path, *, shard_depth: int = 2, max_workers: int = 32) -> None:
+        if not 0 <= shard_depth <= MAX_SHARD_DEPTH:
+            raise ValueError(f"shard_depth must be 0 to {MAX_SHARD_DEPTH}, got {shard_depth}")
         self._data_dir = Path(data_dir)
         self._chunks_dir = self._data_dir / "chunks"
         self._tmp_dir = self._chunks_dir / "tmp"
+        self._depth = shard_depth
+        # Once, at start (a few bytes): chunks stored under another depth would all go missing.
+        _check_layout(self._chunks_dir, shard_depth)
         # Its own threads, sized for I/O: enough fsyncs in flight for many concurrent puts.
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="lightningstor-local")
         self._closed = False
@@ -176,8 +183,12 @@ class LocalBackend:
 
     async def list_chunks(self) -> AsyncIterator[ChunkStat]:
         """Every stored chunk, one thread call per top-level fan-out directory."""
+        if self._depth == 0:
+            for stat in await self._run(_scan_files, self._chunks_dir, ""):
+                yield stat
+            return
         for fanout in await self._run(_fanout_dirs, self._chunks_dir):
-            for stat in await self._run(_scan_fanout, fanout):
+            for stat in await self._run(_scan_fanout, fanout, self._depth - 1):
                 yield stat
 
     async def sweep_temp(self, older_than: float) -> int:
@@ -192,7 +203,8 @@ class LocalBackend:
 
     def _chunk_path(self, chunk_id: str) -> Path:
         validate_chunk_id(chunk_id)
-        return self._chunks_dir / chunk_id[0:2] / chunk_id[2:4] / chunk_id
+        shards = (chunk_id[2 * i : 2 * i + 2] for i in range(self._depth))
+        return self._chunks_dir.joinpath(*shards, chunk_id)
 
     async def _put_stream(
         self, writer: ChunkFileWriter, final: Path, data: AsyncIterable[bytes]
@@ -287,6 +299,9 @@ class LocalBackend:
         if path != self._data_dir:
             self._make_dir(path.parent)
         path.mkdir(parents=True, exist_ok=True)
+        if path == self._chunks_dir:  # before the first chunk: the depth it is stored at
+            _record_layout(path, self._depth)
+            fsync_dir(path)
         # Also when it existed: the process that made it may have crashed before this fsync.
         fsync_dir(path.parent)
         self._durable_dirs.add(path)
@@ -336,25 +351,70 @@ def _fanout_dirs(chunks_dir: Path) -> list[Path]:
         return []
 
 
-def _scan_fanout(fanout: Path) -> list[ChunkStat]:
+def _scan_fanout(fanout: Path, below: int) -> list[ChunkStat]:
+    """The chunks under one top-level fan-out directory, ``below`` levels further down."""
+    level = [(fanout, fanout.name)]
+    for _ in range(below):
+        level = [(sub, prefix + sub.name) for d, prefix in level for sub in _fanout_dirs(d)]
     stats: list[ChunkStat] = []
-    for sub in _fanout_dirs(fanout):
-        prefix = fanout.name + sub.name
-        try:
-            with os.scandir(sub) as entries:
-                for e in entries:
-                    if not (_CHUNK_FILE.fullmatch(e.name) and e.name.startswith(prefix)):
-                        continue
-                    if not e.is_file(follow_symlinks=False):
-                        continue
-                    try:
-                        st = e.stat()
-                    except FileNotFoundError:  # deleted since the directory was read
-                        continue
-                    stats.append(ChunkStat(e.name, data_size_of(st.st_size), st.st_mtime))
-        except FileNotFoundError:
-            continue
+    for directory, prefix in level:
+        stats.extend(_scan_files(directory, prefix))
     return stats
+
+
+def _scan_files(directory: Path, prefix: str) -> list[ChunkStat]:
+    stats: list[ChunkStat] = []
+    try:
+        with os.scandir(directory) as entries:
+            for e in entries:
+                if not (_CHUNK_FILE.fullmatch(e.name) and e.name.startswith(prefix)):
+                    continue
+                if not e.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    st = e.stat()
+                except FileNotFoundError:  # deleted since the directory was read
+                    continue
+                stats.append(ChunkStat(e.name, data_size_of(st.st_size), st.st_mtime))
+    except FileNotFoundError:
+        pass
+    return stats
+
+
+def _check_layout(chunks_dir: Path, depth: int) -> None:
+    """Refuse a shard depth other than the one the stored chunks use (``chunks/LAYOUT``)."""
+    try:
+        found = (chunks_dir / LAYOUT_FILE).read_text()
+    except FileNotFoundError:
+        if not _has_chunk_dirs(chunks_dir):
+            return  # nothing stored yet: the first write records the depth
+        found = "shard_depth=2\n"  # stores from before LAYOUT existed used two levels
+    if found != _layout(depth):
+        raise ValueError(
+            f"{chunks_dir} holds chunks stored with {found.strip()}, not shard_depth={depth}: "
+            "set storage.shard_depth back (the depth is fixed once chunks are stored)"
+        )
+
+
+def _layout(depth: int) -> str:
+    return f"shard_depth={depth}\n"
+
+
+def _record_layout(chunks_dir: Path, depth: int) -> None:
+    layout = chunks_dir / LAYOUT_FILE
+    if layout.exists():
+        return
+    tmp = layout.with_name(f".{LAYOUT_FILE}.tmp")
+    tmp.write_text(_layout(depth))
+    tmp.replace(layout)
+
+
+def _has_chunk_dirs(chunks_dir: Path) -> bool:
+    try:
+        with os.scandir(chunks_dir) as entries:
+            return any(_FANOUT.fullmatch(e.name) or _CHUNK_FILE.fullmatch(e.name) for e in entries)
+    except FileNotFoundError:
+        return False
 
 
 def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:

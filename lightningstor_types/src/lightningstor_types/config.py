@@ -46,6 +46,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lightningstor_types import config_spec
 from lightningstor_types.signing import DEFAULT_WINDOW_SECONDS
 from lightningstor_types.units import (
     GiB,
@@ -457,6 +458,9 @@ class StorageSettings(_Section):
     (0 = never; at most 64 KiB, so a record stays far inside etcd's request limit)."""
     local_dir: UserPath | None = None
     """Directory of the local backend's chunks; default {server.data_dir}."""
+    shard_depth: int = Field(default=2, ge=0, le=4)
+    """Local backend: levels of two-hex-digit directories above each chunk file (2 =
+    chunks/ab/cd/abcd…); fixed once chunks are stored."""
     gc_grace_seconds: Seconds = 6 * 3600.0
     """Age before an unreferenced chunk is swept; keep it above the longest single upload."""
     gc_interval_seconds: PositiveSeconds = 60.0
@@ -641,11 +645,19 @@ class S3Settings(_Section):
     """Largest difference between a request's signing time and ours."""
     presign_max_expiry_seconds: int = Field(default=604800, ge=1, le=604800)
     """Longest validity of a presigned URL (S3 allows at most 7 days)."""
+    presign_default_expiry_seconds: int = Field(default=3600, ge=1, le=604800)
+    """Validity of URLs that ``lightningstor presign`` makes when not told (it reads this from
+    the file $LIGHTNINGSTOR_CONFIG names); at most presign_max_expiry_seconds."""
 
     @model_validator(mode="after")
     def _check(self) -> S3Settings:
         if not _REGION_RE.fullmatch(self.region):
             raise FieldError("region", f"invalid region {self.region!r}, expected e.g. us-east-1")
+        if self.presign_default_expiry_seconds > self.presign_max_expiry_seconds:
+            raise FieldError(
+                "presign_default_expiry_seconds",
+                f"must not exceed presign_max_expiry_seconds ({self.presign_max_expiry_seconds})",
+            )
         return self
 
 
@@ -824,6 +836,13 @@ class _ShortEnvSource(InitSettingsSource):
         super().__init__(settings_cls, init_kwargs=values)
 
 
+class _SpecTomlSource(TomlConfigSettingsSource):
+    """A server's TOML file with the specification's names translated (config_spec)."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return config_spec.translate(super()._read_file(file_path))
+
+
 class SettingsBase(BaseSettings):
     """What both settings classes share: prefix, strictness and the order of the sources."""
 
@@ -859,8 +878,13 @@ class SettingsBase(BaseSettings):
             init_settings,
             env_settings,
             _ShortEnvSource(cls, env_vars, cls.short_env_names),
-            TomlConfigSettingsSource(cls, toml_file=config_file),
+            cls.toml_source(config_file),
         )
+
+    @classmethod
+    def toml_source(cls, config_file: Path | None) -> TomlConfigSettingsSource:
+        """The TOML file's source (a subclass may read other names in it)."""
+        return TomlConfigSettingsSource(cls, toml_file=config_file)
 
     @classmethod
     def settings_customise_sources(
@@ -920,6 +944,11 @@ class Settings(SettingsBase):
     """Prometheus metrics."""
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     """OpenTelemetry traces."""
+
+    @classmethod
+    def toml_source(cls, config_file: Path | None) -> TomlConfigSettingsSource:
+        """The file may use the platform specification's names (config_spec)."""
+        return _SpecTomlSource(cls, toml_file=config_file)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -321,6 +321,8 @@ def load_config(
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})", path) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}", path) from exc
+    except ValueError as exc:  # a specification name that contradicts ours (config_spec)
+        raise ConfigError(f"{path}: {exc}", path) from exc
 
     try:
         # _build_sources is a documented BaseSettings.__init__ parameter; mypy sees only the

@@ -114,8 +114,10 @@ def _add_object_commands(sub: Any) -> None:
     presign.add_argument(
         "--expires",
         type=int,
-        default=objects.DEFAULT_PRESIGN_EXPIRES,
-        help=f"validity in seconds, at most 604800 (default: {objects.DEFAULT_PRESIGN_EXPIRES})",
+        help=(
+            "validity in seconds, at most 604800 (default: s3.presign_default_expiry_seconds "
+            f"of $LIGHTNINGSTOR_CONFIG's file, else {objects.DEFAULT_PRESIGN_EXPIRES})"
+        ),
     )
     presign.add_argument("--method", default="GET", choices=("GET", "PUT", "HEAD", "DELETE"))
     presign.add_argument(

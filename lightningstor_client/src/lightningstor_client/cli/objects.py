@@ -209,6 +209,8 @@ def cmd_presign(_client: None, args: argparse.Namespace) -> None:
             "presign signs with an access key: set LIGHTNINGSTOR_ACCESS_KEY_ID and "
             "LIGHTNINGSTOR_SECRET_ACCESS_KEY"
         )
+    if args.expires is None:
+        args.expires = _configured_expiry()
     if not 1 <= args.expires <= 604800:
         raise ValueError("--expires must be between 1 and 604800 seconds (7 days)")
     endpoint = urlsplit(args.s3_endpoint)
@@ -218,6 +220,22 @@ def cmd_presign(_client: None, args: argparse.Namespace) -> None:
     path = uri_path(target.bucket, target.key)
     signed = signer.presign(args.method, path, endpoint.netloc, expires=args.expires)
     print(f"{endpoint.scheme}://{endpoint.netloc}{signed}")
+
+
+def _configured_expiry() -> int:
+    """``s3.presign_default_expiry_seconds`` (or the specification's presigned_url_ttl_seconds)
+    of the file ``$LIGHTNINGSTOR_CONFIG`` names, else 3600; read without the configuration
+    model, which the CLI never loads."""
+    import tomllib  # kept off the start
+
+    from lightningstor_types.config_spec import presign_default_expiry
+
+    name = os.environ.get("LIGHTNINGSTOR_CONFIG")
+    if not name:
+        return DEFAULT_PRESIGN_EXPIRES
+    with Path(name).expanduser().open("rb") as f:
+        found = presign_default_expiry(tomllib.load(f))
+    return DEFAULT_PRESIGN_EXPIRES if found is None else found
 
 
 RESUME_UPLOAD = (
