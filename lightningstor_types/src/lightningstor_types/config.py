@@ -1,4 +1,4 @@
-"""The one configuration model of LightningStor (DESIGN.md §8).
+"""The one configuration model of LightningStor (docs/architecture.md §8).
 
 ``Settings`` configures the server, ``StorageNodeSettings`` a storage node. Each process reads
 its values from these sources, highest priority first::
