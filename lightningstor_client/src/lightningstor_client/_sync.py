@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -60,6 +61,19 @@ class _LoopThread:
         self.loop.close()
 
 
+def _as_blocking(call: Callable[..., Any], method: Callable[..., Any], returns: str | None) -> None:
+    """Make ``help()`` and ``inspect.signature`` describe the blocking method as it is: this
+    module's, its own name, and (``returns``) what it gives instead of an async iterator or
+    stream. ``functools.wraps`` alone would point them at the async method."""
+    signature = inspect.signature(method)
+    if returns is not None:
+        signature = signature.replace(return_annotation=returns)
+    del call.__wrapped__  # type: ignore[attr-defined]
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__module__ = __name__
+    call.__qualname__ = f"LightningStorClient.{method.__name__}"
+
+
 def _blocking(
     method: Callable[Concatenate[AsyncLightningStorClient, _P], Coroutine[Any, Any, _R]],
 ) -> Callable[Concatenate[LightningStorClient, _P], _R]:
@@ -69,6 +83,7 @@ def _blocking(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         return self._loop.run(method(self._aio, *args, **kwargs))
 
+    _as_blocking(call, method, None)
     return call
 
 
@@ -81,6 +96,8 @@ def _blocking_iter(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
         return self._loop.iterate(method(self._aio, *args, **kwargs))
 
+    returned = str(inspect.signature(method).return_annotation)
+    _as_blocking(call, method, returned.replace("AsyncIterator[", "Iterator[", 1))
     return call
 
 
@@ -95,6 +112,7 @@ def _blocking_stream(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> ObjectStream:
         return ObjectStream(self._loop.run(method(self._aio, *args, **kwargs)), self._loop)
 
+    _as_blocking(call, method, "ObjectStream")
     return call
 
 
