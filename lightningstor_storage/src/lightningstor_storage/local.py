@@ -48,7 +48,6 @@ Ts = TypeVarTuple("Ts")
 WRITE_BUFFER = 1024 * 1024  # bytes of a streamed put gathered before each threaded write
 _FANOUT = re.compile(r"[0-9a-f]{2}")
 MAX_SHARD_DEPTH = 4
-LAYOUT_FILE = "LAYOUT"
 _CHUNK_FILE = re.compile(r"[0-9a-f]{32}")
 _CAPABILITIES = Capabilities(
     name="local", durable=True, verifies_checksums=True, replicated=False, range_reads=True
@@ -65,7 +64,8 @@ class LocalBackend:
         self._chunks_dir = self._data_dir / "chunks"
         self._tmp_dir = self._chunks_dir / "tmp"
         self._depth = shard_depth
-        # Once, at start (a few bytes): chunks stored under another depth would all go missing.
+        # Once, at start (a few directory reads): chunks stored at another depth would all be
+        # lost from sight.
         _check_layout(self._chunks_dir, shard_depth)
         # Its own threads, sized for I/O: enough fsyncs in flight for many concurrent puts.
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="lightningstor-local")
@@ -299,9 +299,6 @@ class LocalBackend:
         if path != self._data_dir:
             self._make_dir(path.parent)
         path.mkdir(parents=True, exist_ok=True)
-        if path == self._chunks_dir:  # before the first chunk: the depth it is stored at
-            _record_layout(path, self._depth)
-            fsync_dir(path)
         # Also when it existed: the process that made it may have crashed before this fsync.
         fsync_dir(path.parent)
         self._durable_dirs.add(path)
@@ -382,39 +379,32 @@ def _scan_files(directory: Path, prefix: str) -> list[ChunkStat]:
 
 
 def _check_layout(chunks_dir: Path, depth: int) -> None:
-    """Refuse a shard depth other than the one the stored chunks use (``chunks/LAYOUT``)."""
-    try:
-        found = (chunks_dir / LAYOUT_FILE).read_text()
-    except FileNotFoundError:
-        if not _has_chunk_dirs(chunks_dir):
-            return  # nothing stored yet: the first write records the depth
-        found = "shard_depth=2\n"  # stores from before LAYOUT existed used two levels
-    if found != _layout(depth):
+    """Refuse a shard depth other than the one the stored chunks were written at."""
+    stored = _stored_depth(chunks_dir, 0)
+    if stored is not None and stored != depth:
         raise ValueError(
-            f"{chunks_dir} holds chunks stored with {found.strip()}, not shard_depth={depth}: "
-            "set storage.shard_depth back (the depth is fixed once chunks are stored)"
+            f"{chunks_dir} holds chunks stored with shard_depth={stored}, not "
+            f"shard_depth={depth}: set storage.shard_depth back (it is fixed once chunks are "
+            "stored)"
         )
 
 
-def _layout(depth: int) -> str:
-    return f"shard_depth={depth}\n"
-
-
-def _record_layout(chunks_dir: Path, depth: int) -> None:
-    layout = chunks_dir / LAYOUT_FILE
-    if layout.exists():
-        return
-    tmp = layout.with_name(f".{LAYOUT_FILE}.tmp")
-    tmp.write_text(_layout(depth))
-    tmp.replace(layout)
-
-
-def _has_chunk_dirs(chunks_dir: Path) -> bool:
+def _stored_depth(directory: Path, level: int) -> int | None:
+    """The depth of the first chunk file found below ``directory`` (None: there is none)."""
     try:
-        with os.scandir(chunks_dir) as entries:
-            return any(_FANOUT.fullmatch(e.name) or _CHUNK_FILE.fullmatch(e.name) for e in entries)
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
     except FileNotFoundError:
-        return False
+        return None
+    if any(_CHUNK_FILE.fullmatch(e.name) and e.is_file() for e in entries):
+        return level
+    if level < MAX_SHARD_DEPTH:
+        for e in entries:
+            if _FANOUT.fullmatch(e.name) and e.is_dir(follow_symlinks=False):
+                found = _stored_depth(Path(e.path), level + 1)
+                if found is not None:
+                    return found
+    return None
 
 
 def _sweep(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> int:
