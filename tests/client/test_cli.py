@@ -3,6 +3,7 @@ listing verbs, presign, and how it ends (a closed pipe, Ctrl-C)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -10,19 +11,20 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from lightningstor_client import LightningStorClient
+from lightningstor_client import LightningStorClient, Quota
 from lightningstor_types.errors import NoSuchKey, NoSuchUpload
 from tests.integration.server import ServerProcess, clean_env
 from tests.wait import wait_until
 
 MiB = 1024 * 1024
 CLI = str(Path(sys.executable).with_name("lightningstor"))
+ADMIN_ORG = "default"  # the org of the first-start admin key
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -205,30 +207,43 @@ def test_a_reader_that_stops_early_is_no_error(
     assert err == ""
 
 
+@contextlib.contextmanager
+def _throttled(client: LightningStorClient, **rates: int) -> Iterator[None]:
+    """The admin's org paced to ``rates`` (bytes a second) for the block: a real server limit,
+    so that an interrupt lands mid-transfer however fast the machine is."""
+    client.set_quota(Quota(**rates), org=ADMIN_ORG)
+    try:
+        yield
+    finally:
+        client.delete_quota(org=ADMIN_ORG)
+
+
+def _big_file(path: Path, mib: int) -> Path:
+    block = os.urandom(MiB)
+    with path.open("wb") as f:
+        for i in range(mib):
+            f.write(block[i:] + block[:i])
+    return path
+
+
 def test_ctrl_c_during_an_upload_says_how_to_resume_and_resuming_works(
     module_server: ServerProcess, client: LightningStorClient, new_bucket: str, tmp_path: Path
 ) -> None:
-    big = tmp_path / "big.bin"
-    block = os.urandom(MiB)
-    with big.open("wb") as f:
-        for i in range(64):
-            f.write(block[i:] + block[:i])
+    big = _big_file(tmp_path / "big.bin", 24)  # three 8 MiB parts, about 3 s at 8 MiB/s
     state = tmp_path / "big.bin.lsupload"
-    proc = subprocess.Popen(
-        [CLI, "put", str(big), f"s3://{new_bucket}/"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(module_server),
-    )  # fmt: skip
-    # The record is written once the upload exists, before any part is sent: stop the
-    # process there, so that the interrupt lands mid-upload however fast the machine is.
-    wait_until(lambda: state.exists() or proc.poll() is not None, message="the resume record")
-    proc.send_signal(signal.SIGSTOP)
-    proc.send_signal(signal.SIGINT)
-    proc.send_signal(signal.SIGCONT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "run the same command again to resume" in err
-    assert "Traceback" not in err
-    assert state.exists()
+    with _throttled(client, bytes_in_per_second=8 * MiB):
+        proc = subprocess.Popen(
+            [CLI, "put", str(big), f"s3://{new_bucket}/"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(module_server),
+        )  # fmt: skip
+        # The record is written once the upload exists, before any part is sent.
+        wait_until(lambda: state.exists() or proc.poll() is not None, message="the record")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert "run the same command again to resume" in err
+        assert "Traceback" not in err
+        assert state.exists()
 
     done = subprocess.run(
         [CLI, "put", str(big), f"s3://{new_bucket}/"],
@@ -241,3 +256,24 @@ def test_ctrl_c_during_an_upload_says_how_to_resume_and_resuming_works(
         for piece in stream:
             digest.update(piece)
     assert digest.hexdigest() == hashlib.md5(big.read_bytes()).hexdigest()
+
+
+def test_ctrl_c_during_a_download_leaves_no_partial_file(
+    module_server: ServerProcess, client: LightningStorClient, new_bucket: str, tmp_path: Path
+) -> None:
+    client.upload_file(_big_file(tmp_path / "big.bin", 24), new_bucket, "big.bin")
+    out = tmp_path / "out"
+    out.mkdir()
+    with _throttled(client, bytes_out_per_second=8 * MiB):
+        proc = subprocess.Popen(
+            [CLI, "get", f"s3://{new_bucket}/big.bin", str(out / "copy.bin")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(module_server),
+        )  # fmt: skip
+        # The temporary file exists from the first byte to the last: interrupt in between.
+        wait_until(lambda: any(out.iterdir()) or proc.poll() is not None, message="the download")
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run the same command again" in err
+    assert "Traceback" not in err
+    assert list(out.iterdir()) == []

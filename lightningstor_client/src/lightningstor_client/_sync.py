@@ -22,6 +22,9 @@ from lightningstor_client._models import ObjectInfo
 from lightningstor_client._stream import AsyncObjectStream
 from lightningstor_types.scope import Scope
 
+CANCEL_CLEANUP_SECONDS = 10.0
+"""How long an interrupted call may take to clean up before the interrupt goes on."""
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 _T = TypeVar("_T")
@@ -38,11 +41,22 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, _R]) -> _R:
-        future: Future[_R] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        finished = threading.Event()
+
+        async def call() -> _R:
+            try:
+                return await coro
+            finally:
+                finished.set()
+
+        future: Future[_R] = asyncio.run_coroutine_threadsafe(call(), self.loop)
         try:
             return future.result()
         except BaseException:  # e.g. KeyboardInterrupt while waiting: stop the call too
             future.cancel()
+            # Give the call its own cleanup (a partial download's temporary file, an upload's
+            # stream) before the caller goes on, perhaps to close the client and exit.
+            finished.wait(CANCEL_CLEANUP_SECONDS)
             raise
 
     def iterate(self, source: AsyncIterator[_T]) -> Iterator[_T]:

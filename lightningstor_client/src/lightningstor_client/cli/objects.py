@@ -106,6 +106,7 @@ def cmd_get(client: LightningStorClient, args: argparse.Namespace) -> None:
         return
     # Where the bytes go is decided before any arrive: a directory means the key's own name.
     path = file_for_download(source.key, args.file)
+    args.resume_hint = RESUME_DOWNLOAD
     path.parent.mkdir(parents=True, exist_ok=True)
     size = client.head_object(source.bucket, source.key, version_id=args.version_id).size
     tally = Tally(f"get {source.key}", size)
@@ -238,6 +239,7 @@ def _configured_expiry() -> int:
     return DEFAULT_PRESIGN_EXPIRES if found is None else found
 
 
+RESUME_DOWNLOAD = "interrupted: the partial download was removed; run the same command again"
 RESUME_UPLOAD = (
     "interrupted: run the same command again to resume; the parts already sent are kept "
     "(the upload is recorded in FILE.lsupload beside each file)"
