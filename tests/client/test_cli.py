@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import signal
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lightningstor_client import LightningStorClient, Quota
+from lightningstor_client.cli.progress import Tally
 from lightningstor_types.errors import NoSuchKey, NoSuchUpload
 from tests.integration.server import ServerProcess, clean_env
 from tests.wait import wait_until
@@ -277,3 +279,18 @@ def test_ctrl_c_during_a_download_leaves_no_partial_file(
     assert "run the same command again" in err
     assert "Traceback" not in err
     assert list(out.iterdir()) == []
+
+
+def test_a_recursive_transfer_draws_one_bar_for_all_its_files() -> None:
+    out = io.StringIO()
+    tally = Tally("cp", 3 * MiB, out=out)
+    for size in (MiB, 2 * MiB):
+        report = tally.for_file()
+        assert report is not None
+        report(size // 2, size)
+        report(size, size)
+        tally.file_done(size)
+    frames = out.getvalue().split("\r")[1:]
+    assert all(frame.startswith("cp [") for frame in frames)
+    assert out.getvalue().count("\n") == 1  # one line, ended once, when all bytes are done
+    assert "3.0/3.0 MiB" in frames[-1]

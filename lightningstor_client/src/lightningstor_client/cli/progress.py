@@ -16,10 +16,11 @@ class ProgressBar:
     def __init__(self, label: str, out: TextIO, width: int = 30) -> None:
         self._label, self._out, self._width = label, out, width
         self._start = self._drawn = time.monotonic()
+        self._ended = False
 
     def __call__(self, done: int, total: int) -> None:
         now = time.monotonic()
-        if now - self._drawn < 0.1 and done < total:
+        if self._ended or (now - self._drawn < 0.1 and done < total):
             return
         self._drawn = now
         filled = self._width * done // total if total else self._width
@@ -30,6 +31,7 @@ class ProgressBar:
         )
         if done >= total:
             self._out.write("\n")
+            self._ended = True  # the line is finished: a later report must not start another
         self._out.flush()
 
 
