@@ -27,8 +27,9 @@ help: ## list the targets
 bootstrap: ## install uv, etcd (Debian) and every package; idempotent
 	@scripts/bootstrap.sh
 
-run: bootstrap ## install everything, then run the server on the embedded default (ARGS=...)
-	uv run lightningstor-server $(ARGS)
+run: ## install what the server needs, then run it on the embedded default (ARGS=...)
+	@scripts/bootstrap.sh --runtime
+	uv run --no-sync lightningstor-server $(ARGS)
 
 test: bootstrap ## install everything, run the static checks and the whole test suite
 	@status=0; \

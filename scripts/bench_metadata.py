@@ -14,7 +14,7 @@ runs once with one call in flight (latency-bound) and once with ``--in-flight`` 
     txn     create-if-absent: compare create_revision = 0, then put (how the core commits)
 
 Prints a Markdown table: ops/s and the 99th percentile latency of each. Numbers are for the
-record (DESIGN.md §2, docs/metadata-capacity.md), never asserted by tests.
+record (docs/architecture.md §2, docs/metadata-capacity.md), never asserted by tests.
 """
 
 from __future__ import annotations

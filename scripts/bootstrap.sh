@@ -2,13 +2,18 @@
 # Install everything LightningStor needs on a fresh Debian machine, then sync the workspace.
 #
 #   uv          from PyPI (python3 -m pip), when no uv is reachable
-#   etcd        Debian's etcd-server, when no etcd binary is found; the tests start their own
-#               etcd on free ports, so the package's system service is kept stopped
+#   etcd        Debian's etcd-server and etcd-client (etcdctl, for backups), when either binary
+#               is missing; the tests start their own etcd on free ports, so the package's
+#               system service is kept stopped
 #   s3cmd       Debian's s3cmd and rclone, when missing: the S3 client tests run them
 #   rclone      (the AWS CLI and the MinIO client come with the dev dependencies)
 #   chromium    Debian's chromium and chromium-driver, when missing: the browser tests (CORS,
 #               form uploads) drive a headless Chromium through selenium
 #   .venv       uv sync --all-packages --locked (every distribution plus the dev tools)
+#
+# With --runtime (what `make run` uses): only uv and what the server needs at run time,
+# `uv sync --no-dev --inexact` (no test tools, no etcd, no S3 clients, no browser; a .venv that
+# already holds the dev tools keeps them).
 #
 # Idempotent and quiet when there is nothing to do. Make puts the directories where pip installs
 # uv on PATH; when you run this script by hand it tells you if your shell cannot see uv yet.
@@ -104,14 +109,15 @@ stop_etcd_service() {
 }
 
 ensure_etcd() {
-    if [ "${LIGHTNINGSTOR_SKIP_ETCD:-0}" = 1 ] || command -v etcd >/dev/null 2>&1; then
+    if [ "${LIGHTNINGSTOR_SKIP_ETCD:-0}" = 1 ] \
+        || { command -v etcd >/dev/null 2>&1 && command -v etcdctl >/dev/null 2>&1; }; then
         return
     fi
     if ! command -v apt-get >/dev/null 2>&1; then
         say "etcd not found and no apt-get: install etcd 3.4+ and put it on PATH"
         exit 1
     fi
-    say "installing Debian's etcd-server (the tests start their own etcd)"
+    say "installing Debian's etcd-server and etcd-client (the tests start their own etcd)"
     # Keep the package's service from starting: Debian's maintainer scripts ask
     # /usr/sbin/policy-rc.d, and exit code 101 means "not allowed". Only put one there when the
     # machine has none, and remove it afterwards.
@@ -125,7 +131,7 @@ ensure_etcd() {
     {
         as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
             && as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-                --no-install-recommends etcd-server
+                --no-install-recommends etcd-server etcd-client
     } >"$log" 2>&1 || status=$?
     if [ "$added_policy" = 1 ]; then
         as_root rm -f "$policy"
@@ -187,6 +193,10 @@ ensure_browser() {
 }
 
 ensure_uv
+if [ "${1:-}" = --runtime ]; then
+    uv sync --quiet --all-packages --locked --no-dev --inexact
+    exit 0
+fi
 ensure_etcd
 ensure_s3_tools
 ensure_browser

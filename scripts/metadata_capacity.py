@@ -83,7 +83,8 @@ def object_records(
 
 
 def object_puts(name: str, chunks: int = 1, replicas: int = 0) -> list[Put]:
-    """The three keys a PutObject writes (DESIGN.md §5): version, current copy, data record."""
+    """The three keys a PutObject writes (docs/architecture.md §5): version, current copy and
+    data record."""
     record, data = object_records(name, chunks, replicas)
     scope = f"{ORG}/{PROJECT}/my-bucket-01/".encode()
     value = record.SerializeToString()

@@ -1,4 +1,5 @@
-"""Bad input of every kind gets its S3 error and changes nothing (DESIGN.md §9): no object or
+"""Bad input of every kind gets its S3 error and changes nothing (docs/architecture.md §9): no
+object or
 version record, no data record, no chunk file left under ``data_dir/chunks``."""
 
 from __future__ import annotations

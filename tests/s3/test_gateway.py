@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +18,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
 from tests.s3.conftest import make_client
+from tests.wait import wait_until
 
 if TYPE_CHECKING:
     from tests.integration.server import ServerProcess
@@ -46,11 +46,13 @@ def _start_gateway(
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 20
-        while not ports.exists():
-            assert proc.poll() is None, (workdir / "gateway.log").read_text()
-            assert time.monotonic() < deadline, "the gateway did not report its port"
-            time.sleep(0.05)
+        # 120 s only guards against a hang: a loaded machine can take tens of seconds.
+        wait_until(
+            lambda: ports.exists() or proc.poll() is not None,
+            timeout=120,
+            message="the gateway's ports file",
+        )
+        assert proc.poll() is None, (workdir / "gateway.log").read_text()
         yield "http://" + json.loads(ports.read_text())["s3"]
     finally:
         proc.terminate()

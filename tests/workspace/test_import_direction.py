@@ -1,4 +1,4 @@
-"""Imports run one way only (DESIGN.md §1): the import-linter contracts hold, cover every
+"""Imports run one way only (docs/architecture.md §1): the import-linter contracts hold, cover every
 forbidden direction, and really catch a forbidden import."""
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ TYPES, STORAGE, S3, API, CLIENT = (
     "lightningstor_api",
     "lightningstor_client",
 )
-# DESIGN.md §1: what each package may import of ours; everything else of ours is forbidden.
+# docs/architecture.md §1: what each package may import of ours; everything else of ours is
+# forbidden.
 ALLOWED = {
     TYPES: set[str](),
     STORAGE: {TYPES},

@@ -1,4 +1,6 @@
-"""Authorization: one protocol, called once per operation before it touches data (DESIGN.md §7).
+"""Authorization: one protocol, called once per operation before it touches data.
+
+See docs/architecture.md §7.
 
 A decision about acting as another identity (a key minted for it, or one of its keys deleted)
 also names that identity, the *subject*; it needs an authorizer that can judge subjects

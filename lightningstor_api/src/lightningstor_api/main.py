@@ -1,9 +1,10 @@
 """``lightningstor-server``: load the configuration, set up logging, serve until told to stop.
 
 ``lightningstor-server backup --to FILE`` copies the embedded metadata store instead
-(:mod:`lightningstor_api.backup`). With ``[server] processes`` above 1 this process is the
-supervisor of that many workers (:mod:`lightningstor_api.supervisor`), each of them this
-program again with ``$LIGHTNINGSTOR_WORKER`` set.
+(:mod:`lightningstor_api.backup`); ``lightningstor-server keygen FILE`` writes a new key for
+``iam.secret_key_file`` (:mod:`lightningstor_api.keygen`). With ``[server] processes`` above 1
+this process is the supervisor of that many workers (:mod:`lightningstor_api.supervisor`), each
+of them this program again with ``$LIGHTNINGSTOR_WORKER`` set.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 import uvloop
 
-from lightningstor_api import backup
+from lightningstor_api import backup, keygen
 from lightningstor_api.memory import tune_allocator
 from lightningstor_api.supervisor import supervise
 from lightningstor_api.workers import follow_supervisor, worker_settings
@@ -27,6 +28,8 @@ log = logging.getLogger("lightningstor_api")
 def main() -> None:
     if sys.argv[1:2] == ["backup"]:  # lightningstor-server backup --to FILE [server flags]
         sys.exit(backup.main(sys.argv[2:]))
+    if sys.argv[1:2] == ["keygen"]:  # lightningstor-server keygen FILE
+        sys.exit(keygen.main(sys.argv[2:]))
     try:
         settings = load_settings(sys.argv[1:], distribution="lightningstor-api")
     except ConfigError as err:

@@ -56,7 +56,8 @@ class AsyncLightningStorClient(
         tags: Mapping[str, str] | None = None,
         object_lock_enabled: bool = False,
     ) -> Bucket:
-        """``object_lock_enabled``: versioned for good, versions can be locked (Object Lock)."""
+        """A new bucket in the client's scope (BucketAlreadyExists / BucketAlreadyOwnedByYou if the
+        name is taken); ``object_lock_enabled``: versioned for good, versions can be locked."""
         req = bucket_pb2.CreateBucketRequest(
             scope=self._scope,
             name=name,
@@ -68,11 +69,13 @@ class AsyncLightningStorClient(
         return Bucket.from_pb(resp.bucket)
 
     async def head_bucket(self, name: str) -> Bucket:
+        """The bucket's description (NoSuchBucket if the scope has none of that name)."""
         req = bucket_pb2.HeadBucketRequest(scope=self._scope, name=name)
         resp = await self._unary(self._buckets.HeadBucket(req, timeout=self._timeout))
         return Bucket.from_pb(resp.bucket)
 
     async def delete_bucket(self, name: str) -> None:
+        """Delete an empty bucket (BucketNotEmpty while it holds objects, versions or uploads)."""
         req = bucket_pb2.DeleteBucketRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucket(req, timeout=self._timeout))
 
@@ -97,21 +100,25 @@ class AsyncLightningStorClient(
         return next((k for k, v in rq.VERSIONING.items() if v == resp.status), None)
 
     async def put_bucket_versioning(self, name: str, status: Versioning) -> None:
+        """Turn versioning on (``"Enabled"``) or pause it (``"Suspended"``)."""
         req = bucket_pb2.PutBucketVersioningRequest(
             scope=self._scope, name=name, status=rq.VERSIONING[status]
         )
         await self._unary(self._buckets.PutBucketVersioning(req, timeout=self._timeout))
 
     async def get_bucket_tagging(self, name: str) -> dict[str, str]:
+        """The bucket's tags (NoSuchTagSet when it has none)."""
         req = bucket_pb2.GetBucketTaggingRequest(scope=self._scope, name=name)
         resp = await self._unary(self._buckets.GetBucketTagging(req, timeout=self._timeout))
         return {t.key: t.value for t in resp.tags}
 
     async def put_bucket_tagging(self, name: str, tags: Mapping[str, str]) -> None:
+        """Replace the bucket's tags (at most 50)."""
         req = bucket_pb2.PutBucketTaggingRequest(scope=self._scope, name=name, tags=rq.tags(tags))
         await self._unary(self._buckets.PutBucketTagging(req, timeout=self._timeout))
 
     async def delete_bucket_tagging(self, name: str) -> None:
+        """Remove every tag of the bucket."""
         req = bucket_pb2.DeleteBucketTaggingRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketTagging(req, timeout=self._timeout))
 
@@ -122,11 +129,13 @@ class AsyncLightningStorClient(
         return [CorsRule.from_pb(r) for r in resp.configuration.rules]
 
     async def put_bucket_cors(self, name: str, rules: Iterable[CorsRule]) -> None:
+        """Replace the bucket's CORS rules (what browsers on other origins may do over S3)."""
         config = bucket_pb2.CorsConfiguration(rules=[r.to_pb() for r in rules])
         req = bucket_pb2.PutBucketCorsRequest(scope=self._scope, name=name, configuration=config)
         await self._unary(self._buckets.PutBucketCors(req, timeout=self._timeout))
 
     async def delete_bucket_cors(self, name: str) -> None:
+        """Remove the bucket's CORS rules."""
         req = bucket_pb2.DeleteBucketCorsRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketCors(req, timeout=self._timeout))
 

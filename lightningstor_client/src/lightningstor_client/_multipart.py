@@ -34,6 +34,8 @@ class MultipartMethods(Connection):
         checksum_algorithm: ChecksumName | None = None,
         **headers: Unpack[ContentHeaderArgs],
     ) -> Upload:
+        """Start a multipart upload; parts are then sent with ``upload_part`` and joined by
+        ``complete_multipart_upload`` (or ``upload_file`` does it all)."""
         req = object_pb2.CreateMultipartUploadRequest(
             scope=self._scope,
             bucket=bucket,
@@ -136,6 +138,7 @@ class MultipartMethods(Connection):
         return PutResult.from_pb(resp)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Abort an upload: its parts are deleted (NoSuchUpload if it is not open)."""
         req = object_pb2.AbortMultipartUploadRequest(
             scope=self._scope, bucket=bucket, key=key, upload_id=upload_id
         )
@@ -151,6 +154,8 @@ class MultipartMethods(Connection):
         key_marker: str | None = None,
         upload_id_marker: str | None = None,
     ) -> UploadPage:
+        """One page of the bucket's unfinished uploads under ``prefix``; pass ``next_key_marker``
+        and ``next_upload_id_marker`` back for the next."""
         req = object_pb2.ListMultipartUploadsRequest(
             scope=self._scope,
             bucket=bucket,
@@ -172,6 +177,8 @@ class MultipartMethods(Connection):
         max_parts: int = 0,
         part_number_marker: int = 0,
     ) -> PartsPage:
+        """One page of the parts an open upload has received; pass ``next_part_number_marker`` back
+        for the next."""
         req = object_pb2.ListPartsRequest(
             scope=self._scope,
             bucket=bucket,

@@ -113,6 +113,7 @@ class ObjectMethods(Connection):
         if_unmodified_since: datetime | None = None,
         checksum_mode: bool = False,
     ) -> ObjectInfo:
+        """The object's description without its content; conditions as for ``get_object``."""
         req = object_pb2.HeadObjectRequest(
             scope=self._scope,
             bucket=bucket,
@@ -298,6 +299,8 @@ class ObjectMethods(Connection):
         key_marker: str = "",
         version_id_marker: str = "",
     ) -> VersionPage:
+        """One page of every version and delete marker under ``prefix`` (newest first per key);
+        pass ``next_key_marker`` and ``next_version_id_marker`` back for the next."""
         req = object_pb2.ListObjectVersionsRequest(
             scope=self._scope,
             bucket=bucket,
@@ -315,6 +318,7 @@ class ObjectMethods(Connection):
     async def get_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> dict[str, str]:
+        """The object's (or one version's) tags."""
         req = object_pb2.GetObjectTaggingRequest(
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
         )
@@ -329,6 +333,7 @@ class ObjectMethods(Connection):
         *,
         version_id: str | None = None,
     ) -> None:
+        """Replace the object's (or one version's) tags (at most 10)."""
         req = object_pb2.PutObjectTaggingRequest(
             scope=self._scope,
             bucket=bucket,
@@ -341,6 +346,7 @@ class ObjectMethods(Connection):
     async def delete_object_tagging(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> None:
+        """Remove every tag of the object (or of one version)."""
         req = object_pb2.DeleteObjectTaggingRequest(
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
         )

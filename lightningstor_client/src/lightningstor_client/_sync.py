@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
@@ -20,6 +21,9 @@ from lightningstor_client._connection import DEFAULT_ENDPOINT
 from lightningstor_client._models import ObjectInfo
 from lightningstor_client._stream import AsyncObjectStream
 from lightningstor_types.scope import Scope
+
+CANCEL_CLEANUP_SECONDS = 10.0
+"""How long an interrupted call may take to clean up before the interrupt goes on."""
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -37,11 +41,22 @@ class _LoopThread:
         self._thread.start()
 
     def run(self, coro: Coroutine[Any, Any, _R]) -> _R:
-        future: Future[_R] = asyncio.run_coroutine_threadsafe(coro, self.loop)
+        finished = threading.Event()
+
+        async def call() -> _R:
+            try:
+                return await coro
+            finally:
+                finished.set()
+
+        future: Future[_R] = asyncio.run_coroutine_threadsafe(call(), self.loop)
         try:
             return future.result()
         except BaseException:  # e.g. KeyboardInterrupt while waiting: stop the call too
             future.cancel()
+            # Give the call its own cleanup (a partial download's temporary file, an upload's
+            # stream) before the caller goes on, perhaps to close the client and exit.
+            finished.wait(CANCEL_CLEANUP_SECONDS)
             raise
 
     def iterate(self, source: AsyncIterator[_T]) -> Iterator[_T]:
@@ -60,6 +75,19 @@ class _LoopThread:
         self.loop.close()
 
 
+def _as_blocking(call: Callable[..., Any], method: Callable[..., Any], returns: str | None) -> None:
+    """Make ``help()`` and ``inspect.signature`` describe the blocking method as it is: this
+    module's, its own name, and (``returns``) what it gives instead of an async iterator or
+    stream. ``functools.wraps`` alone would point them at the async method."""
+    signature = inspect.signature(method)
+    if returns is not None:
+        signature = signature.replace(return_annotation=returns)
+    del call.__wrapped__  # type: ignore[attr-defined]
+    call.__signature__ = signature  # type: ignore[attr-defined]
+    call.__module__ = __name__
+    call.__qualname__ = f"LightningStorClient.{method.__name__}"
+
+
 def _blocking(
     method: Callable[Concatenate[AsyncLightningStorClient, _P], Coroutine[Any, Any, _R]],
 ) -> Callable[Concatenate[LightningStorClient, _P], _R]:
@@ -69,6 +97,7 @@ def _blocking(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         return self._loop.run(method(self._aio, *args, **kwargs))
 
+    _as_blocking(call, method, None)
     return call
 
 
@@ -81,6 +110,8 @@ def _blocking_iter(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> Iterator[_T]:
         return self._loop.iterate(method(self._aio, *args, **kwargs))
 
+    returned = str(inspect.signature(method).return_annotation)
+    _as_blocking(call, method, returned.replace("AsyncIterator[", "Iterator[", 1))
     return call
 
 
@@ -95,6 +126,7 @@ def _blocking_stream(
     def call(self: LightningStorClient, /, *args: _P.args, **kwargs: _P.kwargs) -> ObjectStream:
         return ObjectStream(self._loop.run(method(self._aio, *args, **kwargs)), self._loop)
 
+    _as_blocking(call, method, "ObjectStream")
     return call
 
 

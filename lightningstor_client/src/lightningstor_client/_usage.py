@@ -101,6 +101,8 @@ class UsageMethods(Connection):
     async def get_usage(
         self, *, org: str | None = None, project: str | None = None, bucket: str | None = None
     ) -> UsageReport:
+        """Bytes and objects stored by an org, a project or a bucket (default: the caller's
+        scope)."""
         req = usage_pb2.GetUsageRequest(scope=_scope(org, project), bucket=bucket or "")
         resp = await self._unary(self._usage.GetUsage(req, timeout=self._timeout))
         return UsageReport(
@@ -112,6 +114,7 @@ class UsageMethods(Connection):
     async def get_quota(
         self, *, org: str | None = None, project: str | None = None, bucket: str | None = None
     ) -> QuotaInfo:
+        """The quota set on an org, project or bucket, and the limits in effect there."""
         req = usage_pb2.GetQuotaRequest(scope=_scope(org, project), bucket=bucket or "")
         resp = await self._unary(self._usage.GetQuota(req, timeout=self._timeout))
         return QuotaInfo(
@@ -126,6 +129,8 @@ class UsageMethods(Connection):
         project: str | None = None,
         bucket: str | None = None,
     ) -> Quota:
+        """Set the quota of an org, project or bucket (the platform admin role); returns it as
+        stored."""
         req = usage_pb2.SetQuotaRequest(
             scope=_scope(org, project), bucket=bucket or "", quota=quota.to_pb()
         )
@@ -135,5 +140,6 @@ class UsageMethods(Connection):
     async def delete_quota(
         self, *, org: str | None = None, project: str | None = None, bucket: str | None = None
     ) -> None:
+        """Remove the quota set on an org, project or bucket (the defaults then apply)."""
         req = usage_pb2.DeleteQuotaRequest(scope=_scope(org, project), bucket=bucket or "")
         await self._unary(self._usage.DeleteQuota(req, timeout=self._timeout))

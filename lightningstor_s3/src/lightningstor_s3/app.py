@@ -3,7 +3,7 @@
 :func:`create_app` returns one ASGI callable. Unsigned ``GET``/``HEAD`` requests for the control
 paths (``/health``, ``/ready``, ``/metrics``) go to a small FastAPI app; everything else is
 S3 and goes to :class:`~lightningstor_s3.dispatch.S3Dispatcher`, which streams bodies through
-``receive``/``send`` directly (DESIGN.md §2: FastAPI's streaming costs 6x on small GETs).
+``receive``/``send`` directly (docs/architecture.md §2: FastAPI's streaming costs 6x on small GETs).
 
 A control path never hides a bucket: an anonymous S3 request reaches a bucket only by naming
 its scope (``/org:bucket``), which no control path does, so only a request without credentials

@@ -2,7 +2,8 @@
 
 Object bodies never pass through a framework: :meth:`Exchange.raw_body` yields what ``receive``
 delivers (uvicorn has already removed ``Transfer-Encoding: chunked``), and the response goes out
-through ``send`` piece by piece. Measured on 4 KiB GETs (DESIGN.md §2): raw ASGI 3.6k req/s,
+through ``send`` piece by piece. Measured on 4 KiB GETs (docs/architecture.md §2):
+raw ASGI 3.6k req/s,
 FastAPI's StreamingResponse 0.6k.
 
 uvicorn answers ``Expect: 100-continue`` when the app first calls ``receive``; the dispatcher

@@ -149,7 +149,15 @@ def serve_workers(settings: Settings) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = build_arg_parser("lightningstor-s3-gateway", distribution="lightningstor-s3")
+    parser = build_arg_parser(
+        "lightningstor-s3-gateway",
+        distribution="lightningstor-s3",
+        description=(
+            "LightningStor stand-alone S3 gateway: the S3 API over a server's gRPC API; each "
+            "request acts with its caller's own rights."
+        ),
+        only=("--s3-addr", "--log-level"),
+    )
     parser.add_argument(
         "--grpc-endpoint",
         default=os.environ.get(ENDPOINT_ENV, "127.0.0.1:9001"),

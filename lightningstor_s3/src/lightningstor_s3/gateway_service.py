@@ -1,6 +1,7 @@
 """``StorageService`` over the gRPC API: what the stand-alone gateway serves S3 from.
 
-The service protocol is message in, message out, and so is the gRPC API (DESIGN.md §3): each
+The service protocol is message in, message out, and so is the gRPC API
+(docs/architecture.md §3): each
 operation is one call of the generated stubs on the channel, with the error carried in the
 call's trailing metadata rebuilt by :func:`lightningstor_types.errors.error_from_grpc`. Uploads
 are client-streaming (the header, then the body in pieces of up to :data:`PIECE_BYTES`),

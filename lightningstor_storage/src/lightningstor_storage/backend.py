@@ -1,4 +1,4 @@
-"""The chunk ``StorageBackend`` protocol, its value types and its errors (DESIGN.md §6).
+"""The chunk ``StorageBackend`` protocol, its value types and its errors (docs/architecture.md §6).
 
 A chunk is an immutable byte string stored under an opaque id of 32 lowercase hex digits. Ids are
 made by :func:`new_chunk_id` and never derive from user input. Errors::

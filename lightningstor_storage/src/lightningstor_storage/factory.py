@@ -23,4 +23,4 @@ def open_backend(settings: Settings) -> StorageBackend:
         from lightningstor_storage.policies import PolicyBackend
 
         return PolicyBackend.from_settings(storage.distributed)
-    return LocalBackend(storage.local_path(settings))
+    return LocalBackend(storage.local_path(settings), shard_depth=storage.shard_depth)

@@ -52,6 +52,7 @@ Ts = TypeVarTuple("Ts")
 
 WRITE_BUFFER = 1024 * 1024  # bytes of a streamed put gathered before each threaded write
 _FANOUT = re.compile(r"[0-9a-f]{2}")
+MAX_SHARD_DEPTH = 4
 _CHUNK_FILE = re.compile(r"[0-9a-f]{32}")
 _CAPABILITIES = Capabilities(
     name="local", durable=True, verifies_checksums=True, replicated=False, range_reads=True
@@ -61,10 +62,16 @@ _CAPABILITIES = Capabilities(
 class LocalBackend:
     """The local filesystem StorageBackend."""
 
-    def __init__(self, data_dir: Path, *, max_workers: int = 32) -> None:
+    def __init__(self, data_dir: Path, *, shard_depth: int = 2, max_workers: int = 32) -> None:
+        if not 0 <= shard_depth <= MAX_SHARD_DEPTH:
+            raise ValueError(f"shard_depth must be 0 to {MAX_SHARD_DEPTH}, got {shard_depth}")
         self._data_dir = Path(data_dir)
         self._chunks_dir = self._data_dir / "chunks"
         self._tmp_dir = self._chunks_dir / "tmp"
+        self._depth = shard_depth
+        # Once, at start (a few directory reads): chunks stored at another depth would all be
+        # lost from sight.
+        _check_layout(self._chunks_dir, shard_depth)
         # Its own threads, sized for I/O: enough fsyncs in flight for many concurrent puts.
         self._executor = ThreadPoolExecutor(max_workers, thread_name_prefix="lightningstor-local")
         self._closed = False
@@ -186,8 +193,12 @@ class LocalBackend:
 
     async def list_chunks(self) -> AsyncIterator[ChunkStat]:
         """Every stored chunk, one thread call per top-level fan-out directory."""
+        if self._depth == 0:
+            for stat in await self._run(_scan_files, self._chunks_dir, ""):
+                yield stat
+            return
         for fanout in await self._run(_fanout_dirs, self._chunks_dir):
-            for stat in await self._run(_scan_fanout, fanout):
+            for stat in await self._run(_scan_fanout, fanout, self._depth - 1):
                 yield stat
 
     async def sweep_temp(self, older_than: float) -> int:
@@ -206,7 +217,8 @@ class LocalBackend:
 
     def _chunk_path(self, chunk_id: str) -> Path:
         validate_chunk_id(chunk_id)
-        return self._chunks_dir / chunk_id[0:2] / chunk_id[2:4] / chunk_id
+        shards = (chunk_id[2 * i : 2 * i + 2] for i in range(self._depth))
+        return self._chunks_dir.joinpath(*shards, chunk_id)
 
     async def _put_stream(
         self, writer: ChunkFileWriter, final: Path, data: AsyncIterable[bytes]
@@ -350,25 +362,63 @@ def _fanout_dirs(chunks_dir: Path) -> list[Path]:
         return []
 
 
-def _scan_fanout(fanout: Path) -> list[ChunkStat]:
+def _scan_fanout(fanout: Path, below: int) -> list[ChunkStat]:
+    """The chunks under one top-level fan-out directory, ``below`` levels further down."""
+    level = [(fanout, fanout.name)]
+    for _ in range(below):
+        level = [(sub, prefix + sub.name) for d, prefix in level for sub in _fanout_dirs(d)]
     stats: list[ChunkStat] = []
-    for sub in _fanout_dirs(fanout):
-        prefix = fanout.name + sub.name
-        try:
-            with os.scandir(sub) as entries:
-                for e in entries:
-                    if not (_CHUNK_FILE.fullmatch(e.name) and e.name.startswith(prefix)):
-                        continue
-                    if not e.is_file(follow_symlinks=False):
-                        continue
-                    try:
-                        st = e.stat()
-                    except FileNotFoundError:  # deleted since the directory was read
-                        continue
-                    stats.append(ChunkStat(e.name, data_size_of(st.st_size), st.st_mtime))
-        except FileNotFoundError:
-            continue
+    for directory, prefix in level:
+        stats.extend(_scan_files(directory, prefix))
     return stats
+
+
+def _scan_files(directory: Path, prefix: str) -> list[ChunkStat]:
+    stats: list[ChunkStat] = []
+    try:
+        with os.scandir(directory) as entries:
+            for e in entries:
+                if not (_CHUNK_FILE.fullmatch(e.name) and e.name.startswith(prefix)):
+                    continue
+                if not e.is_file(follow_symlinks=False):
+                    continue
+                try:
+                    st = e.stat()
+                except FileNotFoundError:  # deleted since the directory was read
+                    continue
+                stats.append(ChunkStat(e.name, data_size_of(st.st_size), st.st_mtime))
+    except FileNotFoundError:
+        pass
+    return stats
+
+
+def _check_layout(chunks_dir: Path, depth: int) -> None:
+    """Refuse a shard depth other than the one the stored chunks were written at."""
+    stored = _stored_depth(chunks_dir, 0)
+    if stored is not None and stored != depth:
+        raise ValueError(
+            f"{chunks_dir} holds chunks stored with shard_depth={stored}, not "
+            f"shard_depth={depth}: set storage.shard_depth back (it is fixed once chunks are "
+            "stored)"
+        )
+
+
+def _stored_depth(directory: Path, level: int) -> int | None:
+    """The depth of the first chunk file found below ``directory`` (None: there is none)."""
+    try:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except FileNotFoundError:
+        return None
+    if any(_CHUNK_FILE.fullmatch(e.name) and e.is_file() for e in entries):
+        return level
+    if level < MAX_SHARD_DEPTH:
+        for e in entries:
+            if _FANOUT.fullmatch(e.name) and e.is_dir(follow_symlinks=False):
+                found = _stored_depth(Path(e.path), level + 1)
+                if found is not None:
+                    return found
+    return None
 
 
 def _stale_temp(tmp_dir: Path, older_than: float, in_use: frozenset[str]) -> list[os.DirEntry[str]]:

@@ -1,4 +1,6 @@
-"""Action names for authorization, and the action each API operation needs (DESIGN.md §7).
+"""Action names for authorization, and the action each API operation needs.
+
+See docs/architecture.md §7.
 
 Names have the form ``lightningstor:<resource>:<verb>`` (with a sub-resource in between where
 there is one: ``lightningstor:buckets:tagging:write``); the specification's names

@@ -1,4 +1,4 @@
-"""The one configuration model of LightningStor (DESIGN.md §8).
+"""The one configuration model of LightningStor (docs/architecture.md §8).
 
 ``Settings`` configures the server, ``StorageNodeSettings`` a storage node. Each process reads
 its values from these sources, highest priority first::
@@ -22,7 +22,6 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from types import MappingProxyType
 from typing import Annotated, Any, ClassVar, Literal
@@ -47,8 +46,18 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from lightningstor_types import config_spec
 from lightningstor_types.naming import STORAGE_CLASSES
 from lightningstor_types.signing import DEFAULT_WINDOW_SECONDS
+from lightningstor_types.units import (
+    GiB,
+    KiB,
+    MiB,
+    TiB,
+    format_size,
+    parse_duration,
+    parse_size,
+)
 
 __all__ = [
     "BUILTIN_ROLES",
@@ -86,11 +95,6 @@ __all__ = [
     "split_address",
 ]
 
-KiB = 1024
-MiB = 1024**2
-GiB = 1024**3
-TiB = 1024**4
-
 ENV_PREFIX = "LIGHTNINGSTOR_"
 CONFIG_ENV_VAR = "LIGHTNINGSTOR_CONFIG"
 """Names the TOML file; ``--config`` on the command line takes precedence."""
@@ -106,82 +110,6 @@ class FieldError(ValueError):
     def __init__(self, at: str | tuple[str | int, ...], message: str) -> None:
         super().__init__(message)
         self.at: tuple[str | int, ...] = (at,) if isinstance(at, str) else at
-
-
-# --- value types -----------------------------------------------------------------------------
-
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 1000,
-    "kb": 1000,
-    "m": 1000**2,
-    "mb": 1000**2,
-    "g": 1000**3,
-    "gb": 1000**3,
-    "t": 1000**4,
-    "tb": 1000**4,
-    "ki": KiB,
-    "kib": KiB,
-    "mi": MiB,
-    "mib": MiB,
-    "gi": GiB,
-    "gib": GiB,
-    "ti": TiB,
-    "tib": TiB,
-}
-_SIZE_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_NUMBER_RE = re.compile(r"\d+(?:\.\d+)?")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)")
-
-
-def parse_size(value: object) -> object:
-    """Bytes from ``8388608``, ``"8MiB"``, ``"8 MiB"`` or ``"1.5GiB"``; other input unchanged."""
-    if isinstance(value, bool):
-        raise ValueError("expected a size in bytes or with a unit, e.g. 8MiB")
-    if not isinstance(value, str):
-        return value
-    match = _SIZE_RE.fullmatch(value.strip())
-    unit = _SIZE_UNITS.get(match.group(2).lower()) if match else None
-    if match is None or unit is None:
-        raise ValueError(
-            f"invalid size {value!r}: expected bytes or a number with a unit "
-            "(KiB, MiB, GiB, TiB binary; kB, MB, GB, TB decimal)"
-        )
-    try:
-        size = Decimal(match.group(1)) * unit
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only decimals
-        raise ValueError(f"invalid size {value!r}") from exc
-    if size != size.to_integral_value():
-        raise ValueError(f"invalid size {value!r}: not a whole number of bytes")
-    return int(size)
-
-
-def format_size(size: int) -> str:
-    """``8388608`` → ``"8 MiB"``; sizes that are no whole binary unit stay in bytes."""
-    for unit, name in ((TiB, "TiB"), (GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
-        if size and size % unit == 0:
-            return f"{size // unit} {name}"
-    return f"{size} byte" if size == 1 else f"{size} bytes"
-
-
-def parse_duration(value: object) -> object:
-    """Seconds from ``90``, ``"90"``, ``"90s"``, ``"6h"``, ``"1h30m"``; other input unchanged."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration in seconds or with a unit, e.g. 30s")
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if _NUMBER_RE.fullmatch(text):
-        return float(text)
-    parts = _DURATION_RE.findall(text)
-    if not parts or _DURATION_RE.sub("", text).strip():
-        raise ValueError(
-            f"invalid duration {value!r}: expected seconds or a number with a unit "
-            "(ms, s, m, h, d, w), e.g. 30s, 6h, 1h30m"
-        )
-    return sum(float(number) * _DURATION_UNITS[unit] for number, unit in parts)
 
 
 def _size_between(low: int, high: int) -> AfterValidator:
@@ -567,6 +495,9 @@ class StorageSettings(_Section):
     (0 = never; at most 64 KiB, so a record stays far inside etcd's request limit)."""
     local_dir: UserPath | None = None
     """Directory of the local backend's chunks; default {server.data_dir}."""
+    shard_depth: int = Field(default=2, ge=0, le=4)
+    """Local backend: levels of two-hex-digit directories above each chunk file (2 =
+    chunks/ab/cd/abcd…); fixed once chunks are stored."""
     gc_grace_seconds: Seconds = 6 * 3600.0
     """Age before an unreferenced chunk is swept; keep it above the longest single upload."""
     gc_interval_seconds: PositiveSeconds = 60.0
@@ -760,11 +691,19 @@ class S3Settings(_Section):
     """Largest difference between a request's signing time and ours."""
     presign_max_expiry_seconds: int = Field(default=604800, ge=1, le=604800)
     """Longest validity of a presigned URL (S3 allows at most 7 days)."""
+    presign_default_expiry_seconds: int = Field(default=3600, ge=1, le=604800)
+    """Validity of URLs that ``lightningstor presign`` makes when not told (it reads this from
+    the file $LIGHTNINGSTOR_CONFIG names); at most presign_max_expiry_seconds."""
 
     @model_validator(mode="after")
     def _check(self) -> S3Settings:
         if not _REGION_RE.fullmatch(self.region):
             raise FieldError("region", f"invalid region {self.region!r}, expected e.g. us-east-1")
+        if self.presign_default_expiry_seconds > self.presign_max_expiry_seconds:
+            raise FieldError(
+                "presign_default_expiry_seconds",
+                f"must not exceed presign_max_expiry_seconds ({self.presign_max_expiry_seconds})",
+            )
         return self
 
 
@@ -972,6 +911,13 @@ class _ShortEnvSource(InitSettingsSource):
         super().__init__(settings_cls, init_kwargs=values)
 
 
+class _SpecTomlSource(TomlConfigSettingsSource):
+    """A server's TOML file with the specification's names translated (config_spec)."""
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        return config_spec.translate(super()._read_file(file_path))
+
+
 class SettingsBase(BaseSettings):
     """What both settings classes share: prefix, strictness and the order of the sources."""
 
@@ -1007,8 +953,13 @@ class SettingsBase(BaseSettings):
             init_settings,
             env_settings,
             _ShortEnvSource(cls, env_vars, cls.short_env_names),
-            TomlConfigSettingsSource(cls, toml_file=config_file),
+            cls.toml_source(config_file),
         )
+
+    @classmethod
+    def toml_source(cls, config_file: Path | None) -> TomlConfigSettingsSource:
+        """The TOML file's source (a subclass may read other names in it)."""
+        return TomlConfigSettingsSource(cls, toml_file=config_file)
 
     @classmethod
     def settings_customise_sources(
@@ -1070,6 +1021,11 @@ class Settings(SettingsBase):
     """Prometheus metrics."""
     tracing: TracingSettings = Field(default_factory=TracingSettings)
     """OpenTelemetry traces."""
+
+    @classmethod
+    def toml_source(cls, config_file: Path | None) -> TomlConfigSettingsSource:
+        """The file may use the platform specification's names (config_spec)."""
+        return _SpecTomlSource(cls, toml_file=config_file)
 
     @model_validator(mode="after")
     def _check(self) -> Settings:

@@ -130,15 +130,21 @@ def _version(distribution: str) -> str:
 
 
 def _parser(
-    prog: str, distribution: str, description: str, flags: tuple[_Flag, ...]
+    prog: str,
+    distribution: str,
+    description: str,
+    flags: tuple[_Flag, ...],
+    *,
+    example: str,
+    more: str = "",
 ) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description=description,
         epilog=(
             f"Every setting can also be set as {ENV_PREFIX}<SECTION>__<FIELD> "
-            f"(e.g. {ENV_PREFIX}STORAGE__CHUNK_SIZE=16MiB). Precedence: flags, environment, "
-            "config file, defaults."
+            f"(e.g. {ENV_PREFIX}{example}). Precedence: flags, environment, "
+            f"config file, defaults.{more}"
         ),
     )
     parser.add_argument(
@@ -161,22 +167,45 @@ def _parser(
     return parser
 
 
+SERVER_COMMANDS = (
+    " Other commands: `%(prog)s backup --to FILE` (a copy of the embedded metadata store, "
+    "while the server runs; `%(prog)s backup --help`), `%(prog)s keygen FILE` (a new key "
+    "for iam.secret_key_file)."
+)
+
+
 def build_arg_parser(
-    prog: str, *, distribution: str = DEFAULT_DISTRIBUTION
+    prog: str,
+    *,
+    distribution: str = DEFAULT_DISTRIBUTION,
+    description: str = "LightningStor object store server.",
+    only: Sequence[str] | None = None,
+    more: str = "",
 ) -> argparse.ArgumentParser:
     """The server's flags: -c/--config, --grpc-addr, --s3-addr, --data-dir, -l/--log-level, -V.
 
     ``-V`` prints ``{prog} {version of distribution}`` and exits 0. A caller may add flags of its
-    own before parsing, then hand the namespace to :func:`settings_from_args`.
+    own before parsing, then hand the namespace to :func:`settings_from_args`; another program
+    reading the same settings (the S3 gateway) names itself in ``description`` and keeps the
+    flags it uses with ``only`` (e.g. ``("--s3-addr", "--log-level")``); ``more`` ends the epilog.
     """
-    return _parser(prog, distribution, "LightningStor object store server.", _SERVER_FLAGS)
+    flags = _SERVER_FLAGS if only is None else tuple(f for f in _SERVER_FLAGS if f.name in only)
+    return _parser(
+        prog, distribution, description, flags, example="STORAGE__CHUNK_SIZE=16MiB", more=more
+    )
 
 
 def build_storage_node_arg_parser(
     prog: str, *, distribution: str = DEFAULT_DISTRIBUTION
 ) -> argparse.ArgumentParser:
     """A storage node's flags: -c/--config, --listen-addr, --data-dir, --zone, -l, -V."""
-    return _parser(prog, distribution, "LightningStor storage node.", _NODE_FLAGS)
+    return _parser(
+        prog,
+        distribution,
+        "LightningStor storage node.",
+        _NODE_FLAGS,
+        example="LOGGING__FORMAT=json",
+    )
 
 
 def _overrides(args: argparse.Namespace, flags: tuple[_Flag, ...]) -> dict[str, Any]:
@@ -226,8 +255,8 @@ def load_settings(
 
     Raises :class:`ConfigError`; bad flags, ``-h`` and ``-V`` exit through argparse.
     """
-    args = build_arg_parser(prog, distribution=distribution).parse_args(argv)
-    return settings_from_args(args, env)
+    parser = build_arg_parser(prog, distribution=distribution, more=SERVER_COMMANDS)
+    return settings_from_args(parser.parse_args(argv), env)
 
 
 def load_storage_node_settings(
@@ -292,6 +321,8 @@ def load_config(
         raise ConfigError(f"{path}: not UTF-8 text ({exc.reason})", path) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}", path) from exc
+    except ValueError as exc:  # a specification name that contradicts ours (config_spec)
+        raise ConfigError(f"{path}: {exc}", path) from exc
 
     try:
         # _build_sources is a documented BaseSettings.__init__ parameter; mypy sees only the

@@ -1,5 +1,5 @@
 # ruff: noqa: N818 - error classes are named by their S3 code, which has no "Error" suffix
-"""The error catalog: every error either API returns, in one place (DESIGN.md §9).
+"""The error catalog: every error either API returns, in one place (docs/architecture.md §9).
 
 Each error is a class named by its S3 code (``NoSuchBucket`` answers ``<Code>NoSuchBucket</Code>``)
 that carries, as class attributes, its HTTP status, its gRPC status and its default message (AWS

@@ -1,4 +1,4 @@
-"""Resource paths: what an authorization decision is about (DESIGN.md §7).
+"""Resource paths: what an authorization decision is about (docs/architecture.md §7).
 
 The forms, from the widest to the narrowest::
 

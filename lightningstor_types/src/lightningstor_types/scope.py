@@ -1,6 +1,7 @@
 """Who owns a bucket (a :class:`Scope`) and who is calling (a :class:`Principal`).
 
-A bucket belongs to an organization and optionally to one of its projects (DESIGN.md §3); a
+A bucket belongs to an organization and optionally to one of its projects
+(docs/architecture.md §3); a
 principal belongs to one org and usually one project, and that is the scope its calls act in
 unless a request names another.
 """

@@ -92,7 +92,8 @@ async def create_bucket(
     key = cc.keys.bucket(scope, req.name)
     result = await cc.write_bucket(key, [Compare.absent(key)], [Put(key, rec.SerializeToString())])
     if not result.succeeded:
-        # Names are unique per scope (DESIGN.md §3): whoever holds it, this scope owns it.
+        # Names are unique per scope (docs/architecture.md §3): whoever holds it, this scope
+        # owns it.
         raise BucketAlreadyOwnedByYou(BucketName=req.name)
     return bucket_pb2.CreateBucketResponse(bucket=bucket_info(rec))
 

@@ -1,4 +1,4 @@
-"""Streaming object bytes into chunks and back out (DESIGN.md §4).
+"""Streaming object bytes into chunks and back out (docs/architecture.md §4).
 
 A body streams into its chunks through small queues, so a large upload holds a few pieces in
 memory, not whole chunks; at most two chunks are open at once (the next one fills while the

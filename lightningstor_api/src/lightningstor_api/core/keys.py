@@ -1,4 +1,4 @@
-"""The metadata key schema (DESIGN.md §5), in one place.
+"""The metadata key schema (docs/architecture.md §5), in one place.
 
 Every key starts with the configured root (``lightningstor/`` by default). Object keys are
 separated from version ids and upload ids by a NUL byte, which object keys may not contain,

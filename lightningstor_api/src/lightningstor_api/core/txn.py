@@ -2,7 +2,7 @@
 
 Every change that adds or drops a reference to content (put, copy, complete, delete, abort)
 goes through :class:`Txn`, so a data record's count and its garbage-collection journal entry
-change in the same transaction as the records that reference it (DESIGN.md §4, §5).
+change in the same transaction as the records that reference it (docs/architecture.md §4, §5).
 """
 
 from __future__ import annotations

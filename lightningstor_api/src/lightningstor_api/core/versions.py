@@ -1,6 +1,7 @@
 """Reading and replacing object versions: the transactions every write shares.
 
-Layout (DESIGN.md §5): each version lives at ``versions/…/{key}\\0{sort id}`` (newest first);
+Layout (docs/architecture.md §5): each version lives at ``versions/…/{key}\\0{sort id}``
+(newest first);
 ``objects/…/{key}`` holds a copy of the current version and is absent when the newest version
 is a delete marker. A version's ``version_id`` is its sort id, or ``null`` in buckets that are
 unversioned or suspended; a new null version replaces the old one.

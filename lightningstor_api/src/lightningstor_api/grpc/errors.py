@@ -1,4 +1,4 @@
-"""Errors → gRPC statuses, in one place (DESIGN.md §9).
+"""Errors → gRPC statuses, in one place (docs/architecture.md §9).
 
 A :class:`LightningStorError` ends the call with its catalog gRPC status and message, the S3 code
 and details in trailing metadata (:meth:`LightningStorError.grpc_metadata`; the client reads them

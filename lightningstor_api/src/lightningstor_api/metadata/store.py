@@ -1,4 +1,4 @@
-"""The ordered key-value protocol the core stores its metadata in (DESIGN.md §5).
+"""The ordered key-value protocol the core stores its metadata in (docs/architecture.md §5).
 
 Semantics follow etcd v3 so that the embedded and the etcd implementation are interchangeable:
 one global revision, bumped once per write transaction that changes something; per key a

@@ -5,16 +5,17 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, add_scope_arguments, to_json, when
-from lightningstor_types.scope import Scope
 
 if TYPE_CHECKING:
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
 
 
 def cmd_buckets(client: LightningStorClient, args: argparse.Namespace) -> None:
     # One scope is ListBuckets naming it (the admin may name any); no scope: every bucket.
+    from lightningstor_types.scope import Scope  # kept off the start
+
     if args.org:
         buckets = iter(client.list_buckets(scope=Scope(args.org, args.project or None)))
     elif args.project:

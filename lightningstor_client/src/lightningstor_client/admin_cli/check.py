@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lightningstor_client._admin_models import ConsistencyFinding, ConsistencySummary
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, size, to_json, when
 
 if TYPE_CHECKING:
+    from lightningstor_client._admin_models import ConsistencyFinding, ConsistencySummary
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
 
 
@@ -55,6 +55,8 @@ def _summary(s: ConsistencySummary) -> list[str]:
 
 
 def cmd_check(client: LightningStorClient, args: argparse.Namespace) -> int:
+    from lightningstor_client._admin_models import ConsistencySummary  # kept off the start
+
     summary: ConsistencySummary | None = None
     for item in client.check_consistency(
         repair=args.repair,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lightningstor_client._admin_models import GcRunResult
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, size, to_json, when
 
 if TYPE_CHECKING:
+    from lightningstor_client._admin_models import GcRunResult
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
 
 

@@ -6,16 +6,18 @@ import argparse
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from lightningstor_client._models import AccessKey
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, add_scope_arguments, to_json, when
-from lightningstor_types.scope import Scope
 
 if TYPE_CHECKING:
+    from lightningstor_client._models import AccessKey
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
+    from lightningstor_types.scope import Scope
 
 
 def _scope(args: argparse.Namespace) -> Scope | None:
+    from lightningstor_types.scope import Scope  # kept off the start
+
     if args.project and not args.org:
         raise SystemExit("lightningstor admin keys: --project needs --org")
     return Scope(args.org, args.project or None) if args.org else None

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, size, to_json
 
 if TYPE_CHECKING:
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
 
 

@@ -7,11 +7,9 @@ import dataclasses
 import json
 from typing import TYPE_CHECKING, Any
 
-from lightningstor_client._sync import LightningStorClient
-from lightningstor_client._usage import Quota, Usage
-from lightningstor_types.config import parse_size
-
 if TYPE_CHECKING:
+    from lightningstor_client._sync import LightningStorClient
+    from lightningstor_client._usage import Usage
     from lightningstor_client.admin_cli.output import Subparsers
 
 
@@ -49,6 +47,8 @@ def cmd_quota_get(client: LightningStorClient, args: argparse.Namespace) -> None
 
 
 def cmd_quota_set(client: LightningStorClient, args: argparse.Namespace) -> None:
+    from lightningstor_client._usage import Quota  # kept off the start
+
     quota = Quota(
         max_buckets=args.max_buckets,
         max_bytes=args.max_bytes,
@@ -71,6 +71,8 @@ def _size(value: str) -> int:
     """A size in bytes, or with a unit (``10GiB``); 0 = unlimited."""
     if value.strip().isdigit():
         return int(value)
+    from lightningstor_types.units import parse_size  # kept off the start
+
     size = parse_size(value)
     if not isinstance(size, int):
         raise argparse.ArgumentTypeError(f"invalid size {value!r}")
