@@ -6,12 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from lightningstor_client._iam import IamBinding
-from lightningstor_client._sync import LightningStorClient
 from lightningstor_client.admin_cli.output import add_command, to_json
-from lightningstor_types.scope import Scope
 
 if TYPE_CHECKING:
+    from lightningstor_client._iam import IamBinding
+    from lightningstor_client._sync import LightningStorClient
     from lightningstor_client.admin_cli.output import Subparsers
 
 
@@ -48,6 +47,8 @@ def cmd_principals_create(client: LightningStorClient, args: argparse.Namespace)
     binding = None
     if args.role:
         binding = client.create_binding(args.role, principal=args.name, org=org, project=project)
+    from lightningstor_types.scope import Scope  # loaded only to run the command
+
     key = client.create_access_key(principal_id=ident, scope=Scope(org, project))
     if args.json:
         print(to_json({"principal": args.name, "binding": binding, "key": key}))
