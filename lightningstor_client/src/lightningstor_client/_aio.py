@@ -155,6 +155,7 @@ class AsyncLightningStorClient(
         await self._unary(self._buckets.PutBucketLifecycleConfiguration(req, timeout=self._timeout))
 
     async def delete_bucket_lifecycle(self, name: str) -> None:
+        """Remove every lifecycle rule of the bucket (nothing expires by rule any more)."""
         req = lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest(scope=self._scope, name=name)
         await self._unary(
             self._buckets.DeleteBucketLifecycleConfiguration(req, timeout=self._timeout)
@@ -172,6 +173,7 @@ class AsyncLightningStorClient(
         await self._unary(self._buckets.PutBucketPolicy(req, timeout=self._timeout))
 
     async def delete_bucket_policy(self, name: str) -> None:
+        """Remove the bucket's policy (no error when it has none, as in S3)."""
         req = bucket_pb2.DeleteBucketPolicyRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeleteBucketPolicy(req, timeout=self._timeout))
 
@@ -196,6 +198,8 @@ class AsyncLightningStorClient(
         block_public_policy: bool = False,
         restrict_public_buckets: bool = False,
     ) -> None:
+        """Set the bucket's public access block: ``block_public_policy`` refuses a public policy,
+        ``restrict_public_buckets`` narrows one to its org; the two ACL flags have no effect yet."""
         config = bucket_pb2.PublicAccessBlockConfiguration(
             block_public_acls=block_public_acls,
             ignore_public_acls=ignore_public_acls,
@@ -208,6 +212,7 @@ class AsyncLightningStorClient(
         await self._unary(self._buckets.PutPublicAccessBlock(req, timeout=self._timeout))
 
     async def delete_public_access_block(self, name: str) -> None:
+        """Remove the bucket's public access block (no error when it has none)."""
         req = bucket_pb2.DeletePublicAccessBlockRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeletePublicAccessBlock(req, timeout=self._timeout))
 

@@ -80,28 +80,38 @@ class IamMethods(Connection):
     """``org=None``: the caller's own org."""
 
     async def put_role(self, name: str, actions: list[str]) -> IamRole:
+        """Create or replace a runtime role of 1 to 100 action patterns (platform admin; a built-in
+        or configured role's name is refused)."""
         req = pb.PutRoleRequest(role=pb.IamRole(name=name, actions=actions))
         resp = await self._unary(self._iam.PutRole(req, timeout=self._timeout))
         return IamRole.from_pb(resp.role)
 
     async def delete_role(self, name: str) -> None:
+        """Delete a runtime role (NoSuchIamEntity if there is none; IamEntityInUse while a
+        binding names it)."""
         req = pb.DeleteRoleRequest(name=name)
         await self._unary(self._iam.DeleteRole(req, timeout=self._timeout))
 
     async def list_roles(self) -> list[IamRole]:
+        """Every role: built-in, configured and runtime (``source`` says which)."""
         resp = await self._unary(self._iam.ListRoles(pb.ListRolesRequest(), timeout=self._timeout))
         return [IamRole.from_pb(r) for r in resp.roles]
 
     async def put_group(self, name: str, members: list[str], *, org: str | None = None) -> IamGroup:
+        """Create or replace a runtime group of ``org``; ``members`` are ``org/id`` or
+        ``org/project/id`` of that org."""
         req = pb.PutGroupRequest(group=pb.IamGroup(org=org or "", name=name, members=members))
         resp = await self._unary(self._iam.PutGroup(req, timeout=self._timeout))
         return IamGroup.from_pb(resp.group)
 
     async def delete_group(self, name: str, *, org: str | None = None) -> None:
+        """Delete a runtime group of ``org`` (NoSuchIamEntity; IamEntityInUse while a binding
+        names it)."""
         req = pb.DeleteGroupRequest(org=org or "", name=name)
         await self._unary(self._iam.DeleteGroup(req, timeout=self._timeout))
 
     async def list_groups(self, *, org: str | None = None) -> list[IamGroup]:
+        """The runtime groups of ``org``."""
         req = pb.ListGroupsRequest(org=org or "")
         resp = await self._unary(self._iam.ListGroups(req, timeout=self._timeout))
         return [IamGroup.from_pb(g) for g in resp.groups]
@@ -131,15 +141,21 @@ class IamMethods(Connection):
         return IamBinding.from_pb(resp.binding)
 
     async def delete_binding(self, binding_id: str, *, org: str | None = None) -> None:
+        """Revoke the binding ``binding_id`` of ``org`` (``"*"``: a platform binding);
+        NoSuchIamEntity if there is none. Config bindings are changed in the TOML file only."""
         req = pb.DeleteBindingRequest(org=org or "", id=binding_id)
         await self._unary(self._iam.DeleteBinding(req, timeout=self._timeout))
 
     async def list_bindings(self, *, org: str | None = None) -> list[IamBinding]:
+        """The config and runtime bindings at ``org`` (``"*"``: the platform's, those bound at
+        org ``"*"``)."""
         req = pb.ListBindingsRequest(org=org or "")
         resp = await self._unary(self._iam.ListBindings(req, timeout=self._timeout))
         return [IamBinding.from_pb(b) for b in resp.bindings]
 
     async def list_principals(self, *, org: str | None = None) -> list[IamPrincipal]:
+        """The principals that ``org``'s bindings and groups name, each with its bindings and
+        groups."""
         req = pb.ListPrincipalsRequest(org=org or "")
         resp = await self._unary(self._iam.ListPrincipals(req, timeout=self._timeout))
         return [

@@ -29,6 +29,8 @@ class ObjectLockMethods(Connection):
     async def get_object_retention(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> common_pb2.ObjectRetention:
+        """The version's retention (NoSuchObjectLockConfiguration when it has none; InvalidRequest
+        in a bucket without Object Lock)."""
         req = objectlock_pb2.GetObjectRetentionRequest(
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
         )
@@ -59,6 +61,7 @@ class ObjectLockMethods(Connection):
     async def get_object_legal_hold(
         self, bucket: str, key: str, *, version_id: str | None = None
     ) -> bool:
+        """Whether the version (default: the latest) is under legal hold."""
         req = objectlock_pb2.GetObjectLegalHoldRequest(
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
         )
@@ -67,6 +70,8 @@ class ObjectLockMethods(Connection):
     async def put_object_legal_hold(
         self, bucket: str, key: str, on: bool, *, version_id: str | None = None
     ) -> None:
+        """Put a legal hold on the version (default: the latest), or lift it with ``on=False``;
+        while on, nobody can delete the version, whatever its retention."""
         req = objectlock_pb2.PutObjectLegalHoldRequest(
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or "", on=on
         )
