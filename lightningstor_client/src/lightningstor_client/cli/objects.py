@@ -21,8 +21,8 @@ from lightningstor_client.cli.progress import Tally
 
 if TYPE_CHECKING:
     from lightningstor_client._models import ObjectInfo
-    from lightningstor_types.scope import Scope
     from lightningstor_client._sync import LightningStorClient
+    from lightningstor_types.scope import Scope
 
 PRESIGN_ENDPOINT_ENV = "LIGHTNINGSTOR_S3_ENDPOINT"
 DEFAULT_S3_ENDPOINT = "http://127.0.0.1:9000"
