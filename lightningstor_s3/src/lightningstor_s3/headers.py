@@ -318,6 +318,11 @@ def expiration(date: Timestamp, rule_id: str) -> Headers:
     return [(b"x-amz-expiration", _header_bytes(value))]
 
 
+def encryption(sse: str) -> Headers:
+    """``x-amz-server-side-encryption`` when the content is stored encrypted."""
+    return [(b"x-amz-server-side-encryption", sse.encode())] if sse else []
+
+
 def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     """The headers of a GET or HEAD for one version of an object."""
     h = info.headers
@@ -339,6 +344,7 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     if info.tag_count:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
+    out.extend(encryption(info.server_side_encryption))
     return out
 
 

@@ -98,6 +98,7 @@ def fill_object_info(
         info.checksums.CopyFrom(rec.checksums)
     info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
+    info.server_side_encryption = rec.server_side_encryption
 
 
 def timestamp_of(seconds: float) -> Timestamp:

@@ -32,7 +32,7 @@ from lightningstor_api.core.versions import (
     resolve_read,
     try_commit_version,
 )
-from lightningstor_storage import ChunkNotFound, StorageBackend
+from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import COPY_SOURCE_ACTION, Action
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
@@ -96,11 +96,12 @@ async def copy_object(
             manifest=src.manifest,
             part_count=part_count(src),
             parts=src.parts,  # an old record's inline list (its data record has no segments)
+            server_side_encryption=src.server_side_encryption,  # the shared chunks stay sealed
         )
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:
                 whole = object_slices(cc.data_cache, src.manifest, src.data_id, 0, src.size - 1)
-                _, sums = await digest_content(cc.storage, whole, [algorithm])
+                _, sums = await digest_content(cc, whole, [algorithm])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
@@ -169,13 +170,13 @@ def full_object_checksum(sums: common_pb2.Checksums, alg: ChecksumAlgorithm) -> 
 
 
 async def digest_content(
-    storage: StorageBackend,
+    cc: CoreContext,
     manifest: Sequence[Piece] | AsyncIterable[Piece],
     algorithms: Iterable[ChecksumAlgorithm],
 ) -> tuple[str, dict[ChecksumAlgorithm, str]]:
     """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage."""
     hasher = MultiHasher(algorithms)
-    async for piece in read_manifest(storage, manifest):
+    async for piece in read_manifest(cc.storage, manifest, cc.keymaster):
         await hasher.update_async(piece)
     return hasher.md5_hex(), hasher.checksums()
 

@@ -15,6 +15,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
+from lightningstor_api.encryption import BlockSealer, KeyManager
+from lightningstor_api.encryption.chunks import (
+    new_sealing,
+    read_sealed,
+    seal_async,
+    sealed_stream,
+)
 from lightningstor_storage import ChunkInfo, StorageBackend, StorageUnavailable, new_chunk_id
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
@@ -48,9 +55,13 @@ async def write_stream(
     expected_length: int | None,
     algorithms: Iterable[ChecksumAlgorithm] = (),
     inline_max: int = 0,
+    keys: KeyManager | None = None,
 ) -> WrittenData:
     """Store ``body`` as chunks, or return it whole when it ends within ``inline_max`` bytes;
-    on any failure delete what was written and re-raise."""
+    on any failure delete what was written and re-raise. With ``keys`` every chunk is sealed
+    under its own data key, and nothing is kept inline (metadata records hold no plaintext)."""
+    if keys is not None:
+        inline_max = 0
     if expected_length is not None and expected_length > max_size:
         raise EntityTooLarge(MaxSizeAllowed=str(max_size), ProposedSize=str(expected_length))
     hasher = MultiHasher(algorithms)
@@ -66,7 +77,8 @@ async def write_stream(
             if not writers or writers[-1].filled == chunk_size:
                 if len(writers) >= 2:
                     await writers[-2].done()  # at most two chunks in flight
-                writers.append(_ChunkWriter(storage))
+                sealing = await new_sealing(keys) if keys is not None else None
+                writers.append(_ChunkWriter(storage, sealing=sealing))
             take = min(len(view), chunk_size - writers[-1].filled)
             part = data if whole and take == len(view) else bytes(view[:take])
             view, whole = view[take:], False
@@ -101,7 +113,8 @@ async def write_stream(
             if size <= inline_max:
                 inline = data
             else:
-                writers.append(_ChunkWriter(storage, whole=data))
+                sealing = await new_sealing(keys) if keys is not None else None
+                writers.append(_ChunkWriter(storage, whole=data, sealing=sealing))
         infos = [await w.done() for w in writers]
     except BaseException:
         for w in writers:
@@ -109,8 +122,14 @@ async def write_stream(
         await delete_chunks(storage, [w.chunk_id for w in writers if w.stored])
         raise
     chunks = [
-        records_pb2.ChunkRef(chunk_id=i.chunk_id, size=i.size, crc32c=i.crc32c, replicas=i.replicas)
-        for i in infos
+        records_pb2.ChunkRef(
+            chunk_id=i.chunk_id,
+            size=i.size if w.cipher is None else w.filled,  # a sealed chunk: its plaintext
+            crc32c=i.crc32c,
+            replicas=i.replicas,
+            cipher=w.cipher,
+        )
+        for w, i in zip(writers, infos, strict=True)
     ]
     return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums(), inline)
 
@@ -124,8 +143,16 @@ _QUEUE_PIECES = 2
 class _ChunkWriter:
     """One chunk being written: pieces flow through a small queue into ``put_chunk``."""
 
-    def __init__(self, storage: StorageBackend, *, whole: bytes | None = None) -> None:
+    def __init__(
+        self,
+        storage: StorageBackend,
+        *,
+        whole: bytes | None = None,
+        sealing: tuple[BlockSealer, records_pb2.ChunkCipher] | None = None,
+    ) -> None:
         self.chunk_id = new_chunk_id()
+        self._sealer = sealing[0] if sealing is not None else None
+        self.cipher = sealing[1] if sealing is not None else None
         self.filled = len(whole) if whole is not None else 0
         self.stored = False
         self._ended = whole is not None
@@ -136,6 +163,11 @@ class _ChunkWriter:
     async def _put(
         self, storage: StorageBackend, source: bytes | AsyncIterator[bytes]
     ) -> ChunkInfo:
+        if self._sealer is not None:
+            if isinstance(source, bytes):
+                source = await seal_async(self._sealer, source, last=True)
+            else:
+                source = sealed_stream(self._sealer, source)
         try:
             info = await storage.put_chunk(self.chunk_id, source)
         except StorageUnavailable as exc:
@@ -219,12 +251,14 @@ Piece = records_pb2.ChunkSlice | bytes
 async def read_manifest(
     storage: StorageBackend,
     manifest: Sequence[Piece] | AsyncIterable[Piece],
+    keys: KeyManager | None = None,
 ) -> AsyncIterator[bytes]:
     """Stream the bytes a manifest names, reading only those slices (checksums verified).
 
     The manifest may be a stream itself (slices resolved through data records as it goes,
     inline content passed through as it is). The replicas a chunk was written to are passed
-    as a hint; no node answering is ServiceUnavailable.
+    as a hint; no node answering is ServiceUnavailable. A sealed chunk is opened with
+    ``keys`` (only the blocks the slice touches).
     """
     async for s in _as_async(manifest):
         if isinstance(s, bytes):
@@ -234,7 +268,10 @@ async def read_manifest(
         if s.length <= 0:
             continue
         chunk = s.chunk
-        pieces = storage.get_chunk(chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas)
+        if chunk.HasField("cipher"):
+            pieces = read_sealed(storage, s, keys)
+        else:
+            pieces = storage.get_chunk(chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas)
         try:
             async for piece in pieces:
                 yield piece

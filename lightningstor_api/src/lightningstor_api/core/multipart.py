@@ -242,7 +242,7 @@ async def upload_part_copy(
         else:
             try:
                 content = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
-                md5, sums = await digest_content(cc.storage, content, [alg] if alg else [])
+                md5, sums = await digest_content(cc, content, [alg] if alg else [])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue

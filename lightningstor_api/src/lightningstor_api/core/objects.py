@@ -38,6 +38,7 @@ from lightningstor_api.core.versions import (
     load_current,
     resolve_read,
 )
+from lightningstor_api.encryption import KeyManager
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound
@@ -54,6 +55,7 @@ from lightningstor_types.errors import (
     LightningStorError,
     MalformedXML,
     MethodNotAllowed,
+    NotImplemented_,
 )
 from lightningstor_types.header_values import validate_content_headers
 from lightningstor_types.naming import validate_object_key, validate_tags, validate_user_metadata
@@ -79,6 +81,9 @@ STORAGE_CLASSES = frozenset(
 )
 """Storage classes S3 accepts; all are stored alike here, and reported as given."""
 
+SSE_S3 = "AES256"
+"""The one server-side encryption algorithm served: master keys of the server (SSE-S3)."""
+
 
 # ---- put ----
 
@@ -96,6 +101,7 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
+    keys = encryption_keys(cc, header.server_side_encryption)
     content_md5 = parse_content_md5(header.content_md5)
     expected = parse_expected_checksums(header.expected_checksums)
     algorithms = list(expected)
@@ -118,6 +124,7 @@ async def put_object(
         content_md5,
         expected,
         inline_max=cc.settings.storage.inline_max_bytes,
+        keys=keys,
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     rec = records_pb2.ObjectRecord(
@@ -129,6 +136,7 @@ async def put_object(
         checksums=checksums_message(data.checksums),
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
+        server_side_encryption=header.server_side_encryption,
     )
     new_data = content_records(data, cc.bounds)
     if new_data:
@@ -142,6 +150,7 @@ async def put_object(
         checksums=stored.checksums,
         size=stored.size,
         last_modified=stored.last_modified,
+        server_side_encryption=stored.server_side_encryption,
     )
     if due := expiry_of(ref.record.lifecycle_rules, stored, cc.settings.lifecycle.day_seconds):
         resp.expiration_date.FromNanoseconds(int(due.at * 1e9))
@@ -198,6 +207,26 @@ def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
     return lowered
 
 
+def encryption_keys(cc: CoreContext, sse: str) -> KeyManager | None:
+    """The key manager that seals a body written with server-side encryption ``sse`` (None:
+    stored in clear); InvalidArgument for an algorithm other than AES256."""
+    if not sse:
+        return None
+    if sse.startswith("aws:kms"):
+        raise NotImplemented_(
+            "SSE-KMS is not implemented; AES256 is", Header="x-amz-server-side-encryption"
+        )
+    if sse != SSE_S3:
+        raise InvalidArgument(
+            "The encryption method specified is not supported",
+            ArgumentName="x-amz-server-side-encryption",
+            ArgumentValue=sse,
+        )
+    if cc.keymaster is None:
+        raise InvalidRequest("Server-side encryption is not configured on this server")
+    return cc.keymaster
+
+
 def validate_storage_class(value: str) -> str:
     if not value:
         return "STANDARD"
@@ -250,9 +279,10 @@ async def receive_body(
     expected: dict[ChecksumAlgorithm, str],
     *,
     inline_max: int = 0,
+    keys: KeyManager | None = None,
 ) -> WrittenData:
     """Store an upload's body as chunks (or keep it, up to ``inline_max`` bytes) and check its
-    digests; nothing is left if it fails."""
+    digests; nothing is left if it fails. With ``keys`` the chunks are sealed."""
     data = await write_stream(
         cc.storage,
         body,
@@ -261,6 +291,7 @@ async def receive_body(
         expected_length=length,
         algorithms=algorithms,
         inline_max=inline_max,
+        keys=keys,
     )
     try:
         verify_digests(data, content_md5, expected)
@@ -293,7 +324,7 @@ async def get_object(
     first = header.range_first if header.is_partial else 0
     last = first + header.content_length - 1
     slices = object_slices(cc.data_cache, rec.manifest, rec.data_id, first, last)
-    pieces = read_manifest(cc.storage, slices)
+    pieces = read_manifest(cc.storage, slices, cc.keymaster)
     return ObjectStream(header, _verified(pieces, rec.key))
 
 

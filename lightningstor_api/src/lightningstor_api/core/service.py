@@ -34,6 +34,7 @@ from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.core.usage_folder import UsageFolder
 from lightningstor_api.core.usage_meter import RequestMeter
+from lightningstor_api.encryption import load_key_manager
 from lightningstor_api.lifecycle import configuration
 from lightningstor_api.lifecycle.worker import LifecycleWorker
 from lightningstor_api.metadata import MetadataStore, open_store
@@ -87,6 +88,7 @@ class Core:
             keys=keys,
             bucket_cache=BucketCache(store, keys.all_buckets_prefix()),
             quotas=Quotas(store, keys, settings),
+            keymaster=load_key_manager(settings),
         )
         return cls(cc)
 

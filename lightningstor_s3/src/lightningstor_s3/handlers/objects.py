@@ -47,6 +47,7 @@ async def put_object(call: S3Call) -> None:
         user_metadata=hdr.user_metadata(h),
         tags=hdr.tags(h["x-amz-tagging"]) if "x-amz-tagging" in h else [],
         storage_class=h.get("x-amz-storage-class", ""),
+        server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
     )
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
@@ -55,6 +56,7 @@ async def put_object(call: S3Call) -> None:
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
     out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
+    out.extend(hdr.encryption(resp.server_side_encryption))
     await call.ex.respond(200, out)
 
 

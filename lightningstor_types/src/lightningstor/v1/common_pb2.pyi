@@ -354,6 +354,7 @@ class ObjectInfo(_message.Message):
     PARTS_COUNT_FIELD_NUMBER: _builtins.int
     TAG_COUNT_FIELD_NUMBER: _builtins.int
     OWNER_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -367,6 +368,8 @@ class ObjectInfo(_message.Message):
     parts_count: _builtins.int
     """Number of parts of a multipart object; 0 for a simple PUT."""
     tag_count: _builtins.int
+    server_side_encryption: _builtins.str
+    """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -397,10 +400,11 @@ class ObjectInfo(_message.Message):
         parts_count: _builtins.int = ...,
         tag_count: _builtins.int = ...,
         owner: Global___Owner | None = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "owner", b"owner"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "last_modified", b"last_modified", "owner", b"owner", "parts_count", b"parts_count", "size", b"size", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "last_modified", b"last_modified", "owner", b"owner", "parts_count", b"parts_count", "server_side_encryption", b"server_side_encryption", "size", b"size", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -75,6 +75,7 @@ class PutObjectHeader(_message.Message):
     TAGS_FIELD_NUMBER: _builtins.int
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -84,6 +85,8 @@ class PutObjectHeader(_message.Message):
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     """Additional checksum to compute and store (x-amz-checksum-algorithm / sdk default)."""
     storage_class: _builtins.str
+    server_side_encryption: _builtins.str
+    """"AES256": store the content encrypted under a master key of the server (SSE-S3)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -115,10 +118,11 @@ class PutObjectHeader(_message.Message):
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         storage_class: _builtins.str = ...,
         conditions: _common_pb2.Conditions | None = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -162,10 +166,13 @@ class PutObjectResponse(_message.Message):
     LAST_MODIFIED_FIELD_NUMBER: _builtins.int
     EXPIRATION_DATE_FIELD_NUMBER: _builtins.int
     EXPIRATION_RULE_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
     expiration_rule_id: _builtins.str
+    server_side_encryption: _builtins.str
+    """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
@@ -184,10 +191,11 @@ class PutObjectResponse(_message.Message):
         last_modified: _timestamp_pb2.Timestamp | None = ...,
         expiration_date: _timestamp_pb2.Timestamp | None = ...,
         expiration_rule_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -101,12 +101,19 @@ class ChunkRef(_message.Message):
     SIZE_FIELD_NUMBER: _builtins.int
     CRC32C_FIELD_NUMBER: _builtins.int
     REPLICAS_FIELD_NUMBER: _builtins.int
+    CIPHER_FIELD_NUMBER: _builtins.int
     chunk_id: _builtins.str
     size: _builtins.int
     crc32c: _builtins.int
     @_builtins.property
     def replicas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Storage-node ids holding a replica (distributed backend only)."""
+
+    @_builtins.property
+    def cipher(self) -> Global___ChunkCipher:
+        """Set when the chunk holds sealed blocks (server-side encryption): ``size`` is then the
+        plaintext size, the stored bytes are longer by one tag per block.
+        """
 
     def __init__(
         self,
@@ -115,14 +122,47 @@ class ChunkRef(_message.Message):
         size: _builtins.int = ...,
         crc32c: _builtins.int = ...,
         replicas: _abc.Iterable[_builtins.str] | None = ...,
+        cipher: Global___ChunkCipher | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cipher", b"cipher"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "cipher", b"cipher", "crc32c", b"crc32c", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChunkRef: _TypeAlias = ChunkRef  # noqa: Y015
+
+@_typing.final
+class ChunkCipher(_message.Message):
+    """How a chunk's bytes are sealed: AES-256-GCM over blocks of ``block_size`` plaintext bytes,
+    block i under nonce i (big-endian, 12 bytes), each followed by its 16-byte tag, with a data
+    key of this chunk alone.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    WRAPPED_KEY_FIELD_NUMBER: _builtins.int
+    BLOCK_SIZE_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    """The master key that wraps the data key (a name of encryption.keys or the key file)."""
+    wrapped_key: _builtins.bytes
+    """The data key as the key manager wrapped it."""
+    block_size: _builtins.int
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        wrapped_key: _builtins.bytes = ...,
+        block_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_size", b"block_size", "key_id", b"key_id", "wrapped_key", b"wrapped_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChunkCipher: _TypeAlias = ChunkCipher  # noqa: Y015
 
 @_typing.final
 class ChunkSlice(_message.Message):
@@ -366,6 +406,7 @@ class ObjectRecord(_message.Message):
     PARTS_FIELD_NUMBER: _builtins.int
     PART_COUNT_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -386,6 +427,8 @@ class ObjectRecord(_message.Message):
     """The multipart upload this version completed: a retried CompleteMultipartUpload of it is
     answered from this version for limits.completed_upload_result_seconds.
     """
+    server_side_encryption: _builtins.str
+    """Server-side encryption the version was written with ("AES256"), as S3 reports it."""
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -427,10 +470,11 @@ class ObjectRecord(_message.Message):
         parts: _abc.Iterable[Global___PartSummary] | None = ...,
         part_count: _builtins.int = ...,
         upload_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
