@@ -23,7 +23,6 @@ SOURCE_SSE_C = {
     "CopySourceSSECustomerKey": KEY.decode(),
 }
 NEW_OBJECT = [
-    {"ServerSideEncryption": "AES256"},
     {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
     {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
@@ -71,6 +70,18 @@ def test_new_object_paths_refuse(s3: Any, bucket: str, extra: dict[str, Any]) ->
             Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "src"}, **extra
         )
     )
+    assert _keys(s3, bucket) == ["src"]
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
+def test_sse_s3_is_served_by_put_and_refused_where_not_built(s3: Any, bucket: str) -> None:
+    """PutObject seals with AES256 (tests/s3/test_sse.py); multipart and copy still refuse it."""
+    sse = {"ServerSideEncryption": "AES256"}
+    s3.put_object(Bucket=bucket, Key="src", Body=b"data", **sse)
+    assert s3.head_object(Bucket=bucket, Key="src")["ServerSideEncryption"] == "AES256"
+    _refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **sse))
+    source = {"Bucket": bucket, "Key": "src"}
+    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **sse))
     assert _keys(s3, bucket) == ["src"]
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
