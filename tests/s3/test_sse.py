@@ -117,3 +117,35 @@ def test_copy_of_an_sse_s3_object_reads_back_and_stays_encrypted(s3: Any, bucket
     s3.copy_object(Bucket=bucket, Key="dst", CopySource={"Bucket": bucket, "Key": "src"})
     got = s3.get_object(Bucket=bucket, Key="dst")
     assert (got["Body"].read(), got["ServerSideEncryption"]) == (body, "AES256")
+
+
+def test_sse_s3_multipart_upload_seals_every_part(
+    s3: Any, bucket: str, module_server: ServerProcess
+) -> None:
+    marker = b"MULTIPART-SECRET-" + os.urandom(8).hex().encode()
+    parts = [_body(5 * 1024 * 1024, marker), _body(70_000, marker)]
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", ServerSideEncryption="AES256")
+    assert up["ServerSideEncryption"] == "AES256"
+    done = []
+    for number, data in enumerate(parts, 1):
+        resp = s3.upload_part(
+            Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=number, Body=data
+        )
+        assert resp["ServerSideEncryption"] == "AES256"
+        done.append({"PartNumber": number, "ETag": resp["ETag"]})
+    s3.put_object(Bucket=bucket, Key="clear-src", Body=b"clear")
+    copy = {"Bucket": bucket, "Key": "mp", "UploadId": up["UploadId"], "PartNumber": 3}
+    with pytest.raises(ClientError) as info:  # the part would share clear chunks
+        s3.upload_part_copy(CopySource={"Bucket": bucket, "Key": "clear-src"}, **copy)
+    assert info.value.response["Error"]["Code"] == "NotImplemented"
+    end = s3.complete_multipart_upload(
+        Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": done}
+    )
+    assert end["ServerSideEncryption"] == "AES256"
+    got = s3.get_object(Bucket=bucket, Key="mp")
+    assert (got["Body"].read(), got["ServerSideEncryption"]) == (b"".join(parts), "AES256")
+    ranged = s3.get_object(
+        Bucket=bucket, Key="mp", Range=f"bytes={len(parts[0]) - 3}-{len(parts[0]) + 3}"
+    )
+    assert ranged["Body"].read() == b"".join(parts)[len(parts[0]) - 3 : len(parts[0]) + 4]
+    assert _files_holding(module_server.data_dir, marker) == []

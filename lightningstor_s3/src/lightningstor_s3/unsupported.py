@@ -66,13 +66,14 @@ _BUCKET: Final = ("x-amz-bucket-object-lock-enabled", "x-amz-object-ownership")
 
 _NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
 
-# PutObject serves x-amz-server-side-encryption (AES256; aws:kms is refused by the core).
-_PUT: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
+# PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
+# refuses aws:kms); CopyObject does not yet.
+_SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_PUT),
-        E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
+        E.PUT_OBJECT: frozenset(_SEALED),
+        E.CREATE_MULTIPART_UPLOAD: frozenset(_SEALED),
         E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
         E.UPLOAD_PART: frozenset(_SSE_C),
         E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),

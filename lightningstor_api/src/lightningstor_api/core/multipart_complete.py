@@ -141,6 +141,7 @@ def _result(
         version_id=version_id(done, ref.record.versioning),
         checksums=done.checksums,
         size=done.size,
+        server_side_encryption=done.server_side_encryption,
     )
 
 
@@ -230,6 +231,7 @@ def _assemble(
         data_id=records[0].data_id,
         part_count=len(parts),
         upload_id=up.upload_id,
+        server_side_encryption=up.server_side_encryption,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(

@@ -103,18 +103,20 @@ async def read_sealed(
         skip, left = 0, left - len(plain)
         return plain
 
-    buf = bytearray()
+    held: list[bytes] = []  # joined once per batch (no growing buffer to copy and trim)
+    size = 0
     pieces = storage.get_chunk(chunk.chunk_id, start, end - start, replicas=chunk.replicas)
     try:
         async for piece in pieces:
-            buf += piece
-            if len(buf) >= OPEN_BATCH:
-                whole = len(buf) - len(buf) % step
-                sealed = bytes(buf[:whole])
-                del buf[:whole]
-                yield await opened(sealed)
-        if buf:
-            yield await opened(bytes(buf))
+            held.append(piece)
+            size += len(piece)
+            if size >= OPEN_BATCH:
+                sealed = b"".join(held)
+                whole = size - size % step
+                held, size = ([sealed[whole:]], size - whole) if whole < size else ([], 0)
+                yield await opened(sealed[:whole] if whole < len(sealed) else sealed)
+        if held:
+            yield await opened(b"".join(held))
     finally:
         aclose = getattr(pieces, "aclose", None)
         if aclose is not None:

@@ -1022,11 +1022,14 @@ class CreateMultipartUploadRequest(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     checksum_type: _common_pb2.ChecksumType.ValueType
+    server_side_encryption: _builtins.str
+    """"AES256": the parts and the completed object are stored encrypted (SSE-S3)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -1047,10 +1050,11 @@ class CreateMultipartUploadRequest(_message.Message):
         storage_class: _builtins.str = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1063,19 +1067,22 @@ class CreateMultipartUploadResponse(_message.Message):
     BUCKET_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
+    server_side_encryption: _builtins.str
     def __init__(
         self,
         *,
         bucket: _builtins.str = ...,
         key: _builtins.str = ...,
         upload_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "server_side_encryption", b"server_side_encryption", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1160,8 +1167,11 @@ class UploadPartResponse(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     size: _builtins.int
+    server_side_encryption: _builtins.str
+    """The upload's server-side encryption (x-amz-server-side-encryption)."""
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1170,10 +1180,11 @@ class UploadPartResponse(_message.Message):
         etag: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "server_side_encryption", b"server_side_encryption", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1330,11 +1341,13 @@ class CompleteMultipartUploadResponse(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
+    server_side_encryption: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1346,10 +1359,11 @@ class CompleteMultipartUploadResponse(_message.Message):
         version_id: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "server_side_encryption", b"server_side_encryption", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -517,6 +517,7 @@ class UploadRecord(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
     OWNER_ID_FIELD_NUMBER: _builtins.int
     BUCKET_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -525,6 +526,8 @@ class UploadRecord(_message.Message):
     owner_id: _builtins.str
     bucket_id: _builtins.str
     """The bucket incarnation the upload belongs to."""
+    server_side_encryption: _builtins.str
+    """"AES256": every part is stored sealed, and so is the completed object."""
     @_builtins.property
     def initiated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -547,10 +550,11 @@ class UploadRecord(_message.Message):
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
         owner_id: _builtins.str = ...,
         bucket_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "owner_id", b"owner_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "owner_id", b"owner_id", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
