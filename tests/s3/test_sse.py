@@ -149,3 +149,64 @@ def test_sse_s3_multipart_upload_seals_every_part(
     )
     assert ranged["Body"].read() == b"".join(parts)[len(parts[0]) - 3 : len(parts[0]) + 4]
     assert _files_holding(module_server.data_dir, marker) == []
+
+
+def _default(algorithm: str, **rule: Any) -> dict[str, Any]:
+    by_default = {"SSEAlgorithm": algorithm}
+    return {"Rules": [{"ApplyServerSideEncryptionByDefault": by_default, **rule}]}
+
+
+def test_bucket_default_encryption_is_set_read_applied_and_deleted(
+    s3: Any, bucket: str, module_server: ServerProcess
+) -> None:
+    assert _error(lambda: s3.get_bucket_encryption(Bucket=bucket)) == (
+        "ServerSideEncryptionConfigurationNotFoundError",
+        404,
+    )
+    s3.put_object(Bucket=bucket, Key="before", Body=b"clear before the default")
+    conf = _default("AES256", BucketKeyEnabled=True)
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=conf)
+    got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert got["Rules"] == conf["Rules"]
+    marker = b"DEFAULT-SEALED-" + os.urandom(8).hex().encode()
+    put = s3.put_object(Bucket=bucket, Key="k", Body=_body(200_000, marker))
+    assert put["ServerSideEncryption"] == "AES256"
+    assert s3.head_object(Bucket=bucket, Key="k")["ServerSideEncryption"] == "AES256"
+    assert _files_holding(module_server.data_dir, marker) == []
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
+    assert up["ServerSideEncryption"] == "AES256"
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"])
+    # a clear object cannot be copied in: the copy would share its clear chunks
+    source = {"Bucket": bucket, "Key": "before"}
+    assert _error(lambda: s3.copy_object(Bucket=bucket, Key="c", CopySource=source)) == (
+        "NotImplemented",
+        501,
+    )
+    s3.delete_bucket_encryption(Bucket=bucket)
+    assert _error(lambda: s3.get_bucket_encryption(Bucket=bucket))[1] == 404
+    assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="after", Body=b"x")
+
+
+def test_bad_bucket_encryption_is_refused_and_changes_nothing(s3: Any, bucket: str) -> None:
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=_default("AES256"))
+    bad = [
+        (_default("AES128"), ("MalformedXML", 400)),
+        (_default("aws:kms"), ("NotImplemented", 501)),
+        ({"Rules": []}, ("MalformedXML", 400)),
+    ]
+    for conf, expected in bad:
+        assert (
+            _error(
+                lambda c=conf: s3.put_bucket_encryption(
+                    Bucket=bucket, ServerSideEncryptionConfiguration=c
+                )
+            )
+            == expected
+        ), conf
+    got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
+    assert got["Rules"] == [
+        {
+            "ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"},
+            "BucketKeyEnabled": False,
+        }
+    ]

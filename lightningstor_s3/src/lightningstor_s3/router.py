@@ -46,6 +46,9 @@ class Endpoint(StrEnum):
     GET_BUCKET_LIFECYCLE = "GetBucketLifecycleConfiguration"
     PUT_BUCKET_LIFECYCLE = "PutBucketLifecycleConfiguration"
     DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycleConfiguration"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -84,7 +87,6 @@ _UNSERVED_BUCKET = frozenset(
         "accelerate",
         "acl",
         "analytics",
-        "encryption",
         "intelligent-tiering",
         "inventory",
         "logging",
@@ -108,7 +110,17 @@ _UNSERVED_OBJECT = frozenset(
 )
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset(
-    {"location", "versioning", "tagging", "lifecycle", "versions", "uploads", "delete", "cors"}
+    {
+        "location",
+        "versioning",
+        "tagging",
+        "lifecycle",
+        "versions",
+        "uploads",
+        "delete",
+        "cors",
+        "encryption",
+    }
 )
 _OBJECT_SUBS = frozenset({"tagging", "uploads", "uploadId", "attributes"})
 
@@ -189,6 +201,12 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.GET_BUCKET_TAGGING
         case "GET", "lifecycle":
             return Endpoint.GET_BUCKET_LIFECYCLE
+        case "GET", "encryption":
+            return Endpoint.GET_BUCKET_ENCRYPTION
+        case "PUT", "encryption":
+            return Endpoint.PUT_BUCKET_ENCRYPTION
+        case "DELETE", "encryption":
+            return Endpoint.DELETE_BUCKET_ENCRYPTION
         case "GET", "versions":
             return Endpoint.LIST_OBJECT_VERSIONS
         case "GET", "uploads":

@@ -34,6 +34,8 @@ class Action(enum.StrEnum):
     BUCKETS_CORS_WRITE = "lightningstor:buckets:cors:write"
     BUCKETS_LIFECYCLE_READ = "lightningstor:buckets:lifecycle:read"
     BUCKETS_LIFECYCLE_WRITE = "lightningstor:buckets:lifecycle:write"
+    BUCKETS_ENCRYPTION_READ = "lightningstor:buckets:encryption:read"
+    BUCKETS_ENCRYPTION_WRITE = "lightningstor:buckets:encryption:write"
 
     OBJECTS_CREATE = "lightningstor:objects:create"
     OBJECTS_READ = "lightningstor:objects:read"
@@ -83,6 +85,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_READ,
         "PutBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
         "DeleteBucketLifecycleConfiguration": _A.BUCKETS_LIFECYCLE_WRITE,
+        "GetBucketEncryption": _A.BUCKETS_ENCRYPTION_READ,
+        "PutBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
+        "DeleteBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
         # objects
         "PutObject": _A.OBJECTS_CREATE,
         "CopyObject": _A.OBJECTS_CREATE,

@@ -22,7 +22,11 @@ from lightningstor_api.core.convert import (
     version_id,
 )
 from lightningstor_api.core.datapath import Piece, read_manifest
-from lightningstor_api.core.objects import checksum_algorithm, validate_storage_class
+from lightningstor_api.core.objects import (
+    checksum_algorithm,
+    effective_encryption,
+    validate_storage_class,
+)
 from lightningstor_api.core.reads import check_read_conditions
 from lightningstor_api.core.txn import ConflictError
 from lightningstor_api.core.versions import (
@@ -38,6 +42,7 @@ from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
     InternalError,
     InvalidRequest,
+    NotImplemented_,
     NotModified,
     PreconditionFailed,
     SlowDown,
@@ -83,6 +88,13 @@ async def copy_object(
         changes = changes or bool(storage_class and storage_class != src.storage_class)
         if same_key and not changes and await _is_current(cc, src_ref, src):
             raise InvalidRequest(SELF_COPY)
+        if effective_encryption(dst.record, "") and not src.server_side_encryption:
+            # The copy would share the source's clear chunks; re-sealing is not built.
+            raise NotImplemented_(
+                "Copying an unencrypted object into a bucket with default encryption is not "
+                "implemented",
+                Header="x-amz-copy-source",
+            )
         rec = records_pb2.ObjectRecord(
             etag=src.etag,
             size=src.size,

@@ -41,6 +41,7 @@ from lightningstor_api.core.ids import is_upload_id, new_data_id, new_upload_id
 from lightningstor_api.core.objects import (
     checksum_algorithm,
     commit_or_discard,
+    effective_encryption,
     encryption_keys,
     parse_content_md5,
     parse_expected_checksums,
@@ -112,7 +113,7 @@ async def create_multipart_upload(
         checksum_type=_checksum_type(req.checksum_algorithm, req.checksum_type),
         owner_id=ctx.principal.principal_id,
         bucket_id=ref.record.bucket_id,
-        server_side_encryption=req.server_side_encryption,
+        server_side_encryption=effective_encryption(ref.record, req.server_side_encryption),
     )
     encryption_keys(cc, rec.server_side_encryption)  # refuses what is not served
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)

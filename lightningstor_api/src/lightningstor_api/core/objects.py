@@ -101,7 +101,8 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
-    keys = encryption_keys(cc, header.server_side_encryption)
+    sse = effective_encryption(ref.record, header.server_side_encryption)
+    keys = encryption_keys(cc, sse)
     content_md5 = parse_content_md5(header.content_md5)
     expected = parse_expected_checksums(header.expected_checksums)
     algorithms = list(expected)
@@ -136,7 +137,7 @@ async def put_object(
         checksums=checksums_message(data.checksums),
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
-        server_side_encryption=header.server_side_encryption,
+        server_side_encryption=sse,
     )
     new_data = content_records(data, cc.bounds)
     if new_data:
@@ -205,6 +206,13 @@ def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
             "User metadata names must differ by more than case", ArgumentName="x-amz-meta-*"
         )
     return lowered
+
+
+def effective_encryption(bucket: records_pb2.BucketRecord, requested: str) -> str:
+    """The encryption a new object gets: its own request's, else the bucket's default."""
+    if requested or not bucket.HasField("encryption"):
+        return requested
+    return bucket.encryption.sse_algorithm
 
 
 def encryption_keys(cc: CoreContext, sse: str) -> KeyManager | None:

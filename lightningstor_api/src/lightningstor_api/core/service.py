@@ -217,6 +217,24 @@ class Core:
     ) -> bucket_pb2.CorsConfiguration | None:
         return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
 
+    async def get_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
+    ) -> bucket_pb2.GetBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.get_bucket_encryption(self.cc, ctx, req)
+
+    async def put_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketEncryptionRequest
+    ) -> bucket_pb2.PutBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.put_bucket_encryption(self.cc, ctx, req)
+
+    async def delete_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketEncryptionRequest
+    ) -> bucket_pb2.DeleteBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.delete_bucket_encryption(self.cc, ctx, req)
+
     async def get_bucket_lifecycle_configuration(
         self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest
     ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse:

@@ -40,6 +40,7 @@ class BucketRecord(_message.Message):
     DELETING_SINCE_FIELD_NUMBER: _builtins.int
     CORS_FIELD_NUMBER: _builtins.int
     LIFECYCLE_RULES_FIELD_NUMBER: _builtins.int
+    ENCRYPTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -67,6 +68,10 @@ class BucketRecord(_message.Message):
     def lifecycle_rules(self) -> _containers.RepeatedCompositeFieldContainer[_lifecycle_pb2.LifecycleRule]:
         """The lifecycle configuration (none: no rules)."""
 
+    @_builtins.property
+    def encryption(self) -> _bucket_pb2.BucketEncryption:
+        """Default server-side encryption (PutBucketEncryption); absent: none."""
+
     def __init__(
         self,
         *,
@@ -82,10 +87,11 @@ class BucketRecord(_message.Message):
         deleting_since: _timestamp_pb2.Timestamp | None = ...,
         cors: _bucket_pb2.CorsConfiguration | None = ...,
         lifecycle_rules: _abc.Iterable[_lifecycle_pb2.LifecycleRule] | None = ...,
+        encryption: _bucket_pb2.BucketEncryption | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "org_id", b"org_id", "owner_id", b"owner_id", "project_id", b"project_id", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
