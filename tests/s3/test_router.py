@@ -38,6 +38,9 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("GET", "/b", "lifecycle", {}, Route(E.GET_BUCKET_LIFECYCLE, "b")),
     ("PUT", "/b", "lifecycle", {}, Route(E.PUT_BUCKET_LIFECYCLE, "b")),
     ("DELETE", "/b", "lifecycle", {}, Route(E.DELETE_BUCKET_LIFECYCLE, "b")),
+    ("GET", "/b", "encryption", {}, Route(E.GET_BUCKET_ENCRYPTION, "b")),
+    ("PUT", "/b", "encryption", {}, Route(E.PUT_BUCKET_ENCRYPTION, "b")),
+    ("DELETE", "/b", "encryption", {}, Route(E.DELETE_BUCKET_ENCRYPTION, "b")),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects
