@@ -4,6 +4,8 @@ served; headers report the encryption as AWS does."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -11,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
+from lightningstor_types.errors import InvalidRequest
 from tests.s3.rawhttp import Signer, request
 
 if TYPE_CHECKING:
@@ -210,3 +213,95 @@ def test_bad_bucket_encryption_is_refused_and_changes_nothing(s3: Any, bucket: s
             "BucketKeyEnabled": False,
         }
     ]
+
+
+CUSTOMER = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 32}
+OTHER = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "o" * 32}
+
+
+def test_an_sse_c_object_is_unreadable_without_its_key(
+    s3: Any, bucket: str, module_server: ServerProcess
+) -> None:
+    marker = b"SSE-C-SECRET-" + os.urandom(8).hex().encode()
+    body = _body(200_000, marker)
+    put = s3.put_object(Bucket=bucket, Key="c", Body=body, **CUSTOMER)
+    assert put["SSECustomerAlgorithm"] == "AES256"
+    assert put["ETag"].strip('"') != hashlib.md5(body).hexdigest()  # not the plaintext's MD5
+    got = s3.get_object(Bucket=bucket, Key="c", **CUSTOMER)
+    assert (got["Body"].read(), got["SSECustomerAlgorithm"]) == (body, "AES256")
+    assert got["SSECustomerKeyMD5"] == put["SSECustomerKeyMD5"]
+    part = s3.get_object(Bucket=bucket, Key="c", Range=f"bytes={BLOCK - 2}-{BLOCK + 2}", **CUSTOMER)
+    assert part["Body"].read() == body[BLOCK - 2 : BLOCK + 3]
+    assert s3.head_object(Bucket=bucket, Key="c", **CUSTOMER)["ContentLength"] == len(body)
+    assert _error(lambda: s3.get_object(Bucket=bucket, Key="c")) == ("InvalidRequest", 400)
+    assert _error(lambda: s3.head_object(Bucket=bucket, Key="c"))[1] == 400
+    assert _error(lambda: s3.get_object(Bucket=bucket, Key="c", **OTHER)) == ("AccessDenied", 403)
+    assert _error(lambda: s3.head_object(Bucket=bucket, Key="c", **OTHER))[1] == 403
+    source = {"Bucket": bucket, "Key": "c"}
+    assert _error(lambda: s3.copy_object(Bucket=bucket, Key="d", CopySource=source)) == (
+        "InvalidRequest",
+        400,
+    )
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"plain")  # a key for a clear object: 400
+    assert _error(lambda: s3.get_object(Bucket=bucket, Key="plain", **CUSTOMER)) == (
+        "InvalidRequest",
+        400,
+    )
+    assert _files_holding(module_server.data_dir, marker) == []
+    assert _files_holding(module_server.data_dir, b"k" * 32) == []  # the key is not kept
+
+
+def test_bad_sse_c_keys_are_refused_and_nothing_is_written(
+    s3: Any, bucket: str, address: str, signer: Signer
+) -> None:
+    short = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": "k" * 16}
+    assert _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", **short)) == (
+        "InvalidArgument",
+        400,
+    )
+    both = {**CUSTOMER, "ServerSideEncryption": "AES256"}
+    assert _error(lambda: s3.put_object(Bucket=bucket, Key="k", Body=b"x", **both))[1] == 400
+    key = base64.b64encode(b"k" * 32).decode()
+    wrong_md5 = base64.b64encode(hashlib.md5(b"other").digest()).decode()
+    for extra in (
+        {"x-amz-server-side-encryption-customer-key-md5": wrong_md5},
+        {"x-amz-server-side-encryption-customer-key-md5": wrong_md5[:-2]},
+    ):
+        sse = {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": key,
+            **extra,
+        }
+        headers, _ = signer.sign("PUT", f"/{bucket}/k", headers=sse)
+        resp = request(address, "PUT", f"/{bucket}/k", {**headers, **sse}, b"data")
+        assert (resp.status, resp.code) == (400, "InvalidArgument")
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "client", "allowed"),
+    [
+        ("http", "127.0.0.1", True),
+        ("http", "::1", True),
+        ("https", "203.0.113.9", True),
+        ("http", "203.0.113.9", False),
+        ("http", "10.0.0.5", False),
+        ("http", None, False),
+    ],
+)
+def test_sse_c_needs_tls_off_loopback(scheme: str, client: str | None, allowed: bool) -> None:
+    from lightningstor_s3.sse_c import customer_key
+
+    key = b"k" * 32
+    headers = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-md5": "irrelevant here",
+    }
+    scope = {"scheme": scheme, "client": (client, 5000) if client else None}
+    if allowed:
+        ck = customer_key(headers, scope)
+        assert ck is not None and ck.key == key
+    else:
+        with pytest.raises(InvalidRequest, match="secure connection"):
+            customer_key(headers, scope)

@@ -26,7 +26,6 @@ NEW_OBJECT = [
     {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
     {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
-    SSE_C,
     {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2100-01-01T00:00:00Z"},
     {"ObjectLockLegalHoldStatus": "ON"},
     {"ACL": "public-read"},
@@ -74,7 +73,7 @@ def test_new_object_paths_refuse(s3: Any, bucket: str, extra: dict[str, Any]) ->
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
-def test_sse_s3_is_served_by_put_and_multipart_and_refused_by_copy(s3: Any, bucket: str) -> None:
+def test_sse_is_served_by_put_and_multipart_and_refused_by_copy(s3: Any, bucket: str) -> None:
     """PutObject and multipart uploads seal with AES256 (tests/s3/test_sse.py); CopyObject
     still refuses the header."""
     sse = {"ServerSideEncryption": "AES256"}
@@ -84,6 +83,9 @@ def test_sse_s3_is_served_by_put_and_multipart_and_refused_by_copy(s3: Any, buck
     s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"])
     source = {"Bucket": bucket, "Key": "src"}
     _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **sse))
+    # SSE-C: PutObject serves it (tests/s3/test_sse.py); multipart and copy refuse it
+    _refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **SSE_C))
+    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **SSE_C))
     assert _keys(s3, bucket) == ["src"]
 
 

@@ -345,6 +345,16 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
     out.extend(encryption(info.server_side_encryption))
+    if info.sse_customer_algorithm:  # SSE-C: the algorithm and the key's MD5, never the key
+        out.append(
+            (
+                b"x-amz-server-side-encryption-customer-algorithm",
+                info.sse_customer_algorithm.encode(),
+            )
+        )
+        out.append(
+            (b"x-amz-server-side-encryption-customer-key-md5", info.sse_customer_key_md5.encode())
+        )
     return out
 
 

@@ -67,12 +67,13 @@ _BUCKET: Final = ("x-amz-bucket-object-lock-enabled", "x-amz-object-ownership")
 _NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
 
 # PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
-# refuses aws:kms); CopyObject does not yet.
+# refuses aws:kms); CopyObject does not yet. PutObject serves SSE-C (lightningstor_s3/sse_c.py).
 _SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
+_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C)
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_SEALED),
+        E.PUT_OBJECT: frozenset(_PUT),
         E.CREATE_MULTIPART_UPLOAD: frozenset(_SEALED),
         E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
         E.UPLOAD_PART: frozenset(_SSE_C),
@@ -120,6 +121,9 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
     refuse_unsupported(E.PUT_OBJECT, named, {})
+    for name in _SSE_C:  # PutObject's header takes effect; a form's field is not read yet
+        if name in named:
+            raise NotImplemented_(Header=name)
 
 
 def refuse_mfa_delete(value: str | None) -> None:

@@ -99,6 +99,8 @@ def fill_object_info(
     info.parts_count = part_count(rec)
     info.tag_count = len(rec.tags)
     info.server_side_encryption = rec.server_side_encryption
+    info.sse_customer_algorithm = rec.sse_customer_algorithm
+    info.sse_customer_key_md5 = rec.sse_customer_key_md5
 
 
 def timestamp_of(seconds: float) -> Timestamp:

@@ -36,6 +36,7 @@ from lightningstor_api.core.versions import (
     resolve_read,
     try_commit_version,
 )
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import COPY_SOURCE_ACTION, Action
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
@@ -88,6 +89,7 @@ async def copy_object(
         changes = changes or bool(storage_class and storage_class != src.storage_class)
         if same_key and not changes and await _is_current(cc, src_ref, src):
             raise InvalidRequest(SELF_COPY)
+        sse_c.refuse_copy(src)
         if effective_encryption(dst.record, "") and not src.server_side_encryption:
             # The copy would share the source's clear chunks; re-sealing is not built.
             raise NotImplemented_(

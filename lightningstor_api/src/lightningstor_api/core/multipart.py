@@ -51,6 +51,7 @@ from lightningstor_api.core.objects import (
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.metadata import Compare, KeyValue, Put
 from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import Action
@@ -238,6 +239,7 @@ async def upload_part_copy(
         src = await read_source(cc, src_ref, req.source)
         if src.data_id and src.data_id == unreadable:
             raise InternalError(f"the content of {req.source.key!r} cannot be read")
+        sse_c.refuse_copy(src)
         if upload.record.server_side_encryption and not src.server_side_encryption:
             # The part would share the source's clear chunks; re-sealing is not built.
             raise NotImplemented_(

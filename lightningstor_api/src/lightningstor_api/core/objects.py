@@ -39,6 +39,7 @@ from lightningstor_api.core.versions import (
     resolve_read,
 )
 from lightningstor_api.encryption import KeyManager
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
 from lightningstor_storage import ChunkCorrupt, ChunkNotFound
@@ -101,8 +102,19 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
-    sse = effective_encryption(ref.record, header.server_side_encryption)
+    own_key = sse_c.given(header.customer_key)
+    if own_key and header.server_side_encryption:
+        raise InvalidArgument(
+            "Server Side Encryption with Customer provided key is incompatible with the "
+            "encryption method specified",
+            ArgumentName="x-amz-server-side-encryption",
+        )
+    sse = "" if own_key else effective_encryption(ref.record, header.server_side_encryption)
     keys = encryption_keys(cc, sse)
+    key_check = given_key = b""
+    if own_key:  # SSE-C: the customer's key wraps the data keys, and is not kept
+        given_key = sse_c.check_customer_key(header.customer_key)
+        keys, key_check = sse_c.customer_keys(given_key), sse_c.key_check(given_key)
     content_md5 = parse_content_md5(header.content_md5)
     expected = parse_expected_checksums(header.expected_checksums)
     algorithms = list(expected)
@@ -139,6 +151,11 @@ async def put_object(
         owner_id=ctx.principal.principal_id,
         server_side_encryption=sse,
     )
+    if own_key:
+        rec.etag = f'"{sse_c.opaque_etag(given_key, data.md5_hex)}"'
+        rec.sse_customer_algorithm = header.customer_key.algorithm
+        rec.sse_customer_key_md5 = header.customer_key.key_md5
+        rec.sse_customer_key_hmac = key_check
     new_data = content_records(data, cc.bounds)
     if new_data:
         rec.data_id = new_data[0].data_id
@@ -152,6 +169,8 @@ async def put_object(
         size=stored.size,
         last_modified=stored.last_modified,
         server_side_encryption=stored.server_side_encryption,
+        sse_customer_algorithm=stored.sse_customer_algorithm,
+        sse_customer_key_md5=stored.sse_customer_key_md5,
     )
     if due := expiry_of(ref.record.lifecycle_rules, stored, cc.settings.lifecycle.day_seconds):
         resp.expiration_date.FromNanoseconds(int(due.at * 1e9))
@@ -331,8 +350,9 @@ async def get_object(
         return ObjectStream(header, _empty())
     first = header.range_first if header.is_partial else 0
     last = first + header.content_length - 1
+    keys = sse_c.keys_for_read(rec, req.customer_key) or cc.keymaster
     slices = object_slices(cc.data_cache, rec.manifest, rec.data_id, first, last)
-    pieces = read_manifest(cc.storage, slices, cc.keymaster)
+    pieces = read_manifest(cc.storage, slices, keys)
     return ObjectStream(header, _verified(pieces, rec.key))
 
 
@@ -356,6 +376,7 @@ async def _read(
         raise MethodNotAllowed(
             Method="GET", ResourceType="DeleteMarker", DeleteMarker="true", VersionId=req.version_id
         )
+    sse_c.keys_for_read(rec, req.customer_key)  # the key is checked before anything is told
     check_read_conditions(req.conditions if req.HasField("conditions") else None, rec)
     byte_range = req.range if req.HasField("range") else None
     window = await read_window(cc.data_cache, rec, byte_range, req.part_number)

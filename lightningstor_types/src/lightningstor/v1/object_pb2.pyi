@@ -76,6 +76,7 @@ class PutObjectHeader(_message.Message):
     STORAGE_CLASS_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -103,6 +104,10 @@ class PutObjectHeader(_message.Message):
     def conditions(self) -> _common_pb2.Conditions:
         """If-Match / If-None-Match ("*" = only if absent)."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """SSE-C: store the content encrypted under this key; reads must present it."""
+
     def __init__(
         self,
         *,
@@ -119,10 +124,11 @@ class PutObjectHeader(_message.Message):
         storage_class: _builtins.str = ...,
         conditions: _common_pb2.Conditions | None = ...,
         server_side_encryption: _builtins.str = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -167,12 +173,16 @@ class PutObjectResponse(_message.Message):
     EXPIRATION_DATE_FIELD_NUMBER: _builtins.int
     EXPIRATION_RULE_ID_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
     expiration_rule_id: _builtins.str
     server_side_encryption: _builtins.str
     """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
@@ -192,10 +202,12 @@ class PutObjectResponse(_message.Message):
         expiration_date: _timestamp_pb2.Timestamp | None = ...,
         expiration_rule_id: _builtins.str = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -213,6 +225,7 @@ class GetObjectRequest(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     RANGE_FIELD_NUMBER: _builtins.int
     PART_NUMBER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     CHECKSUM_MODE_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
@@ -227,6 +240,10 @@ class GetObjectRequest(_message.Message):
     @_builtins.property
     def range(self) -> _common_pb2.ByteRange: ...
     @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The key of an SSE-C object (required for one, refused for any other)."""
+
+    @_builtins.property
     def conditions(self) -> _common_pb2.Conditions: ...
     def __init__(
         self,
@@ -237,12 +254,13 @@ class GetObjectRequest(_message.Message):
         version_id: _builtins.str = ...,
         range: _common_pb2.ByteRange | None = ...,
         part_number: _builtins.int = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
         conditions: _common_pb2.Conditions | None = ...,
         checksum_mode: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "range", b"range", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "range", b"range", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "customer_key", b"customer_key", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -328,6 +346,7 @@ class HeadObjectRequest(_message.Message):
     PART_NUMBER_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     CHECKSUM_MODE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -339,6 +358,8 @@ class HeadObjectRequest(_message.Message):
     def range(self) -> _common_pb2.ByteRange: ...
     @_builtins.property
     def conditions(self) -> _common_pb2.Conditions: ...
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey: ...
     def __init__(
         self,
         *,
@@ -350,10 +371,11 @@ class HeadObjectRequest(_message.Message):
         part_number: _builtins.int = ...,
         conditions: _common_pb2.Conditions | None = ...,
         checksum_mode: _builtins.bool = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "range", b"range", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "range", b"range", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "customer_key", b"customer_key", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

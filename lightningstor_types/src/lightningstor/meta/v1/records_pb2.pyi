@@ -413,6 +413,9 @@ class ObjectRecord(_message.Message):
     PART_COUNT_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -435,6 +438,12 @@ class ObjectRecord(_message.Message):
     """
     server_side_encryption: _builtins.str
     """Server-side encryption the version was written with ("AES256"), as S3 reports it."""
+    sse_customer_algorithm: _builtins.str
+    """SSE-C: the algorithm, the key's base64 MD5 (reported) and salt || HMAC-SHA256(salt, key),
+    which checks the key of a read (the key itself is never stored).
+    """
+    sse_customer_key_md5: _builtins.str
+    sse_customer_key_hmac: _builtins.bytes
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -477,10 +486,13 @@ class ObjectRecord(_message.Message):
         part_count: _builtins.int = ...,
         upload_id: _builtins.str = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        sse_customer_key_hmac: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
