@@ -185,7 +185,7 @@ def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bu
     value that changes nothing passes."""
     for name, value in [
         ("acl", "public-read"),
-        ("x-amz-server-side-encryption", "aws:kms"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "key-1"),
         ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
     ]:

@@ -102,10 +102,14 @@ def test_bad_sse_values_are_refused_and_nothing_is_written(
     s3: Any, bucket: str, address: str, signer: Signer
 ) -> None:
     put = {"Bucket": bucket, "Key": "k", "Body": b"data"}
-    assert _error(lambda: s3.put_object(**put, ServerSideEncryption="aws:kms")) == (
+    assert _error(lambda: s3.put_object(**put, ServerSideEncryption="aws:kms:dsse")) == (
         "NotImplemented",
         501,
     )
+    assert _error(
+        lambda: s3.put_object(**put, ServerSideEncryption="aws:kms", SSEKMSKeyId="no-such-key")
+    ) == ("KMS.NotFoundException", 400)
+    assert _error(lambda: s3.put_object(**put, SSEKMSKeyId="key-1"))[1] == 400  # no aws:kms
     headers, _ = signer.sign(
         "PUT", f"/{bucket}/k", headers={"x-amz-server-side-encryption": "AES128"}
     )
@@ -305,3 +309,23 @@ def test_sse_c_needs_tls_off_loopback(scheme: str, client: str | None, allowed: 
     else:
         with pytest.raises(InvalidRequest, match="secure connection"):
             customer_key(headers, scope)
+
+
+def test_sse_kms_names_a_master_key_of_ours(
+    s3: Any, bucket: str, module_server: ServerProcess
+) -> None:
+    """The server's default key file holds one key, ``key-1`` (the active one)."""
+    marker = b"SSE-KMS-SECRET-" + os.urandom(8).hex().encode()
+    body = _body(100_000, marker)
+    named = s3.put_object(
+        Bucket=bucket, Key="named", Body=body, ServerSideEncryption="aws:kms", SSEKMSKeyId="key-1"
+    )
+    assert (named["ServerSideEncryption"], named["SSEKMSKeyId"]) == ("aws:kms", "key-1")
+    assert named["ETag"].strip('"') != hashlib.md5(body).hexdigest()  # as S3: not the MD5
+    active = s3.put_object(Bucket=bucket, Key="active", Body=body, ServerSideEncryption="aws:kms")
+    assert active["SSEKMSKeyId"] == "key-1"
+    got = s3.get_object(Bucket=bucket, Key="named")
+    assert (got["Body"].read(), got["SSEKMSKeyId"]) == (body, "key-1")
+    head = s3.head_object(Bucket=bucket, Key="active")
+    assert (head["ServerSideEncryption"], head["ETag"]) == ("aws:kms", active["ETag"])
+    assert _files_holding(module_server.data_dir, marker) == []

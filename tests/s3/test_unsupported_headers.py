@@ -23,7 +23,6 @@ SOURCE_SSE_C = {
     "CopySourceSSECustomerKey": KEY.decode(),
 }
 NEW_OBJECT = [
-    {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
     {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
     {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2100-01-01T00:00:00Z"},

@@ -318,9 +318,13 @@ def expiration(date: Timestamp, rule_id: str) -> Headers:
     return [(b"x-amz-expiration", _header_bytes(value))]
 
 
-def encryption(sse: str) -> Headers:
-    """``x-amz-server-side-encryption`` when the content is stored encrypted."""
-    return [(b"x-amz-server-side-encryption", sse.encode())] if sse else []
+def encryption(sse: str, kms_key_id: str = "") -> Headers:
+    """``x-amz-server-side-encryption`` when the content is stored encrypted (and the SSE-KMS
+    key's id)."""
+    out = [(b"x-amz-server-side-encryption", sse.encode())] if sse else []
+    if kms_key_id:
+        out.append((b"x-amz-server-side-encryption-aws-kms-key-id", _header_bytes(kms_key_id)))
+    return out
 
 
 def object_headers(info: common_pb2.ObjectInfo) -> Headers:
@@ -344,7 +348,7 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     if info.tag_count:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
-    out.extend(encryption(info.server_side_encryption))
+    out.extend(encryption(info.server_side_encryption, info.kms_key_id))
     if info.sse_customer_algorithm:  # SSE-C: the algorithm and the key's MD5, never the key
         out.append(
             (

@@ -67,9 +67,11 @@ _BUCKET: Final = ("x-amz-bucket-object-lock-enabled", "x-amz-object-ownership")
 _NEW_OBJECT: Final = _SSE + _SSE_C + _LOCK + _ACL
 
 # PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
-# refuses aws:kms); CopyObject does not yet. PutObject serves SSE-C (lightningstor_s3/sse_c.py).
+# refuses aws:kms on uploads); CopyObject does not yet. PutObject also serves SSE-C
+# (lightningstor_s3/sse_c.py) and SSE-KMS's key id.
+_KMS_KEY: Final = "x-amz-server-side-encryption-aws-kms-key-id"
 _SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
-_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C)
+_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C and n != _KMS_KEY)
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
@@ -121,7 +123,7 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
     refuse_unsupported(E.PUT_OBJECT, named, {})
-    for name in _SSE_C:  # PutObject's header takes effect; a form's field is not read yet
+    for name in (*_SSE_C, _KMS_KEY):  # PutObject's header acts; a form's field is not read yet
         if name in named:
             raise NotImplemented_(Header=name)
 

@@ -111,6 +111,7 @@ async def copy_object(
             part_count=part_count(src),
             parts=src.parts,  # an old record's inline list (its data record has no segments)
             server_side_encryption=src.server_side_encryption,  # the shared chunks stay sealed
+            kms_key_id=src.kms_key_id,
         )
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:

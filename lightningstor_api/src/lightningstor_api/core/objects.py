@@ -7,6 +7,7 @@ import asyncio
 import base64
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -38,7 +39,7 @@ from lightningstor_api.core.versions import (
     load_current,
     resolve_read,
 )
-from lightningstor_api.encryption import KeyManager
+from lightningstor_api.encryption import ChosenKey, KeyManager, UnknownKeyError
 from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
@@ -53,6 +54,7 @@ from lightningstor_types.errors import (
     InvalidDigest,
     InvalidRequest,
     InvalidStorageClass,
+    KMSNotFoundException,
     LightningStorError,
     MalformedXML,
     MethodNotAllowed,
@@ -83,7 +85,9 @@ STORAGE_CLASSES = frozenset(
 """Storage classes S3 accepts; all are stored alike here, and reported as given."""
 
 SSE_S3 = "AES256"
-"""The one server-side encryption algorithm served: master keys of the server (SSE-S3)."""
+"""Server-side encryption with the server's active master key (SSE-S3)."""
+SSE_KMS = "aws:kms"
+"""Server-side encryption with a master key the request names (SSE-KMS, PutObject only)."""
 
 
 # ---- put ----
@@ -110,7 +114,18 @@ async def put_object(
             ArgumentName="x-amz-server-side-encryption",
         )
     sse = "" if own_key else effective_encryption(ref.record, header.server_side_encryption)
-    keys = encryption_keys(cc, sse)
+    kms_key = ""
+    keys: KeyManager | None
+    if sse == SSE_KMS:
+        keys, kms_key = await kms_keys(cc, header.kms_key_id)
+    else:
+        if header.kms_key_id:
+            raise InvalidArgument(
+                "Server Side Encryption with AWS KMS managed key requires HTTP header "
+                "x-amz-server-side-encryption : aws:kms",
+                ArgumentName="x-amz-server-side-encryption-aws-kms-key-id",
+            )
+        keys = encryption_keys(cc, sse)
     key_check = given_key = b""
     if own_key:  # SSE-C: the customer's key wraps the data keys, and is not kept
         given_key = sse_c.check_customer_key(header.customer_key)
@@ -150,7 +165,10 @@ async def put_object(
         tags=header.tags,
         owner_id=ctx.principal.principal_id,
         server_side_encryption=sse,
+        kms_key_id=kms_key,
     )
+    if kms_key:  # as S3's: an SSE-KMS ETag is no MD5 of the plaintext (opaque, per version)
+        rec.etag = f'"{os.urandom(16).hex()}"'
     if own_key:
         rec.etag = f'"{sse_c.opaque_etag(given_key, data.md5_hex)}"'
         rec.sse_customer_algorithm = header.customer_key.algorithm
@@ -171,6 +189,7 @@ async def put_object(
         server_side_encryption=stored.server_side_encryption,
         sse_customer_algorithm=stored.sse_customer_algorithm,
         sse_customer_key_md5=stored.sse_customer_key_md5,
+        kms_key_id=stored.kms_key_id,
     )
     if due := expiry_of(ref.record.lifecycle_rules, stored, cc.settings.lifecycle.day_seconds):
         resp.expiration_date.FromNanoseconds(int(due.at * 1e9))
@@ -234,6 +253,19 @@ def effective_encryption(bucket: records_pb2.BucketRecord, requested: str) -> st
     return bucket.encryption.sse_algorithm
 
 
+async def kms_keys(cc: CoreContext, key_id: str) -> tuple[KeyManager, str]:
+    """SSE-KMS: the key manager seen through the named master key (the active one when none
+    is named), and that key's id; KMS.NotFoundException when it holds no such key."""
+    if cc.keymaster is None:
+        raise InvalidRequest("Server-side encryption is not configured on this server")
+    chosen = key_id.removeprefix("alias/") or cc.keymaster.active_key
+    try:  # asked before the body is read: a wrong key id costs no upload
+        await cc.keymaster.wrap(chosen, bytes(32))
+    except UnknownKeyError:
+        raise KMSNotFoundException(f"Invalid keyId {key_id}") from None
+    return ChosenKey(cc.keymaster, chosen), chosen
+
+
 def encryption_keys(cc: CoreContext, sse: str) -> KeyManager | None:
     """The key manager that seals a body written with server-side encryption ``sse`` (None:
     stored in clear); InvalidArgument for an algorithm other than AES256."""
@@ -241,7 +273,7 @@ def encryption_keys(cc: CoreContext, sse: str) -> KeyManager | None:
         return None
     if sse.startswith("aws:kms"):
         raise NotImplemented_(
-            "SSE-KMS is not implemented; AES256 is", Header="x-amz-server-side-encryption"
+            "SSE-KMS is served on PutObject only", Header="x-amz-server-side-encryption"
         )
     if sse != SSE_S3:
         raise InvalidArgument(

@@ -8,6 +8,7 @@ from lightningstor_api.encryption.blocks import (
     sealed_size,
 )
 from lightningstor_api.encryption.keymaster import (
+    ChosenKey,
     KeyManager,
     StaticKeyManager,
     UnknownKeyError,
@@ -18,6 +19,7 @@ __all__ = [
     "BLOCK_SIZE",
     "TAG_SIZE",
     "BlockSealer",
+    "ChosenKey",
     "KeyManager",
     "StaticKeyManager",
     "UnknownKeyError",

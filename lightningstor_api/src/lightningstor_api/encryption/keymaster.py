@@ -41,6 +41,25 @@ class KeyManager(Protocol):
         ...
 
 
+class ChosenKey:
+    """A key manager seen through one of its keys: new data keys are wrapped by ``key_id``
+    (SSE-KMS names the key per request); unwrapping still reaches every key."""
+
+    def __init__(self, inner: KeyManager, key_id: str) -> None:
+        self._inner = inner
+        self._key_id = key_id
+
+    @property
+    def active_key(self) -> str:
+        return self._key_id
+
+    async def wrap(self, key_id: str, data_key: bytes) -> bytes:
+        return await self._inner.wrap(key_id, data_key)
+
+    async def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        return await self._inner.unwrap(key_id, wrapped)
+
+
 class StaticKeyManager:
     """Named 32-byte master keys held in memory; a data key is wrapped as
     ``nonce || AES-256-GCM(master, data key)`` bound to the key id."""

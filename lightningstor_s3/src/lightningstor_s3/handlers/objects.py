@@ -48,6 +48,7 @@ async def put_object(call: S3Call) -> None:
         tags=hdr.tags(h["x-amz-tagging"]) if "x-amz-tagging" in h else [],
         storage_class=h.get("x-amz-storage-class", ""),
         server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
+        kms_key_id=h.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip(),
     )
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
@@ -58,7 +59,7 @@ async def put_object(call: S3Call) -> None:
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
     out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
-    out.extend(hdr.encryption(resp.server_side_encryption))
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
     out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond(200, out)
 

@@ -77,6 +77,7 @@ class PutObjectHeader(_message.Message):
     CONDITIONS_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -88,6 +89,8 @@ class PutObjectHeader(_message.Message):
     storage_class: _builtins.str
     server_side_encryption: _builtins.str
     """"AES256": store the content encrypted under a master key of the server (SSE-S3)."""
+    kms_key_id: _builtins.str
+    """With server_side_encryption "aws:kms": the master key to use (default: the active key)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -125,10 +128,11 @@ class PutObjectHeader(_message.Message):
         conditions: _common_pb2.Conditions | None = ...,
         server_side_encryption: _builtins.str = ...,
         customer_key: _common_pb2.CustomerKey | None = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_key_id", b"kms_key_id", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -175,6 +179,7 @@ class PutObjectResponse(_message.Message):
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
@@ -183,6 +188,8 @@ class PutObjectResponse(_message.Message):
     """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
     sse_customer_algorithm: _builtins.str
     sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
+    """SSE-KMS: the master key that wraps the data keys."""
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
@@ -204,10 +211,11 @@ class PutObjectResponse(_message.Message):
         server_side_encryption: _builtins.str = ...,
         sse_customer_algorithm: _builtins.str = ...,
         sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

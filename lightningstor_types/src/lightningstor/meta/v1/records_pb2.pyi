@@ -416,6 +416,7 @@ class ObjectRecord(_message.Message):
     SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -444,6 +445,8 @@ class ObjectRecord(_message.Message):
     """
     sse_customer_key_md5: _builtins.str
     sse_customer_key_hmac: _builtins.bytes
+    kms_key_id: _builtins.str
+    """SSE-KMS ("aws:kms"): the master key named by the request (or the active one)."""
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -489,10 +492,11 @@ class ObjectRecord(_message.Message):
         sse_customer_algorithm: _builtins.str = ...,
         sse_customer_key_md5: _builtins.str = ...,
         sse_customer_key_hmac: _builtins.bytes = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
