@@ -55,6 +55,8 @@ class Workload:
     concurrency: int
     bucket: str
     metric: str  # "ops_s", "mb_s" or "keys_s"
+    extra: tuple[str, ...] = ()  # more lightningstor-bench arguments
+    baseline: str = ""  # the workload this one is compared with on the same server
 
 
 WORKLOADS = (
@@ -64,6 +66,31 @@ WORKLOADS = (
     Workload("mixed 4 KiB", "s3", "mixed", 4 * KiB, 1000, 32, "small", "ops_s"),
     Workload("PUT 64 MiB", "s3", "put", 64 * MiB, 4, 4, "large", "mb_s"),
     Workload("GET 64 MiB", "s3", "get", 64 * MiB, 4, 4, "large", "mb_s"),
+    # Side by side with the two above: the same transfers, stored with SSE-S3.
+    Workload(
+        "PUT 64 MiB SSE-S3",
+        "s3",
+        "put",
+        64 * MiB,
+        4,
+        4,
+        "large-sse",
+        "mb_s",
+        ("--sse", "AES256"),
+        "PUT 64 MiB",
+    ),
+    Workload(
+        "GET 64 MiB SSE-S3",
+        "s3",
+        "get",
+        64 * MiB,
+        4,
+        4,
+        "large-sse",
+        "mb_s",
+        ("--sse", "AES256"),
+        "GET 64 MiB",
+    ),
     Workload("LIST 10k keys, pages of 1000", "s3", "list", 0, 10_000, 4, "list", "keys_s"),
     Workload("gRPC HeadObject 4 KiB", "grpc", "head", 4 * KiB, 1000, 32, "gsmall", "ops_s"),
     Workload("gRPC streaming GET 64 MiB", "grpc", "get", 64 * MiB, 4, 4, "glarge", "mb_s"),
@@ -222,7 +249,7 @@ def run_workload(target: Target, w: Workload, args: argparse.Namespace) -> dict[
         "--secret-key", target.secret_key, "--bucket", f"bench-{w.bucket}", "--op", w.op,
         "--size", str(w.size), "--objects", str(w.objects), "--concurrency", str(w.concurrency),
         "--duration", str(args.duration), "--warmup", str(args.warmup), "--label", w.name,
-        *(arg for pid in target.pids for arg in ("--server-pid", str(pid))),
+        *(arg for pid in target.pids for arg in ("--server-pid", str(pid))), *w.extra,
     ]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=False)
     result: dict[str, str] = {}
@@ -407,6 +434,14 @@ def table(targets: dict[str, Target | None], pending: dict[str, str]) -> str:
                 if extra is not None:
                     ok = "met" if extra < 64 else "missed"
                     verdict.append(f"{n} RSS +{extra:.0f} MiB/transfer ({ok}: < 64)")
+        if w.baseline:
+            goal = f"≥ 0.85x {w.baseline}"
+            for n, t in (("embedded", emb), ("etcd", etcd)):
+                base = _value(t, next(b for b in WORKLOADS if b.name == w.baseline))
+                v = _value(t, w)
+                if v is not None and base:
+                    verdict.append(f"{n} {'met' if v >= 0.85 * base else 'missed'} "
+                                   f"({v / base:.2f}x)")  # fmt: skip
         if w.name.startswith("gRPC HeadObject"):
             goal = "≥ S3 HEAD rate"
             for n, v in (("embedded", e), ("etcd", d)):
@@ -464,6 +499,9 @@ def main() -> int:
     p.add_argument("--warmup", type=float, default=2.0)
     p.add_argument("--only", default="moto,embedded,etcd,erasure")
     p.add_argument("--quick", action="store_true", help="skip the 10 000-key listing")
+    p.add_argument(
+        "--workloads", default="", help="only the workloads whose name contains this text"
+    )
     p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     p.add_argument(
@@ -518,7 +556,7 @@ def main() -> int:
             for t in running:
                 print(f"{t.name}: S3 {t.s3}, gRPC {t.grpc or '-'}, pids {t.pids}", flush=True)
             for w in WORKLOADS:
-                if not (args.quick and w.op == "list"):
+                if not (args.quick and w.op == "list") and args.workloads in w.name:
                     bench_workload(running, w, args)
         finally:
             procs.stop_all()

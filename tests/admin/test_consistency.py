@@ -5,6 +5,7 @@ The store is a real server's (local backend); the damage is done to its chunk di
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import subprocess
@@ -185,3 +186,27 @@ def test_findings_are_bounded_and_counted(
                     "--max-findings", "2")  # fmt: skip
     assert human.code == 0 and "3 findings not listed" in human.out
     assert not any(p.exists() for p in planted)
+
+
+def test_sealed_chunks_check_clean_and_a_damaged_one_is_found(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """SSE-S3 chunks are stored longer than their plaintext (a tag per block): the check and
+    repair compare them at their stored size, so an intact store is consistent."""
+    with contextlib.contextmanager(admin_server)(tmp_path / "sealed") as server:
+        keys = server.admin_keys()
+        s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+        s3.create_bucket(Bucket="data")
+        before = set(chunk_paths(server.data_dir))
+        s3.put_object(
+            Bucket="data", Key="k", Body=os.urandom(300_000), ServerSideEncryption="AES256"
+        )
+        (sealed,) = set(chunk_paths(server.data_dir)) - before
+        clean = check(monkeypatch, server)
+        assert clean.code == 0, clean.out + clean.err
+        assert summary(clean)["consistent"] and findings(clean) == {}
+        path = chunk_paths(server.data_dir)[sealed]
+        raw = bytearray(path.read_bytes())
+        raw[70_000] ^= 0x01
+        path.write_bytes(bytes(raw))
+        assert findings(check(monkeypatch, server)) == {"corrupt": {sealed}}

@@ -185,7 +185,8 @@ def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bu
     value that changes nothing passes."""
     for name, value in [
         ("acl", "public-read"),
-        ("x-amz-server-side-encryption", "AES256"),
+        ("x-amz-server-side-encryption-aws-kms-key-id", "key-1"),
+        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
     ]:
         fields = presigned(
@@ -199,3 +200,12 @@ def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bu
     )
     assert post(s3_endpoint, bucket, fields).status == 204
     assert keys(s3v4, bucket) == ["plain.txt"]
+
+
+def test_an_sse_s3_field_seals_the_upload(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
+    """x-amz-server-side-encryption: AES256 in a form takes effect as PutObject's header does."""
+    sse = {"x-amz-server-side-encryption": "AES256"}
+    fields = presigned(s3v4, bucket, "sealed.txt", Fields=sse, Conditions=[sse])
+    assert post(s3_endpoint, bucket, fields, b"sealed form").status == 204
+    got = s3v4.get_object(Bucket=bucket, Key="sealed.txt")
+    assert (got["Body"].read(), got["ServerSideEncryption"]) == (b"sealed form", "AES256")

@@ -60,6 +60,9 @@ TABLE: list[tuple[str, str, str, dict[str, str], Route]] = [
     ("DELETE", "/b", "publicAccessBlock", {}, Route(E.DELETE_PUBLIC_ACCESS_BLOCK, "b")),
     ("GET", "/orga:b/k", "", {}, Route(E.GET_OBJECT, "b", "k", Scope("orga"))),
     ("GET", "/orga:p:b", "", {}, Route(E.LIST_OBJECTS, "b", scope=Scope("orga", "p"))),
+    ("GET", "/b", "encryption", {}, Route(E.GET_BUCKET_ENCRYPTION, "b")),
+    ("PUT", "/b", "encryption", {}, Route(E.PUT_BUCKET_ENCRYPTION, "b")),
+    ("DELETE", "/b", "encryption", {}, Route(E.DELETE_BUCKET_ENCRYPTION, "b")),
     ("POST", "/b", "delete", {}, Route(E.DELETE_OBJECTS, "b")),
     ("POST", "/b", "delete=", {}, Route(E.DELETE_OBJECTS, "b")),
     # objects

@@ -89,6 +89,40 @@ def test_aws_cli(
     assert "synced" not in aws("s3", "ls", "--recursive", f"s3://{bucket}/")
 
 
+def test_aws_cli_encryption(
+    s3_endpoint: str, admin_keys: dict[str, str], files: Path, tmp_path: Path, s3: Any
+) -> None:
+    """Issue 15 §3: bucket default encryption and SSE-S3 uploads (multipart too) through the
+    AWS CLI."""
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "AWS_ACCESS_KEY_ID": admin_keys["id"],
+        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    aws_bin = str(Path(sys.executable).with_name("aws"))
+
+    def aws(*args: str) -> str:
+        return run(aws_bin, "--endpoint-url", s3_endpoint, *args, env=env)
+
+    bucket = new_name("aws-sse")
+    aws("s3", "mb", f"s3://{bucket}")
+    aws("s3", "cp", "--sse", "AES256", str(files / "big.bin"), f"s3://{bucket}/big.bin")
+    assert s3.head_object(Bucket=bucket, Key="big.bin")["ServerSideEncryption"] == "AES256"
+    aws("s3", "cp", f"s3://{bucket}/big.bin", str(tmp_path / "big.out"))
+    assert filecmp.cmp(files / "big.bin", tmp_path / "big.out", shallow=False)
+    rule = '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
+    aws("s3api", "put-bucket-encryption", "--bucket", bucket,
+        "--server-side-encryption-configuration", rule)  # fmt: skip
+    assert '"SSEAlgorithm": "AES256"' in aws("s3api", "get-bucket-encryption", "--bucket", bucket)
+    aws("s3", "cp", str(files / "small file.txt"), f"s3://{bucket}/small.txt")
+    assert s3.head_object(Bucket=bucket, Key="small.txt")["ServerSideEncryption"] == "AES256"
+    aws("s3api", "delete-bucket-encryption", "--bucket", bucket)
+
+
 # ---- s3cmd ------------------------------------------------------------------------------------
 
 

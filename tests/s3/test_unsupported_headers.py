@@ -24,11 +24,8 @@ SOURCE_SSE_C = {
     "CopySourceSSECustomerKey": KEY.decode(),
 }
 NEW_OBJECT = [
-    {"ServerSideEncryption": "AES256"},
-    {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": "key"},
     {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
-    SSE_C,
     {"ACL": "public-read"},
     {"ACL": "authenticated-read"},
     {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
@@ -98,6 +95,22 @@ def test_lock_headers_on_a_bucket_without_object_lock(
         assert refused.value.response["Error"]["Code"] == "InvalidRequest"
     assert _keys(s3, bucket) == ["src"]
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
+
+
+def test_sse_is_served_by_put_and_multipart_and_refused_by_copy(s3: Any, bucket: str) -> None:
+    """PutObject and multipart uploads seal with AES256 (tests/s3/test_sse.py); CopyObject
+    still refuses the header."""
+    sse = {"ServerSideEncryption": "AES256"}
+    s3.put_object(Bucket=bucket, Key="src", Body=b"data", **sse)
+    assert s3.head_object(Bucket=bucket, Key="src")["ServerSideEncryption"] == "AES256"
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", **sse)
+    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"])
+    source = {"Bucket": bucket, "Key": "src"}
+    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **sse))
+    # SSE-C: PutObject serves it (tests/s3/test_sse.py); multipart and copy refuse it
+    _refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **SSE_C))
+    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **SSE_C))
+    assert _keys(s3, bucket) == ["src"]
 
 
 def test_part_and_copy_source_paths_refuse_sse_c(s3: Any, bucket: str) -> None:

@@ -161,3 +161,31 @@ def test_a_node_down_leaves_its_chunks_unknown(
     finally:
         restore(cluster)
     wait_for(lambda: check(monkeypatch, server, "--grace", "3600").code == 0, "consistent again")
+
+
+def test_sse_s3_over_storage_nodes_stores_only_ciphertext_and_checks_clean(
+    monkeypatch: pytest.MonkeyPatch, server: ServerProcess, cluster: list[NodeProcess]
+) -> None:
+    """Issue 15 §3: the nodes hold sealed chunks only; the check compares their replicas at
+    their stored size (longer than the plaintext by a tag per block), so it finds nothing."""
+    keys = server.admin_keys()
+    s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+    s3.create_bucket(Bucket="sealed")
+    marker = b"NODE-PLAINTEXT-" + os.urandom(8).hex().encode()
+    body = b"".join(marker + os.urandom(4000) for _ in range(600))  # ~2.4 MiB: three chunks
+    before = [set(n.chunk_files()) for n in cluster]
+    s3.put_object(Bucket="sealed", Key="k", Body=body, ServerSideEncryption="AES256")
+
+    def new(i: int) -> set[str]:
+        return set(cluster[i].chunk_files()) - before[i]
+
+    wait_for(
+        lambda: len(new(0)) == 3 and all(new(i) == new(0) for i in range(len(cluster))),
+        "the three sealed chunks on every node (RF 3)",
+    )
+    assert s3.get_object(Bucket="sealed", Key="k")["Body"].read() == body
+    for node in cluster:
+        for path in node.chunk_files().values():
+            assert marker not in path.read_bytes(), path
+    found, summary = parse(check(monkeypatch, server))
+    assert found == {} and summary["consistent"], summary

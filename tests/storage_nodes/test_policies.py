@@ -160,6 +160,51 @@ def test_storage_class_chooses_the_policy_and_a_changed_default_strands_nothing(
         assert get(s3, "new") == new
 
 
+def test_sealed_chunks_follow_their_storage_class_policy(
+    nodes: list[NodeProcess], tmp_path: Path
+) -> None:
+    """Server-side encryption over storage policies: an SSE-S3 object of an erasure-coded class
+    is stored as sealed chunks coded 4+2 (no plaintext on any node), a STANDARD one replicated;
+    both read back whole and by range after a restart with another default."""
+    first = write_config(
+        tmp_path / "first.toml",
+        nodes,
+        'policy = "replicated"',
+        'storage_class_policies = { STANDARD_IA = "erasure" }',
+    )
+    marker = b"SEALED-PLAINTEXT-" + os.urandom(8).hex().encode()
+    bodies = {k: b"".join(marker + os.urandom(5000) for _ in range(300)) for k in ("ia", "std")}
+    data_dir = tmp_path / "data"
+    sse = {"ServerSideEncryption": "AES256"}
+    with s3_server(tmp_path / "one", data_dir, first) as s3:
+        s3.create_bucket(Bucket="mixed")
+        before = copies(nodes)
+        s3.put_object(
+            Bucket="mixed", Key="ia", Body=bodies["ia"], StorageClass="STANDARD_IA", **sse
+        )
+        settled(nodes, before, 2, 6)  # two sealed chunks, six fragments each
+        before = copies(nodes)
+        s3.put_object(Bucket="mixed", Key="std", Body=bodies["std"], **sse)
+        settled(nodes, before, 2, 3)
+        head = s3.head_object(Bucket="mixed", Key="ia")
+        assert (head["ServerSideEncryption"], head["StorageClass"]) == ("AES256", "STANDARD_IA")
+        for node in nodes:
+            for path in node.chunk_files().values():
+                assert marker not in path.read_bytes(), path
+    second = write_config(
+        tmp_path / "second.toml",
+        nodes,
+        'policy = "erasure"',
+        "erasure_data_fragments = 3",
+        "erasure_parity_fragments = 2",
+    )
+    with s3_server(tmp_path / "two", data_dir, second) as s3:
+        for key, body in bodies.items():
+            assert get(s3, key) == body
+            ranged = s3.get_object(Bucket="mixed", Key=key, Range=f"bytes={MIB - 5}-{MIB + 70_000}")
+            assert ranged["Body"].read() == body[MIB - 5 : MIB + 70_001]
+
+
 def settings(nodes: list[NodeProcess], **fields: Any) -> DistributedSettings:
     return DistributedSettings(
         nodes=[NodeSettings(address=n.address) for n in nodes],

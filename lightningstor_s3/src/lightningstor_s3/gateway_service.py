@@ -306,6 +306,21 @@ class GrpcStorageService:
     ) -> bucket_pb2.ExplainAccessResponse:
         return await self._unary(self._buckets.ExplainAccess, ctx, req)
 
+    async def get_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
+    ) -> bucket_pb2.GetBucketEncryptionResponse:
+        return await self._unary(self._buckets.GetBucketEncryption, ctx, req)
+
+    async def put_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketEncryptionRequest
+    ) -> bucket_pb2.PutBucketEncryptionResponse:
+        return await self._unary(self._buckets.PutBucketEncryption, ctx, req)
+
+    async def delete_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketEncryptionRequest
+    ) -> bucket_pb2.DeleteBucketEncryptionResponse:
+        return await self._unary(self._buckets.DeleteBucketEncryption, ctx, req)
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

@@ -319,6 +319,15 @@ def expiration(date: Timestamp, rule_id: str) -> Headers:
     return [(b"x-amz-expiration", _header_bytes(value))]
 
 
+def encryption(sse: str, kms_key_id: str = "") -> Headers:
+    """``x-amz-server-side-encryption`` when the content is stored encrypted (and the SSE-KMS
+    key's id)."""
+    out = [(b"x-amz-server-side-encryption", sse.encode())] if sse else []
+    if kms_key_id:
+        out.append((b"x-amz-server-side-encryption-aws-kms-key-id", _header_bytes(kms_key_id)))
+    return out
+
+
 def object_headers(info: common_pb2.ObjectInfo) -> Headers:
     """The headers of a GET or HEAD for one version of an object."""
     h = info.headers
@@ -341,6 +350,17 @@ def object_headers(info: common_pb2.ObjectInfo) -> Headers:
         out.append((b"x-amz-tagging-count", str(info.tag_count).encode()))
     out.extend(checksum_headers(info.checksums))
     out.extend(objectlock_xml.lock_response_headers(info))
+    out.extend(encryption(info.server_side_encryption, info.kms_key_id))
+    if info.sse_customer_algorithm:  # SSE-C: the algorithm and the key's MD5, never the key
+        out.append(
+            (
+                b"x-amz-server-side-encryption-customer-algorithm",
+                info.sse_customer_algorithm.encode(),
+            )
+        )
+        out.append(
+            (b"x-amz-server-side-encryption-customer-key-md5", info.sse_customer_key_md5.encode())
+        )
     return out
 
 

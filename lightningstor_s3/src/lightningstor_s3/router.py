@@ -57,6 +57,9 @@ class Endpoint(StrEnum):
     GET_PUBLIC_ACCESS_BLOCK = "GetPublicAccessBlock"
     PUT_PUBLIC_ACCESS_BLOCK = "PutPublicAccessBlock"
     DELETE_PUBLIC_ACCESS_BLOCK = "DeletePublicAccessBlock"
+    GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
+    PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
+    DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -101,7 +104,6 @@ _UNSERVED_BUCKET = frozenset(
         "accelerate",
         "acl",
         "analytics",
-        "encryption",
         "intelligent-tiering",
         "inventory",
         "logging",
@@ -132,6 +134,7 @@ _BUCKET_SUBS = frozenset(
         "policy",
         "policyStatus",
         "publicAccessBlock",
+        "encryption",
     }
 )
 _OBJECT_SUBS = frozenset(
@@ -216,6 +219,12 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.GET_BUCKET_TAGGING
         case "GET", "lifecycle":
             return Endpoint.GET_BUCKET_LIFECYCLE
+        case "GET", "encryption":
+            return Endpoint.GET_BUCKET_ENCRYPTION
+        case "PUT", "encryption":
+            return Endpoint.PUT_BUCKET_ENCRYPTION
+        case "DELETE", "encryption":
+            return Endpoint.DELETE_BUCKET_ENCRYPTION
         case "GET", "versions":
             return Endpoint.LIST_OBJECT_VERSIONS
         case "GET", "uploads":

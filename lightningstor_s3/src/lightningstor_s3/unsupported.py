@@ -69,12 +69,21 @@ _BUCKET: Final = ("x-amz-object-ownership",)
 # Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
 # (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
 _NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
-_FORM: Final = _NEW_OBJECT + _LOCK
+
+# PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
+# refuses aws:kms on uploads); CopyObject does not yet. PutObject also serves SSE-C
+# (lightningstor_s3/sse_c.py) and SSE-KMS's key id.
+_KMS_KEY: Final = "x-amz-server-side-encryption-aws-kms-key-id"
+_SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
+_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C and n != _KMS_KEY)
+# A form upload reads x-amz-server-side-encryption (AES256), not yet its SSE-C or SSE-KMS key
+# fields, nor Object Lock's: those are refused there.
+_FORM: Final = _SEALED + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_NEW_OBJECT),
-        E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
+        E.PUT_OBJECT: frozenset(_PUT),
+        E.CREATE_MULTIPART_UPLOAD: frozenset(_SEALED),
         E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
         E.UPLOAD_PART: frozenset(_SSE_C),
         E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),
@@ -127,7 +136,7 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     """The same rule for a browser form upload (POST Object), whose fields carry what
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
-    # The form handler does not apply Object Lock fields: refused there still.
+    # Its handler applies x-amz-server-side-encryption only: the rest of _FORM is refused.
     _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
 
 

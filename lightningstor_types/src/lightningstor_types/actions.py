@@ -46,6 +46,8 @@ class Action(enum.StrEnum):
     BUCKETS_POLICY_WRITE = "lightningstor:buckets:policy:write"
     BUCKETS_PUBLIC_ACCESS_BLOCK_READ = "lightningstor:buckets:publicaccessblock:read"
     BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE = "lightningstor:buckets:publicaccessblock:write"
+    BUCKETS_ENCRYPTION_READ = "lightningstor:buckets:encryption:read"
+    BUCKETS_ENCRYPTION_WRITE = "lightningstor:buckets:encryption:write"
 
     OBJECTS_PUT = "lightningstor:objects:put"
     OBJECTS_GET = "lightningstor:objects:get"
@@ -118,6 +120,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,
         "PutPublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
         "DeletePublicAccessBlock": _A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,
+        "GetBucketEncryption": _A.BUCKETS_ENCRYPTION_READ,
+        "PutBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
+        "DeleteBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
         # objects
         "PutObject": _A.OBJECTS_PUT,
         "CopyObject": _A.OBJECTS_COPY,
@@ -195,6 +200,9 @@ S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
         "s3:DeleteBucketPolicy": (_A.BUCKETS_POLICY_WRITE,),
         "s3:GetBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_READ,),
         "s3:PutBucketPublicAccessBlock": (_A.BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE,),
+        # DeleteBucketEncryption is s3:PutEncryptionConfiguration in AWS.
+        "s3:GetEncryptionConfiguration": (_A.BUCKETS_ENCRYPTION_READ,),
+        "s3:PutEncryptionConfiguration": (_A.BUCKETS_ENCRYPTION_WRITE,),
         # Multipart uploads and a copy's destination are PutObject in AWS.
         "s3:PutObject": (
             _A.OBJECTS_PUT,

@@ -845,6 +845,33 @@ class LifecycleSettings(_Section):
     debug interval: production keeps 86400."""
 
 
+class EncryptionSettings(_Section):
+    key_file: UserPath | None = None
+    """Master keys of server-side encryption, one ``NAME BASE64KEY`` line each (32-byte keys);
+    default {server.data_dir}/sse.keys, made with one key at first start."""
+    keys: dict[str, SecretStr] = Field(default_factory=dict)
+    """The same named keys inline (prefer key_file or the environment); excludes key_file."""
+    active_key: str | None = None
+    """The key that wraps new data keys (rotation: add a key, name it here); default the last
+    line of the key file, or the only inline key."""
+
+    @model_validator(mode="after")
+    def _check(self) -> EncryptionSettings:
+        if self.keys and self.key_file is not None:
+            raise FieldError("keys", "set keys or key_file, not both")
+        if self.keys and self.active_key is None and len(self.keys) > 1:
+            raise FieldError("active_key", "required with several inline keys")
+        if self.keys and self.active_key is not None and self.active_key not in self.keys:
+            raise FieldError("active_key", f"{self.active_key!r} is not one of keys")
+        return self
+
+    def key_file_path(self, settings: Settings) -> Path:
+        """Where the master keys are read from (and created on first start)."""
+        if self.key_file is not None:
+            return self.key_file
+        return settings.server.data_dir / "sse.keys"
+
+
 def _log_level(value: object) -> object:
     value = _lower(value)
     return "warning" if value == "warn" else value
@@ -1015,6 +1042,8 @@ class Settings(SettingsBase):
     """Usage accounting intervals."""
     lifecycle: LifecycleSettings = Field(default_factory=LifecycleSettings)
     """The worker that applies the buckets' lifecycle rules."""
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
+    """Master keys of server-side encryption."""
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     """Logs."""
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)

@@ -210,6 +210,11 @@ class InvalidArgument(InvalidInputError):
     message = "Invalid Argument"
 
 
+class KMSNotFoundException(InvalidInputError):
+    code = "KMS.NotFoundException"  # S3's code for an SSE-KMS key id that names no key
+    message = "Invalid keyId"
+
+
 class InvalidPolicyDocument(InvalidInputError):
     message = (
         "The content of the form does not meet the conditions specified in the policy document."

@@ -129,6 +129,18 @@ class BucketOperations(Protocol):
         self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
     ) -> bucket_pb2.ExplainAccessResponse: ...
 
+    async def get_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
+    ) -> bucket_pb2.GetBucketEncryptionResponse: ...
+
+    async def put_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketEncryptionRequest
+    ) -> bucket_pb2.PutBucketEncryptionResponse: ...
+
+    async def delete_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketEncryptionRequest
+    ) -> bucket_pb2.DeleteBucketEncryptionResponse: ...
+
     async def bucket_cors(
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:

@@ -1,4 +1,4 @@
-"""Bucket configurations stored in the bucket record: CORS (Get/Put/DeleteBucketCors)."""
+"""Bucket configurations stored in the bucket record: CORS and default encryption."""
 
 from lightningstor_api.bucketconfig.cors import (
     bucket_cors,
@@ -6,5 +6,18 @@ from lightningstor_api.bucketconfig.cors import (
     get_bucket_cors,
     put_bucket_cors,
 )
+from lightningstor_api.bucketconfig.encryption import (
+    delete_bucket_encryption,
+    get_bucket_encryption,
+    put_bucket_encryption,
+)
 
-__all__ = ["bucket_cors", "delete_bucket_cors", "get_bucket_cors", "put_bucket_cors"]
+__all__ = [
+    "bucket_cors",
+    "delete_bucket_cors",
+    "delete_bucket_encryption",
+    "get_bucket_cors",
+    "get_bucket_encryption",
+    "put_bucket_cors",
+    "put_bucket_encryption",
+]

@@ -35,6 +35,7 @@ from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_api.core import current_copies, orphans, tempfiles
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import timestamp_of
+from lightningstor_api.encryption.chunks import stored_ref
 from lightningstor_storage import ChunkCheck
 
 log = logging.getLogger(__name__)
@@ -178,7 +179,7 @@ class ConsistencyCheck:
 
     async def _check_one(self, ref: _Ref) -> pb.ConsistencyFinding | None:
         s = self.summary
-        chunk = ref.chunk
+        chunk = stored_ref(ref.chunk)  # a sealed chunk is checked at its stored size
         s.referenced_chunks += 1
         s.referenced_bytes += chunk.size
         try:

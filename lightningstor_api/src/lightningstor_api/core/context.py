@@ -17,6 +17,7 @@ from lightningstor_api.core.content import DataCache, RecordBounds
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.locks import KeyedLocks
 from lightningstor_api.core.quotas import Quotas
+from lightningstor_api.encryption import KeyManager
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
 from lightningstor_storage import StorageBackend
@@ -81,6 +82,8 @@ class CoreContext:
     data_cache: DataCache = field(init=False)
     upload_locks: KeyedLocks = field(default_factory=KeyedLocks)
     """Part commits of one upload queue here instead of conflicting on the upload record."""
+    keymaster: KeyManager | None = None
+    """Master keys of server-side encryption; None: encrypted writes are refused."""
 
     def __post_init__(self) -> None:
         self.data_cache = DataCache(self.store, self.keys)

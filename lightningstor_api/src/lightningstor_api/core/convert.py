@@ -103,6 +103,10 @@ def fill_object_info(
     if rec.HasField("retention"):
         info.retention.CopyFrom(rec.retention)
     info.legal_hold = rec.legal_hold
+    info.server_side_encryption = rec.server_side_encryption
+    info.sse_customer_algorithm = rec.sse_customer_algorithm
+    info.sse_customer_key_md5 = rec.sse_customer_key_md5
+    info.kms_key_id = rec.kms_key_id
 
 
 def timestamp_of(seconds: float) -> Timestamp:

@@ -22,7 +22,7 @@ from lightningstor_api.core.convert import (
     version_id,
 )
 from lightningstor_api.core.datapath import Piece, read_manifest
-from lightningstor_api.core.objects import checksum_algorithm
+from lightningstor_api.core.objects import checksum_algorithm, effective_encryption
 from lightningstor_api.core.reads import check_read_conditions
 from lightningstor_api.core.txn import ConflictError
 from lightningstor_api.core.versions import (
@@ -32,13 +32,15 @@ from lightningstor_api.core.versions import (
     resolve_read,
     try_commit_version,
 )
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.objectlock.rules import requested_lock
-from lightningstor_storage import ChunkNotFound, StorageBackend
+from lightningstor_storage import ChunkNotFound
 from lightningstor_types.actions import COPY_SOURCE_ACTION, Action
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
     InternalError,
     InvalidRequest,
+    NotImplemented_,
     NotModified,
     PreconditionFailed,
     SlowDown,
@@ -92,6 +94,14 @@ async def copy_object(
         changes = changes or bool(storage_class and storage_class != src.storage_class)
         if same_key and not changes and await _is_current(cc, src_ref, src):
             raise InvalidRequest(SELF_COPY)
+        sse_c.refuse_copy(src)
+        if effective_encryption(dst.record, "") and not src.server_side_encryption:
+            # The copy would share the source's clear chunks; re-sealing is not built.
+            raise NotImplemented_(
+                "Copying an unencrypted object into a bucket with default encryption is not "
+                "implemented",
+                Header="x-amz-copy-source",
+            )
         rec = records_pb2.ObjectRecord(
             etag=src.etag,
             size=src.size,
@@ -107,11 +117,13 @@ async def copy_object(
             parts=src.parts,  # an old record's inline list (its data record has no segments)
             retention=retention,  # never the source's lock: the request's, or the default
             legal_hold=req.legal_hold,
+            server_side_encryption=src.server_side_encryption,  # the shared chunks stay sealed
+            kms_key_id=src.kms_key_id,
         )
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:
                 whole = object_slices(cc.data_cache, src.manifest, src.data_id, 0, src.size - 1)
-                _, sums = await digest_content(cc.storage, whole, [algorithm])
+                _, sums = await digest_content(cc, whole, [algorithm])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
@@ -180,13 +192,13 @@ def full_object_checksum(sums: common_pb2.Checksums, alg: ChecksumAlgorithm) -> 
 
 
 async def digest_content(
-    storage: StorageBackend,
+    cc: CoreContext,
     manifest: Sequence[Piece] | AsyncIterable[Piece],
     algorithms: Iterable[ChecksumAlgorithm],
 ) -> tuple[str, dict[ChecksumAlgorithm, str]]:
     """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage."""
     hasher = MultiHasher(algorithms)
-    async for piece in read_manifest(storage, manifest):
+    async for piece in read_manifest(cc.storage, manifest, cc.keymaster):
         await hasher.update_async(piece)
     return hasher.md5_hex(), hasher.checksums()
 

@@ -15,6 +15,13 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
+from lightningstor_api.encryption import BlockSealer, KeyManager
+from lightningstor_api.encryption.chunks import (
+    new_sealing,
+    read_sealed,
+    seal_async,
+    sealed_stream,
+)
 from lightningstor_storage import (
     ChunkInfo,
     PolicyKind,
@@ -55,9 +62,14 @@ async def write_stream(
     algorithms: Iterable[ChecksumAlgorithm] = (),
     inline_max: int = 0,
     kind: PolicyKind = "",
+    keys: KeyManager | None = None,
 ) -> WrittenData:
     """Store ``body`` as chunks (of the storage ``kind``), or return it whole when it ends within
-    ``inline_max`` bytes; on any failure delete what was written and re-raise."""
+    ``inline_max`` bytes; on any failure delete what was written and re-raise. With ``keys`` every
+    chunk is sealed under its own data key, and nothing is kept inline (metadata records hold no
+    plaintext)."""
+    if keys is not None:
+        inline_max = 0
     if expected_length is not None and expected_length > max_size:
         raise EntityTooLarge(MaxSizeAllowed=str(max_size), ProposedSize=str(expected_length))
     hasher = MultiHasher(algorithms)
@@ -73,7 +85,8 @@ async def write_stream(
             if not writers or writers[-1].filled == chunk_size:
                 if len(writers) >= 2:
                     await writers[-2].done()  # at most two chunks in flight
-                writers.append(_ChunkWriter(storage, kind))
+                sealing = await new_sealing(keys) if keys is not None else None
+                writers.append(_ChunkWriter(storage, kind, sealing=sealing))
             take = min(len(view), chunk_size - writers[-1].filled)
             part = data if whole and take == len(view) else bytes(view[:take])
             view, whole = view[take:], False
@@ -108,7 +121,8 @@ async def write_stream(
             if size <= inline_max:
                 inline = data
             else:
-                writers.append(_ChunkWriter(storage, kind, whole=data))
+                sealing = await new_sealing(keys) if keys is not None else None
+                writers.append(_ChunkWriter(storage, kind, whole=data, sealing=sealing))
         infos = [await w.done() for w in writers]
     except BaseException:
         for w in writers:
@@ -118,12 +132,13 @@ async def write_stream(
     chunks = [
         records_pb2.ChunkRef(
             chunk_id=i.chunk_id,
-            size=i.size,
+            size=i.size if w.cipher is None else w.filled,  # a sealed chunk: its plaintext
             crc32c=i.crc32c,
             replicas=i.replicas,
             policy=i.policy,
+            cipher=w.cipher,
         )
-        for i in infos
+        for w, i in zip(writers, infos, strict=True)
     ]
     return WrittenData(chunks, size, hasher.md5_hex(), hasher.checksums(), inline)
 
@@ -138,9 +153,16 @@ class _ChunkWriter:
     """One chunk being written: pieces flow through a small queue into ``put_chunk``."""
 
     def __init__(
-        self, storage: StorageBackend, kind: PolicyKind, *, whole: bytes | None = None
+        self,
+        storage: StorageBackend,
+        kind: PolicyKind,
+        *,
+        whole: bytes | None = None,
+        sealing: tuple[BlockSealer, records_pb2.ChunkCipher] | None = None,
     ) -> None:
         self.chunk_id = new_chunk_id()
+        self._sealer = sealing[0] if sealing is not None else None
+        self.cipher = sealing[1] if sealing is not None else None
         self.filled = len(whole) if whole is not None else 0
         self.stored = False
         self._ended = whole is not None
@@ -151,6 +173,11 @@ class _ChunkWriter:
     async def _put(
         self, storage: StorageBackend, source: bytes | AsyncIterator[bytes], kind: PolicyKind
     ) -> ChunkInfo:
+        if self._sealer is not None:
+            if isinstance(source, bytes):
+                source = await seal_async(self._sealer, source, last=True)
+            else:
+                source = sealed_stream(self._sealer, source)
         try:
             info = await storage.put_chunk(self.chunk_id, source, kind=kind)
         except StorageUnavailable as exc:
@@ -234,12 +261,14 @@ Piece = records_pb2.ChunkSlice | bytes
 async def read_manifest(
     storage: StorageBackend,
     manifest: Sequence[Piece] | AsyncIterable[Piece],
+    keys: KeyManager | None = None,
 ) -> AsyncIterator[bytes]:
     """Stream the bytes a manifest names, reading only those slices (checksums verified).
 
     The manifest may be a stream itself (slices resolved through data records as it goes,
     inline content passed through as it is). The replicas a chunk was written to are passed
-    as a hint, its recorded policy as the rule; no node answering is ServiceUnavailable.
+    as a hint, its recorded policy as the rule; no node answering is ServiceUnavailable. A
+    sealed chunk is opened with ``keys`` (only the blocks the slice touches).
     """
     async for s in _as_async(manifest):
         if isinstance(s, bytes):
@@ -249,9 +278,12 @@ async def read_manifest(
         if s.length <= 0:
             continue
         chunk = s.chunk
-        pieces = storage.get_chunk(
-            chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas, policy=chunk.policy
-        )
+        if chunk.HasField("cipher"):
+            pieces = read_sealed(storage, s, keys)
+        else:
+            pieces = storage.get_chunk(
+                chunk.chunk_id, s.offset, s.length, replicas=chunk.replicas, policy=chunk.policy
+            )
         try:
             async for piece in pieces:
                 yield piece

@@ -34,6 +34,7 @@ from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.multipart import abort_upload
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff
+from lightningstor_api.encryption.chunks import stored_ref
 from lightningstor_api.metadata import Compare, Delete, KeyValue
 from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.errors import NoSuchUpload
@@ -212,7 +213,7 @@ class GarbageCollector:
         async for kv in self._scan(self._cc.keys.data_prefix()):
             rec = records_pb2.DataRecord.FromString(kv.value)
             for chunk in rec.chunks.chunks:
-                yield chunk
+                yield stored_ref(chunk)
 
     # ---- the background loop ----
 

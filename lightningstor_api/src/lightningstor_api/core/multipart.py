@@ -42,6 +42,8 @@ from lightningstor_api.core.objects import (
     checksum_algorithm,
     chunk_kind,
     commit_or_discard,
+    effective_encryption,
+    encryption_keys,
     parse_content_md5,
     parse_expected_checksums,
     receive_body,
@@ -49,6 +51,7 @@ from lightningstor_api.core.objects import (
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.metadata import Compare, KeyValue, Put
 from lightningstor_api.objectlock.rules import requested_lock
 from lightningstor_storage import ChunkNotFound
@@ -62,6 +65,7 @@ from lightningstor_types.errors import (
     InvalidRequest,
     NoSuchBucket,
     NoSuchUpload,
+    NotImplemented_,
     SlowDown,
 )
 from lightningstor_types.header_values import validate_content_headers
@@ -121,7 +125,9 @@ async def create_multipart_upload(
             ref.record, req.retention if req.HasField("retention") else None, req.legal_hold
         ),
         legal_hold=req.legal_hold,
+        server_side_encryption=effective_encryption(ref.record, req.server_side_encryption),
     )
+    encryption_keys(cc, rec.server_side_encryption)  # refuses what is not served
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)
     for attempt in range(MAX_ATTEMPTS):
         current = await cc.bucket(ref.scope, ref.name, fresh=attempt > 0)
@@ -135,7 +141,10 @@ async def create_multipart_upload(
     else:
         raise SlowDown("too much contention on this bucket; retry")
     return object_pb2.CreateMultipartUploadResponse(
-        bucket=ref.name, key=req.key, upload_id=rec.upload_id
+        bucket=ref.name,
+        key=req.key,
+        upload_id=rec.upload_id,
+        server_side_encryption=rec.server_side_encryption,
     )
 
 
@@ -193,6 +202,7 @@ async def upload_part(
         content_md5,
         expected,
         kind=chunk_kind(cc, upload.record.storage_class),
+        keys=encryption_keys(cc, upload.record.server_side_encryption),
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     part = records_pb2.PartRecord(
@@ -216,7 +226,12 @@ async def upload_part(
         raise SlowDown("too much contention on this upload; retry")
 
     await commit_or_discard(cc, commit(), part.data_id, chunk_ids)
-    return object_pb2.UploadPartResponse(etag=part.etag, checksums=part.checksums, size=part.size)
+    return object_pb2.UploadPartResponse(
+        etag=part.etag,
+        checksums=part.checksums,
+        size=part.size,
+        server_side_encryption=upload.record.server_side_encryption,
+    )
 
 
 async def upload_part_copy(
@@ -236,6 +251,13 @@ async def upload_part_copy(
         src = await read_source(cc, src_ref, req.source)
         if src.data_id and src.data_id == unreadable:
             raise InternalError(f"the content of {req.source.key!r} cannot be read")
+        sse_c.refuse_copy(src)
+        if upload.record.server_side_encryption and not src.server_side_encryption:
+            # The part would share the source's clear chunks; re-sealing is not built.
+            raise NotImplemented_(
+                "Copying an unencrypted source into an encrypted upload is not implemented",
+                Header="x-amz-copy-source",
+            )
         first, last = copy_range(req, src.size)
         length = last - first + 1
         if length > cc.settings.limits.max_part_size:
@@ -260,7 +282,7 @@ async def upload_part_copy(
         else:
             try:
                 content = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
-                md5, sums = await digest_content(cc.storage, content, [alg] if alg else [])
+                md5, sums = await digest_content(cc, content, [alg] if alg else [])
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue

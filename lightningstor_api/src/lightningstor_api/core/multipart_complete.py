@@ -141,6 +141,7 @@ def _result(
         version_id=version_id(done, ref.record.versioning),
         checksums=done.checksums,
         size=done.size,
+        server_side_encryption=done.server_side_encryption,
     )
 
 
@@ -232,6 +233,7 @@ def _assemble(
         upload_id=up.upload_id,
         retention=up.retention if up.HasField("retention") else None,
         legal_hold=up.legal_hold,
+        server_side_encryption=up.server_side_encryption,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(

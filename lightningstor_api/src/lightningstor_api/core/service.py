@@ -37,6 +37,7 @@ from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.core.usage_folder import UsageFolder
 from lightningstor_api.core.usage_meter import RequestMeter
+from lightningstor_api.encryption import load_key_manager
 from lightningstor_api.lifecycle import configuration
 from lightningstor_api.lifecycle.worker import LifecycleWorker
 from lightningstor_api.metadata import MetadataStore, open_store
@@ -93,6 +94,7 @@ class Core:
             keys=keys,
             bucket_cache=BucketCache(store, keys.all_buckets_prefix()),
             quotas=Quotas(store, keys, settings),
+            keymaster=load_key_manager(settings),
         )
         return cls(cc)
 
@@ -226,6 +228,24 @@ class Core:
         self, principal: Principal, bucket: str
     ) -> bucket_pb2.CorsConfiguration | None:
         return await bucketconfig.bucket_cors(self.cc, principal.scope, bucket)
+
+    async def get_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
+    ) -> bucket_pb2.GetBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.get_bucket_encryption(self.cc, ctx, req)
+
+    async def put_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketEncryptionRequest
+    ) -> bucket_pb2.PutBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.put_bucket_encryption(self.cc, ctx, req)
+
+    async def delete_bucket_encryption(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketEncryptionRequest
+    ) -> bucket_pb2.DeleteBucketEncryptionResponse:
+        await self.limits.admit(ctx)
+        return await bucketconfig.delete_bucket_encryption(self.cc, ctx, req)
 
     async def get_bucket_lifecycle_configuration(
         self, ctx: RequestContext, req: lifecycle_pb2.GetBucketLifecycleConfigurationRequest

@@ -74,6 +74,21 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
     ) -> pb.DeleteBucketCorsResponse:
         return await self._core.delete_bucket_cors(request_context(context), request)
 
+    async def GetBucketEncryption(
+        self, request: pb.GetBucketEncryptionRequest, context: Context
+    ) -> pb.GetBucketEncryptionResponse:
+        return await self._core.get_bucket_encryption(request_context(context), request)
+
+    async def PutBucketEncryption(
+        self, request: pb.PutBucketEncryptionRequest, context: Context
+    ) -> pb.PutBucketEncryptionResponse:
+        return await self._core.put_bucket_encryption(request_context(context), request)
+
+    async def DeleteBucketEncryption(
+        self, request: pb.DeleteBucketEncryptionRequest, context: Context
+    ) -> pb.DeleteBucketEncryptionResponse:
+        return await self._core.delete_bucket_encryption(request_context(context), request)
+
     async def GetBucketLifecycleConfiguration(
         self, request: lifecycle_pb2.GetBucketLifecycleConfigurationRequest, context: Context
     ) -> lifecycle_pb2.GetBucketLifecycleConfigurationResponse:

@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
         help="S3: a worker refused with Retry-After (a rate limit) waits that long",
     )
     p.add_argument("--no-prepare", action="store_true", help="skip bucket creation and population")
+    p.add_argument("--sse", choices=("AES256",), default=None,
+                   help="S3: PUTs ask for x-amz-server-side-encryption")  # fmt: skip
     return p
 
 
@@ -102,7 +104,8 @@ def _driver(args: argparse.Namespace) -> Driver:
             "lightningstor-bench: S3 needs --access-key/--secret-key or --credentials-file"
         )
     host, _, port = (args.endpoint or "127.0.0.1:9000").rpartition(":")
-    client = S3Client(host, int(port), Signer(access, secret, region=args.region))
+    sse = [("x-amz-server-side-encryption", args.sse)] if args.sse else []
+    client = S3Client(host, int(port), Signer(access, secret, region=args.region), sse)
     return S3Driver(client, args.bucket, body, unsigned_payload=args.unsigned_payload)
 
 

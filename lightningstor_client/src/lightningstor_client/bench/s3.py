@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lightningstor_client.bench.sigv4 import (
@@ -155,11 +156,15 @@ async def _chunked(reader: asyncio.StreamReader, keep: bool) -> tuple[bytes, int
 class S3Client:
     """Signed S3 requests (path style) over a caller-owned :class:`HttpConnection`."""
 
-    def __init__(self, host: str, port: int, signer: Signer) -> None:
+    def __init__(
+        self, host: str, port: int, signer: Signer, put_headers: Sequence[tuple[str, str]] = ()
+    ) -> None:
         self.host = host
         self.port = port
         self.signer = signer
         self.host_header = f"{host}:{port}"
+        self.put_headers = tuple(put_headers)
+        """Signed headers every PUT carries (``x-amz-server-side-encryption`` for --sse)."""
 
     def connection(self) -> HttpConnection:
         return HttpConnection(self.host, self.port)
@@ -172,14 +177,18 @@ class S3Client:
         *,
         payload_hash: str = EMPTY_SHA256,
         content_length: int | None = None,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> bytes:
-        amz_date, auth = self.signer.headers(method, path, query, self.host_header, payload_hash)
+        amz_date, auth = self.signer.headers(
+            method, path, query, self.host_header, payload_hash, extra
+        )
         target = f"{path}?{query}" if query else path
         length = f"Content-Length: {content_length}\r\n" if content_length is not None else ""
+        more = "".join(f"{name}: {value}\r\n" for name, value in extra)
         return (
             f"{method} {target} HTTP/1.1\r\nHost: {self.host_header}\r\n"
             f"x-amz-date: {amz_date}\r\nx-amz-content-sha256: {payload_hash}\r\n"
-            f"Authorization: {auth}\r\n{length}\r\n"
+            f"{more}Authorization: {auth}\r\n{length}\r\n"
         ).encode()
 
     async def create_bucket(self, conn: HttpConnection, bucket: str) -> int:
@@ -190,7 +199,11 @@ class S3Client:
         self, conn: HttpConnection, bucket: str, key: str, body: memoryview, payload_hash: str
     ) -> int:
         head = self._head(
-            "PUT", uri_path(bucket, key), payload_hash=payload_hash, content_length=len(body)
+            "PUT",
+            uri_path(bucket, key),
+            payload_hash=payload_hash,
+            content_length=len(body),
+            extra=self.put_headers,
         )
         return (await conn.request(head, body)).status
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from urllib.parse import quote
 
 __all__ = ["EMPTY_SHA256", "UNSIGNED_PAYLOAD", "Signer", "canonical_query", "uri_path"]
@@ -79,22 +79,31 @@ class Signer:
         return hmac.digest(self._key, to_sign.encode("utf-8"), hashlib.sha256).hex()
 
     def headers(
-        self, method: str, path: str, query: str, host: str, payload_hash: str
+        self,
+        method: str,
+        path: str,
+        query: str,
+        host: str,
+        payload_hash: str,
+        extra: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, str]:
-        """``(x-amz-date, Authorization)`` for a request signing host, date and payload hash.
+        """``(x-amz-date, Authorization)`` for a request signing host, date and payload hash
+        (and the ``extra`` headers, lower-case names sorting after ``x-amz-date``).
 
         ``path`` and ``query`` are sent exactly as given (see :func:`uri_path` and
         :func:`canonical_query`); ``host`` is the Host header (``127.0.0.1:9000``).
         """
         amz_date = self._now()
+        signed = _SIGNED_HEADERS + "".join(f";{name}" for name, _ in extra)
+        lines = "".join(f"{name}:{value}\n" for name, value in extra)
         canonical = (
             f"{method}\n{path}\n{query}\nhost:{host}\nx-amz-content-sha256:{payload_hash}\n"
-            f"x-amz-date:{amz_date}\n\n{_SIGNED_HEADERS}\n{payload_hash}"
+            f"x-amz-date:{amz_date}\n{lines}\n{signed}\n{payload_hash}"
         )
         signature = self._signature(amz_date, canonical)
         auth = (
             f"{ALGORITHM} Credential={self.access_key}/{self._scope}, "
-            f"SignedHeaders={_SIGNED_HEADERS}, Signature={signature}"
+            f"SignedHeaders={signed}, Signature={signature}"
         )
         return amz_date, auth
 

@@ -36,12 +36,13 @@ async def create_multipart_upload(call: S3Call) -> None:
         storage_class=h.get("x-amz-storage-class", ""),
         checksum_algorithm=hdr.checksum_algorithm(h),
         checksum_type=hdr.checksum_type(h),
+        server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
     )
     objectlock_xml.apply_lock_headers(req, h, call.query)
     await call.ex.drain()
     resp = await call.service.create_multipart_upload(call.ctx, req)
     doc = xml.InitiateMultipartUploadResult(resp.bucket, resp.key, resp.upload_id)
-    out: hdr.Headers = []
+    out = hdr.encryption(resp.server_side_encryption)
     if req.checksum_algorithm:
         name = common_pb2.ChecksumAlgorithm.Name(req.checksum_algorithm)
         out.append((b"x-amz-checksum-algorithm", name.removeprefix("CHECKSUM_ALGORITHM_").encode()))
@@ -61,6 +62,7 @@ async def upload_part(call: S3Call) -> None:
     body_fields(call, header)
     resp = await call.service.upload_part(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.checksum_headers(resp.checksums)]
+    out.extend(hdr.encryption(resp.server_side_encryption))
     await call.ex.respond(200, out)
 
 
@@ -86,7 +88,9 @@ async def complete_multipart_upload(call: S3Call) -> None:
         etag=resp.etag,
         checksums=xml.Checksums.of(resp.checksums),
     )
-    await call.ex.respond_xml(xml.render(doc), hdr.written_version_headers(resp.version_id))
+    out = hdr.written_version_headers(resp.version_id)
+    out.extend(hdr.encryption(resp.server_side_encryption))
+    await call.ex.respond_xml(xml.render(doc), out)
 
 
 async def abort_multipart_upload(call: S3Call) -> None:

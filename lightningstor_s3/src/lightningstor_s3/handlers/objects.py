@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, xml, xml_in
+from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import InvalidArgument
 
@@ -47,15 +47,21 @@ async def put_object(call: S3Call) -> None:
         user_metadata=hdr.user_metadata(h),
         tags=hdr.tags(h["x-amz-tagging"]) if "x-amz-tagging" in h else [],
         storage_class=h.get("x-amz-storage-class", ""),
+        server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
+        kms_key_id=h.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip(),
     )
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
     objectlock_xml.apply_lock_headers(header, h, call.query)
+    if (ck := sse_c.customer_key(h, call.ex.scope)) is not None:
+        header.customer_key.CopyFrom(ck)
     resp = await call.service.put_object(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
     out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond(200, out)
 
 
@@ -72,6 +78,8 @@ def _read_request(call: S3Call) -> object_pb2.GetObjectRequest:
         req.range.CopyFrom(r)
     if (cond := hdr.conditions(call.headers)) is not None:
         req.conditions.CopyFrom(cond)
+    if (ck := sse_c.customer_key(call.headers, call.ex.scope)) is not None:
+        req.customer_key.CopyFrom(ck)
     return req
 
 
@@ -115,6 +123,7 @@ async def head_object(call: S3Call) -> None:
         part_number=r.part_number,
         conditions=r.conditions if r.HasField("conditions") else None,
         checksum_mode=r.checksum_mode,
+        customer_key=r.customer_key if r.HasField("customer_key") else None,
     )
     resp = await call.service.head_object(call.ctx, req)
     status, out = _response_head(call, resp.header, r)

@@ -159,6 +159,7 @@ class FormUploads:
             user_metadata=hdr.user_metadata(fields),
             tags=xml_in.tagging(fields["tagging"].encode()) if "tagging" in fields else [],
             storage_class=fields.get("x-amz-storage-class", ""),
+            server_side_encryption=fields.get("x-amz-server-side-encryption", "").strip(),
             expected_checksums=hdr.expected_checksums(fields),
             checksum_algorithm=hdr.checksum_algorithm(fields),
         )

@@ -95,6 +95,21 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
                 _registered_method=True)
+        self.GetBucketEncryption = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketEncryption',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionResponse.FromString,
+                _registered_method=True)
+        self.PutBucketEncryption = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketEncryption',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketEncryption = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketEncryption',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionResponse.FromString,
+                _registered_method=True)
         self.GetBucketLifecycleConfiguration = channel.unary_unary(
                 '/lightningstor.v1.BucketService/GetBucketLifecycleConfiguration',
                 request_serializer=lightningstor_dot_v1_dot_lifecycle__pb2.GetBucketLifecycleConfigurationRequest.SerializeToString,
@@ -223,6 +238,25 @@ class BucketServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteBucketCors(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketEncryption(self, request, context):
+        """Default server-side encryption of new objects written without their own.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketEncryption(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketEncryption(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -360,6 +394,21 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.DeleteBucketCors,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.SerializeToString,
+            ),
+            'GetBucketEncryption': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketEncryption,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionResponse.SerializeToString,
+            ),
+            'PutBucketEncryption': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketEncryption,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionResponse.SerializeToString,
+            ),
+            'DeleteBucketEncryption': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketEncryption,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionResponse.SerializeToString,
             ),
             'GetBucketLifecycleConfiguration': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBucketLifecycleConfiguration,
@@ -741,6 +790,87 @@ class BucketService:
             '/lightningstor.v1.BucketService/DeleteBucketCors',
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketCorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketEncryption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketEncryption',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketEncryptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketEncryption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketEncryption',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketEncryptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketEncryption(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketEncryption',
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketEncryptionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -45,6 +45,10 @@ class BucketServiceStub:
     """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
     PutBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]
     DeleteBucketCors: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]
+    GetBucketEncryption: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketEncryptionRequest, _bucket_pb2.GetBucketEncryptionResponse]
+    """Default server-side encryption of new objects written without their own."""
+    PutBucketEncryption: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketEncryptionRequest, _bucket_pb2.PutBucketEncryptionResponse]
+    DeleteBucketEncryption: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketEncryptionRequest, _bucket_pb2.DeleteBucketEncryptionResponse]
     GetBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.GetBucketLifecycleConfigurationRequest, _lifecycle_pb2.GetBucketLifecycleConfigurationResponse]
     PutBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.PutBucketLifecycleConfigurationRequest, _lifecycle_pb2.PutBucketLifecycleConfigurationResponse]
     DeleteBucketLifecycleConfiguration: _grpc.UnaryUnaryMultiCallable[_lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest, _lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse]
@@ -77,6 +81,10 @@ class BucketServiceAsyncStub(BucketServiceStub):
     """Cross-origin resource sharing: which web origins a browser may call the bucket from."""
     PutBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketCorsRequest, _bucket_pb2.PutBucketCorsResponse]  # type: ignore[assignment]
     DeleteBucketCors: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketCorsRequest, _bucket_pb2.DeleteBucketCorsResponse]  # type: ignore[assignment]
+    GetBucketEncryption: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketEncryptionRequest, _bucket_pb2.GetBucketEncryptionResponse]  # type: ignore[assignment]
+    """Default server-side encryption of new objects written without their own."""
+    PutBucketEncryption: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketEncryptionRequest, _bucket_pb2.PutBucketEncryptionResponse]  # type: ignore[assignment]
+    DeleteBucketEncryption: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketEncryptionRequest, _bucket_pb2.DeleteBucketEncryptionResponse]  # type: ignore[assignment]
     GetBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.GetBucketLifecycleConfigurationRequest, _lifecycle_pb2.GetBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
     PutBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.PutBucketLifecycleConfigurationRequest, _lifecycle_pb2.PutBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
     DeleteBucketLifecycleConfiguration: _aio.UnaryUnaryMultiCallable[_lifecycle_pb2.DeleteBucketLifecycleConfigurationRequest, _lifecycle_pb2.DeleteBucketLifecycleConfigurationResponse]  # type: ignore[assignment]
@@ -178,6 +186,28 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _bucket_pb2.DeleteBucketCorsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.DeleteBucketCorsResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketCorsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketEncryption(
+        self,
+        request: _bucket_pb2.GetBucketEncryptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketEncryptionResponse, _abc.Awaitable[_bucket_pb2.GetBucketEncryptionResponse]]:
+        """Default server-side encryption of new objects written without their own."""
+
+    @_abc_1.abstractmethod
+    def PutBucketEncryption(
+        self,
+        request: _bucket_pb2.PutBucketEncryptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketEncryptionResponse, _abc.Awaitable[_bucket_pb2.PutBucketEncryptionResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketEncryption(
+        self,
+        request: _bucket_pb2.DeleteBucketEncryptionRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeleteBucketEncryptionResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketEncryptionResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetBucketLifecycleConfiguration(

@@ -336,6 +336,38 @@ class Owner(_message.Message):
 Global___Owner: _TypeAlias = Owner  # noqa: Y015
 
 @_typing.final
+class CustomerKey(_message.Message):
+    """A customer-provided key (SSE-C). The key encrypts the object's data keys and is never stored:
+    only a salted HMAC of it is, to check the key of later requests.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALGORITHM_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    KEY_MD5_FIELD_NUMBER: _builtins.int
+    algorithm: _builtins.str
+    """"AES256"."""
+    key: _builtins.bytes
+    """The 32-byte key."""
+    key_md5: _builtins.str
+    """Base64 MD5 of the key, as the client computed it (checked)."""
+    def __init__(
+        self,
+        *,
+        algorithm: _builtins.str = ...,
+        key: _builtins.bytes = ...,
+        key_md5: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "key", b"key", "key_md5", b"key_md5"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerKey: _TypeAlias = CustomerKey  # noqa: Y015
+
+@_typing.final
 class ObjectInfo(_message.Message):
     """Everything the API knows about one version of an object."""
 
@@ -376,6 +408,10 @@ class ObjectInfo(_message.Message):
     PARTS_COUNT_FIELD_NUMBER: _builtins.int
     TAG_COUNT_FIELD_NUMBER: _builtins.int
     OWNER_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
@@ -391,6 +427,13 @@ class ObjectInfo(_message.Message):
     parts_count: _builtins.int
     """Number of parts of a multipart object; 0 for a simple PUT."""
     tag_count: _builtins.int
+    server_side_encryption: _builtins.str
+    """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
+    sse_customer_algorithm: _builtins.str
+    """SSE-C: "AES256" and the base64 MD5 of the customer's key."""
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
+    """SSE-KMS ("aws:kms"): the master key that wraps the data keys."""
     legal_hold: _builtins.bool
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
@@ -426,12 +469,16 @@ class ObjectInfo(_message.Message):
         parts_count: _builtins.int = ...,
         tag_count: _builtins.int = ...,
         owner: Global___Owner | None = ...,
+        server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
         retention: Global___ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "owner", b"owner", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "owner", b"owner", "parts_count", b"parts_count", "retention", b"retention", "size", b"size", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "owner", b"owner", "parts_count", b"parts_count", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

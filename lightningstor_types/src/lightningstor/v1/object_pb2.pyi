@@ -77,6 +77,9 @@ class PutObjectHeader(_message.Message):
     CONDITIONS_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -87,6 +90,10 @@ class PutObjectHeader(_message.Message):
     """Additional checksum to compute and store (x-amz-checksum-algorithm / sdk default)."""
     storage_class: _builtins.str
     legal_hold: _builtins.bool
+    server_side_encryption: _builtins.str
+    """"AES256": store the content encrypted under a master key of the server (SSE-S3)."""
+    kms_key_id: _builtins.str
+    """With server_side_encryption "aws:kms": the master key to use (default: the active key)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -107,6 +114,10 @@ class PutObjectHeader(_message.Message):
     def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock of the new version (x-amz-object-lock-*); unset: the bucket's default."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """SSE-C: store the content encrypted under this key; reads must present it."""
+
     def __init__(
         self,
         *,
@@ -124,10 +135,13 @@ class PutObjectHeader(_message.Message):
         conditions: _common_pb2.Conditions | None = ...,
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
+        server_side_encryption: _builtins.str = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -171,10 +185,20 @@ class PutObjectResponse(_message.Message):
     LAST_MODIFIED_FIELD_NUMBER: _builtins.int
     EXPIRATION_DATE_FIELD_NUMBER: _builtins.int
     EXPIRATION_RULE_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
     expiration_rule_id: _builtins.str
+    server_side_encryption: _builtins.str
+    """"AES256" when the content is stored encrypted (x-amz-server-side-encryption)."""
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
+    """SSE-KMS: the master key that wraps the data keys."""
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
@@ -193,10 +217,14 @@ class PutObjectResponse(_message.Message):
         last_modified: _timestamp_pb2.Timestamp | None = ...,
         expiration_date: _timestamp_pb2.Timestamp | None = ...,
         expiration_rule_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "last_modified", b"last_modified", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -214,6 +242,7 @@ class GetObjectRequest(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     RANGE_FIELD_NUMBER: _builtins.int
     PART_NUMBER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     CHECKSUM_MODE_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
@@ -228,6 +257,10 @@ class GetObjectRequest(_message.Message):
     @_builtins.property
     def range(self) -> _common_pb2.ByteRange: ...
     @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The key of an SSE-C object (required for one, refused for any other)."""
+
+    @_builtins.property
     def conditions(self) -> _common_pb2.Conditions: ...
     def __init__(
         self,
@@ -238,12 +271,13 @@ class GetObjectRequest(_message.Message):
         version_id: _builtins.str = ...,
         range: _common_pb2.ByteRange | None = ...,
         part_number: _builtins.int = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
         conditions: _common_pb2.Conditions | None = ...,
         checksum_mode: _builtins.bool = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "range", b"range", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "range", b"range", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "customer_key", b"customer_key", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -329,6 +363,7 @@ class HeadObjectRequest(_message.Message):
     PART_NUMBER_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     CHECKSUM_MODE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -340,6 +375,8 @@ class HeadObjectRequest(_message.Message):
     def range(self) -> _common_pb2.ByteRange: ...
     @_builtins.property
     def conditions(self) -> _common_pb2.Conditions: ...
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey: ...
     def __init__(
         self,
         *,
@@ -351,10 +388,11 @@ class HeadObjectRequest(_message.Message):
         part_number: _builtins.int = ...,
         conditions: _common_pb2.Conditions | None = ...,
         checksum_mode: _builtins.bool = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "range", b"range", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "range", b"range", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_mode", b"checksum_mode", "conditions", b"conditions", "customer_key", b"customer_key", "key", b"key", "part_number", b"part_number", "range", b"range", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1041,12 +1079,15 @@ class CreateMultipartUploadRequest(_message.Message):
     CHECKSUM_TYPE_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     checksum_type: _common_pb2.ChecksumType.ValueType
     legal_hold: _builtins.bool
+    server_side_encryption: _builtins.str
+    """"AES256": the parts and the completed object are stored encrypted (SSE-S3)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -1073,10 +1114,11 @@ class CreateMultipartUploadRequest(_message.Message):
         checksum_type: _common_pb2.ChecksumType.ValueType = ...,
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1089,19 +1131,22 @@ class CreateMultipartUploadResponse(_message.Message):
     BUCKET_FIELD_NUMBER: _builtins.int
     KEY_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
+    server_side_encryption: _builtins.str
     def __init__(
         self,
         *,
         bucket: _builtins.str = ...,
         key: _builtins.str = ...,
         upload_id: _builtins.str = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "server_side_encryption", b"server_side_encryption", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1186,8 +1231,11 @@ class UploadPartResponse(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     size: _builtins.int
+    server_side_encryption: _builtins.str
+    """The upload's server-side encryption (x-amz-server-side-encryption)."""
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1196,10 +1244,11 @@ class UploadPartResponse(_message.Message):
         etag: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "server_side_encryption", b"server_side_encryption", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1356,11 +1405,13 @@ class CompleteMultipartUploadResponse(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
+    server_side_encryption: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1372,10 +1423,11 @@ class CompleteMultipartUploadResponse(_message.Message):
         version_id: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "server_side_encryption", b"server_side_encryption", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

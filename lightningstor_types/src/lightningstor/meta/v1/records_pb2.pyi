@@ -44,6 +44,7 @@ class BucketRecord(_message.Message):
     OBJECT_LOCK_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
     PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _builtins.int
+    ENCRYPTION_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -81,6 +82,10 @@ class BucketRecord(_message.Message):
     def public_access_block(self) -> _bucket_pb2.PublicAccessBlockConfiguration:
         """PutPublicAccessBlock; unset: none (nothing blocked)."""
 
+    @_builtins.property
+    def encryption(self) -> _bucket_pb2.BucketEncryption:
+        """Default server-side encryption (PutBucketEncryption); absent: none."""
+
     def __init__(
         self,
         *,
@@ -99,10 +104,11 @@ class BucketRecord(_message.Message):
         object_lock: _objectlock_pb2.ObjectLockConfiguration | None = ...,
         policy: _builtins.str = ...,
         public_access_block: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
+        encryption: _bucket_pb2.BucketEncryption | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "object_lock", b"object_lock", "public_access_block", b"public_access_block"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "object_lock", b"object_lock", "public_access_block", b"public_access_block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -119,6 +125,7 @@ class ChunkRef(_message.Message):
     CRC32C_FIELD_NUMBER: _builtins.int
     REPLICAS_FIELD_NUMBER: _builtins.int
     POLICY_FIELD_NUMBER: _builtins.int
+    CIPHER_FIELD_NUMBER: _builtins.int
     chunk_id: _builtins.str
     size: _builtins.int
     crc32c: _builtins.int
@@ -130,6 +137,12 @@ class ChunkRef(_message.Message):
     def replicas(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Storage-node ids holding a replica (distributed backend only)."""
 
+    @_builtins.property
+    def cipher(self) -> Global___ChunkCipher:
+        """Set when the chunk holds sealed blocks (server-side encryption): ``size`` is then the
+        plaintext size, the stored bytes are longer by one tag per block.
+        """
+
     def __init__(
         self,
         *,
@@ -138,14 +151,47 @@ class ChunkRef(_message.Message):
         crc32c: _builtins.int = ...,
         replicas: _abc.Iterable[_builtins.str] | None = ...,
         policy: _builtins.str = ...,
+        cipher: Global___ChunkCipher | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cipher", b"cipher"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "crc32c", b"crc32c", "policy", b"policy", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_id", b"chunk_id", "cipher", b"cipher", "crc32c", b"crc32c", "policy", b"policy", "replicas", b"replicas", "size", b"size"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ChunkRef: _TypeAlias = ChunkRef  # noqa: Y015
+
+@_typing.final
+class ChunkCipher(_message.Message):
+    """How a chunk's bytes are sealed: AES-256-GCM over blocks of ``block_size`` plaintext bytes,
+    block i under nonce i (big-endian, 12 bytes), each followed by its 16-byte tag, with a data
+    key of this chunk alone.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    WRAPPED_KEY_FIELD_NUMBER: _builtins.int
+    BLOCK_SIZE_FIELD_NUMBER: _builtins.int
+    key_id: _builtins.str
+    """The master key that wraps the data key (a name of encryption.keys or the key file)."""
+    wrapped_key: _builtins.bytes
+    """The data key as the key manager wrapped it."""
+    block_size: _builtins.int
+    def __init__(
+        self,
+        *,
+        key_id: _builtins.str = ...,
+        wrapped_key: _builtins.bytes = ...,
+        block_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_size", b"block_size", "key_id", b"key_id", "wrapped_key", b"wrapped_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChunkCipher: _TypeAlias = ChunkCipher  # noqa: Y015
 
 @_typing.final
 class ChunkSlice(_message.Message):
@@ -391,6 +437,11 @@ class ObjectRecord(_message.Message):
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -412,6 +463,16 @@ class ObjectRecord(_message.Message):
     answered from this version for limits.completed_upload_result_seconds.
     """
     legal_hold: _builtins.bool
+    server_side_encryption: _builtins.str
+    """Server-side encryption the version was written with ("AES256"), as S3 reports it."""
+    sse_customer_algorithm: _builtins.str
+    """SSE-C: the algorithm, the key's base64 MD5 (reported) and salt || HMAC-SHA256(salt, key),
+    which checks the key of a read (the key itself is never stored).
+    """
+    sse_customer_key_md5: _builtins.str
+    sse_customer_key_hmac: _builtins.bytes
+    kms_key_id: _builtins.str
+    """SSE-KMS ("aws:kms"): the master key named by the request (or the active one)."""
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -461,10 +522,15 @@ class ObjectRecord(_message.Message):
         upload_id: _builtins.str = ...,
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
+        server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        sse_customer_key_hmac: _builtins.bytes = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "size", b"size", "sort_id", b"sort_id", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -509,6 +575,7 @@ class UploadRecord(_message.Message):
     BUCKET_ID_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -518,6 +585,8 @@ class UploadRecord(_message.Message):
     bucket_id: _builtins.str
     """The bucket incarnation the upload belongs to."""
     legal_hold: _builtins.bool
+    server_side_encryption: _builtins.str
+    """"AES256": every part is stored sealed, and so is the completed object."""
     @_builtins.property
     def initiated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -546,10 +615,11 @@ class UploadRecord(_message.Message):
         bucket_id: _builtins.str = ...,
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
+        server_side_encryption: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
