@@ -42,6 +42,7 @@ from lightningstor_types.errors import LightningStorError, NoSuchBucket, NoSuchU
 from lightningstor_types.resources import object_resource
 from lightningstor_types.scope import Principal, Scope
 from lightningstor_types.service import RequestContext
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,8 @@ class LifecycleWorker:
     async def _loop(self) -> None:
         while True:
             try:
-                held = await self.lease.refresh()
+                with background("lifecycle.lease"):
+                    held = await self.lease.refresh()
             except Exception:
                 log_failure(log, "lifecycle: lease refresh failed")
                 held = self.lease.held
@@ -123,12 +125,13 @@ class LifecycleWorker:
     async def _passes(self) -> None:
         while True:
             try:
-                progress = await self.progress()
-                wait = self._until_next_pass(progress)
+                with background("lifecycle"):  # the pass's reads and deletes in a trace of its own
+                    progress = await self.progress()
+                    wait = self._until_next_pass(progress)
+                    if wait <= 0:
+                        await self.run_pass(progress)
                 if wait > 0:
                     await asyncio.sleep(min(wait, self.lease.renew_every))
-                    continue
-                await self.run_pass(progress)
             except LeaseLostError:
                 log.info("lifecycle: lease lost; stopping")
                 return

@@ -27,6 +27,7 @@ from lightningstor_api.iam.policy import Binding, PolicyEngine
 from lightningstor_api.metadata import MetadataStore
 from lightningstor_api.tasks import cancel, log_failure
 from lightningstor_types.config import IamSettings
+from lightningstor_types.spans import background
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ class TenantDirectory:
             self._authorizer.engine = engine
 
     async def start(self) -> None:
-        await self.reload()
+        with background("tenants.load"):
+            await self.reload()
         self._tasks = [
             asyncio.create_task(self._watch(), name="tenants-watch"),
             asyncio.create_task(self._refresh(), name="tenants-refresh"),
@@ -152,7 +154,8 @@ class TenantDirectory:
                 await asyncio.wait_for(self._changed.wait(), timeout=self._resync)
             self._changed.clear()
             try:
-                await self.reload()
+                with background("tenants.reload"):
+                    await self.reload()
             except asyncio.CancelledError:
                 raise
             except Exception:  # the store unreachable: keep the last engine, try again
