@@ -66,3 +66,20 @@ def test_a_put_is_one_trace_from_the_server_into_the_storage_nodes(tmp_path: Pat
                 assert span["resource"]["attributes"]["service.name"] == (
                     "lightningstor-storage-node"
                 )
+
+
+def test_the_node_client_sends_the_current_context_and_nothing_without_one() -> None:
+    from opentelemetry import context, trace
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+    from lightningstor_storage.tracing import outgoing_metadata
+
+    assert outgoing_metadata() is None  # tracing off: no current span, nothing sent
+    span = NonRecordingSpan(
+        SpanContext(trace_id=0xAB, span_id=0xCD, is_remote=False, trace_flags=TraceFlags(1))
+    )
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        assert outgoing_metadata() == (("traceparent", f"00-{0xAB:032x}-{0xCD:016x}-01"),)
+    finally:
+        context.detach(token)
