@@ -8,31 +8,27 @@ for ``get_current_span()``), and a small PUT would use 5-8 of them, tens of micr
 request of a few hundred. So the traced variants below are installed only when tracing is on:
 
 - :func:`setup_tracing` installs the global ``TracerProvider`` (batching OTLP exporter, sampler
-  ``ParentBased(TraceIdRatioBased(sample_ratio))``), which the S3 frontend and the gRPC
-  interceptor take their tracer from;
+  ``ParentBased(TraceIdRatioBased(sample_ratio))``; the set-up shared with the storage node,
+  :mod:`lightningstor_storage.tracing`), which the S3 frontend and the gRPC interceptor take
+  their tracer from;
 - :class:`TracedStore` wraps the metadata store (``metadata.get|range|put|delete|txn``, CLIENT
   spans), :class:`TracedStorage` the chunk backend (``storage.put_chunk|get_chunk|delete_chunk``),
   :class:`TracedCoreContext` the authorization choke point (``authorize``, with the action,
   resource and decision).
 
 Child spans hang under the frontend's server span through the context (contextvars), also in the
-tasks the core starts for chunk writes, which copy the context they were created in.
+tasks the core starts for chunk writes, which copy the context they were created in. The
+distributed backend's node client sends that context on (``traceparent`` in the gRPC metadata),
+and the storage nodes continue it.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from lightningstor_api.core.context import CoreContext
@@ -46,6 +42,8 @@ from lightningstor_api.metadata import (
     WatchEvent,
 )
 from lightningstor_storage import Capabilities, ChunkInfo, ChunkStat, PolicyKind, StorageBackend
+from lightningstor_storage import tracing as storage_tracing
+from lightningstor_storage.tracing import TraceIdFilter
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
 from lightningstor_types.scope import Scope
@@ -79,41 +77,9 @@ def enabled(settings: Settings) -> bool:
 
 def setup_tracing(settings: Settings) -> TracerProvider | None:
     """Install the exporting provider when ``tracing.otlp_endpoint`` or ``tracing.file`` is set
-    (shut it down at exit: that flushes the spans still queued, each export bounded by
-    ``tracing.export_timeout_seconds``, so an unreachable collector delays the stop only that
-    long)."""
-    t = settings.tracing
-    if not t.enabled:
-        return None
-    provider = TracerProvider(
-        resource=Resource.create({"service.name": "lightningstor"}),
-        sampler=ParentBased(TraceIdRatioBased(t.sample_ratio)),
-    )
-    timeout_ms = int(t.export_timeout_seconds * 1000)
-    if t.otlp_endpoint is not None:
-        # http:// means plain TCP, https:// TLS with the system's CAs (the exporter decides).
-        exporter = OTLPSpanExporter(endpoint=t.otlp_endpoint, timeout=t.export_timeout_seconds)
-        provider.add_span_processor(BatchSpanProcessor(exporter, export_timeout_millis=timeout_ms))
-    if t.file is not None:  # written by the processor's thread, off the event loop
-        out = sys.stderr if t.file == "-" else Path(t.file).open("a", encoding="utf-8")  # noqa: SIM115
-        lines = ConsoleSpanExporter(
-            out=out, formatter=lambda span: span.to_json(indent=None) + "\n"
-        )
-        provider.add_span_processor(BatchSpanProcessor(lines, export_timeout_millis=timeout_ms))
-    trace.set_tracer_provider(provider)
-    for name in ACCESS_LOGGERS:
-        logging.getLogger(name).addFilter(TraceIdFilter())
-    return provider
-
-
-class TraceIdFilter(logging.Filter):
-    """Adds ``trace_id`` (32 hex digits) to records written while a sampled span is current."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = trace.format_trace_id(context.trace_id)
-        return True
+    (shared with the storage node: :func:`lightningstor_storage.tracing.setup_tracing`; shut it
+    down at exit to flush the spans still queued)."""
+    return storage_tracing.setup_tracing(settings.tracing, "lightningstor", ACCESS_LOGGERS)
 
 
 def unwrapped(storage: StorageBackend) -> StorageBackend:

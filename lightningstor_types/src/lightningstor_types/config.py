@@ -1096,3 +1096,6 @@ class StorageNodeSettings(SettingsBase):
     """Free space of the data directory's filesystem below which the node is not ready."""
     metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     """Prometheus metrics, /health and /ready on metrics.addr (unset = only gRPC health)."""
+    tracing: TracingSettings = Field(default_factory=TracingSettings)
+    """OpenTelemetry spans of the calls that carry a server's trace context (the server's fields);
+    off unless otlp_endpoint or file is set."""

@@ -7,7 +7,9 @@ the TLS section names a CA), publish ``{"storage": "host:port"}`` (and ``"metric
 follows readiness (:mod:`.health`). With ``metrics.addr`` set, ``/metrics``, ``/health`` and
 ``/ready`` are served there. SIGTERM or SIGINT: health NOT_SERVING, stop accepting calls, give
 calls in flight ``shutdown_grace_seconds``, then close the backend. While it runs, the node
-scrubs its own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`).
+scrubs its own chunks at ``scrub_rate_bytes_per_second`` (:mod:`.scrub`). With ``[tracing]``
+exporting, each call that carries its caller's trace context is a span in that trace
+(:mod:`.tracing`); the spans still queued are flushed at the stop.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from lightningstor_storage.node.metrics import NodeMetrics, RequestCounter
 from lightningstor_storage.node.scrub import NodeScrubber
 from lightningstor_storage.node.servicer import StorageNodeServicer
 from lightningstor_storage.node.state import NodeState
+from lightningstor_storage.node.tracing import NodeTracingInterceptor
+from lightningstor_storage.tracing import setup_tracing
 from lightningstor_types.config import MetricsSettings, StorageNodeSettings, TlsSettings
 from lightningstor_types.files import write_ports_file
 from lightningstor_types.ops_http import OpsListener
@@ -75,16 +79,21 @@ async def serve(settings: StorageNodeSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    state = await NodeState.open(settings.data_dir, settings.zone)
-    backend = LocalBackend(settings.data_dir)
+    provider = setup_tracing(settings.tracing, "lightningstor-storage-node")
     try:
-        swept = await backend.sweep_temp(0)  # no put runs yet: every temporary file is a leftover
-        if swept:
-            log.info("removed temporary files of an earlier run", extra={"count": swept})
-        await _serve(settings, backend, state, stop)
+        state = await NodeState.open(settings.data_dir, settings.zone)
+        backend = LocalBackend(settings.data_dir)
+        try:
+            swept = await backend.sweep_temp(0)  # no put runs yet: every temporary file is one
+            if swept:
+                log.info("removed temporary files of an earlier run", extra={"count": swept})
+            await _serve(settings, backend, state, stop)
+        finally:
+            await state.close()
+            await backend.close()
     finally:
-        await state.close()
-        await backend.close()
+        if provider is not None:
+            await asyncio.to_thread(provider.shutdown)  # flushes the spans still queued
     log.info("stopped")
 
 
@@ -92,8 +101,11 @@ async def _serve(
     settings: StorageNodeSettings, backend: LocalBackend, state: NodeState, stop: asyncio.Event
 ) -> None:
     requests = RequestCounter()
+    interceptors: list[grpc.aio.ServerInterceptor] = [requests]
+    if settings.tracing.enabled:  # first: its span is current while the call is counted
+        interceptors.insert(0, NodeTracingInterceptor())
     server = grpc.aio.server(
-        interceptors=[requests],
+        interceptors=interceptors,
         options=[
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

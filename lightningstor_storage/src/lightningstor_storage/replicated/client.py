@@ -6,6 +6,8 @@ OUT_OF_RANGE → ValueError. Everything else (unreachable, deadline exceeded, in
 is :class:`NodeError`: the node failed, not the chunk. Every unary call and every put has the
 request timeout as its deadline; a streamed read or listing waits at most that long for each
 message, so a node that hangs (stopped, partitioned) ends the call instead of blocking it.
+Every call carries the current W3C trace context (``traceparent``, ``tracestate``) in its
+metadata when a span is current (tracing on), so the node's spans join the caller's trace.
 """
 
 # The error name is the node's condition (no "Error" suffix), as the storage errors.
@@ -30,6 +32,7 @@ from lightningstor_storage.backend import (
     StorageError,
 )
 from lightningstor_storage.chunkfile import PIECE_SIZE, crc32c
+from lightningstor_storage.tracing import outgoing_metadata
 from lightningstor_types.config import ClientTlsSettings
 
 __all__ = ["MAX_MESSAGE_BYTES", "NodeClient", "NodeError", "translate"]
@@ -114,7 +117,9 @@ class NodeClient:
             for at in range(0, len(data), PIECE_SIZE):
                 yield pb.PutChunkRequest(content=bytes(view[at : at + PIECE_SIZE]))
 
-        reply = await self._call(self._stub.PutChunk(requests(), timeout=self.timeout))
+        reply = await self._call(
+            self._stub.PutChunk(requests(), timeout=self.timeout, metadata=outgoing_metadata())
+        )
         if reply.size != len(data) or reply.crc32c != crc:
             raise NodeError(f"storage node {self.address} stored {reply.size} bytes, not ours")
 
@@ -123,14 +128,14 @@ class NodeClient:
 
         No deadline: it lasts as long as its source; the caller watches its progress.
         """
-        return await self._call(self._stub.PutChunk(requests))
+        return await self._call(self._stub.PutChunk(requests, metadata=outgoing_metadata()))
 
     async def get(
         self, chunk_id: str, offset: int = 0, length: int | None = None
     ) -> AsyncGenerator[bytes, None]:
         """Bytes of a chunk, each piece checked against the CRC32C the node sent with it."""
         request = pb.GetChunkRequest(chunk_id=chunk_id, offset=offset, length=length)
-        call = self._stub.GetChunk(request)
+        call = self._stub.GetChunk(request, metadata=outgoing_metadata())
         try:
             while True:
                 message = await self._next(call)
@@ -148,24 +153,32 @@ class NodeClient:
 
     async def delete(self, chunk_id: str) -> bool:
         request = pb.DeleteChunkRequest(chunk_id=chunk_id)
-        reply = await self._call(self._stub.DeleteChunk(request, timeout=self.timeout))
+        reply = await self._call(
+            self._stub.DeleteChunk(request, timeout=self.timeout, metadata=outgoing_metadata())
+        )
         return reply.existed
 
     async def exists(self, chunk_id: str) -> int | None:
         """The chunk's size if the node holds it, else None."""
         request = pb.ChunkExistsRequest(chunk_id=chunk_id)
-        reply = await self._call(self._stub.ChunkExists(request, timeout=self.timeout))
+        reply = await self._call(
+            self._stub.ChunkExists(request, timeout=self.timeout, metadata=outgoing_metadata())
+        )
         return reply.size if reply.exists else None
 
     async def verify(self, chunk_id: str) -> tuple[int, int]:
         """(size, CRC32C) of the chunk as the node reads it back, every block checked."""
         request = pb.VerifyChunkRequest(chunk_id=chunk_id)
-        reply = await self._call(self._stub.VerifyChunk(request, timeout=self.timeout))
+        reply = await self._call(
+            self._stub.VerifyChunk(request, timeout=self.timeout, metadata=outgoing_metadata())
+        )
         return reply.size, reply.crc32c
 
     async def list(self, start_after: str = "") -> AsyncGenerator[ChunkStat, None]:
         """Every chunk on the node, in id order."""
-        call = self._stub.ListChunks(pb.ListChunksRequest(start_after=start_after))
+        call = self._stub.ListChunks(
+            pb.ListChunksRequest(start_after=start_after), metadata=outgoing_metadata()
+        )
         try:
             while True:
                 message = await self._next(call)
@@ -179,11 +192,15 @@ class NodeClient:
     async def info(self, deadline: float | None = None) -> pb.NodeInfoResponse:
         """The node's info, within ``deadline`` seconds (default: the request timeout)."""
         seconds = self.timeout if deadline is None else deadline
-        return await self._call(self._stub.NodeInfo(pb.NodeInfoRequest(), timeout=seconds))
+        return await self._call(
+            self._stub.NodeInfo(pb.NodeInfoRequest(), timeout=seconds, metadata=outgoing_metadata())
+        )
 
     async def set_draining(self, draining: bool) -> pb.NodeInfoResponse:
         request = pb.SetDrainingRequest(draining=draining)
-        return await self._call(self._stub.SetDraining(request, timeout=self.timeout))
+        return await self._call(
+            self._stub.SetDraining(request, timeout=self.timeout, metadata=outgoing_metadata())
+        )
 
     async def close(self) -> None:
         await self._channel.close()
