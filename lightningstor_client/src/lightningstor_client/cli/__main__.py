@@ -2,4 +2,5 @@
 
 from lightningstor_client.cli import main
 
-main()
+if __name__ == "__main__":  # imported (not run) by tools that walk the package: nothing to do
+    main()
