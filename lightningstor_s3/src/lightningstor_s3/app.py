@@ -35,7 +35,15 @@ def create_control_app(
     settings: Settings | None = None, hooks: ServerHooks | None = None
 ) -> FastAPI:
     """Liveness, readiness and metrics: no S3 credentials needed."""
-    app = FastAPI(title="LightningStor S3 control", docs_url=None, redoc_url=None, openapi_url=None)
+    # Probes are not traced, and FastAPI's own telemetry (spans, metrics, exporters from the
+    # environment) stays off: the server's tracing and metrics are configured in one place.
+    app = FastAPI(
+        title="LightningStor S3 control",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
+    )
     token = None
     if settings is not None and settings.metrics.bearer_token is not None:
         token = settings.metrics.bearer_token.get_secret_value()
