@@ -13,9 +13,13 @@ DEV_ONLY = ("pytest", "boto3", "moto", "selenium", "mypy", "awscli")
 
 
 def _make_n(target: str) -> list[str]:
+    # Under `make test` (CI) this make is a sub-make: without the parent's variables and with
+    # --no-print-directory it prints only the recipe ("make[1]: Entering directory" otherwise).
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
     done = subprocess.run(
-        ["make", "-n", target], cwd=ROOT, capture_output=True, text=True, check=True, timeout=60
-    )
+        ["make", "--no-print-directory", "-n", target],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )  # fmt: skip
     return done.stdout.splitlines()
 
 
