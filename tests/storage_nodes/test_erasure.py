@@ -23,6 +23,7 @@ from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
 from tests.integration.server import running_server
 from tests.storage_nodes.conftest import until_answers
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
+from tests.wait import await_until
 
 MIB = 1024 * 1024
 K, M = 4, 2
@@ -265,9 +266,14 @@ async def test_server_with_policy_erasure_over_two_and_three_lost_nodes(
             for key, data in objects.items():
                 await c.put_object("ecb", key, data)
             big = objects["k2"]
-            fragments = [p for n in nodes for p in n.chunk_files().values() if p not in before]
+
+            def written() -> list[Path]:
+                return [p for n in nodes for p in n.chunk_files().values() if p not in before]
+
+            # A PUT returns at k + margin fsyncs; the last fragment of a chunk may land just after.
+            # One chunk of k1, three of k2, six fragments each.
+            fragments = await await_until(lambda: len(written()) == 6 * 4 and written())
             ids = {p.name for p in fragments}
-            assert len(fragments) == 6 * 4  # one chunk of k1, three of k2, six fragments each
             assert sum(p.stat().st_size for p in fragments) < 1.55 * (300_000 + len(big))
             nodes[0].kill()
             nodes[3].kill()
