@@ -178,14 +178,17 @@ def _wrap_unary(
                 call.bytes_in = _size(request)
             response = await behavior(request, context)
             call.bytes_out = _size(response)
-            return response
         except BaseException as exc:
             _failed(call, exc)
+            # Counted before the status goes out: a client that sees the error and then reads
+            # /metrics finds it there.
+            _end(call, sink)
             if not isinstance(exc, Exception):
                 raise
             await abort_with(context, exc, method, call.request_id)
-        finally:
+        else:
             _end(call, sink)
+            return response
 
     return handle
 
@@ -206,17 +209,24 @@ def _wrap_streaming(
                 yield response  # its bytes are counted as gRPC serializes it
         except BaseException as exc:
             _failed(call, exc)
+            await _release(responses)
+            _end(call, sink)  # before the status goes out, as for a unary call
             if not isinstance(exc, Exception):
                 raise
             await abort_with(context, exc, method, call.request_id)
-        finally:
-            # Also when the client goes away mid-stream: the servicer releases what it holds.
-            aclose = getattr(responses, "aclose", None)
-            if aclose is not None:
-                await aclose()
+        else:
+            await _release(responses)
             _end(call, sink)
 
     return handle
+
+
+async def _release(responses: AsyncIterator[Any]) -> None:
+    """Close the servicer's generator, also when the client went away mid-stream: it releases
+    what it holds."""
+    aclose = getattr(responses, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 class CallInterceptor(ApiInterceptor):
