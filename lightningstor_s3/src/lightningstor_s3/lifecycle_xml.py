@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from xml.etree.ElementTree import Element
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import common_pb2, lifecycle_pb2
 from lightningstor_s3.xml import Tag, el
-from lightningstor_s3.xml_in import child_elements, child_text, local_name, parse
+from lightningstor_s3.xml_in import child_elements, child_text, iso_timestamp, local_name, parse
 from lightningstor_types.errors import MalformedXML
 
 # ---- in ------------------------------------------------------------------------------------
@@ -150,17 +149,7 @@ def _bool(element: Element, name: str) -> bool | None:
 
 def _date(element: Element, name: str) -> Timestamp | None:
     text = child_text(element, name)
-    if text is None:
-        return None
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise MalformedXML() from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    ts = Timestamp()
-    ts.FromDatetime(when.astimezone(UTC))
-    return ts
+    return None if text is None else iso_timestamp(text)
 
 
 # ---- out -----------------------------------------------------------------------------------

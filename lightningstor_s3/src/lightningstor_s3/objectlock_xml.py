@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import common_pb2, object_pb2, objectlock_pb2
 from lightningstor_s3.xml import el
-from lightningstor_s3.xml_in import child_elements, child_text, parse
+from lightningstor_s3.xml_in import child_elements, child_text, iso_timestamp, parse
 from lightningstor_types.errors import InvalidArgument, MalformedXML
 
 _MODES = {
@@ -68,7 +68,7 @@ def retention(body: bytes) -> common_pb2.ObjectRetention:
     if mode is not None:
         out.mode = _mode(mode)
     if until is not None:
-        out.retain_until.CopyFrom(_date(until))
+        out.retain_until.CopyFrom(iso_timestamp(until))
     return out
 
 
@@ -101,7 +101,7 @@ def headers_lock(
         )
     try:
         out = common_pb2.ObjectRetention(mode=_mode(mode.strip()))
-        out.retain_until.CopyFrom(_date(until.strip()))
+        out.retain_until.CopyFrom(iso_timestamp(until.strip()))
     except MalformedXML:
         raise InvalidArgument("Invalid object lock header", ArgumentName=MODE_HEADER) from None
     return out, on
@@ -157,18 +157,6 @@ def _count(text: str | None) -> int:
     return int(text)
 
 
-def _date(text: str) -> Timestamp:
-    try:
-        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise MalformedXML() from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    ts = Timestamp()
-    ts.FromDatetime(when.astimezone(UTC))
-    return ts
-
-
 # ---- out -----------------------------------------------------------------------------------
 
 
@@ -210,10 +198,10 @@ def configuration_document(config: objectlock_pb2.ObjectLockConfiguration) -> ob
 
 
 def retention_document(r: common_pb2.ObjectRetention) -> object:
-    return Retention(_NAMES.get(r.mode, ""), iso_date(r.retain_until))
+    return Retention(_NAMES.get(r.mode, ""), isoiso_timestamp(r.retain_until))
 
 
-def iso_date(ts: Timestamp) -> str:
+def isoiso_timestamp(ts: Timestamp) -> str:
     """The retain-until date as S3 writes it (seconds, ``Z``)."""
     return datetime.fromtimestamp(ts.seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
@@ -223,7 +211,7 @@ def lock_response_headers(info: common_pb2.ObjectInfo) -> list[tuple[bytes, byte
     out = []
     if name := _NAMES.get(info.retention.mode):
         out.append((MODE_HEADER.encode(), name.encode()))
-        out.append((UNTIL_HEADER.encode(), iso_date(info.retention.retain_until).encode()))
+        out.append((UNTIL_HEADER.encode(), isoiso_timestamp(info.retention.retain_until).encode()))
     if info.legal_hold:
         out.append((HOLD_HEADER.encode(), b"ON"))
     return out

@@ -12,10 +12,12 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from xml.etree.ElementTree import Element, ParseError
 
 import defusedxml  # type: ignore[import-untyped]
 import defusedxml.ElementTree as SafeET  # type: ignore[import-untyped]
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import bucket_pb2, common_pb2, object_pb2
 from lightningstor_s3.unsupported import refuse_mfa_delete
@@ -93,6 +95,20 @@ def child_text(element: Element, name: str, *, required: bool = False) -> str | 
     """The text of the one child ``name`` (None when absent; MalformedXML when repeated, or
     absent and ``required``)."""
     return _child_text(element, name, required=required)
+
+
+def iso_timestamp(text: str) -> Timestamp:
+    """An ISO 8601 date or date-time of a document (UTC when it names no zone), or
+    MalformedXML."""
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise MalformedXML() from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    ts = Timestamp()
+    ts.FromDatetime(when.astimezone(UTC))
+    return ts
 
 
 def _child_text(element: Element, name: str, *, required: bool = False) -> str | None:
