@@ -20,6 +20,9 @@ import grpc.aio
 TLS_SCHEMES = ("https", "grpcs")
 PLAIN_SCHEMES = ("http", "grpc")
 
+CONNECT_TIMEOUT_MS = 5_000
+"""How long one connection attempt (TCP, TLS, HTTP/2 settings) may take before the next one."""
+
 Metadata = tuple[tuple[str, str], ...]
 Sign = Callable[[str, Metadata], Metadata]
 """(full method name, the call's metadata) → the metadata the call goes out with."""
@@ -48,6 +51,22 @@ class ClientTls:
             private_key=self.key_file.read_bytes() if self.key_file else None,
             certificate_chain=self.cert_file.read_bytes() if self.cert_file else None,
         )
+
+
+def reconnect_options(backoff_ms: int, max_backoff_ms: int | None = None) -> list[tuple[str, int]]:
+    """Channel options that try a lost connection again every ``backoff_ms`` (growing to
+    ``max_backoff_ms``), each attempt allowed :data:`CONNECT_TIMEOUT_MS`.
+
+    gRPC reads ``grpc.min_reconnect_backoff_ms`` as the deadline of one connection attempt (the
+    MIN_CONNECT_TIMEOUT of its connection-backoff spec), not as a back-off: set as low as the
+    back-off, every attempt to a busy peer whose handshake takes longer fails, and the peer looks
+    down while it is only slow.
+    """
+    return [
+        ("grpc.initial_reconnect_backoff_ms", backoff_ms),
+        ("grpc.max_reconnect_backoff_ms", max_backoff_ms or backoff_ms),
+        ("grpc.min_reconnect_backoff_ms", CONNECT_TIMEOUT_MS),
+    ]
 
 
 def parse_endpoint(endpoint: str) -> tuple[str, bool | None]:

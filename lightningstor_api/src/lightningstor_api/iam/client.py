@@ -34,18 +34,14 @@ from lightningstor_api.metrics import METRICS
 from lightningstor_types.actions import Action
 from lightningstor_types.config import ClientTlsSettings, IamSettings
 from lightningstor_types.errors import AccessDenied, IamUnavailable
-from lightningstor_types.grpc_client import ClientTls
+from lightningstor_types.grpc_client import ClientTls, reconnect_options
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
 log = logging.getLogger(__name__)
 
 MAX_CACHED = 100_000
-CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-)
+CHANNEL_OPTIONS = tuple(reconnect_options(100, 1000))
 
 _Key = tuple[str, str, str, str, str, str]
 """principal (id, org, project), action, resource, subject (``org[/project]/id`` or empty)."""

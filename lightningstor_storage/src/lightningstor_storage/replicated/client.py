@@ -34,6 +34,7 @@ from lightningstor_storage.backend import (
 from lightningstor_storage.chunkfile import PIECE_SIZE, crc32c
 from lightningstor_storage.tracing import outgoing_metadata
 from lightningstor_types.config import ClientTlsSettings
+from lightningstor_types.grpc_client import reconnect_options
 
 __all__ = ["MAX_MESSAGE_BYTES", "NodeClient", "NodeError", "translate"]
 
@@ -93,9 +94,7 @@ class NodeClient:
             ("grpc.enable_retries", 0),
             # gRPC fails calls at once while it waits to reconnect (up to 2 minutes by default):
             # retry the connection often, so a node that comes back is reached within a second.
-            ("grpc.initial_reconnect_backoff_ms", RECONNECT_MS),
-            ("grpc.min_reconnect_backoff_ms", RECONNECT_MS),
-            ("grpc.max_reconnect_backoff_ms", RECONNECT_MS),
+            *reconnect_options(RECONNECT_MS),
             # Subchannels are otherwise shared process-wide by target and arguments: a new
             # backend would inherit another one's reconnect back-off to a node that just came
             # back, and fail its first calls with the old "connection refused".
