@@ -14,7 +14,6 @@ import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,7 +33,7 @@ from tests.s3 import rawhttp
 from tests.s3.conftest import make_client
 from tests.wait import wait_until
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.etcd]
 
 BINDINGS = """
 [iam]
@@ -66,7 +65,6 @@ class Pair:
     a: ServerProcess
     b: ServerProcess
     keys: dict[str, dict[str, str]]
-    audit: Path
 
     def grpc(self, server: ServerProcess, who: str) -> LightningStorClient:
         return LightningStorClient(server.grpc_addr, timeout=20, **self.keys[who])
@@ -90,14 +88,16 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
         }
         a = start_server(root / "a", env=env)
         stack.callback(a.stop)
-        b = start_server(root / "b", env={**env, "LIGHTNINGSTOR_AUDIT_FILE": str(root / "b.log")})
+        b = start_server(
+            root / "b", env={**env, "LIGHTNINGSTOR_AUDIT_FILE": str(root / "audit-b.log")}
+        )
         stack.callback(b.stop)
         keys = {"admin": a.admin_keys()}
         for who, scope in (("alice", ORGA), ("ed", ORGA), ("ops", ORGB)):
             with LightningStorClient(a.grpc_addr, scope=scope, **keys["admin"]) as c:
                 made = c.create_access_key(principal_id=who)
             keys[who] = {"access_key": made.access_key_id, "secret_key": made.secret_access_key}
-        yield Pair(a, b, keys, root / "audit-a.log")
+        yield Pair(a, b, keys)
 
 
 def anonymous_get(server: ServerProcess, bucket: str) -> int:
@@ -150,9 +150,15 @@ def test_org_block_set_with_the_cli_holds_on_every_server_without_restart(
     assert gone.code == 0, gone.err
     wait_until(lambda: anonymous_get(pair.a, "site") == 200, timeout=60, message="a serves")
     assert run_cli(monkeypatch, pair.a, alice, "admin", "public-access-block", "get").code != 0
-    lines = [json.loads(x) for x in pair.audit.read_text().splitlines() if x.strip()]
-    applied = [x["reason"] for x in lines if x["action"].startswith("lightningstor:orgs:")]
-    assert "applied: org orga public access block = restrict_public_buckets" in applied
+    assert "applied: org orga public access block = restrict_public_buckets" in applied(pair.a)
+    assert "applied: org orga public access block deleted" in applied(pair.b)
+
+
+def applied(server: ServerProcess) -> list[str]:
+    """The reasons of the org-wide block's audit lines of ``server`` (each has a file)."""
+    path = server.workdir.parent / f"audit-{server.workdir.name}.log"
+    lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+    return [x["reason"] for x in lines if x["action"].startswith("lightningstor:orgs:")]
 
 
 def test_org_block_refuses_a_public_policy_whatever_the_bucket_says(

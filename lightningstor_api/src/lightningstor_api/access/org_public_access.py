@@ -11,6 +11,8 @@ Every change is audited (``applied: …``). An org has none until one is put: th
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_api.access.effective import FLAGS
 from lightningstor_api.core.context import CoreContext
@@ -44,36 +46,36 @@ async def get_org_public_access_block(
 async def put_org_public_access_block(
     cc: CoreContext, ctx: RequestContext, req: pb.PutOrgPublicAccessBlockRequest
 ) -> pb.PutOrgPublicAccessBlockResponse:
-    action = Action.ORGS_PUBLIC_ACCESS_BLOCK_WRITE
-    org = await _org(cc, ctx, req.org, action)
-    key = cc.keys.org_public_access_block(org)
-    try:
-        await cc.store.put(key, req.configuration.SerializeToString())
-    finally:
-        _evict(cc, key)
-    flags = [f for f in FLAGS if getattr(req.configuration, f)]
-    what = f"org {org} public access block = {', '.join(flags) or 'no flag'}"
-    record(ctx, action, scope_resource(Scope(org)), True, f"applied: {what}")
+    value = req.configuration.SerializeToString()
+    flags = ", ".join(f for f in FLAGS if getattr(req.configuration, f)) or "no flag"
+    await _write(cc, ctx, req.org, lambda key: cc.store.put(key, value), f"= {flags}")
     return pb.PutOrgPublicAccessBlockResponse()
 
 
 async def delete_org_public_access_block(
     cc: CoreContext, ctx: RequestContext, req: pb.DeleteOrgPublicAccessBlockRequest
 ) -> pb.DeleteOrgPublicAccessBlockResponse:
-    action = Action.ORGS_PUBLIC_ACCESS_BLOCK_WRITE
-    org = await _org(cc, ctx, req.org, action)
-    key = cc.keys.org_public_access_block(org)
-    try:
-        deleted = await cc.store.delete(key)
-    finally:
-        _evict(cc, key)
-    if deleted:
-        what = f"deleted org {org} public access block"
-        record(ctx, action, scope_resource(Scope(org)), True, f"applied: {what}")
+    await _write(cc, ctx, req.org, cc.store.delete, "deleted")
     return pb.DeleteOrgPublicAccessBlockResponse()
 
 
-def _evict(cc: CoreContext, key: bytes) -> None:
-    """This server reads its own write at once (the watch brings it to the others)."""
-    if cc.org_cache is not None:
-        cc.org_cache.evict(key)
+async def _write(
+    cc: CoreContext,
+    ctx: RequestContext,
+    org: str,
+    change: Callable[[bytes], Awaitable[object]],
+    what: str,
+) -> None:
+    """Authorize, ``change`` the org's record, audit the change. This server reads its own
+    write at once (the cache entry goes); the watch brings it to the others."""
+    action = Action.ORGS_PUBLIC_ACCESS_BLOCK_WRITE
+    org = await _org(cc, ctx, org, action)
+    key = cc.keys.org_public_access_block(org)
+    try:
+        changed = await change(key)
+    finally:
+        if cc.org_cache is not None:
+            cc.org_cache.evict(key)
+    if changed is not False:  # a delete of nothing changed nothing
+        applied = f"applied: org {org} public access block {what}"
+        record(ctx, action, scope_resource(Scope(org)), True, applied)
