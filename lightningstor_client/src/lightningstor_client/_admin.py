@@ -1,11 +1,12 @@
 """Operator calls of the async client (``AdminService``); the caller needs the platform admin
-role (resource ``org/*``), anyone else gets ``AccessDenied``."""
+role (resource ``org/*``), anyone else gets ``AccessDenied``. The org-wide public access block
+is the org admin's too (resource ``org/{org}``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from lightningstor.v1 import admin_pb2
+from lightningstor.v1 import admin_pb2, bucket_pb2
 from lightningstor_client._admin_models import (
     ConsistencyFinding,
     ConsistencySummary,
@@ -30,6 +31,40 @@ class AdminMethods(Connection):
             token = resp.next_continuation_token
             if not token:
                 return
+
+    async def get_org_public_access_block(
+        self, org: str | None = None
+    ) -> bucket_pb2.PublicAccessBlockConfiguration:
+        """The org-wide public access block of ``org`` (default: the caller's own);
+        NoSuchPublicAccessBlockConfiguration when the org has none."""
+        req = admin_pb2.GetOrgPublicAccessBlockRequest(org=org or "")
+        call = self._admin.GetOrgPublicAccessBlock(req, timeout=self._timeout)
+        return (await self._unary(call)).configuration
+
+    async def put_org_public_access_block(
+        self,
+        org: str | None = None,
+        *,
+        block_public_acls: bool = False,
+        ignore_public_acls: bool = False,
+        block_public_policy: bool = False,
+        restrict_public_buckets: bool = False,
+    ) -> None:
+        """Set the org-wide block; each flag holds on every bucket of the org, ORed with the
+        bucket's own block."""
+        config = bucket_pb2.PublicAccessBlockConfiguration(
+            block_public_acls=block_public_acls,
+            ignore_public_acls=ignore_public_acls,
+            block_public_policy=block_public_policy,
+            restrict_public_buckets=restrict_public_buckets,
+        )
+        req = admin_pb2.PutOrgPublicAccessBlockRequest(org=org or "", configuration=config)
+        await self._unary(self._admin.PutOrgPublicAccessBlock(req, timeout=self._timeout))
+
+    async def delete_org_public_access_block(self, org: str | None = None) -> None:
+        """Remove the org-wide block (no error when there is none)."""
+        req = admin_pb2.DeleteOrgPublicAccessBlockRequest(org=org or "")
+        await self._unary(self._admin.DeleteOrgPublicAccessBlock(req, timeout=self._timeout))
 
     async def gc_status(self) -> GcStatus:
         """The GC journal's backlog, and the last run of the server that answers."""

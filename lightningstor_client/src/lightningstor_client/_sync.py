@@ -295,6 +295,11 @@ class LightningStorClient:
 
     list_all_buckets = _blocking_iter(AsyncLightningStorClient.list_all_buckets)
     gc_status = _blocking(AsyncLightningStorClient.gc_status)
+    get_org_public_access_block = _blocking(AsyncLightningStorClient.get_org_public_access_block)
+    put_org_public_access_block = _blocking(AsyncLightningStorClient.put_org_public_access_block)
+    delete_org_public_access_block = _blocking(
+        AsyncLightningStorClient.delete_org_public_access_block
+    )
     run_gc = _blocking(AsyncLightningStorClient.run_gc)
     storage_status = _blocking(AsyncLightningStorClient.storage_status)
     check_consistency = _blocking_iter(AsyncLightningStorClient.check_consistency)

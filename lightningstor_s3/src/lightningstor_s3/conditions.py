@@ -6,6 +6,8 @@ Client address and scheme: the TCP peer and the listener's scheme, unless the pe
 ``server.trusted_proxies``: then ``X-Forwarded-For`` is read from the right, skipping trusted
 addresses, and the first other address is the client (``aws:SourceIp``); ``X-Forwarded-Proto``
 (its last value, the nearest proxy's) is the scheme. From any other peer both are ignored.
+With ``server.proxy_protocol`` the peer is already the client a trusted balancer's PROXY header
+named (``connections/protocol.py``).
 """
 
 from __future__ import annotations
@@ -50,11 +52,16 @@ def _trusted(address: object, proxies: Sequence[Network]) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
 
 
+def is_trusted_proxy(peer: str | None, proxies: Sequence[Network]) -> bool:
+    """Whether the peer address ``peer`` lies in one of ``proxies``."""
+    return peer is not None and _trusted(_address(peer), proxies)
+
+
 def client_of(ex: Exchange, proxies: Sequence[Network]) -> tuple[str | None, str]:
     """The client's address (None: the peer's, nothing to add) and scheme."""
     client = ex.scope.get("client")
     scheme = str(ex.scope.get("scheme") or "http")
-    if not client or not _trusted(_address(str(client[0])), proxies):
+    if not client or not is_trusted_proxy(str(client[0]), proxies):
         return None, scheme
     found: str | None = None
     for hop in reversed(ex.headers.get("x-forwarded-for", "").split(",")):

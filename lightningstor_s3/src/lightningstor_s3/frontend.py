@@ -54,7 +54,9 @@ def connection_guard(
             "connections.max_connections lowered to half the open-file limit",
             extra={"configured": limits.max_connections, "used": budget},
         )
-    return ConnectionGuard(limits, budget, sink)
+    server = settings.server
+    proxy_from = server.trusted_proxies if server.proxy_protocol else None
+    return ConnectionGuard(limits, budget, sink, proxy_from=proxy_from)
 
 
 def uvicorn_config(

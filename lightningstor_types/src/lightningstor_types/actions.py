@@ -83,6 +83,11 @@ class Action(enum.StrEnum):
     IAM_READ = "lightningstor:iam:read"
     IAM_WRITE = "lightningstor:iam:write"
 
+    # The org-wide public access block (resource ``org/{org}``): the org's admin, as an AWS
+    # account sets its own; outside buckets:* so an editor cannot lift it.
+    ORGS_PUBLIC_ACCESS_BLOCK_READ = "lightningstor:orgs:publicaccessblock:read"
+    ORGS_PUBLIC_ACCESS_BLOCK_WRITE = "lightningstor:orgs:publicaccessblock:write"
+
     # Operator calls, platform-wide (resource ``org/*``, see resources.PLATFORM_RESOURCE).
     ADMIN_READ = "lightningstor:admin:read"
     ADMIN_GC = "lightningstor:admin:gc"
@@ -175,6 +180,9 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "RunGc": _A.ADMIN_GC,
         "GetStorageStatus": _A.ADMIN_READ,
         "CheckConsistency": _A.ADMIN_READ,
+        "GetOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_READ,
+        "PutOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_WRITE,
+        "DeleteOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_WRITE,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""

@@ -298,6 +298,19 @@ class ServerSettings(_Section):
     trusted_proxies: NetworkList = Field(default_factory=list)
     """Peers (CIDR blocks) whose X-Forwarded-For / X-Forwarded-Proto give an S3 request's client
     address and scheme (aws:SourceIp, aws:SecureTransport); empty = trust no header."""
+    proxy_protocol: bool = False
+    """The S3 listener reads a PROXY protocol header (v1 or v2) first on every connection, and
+    accepts connections only from trusted_proxies; the address it carries is the client's."""
+
+    @model_validator(mode="after")
+    def _proxy_protocol_needs_proxies(self) -> ServerSettings:
+        if self.proxy_protocol and not self.trusted_proxies:
+            raise FieldError("proxy_protocol", "needs trusted_proxies (the balancers that send it)")
+        if self.proxy_protocol and self.tls is not None:
+            # The header comes before the TLS handshake, which asyncio runs before the
+            # protocol sees a byte: it would never be read.
+            raise FieldError("proxy_protocol", "cannot be combined with [server.tls]")
+        return self
 
 
 class MetadataSettings(_Section):

@@ -3,6 +3,9 @@
 The document lives in the bucket record (``BucketRecord.policy``), checked with
 :func:`parse_policy` when put and kept as put (GetBucketPolicy answers it verbatim). Decisions
 read it through the bucket cache and parse each distinct document once (:func:`cached_policy`).
+The public access block in force (the bucket's ORed with its org's,
+``CoreContext.public_access_block``) refuses putting a public policy, and a restricted public
+policy is not public in the status (it lets no one outside the org in).
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ async def put_bucket_policy(
     if not req.policy.strip():
         raise MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")
     policy = cached_policy(req.policy, ref.name)  # MalformedPolicy before anything changes
-    if policy.public and ref.record.public_access_block.block_public_policy:
-        raise AccessDenied("The bucket's public access block refuses a public policy")
+    if policy.public and (await cc.public_access_block(ref)).block_public_policy:
+        raise AccessDenied("The public access block (bucket or org) refuses a public policy")
 
     def change(rec: records_pb2.BucketRecord) -> None:
         rec.policy = req.policy
@@ -59,4 +62,6 @@ async def get_bucket_policy_status(
     if not ref.record.policy:
         raise NoSuchBucketPolicy(BucketName=req.name)
     public = cached_policy(ref.record.policy, ref.name).public
-    return bucket_pb2.GetBucketPolicyStatusResponse(is_public=public)
+    # A restricted public policy lets no one outside the bucket's org in: not public (AWS).
+    restricted = (await cc.public_access_block(ref)).restrict_public_buckets
+    return bucket_pb2.GetBucketPolicyStatusResponse(is_public=public and not restricted)

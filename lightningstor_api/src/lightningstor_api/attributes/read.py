@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import object_pb2
+from lightningstor_api.access.absence import resolve_visible
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import DataCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import object_info, version_id
-from lightningstor_api.core.versions import load_current, resolve_read
+from lightningstor_api.core.versions import load_current
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import InvalidArgument, MethodNotAllowed
 from lightningstor_types.naming import validate_object_key
@@ -41,7 +42,7 @@ async def get_object_attributes(
         )
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_GET, req.key)
     validate_object_key(req.key)
-    rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
+    rec = await resolve_visible(cc, ctx, ref, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
         raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
     is_latest = True

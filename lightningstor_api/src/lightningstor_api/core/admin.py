@@ -1,5 +1,6 @@
 """Operator calls (``AdminService``): every bucket, GC status and runs, storage status, and the
-consistency check. Each is platform-wide and authorized on ``org/*`` before it reads anything."""
+consistency check. Each is platform-wide and authorized on ``org/*`` before it reads anything;
+the org-wide public access block (authorized on its org) is ``access/org_public_access.py``'s."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import AsyncIterator
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
+from lightningstor_api.access import org_public_access
 from lightningstor_api.core.buckets import DEFAULT_MAX_BUCKETS
 from lightningstor_api.core.consistency import DEFAULT_MAX_FINDINGS, ConsistencyCheck
 from lightningstor_api.core.context import CoreContext
@@ -51,6 +53,21 @@ class Admin:
         if page.more and page.kvs:
             resp.next_continuation_token = encode_token(page.kvs[-1].key[len(prefix) :].decode())
         return resp
+
+    async def get_org_public_access_block(
+        self, ctx: RequestContext, req: pb.GetOrgPublicAccessBlockRequest
+    ) -> pb.GetOrgPublicAccessBlockResponse:
+        return await org_public_access.get_org_public_access_block(self._cc, ctx, req)
+
+    async def put_org_public_access_block(
+        self, ctx: RequestContext, req: pb.PutOrgPublicAccessBlockRequest
+    ) -> pb.PutOrgPublicAccessBlockResponse:
+        return await org_public_access.put_org_public_access_block(self._cc, ctx, req)
+
+    async def delete_org_public_access_block(
+        self, ctx: RequestContext, req: pb.DeleteOrgPublicAccessBlockRequest
+    ) -> pb.DeleteOrgPublicAccessBlockResponse:
+        return await org_public_access.delete_org_public_access_block(self._cc, ctx, req)
 
     async def get_gc_status(
         self, ctx: RequestContext, req: pb.GetGcStatusRequest

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import common_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.access.authorize import authorize_bucket
 from lightningstor_api.access.decision import BucketAccess
+from lightningstor_api.access.effective import effective_public_access_block
 from lightningstor_api.access.policy import cached_policy
 from lightningstor_api.authz import Authorizer
 from lightningstor_api.core.bucket_cache import BucketCache
@@ -17,6 +18,7 @@ from lightningstor_api.core.content import DataCache, RecordBounds
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.locks import KeyedLocks
 from lightningstor_api.core.quotas import Quotas
+from lightningstor_api.core.watched_cache import WatchedCache
 from lightningstor_api.encryption import KeyManager
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
@@ -76,6 +78,8 @@ class CoreContext:
     authorizer: Authorizer
     keys: KeySchema
     bucket_cache: BucketCache | None = None
+    org_cache: WatchedCache | None = None
+    """Org-wide records (``keys.orgs_prefix()``), watched like the bucket records."""
     quotas: Quotas | None = None
     """None: no quota is enforced (usage is counted regardless)."""
     bounds: RecordBounds = field(default_factory=RecordBounds)
@@ -135,9 +139,27 @@ class CoreContext:
             return None
         if not ref.record.policy:
             return None
-        block = ref.record.public_access_block
+        block = await self.public_access_block(ref)
         policy = cached_policy(ref.record.policy, name)
         return BucketAccess(scope.org_id, policy, block.restrict_public_buckets)
+
+    async def org_public_access_block(
+        self, org: str
+    ) -> bucket_pb2.PublicAccessBlockConfiguration | None:
+        """The org-wide public access block of ``org`` (None: it has none), through the
+        org cache: another server's change holds here within the watch's latency."""
+        key = self.keys.org_public_access_block(org)
+        kv = await (self.org_cache.get(key) if self.org_cache is not None else self.store.get(key))
+        if kv is None:
+            return None
+        return bucket_pb2.PublicAccessBlockConfiguration.FromString(kv.value)
+
+    async def public_access_block(
+        self, ref: BucketRef
+    ) -> bucket_pb2.PublicAccessBlockConfiguration:
+        """The block in force on the bucket: its own flags ORed with its org's."""
+        org = await self.org_public_access_block(ref.scope.org_id)
+        return effective_public_access_block(ref.record, org)
 
     async def authorize_acting_as(
         self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal

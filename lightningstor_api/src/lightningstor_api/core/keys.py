@@ -157,6 +157,14 @@ class KeySchema:
     def iam_binding(self, org: str, binding_id: str) -> bytes:
         return self.iam_bindings_prefix() + org.encode() + b"/" + binding_id.encode()
 
+    # ---- org-wide settings ----
+    def orgs_prefix(self) -> bytes:
+        """Every org-wide record: one watched range."""
+        return self.root + b"orgs/"
+
+    def org_public_access_block(self, org: str) -> bytes:
+        return self.orgs_prefix() + org.encode() + b"/public-access-block"
+
     # ---- quotas ----
     def quota(self, scope: Scope, bucket: str | None = None) -> bytes:
         """A quota: ``{org}/_`` is the org as a whole, ``{org}/{project}`` a project, and with

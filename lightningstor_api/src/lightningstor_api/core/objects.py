@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.access.absence import resolve_visible
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
@@ -37,7 +38,6 @@ from lightningstor_api.core.versions import (
     commit_version,
     delete_version,
     load_current,
-    resolve_read,
 )
 from lightningstor_api.encryption import ChosenKey, KeyManager, UnknownKeyError
 from lightningstor_api.encryption import customer as sse_c
@@ -407,7 +407,7 @@ async def _read(
     """Resolve, check conditions and plan the bytes of a GET or HEAD."""
     ref = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_GET, req.key)
     validate_object_key(req.key)
-    rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
+    rec = await resolve_visible(cc, ctx, ref, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
         raise MethodNotAllowed(
             Method="GET", ResourceType="DeleteMarker", DeleteMarker="true", VersionId=req.version_id

@@ -30,13 +30,14 @@ from lightningstor_api.core import (
     tempfiles,
 )
 from lightningstor_api.core.admin import Admin
-from lightningstor_api.core.bucket_cache import BucketCache
+from lightningstor_api.core.bucket_cache import TTL_SECONDS, BucketCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.gc import GarbageCollector
 from lightningstor_api.core.keys import KeySchema
 from lightningstor_api.core.quotas import Quotas
 from lightningstor_api.core.usage_folder import UsageFolder
 from lightningstor_api.core.usage_meter import RequestMeter
+from lightningstor_api.core.watched_cache import WatchedCache
 from lightningstor_api.encryption import load_key_manager
 from lightningstor_api.lifecycle import configuration
 from lightningstor_api.lifecycle.worker import LifecycleWorker
@@ -93,6 +94,7 @@ class Core:
             authorizer=authorizer if authorizer is not None else AllowAll(),
             keys=keys,
             bucket_cache=BucketCache(store, keys.all_buckets_prefix()),
+            org_cache=WatchedCache(store, keys.orgs_prefix(), ttl=TTL_SECONDS, name="org-cache"),
             quotas=Quotas(store, keys, settings),
             keymaster=load_key_manager(settings),
         )
@@ -123,6 +125,8 @@ class Core:
             backend.start_background(self.gc.referenced_chunks if maintenance else None)
         if self.cc.bucket_cache is not None:
             self.cc.bucket_cache.start()
+        if self.cc.org_cache is not None:
+            self.cc.org_cache.start()
         self.request_meter.start()
         self._background = True
 
@@ -138,6 +142,8 @@ class Core:
             await self.request_meter.stop()  # writes the last counts
             if self.cc.bucket_cache is not None:
                 await self.cc.bucket_cache.stop()
+            if self.cc.org_cache is not None:
+                await self.cc.org_cache.stop()
             self._background = False
         try:
             await self.cc.storage.close()

@@ -39,3 +39,18 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> AsyncIterator[pb.CheckConsistencyResponse]:
         async for item in self._admin.check_consistency(request_context(context), request):
             yield item
+
+    async def GetOrgPublicAccessBlock(
+        self, request: pb.GetOrgPublicAccessBlockRequest, context: Context
+    ) -> pb.GetOrgPublicAccessBlockResponse:
+        return await self._admin.get_org_public_access_block(request_context(context), request)
+
+    async def PutOrgPublicAccessBlock(
+        self, request: pb.PutOrgPublicAccessBlockRequest, context: Context
+    ) -> pb.PutOrgPublicAccessBlockResponse:
+        return await self._admin.put_org_public_access_block(request_context(context), request)
+
+    async def DeleteOrgPublicAccessBlock(
+        self, request: pb.DeleteOrgPublicAccessBlockRequest, context: Context
+    ) -> pb.DeleteOrgPublicAccessBlockResponse:
+        return await self._admin.delete_org_public_access_block(request_context(context), request)

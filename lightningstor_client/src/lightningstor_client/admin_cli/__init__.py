@@ -15,6 +15,7 @@ from lightningstor_client.admin_cli.buckets import add_bucket_commands
 from lightningstor_client.admin_cli.check import add_check_commands
 from lightningstor_client.admin_cli.gc import add_gc_commands
 from lightningstor_client.admin_cli.keys import add_key_commands
+from lightningstor_client.admin_cli.public_access import add_public_access_commands
 from lightningstor_client.admin_cli.storage import add_storage_commands
 from lightningstor_client.admin_cli.tenants import add_tenant_commands
 from lightningstor_client.admin_cli.usage import add_usage_commands
@@ -30,6 +31,7 @@ GROUPS: Sequence[Callable[[Subparsers], None]] = (
     add_check_commands,
     add_usage_commands,
     add_tenant_commands,
+    add_public_access_commands,
 )
 """Every ``lightningstor admin`` group, in the order ``--help`` shows them."""
 
@@ -40,7 +42,8 @@ def add_admin_parser(commands: Subparsers) -> None:
         "admin",
         help="operator commands (the platform admin role; tenants: an org admin too)",
         description="Operator commands; the caller needs the platform admin role (tenant "
-        "commands, principals|roles|groups|bindings: an org admin within its org).",
+        "commands, principals|roles|groups|bindings, and public-access-block: an org admin "
+        "within its org).",
     )
     groups = admin.add_subparsers(dest="admin_command", required=True, metavar="GROUP")
     for add in GROUPS:

@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-from lightningstor_types.config import ConnectionSettings
+from lightningstor_types.config import ConnectionSettings, Network
 
 __all__ = ["LOG_INTERVAL", "QUIET_REASONS", "ConnectionGuard", "Guarded", "LimitReporter"]
 
@@ -77,8 +77,13 @@ class ConnectionGuard:
         settings: ConnectionSettings,
         max_connections: int,
         sink: Callable[[str], None] | None = None,
+        *,
+        proxy_from: Sequence[Network] | None = None,
     ) -> None:
         self.max_connections = max_connections
+        self.proxy_from = tuple(proxy_from) if proxy_from is not None else None
+        """PROXY protocol: every connection must begin with a PROXY header and come from one
+        of these peers; None: no PROXY header is read."""
         # One address may hold at most a quarter of the whole, whatever the setting: with the
         # bound lowered by a small open-file limit, a single client must not take all of it.
         per_source = settings.max_connections_per_source

@@ -15,7 +15,11 @@ is held for ever. This protocol adds, per connection:
   ``100-continue`` not yet sent) do not count. A slow body is answered ``400 RequestTimeout``
   as S3 answers it, and the connection closed (after a short linger, so that the client's late
   bytes do not reset the connection before it reads the answer);
-- the idle keep-alive deadline, in place of uvicorn's timer.
+- the idle keep-alive deadline, in place of uvicorn's timer;
+- with ``[server] proxy_protocol``, the PROXY header (v1 or v2, ``proxy_header.py``) before the
+  request: a peer outside ``trusted_proxies`` is closed at accept, a malformed header closes the
+  connection, and the client address it carries becomes the connection's (``scope["client"]``:
+  ``aws:SourceIp``, the access log). It is read under the head deadline.
 
 Each phase writes its deadline (one ``loop.time()`` per request); the guard's sweep acts on it.
 """
@@ -25,7 +29,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any, ClassVar, cast
 
+from lightningstor_s3.conditions import is_trusted_proxy
 from lightningstor_s3.connections.guard import ConnectionGuard
+from lightningstor_s3.connections.proxy_header import MalformedProxyHeaderError, parse_proxy_header
 from lightningstor_s3.errors import error_document, new_host_id, new_request_id
 from lightningstor_s3.transport import CoalescingHttpToolsProtocol
 from lightningstor_types.errors import RequestTimeout
@@ -73,16 +79,24 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
         self._in_body = False
         self._body_bytes = 0
         self._request_began = False
+        self._proxy_pending = False
+        self._proxy_bytes = b""
 
     # ---- the connection ----
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         peer = transport.get_extra_info("peername")
         self._source = peer[0] if isinstance(peer, tuple) and peer else None
+        proxies = self.guard.proxy_from
+        if proxies is not None and not is_trusted_proxy(self._source, proxies):
+            self.guard.reporter.hit("proxy_untrusted", self._source)
+            cast(asyncio.Transport, transport).abort()
+            return
         if not self.guard.admit(self._source):
             cast(asyncio.Transport, transport).abort()
             return
         self._admitted = True
+        self._proxy_pending = proxies is not None
         super().connection_made(transport)
         self._set(_HEAD, self.guard.header_timeout)
         self.guard.watch(self, self.loop)
@@ -99,12 +113,37 @@ class GuardedHttpToolsProtocol(CoalescingHttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._phase == _LINGER:
             return  # answered and closing: what the client still sends is dropped
+        if self._proxy_pending:
+            data = self._proxy_header(data)
+            if not data:
+                return
         super().data_received(data)
         # The body window starts only when a body is still expected after this read: a GET's
         # head and its end come in one read.
         if self._in_body and self._phase != _BODY:
             self._body_bytes = 0
             self._set(_BODY, self.guard.body_window)
+
+    def _proxy_header(self, data: bytes) -> bytes:
+        """Take the PROXY header off the connection's first bytes; what follows it (empty while
+        the header is incomplete, or when it was malformed and the connection closed)."""
+        received = self._proxy_bytes + data
+        try:
+            header = parse_proxy_header(received)
+        except MalformedProxyHeaderError:
+            self._proxy_pending = False
+            self.guard.reporter.hit("proxy_malformed", self._source)
+            self._set(_NONE)
+            self.transport.abort()
+            return b""
+        if header is None:  # bounded: a v1 line is 107 bytes, a v2 header 64 KiB
+            self._proxy_bytes = received
+            return b""
+        self._proxy_pending = False
+        self._proxy_bytes = b""
+        if header.source is not None:
+            self.client = header.source
+        return received[header.consumed :]
 
     def on_response_complete(self) -> None:
         # uvicorn's, with the keep-alive timer replaced by the idle deadline.

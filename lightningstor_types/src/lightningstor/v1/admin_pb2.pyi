@@ -3,7 +3,9 @@
 isort:skip_file
 Operator calls: every bucket of the store, garbage collection, storage status and the
 consistency check between metadata and chunk storage. Platform-wide: authorized on the
-resource "org/*", which only a binding at org "*" (the built-in admin) covers.
+resource "org/*", which only a binding at org "*" (the built-in admin) covers. The org's
+public access block is the exception: authorized on the org ("org/{org}"), so the org's own
+admin sets it, as an AWS account sets its account-level block.
 """
 
 from collections import abc as _abc
@@ -635,3 +637,118 @@ class CheckConsistencyResponse(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType_item) -> _WhichOneofReturnType_item | None: ...
 
 Global___CheckConsistencyResponse: _TypeAlias = CheckConsistencyResponse  # noqa: Y015
+
+@_typing.final
+class GetOrgPublicAccessBlockRequest(_message.Message):
+    """---- the org-wide public access block ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_FIELD_NUMBER: _builtins.int
+    org: _builtins.str
+    def __init__(
+        self,
+        *,
+        org: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org", b"org"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrgPublicAccessBlockRequest: _TypeAlias = GetOrgPublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class GetOrgPublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CONFIGURATION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def configuration(self) -> _bucket_pb2.PublicAccessBlockConfiguration:
+        """NoSuchPublicAccessBlockConfiguration when the org has none."""
+
+    def __init__(
+        self,
+        *,
+        configuration: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetOrgPublicAccessBlockResponse: _TypeAlias = GetOrgPublicAccessBlockResponse  # noqa: Y015
+
+@_typing.final
+class PutOrgPublicAccessBlockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_FIELD_NUMBER: _builtins.int
+    CONFIGURATION_FIELD_NUMBER: _builtins.int
+    org: _builtins.str
+    @_builtins.property
+    def configuration(self) -> _bucket_pb2.PublicAccessBlockConfiguration: ...
+    def __init__(
+        self,
+        *,
+        org: _builtins.str = ...,
+        configuration: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["configuration", b"configuration", "org", b"org"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutOrgPublicAccessBlockRequest: _TypeAlias = PutOrgPublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class PutOrgPublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutOrgPublicAccessBlockResponse: _TypeAlias = PutOrgPublicAccessBlockResponse  # noqa: Y015
+
+@_typing.final
+class DeleteOrgPublicAccessBlockRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ORG_FIELD_NUMBER: _builtins.int
+    org: _builtins.str
+    def __init__(
+        self,
+        *,
+        org: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["org", b"org"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOrgPublicAccessBlockRequest: _TypeAlias = DeleteOrgPublicAccessBlockRequest  # noqa: Y015
+
+@_typing.final
+class DeleteOrgPublicAccessBlockResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteOrgPublicAccessBlockResponse: _TypeAlias = DeleteOrgPublicAccessBlockResponse  # noqa: Y015

@@ -59,6 +59,21 @@ class AdminServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyResponse.FromString,
                 _registered_method=True)
+        self.GetOrgPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.AdminService/GetOrgPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.PutOrgPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.AdminService/PutOrgPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockResponse.FromString,
+                _registered_method=True)
+        self.DeleteOrgPublicAccessBlock = channel.unary_unary(
+                '/lightningstor.v1.AdminService/DeleteOrgPublicAccessBlock',
+                request_serializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -100,6 +115,26 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrgPublicAccessBlock(self, request, context):
+        """The org-wide public access block (S3's four flags, ORed with each bucket's own):
+        lightningstor:orgs:publicaccessblock:read|write on "org/{org}".
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutOrgPublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteOrgPublicAccessBlock(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -127,6 +162,21 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.CheckConsistency,
                     request_deserializer=lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyResponse.SerializeToString,
+            ),
+            'GetOrgPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrgPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockResponse.SerializeToString,
+            ),
+            'PutOrgPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutOrgPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockResponse.SerializeToString,
+            ),
+            'DeleteOrgPublicAccessBlock': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteOrgPublicAccessBlock,
+                    request_deserializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -264,6 +314,87 @@ class AdminService:
             '/lightningstor.v1.AdminService/CheckConsistency',
             lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyRequest.SerializeToString,
             lightningstor_dot_v1_dot_admin__pb2.CheckConsistencyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrgPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.AdminService/GetOrgPublicAccessBlock',
+            lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_admin__pb2.GetOrgPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutOrgPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.AdminService/PutOrgPublicAccessBlock',
+            lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_admin__pb2.PutOrgPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteOrgPublicAccessBlock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.AdminService/DeleteOrgPublicAccessBlock',
+            lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.SerializeToString,
+            lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,7 +3,9 @@
 isort:skip_file
 Operator calls: every bucket of the store, garbage collection, storage status and the
 consistency check between metadata and chunk storage. Platform-wide: authorized on the
-resource "org/*", which only a binding at org "*" (the built-in admin) covers.
+resource "org/*", which only a binding at org "*" (the built-in admin) covers. The org's
+public access block is the exception: authorized on the org ("org/{org}"), so the org's own
+admin sets it, as an AWS account sets its account-level block.
 """
 
 from collections import abc as _abc
@@ -47,6 +49,12 @@ class AdminServiceStub:
     count. With repair, also lightningstor:admin:repair: orphans past the grace period are
     deleted and, on the replicated backend, missing or corrupt replicas restored.
     """
+    GetOrgPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_admin_pb2.GetOrgPublicAccessBlockRequest, _admin_pb2.GetOrgPublicAccessBlockResponse]
+    """The org-wide public access block (S3's four flags, ORed with each bucket's own):
+    lightningstor:orgs:publicaccessblock:read|write on "org/{org}".
+    """
+    PutOrgPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PutOrgPublicAccessBlockRequest, _admin_pb2.PutOrgPublicAccessBlockResponse]
+    DeleteOrgPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteOrgPublicAccessBlockRequest, _admin_pb2.DeleteOrgPublicAccessBlockResponse]
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -64,6 +72,12 @@ class AdminServiceAsyncStub(AdminServiceStub):
     count. With repair, also lightningstor:admin:repair: orphans past the grace period are
     deleted and, on the replicated backend, missing or corrupt replicas restored.
     """
+    GetOrgPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_admin_pb2.GetOrgPublicAccessBlockRequest, _admin_pb2.GetOrgPublicAccessBlockResponse]  # type: ignore[assignment]
+    """The org-wide public access block (S3's four flags, ORed with each bucket's own):
+    lightningstor:orgs:publicaccessblock:read|write on "org/{org}".
+    """
+    PutOrgPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_admin_pb2.PutOrgPublicAccessBlockRequest, _admin_pb2.PutOrgPublicAccessBlockResponse]  # type: ignore[assignment]
+    DeleteOrgPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteOrgPublicAccessBlockRequest, _admin_pb2.DeleteOrgPublicAccessBlockResponse]  # type: ignore[assignment]
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -108,5 +122,29 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         count. With repair, also lightningstor:admin:repair: orphans past the grace period are
         deleted and, on the replicated backend, missing or corrupt replicas restored.
         """
+
+    @_abc_1.abstractmethod
+    def GetOrgPublicAccessBlock(
+        self,
+        request: _admin_pb2.GetOrgPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.GetOrgPublicAccessBlockResponse, _abc.Awaitable[_admin_pb2.GetOrgPublicAccessBlockResponse]]:
+        """The org-wide public access block (S3's four flags, ORed with each bucket's own):
+        lightningstor:orgs:publicaccessblock:read|write on "org/{org}".
+        """
+
+    @_abc_1.abstractmethod
+    def PutOrgPublicAccessBlock(
+        self,
+        request: _admin_pb2.PutOrgPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.PutOrgPublicAccessBlockResponse, _abc.Awaitable[_admin_pb2.PutOrgPublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteOrgPublicAccessBlock(
+        self,
+        request: _admin_pb2.DeleteOrgPublicAccessBlockRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_pb2.DeleteOrgPublicAccessBlockResponse, _abc.Awaitable[_admin_pb2.DeleteOrgPublicAccessBlockResponse]]: ...
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
