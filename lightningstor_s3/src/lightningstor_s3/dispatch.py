@@ -33,6 +33,7 @@ from lightningstor_s3.errors import (
     new_request_id,
 )
 from lightningstor_s3.exchange import Exchange, Receive, Scope, Send, parse_query
+from lightningstor_s3.expected_owner import check_expected_owners
 from lightningstor_s3.handlers import HANDLERS, S3Call
 from lightningstor_s3.postobject import FormUploads, form_boundary
 from lightningstor_s3.router import route, split_host, split_path
@@ -175,6 +176,8 @@ class S3Dispatcher:
                 raise Unauthenticated()
             owner = target.scope
             principal = Principal(ANONYMOUS_ID, owner.org_id, owner.project_id)
+        bucket_scope = (target.scope or principal.scope) if target.bucket else None
+        check_expected_owners(ex.headers, bucket_scope)
         ctx = RequestContext(
             principal=principal,
             request_id=ex.request_id,
