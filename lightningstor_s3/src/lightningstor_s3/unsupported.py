@@ -46,11 +46,6 @@ _SSE_C: Final = (
     "x-amz-server-side-encryption-customer-key",
     "x-amz-server-side-encryption-customer-key-md5",
 )
-_SOURCE_SSE_C: Final = (
-    "x-amz-copy-source-server-side-encryption-customer-algorithm",
-    "x-amz-copy-source-server-side-encryption-customer-key",
-    "x-amz-copy-source-server-side-encryption-customer-key-md5",
-)
 _LOCK: Final = (
     "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date",
@@ -67,26 +62,20 @@ _ACL: Final = (
 _BUCKET: Final = ("x-amz-object-ownership",)
 
 # Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
-# (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
-_NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
-
-# PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
-# refuses aws:kms on uploads); CopyObject does not yet. PutObject also serves SSE-C
-# (lightningstor_s3/sse_c.py) and SSE-KMS's key id.
-_KMS_KEY: Final = "x-amz-server-side-encryption-aws-kms-key-id"
-_SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
-_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C and n != _KMS_KEY)
+# (objectlock_xml.apply_lock_headers); SSE, SSE-KMS (key id, context) and SSE-C by those and
+# by UploadPart and UploadPartCopy (with the copy source's SSE-C key). Still refused there:
+# ACLs other than private, and bucket keys (BucketKeyEnabled true).
+_BUCKET_KEY: Final = ("x-amz-server-side-encryption-bucket-key-enabled",)
+_NEW_OBJECT: Final = _BUCKET_KEY + _ACL
 # A form upload reads x-amz-server-side-encryption (AES256), not yet its SSE-C or SSE-KMS key
 # fields, nor Object Lock's: those are refused there.
-_FORM: Final = _SEALED + _LOCK
+_FORM: Final = tuple(n for n in _SSE + _SSE_C if n != "x-amz-server-side-encryption") + _ACL + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_PUT),
-        E.CREATE_MULTIPART_UPLOAD: frozenset(_SEALED),
-        E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
-        E.UPLOAD_PART: frozenset(_SSE_C),
-        E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),
+        E.PUT_OBJECT: frozenset(_NEW_OBJECT),
+        E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
+        E.COPY_OBJECT: frozenset(_NEW_OBJECT),
         E.CREATE_BUCKET: frozenset(_ACL + _BUCKET),
     }
 )

@@ -142,6 +142,9 @@ def _result(
         checksums=done.checksums,
         size=done.size,
         server_side_encryption=done.server_side_encryption,
+        sse_customer_algorithm=done.sse_customer_algorithm,
+        sse_customer_key_md5=done.sse_customer_key_md5,
+        kms_key_id=done.kms_key_id,
     )
 
 
@@ -234,6 +237,11 @@ def _assemble(
         retention=up.retention if up.HasField("retention") else None,
         legal_hold=up.legal_hold,
         server_side_encryption=up.server_side_encryption,
+        sse_customer_algorithm=up.sse_customer_algorithm,
+        sse_customer_key_md5=up.sse_customer_key_md5,
+        sse_customer_key_hmac=up.sse_customer_key_hmac,  # a read checks its key against it
+        kms_key_id=up.kms_key_id,
+        kms_context=up.kms_context,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(
