@@ -44,11 +44,13 @@ def customer_key(
     proxies: Sequence[Network] = (),
     *,
     source: bool = False,
+    request_headers: Mapping[str, str] | None = None,
 ) -> common_pb2.CustomerKey | None:
     """The customer key a request carries (None without any SSE-C header; with ``source``, the
     copy source's); InvalidRequest over an insecure connection, InvalidArgument for a key that
     is no base64 (or a header missing: the core checks the algorithm, the key's length and its
-    MD5)."""
+    MD5). ``headers`` may be a form's fields: then ``request_headers`` are the request's own,
+    which say what a trusted proxy saw."""
     prefix = _SOURCE if source else "x-amz-"
     algorithm, key_name, md5_name = (
         prefix + n.removeprefix("x-amz-") for n in (ALGORITHM, KEY, KEY_MD5)
@@ -56,7 +58,9 @@ def customer_key(
     present = [name for name in (algorithm, key_name, md5_name) if name in headers]
     if not present:
         return None
-    forwarded, scheme = client_from(scope, headers, proxies)
+    forwarded, scheme = client_from(
+        scope, headers if request_headers is None else request_headers, proxies
+    )
     peer = scope.get("client")
     host = forwarded if forwarded is not None else (str(peer[0]) if peer else None)
     if not secure_enough(scheme, host):

@@ -13,8 +13,8 @@ asks for exactly what the store already does passes:
 - ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
   ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
 
-Object Lock is built (its handlers read its headers), except in form uploads, which refuse its
-fields.
+Object Lock and server-side encryption (SSE-S3, SSE-KMS, SSE-C) are built: their handlers read
+their headers (and a form upload its SSE fields). Form uploads refuse Object Lock's fields.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -35,17 +35,6 @@ from lightningstor_types.errors import NotImplemented_
 
 E = Endpoint
 
-_SSE: Final = (
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-server-side-encryption-context",
-    "x-amz-server-side-encryption-bucket-key-enabled",
-)
-_SSE_C: Final = (
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-server-side-encryption-customer-key",
-    "x-amz-server-side-encryption-customer-key-md5",
-)
 _LOCK: Final = (
     "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date",
@@ -67,9 +56,9 @@ _BUCKET: Final = ("x-amz-object-ownership",)
 # ACLs other than private, and bucket keys (BucketKeyEnabled true).
 _BUCKET_KEY: Final = ("x-amz-server-side-encryption-bucket-key-enabled",)
 _NEW_OBJECT: Final = _BUCKET_KEY + _ACL
-# A form upload reads x-amz-server-side-encryption (AES256), not yet its SSE-C or SSE-KMS key
-# fields, nor Object Lock's: those are refused there.
-_FORM: Final = tuple(n for n in _SSE + _SSE_C if n != "x-amz-server-side-encryption") + _ACL + _LOCK
+# A form upload reads the SSE, SSE-KMS and SSE-C fields (postobject/upload.py), not yet Object
+# Lock's: those are refused there.
+_FORM: Final = _NEW_OBJECT + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
@@ -125,7 +114,7 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     """The same rule for a browser form upload (POST Object), whose fields carry what
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
-    # Its handler applies x-amz-server-side-encryption only: the rest of _FORM is refused.
+    # Its handler applies the SSE fields; _FORM (ACLs, bucket keys, locks) is refused.
     _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
 
 
