@@ -44,14 +44,11 @@ HARMLESS = [
 ]
 
 
-def _refused(call: Callable[[], Any]) -> str:
+def _refused(call: Callable[[], Any], code: str = "NotImplemented", status: int = 501) -> str:
     with pytest.raises(ClientError) as info:
         call()
     resp = info.value.response
-    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "NotImplemented",
-        501,
-    )
+    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
     return str(resp["Error"].get("Header", ""))
 
 
@@ -97,13 +94,7 @@ def test_lock_headers_on_a_bucket_without_object_lock(
 
 
 def _invalid(call: Callable[[], Any]) -> None:
-    with pytest.raises(ClientError) as info:
-        call()
-    resp = info.value.response
-    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "InvalidRequest",
-        400,
-    )
+    _refused(call, "InvalidRequest", 400)
 
 
 def test_sse_c_on_parts_and_copy_sources_is_read_not_ignored(s3: Any, bucket: str) -> None:
