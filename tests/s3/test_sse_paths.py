@@ -5,6 +5,7 @@ differently keyed chunks), the SSE-KMS encryption context, and SSE-KMS as a buck
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 from typing import TYPE_CHECKING, Any
@@ -315,3 +316,54 @@ def test_sse_c_behind_a_trusted_tls_proxy(
     else:
         with pytest.raises(InvalidRequest):
             customer_key(source, scope, proxies, source=True)
+
+
+def _raw_key(key: bytes) -> dict[str, str]:
+    """SSE-C parameters for a boto3 call it does not encode and digest itself."""
+    digest = base64.b64encode(hashlib.md5(key).digest()).decode()
+    encoded = base64.b64encode(key).decode()
+    return {
+        "SSECustomerAlgorithm": "AES256",
+        "SSECustomerKey": encoded,
+        "SSECustomerKeyMD5": digest,
+    }
+
+
+@pytest.mark.parametrize("sealed", ["sse-c", "kms-context"])
+def test_a_clear_upload_keeps_a_sealed_sources_part_sealed(
+    s3: Any, bucket: str, module_server: ServerProcess, sealed: str
+) -> None:
+    """UploadPartCopy into an upload without encryption from an SSE-C or KMS-context source:
+    the part is re-sealed under the server's keys, never written in clear."""
+    marker = _marker("SEALED-INTO-CLEAR")
+    body = _body(200_000, marker)
+    if sealed == "sse-c":
+        s3.put_object(Bucket=bucket, Key="src", Body=body, **CUSTOMER)
+        extra: dict[str, Any] = SOURCE
+    else:
+        kms = {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": CONTEXT}
+        s3.put_object(Bucket=bucket, Key="src", Body=body, **kms)
+        extra = {}
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
+    ids = {"Bucket": bucket, "Key": "mp", "UploadId": up["UploadId"]}
+    first = s3.upload_part(**ids, PartNumber=1, Body=b"\0" * (5 * MIB))
+    source = {"Bucket": bucket, "Key": "src"}
+    second = s3.upload_part_copy(**ids, PartNumber=2, CopySource=source, **extra)
+    parts = [
+        {"PartNumber": 1, "ETag": first["ETag"]},
+        {"PartNumber": 2, "ETag": second["CopyPartResult"]["ETag"]},
+    ]
+    s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": parts})
+    assert s3.get_object(Bucket=bucket, Key="mp")["Body"].read() == b"\0" * (5 * MIB) + body
+    assert _files_holding(module_server.data_dir, marker) == []
+
+
+def test_object_attributes_of_an_sse_c_object_need_its_key(s3: Any, bucket: str) -> None:
+    """Its checksums describe the plaintext: without the key they would confirm a guess."""
+    s3.put_object(Bucket=bucket, Key="c", Body=b"guess me", ChecksumAlgorithm="SHA256", **CUSTOMER)
+    attrs = {"Bucket": bucket, "Key": "c", "ObjectAttributes": ["Checksum", "ObjectSize"]}
+    assert _error(lambda: s3.get_object_attributes(**attrs)) == ("InvalidRequest", 400)
+    other = _raw_key(b"o" * 32)
+    assert _error(lambda: s3.get_object_attributes(**attrs, **other)) == ("AccessDenied", 403)
+    got = s3.get_object_attributes(**attrs, **_raw_key(b"k" * 32))
+    assert got["ObjectSize"] == len(b"guess me") and got["Checksum"]["ChecksumSHA256"]

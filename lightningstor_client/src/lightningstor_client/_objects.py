@@ -153,9 +153,11 @@ class ObjectMethods(Connection):
         version_id: str | None = None,
         max_parts: int | None = None,
         part_number_marker: int | None = None,
+        customer_key: bytes | None = None,
     ) -> ObjectAttributes:
         """A version with its stored checksums and a page of its parts (S3's
-        GetObjectAttributes); page on with ``part_number_marker``."""
+        GetObjectAttributes); page on with ``part_number_marker``. An SSE-C object needs its
+        ``customer_key``."""
         req = object_pb2.GetObjectAttributesRequest(
             scope=self._scope,
             bucket=bucket,
@@ -163,6 +165,7 @@ class ObjectMethods(Connection):
             version_id=version_id or "",
             max_parts=max_parts or 0,
             part_number_marker=part_number_marker or 0,
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._unary(self._objects.GetObjectAttributes(req, timeout=self._timeout))
         return ObjectAttributes.from_pb(resp)

@@ -14,6 +14,7 @@ from lightningstor_api.core.content import DataCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import object_info, version_id
 from lightningstor_api.core.versions import load_current, resolve_read
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import InvalidArgument, MethodNotAllowed
 from lightningstor_types.naming import validate_object_key
@@ -44,6 +45,9 @@ async def get_object_attributes(
     rec = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
         raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+    # checksums of the plaintext would confirm a guess of an SSE-C object's content: as S3, the
+    # key is needed (and checked) first
+    sse_c.keys_for_read(rec, req.customer_key if req.HasField("customer_key") else None)
     is_latest = True
     if req.version_id:
         cur = await load_current(cc, ref.scope, ref.name, req.key)

@@ -296,14 +296,15 @@ async def upload_part_copy(
             sse_customer_key_md5=upload.record.sse_customer_key_md5,
             kms_key_id=upload.record.kms_key_id,
         )
-        if not seal.shares_with(src):  # other keys (or clear into sealed): the part is re-sealed
+        target = sealing.part_copy_target(cc.keymaster, seal, src)
+        if not target.shares_with(src):  # other keys (or clear into sealed): re-sealed
             try:
                 kind = chunk_kind(cc, upload.record.storage_class)
-                data = await reseal(cc, src, src_keys, (first, last), seal, alg, kind=kind)
+                data = await reseal(cc, src, src_keys, (first, last), target, alg, kind=kind)
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
-            part.etag = seal.etag(data.md5_hex)
+            part.etag = target.etag(data.md5_hex)
             part.checksums.CopyFrom(checksums_message(data.checksums))
             await _commit_written_part(cc, upload, part, data)
             answer.etag = part.etag

@@ -164,6 +164,21 @@ def of_record(keymaster: KeyManager | None, rec: Encrypted) -> Sealing:
     return Sealing()
 
 
+def part_copy_target(
+    keymaster: KeyManager | None, seal: Sealing, source: records_pb2.ObjectRecord
+) -> Sealing:
+    """What a part copied from ``source`` into an upload sealed as ``seal`` is written with. A
+    clear upload does not unseal a sealed source: its part stays under the server's keys,
+    shared when the source's chunks open without anything the object would not carry (SSE-S3,
+    SSE-KMS without a context), else re-sealed (an SSE-C source, a KMS context)."""
+    sealed = bool(source.server_side_encryption or source.sse_customer_key_hmac)
+    if seal.keys is not None or not sealed or keymaster is None:
+        return seal
+    if source.sse_customer_key_hmac or source.kms_context:
+        return Sealing(keys=keymaster)
+    return Sealing(sse=source.server_side_encryption, kms_key_id=source.kms_key_id, keys=keymaster)
+
+
 def for_part(
     keymaster: KeyManager | None,
     upload: records_pb2.UploadRecord,

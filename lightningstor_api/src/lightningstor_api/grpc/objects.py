@@ -90,6 +90,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def GetObjectAttributes(
         self, request: pb.GetObjectAttributesRequest, context: Context
     ) -> pb.GetObjectAttributesResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.get_object_attributes(request_context(context), request)
 
     async def DeleteObject(

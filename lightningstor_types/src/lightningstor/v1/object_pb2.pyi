@@ -437,6 +437,7 @@ class GetObjectAttributesRequest(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     PART_NUMBER_MARKER_FIELD_NUMBER: _builtins.int
     MAX_PARTS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -445,6 +446,10 @@ class GetObjectAttributesRequest(_message.Message):
     max_parts: _builtins.int
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The key of an SSE-C object (its checksums and parts describe the plaintext)."""
+
     def __init__(
         self,
         *,
@@ -454,10 +459,11 @@ class GetObjectAttributesRequest(_message.Message):
         version_id: _builtins.str = ...,
         part_number_marker: _builtins.int = ...,
         max_parts: _builtins.int = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer_key", b"customer_key", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "max_parts", b"max_parts", "part_number_marker", b"part_number_marker", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "customer_key", b"customer_key", "key", b"key", "max_parts", b"max_parts", "part_number_marker", b"part_number_marker", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
