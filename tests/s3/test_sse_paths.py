@@ -54,7 +54,11 @@ def test_sse_c_multipart_upload_needs_the_key_on_every_part_and_read(
         resp = s3.upload_part(**ids, PartNumber=number, Body=data, **CUSTOMER)
         assert resp["SSECustomerKeyMD5"] == up["SSECustomerKeyMD5"]
         done.append({"PartNumber": number, "ETag": resp["ETag"]})
-    end = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": done})
+    # Complete may carry the key (boto3 sends it when given); another one is refused
+    assert _error(
+        lambda: s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": done}, **OTHER)
+    ) == ("InvalidRequest", 400)
+    end = s3.complete_multipart_upload(**ids, MultipartUpload={"Parts": done}, **CUSTOMER)
     assert end["ResponseMetadata"]["HTTPHeaders"][
         "x-amz-server-side-encryption-customer-algorithm"
     ] == ("AES256")

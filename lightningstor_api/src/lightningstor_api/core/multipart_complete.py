@@ -36,6 +36,7 @@ from lightningstor_api.core.versions import (
     newest_versions,
     try_commit_version,
 )
+from lightningstor_api.encryption import sealing
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import (
     ChecksumAlgorithm,
@@ -96,6 +97,8 @@ async def _complete(
     conditions = req.conditions if req.HasField("conditions") else None
     for attempt in range(MAX_ATTEMPTS):
         upload = await load_upload(cc, ref, req.key, req.upload_id)
+        if req.HasField("customer_key"):  # optional, as S3's; never ignored when given
+            sealing.for_part(cc.keymaster, upload.record, req.customer_key)
         stored = {p.part_number: p for p in await read_parts(cc, req.upload_id)}
         try:
             chosen = _choose_parts(cc, req.upload_id, listed, stored)

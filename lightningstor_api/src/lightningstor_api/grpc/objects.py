@@ -145,6 +145,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def CompleteMultipartUpload(
         self, request: pb.CompleteMultipartUploadRequest, context: Context
     ) -> pb.CompleteMultipartUploadResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.complete_multipart_upload(request_context(context), request)
 
     async def AbortMultipartUpload(

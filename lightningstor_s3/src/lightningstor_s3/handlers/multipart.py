@@ -87,6 +87,8 @@ async def complete_multipart_upload(call: S3Call) -> None:
         expected_checksums=hdr.expected_checksums(call.headers),
     )
     req.expected_checksums.type = hdr.checksum_type(call.headers)
+    if (ck := customer_key(call)) is not None:
+        req.customer_key.CopyFrom(ck)
     if (cond := hdr.conditions(call.headers)) is not None:
         req.conditions.CopyFrom(cond)
     resp = await call.service.complete_multipart_upload(call.ctx, req)

@@ -1474,6 +1474,7 @@ class CompleteMultipartUploadRequest(_message.Message):
     PARTS_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     EXPECTED_CHECKSUMS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
@@ -1487,6 +1488,10 @@ class CompleteMultipartUploadRequest(_message.Message):
     def expected_checksums(self) -> _common_pb2.Checksums:
         """Full-object checksum the client expects (x-amz-checksum-* on Complete)."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """Optional: an SSE-C upload's key, checked as a part's when given."""
+
     def __init__(
         self,
         *,
@@ -1497,10 +1502,11 @@ class CompleteMultipartUploadRequest(_message.Message):
         parts: _abc.Iterable[Global___CompletedPart] | None = ...,
         conditions: _common_pb2.Conditions | None = ...,
         expected_checksums: _common_pb2.Checksums | None = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "expected_checksums", b"expected_checksums", "key", b"key", "parts", b"parts", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "key", b"key", "parts", b"parts", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
