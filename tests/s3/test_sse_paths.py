@@ -8,10 +8,13 @@ import base64
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.integration.server import start_server
+from tests.s3.rawhttp import Signer, request
 from tests.s3.test_sse import BLOCK, CUSTOMER, OTHER, _body, _error, _files_holding
 
 if TYPE_CHECKING:
@@ -371,3 +374,43 @@ def test_object_attributes_of_an_sse_c_object_need_its_key(s3: Any, bucket: str)
     assert _error(lambda: s3.get_object_attributes(**attrs, **other)) == ("AccessDenied", 403)
     got = s3.get_object_attributes(**attrs, **_raw_key(b"k" * 32))
     assert got["ObjectSize"] == len(b"guess me") and got["Checksum"]["ChecksumSHA256"]
+
+
+def test_sse_c_over_plain_http_only_from_a_trusted_proxy_that_says_https(
+    tmp_path: Path,
+) -> None:
+    """A server trusting the loopback proxy: a request it forwards for a client afar is SSE-C
+    only when X-Forwarded-Proto says https (the rule the unit test above pins, end to end)."""
+    config = tmp_path / "proxied.toml"
+    config.write_text('[server]\ntrusted_proxies = ["127.0.0.0/8"]\n')
+    server = start_server(tmp_path / "proxied", env={"LIGHTNINGSTOR_CONFIG": str(config)})
+    try:
+        creds = json.loads((server.data_dir / "admin-credentials.json").read_text())
+        address = server.ports["s3"]
+        signer = Signer(address, creds["access_key_id"], creds["secret_access_key"])
+        key = b"p" * 32
+        sse = {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+            "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(
+                hashlib.md5(key).digest()
+            ).decode(),
+        }
+        headers, _ = signer.sign("PUT", "/proxied")
+        assert request(address, "PUT", "/proxied", headers, b"").status == 200
+
+        def put(name: str, proto: str) -> tuple[int, str]:
+            signed, _ = signer.sign("PUT", f"/proxied/{name}", headers=sse)
+            forwarded = {"x-forwarded-for": "203.0.113.9", "x-forwarded-proto": proto}
+            resp = request(
+                address, "PUT", f"/proxied/{name}", {**signed, **sse, **forwarded}, b"secret"
+            )
+            return resp.status, resp.code
+
+        assert put("plain", "http") == (400, "InvalidRequest")
+        assert put("tls", "https")[0] == 200
+        listed, _ = signer.sign("GET", "/proxied")
+        listing = request(address, "GET", "/proxied", listed, b"")
+        assert b"<Key>tls</Key>" in listing.body and b"<Key>plain</Key>" not in listing.body
+    finally:
+        server.stop()
