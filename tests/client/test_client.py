@@ -67,7 +67,8 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
     assert set(lightningstor_client.__all__) == {
         "DEFAULT_ENDPOINT", "AccessKey", "AsyncLightningStorClient", "AsyncObjectStream",
         "Bucket", "Checksums", "CopyResult", "CorsRule", "DeleteFailure", "DeleteObjectsResult",
-        "DeleteResult", "LightningStorClient", "LightningStorError", "ListPage", "ObjectInfo",
+        "DeleteResult", "Encryption", "LightningStorClient", "LightningStorError", "ListPage",
+        "ObjectInfo",
         "ObjectAttributes", "ObjectStream", "Part", "PartsPage", "PutResult", "Scope", "Upload",
         "UploadPage",
         "VersionPage", "Quota", "QuotaInfo", "Usage", "UsageReport",

@@ -87,3 +87,26 @@ async def test_default_key_file_is_made_private_and_its_last_key_is_active(tmp_p
     second = load_key_manager(settings)
     assert second.active_key == "key-2"
     assert await second.unwrap(first.active_key, wrapped) == b"d" * 32
+
+
+async def test_an_encryption_context_is_bound_to_the_wrapped_data_key() -> None:
+    """SSE-KMS's context is authenticated with the wrapping: a data key wrapped under one
+    context opens under exactly that context (ChosenKey carries it for a version's reads)."""
+    from lightningstor_api.encryption import ChosenKey
+
+    keys = StaticKeyManager({"k1": os.urandom(32)}, "k1")
+    data_key = os.urandom(32)
+    plain = await keys.wrap("k1", data_key)
+    bound = await keys.wrap("k1", data_key, b'{"app":"billing"}')
+    assert await keys.unwrap("k1", bound, b'{"app":"billing"}') == data_key
+    for other in (b"", b'{"app":"payroll"}'):
+        with pytest.raises(UnknownKeyError):
+            await keys.unwrap("k1", bound, other)
+    with pytest.raises(UnknownKeyError):  # and a context cannot be added to one made without
+        await keys.unwrap("k1", plain, b'{"app":"billing"}')
+    assert await keys.unwrap("k1", plain) == data_key
+    chosen = ChosenKey(keys, "k1", b'{"app":"billing"}')
+    assert await chosen.unwrap("k1", await chosen.wrap(chosen.active_key, data_key)) == data_key
+    assert await keys.unwrap("k1", await chosen.wrap("k1", data_key), b'{"app":"billing"}') == (
+        data_key
+    )

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree as ET
 
+import pytest
 from urllib3.filepost import encode_multipart_formdata
 
 from tests.s3 import rawhttp
@@ -181,12 +182,11 @@ def test_checksum_field_is_verified(s3v4: Any, s3_endpoint: str, bucket: str) ->
 
 
 def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
-    """A form's acl or SSE field is refused as PutObject's header is (501), never dropped; a
+    """A form's acl or lock field is refused as PutObject's header is (501), never dropped; a
     value that changes nothing passes."""
     for name, value in [
         ("acl", "public-read"),
-        ("x-amz-server-side-encryption-aws-kms-key-id", "key-1"),
-        ("x-amz-server-side-encryption-customer-algorithm", "AES256"),
+        ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
         ("x-amz-object-lock-mode", "GOVERNANCE"),
     ]:
         fields = presigned(
@@ -209,3 +209,53 @@ def test_an_sse_s3_field_seals_the_upload(s3v4: Any, s3_endpoint: str, bucket: s
     assert post(s3_endpoint, bucket, fields, b"sealed form").status == 204
     got = s3v4.get_object(Bucket=bucket, Key="sealed.txt")
     assert (got["Body"].read(), got["ServerSideEncryption"]) == (b"sealed form", "AES256")
+
+
+def test_sse_c_and_sse_kms_fields_seal_a_form_upload(
+    s3v4: Any, s3_endpoint: str, bucket: str
+) -> None:
+    """A form's SSE-C fields (AWS's POST Object takes them) seal the upload under the key,
+    which every read then needs; its SSE-KMS fields name the key and context; bad values are
+    S3's 400 and write nothing."""
+    import hashlib
+
+    from botocore.exceptions import ClientError
+
+    key = b"f" * 32
+    customer = {
+        "x-amz-server-side-encryption-customer-algorithm": "AES256",
+        "x-amz-server-side-encryption-customer-key": base64.b64encode(key).decode(),
+        "x-amz-server-side-encryption-customer-key-md5": base64.b64encode(
+            hashlib.md5(key).digest()
+        ).decode(),
+    }
+    fields = presigned(
+        s3v4, bucket, "c.txt", Fields=customer, Conditions=[{n: v} for n, v in customer.items()]
+    )
+    assert post(s3_endpoint, bucket, fields, b"sealed by the customer").status == 204
+    with pytest.raises(ClientError) as info:
+        s3v4.get_object(Bucket=bucket, Key="c.txt")
+    assert info.value.response["Error"]["Code"] == "InvalidRequest"
+    got = s3v4.get_object(
+        Bucket=bucket, Key="c.txt", SSECustomerAlgorithm="AES256", SSECustomerKey=key.decode()
+    )
+    assert got["Body"].read() == b"sealed by the customer"
+    context = base64.b64encode(json.dumps({"form": "yes"}).encode()).decode()
+    kms = {
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": "key-1",
+        "x-amz-server-side-encryption-context": context,
+    }
+    fields = presigned(
+        s3v4, bucket, "k.txt", Fields=kms, Conditions=[{n: v} for n, v in kms.items()]
+    )
+    assert post(s3_endpoint, bucket, fields, b"kms form").status == 204
+    got = s3v4.get_object(Bucket=bucket, Key="k.txt")
+    assert (got["Body"].read(), got["SSEKMSKeyId"]) == (b"kms form", "key-1")
+    bad = {**customer, "x-amz-server-side-encryption-customer-key-md5": "AAAAAAAAAAAAAAAAAAAAAA=="}
+    fields = presigned(
+        s3v4, bucket, "bad.txt", Fields=bad, Conditions=[{n: v} for n, v in bad.items()]
+    )
+    resp = post(s3_endpoint, bucket, fields)
+    assert (resp.status, resp.code) == (400, "InvalidArgument")
+    assert keys(s3v4, bucket) == ["c.txt", "k.txt"]

@@ -140,11 +140,19 @@ def test_sse_s3_multipart_upload_seals_every_part(
         )
         assert resp["ServerSideEncryption"] == "AES256"
         done.append({"PartNumber": number, "ETag": resp["ETag"]})
-    s3.put_object(Bucket=bucket, Key="clear-src", Body=b"clear")
+    clear_marker = b"CLEAR-SOURCE-" + os.urandom(8).hex().encode()
+    clear = _body(300_000, clear_marker)
+    s3.put_object(Bucket=bucket, Key="clear-src", Body=clear)
+    holding = _files_holding(module_server.data_dir, clear_marker)
+    assert holding
     copy = {"Bucket": bucket, "Key": "mp", "UploadId": up["UploadId"], "PartNumber": 3}
-    with pytest.raises(ClientError) as info:  # the part would share clear chunks
-        s3.upload_part_copy(CopySource={"Bucket": bucket, "Key": "clear-src"}, **copy)
-    assert info.value.response["Error"]["Code"] == "NotImplemented"
+    # a clear source's part is re-sealed into the encrypted upload, not shared in clear
+    resp = s3.upload_part_copy(CopySource={"Bucket": bucket, "Key": "clear-src"}, **copy)
+    assert resp["ServerSideEncryption"] == "AES256"
+    assert _files_holding(module_server.data_dir, clear_marker) == holding
+    # completed of parts 1 and 3 (the copy), so that only the last is under 5 MiB
+    done = [done[0], {"PartNumber": 3, "ETag": resp["CopyPartResult"]["ETag"]}]
+    parts = [parts[0], clear]
     end = s3.complete_multipart_upload(
         Bucket=bucket, Key="mp", UploadId=up["UploadId"], MultipartUpload={"Parts": done}
     )
@@ -170,7 +178,9 @@ def test_bucket_default_encryption_is_set_read_applied_and_deleted(
         "ServerSideEncryptionConfigurationNotFoundError",
         404,
     )
-    s3.put_object(Bucket=bucket, Key="before", Body=b"clear before the default")
+    clear_marker = b"CLEAR-BEFORE-" + os.urandom(8).hex().encode()
+    clear = _body(200_000, clear_marker)
+    s3.put_object(Bucket=bucket, Key="before", Body=clear)
     conf = _default("AES256", BucketKeyEnabled=True)
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=conf)
     got = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]
@@ -183,12 +193,15 @@ def test_bucket_default_encryption_is_set_read_applied_and_deleted(
     up = s3.create_multipart_upload(Bucket=bucket, Key="mp")
     assert up["ServerSideEncryption"] == "AES256"
     s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"])
-    # a clear object cannot be copied in: the copy would share its clear chunks
+    # a clear object copied in is re-sealed under the default, not shared in clear
+    holding = _files_holding(module_server.data_dir, clear_marker)
+    assert holding
     source = {"Bucket": bucket, "Key": "before"}
-    assert _error(lambda: s3.copy_object(Bucket=bucket, Key="c", CopySource=source)) == (
-        "NotImplemented",
-        501,
-    )
+    copied = s3.copy_object(Bucket=bucket, Key="c", CopySource=source)
+    assert copied["ServerSideEncryption"] == "AES256"
+    got = s3.get_object(Bucket=bucket, Key="c")
+    assert (got["Body"].read(), got["ServerSideEncryption"]) == (clear, "AES256")
+    assert _files_holding(module_server.data_dir, clear_marker) == holding
     s3.delete_bucket_encryption(Bucket=bucket)
     assert _error(lambda: s3.get_bucket_encryption(Bucket=bucket))[1] == 404
     assert "ServerSideEncryption" not in s3.put_object(Bucket=bucket, Key="after", Body=b"x")
@@ -198,7 +211,20 @@ def test_bad_bucket_encryption_is_refused_and_changes_nothing(s3: Any, bucket: s
     s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration=_default("AES256"))
     bad = [
         (_default("AES128"), ("MalformedXML", 400)),
-        (_default("aws:kms"), ("NotImplemented", 501)),
+        (_default("aws:kms:dsse"), ("NotImplemented", 501)),
+        (
+            {
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": {
+                            "SSEAlgorithm": "aws:kms",
+                            "KMSMasterKeyID": "no-such-key",
+                        }
+                    }
+                ]
+            },
+            ("KMS.NotFoundException", 400),
+        ),
         ({"Rules": []}, ("MalformedXML", 400)),
     ]
     for conf, expected in bad:

@@ -24,7 +24,6 @@ SOURCE_SSE_C = {
     "CopySourceSSECustomerKey": KEY.decode(),
 }
 NEW_OBJECT = [
-    {"ServerSideEncryption": "aws:kms", "SSEKMSEncryptionContext": "e30="},
     {"BucketKeyEnabled": True},
     {"ACL": "public-read"},
     {"ACL": "authenticated-read"},
@@ -45,14 +44,11 @@ HARMLESS = [
 ]
 
 
-def _refused(call: Callable[[], Any]) -> str:
+def _refused(call: Callable[[], Any], code: str = "NotImplemented", status: int = 501) -> str:
     with pytest.raises(ClientError) as info:
         call()
     resp = info.value.response
-    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (
-        "NotImplemented",
-        501,
-    )
+    assert (resp["Error"]["Code"], resp["ResponseMetadata"]["HTTPStatusCode"]) == (code, status)
     return str(resp["Error"].get("Header", ""))
 
 
@@ -97,33 +93,21 @@ def test_lock_headers_on_a_bucket_without_object_lock(
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=bucket)
 
 
-def test_sse_is_served_by_put_and_multipart_and_refused_by_copy(s3: Any, bucket: str) -> None:
-    """PutObject and multipart uploads seal with AES256 (tests/s3/test_sse.py); CopyObject
-    still refuses the header."""
-    sse = {"ServerSideEncryption": "AES256"}
-    s3.put_object(Bucket=bucket, Key="src", Body=b"data", **sse)
-    assert s3.head_object(Bucket=bucket, Key="src")["ServerSideEncryption"] == "AES256"
-    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", **sse)
-    s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"])
-    source = {"Bucket": bucket, "Key": "src"}
-    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **sse))
-    # SSE-C: PutObject serves it (tests/s3/test_sse.py); multipart and copy refuse it
-    _refused(lambda: s3.create_multipart_upload(Bucket=bucket, Key="mp", **SSE_C))
-    _refused(lambda: s3.copy_object(Bucket=bucket, Key="copy", CopySource=source, **SSE_C))
-    assert _keys(s3, bucket) == ["src"]
+def _invalid(call: Callable[[], Any]) -> None:
+    _refused(call, "InvalidRequest", 400)
 
 
-def test_part_and_copy_source_paths_refuse_sse_c(s3: Any, bucket: str) -> None:
+def test_sse_c_on_parts_and_copy_sources_is_read_not_ignored(s3: Any, bucket: str) -> None:
+    """SSE-C is served on every path (tests/s3/test_sse_paths.py); a key given for content
+    that has none is S3's 400, never dropped, and nothing is written."""
     s3.put_object(Bucket=bucket, Key="src", Body=b"data")
     upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
     part = {"Bucket": bucket, "Key": "mp", "UploadId": upload, "PartNumber": 1}
-    assert _refused(lambda: s3.upload_part(Body=b"x", **part, **SSE_C)) == (
-        "x-amz-server-side-encryption-customer-algorithm"
-    )
+    _invalid(lambda: s3.upload_part(Body=b"x", **part, **SSE_C))
     source = {"Bucket": bucket, "Key": "src"}
-    _refused(lambda: s3.upload_part_copy(CopySource=source, **part, **SSE_C))
-    _refused(lambda: s3.upload_part_copy(CopySource=source, **part, **SOURCE_SSE_C))
-    _refused(lambda: s3.copy_object(Bucket=bucket, Key="c", CopySource=source, **SOURCE_SSE_C))
+    _invalid(lambda: s3.upload_part_copy(CopySource=source, **part, **SSE_C))
+    _invalid(lambda: s3.upload_part_copy(CopySource=source, **part, **SOURCE_SSE_C))
+    _invalid(lambda: s3.copy_object(Bucket=bucket, Key="c", CopySource=source, **SOURCE_SSE_C))
     assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload).get("Parts", []) == []
     assert _keys(s3, bucket) == ["src"]
 

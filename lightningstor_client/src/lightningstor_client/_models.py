@@ -84,6 +84,31 @@ class Bucket:
 
 
 @dataclass(frozen=True, slots=True)
+class Encryption:
+    """How an object's content is encrypted at rest: ``algorithm`` "AES256" (SSE-S3) or
+    "aws:kms" (SSE-KMS, with its master key and encryption context), or ``customer_key_md5``
+    set for SSE-C (base64 MD5 of the customer's key); all empty: stored in clear."""
+
+    algorithm: str = ""
+    kms_key_id: str = ""
+    kms_context: str = ""
+    customer_key_md5: str = ""
+
+    @classmethod
+    def from_pb(
+        cls,
+        msg: common_pb2.ObjectInfo
+        | object_pb2.PutObjectResponse
+        | object_pb2.CompleteMultipartUploadResponse
+        | object_pb2.CopyObjectResponse,
+    ) -> Encryption:
+        context = (
+            "" if isinstance(msg, object_pb2.CompleteMultipartUploadResponse) else (msg.kms_context)
+        )
+        return cls(msg.server_side_encryption, msg.kms_key_id, context, msg.sse_customer_key_md5)
+
+
+@dataclass(frozen=True, slots=True)
 class ObjectInfo:
     """One version of an object, as HEAD, GET and listings describe it."""
 
@@ -107,6 +132,7 @@ class ObjectInfo:
     parts_count: int = 0
     tag_count: int = 0
     owner_id: str | None = None
+    encryption: Encryption = field(default_factory=lambda: Encryption())
 
     @classmethod
     def from_pb(cls, msg: common_pb2.ObjectInfo) -> ObjectInfo:
@@ -132,6 +158,7 @@ class ObjectInfo:
             parts_count=msg.parts_count,
             tag_count=msg.tag_count,
             owner_id=msg.owner.id or None,
+            encryption=Encryption.from_pb(msg),
         )
 
 
@@ -142,6 +169,7 @@ class PutResult:
     size: int
     last_modified: datetime | None
     checksums: Checksums
+    encryption: Encryption = field(default_factory=lambda: Encryption())
 
     @classmethod
     def from_pb(
@@ -156,6 +184,7 @@ class PutResult:
             msg.size,
             last_modified,
             Checksums.from_pb(msg.checksums),
+            Encryption.from_pb(msg),
         )
 
 
@@ -166,6 +195,7 @@ class CopyResult:
     version_id: str | None
     source_version_id: str | None
     checksums: Checksums
+    encryption: Encryption = field(default_factory=lambda: Encryption())
 
     @classmethod
     def from_pb(cls, msg: object_pb2.CopyObjectResponse) -> CopyResult:
@@ -175,6 +205,7 @@ class CopyResult:
             version_id=msg.version_id or None,
             source_version_id=msg.source_version_id or None,
             checksums=Checksums.from_pb(msg.checksums),
+            encryption=Encryption.from_pb(msg),
         )
 
 

@@ -32,10 +32,15 @@ class MultipartMethods(Connection):
         tags: Mapping[str, str] | None = None,
         storage_class: str = "",
         checksum_algorithm: ChecksumName | None = None,
+        server_side_encryption: str = "",
+        kms_key_id: str = "",
+        kms_context: Mapping[str, str] | None = None,
+        customer_key: bytes | None = None,
         **headers: Unpack[ContentHeaderArgs],
     ) -> Upload:
         """Start a multipart upload; parts are then sent with ``upload_part`` and joined by
-        ``complete_multipart_upload`` (or ``upload_file`` does it all)."""
+        ``complete_multipart_upload`` (or ``upload_file`` does it all). Encryption as for
+        :meth:`put_object`; with ``customer_key`` every part must give the same key."""
         req = object_pb2.CreateMultipartUploadRequest(
             scope=self._scope,
             bucket=bucket,
@@ -45,6 +50,10 @@ class MultipartMethods(Connection):
             tags=rq.tags(tags),
             storage_class=storage_class,
             checksum_algorithm=rq.checksum(checksum_algorithm),
+            server_side_encryption=server_side_encryption,
+            kms_key_id=kms_key_id,
+            kms_context=rq.kms_context(kms_context),
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._unary(self._objects.CreateMultipartUpload(req, timeout=self._timeout))
         return Upload(bucket, resp.key, resp.upload_id)
@@ -60,8 +69,10 @@ class MultipartMethods(Connection):
         content_length: int | None = None,
         content_md5: str | None = None,
         checksum_algorithm: ChecksumName | None = None,
+        customer_key: bytes | None = None,
     ) -> Part:
-        """Upload (or replace) one part; the body streams like :meth:`put_object`'s."""
+        """Upload (or replace) one part; the body streams like :meth:`put_object`'s (an SSE-C
+        upload's part gives its ``customer_key``)."""
         if content_length is None and isinstance(data, bytes | bytearray | memoryview):
             content_length = memoryview(data).nbytes
         header = object_pb2.UploadPartHeader(
@@ -73,6 +84,7 @@ class MultipartMethods(Connection):
             content_length=content_length,
             content_md5=content_md5 or "",
             checksum_algorithm=rq.checksum(checksum_algorithm),
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._upload(
             self._objects.UploadPart, object_pb2.UploadPartRequest, header, data
@@ -92,8 +104,11 @@ class MultipartMethods(Connection):
         source_range: tuple[int, int] | None = None,
         source_if_match: str | None = None,
         source_if_none_match: str | None = None,
+        customer_key: bytes | None = None,
+        source_customer_key: bytes | None = None,
     ) -> Part:
-        """Make a part from (a byte range of) an existing object, inside the store."""
+        """Make a part from (a byte range of) an existing object, inside the store (the
+        upload's and an SSE-C source's keys as for :meth:`copy_object`)."""
         req = object_pb2.UploadPartCopyRequest(
             scope=self._scope,
             bucket=bucket,
@@ -109,6 +124,8 @@ class MultipartMethods(Connection):
                 source_if_none_match,
             ),
             source_range=rq.byte_range(source_range),
+            customer_key=rq.customer_key(customer_key),
+            source_customer_key=rq.customer_key(source_customer_key),
         )
         resp = await self._unary(self._objects.UploadPartCopy(req, timeout=self._timeout))
         size = source_range[1] - source_range[0] + 1 if source_range is not None else None

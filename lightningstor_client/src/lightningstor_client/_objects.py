@@ -40,12 +40,19 @@ class ObjectMethods(Connection):
         if_none_match: str | None = None,
         content_md5: str | None = None,
         checksum_algorithm: ChecksumName | None = None,
+        server_side_encryption: str = "",
+        kms_key_id: str = "",
+        kms_context: Mapping[str, str] | None = None,
+        customer_key: bytes | None = None,
         **headers: Unpack[ContentHeaderArgs],
     ) -> PutResult:
         """Store ``data`` (bytes, a binary file, or an (async) iterable of bytes) as one object.
 
         The body streams in pieces of at most 1 MiB. ``content_length`` (known for bytes) lets
         the server reject a short or long body; ``if_none_match="*"`` writes only a new key.
+        Encryption at rest: ``server_side_encryption`` "AES256" (SSE-S3) or "aws:kms" (with
+        ``kms_key_id`` and ``kms_context``), or ``customer_key`` (SSE-C, 32 bytes: every read
+        must give it again; sent only over TLS or to a server on this machine).
         """
         if content_length is None and isinstance(data, bytes | bytearray | memoryview):
             content_length = memoryview(data).nbytes
@@ -61,6 +68,10 @@ class ObjectMethods(Connection):
             tags=rq.tags(tags),
             storage_class=storage_class,
             conditions=rq.conditions(if_match, if_none_match),
+            server_side_encryption=server_side_encryption,
+            kms_key_id=kms_key_id,
+            kms_context=rq.kms_context(kms_context),
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._upload(
             self._objects.PutObject, object_pb2.PutObjectRequest, header, data
@@ -80,11 +91,13 @@ class ObjectMethods(Connection):
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
         checksum_mode: bool = False,
+        customer_key: bytes | None = None,
     ) -> AsyncObjectStream:
         """Start reading an object: ``.info`` at once, the content by ``async for``.
 
         ``range`` is ``(first, last)`` inclusive, ``(first, None)`` to the end, or ``(-n, None)``
         for the last n bytes. Close the stream (``async with``) when not reading it to the end.
+        An SSE-C object needs its ``customer_key``.
         """
         req = object_pb2.GetObjectRequest(
             scope=self._scope,
@@ -97,6 +110,7 @@ class ObjectMethods(Connection):
                 if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
             checksum_mode=checksum_mode,
+            customer_key=rq.customer_key(customer_key),
         )
         return await AsyncObjectStream.open(self._objects.GetObject(req))
 
@@ -112,8 +126,10 @@ class ObjectMethods(Connection):
         if_modified_since: datetime | None = None,
         if_unmodified_since: datetime | None = None,
         checksum_mode: bool = False,
+        customer_key: bytes | None = None,
     ) -> ObjectInfo:
-        """The object's description without its content; conditions as for ``get_object``."""
+        """The object's description without its content; conditions (and an SSE-C object's
+        ``customer_key``) as for ``get_object``."""
         req = object_pb2.HeadObjectRequest(
             scope=self._scope,
             bucket=bucket,
@@ -124,6 +140,7 @@ class ObjectMethods(Connection):
                 if_match, if_none_match, if_modified_since, if_unmodified_since
             ),
             checksum_mode=checksum_mode,
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._unary(self._objects.HeadObject(req, timeout=self._timeout))
         return ObjectInfo.from_pb(resp.header.object)
@@ -136,9 +153,11 @@ class ObjectMethods(Connection):
         version_id: str | None = None,
         max_parts: int | None = None,
         part_number_marker: int | None = None,
+        customer_key: bytes | None = None,
     ) -> ObjectAttributes:
         """A version with its stored checksums and a page of its parts (S3's
-        GetObjectAttributes); page on with ``part_number_marker``."""
+        GetObjectAttributes); page on with ``part_number_marker``. An SSE-C object needs its
+        ``customer_key``."""
         req = object_pb2.GetObjectAttributesRequest(
             scope=self._scope,
             bucket=bucket,
@@ -146,6 +165,7 @@ class ObjectMethods(Connection):
             version_id=version_id or "",
             max_parts=max_parts or 0,
             part_number_marker=part_number_marker or 0,
+            customer_key=rq.customer_key(customer_key),
         )
         resp = await self._unary(self._objects.GetObjectAttributes(req, timeout=self._timeout))
         return ObjectAttributes.from_pb(resp)
@@ -209,12 +229,20 @@ class ObjectMethods(Connection):
         if_match: str | None = None,
         if_none_match: str | None = None,
         checksum_algorithm: ChecksumName | None = None,
+        server_side_encryption: str = "",
+        kms_key_id: str = "",
+        kms_context: Mapping[str, str] | None = None,
+        customer_key: bytes | None = None,
+        source_customer_key: bytes | None = None,
         **headers: Unpack[ContentHeaderArgs],
     ) -> CopyResult:
         """Copy an object to ``bucket``/``key``, within the store (no data passes the client).
 
         Metadata and headers are copied unless ``metadata`` or any header is given (then they
-        replace them); tags likewise unless ``tags`` is given.
+        replace them); tags likewise unless ``tags`` is given. Encryption as for
+        :meth:`put_object` (none asked: the bucket's default, else the source's SSE-S3 or
+        SSE-KMS); an SSE-C source needs its ``source_customer_key``. A copy to other keys is
+        re-encrypted by the server.
         """
         replace_meta = metadata is not None or bool(headers)
         req = object_pb2.CopyObjectRequest(
@@ -245,6 +273,11 @@ class ObjectMethods(Connection):
             storage_class=storage_class,
             checksum_algorithm=rq.checksum(checksum_algorithm),
             conditions=rq.conditions(if_match, if_none_match),
+            server_side_encryption=server_side_encryption,
+            kms_key_id=kms_key_id,
+            kms_context=rq.kms_context(kms_context),
+            customer_key=rq.customer_key(customer_key),
+            source_customer_key=rq.customer_key(source_customer_key),
         )
         resp = await self._unary(self._objects.CopyObject(req, timeout=self._timeout))
         return CopyResult.from_pb(resp)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TypedDict
@@ -110,3 +113,18 @@ def copy_source(
         version_id=version_id or "",
         conditions=conditions(if_match, if_none_match),
     )
+
+
+def customer_key(key: bytes | None) -> common_pb2.CustomerKey | None:
+    """An SSE-C key (32 bytes) as the API takes it: with its base64 MD5, as S3 clients send."""
+    if key is None:
+        return None
+    md5 = base64.b64encode(hashlib.md5(key, usedforsecurity=False).digest()).decode()
+    return common_pb2.CustomerKey(algorithm="AES256", key=key, key_md5=md5)
+
+
+def kms_context(context: Mapping[str, str] | None) -> str:
+    """An SSE-KMS encryption context as S3 carries it: base64 of its JSON."""
+    if not context:
+        return ""
+    return base64.b64encode(json.dumps(dict(context), sort_keys=True).encode()).decode()

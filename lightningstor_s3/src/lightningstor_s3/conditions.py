@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import parse_qsl
 
 from lightningstor_s3.auth.request import AuthResult
@@ -59,19 +60,26 @@ def is_trusted_proxy(peer: str | None, proxies: Sequence[Network]) -> bool:
 
 def client_of(ex: Exchange, proxies: Sequence[Network]) -> tuple[str | None, str]:
     """The client's address (None: the peer's, nothing to add) and scheme."""
-    client = ex.scope.get("client")
-    scheme = str(ex.scope.get("scheme") or "http")
+    return client_from(ex.scope, ex.headers, proxies)
+
+
+def client_from(
+    scope: Mapping[str, Any], headers: Mapping[str, str], proxies: Sequence[Network]
+) -> tuple[str | None, str]:
+    """:func:`client_of` from an ASGI scope and the request's (lower-case) headers."""
+    client = scope.get("client")
+    scheme = str(scope.get("scheme") or "http")
     if not client or not is_trusted_proxy(str(client[0]), proxies):
         return None, scheme
     found: str | None = None
-    for hop in reversed(ex.headers.get("x-forwarded-for", "").split(",")):
+    for hop in reversed(headers.get("x-forwarded-for", "").split(",")):
         address = _address(hop)
         if address is None:
             break  # a hop we cannot read: trust nothing further left
         found = str(address)
         if not _trusted(address, proxies):
             break
-    proto = ex.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+    proto = headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
     return found, proto if proto in ("http", "https") else scheme
 
 

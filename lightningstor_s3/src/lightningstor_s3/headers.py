@@ -319,12 +319,14 @@ def expiration(date: Timestamp, rule_id: str) -> Headers:
     return [(b"x-amz-expiration", _header_bytes(value))]
 
 
-def encryption(sse: str, kms_key_id: str = "") -> Headers:
+def encryption(sse: str, kms_key_id: str = "", kms_context: str = "") -> Headers:
     """``x-amz-server-side-encryption`` when the content is stored encrypted (and the SSE-KMS
-    key's id)."""
+    key's id, and its encryption context where S3 reports it: PUT, copy, create upload)."""
     out = [(b"x-amz-server-side-encryption", sse.encode())] if sse else []
     if kms_key_id:
         out.append((b"x-amz-server-side-encryption-aws-kms-key-id", _header_bytes(kms_key_id)))
+    if kms_context:
+        out.append((b"x-amz-server-side-encryption-context", _header_bytes(kms_context)))
     return out
 
 

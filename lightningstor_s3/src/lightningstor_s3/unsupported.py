@@ -13,8 +13,8 @@ asks for exactly what the store already does passes:
 - ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
   ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
 
-Object Lock is built (its handlers read its headers), except in form uploads, which refuse its
-fields.
+Object Lock and server-side encryption (SSE-S3, SSE-KMS, SSE-C) are built: their handlers read
+their headers (and a form upload its SSE fields). Form uploads refuse Object Lock's fields.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -35,22 +35,6 @@ from lightningstor_types.errors import NotImplemented_
 
 E = Endpoint
 
-_SSE: Final = (
-    "x-amz-server-side-encryption",
-    "x-amz-server-side-encryption-aws-kms-key-id",
-    "x-amz-server-side-encryption-context",
-    "x-amz-server-side-encryption-bucket-key-enabled",
-)
-_SSE_C: Final = (
-    "x-amz-server-side-encryption-customer-algorithm",
-    "x-amz-server-side-encryption-customer-key",
-    "x-amz-server-side-encryption-customer-key-md5",
-)
-_SOURCE_SSE_C: Final = (
-    "x-amz-copy-source-server-side-encryption-customer-algorithm",
-    "x-amz-copy-source-server-side-encryption-customer-key",
-    "x-amz-copy-source-server-side-encryption-customer-key-md5",
-)
 _LOCK: Final = (
     "x-amz-object-lock-mode",
     "x-amz-object-lock-retain-until-date",
@@ -67,26 +51,20 @@ _ACL: Final = (
 _BUCKET: Final = ("x-amz-object-ownership",)
 
 # Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
-# (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
-_NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
-
-# PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
-# refuses aws:kms on uploads); CopyObject does not yet. PutObject also serves SSE-C
-# (lightningstor_s3/sse_c.py) and SSE-KMS's key id.
-_KMS_KEY: Final = "x-amz-server-side-encryption-aws-kms-key-id"
-_SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encryption")
-_PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C and n != _KMS_KEY)
-# A form upload reads x-amz-server-side-encryption (AES256), not yet its SSE-C or SSE-KMS key
-# fields, nor Object Lock's: those are refused there.
-_FORM: Final = _SEALED + _LOCK
+# (objectlock_xml.apply_lock_headers); SSE, SSE-KMS (key id, context) and SSE-C by those and
+# by UploadPart and UploadPartCopy (with the copy source's SSE-C key). Still refused there:
+# ACLs other than private, and bucket keys (BucketKeyEnabled true).
+_BUCKET_KEY: Final = ("x-amz-server-side-encryption-bucket-key-enabled",)
+_NEW_OBJECT: Final = _BUCKET_KEY + _ACL
+# A form upload reads the SSE, SSE-KMS and SSE-C fields (postobject/upload.py), not yet Object
+# Lock's: those are refused there.
+_FORM: Final = _NEW_OBJECT + _LOCK
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
-        E.PUT_OBJECT: frozenset(_PUT),
-        E.CREATE_MULTIPART_UPLOAD: frozenset(_SEALED),
-        E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
-        E.UPLOAD_PART: frozenset(_SSE_C),
-        E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),
+        E.PUT_OBJECT: frozenset(_NEW_OBJECT),
+        E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
+        E.COPY_OBJECT: frozenset(_NEW_OBJECT),
         E.CREATE_BUCKET: frozenset(_ACL + _BUCKET),
     }
 )
@@ -136,7 +114,7 @@ def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     """The same rule for a browser form upload (POST Object), whose fields carry what
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
     named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
-    # Its handler applies x-amz-server-side-encryption only: the rest of _FORM is refused.
+    # Its handler applies the SSE fields; _FORM (ACLs, bucket keys, locks) is refused.
     _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
 
 

@@ -15,6 +15,7 @@ from lightningstor_api.core.content import DataCache
 from lightningstor_api.core.context import CoreContext
 from lightningstor_api.core.convert import object_info, version_id
 from lightningstor_api.core.versions import load_current
+from lightningstor_api.encryption import customer as sse_c
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import InvalidArgument, MethodNotAllowed
 from lightningstor_types.naming import validate_object_key
@@ -45,6 +46,9 @@ async def get_object_attributes(
     rec = await resolve_visible(cc, ctx, ref, req.key, req.version_id)
     if rec.is_delete_marker:  # reachable by version id only
         raise MethodNotAllowed(Method="GET", ResourceType="DeleteMarker")
+    # checksums of the plaintext would confirm a guess of an SSE-C object's content: as S3, the
+    # key is needed (and checked) first
+    sse_c.keys_for_read(rec, req.customer_key if req.HasField("customer_key") else None)
     is_latest = True
     if req.version_id:
         cur = await load_current(cc, ref.scope, ref.name, req.key)

@@ -107,6 +107,7 @@ def fill_object_info(
     info.sse_customer_algorithm = rec.sse_customer_algorithm
     info.sse_customer_key_md5 = rec.sse_customer_key_md5
     info.kms_key_id = rec.kms_key_id
+    info.kms_context = rec.kms_context
 
 
 def timestamp_of(seconds: float) -> Timestamp:

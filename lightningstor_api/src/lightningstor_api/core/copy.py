@@ -1,19 +1,23 @@
-"""CopyObject without copying bytes, and the copy-source rules UploadPartCopy shares with it.
+"""CopyObject, and the copy-source rules UploadPartCopy shares with it.
 
-The new version acquires one more reference on the source version's data record: the manifest,
-size and ETag are the source's. Its transaction compares the data record's revision, so a delete
-of the source that releases the record at the same time makes the copy re-resolve its source
-(NoSuchKey when it is gone) rather than reference a record the collector is taking apart.
+A copy sealed as its source is (the same SSE-S3 or SSE-KMS key and context, or both clear)
+copies no bytes: the new version acquires one more reference on the source version's data
+record, whose manifest, size and ETag it takes. Its transaction compares the data record's
+revision, so a delete of the source that releases the record at the same time makes the copy
+re-resolve its source (NoSuchKey when it is gone) rather than reference a record the collector
+is taking apart. A copy to other keys (SSE-C on either side, another KMS key or context, clear
+into sealed) is re-sealed: :func:`reseal` streams the source's plaintext through the data path
+into new chunks under the destination's keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.core.buckets import locate
-from lightningstor_api.core.content import object_slices
+from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import (
     checksums_given,
@@ -21,26 +25,27 @@ from lightningstor_api.core.convert import (
     part_count,
     version_id,
 )
-from lightningstor_api.core.datapath import Piece, read_manifest
-from lightningstor_api.core.objects import checksum_algorithm, effective_encryption
+from lightningstor_api.core.datapath import Piece, WrittenData, read_manifest, write_stream
+from lightningstor_api.core.objects import checksum_algorithm, chunk_kind, commit_or_discard
 from lightningstor_api.core.reads import check_read_conditions
 from lightningstor_api.core.txn import ConflictError
 from lightningstor_api.core.versions import (
     MAX_ATTEMPTS,
     backoff,
+    commit_version,
     load_current,
     resolve_read,
     try_commit_version,
 )
+from lightningstor_api.encryption import KeyManager, sealing
 from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.objectlock.rules import requested_lock
-from lightningstor_storage import ChunkNotFound
+from lightningstor_storage import ChunkCorrupt, ChunkNotFound, PolicyKind
 from lightningstor_types.actions import COPY_SOURCE_ACTION, Action
 from lightningstor_types.checksums import ChecksumAlgorithm, MultiHasher
 from lightningstor_types.errors import (
     InternalError,
     InvalidRequest,
-    NotImplemented_,
     NotModified,
     PreconditionFailed,
     SlowDown,
@@ -85,23 +90,33 @@ async def copy_object(
         dst.record, req.retention if req.HasField("retention") else None, req.legal_hold
     )
     same_key = (src_ref.scope, src_ref.name, req.source.key) == (dst.scope, dst.name, req.key)
+    customer_key = req.customer_key if req.HasField("customer_key") else None
+    source_key = req.source_customer_key if req.HasField("source_customer_key") else None
+    seal = await sealing.requested(
+        cc.keymaster,
+        dst.record,
+        req.server_side_encryption,
+        req.kms_key_id,
+        req.kms_context,
+        customer_key,
+    )
+    # Encryption asked (or a bucket default) decides; else the copy keeps the source's.
+    asked = seal.keys is not None or seal.sse != ""
     unreadable = ""
     for attempt in range(MAX_ATTEMPTS):
         src = await read_source(cc, src_ref, req.source)
         if src.data_id and src.data_id == unreadable:
             raise InternalError(f"the content of {req.source.key!r} cannot be read")
-        changes = replace_meta or algorithm is not None
+        changes = (
+            replace_meta
+            or algorithm is not None
+            or bool(req.server_side_encryption or sse_c.given(customer_key))
+        )
         changes = changes or bool(storage_class and storage_class != src.storage_class)
         if same_key and not changes and await _is_current(cc, src_ref, src):
             raise InvalidRequest(SELF_COPY)
-        sse_c.refuse_copy(src)
-        if effective_encryption(dst.record, "") and not src.server_side_encryption:
-            # The copy would share the source's clear chunks; re-sealing is not built.
-            raise NotImplemented_(
-                "Copying an unencrypted object into a bucket with default encryption is not "
-                "implemented",
-                Header="x-amz-copy-source",
-            )
+        src_keys = sealing.read_keys(cc.keymaster, src, source_key)
+        target = seal if asked else sealing.inherited(cc.keymaster, src)
         rec = records_pb2.ObjectRecord(
             etag=src.etag,
             size=src.size,
@@ -117,13 +132,19 @@ async def copy_object(
             parts=src.parts,  # an old record's inline list (its data record has no segments)
             retention=retention,  # never the source's lock: the request's, or the default
             legal_hold=req.legal_hold,
-            server_side_encryption=src.server_side_encryption,  # the shared chunks stay sealed
-            kms_key_id=src.kms_key_id,
         )
+        target.stamp(rec)
+        if not target.shares_with(src):
+            try:
+                stored = await _resealed_copy(cc, dst, req, src, src_keys, target, rec, algorithm)
+            except ChunkNotFound:  # released meanwhile? re-resolve the source
+                unreadable = src.data_id
+                continue
+            return _copied(stored, dst, src, src_ref)
         if algorithm is not None and not full_object_checksum(src.checksums, algorithm):
             try:
                 whole = object_slices(cc.data_cache, src.manifest, src.data_id, 0, src.size - 1)
-                _, sums = await digest_content(cc, whole, [algorithm])
+                _, sums = await digest_content(cc, whole, [algorithm], src_keys)
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
@@ -135,14 +156,105 @@ async def copy_object(
         except ConflictError:
             await backoff(attempt)
             continue
-        return object_pb2.CopyObjectResponse(
-            etag=stored.etag,
-            last_modified=stored.last_modified,
-            version_id=version_id(stored, dst.record.versioning),
-            source_version_id=version_id(src, src_ref.record.versioning),
-            checksums=stored.checksums,
-        )
+        return _copied(stored, dst, src, src_ref)
     raise SlowDown("too much contention on this copy; retry")
+
+
+def _copied(
+    stored: records_pb2.ObjectRecord,
+    dst: BucketRef,
+    src: records_pb2.ObjectRecord,
+    src_ref: BucketRef,
+) -> object_pb2.CopyObjectResponse:
+    return object_pb2.CopyObjectResponse(
+        etag=stored.etag,
+        last_modified=stored.last_modified,
+        version_id=version_id(stored, dst.record.versioning),
+        source_version_id=version_id(src, src_ref.record.versioning),
+        checksums=stored.checksums,
+        server_side_encryption=stored.server_side_encryption,
+        sse_customer_algorithm=stored.sse_customer_algorithm,
+        sse_customer_key_md5=stored.sse_customer_key_md5,
+        kms_key_id=stored.kms_key_id,
+        kms_context=stored.kms_context,
+    )
+
+
+async def _resealed_copy(
+    cc: CoreContext,
+    dst: BucketRef,
+    req: object_pb2.CopyObjectRequest,
+    src: records_pb2.ObjectRecord,
+    src_keys: KeyManager | None,
+    target: sealing.Sealing,
+    rec: records_pb2.ObjectRecord,
+    algorithm: ChecksumAlgorithm | None,
+) -> records_pb2.ObjectRecord:
+    """Commit ``rec`` as a copy of ``src`` whose content is re-sealed under ``target``."""
+    kind = chunk_kind(cc, rec.storage_class)
+    data = await reseal(cc, src, src_keys, (0, src.size - 1), target, algorithm, kind=kind)
+    rec.etag = target.etag(data.md5_hex)
+    rec.size = data.size
+    rec.checksums.CopyFrom(checksums_message(data.checksums))
+    rec.part_count = 0
+    rec.ClearField("parts")
+    rec.ClearField("manifest")
+    rec.data_id = ""
+    new_data = content_records(data, cc.bounds)
+    if new_data:
+        rec.data_id = new_data[0].data_id
+        rec.manifest.extend(inline_manifest(data.chunks, cc.bounds))
+    conditions = req.conditions if req.HasField("conditions") else None
+    commit = commit_version(cc, dst, req.key, rec, new_data=new_data, conditions=conditions)
+    return await commit_or_discard(cc, commit, rec.data_id, [c.chunk_id for c in data.chunks])
+
+
+async def reseal(
+    cc: CoreContext,
+    src: records_pb2.ObjectRecord,
+    src_keys: KeyManager | None,
+    span: tuple[int, int],
+    target: sealing.Sealing,
+    algorithm: ChecksumAlgorithm | None,
+    *,
+    kind: PolicyKind,
+) -> WrittenData:
+    """Bytes ``span`` (inclusive) of ``src``, opened with ``src_keys`` and written as new
+    chunks sealed under ``target`` (clear without keys): streamed, never held whole. The
+    checksums are ``algorithm``'s and the full-object ones the source has; ChunkNotFound when
+    the source's chunks went meanwhile."""
+    first, last = span
+    length = last - first + 1 if src.size else 0
+    algorithms = {algorithm} if algorithm is not None else set()
+    if src.checksums.type != common_pb2.CHECKSUM_TYPE_COMPOSITE and length == src.size:
+        algorithms.update(checksums_given(src.checksums))
+    slices: Sequence[Piece] | AsyncIterable[Piece] = []
+    if length:
+        slices = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
+    return await write_stream(
+        cc.storage,
+        _opened(read_manifest(cc.storage, slices, src_keys)),
+        chunk_size=cc.settings.storage.chunk_size,
+        max_size=length,
+        expected_length=length,
+        algorithms=algorithms,
+        inline_max=cc.settings.storage.inline_max_bytes,
+        kind=kind,
+        keys=target.keys,
+    )
+
+
+async def _opened(pieces: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """A source's plaintext; a chunk that fails authentication is an error, never bytes."""
+    try:
+        async for piece in pieces:
+            yield piece
+    except ChunkCorrupt as exc:
+        raise InternalError("the content of the copy source cannot be read") from exc
+    finally:
+        aclose = getattr(pieces, "aclose", None)
+        if aclose is not None:
+            await aclose()
 
 
 async def locate_source(
@@ -195,10 +307,12 @@ async def digest_content(
     cc: CoreContext,
     manifest: Sequence[Piece] | AsyncIterable[Piece],
     algorithms: Iterable[ChecksumAlgorithm],
+    keys: KeyManager | None,
 ) -> tuple[str, dict[ChecksumAlgorithm, str]]:
-    """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage."""
+    """Hex MD5 and checksums of the bytes a manifest names, read (never copied) from storage
+    (sealed chunks opened with ``keys``)."""
     hasher = MultiHasher(algorithms)
-    async for piece in read_manifest(cc.storage, manifest, cc.keymaster):
+    async for piece in read_manifest(cc.storage, manifest, keys):
         await hasher.update_async(piece)
     return hasher.md5_hex(), hasher.checksums()
 

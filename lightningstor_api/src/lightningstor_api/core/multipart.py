@@ -36,14 +36,14 @@ from lightningstor_api.core.copy import (
     full_object_checksum,
     locate_source,
     read_source,
+    reseal,
 )
+from lightningstor_api.core.datapath import WrittenData
 from lightningstor_api.core.ids import is_upload_id, new_data_id, new_upload_id
 from lightningstor_api.core.objects import (
     checksum_algorithm,
     chunk_kind,
     commit_or_discard,
-    effective_encryption,
-    encryption_keys,
     parse_content_md5,
     parse_expected_checksums,
     receive_body,
@@ -51,7 +51,7 @@ from lightningstor_api.core.objects import (
 from lightningstor_api.core.quotas import commit_counted
 from lightningstor_api.core.txn import ConflictError, Txn
 from lightningstor_api.core.versions import MAX_ATTEMPTS, backoff, now_timestamp
-from lightningstor_api.encryption import customer as sse_c
+from lightningstor_api.encryption import sealing
 from lightningstor_api.metadata import Compare, KeyValue, Put
 from lightningstor_api.objectlock.rules import requested_lock
 from lightningstor_storage import ChunkNotFound
@@ -65,7 +65,6 @@ from lightningstor_types.errors import (
     InvalidRequest,
     NoSuchBucket,
     NoSuchUpload,
-    NotImplemented_,
     SlowDown,
 )
 from lightningstor_types.header_values import validate_content_headers
@@ -125,9 +124,16 @@ async def create_multipart_upload(
             ref.record, req.retention if req.HasField("retention") else None, req.legal_hold
         ),
         legal_hold=req.legal_hold,
-        server_side_encryption=effective_encryption(ref.record, req.server_side_encryption),
     )
-    encryption_keys(cc, rec.server_side_encryption)  # refuses what is not served
+    seal = await sealing.requested(
+        cc.keymaster,
+        ref.record,
+        req.server_side_encryption,
+        req.kms_key_id,
+        req.kms_context,
+        req.customer_key if req.HasField("customer_key") else None,
+    )
+    seal.stamp(rec)  # the parts check the SSE-C key against it; the key itself is not kept
     key = cc.keys.upload(ref.scope, ref.name, req.key, rec.upload_id)
     for attempt in range(MAX_ATTEMPTS):
         current = await cc.bucket(ref.scope, ref.name, fresh=attempt > 0)
@@ -145,6 +151,10 @@ async def create_multipart_upload(
         key=req.key,
         upload_id=rec.upload_id,
         server_side_encryption=rec.server_side_encryption,
+        sse_customer_algorithm=rec.sse_customer_algorithm,
+        sse_customer_key_md5=rec.sse_customer_key_md5,
+        kms_key_id=rec.kms_key_id,
+        kms_context=rec.kms_context,
     )
 
 
@@ -182,6 +192,8 @@ async def upload_part(
     validate_object_key(header.key)
     check_part_number(cc, header.part_number)
     upload = await load_upload(cc, ref, header.key, header.upload_id)
+    customer_key = header.customer_key if header.HasField("customer_key") else None
+    seal = sealing.for_part(cc.keymaster, upload.record, customer_key)
     content_md5 = parse_content_md5(header.content_md5)
     expected = parse_expected_checksums(header.expected_checksums)
     algorithms = set(expected)
@@ -202,16 +214,32 @@ async def upload_part(
         content_md5,
         expected,
         kind=chunk_kind(cc, upload.record.storage_class),
-        keys=encryption_keys(cc, upload.record.server_side_encryption),
+        keys=seal.keys,
     )
-    chunk_ids = [c.chunk_id for c in data.chunks]
     part = records_pb2.PartRecord(
         part_number=header.part_number,
-        etag=f'"{data.md5_hex}"',
+        etag=seal.etag(data.md5_hex),
         size=data.size,
         last_modified=now_timestamp(),
         checksums=checksums_message(data.checksums),
     )
+    await _commit_written_part(cc, upload, part, data)
+    return object_pb2.UploadPartResponse(
+        etag=part.etag,
+        checksums=part.checksums,
+        size=part.size,
+        server_side_encryption=upload.record.server_side_encryption,
+        sse_customer_algorithm=upload.record.sse_customer_algorithm,
+        sse_customer_key_md5=upload.record.sse_customer_key_md5,
+        kms_key_id=upload.record.kms_key_id,
+    )
+
+
+async def _commit_written_part(
+    cc: CoreContext, upload: Upload, part: records_pb2.PartRecord, data: WrittenData
+) -> None:
+    """Commit a part whose content was just written as ``data``'s chunks (deleted unless the
+    commit makes them reachable)."""
     new_data = chunk_records(data.chunks, data.size, cc.bounds) if data.chunks else []
     if new_data:
         part.data_id = new_data[0].data_id
@@ -220,18 +248,14 @@ async def upload_part(
     async def commit() -> None:
         for attempt in range(MAX_ATTEMPTS):
             try:
-                return await _try_commit_part(cc, upload.key, header.upload_id, part, new_data)
+                return await _try_commit_part(
+                    cc, upload.key, upload.record.upload_id, part, new_data
+                )
             except ConflictError:
                 await backoff(attempt)
         raise SlowDown("too much contention on this upload; retry")
 
-    await commit_or_discard(cc, commit(), part.data_id, chunk_ids)
-    return object_pb2.UploadPartResponse(
-        etag=part.etag,
-        checksums=part.checksums,
-        size=part.size,
-        server_side_encryption=upload.record.server_side_encryption,
-    )
+    await commit_or_discard(cc, commit(), part.data_id, [c.chunk_id for c in data.chunks])
 
 
 async def upload_part_copy(
@@ -245,19 +269,17 @@ async def upload_part_copy(
     check_part_number(cc, req.part_number)
     src_ref = await locate_source(cc, ctx, ref.scope, req.source)
     upload = await load_upload(cc, ref, req.key, req.upload_id)
+    seal = sealing.for_part(
+        cc.keymaster, upload.record, req.customer_key if req.HasField("customer_key") else None
+    )
+    source_key = req.source_customer_key if req.HasField("source_customer_key") else None
     alg = upload.algorithm
     unreadable = ""
     for attempt in range(MAX_ATTEMPTS):
         src = await read_source(cc, src_ref, req.source)
         if src.data_id and src.data_id == unreadable:
             raise InternalError(f"the content of {req.source.key!r} cannot be read")
-        sse_c.refuse_copy(src)
-        if upload.record.server_side_encryption and not src.server_side_encryption:
-            # The part would share the source's clear chunks; re-sealing is not built.
-            raise NotImplemented_(
-                "Copying an unencrypted source into an encrypted upload is not implemented",
-                Header="x-amz-copy-source",
-            )
+        src_keys = sealing.read_keys(cc.keymaster, src, source_key)
         first, last = copy_range(req, src.size)
         length = last - first + 1
         if length > cc.settings.limits.max_part_size:
@@ -267,6 +289,28 @@ async def upload_part_copy(
             size=length,
             last_modified=now_timestamp(),
         )
+        answer = object_pb2.UploadPartCopyResponse(
+            source_version_id=version_id(src, src_ref.record.versioning),
+            server_side_encryption=upload.record.server_side_encryption,
+            sse_customer_algorithm=upload.record.sse_customer_algorithm,
+            sse_customer_key_md5=upload.record.sse_customer_key_md5,
+            kms_key_id=upload.record.kms_key_id,
+        )
+        target = sealing.part_copy_target(cc.keymaster, seal, src)
+        if not target.shares_with(src):  # other keys (or clear into sealed): re-sealed
+            try:
+                kind = chunk_kind(cc, upload.record.storage_class)
+                data = await reseal(cc, src, src_keys, (first, last), target, alg, kind=kind)
+            except ChunkNotFound:  # released meanwhile? re-resolve the source
+                unreadable = src.data_id
+                continue
+            part.etag = target.etag(data.md5_hex)
+            part.checksums.CopyFrom(checksums_message(data.checksums))
+            await _commit_written_part(cc, upload, part, data)
+            answer.etag = part.etag
+            answer.checksums.CopyFrom(part.checksums)
+            answer.last_modified.CopyFrom(part.last_modified)
+            return answer
         if length:
             slices = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
             try:
@@ -282,7 +326,7 @@ async def upload_part_copy(
         else:
             try:
                 content = object_slices(cc.data_cache, src.manifest, src.data_id, first, last)
-                md5, sums = await digest_content(cc, content, [alg] if alg else [])
+                md5, sums = await digest_content(cc, content, [alg] if alg else [], src_keys)
             except ChunkNotFound:  # released meanwhile? re-resolve the source
                 unreadable = src.data_id
                 continue
@@ -300,12 +344,10 @@ async def upload_part_copy(
         except ConflictError:  # the upload changed, or the source's content was released
             await backoff(attempt)
             continue
-        return object_pb2.UploadPartCopyResponse(
-            etag=part.etag,
-            last_modified=part.last_modified,
-            source_version_id=version_id(src, src_ref.record.versioning),
-            checksums=part.checksums,
-        )
+        answer.etag = part.etag
+        answer.checksums.CopyFrom(part.checksums)
+        answer.last_modified.CopyFrom(part.last_modified)
+        return answer
     raise SlowDown("too much contention on this upload; retry")
 
 

@@ -36,6 +36,7 @@ from lightningstor_api.core.versions import (
     newest_versions,
     try_commit_version,
 )
+from lightningstor_api.encryption import sealing
 from lightningstor_types.actions import Action
 from lightningstor_types.checksums import (
     ChecksumAlgorithm,
@@ -96,6 +97,8 @@ async def _complete(
     conditions = req.conditions if req.HasField("conditions") else None
     for attempt in range(MAX_ATTEMPTS):
         upload = await load_upload(cc, ref, req.key, req.upload_id)
+        if req.HasField("customer_key"):  # optional, as S3's; never ignored when given
+            sealing.for_part(cc.keymaster, upload.record, req.customer_key)
         stored = {p.part_number: p for p in await read_parts(cc, req.upload_id)}
         try:
             chosen = _choose_parts(cc, req.upload_id, listed, stored)
@@ -142,6 +145,9 @@ def _result(
         checksums=done.checksums,
         size=done.size,
         server_side_encryption=done.server_side_encryption,
+        sse_customer_algorithm=done.sse_customer_algorithm,
+        sse_customer_key_md5=done.sse_customer_key_md5,
+        kms_key_id=done.kms_key_id,
     )
 
 
@@ -234,6 +240,11 @@ def _assemble(
         retention=up.retention if up.HasField("retention") else None,
         legal_hold=up.legal_hold,
         server_side_encryption=up.server_side_encryption,
+        sse_customer_algorithm=up.sse_customer_algorithm,
+        sse_customer_key_md5=up.sse_customer_key_md5,
+        sse_customer_key_hmac=up.sse_customer_key_hmac,  # a read checks its key against it
+        kms_key_id=up.kms_key_id,
+        kms_context=up.kms_context,
     )
     # Inline only when every part's manifest is and the whole stays within the bound.
     if sum(len(p.manifest) for p in parts) <= cc.bounds.inline_slices and all(

@@ -7,7 +7,6 @@ import asyncio
 import base64
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from typing import TypeVar
 
@@ -39,7 +38,7 @@ from lightningstor_api.core.versions import (
     delete_version,
     load_current,
 )
-from lightningstor_api.encryption import ChosenKey, KeyManager, UnknownKeyError
+from lightningstor_api.encryption import KeyManager, sealing
 from lightningstor_api.encryption import customer as sse_c
 from lightningstor_api.lifecycle.evaluate import expiry_of
 from lightningstor_api.metadata import MetadataUnavailable
@@ -55,11 +54,9 @@ from lightningstor_types.errors import (
     InvalidArgument,
     InvalidDigest,
     InvalidRequest,
-    KMSNotFoundException,
     LightningStorError,
     MalformedXML,
     MethodNotAllowed,
-    NotImplemented_,
 )
 from lightningstor_types.header_values import validate_content_headers
 from lightningstor_types.naming import (
@@ -73,12 +70,6 @@ from lightningstor_types.service import ObjectStream, RequestContext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-SSE_S3 = "AES256"
-"""Server-side encryption with the server's active master key (SSE-S3)."""
-SSE_KMS = "aws:kms"
-"""Server-side encryption with a master key the request names (SSE-KMS, PutObject only)."""
-
 
 # ---- put ----
 
@@ -96,30 +87,14 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
-    own_key = sse_c.given(header.customer_key)
-    if own_key and header.server_side_encryption:
-        raise InvalidArgument(
-            "Server Side Encryption with Customer provided key is incompatible with the "
-            "encryption method specified",
-            ArgumentName="x-amz-server-side-encryption",
-        )
-    sse = "" if own_key else effective_encryption(ref.record, header.server_side_encryption)
-    kms_key = ""
-    keys: KeyManager | None
-    if sse == SSE_KMS:
-        keys, kms_key = await kms_keys(cc, header.kms_key_id)
-    else:
-        if header.kms_key_id:
-            raise InvalidArgument(
-                "Server Side Encryption with AWS KMS managed key requires HTTP header "
-                "x-amz-server-side-encryption : aws:kms",
-                ArgumentName="x-amz-server-side-encryption-aws-kms-key-id",
-            )
-        keys = encryption_keys(cc, sse)
-    key_check = given_key = b""
-    if own_key:  # SSE-C: the customer's key wraps the data keys, and is not kept
-        given_key = sse_c.check_customer_key(header.customer_key)
-        keys, key_check = sse_c.customer_keys(given_key), sse_c.key_check(given_key)
+    seal = await sealing.requested(
+        cc.keymaster,
+        ref.record,
+        header.server_side_encryption,
+        header.kms_key_id,
+        header.kms_context,
+        header.customer_key if header.HasField("customer_key") else None,
+    )
     content_md5 = parse_content_md5(header.content_md5)
     expected = parse_expected_checksums(header.expected_checksums)
     algorithms = list(expected)
@@ -150,11 +125,11 @@ async def put_object(
         expected,
         inline_max=cc.settings.storage.inline_max_bytes,
         kind=chunk_kind(cc, storage_class),
-        keys=keys,
+        keys=seal.keys,
     )
     chunk_ids = [c.chunk_id for c in data.chunks]
     rec = records_pb2.ObjectRecord(
-        etag=f'"{data.md5_hex}"',
+        etag=seal.etag(data.md5_hex),
         size=data.size,
         headers=header.headers,
         user_metadata=user_metadata,
@@ -164,16 +139,8 @@ async def put_object(
         owner_id=principal_arn(ctx.principal),
         retention=retention,
         legal_hold=header.legal_hold,
-        server_side_encryption=sse,
-        kms_key_id=kms_key,
     )
-    if kms_key:  # as S3's: an SSE-KMS ETag is no MD5 of the plaintext (opaque, per version)
-        rec.etag = f'"{os.urandom(16).hex()}"'
-    if own_key:
-        rec.etag = f'"{sse_c.opaque_etag(given_key, data.md5_hex)}"'
-        rec.sse_customer_algorithm = header.customer_key.algorithm
-        rec.sse_customer_key_md5 = header.customer_key.key_md5
-        rec.sse_customer_key_hmac = key_check
+    seal.stamp(rec)
     new_data = content_records(data, cc.bounds)
     if new_data:
         rec.data_id = new_data[0].data_id
@@ -190,6 +157,7 @@ async def put_object(
         sse_customer_algorithm=stored.sse_customer_algorithm,
         sse_customer_key_md5=stored.sse_customer_key_md5,
         kms_key_id=stored.kms_key_id,
+        kms_context=stored.kms_context,
     )
     if due := expiry_of(ref.record.lifecycle_rules, stored, cc.settings.lifecycle.day_seconds):
         resp.expiration_date.FromNanoseconds(int(due.at * 1e9))
@@ -244,46 +212,6 @@ def normalize_user_metadata(meta: Mapping[str, str]) -> dict[str, str]:
             "User metadata names must differ by more than case", ArgumentName="x-amz-meta-*"
         )
     return lowered
-
-
-def effective_encryption(bucket: records_pb2.BucketRecord, requested: str) -> str:
-    """The encryption a new object gets: its own request's, else the bucket's default."""
-    if requested or not bucket.HasField("encryption"):
-        return requested
-    return bucket.encryption.sse_algorithm
-
-
-async def kms_keys(cc: CoreContext, key_id: str) -> tuple[KeyManager, str]:
-    """SSE-KMS: the key manager seen through the named master key (the active one when none
-    is named), and that key's id; KMS.NotFoundException when it holds no such key."""
-    if cc.keymaster is None:
-        raise InvalidRequest("Server-side encryption is not configured on this server")
-    chosen = key_id.removeprefix("alias/") or cc.keymaster.active_key
-    try:  # asked before the body is read: a wrong key id costs no upload
-        await cc.keymaster.wrap(chosen, bytes(32))
-    except UnknownKeyError:
-        raise KMSNotFoundException(f"Invalid keyId {key_id}") from None
-    return ChosenKey(cc.keymaster, chosen), chosen
-
-
-def encryption_keys(cc: CoreContext, sse: str) -> KeyManager | None:
-    """The key manager that seals a body written with server-side encryption ``sse`` (None:
-    stored in clear); InvalidArgument for an algorithm other than AES256."""
-    if not sse:
-        return None
-    if sse.startswith("aws:kms"):
-        raise NotImplemented_(
-            "SSE-KMS is served on PutObject only", Header="x-amz-server-side-encryption"
-        )
-    if sse != SSE_S3:
-        raise InvalidArgument(
-            "The encryption method specified is not supported",
-            ArgumentName="x-amz-server-side-encryption",
-            ArgumentValue=sse,
-        )
-    if cc.keymaster is None:
-        raise InvalidRequest("Server-side encryption is not configured on this server")
-    return cc.keymaster
 
 
 def parse_content_md5(value: str) -> bytes | None:
@@ -386,7 +314,7 @@ async def get_object(
         return ObjectStream(header, _empty())
     first = header.range_first if header.is_partial else 0
     last = first + header.content_length - 1
-    keys = sse_c.keys_for_read(rec, req.customer_key) or cc.keymaster
+    keys = sealing.read_keys(cc.keymaster, rec, req.customer_key)
     slices = object_slices(cc.data_cache, rec.manifest, rec.data_id, first, last)
     pieces = read_manifest(cc.storage, slices, keys)
     return ObjectStream(header, _verified(pieces, rec.key))

@@ -61,18 +61,8 @@ def opaque_etag(key: bytes, md5_hex: str) -> str:
     return hmac.new(key, bytes.fromhex(md5_hex), hashlib.sha256).hexdigest()[:32]
 
 
-def refuse_copy(source: records_pb2.ObjectRecord) -> None:
-    """InvalidRequest for an SSE-C source of a copy: its key would come in the copy-source
-    SSE-C headers, which are not served yet (refused with 501 before this is reached)."""
-    if source.sse_customer_key_hmac:
-        raise InvalidRequest(
-            "The object was stored using a form of Server Side Encryption. The correct "
-            "parameters must be provided to retrieve the object."
-        )
-
-
 def keys_for_read(
-    rec: records_pb2.ObjectRecord, ck: common_pb2.CustomerKey | None
+    rec: records_pb2.ObjectRecord | records_pb2.UploadRecord, ck: common_pb2.CustomerKey | None
 ) -> StaticKeyManager | None:
     """The customer's key manager to read an SSE-C version with (None for any other version);
     InvalidRequest without the key or with a key for an object that has none, AccessDenied
@@ -87,8 +77,12 @@ def keys_for_read(
             "parameters must be provided to retrieve the object."
         )
     key = check_customer_key(ck)
-    check = rec.sse_customer_key_hmac
-    presented = hmac.new(check[:_SALT], key, hashlib.sha256).digest()
-    if not hmac.compare_digest(check[_SALT:], presented):
+    if not matches(rec.sse_customer_key_hmac, key):
         raise AccessDenied("Access Denied")
     return customer_keys(key)
+
+
+def matches(check: bytes, key: bytes) -> bool:
+    """Whether ``key`` is the one :func:`key_check` made ``check`` of."""
+    presented = hmac.new(check[:_SALT], key, hashlib.sha256).digest()
+    return hmac.compare_digest(check[_SALT:], presented)

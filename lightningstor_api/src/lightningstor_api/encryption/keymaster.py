@@ -32,32 +32,36 @@ class KeyManager(Protocol):
         """The key id new data keys are wrapped with."""
         ...
 
-    async def wrap(self, key_id: str, data_key: bytes) -> bytes:
-        """``data_key`` wrapped by master key ``key_id`` (UnknownKeyError when it has none)."""
+    async def wrap(self, key_id: str, data_key: bytes, context: bytes = b"") -> bytes:
+        """``data_key`` wrapped by master key ``key_id`` (UnknownKeyError when it has none),
+        authenticated with ``context`` (SSE-KMS's encryption context): unwrapping needs it."""
         ...
 
-    async def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        """The data key; UnknownKeyError when the key is absent or the wrapping does not open."""
+    async def unwrap(self, key_id: str, wrapped: bytes, context: bytes = b"") -> bytes:
+        """The data key; UnknownKeyError when the key is absent or the wrapping does not open
+        (with this ``context``)."""
         ...
 
 
 class ChosenKey:
     """A key manager seen through one of its keys: new data keys are wrapped by ``key_id``
-    (SSE-KMS names the key per request); unwrapping still reaches every key."""
+    (SSE-KMS names the key per request; empty: the active key) and bound to ``context`` (its
+    encryption context); unwrapping still reaches every key, under that context."""
 
-    def __init__(self, inner: KeyManager, key_id: str) -> None:
+    def __init__(self, inner: KeyManager, key_id: str = "", context: bytes = b"") -> None:
         self._inner = inner
         self._key_id = key_id
+        self._context = context
 
     @property
     def active_key(self) -> str:
-        return self._key_id
+        return self._key_id or self._inner.active_key
 
-    async def wrap(self, key_id: str, data_key: bytes) -> bytes:
-        return await self._inner.wrap(key_id, data_key)
+    async def wrap(self, key_id: str, data_key: bytes, context: bytes = b"") -> bytes:
+        return await self._inner.wrap(key_id, data_key, context or self._context)
 
-    async def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
-        return await self._inner.unwrap(key_id, wrapped)
+    async def unwrap(self, key_id: str, wrapped: bytes, context: bytes = b"") -> bytes:
+        return await self._inner.unwrap(key_id, wrapped, context or self._context)
 
 
 class StaticKeyManager:
@@ -77,14 +81,14 @@ class StaticKeyManager:
     def active_key(self) -> str:
         return self._active
 
-    async def wrap(self, key_id: str, data_key: bytes) -> bytes:
+    async def wrap(self, key_id: str, data_key: bytes, context: bytes = b"") -> bytes:
         nonce = os.urandom(_NONCE)
-        return nonce + self._aead(key_id).encrypt(nonce, data_key, _AAD + key_id.encode())
+        return nonce + self._aead(key_id).encrypt(nonce, data_key, _aad(key_id, context))
 
-    async def unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+    async def unwrap(self, key_id: str, wrapped: bytes, context: bytes = b"") -> bytes:
         try:
             return self._aead(key_id).decrypt(
-                wrapped[:_NONCE], wrapped[_NONCE:], _AAD + key_id.encode()
+                wrapped[:_NONCE], wrapped[_NONCE:], _aad(key_id, context)
             )
         except InvalidTag:
             raise UnknownKeyError(f"the data key does not open with key {key_id!r}") from None
@@ -94,6 +98,12 @@ class StaticKeyManager:
             return self._keys[key_id]
         except KeyError:
             raise UnknownKeyError(f"no encryption key {key_id!r}") from None
+
+
+def _aad(key_id: str, context: bytes) -> bytes:
+    # No context: exactly the AAD of wrappings made before contexts existed.
+    aad = _AAD + key_id.encode()
+    return aad + b"\0" + context if context else aad
 
 
 def parse_key_file(text: str) -> dict[str, bytes]:

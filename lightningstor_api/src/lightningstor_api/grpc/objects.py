@@ -15,6 +15,7 @@ from typing import Literal, Protocol, TypeVar
 from lightningstor.v1 import object_pb2 as pb
 from lightningstor.v1 import object_pb2_grpc
 from lightningstor_api.grpc.calls import Context, request_context
+from lightningstor_api.grpc.sse_c import refuse_insecure_keys
 from lightningstor_types.errors import InvalidRequest, LightningStorError
 from lightningstor_types.grpc_streams import drain_client_stream
 from lightningstor_types.service import ObjectOperations
@@ -61,6 +62,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     ) -> pb.PutObjectResponse:
         try:
             header, body = await split_upload(request_iterator)
+            refuse_insecure_keys(context, header.customer_key)
             return await self._core.put_object(request_context(context), header, body)
         except LightningStorError:
             await drain_client_stream(request_iterator)
@@ -69,6 +71,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def GetObject(
         self, request: pb.GetObjectRequest, context: Context
     ) -> AsyncIterator[pb.GetObjectResponse]:
+        refuse_insecure_keys(context, request.customer_key)
         stream = await self._core.get_object(request_context(context), request)
         try:
             yield pb.GetObjectResponse(header=stream.header)
@@ -81,11 +84,13 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def HeadObject(
         self, request: pb.HeadObjectRequest, context: Context
     ) -> pb.HeadObjectResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.head_object(request_context(context), request)
 
     async def GetObjectAttributes(
         self, request: pb.GetObjectAttributesRequest, context: Context
     ) -> pb.GetObjectAttributesResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.get_object_attributes(request_context(context), request)
 
     async def DeleteObject(
@@ -101,6 +106,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def CopyObject(
         self, request: pb.CopyObjectRequest, context: Context
     ) -> pb.CopyObjectResponse:
+        refuse_insecure_keys(context, request.customer_key, request.source_customer_key)
         return await self._core.copy_object(request_context(context), request)
 
     async def ListObjects(
@@ -116,6 +122,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def CreateMultipartUpload(
         self, request: pb.CreateMultipartUploadRequest, context: Context
     ) -> pb.CreateMultipartUploadResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.create_multipart_upload(request_context(context), request)
 
     async def UploadPart(
@@ -123,6 +130,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     ) -> pb.UploadPartResponse:
         try:
             header, body = await split_upload(request_iterator)
+            refuse_insecure_keys(context, header.customer_key)
             return await self._core.upload_part(request_context(context), header, body)
         except LightningStorError:
             await drain_client_stream(request_iterator)
@@ -131,11 +139,13 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
     async def UploadPartCopy(
         self, request: pb.UploadPartCopyRequest, context: Context
     ) -> pb.UploadPartCopyResponse:
+        refuse_insecure_keys(context, request.customer_key, request.source_customer_key)
         return await self._core.upload_part_copy(request_context(context), request)
 
     async def CompleteMultipartUpload(
         self, request: pb.CompleteMultipartUploadRequest, context: Context
     ) -> pb.CompleteMultipartUploadResponse:
+        refuse_insecure_keys(context, request.customer_key)
         return await self._core.complete_multipart_upload(request_context(context), request)
 
     async def AbortMultipartUpload(

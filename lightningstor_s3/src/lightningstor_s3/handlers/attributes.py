@@ -5,6 +5,7 @@ from __future__ import annotations
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import xml
 from lightningstor_s3.handlers.base import S3Call
+from lightningstor_s3.handlers.objects import customer_key
 from lightningstor_s3.xml import http_date
 from lightningstor_types.errors import InvalidArgument, InvalidRequest
 
@@ -36,16 +37,16 @@ def _count(value: str | None) -> int:
 async def get_object_attributes(call: S3Call) -> None:
     names = requested(call.headers.get("x-amz-object-attributes", ""))
     marker = _count(call.headers.get("x-amz-part-number-marker"))
-    resp = await call.service.get_object_attributes(
-        call.ctx,
-        object_pb2.GetObjectAttributesRequest(
-            bucket=call.route.bucket,
-            key=call.route.key,
-            version_id=call.query.get("versionId", ""),
-            max_parts=_count(call.headers.get("x-amz-max-parts")),
-            part_number_marker=marker,
-        ),
+    req = object_pb2.GetObjectAttributesRequest(
+        bucket=call.route.bucket,
+        key=call.route.key,
+        version_id=call.query.get("versionId", ""),
+        max_parts=_count(call.headers.get("x-amz-max-parts")),
+        part_number_marker=marker,
     )
+    if (ck := customer_key(call)) is not None:
+        req.customer_key.CopyFrom(ck)
+    resp = await call.service.get_object_attributes(call.ctx, req)
     info = resp.object
     doc = xml.GetObjectAttributesResponse()
     if "ETag" in names:

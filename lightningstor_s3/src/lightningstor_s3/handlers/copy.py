@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, xml
+from lightningstor_s3 import objectlock_xml, sse_c, xml
 from lightningstor_s3.handlers.base import S3Call
-from lightningstor_s3.handlers.objects import part_number
+from lightningstor_s3.handlers.objects import customer_key, encryption_fields, part_number
 
 
 def _version_headers(version_id: str, source_version_id: str) -> hdr.Headers:
@@ -27,6 +27,8 @@ async def copy_object(call: S3Call) -> None:
         storage_class=h.get("x-amz-storage-class", ""),
         checksum_algorithm=hdr.checksum_algorithm(h),
     )
+    encryption_fields(req, h)
+    _keys(call, req)
     if req.metadata_directive == object_pb2.METADATA_DIRECTIVE_REPLACE:
         req.headers.CopyFrom(hdr.content_headers(h))
         req.user_metadata.update(hdr.user_metadata(h))
@@ -43,6 +45,8 @@ async def copy_object(call: S3Call) -> None:
         checksums=xml.Checksums.of(resp.checksums),
     )
     out = _version_headers(resp.version_id, resp.source_version_id)
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id, resp.kms_context))
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond_xml(xml.render(doc), out)
 
 
@@ -57,6 +61,7 @@ async def upload_part_copy(call: S3Call) -> None:
     )
     if (value := h.get("x-amz-copy-source-range")) is not None:
         req.source_range.CopyFrom(hdr.copy_source_range(value))
+    _keys(call, req)
     await call.ex.drain()
     resp = await call.service.upload_part_copy(call.ctx, req)
     doc = xml.CopyPartResult(
@@ -64,4 +69,17 @@ async def upload_part_copy(call: S3Call) -> None:
         last_modified=resp.last_modified,
         checksums=xml.Checksums.of(resp.checksums),
     )
-    await call.ex.respond_xml(xml.render(doc), _version_headers("", resp.source_version_id))
+    out = _version_headers("", resp.source_version_id)
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
+    await call.ex.respond_xml(xml.render(doc), out)
+
+
+def _keys(
+    call: S3Call, req: object_pb2.CopyObjectRequest | object_pb2.UploadPartCopyRequest
+) -> None:
+    """The destination's and the source's SSE-C keys, when given."""
+    if (ck := customer_key(call)) is not None:
+        req.customer_key.CopyFrom(ck)
+    if (ck := customer_key(call, source=True)) is not None:
+        req.source_customer_key.CopyFrom(ck)

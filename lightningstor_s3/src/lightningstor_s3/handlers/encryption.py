@@ -16,6 +16,7 @@ from lightningstor_types.errors import InvalidArgument, MalformedXML
 @dataclass(slots=True)
 class ApplyServerSideEncryptionByDefault:
     sse_algorithm: str = el("SSEAlgorithm")
+    kms_master_key_id: str | None = el("KMSMasterKeyID")
 
 
 @dataclass(slots=True)
@@ -40,7 +41,8 @@ def configuration(body: bytes) -> bucket_pb2.BucketEncryption:
     if len(defaults) != 1:
         raise MalformedXML()
     algorithm = child_text(defaults[0], "SSEAlgorithm", required=True) or ""
-    if child_text(defaults[0], "KMSMasterKeyID") is not None and algorithm == "AES256":
+    kms_key = child_text(defaults[0], "KMSMasterKeyID")
+    if kms_key is not None and algorithm == "AES256":
         raise InvalidArgument(
             "a KMSMasterKeyID is not applicable if the default sse algorithm is not aws:kms",
             ArgumentName="ApplyServerSideEncryptionByDefault",
@@ -49,7 +51,9 @@ def configuration(body: bytes) -> bucket_pb2.BucketEncryption:
     if bucket_key not in (None, "true", "false"):
         raise MalformedXML()
     return bucket_pb2.BucketEncryption(
-        sse_algorithm=algorithm, bucket_key_enabled=bucket_key == "true"
+        sse_algorithm=algorithm,
+        bucket_key_enabled=bucket_key == "true",
+        kms_master_key_id=(kms_key or "").strip(),
     )
 
 
@@ -60,7 +64,8 @@ async def get_bucket_encryption(call: S3Call) -> None:
     conf = resp.configuration
     doc = ServerSideEncryptionConfiguration(
         EncryptionRule(
-            ApplyServerSideEncryptionByDefault(conf.sse_algorithm), conf.bucket_key_enabled
+            ApplyServerSideEncryptionByDefault(conf.sse_algorithm, conf.kms_master_key_id or None),
+            conf.bucket_key_enabled,
         )
     )
     await call.ex.respond_xml(xml.render(doc))

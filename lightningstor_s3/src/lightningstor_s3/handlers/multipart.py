@@ -11,10 +11,15 @@ from urllib.parse import quote
 
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, xml, xml_in
+from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call, int_param
 from lightningstor_s3.handlers.listing import upload_entry
-from lightningstor_s3.handlers.objects import body_fields, part_number
+from lightningstor_s3.handlers.objects import (
+    body_fields,
+    customer_key,
+    encryption_fields,
+    part_number,
+)
 from lightningstor_types.errors import InvalidArgument
 
 
@@ -36,13 +41,16 @@ async def create_multipart_upload(call: S3Call) -> None:
         storage_class=h.get("x-amz-storage-class", ""),
         checksum_algorithm=hdr.checksum_algorithm(h),
         checksum_type=hdr.checksum_type(h),
-        server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
     )
+    encryption_fields(req, h)
+    if (ck := customer_key(call)) is not None:
+        req.customer_key.CopyFrom(ck)
     objectlock_xml.apply_lock_headers(req, h, call.query)
     await call.ex.drain()
     resp = await call.service.create_multipart_upload(call.ctx, req)
     doc = xml.InitiateMultipartUploadResult(resp.bucket, resp.key, resp.upload_id)
-    out = hdr.encryption(resp.server_side_encryption)
+    out = hdr.encryption(resp.server_side_encryption, resp.kms_key_id, resp.kms_context)
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     if req.checksum_algorithm:
         name = common_pb2.ChecksumAlgorithm.Name(req.checksum_algorithm)
         out.append((b"x-amz-checksum-algorithm", name.removeprefix("CHECKSUM_ALGORITHM_").encode()))
@@ -60,9 +68,12 @@ async def upload_part(call: S3Call) -> None:
         part_number=part_number(call),
     )
     body_fields(call, header)
+    if (ck := customer_key(call)) is not None:
+        header.customer_key.CopyFrom(ck)
     resp = await call.service.upload_part(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.checksum_headers(resp.checksums)]
-    out.extend(hdr.encryption(resp.server_side_encryption))
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond(200, out)
 
 
@@ -76,6 +87,8 @@ async def complete_multipart_upload(call: S3Call) -> None:
         expected_checksums=hdr.expected_checksums(call.headers),
     )
     req.expected_checksums.type = hdr.checksum_type(call.headers)
+    if (ck := customer_key(call)) is not None:
+        req.customer_key.CopyFrom(ck)
     if (cond := hdr.conditions(call.headers)) is not None:
         req.conditions.CopyFrom(cond)
     resp = await call.service.complete_multipart_upload(call.ctx, req)
@@ -89,7 +102,8 @@ async def complete_multipart_upload(call: S3Call) -> None:
         checksums=xml.Checksums.of(resp.checksums),
     )
     out = hdr.written_version_headers(resp.version_id)
-    out.extend(hdr.encryption(resp.server_side_encryption))
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
+    out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond_xml(xml.render(doc), out)
 
 

@@ -6,7 +6,7 @@ GetObject sends each piece the service yields as soon as it has it.
 
 from __future__ import annotations
 
-from lightningstor.v1 import object_pb2
+from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_s3 import headers as hdr
 from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
@@ -24,6 +24,25 @@ def part_number(call: S3Call) -> int:
             ArgumentValue=value,
         )
     return int(value)
+
+
+def customer_key(call: S3Call, *, source: bool = False) -> common_pb2.CustomerKey | None:
+    """The request's SSE-C key (``source``: its copy source's), as :func:`sse_c.customer_key`
+    reads it behind the configured trusted proxies."""
+    proxies = call.settings.server.trusted_proxies
+    return sse_c.customer_key(call.headers, call.ex.scope, proxies, source=source)
+
+
+def encryption_fields(
+    msg: object_pb2.PutObjectHeader
+    | object_pb2.CreateMultipartUploadRequest
+    | object_pb2.CopyObjectRequest,
+    h: dict[str, str],
+) -> None:
+    """The SSE and SSE-KMS fields of a request message, from its headers."""
+    msg.server_side_encryption = h.get("x-amz-server-side-encryption", "").strip()
+    msg.kms_key_id = h.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip()
+    msg.kms_context = h.get("x-amz-server-side-encryption-context", "").strip()
 
 
 def body_fields(
@@ -47,20 +66,19 @@ async def put_object(call: S3Call) -> None:
         user_metadata=hdr.user_metadata(h),
         tags=hdr.tags(h["x-amz-tagging"]) if "x-amz-tagging" in h else [],
         storage_class=h.get("x-amz-storage-class", ""),
-        server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
-        kms_key_id=h.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip(),
     )
+    encryption_fields(header, h)
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
         header.conditions.CopyFrom(cond)
     objectlock_xml.apply_lock_headers(header, h, call.query)
-    if (ck := sse_c.customer_key(h, call.ex.scope)) is not None:
+    if (ck := customer_key(call)) is not None:
         header.customer_key.CopyFrom(ck)
     resp = await call.service.put_object(call.ctx, header, call.body())
     out = [(b"etag", resp.etag.encode()), *hdr.written_version_headers(resp.version_id)]
     out.extend(hdr.checksum_headers(resp.checksums))
     out.extend(hdr.expiration(resp.expiration_date, resp.expiration_rule_id))
-    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id))
+    out.extend(hdr.encryption(resp.server_side_encryption, resp.kms_key_id, resp.kms_context))
     out.extend(sse_c.answer(resp.sse_customer_algorithm, resp.sse_customer_key_md5))
     await call.ex.respond(200, out)
 
@@ -78,7 +96,7 @@ def _read_request(call: S3Call) -> object_pb2.GetObjectRequest:
         req.range.CopyFrom(r)
     if (cond := hdr.conditions(call.headers)) is not None:
         req.conditions.CopyFrom(cond)
-    if (ck := sse_c.customer_key(call.headers, call.ex.scope)) is not None:
+    if (ck := customer_key(call)) is not None:
         req.customer_key.CopyFrom(ck)
     return req
 

@@ -19,7 +19,7 @@ from urllib.parse import quote, urlencode
 
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import xml, xml_in
+from lightningstor_s3 import sse_c, xml, xml_in
 from lightningstor_s3.auth.credential import parse_amz_date, parse_credential
 from lightningstor_s3.auth.signing_key import hmac_sha256_hex, signing_key
 from lightningstor_s3.exchange import Exchange
@@ -94,6 +94,7 @@ class FormUploads:
         self._service = service
         self._credentials = credentials
         self._region = settings.s3.region
+        self._proxies = settings.server.trusted_proxies
 
     async def _principal(self, fields: dict[str, str]) -> Principal:
         """The owner of the key whose signature of the policy the form carries."""
@@ -160,9 +161,15 @@ class FormUploads:
             tags=xml_in.tagging(fields["tagging"].encode()) if "tagging" in fields else [],
             storage_class=fields.get("x-amz-storage-class", ""),
             server_side_encryption=fields.get("x-amz-server-side-encryption", "").strip(),
+            kms_key_id=fields.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip(),
+            kms_context=fields.get("x-amz-server-side-encryption-context", "").strip(),
             expected_checksums=hdr.expected_checksums(fields),
             checksum_algorithm=hdr.checksum_algorithm(fields),
         )
+        # the SSE-C fields, under the header's rule: over TLS or from this machine only
+        ck = sse_c.customer_key(fields, ex.scope, self._proxies, request_headers=ex.headers)
+        if ck is not None:
+            header.customer_key.CopyFrom(ck)
         ctx = RequestContext(
             principal=principal,
             request_id=ex.request_id,

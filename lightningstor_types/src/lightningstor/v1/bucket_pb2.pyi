@@ -1143,19 +1143,23 @@ class BucketEncryption(_message.Message):
 
     SSE_ALGORITHM_FIELD_NUMBER: _builtins.int
     BUCKET_KEY_ENABLED_FIELD_NUMBER: _builtins.int
+    KMS_MASTER_KEY_ID_FIELD_NUMBER: _builtins.int
     sse_algorithm: _builtins.str
-    """"AES256" (SSE-S3), the one algorithm served."""
+    """"AES256" (SSE-S3) or "aws:kms" (SSE-KMS)."""
     bucket_key_enabled: _builtins.bool
     """S3's BucketKeyEnabled: kept and reported; every chunk has its own data key regardless."""
+    kms_master_key_id: _builtins.str
+    """With "aws:kms": the master key new objects use (KMSMasterKeyID; empty: the active key)."""
     def __init__(
         self,
         *,
         sse_algorithm: _builtins.str = ...,
         bucket_key_enabled: _builtins.bool = ...,
+        kms_master_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_key_enabled", b"bucket_key_enabled", "sse_algorithm", b"sse_algorithm"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_key_enabled", b"bucket_key_enabled", "kms_master_key_id", b"kms_master_key_id", "sse_algorithm", b"sse_algorithm"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -412,6 +412,7 @@ class ObjectInfo(_message.Message):
     SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
@@ -434,6 +435,8 @@ class ObjectInfo(_message.Message):
     sse_customer_key_md5: _builtins.str
     kms_key_id: _builtins.str
     """SSE-KMS ("aws:kms"): the master key that wraps the data keys."""
+    kms_context: _builtins.str
+    """SSE-KMS: the encryption context the data keys are bound to (base64 JSON, as given)."""
     legal_hold: _builtins.bool
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
@@ -473,12 +476,13 @@ class ObjectInfo(_message.Message):
         sse_customer_algorithm: _builtins.str = ...,
         sse_customer_key_md5: _builtins.str = ...,
         kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
         retention: Global___ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "owner", b"owner", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "owner", b"owner", "parts_count", b"parts_count", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "is_latest", b"is_latest", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "owner", b"owner", "parts_count", b"parts_count", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tag_count", b"tag_count", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

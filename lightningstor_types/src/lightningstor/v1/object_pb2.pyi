@@ -80,6 +80,7 @@ class PutObjectHeader(_message.Message):
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
     CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -94,6 +95,8 @@ class PutObjectHeader(_message.Message):
     """"AES256": store the content encrypted under a master key of the server (SSE-S3)."""
     kms_key_id: _builtins.str
     """With server_side_encryption "aws:kms": the master key to use (default: the active key)."""
+    kms_context: _builtins.str
+    """With "aws:kms": the encryption context (base64 of a JSON object of strings)."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -138,10 +141,11 @@ class PutObjectHeader(_message.Message):
         server_side_encryption: _builtins.str = ...,
         customer_key: _common_pb2.CustomerKey | None = ...,
         kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -189,6 +193,7 @@ class PutObjectResponse(_message.Message):
     SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
@@ -198,7 +203,8 @@ class PutObjectResponse(_message.Message):
     sse_customer_algorithm: _builtins.str
     sse_customer_key_md5: _builtins.str
     kms_key_id: _builtins.str
-    """SSE-KMS: the master key that wraps the data keys."""
+    """SSE-KMS: the master key that wraps the data keys, and the encryption context."""
+    kms_context: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     @_builtins.property
@@ -221,10 +227,11 @@ class PutObjectResponse(_message.Message):
         sse_customer_algorithm: _builtins.str = ...,
         sse_customer_key_md5: _builtins.str = ...,
         kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "expiration_date", b"expiration_date", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "expiration_date", b"expiration_date", "expiration_rule_id", b"expiration_rule_id", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -430,6 +437,7 @@ class GetObjectAttributesRequest(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     PART_NUMBER_MARKER_FIELD_NUMBER: _builtins.int
     MAX_PARTS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     version_id: _builtins.str
@@ -438,6 +446,10 @@ class GetObjectAttributesRequest(_message.Message):
     max_parts: _builtins.int
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The key of an SSE-C object (its checksums and parts describe the plaintext)."""
+
     def __init__(
         self,
         *,
@@ -447,10 +459,11 @@ class GetObjectAttributesRequest(_message.Message):
         version_id: _builtins.str = ...,
         part_number_marker: _builtins.int = ...,
         max_parts: _builtins.int = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer_key", b"customer_key", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "max_parts", b"max_parts", "part_number_marker", b"part_number_marker", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "customer_key", b"customer_key", "key", b"key", "max_parts", b"max_parts", "part_number_marker", b"part_number_marker", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -800,6 +813,11 @@ class CopyObjectRequest(_message.Message):
     CONDITIONS_FIELD_NUMBER: _builtins.int
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
+    SOURCE_CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     metadata_directive: Global___MetadataDirective.ValueType
@@ -807,6 +825,12 @@ class CopyObjectRequest(_message.Message):
     storage_class: _builtins.str
     checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType
     legal_hold: _builtins.bool
+    server_side_encryption: _builtins.str
+    """Encryption of the copy, as PutObject's (none asked: the bucket's default, else the
+    source's SSE-S3 or SSE-KMS); a copy to other keys re-encrypts the content.
+    """
+    kms_key_id: _builtins.str
+    kms_context: _builtins.str
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -827,6 +851,12 @@ class CopyObjectRequest(_message.Message):
     def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock of the new version (not the source's); unset: the bucket's default."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey: ...
+    @_builtins.property
+    def source_customer_key(self) -> _common_pb2.CustomerKey:
+        """The key of an SSE-C source (x-amz-copy-source-server-side-encryption-customer-*)."""
+
     def __init__(
         self,
         *,
@@ -844,10 +874,15 @@ class CopyObjectRequest(_message.Message):
         conditions: _common_pb2.Conditions | None = ...,
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
+        server_side_encryption: _builtins.str = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
+        kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
+        source_customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source", "source_customer_key", b"source_customer_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "source", b"source", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "source", b"source", "source_customer_key", b"source_customer_key", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -862,9 +897,19 @@ class CopyObjectResponse(_message.Message):
     VERSION_ID_FIELD_NUMBER: _builtins.int
     SOURCE_VERSION_ID_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     version_id: _builtins.str
     source_version_id: _builtins.str
+    server_side_encryption: _builtins.str
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
+    kms_context: _builtins.str
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -877,10 +922,15 @@ class CopyObjectResponse(_message.Message):
         version_id: _builtins.str = ...,
         source_version_id: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
+        server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "last_modified", b"last_modified", "source_version_id", b"source_version_id", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "source_version_id", b"source_version_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1080,6 +1130,9 @@ class CreateMultipartUploadRequest(_message.Message):
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -1087,7 +1140,9 @@ class CreateMultipartUploadRequest(_message.Message):
     checksum_type: _common_pb2.ChecksumType.ValueType
     legal_hold: _builtins.bool
     server_side_encryption: _builtins.str
-    """"AES256": the parts and the completed object are stored encrypted (SSE-S3)."""
+    """"AES256" or "aws:kms": the parts and the completed object are stored encrypted."""
+    kms_key_id: _builtins.str
+    kms_context: _builtins.str
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
@@ -1099,6 +1154,10 @@ class CreateMultipartUploadRequest(_message.Message):
     @_builtins.property
     def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock of the completed version; unset: the bucket's default."""
+
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """SSE-C: every part must carry the same key."""
 
     def __init__(
         self,
@@ -1115,10 +1174,13 @@ class CreateMultipartUploadRequest(_message.Message):
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
         server_side_encryption: _builtins.str = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
+        kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "key", b"key", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1132,10 +1194,18 @@ class CreateMultipartUploadResponse(_message.Message):
     KEY_FIELD_NUMBER: _builtins.int
     UPLOAD_ID_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
     server_side_encryption: _builtins.str
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
+    kms_context: _builtins.str
     def __init__(
         self,
         *,
@@ -1143,10 +1213,14 @@ class CreateMultipartUploadResponse(_message.Message):
         key: _builtins.str = ...,
         upload_id: _builtins.str = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "server_side_encryption", b"server_side_encryption", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "server_side_encryption", b"server_side_encryption", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1165,6 +1239,7 @@ class UploadPartHeader(_message.Message):
     CONTENT_MD5_FIELD_NUMBER: _builtins.int
     EXPECTED_CHECKSUMS_FIELD_NUMBER: _builtins.int
     CHECKSUM_ALGORITHM_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
@@ -1176,6 +1251,10 @@ class UploadPartHeader(_message.Message):
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
     def expected_checksums(self) -> _common_pb2.Checksums: ...
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The upload's SSE-C key (required for an SSE-C upload, refused for any other)."""
+
     def __init__(
         self,
         *,
@@ -1188,10 +1267,11 @@ class UploadPartHeader(_message.Message):
         content_md5: _builtins.str = ...,
         expected_checksums: _common_pb2.Checksums | None = ...,
         checksum_algorithm: _common_pb2.ChecksumAlgorithm.ValueType = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "content_length", b"content_length", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "content_length", b"content_length", "content_md5", b"content_md5", "expected_checksums", b"expected_checksums", "key", b"key", "part_number", b"part_number", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "key", b"key", "part_number", b"part_number", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -1232,10 +1312,16 @@ class UploadPartResponse(_message.Message):
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     size: _builtins.int
     server_side_encryption: _builtins.str
     """The upload's server-side encryption (x-amz-server-side-encryption)."""
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1245,10 +1331,13 @@ class UploadPartResponse(_message.Message):
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "server_side_encryption", b"server_side_encryption", "size", b"size"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "kms_key_id", b"kms_key_id", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1265,6 +1354,8 @@ class UploadPartCopyRequest(_message.Message):
     PART_NUMBER_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
     SOURCE_RANGE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    SOURCE_CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
@@ -1277,6 +1368,12 @@ class UploadPartCopyRequest(_message.Message):
     def source_range(self) -> _common_pb2.ByteRange:
         """x-amz-copy-source-range: first and last must both be set."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """The upload's SSE-C key, and the SSE-C source's."""
+
+    @_builtins.property
+    def source_customer_key(self) -> _common_pb2.CustomerKey: ...
     def __init__(
         self,
         *,
@@ -1287,10 +1384,12 @@ class UploadPartCopyRequest(_message.Message):
         part_number: _builtins.int = ...,
         source: Global___CopySource | None = ...,
         source_range: _common_pb2.ByteRange | None = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
+        source_customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope", "source", b"source", "source_range", b"source_range"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer_key", b"customer_key", "scope", b"scope", "source", b"source", "source_customer_key", b"source_customer_key", "source_range", b"source_range"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "part_number", b"part_number", "scope", b"scope", "source", b"source", "source_range", b"source_range", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "customer_key", b"customer_key", "key", b"key", "part_number", b"part_number", "scope", b"scope", "source", b"source", "source_customer_key", b"source_customer_key", "source_range", b"source_range", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1304,8 +1403,16 @@ class UploadPartCopyResponse(_message.Message):
     LAST_MODIFIED_FIELD_NUMBER: _builtins.int
     SOURCE_VERSION_ID_FIELD_NUMBER: _builtins.int
     CHECKSUMS_FIELD_NUMBER: _builtins.int
+    SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     etag: _builtins.str
     source_version_id: _builtins.str
+    server_side_encryption: _builtins.str
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -1317,10 +1424,14 @@ class UploadPartCopyResponse(_message.Message):
         last_modified: _timestamp_pb2.Timestamp | None = ...,
         source_version_id: _builtins.str = ...,
         checksums: _common_pb2.Checksums | None = ...,
+        server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "last_modified", b"last_modified"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "last_modified", b"last_modified", "source_version_id", b"source_version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "etag", b"etag", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "server_side_encryption", b"server_side_encryption", "source_version_id", b"source_version_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1363,6 +1474,7 @@ class CompleteMultipartUploadRequest(_message.Message):
     PARTS_FIELD_NUMBER: _builtins.int
     CONDITIONS_FIELD_NUMBER: _builtins.int
     EXPECTED_CHECKSUMS_FIELD_NUMBER: _builtins.int
+    CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     upload_id: _builtins.str
@@ -1376,6 +1488,10 @@ class CompleteMultipartUploadRequest(_message.Message):
     def expected_checksums(self) -> _common_pb2.Checksums:
         """Full-object checksum the client expects (x-amz-checksum-* on Complete)."""
 
+    @_builtins.property
+    def customer_key(self) -> _common_pb2.CustomerKey:
+        """Optional: an SSE-C upload's key, checked as a part's when given."""
+
     def __init__(
         self,
         *,
@@ -1386,10 +1502,11 @@ class CompleteMultipartUploadRequest(_message.Message):
         parts: _abc.Iterable[Global___CompletedPart] | None = ...,
         conditions: _common_pb2.Conditions | None = ...,
         expected_checksums: _common_pb2.Checksums | None = ...,
+        customer_key: _common_pb2.CustomerKey | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "expected_checksums", b"expected_checksums", "key", b"key", "parts", b"parts", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "conditions", b"conditions", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "key", b"key", "parts", b"parts", "scope", b"scope", "upload_id", b"upload_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1406,12 +1523,18 @@ class CompleteMultipartUploadResponse(_message.Message):
     CHECKSUMS_FIELD_NUMBER: _builtins.int
     SIZE_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     etag: _builtins.str
     version_id: _builtins.str
     size: _builtins.int
     server_side_encryption: _builtins.str
+    sse_customer_algorithm: _builtins.str
+    sse_customer_key_md5: _builtins.str
+    kms_key_id: _builtins.str
     @_builtins.property
     def checksums(self) -> _common_pb2.Checksums: ...
     def __init__(
@@ -1424,10 +1547,13 @@ class CompleteMultipartUploadResponse(_message.Message):
         checksums: _common_pb2.Checksums | None = ...,
         size: _builtins.int = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        kms_key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "server_side_encryption", b"server_side_encryption", "size", b"size", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksums", b"checksums", "etag", b"etag", "key", b"key", "kms_key_id", b"kms_key_id", "server_side_encryption", b"server_side_encryption", "size", b"size", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_md5", b"sse_customer_key_md5", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -442,6 +442,7 @@ class ObjectRecord(_message.Message):
     SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
     SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -473,6 +474,10 @@ class ObjectRecord(_message.Message):
     sse_customer_key_hmac: _builtins.bytes
     kms_key_id: _builtins.str
     """SSE-KMS ("aws:kms"): the master key named by the request (or the active one)."""
+    kms_context: _builtins.str
+    """SSE-KMS: the encryption context (base64 JSON as given), authenticated with every wrapped
+    data key of the version.
+    """
     @_builtins.property
     def last_modified(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -527,10 +532,11 @@ class ObjectRecord(_message.Message):
         sse_customer_key_md5: _builtins.str = ...,
         sse_customer_key_hmac: _builtins.bytes = ...,
         kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -576,6 +582,11 @@ class UploadRecord(_message.Message):
     RETENTION_FIELD_NUMBER: _builtins.int
     LEGAL_HOLD_FIELD_NUMBER: _builtins.int
     SERVER_SIDE_ENCRYPTION_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_ALGORITHM_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_MD5_FIELD_NUMBER: _builtins.int
+    SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
+    KMS_KEY_ID_FIELD_NUMBER: _builtins.int
+    KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -586,7 +597,13 @@ class UploadRecord(_message.Message):
     """The bucket incarnation the upload belongs to."""
     legal_hold: _builtins.bool
     server_side_encryption: _builtins.str
-    """"AES256": every part is stored sealed, and so is the completed object."""
+    """"AES256" or "aws:kms": every part is stored sealed, and so is the completed object."""
+    sse_customer_algorithm: _builtins.str
+    """SSE-C, SSE-KMS: as ObjectRecord's, given to every part and to the completed version."""
+    sse_customer_key_md5: _builtins.str
+    sse_customer_key_hmac: _builtins.bytes
+    kms_key_id: _builtins.str
+    kms_context: _builtins.str
     @_builtins.property
     def initiated(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -616,10 +633,15 @@ class UploadRecord(_message.Message):
         retention: _common_pb2.ObjectRetention | None = ...,
         legal_hold: _builtins.bool = ...,
         server_side_encryption: _builtins.str = ...,
+        sse_customer_algorithm: _builtins.str = ...,
+        sse_customer_key_md5: _builtins.str = ...,
+        sse_customer_key_hmac: _builtins.bytes = ...,
+        kms_key_id: _builtins.str = ...,
+        kms_context: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
