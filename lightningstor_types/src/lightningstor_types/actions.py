@@ -87,6 +87,7 @@ class Action(enum.StrEnum):
     ADMIN_READ = "lightningstor:admin:read"
     ADMIN_GC = "lightningstor:admin:gc"
     ADMIN_REPAIR = "lightningstor:admin:repair"
+    ADMIN_REWRAP = "lightningstor:admin:rewrap"
 
 
 _A = Action
@@ -175,6 +176,7 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "RunGc": _A.ADMIN_GC,
         "GetStorageStatus": _A.ADMIN_READ,
         "CheckConsistency": _A.ADMIN_READ,
+        "RewrapKeys": _A.ADMIN_REWRAP,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""

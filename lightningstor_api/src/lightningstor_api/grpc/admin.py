@@ -39,3 +39,9 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> AsyncIterator[pb.CheckConsistencyResponse]:
         async for item in self._admin.check_consistency(request_context(context), request):
             yield item
+
+    async def RewrapKeys(
+        self, request: pb.RewrapKeysRequest, context: Context
+    ) -> AsyncIterator[pb.RewrapKeysResponse]:
+        async for item in self._admin.rewrap_keys(request_context(context), request):
+            yield item

@@ -47,6 +47,13 @@ class AdminServiceStub:
     count. With repair, also lightningstor:admin:repair: orphans past the grace period are
     deleted and, on the replicated backend, missing or corrupt replicas restored.
     """
+    RewrapKeys: _grpc.UnaryStreamMultiCallable[_admin_pb2.RewrapKeysRequest, _admin_pb2.RewrapKeysResponse]
+    """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+    not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+    version, current copy, data record and part of an upload in progress. Chunk data is
+    neither read nor written. Idempotent: a reference already under the target key is left
+    as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -63,6 +70,13 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Findings as they are found (at most max_findings of them), then one summary with every
     count. With repair, also lightningstor:admin:repair: orphans past the grace period are
     deleted and, on the replicated backend, missing or corrupt replicas restored.
+    """
+    RewrapKeys: _aio.UnaryStreamMultiCallable[_admin_pb2.RewrapKeysRequest, _admin_pb2.RewrapKeysResponse]  # type: ignore[assignment]
+    """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+    not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+    version, current copy, data record and part of an upload in progress. Chunk data is
+    neither read nor written. Idempotent: a reference already under the target key is left
+    as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -107,6 +121,19 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """Findings as they are found (at most max_findings of them), then one summary with every
         count. With repair, also lightningstor:admin:repair: orphans past the grace period are
         deleted and, on the replicated backend, missing or corrupt replicas restored.
+        """
+
+    @_abc_1.abstractmethod
+    def RewrapKeys(
+        self,
+        request: _admin_pb2.RewrapKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_admin_pb2.RewrapKeysResponse], _abc.AsyncIterator[_admin_pb2.RewrapKeysResponse]]:
+        """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+        not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+        version, current copy, data record and part of an upload in progress. Chunk data is
+        neither read nor written. Idempotent: a reference already under the target key is left
+        as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
