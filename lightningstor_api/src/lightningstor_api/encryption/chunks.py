@@ -19,9 +19,11 @@ from lightningstor_api.encryption.keymaster import KeyManager, UnknownKeyError
 from lightningstor_storage import ChunkCorrupt, StorageBackend
 from lightningstor_types.checksums import THREAD_THRESHOLD
 
-BATCH = 2 * 1024 * 1024
+BATCH = 1024 * 1024
 """Bytes gathered before one worker-thread call that seals or opens them all (AES-GCM releases
-the GIL; fewer, larger calls cost less per byte than one call per piece)."""
+the GIL). The size of the local backend's writes and reads: a sealed batch is written without
+another join, and a larger output no longer stays in the CPU's cache while it is joined
+(scripts/bench_sse_blocks.py: 2 MiB cost more than 1 MiB)."""
 
 
 async def new_sealing(keys: KeyManager) -> tuple[BlockSealer, records_pb2.ChunkCipher]:
