@@ -7,7 +7,9 @@ shared machine that the side-by-side rows of ``make bench`` carry.
 ``--old`` is a copy of an earlier ``blocks.py`` (e.g. ``git show <rev>:…/blocks.py > old.py``),
 measured the way the earlier ``chunks.py`` called it: per piece (PUT) and per 1 MiB joined
 batch (GET). The figures are the best of ``--rounds``, CPU milliseconds per 64 MiB, in one
-thread (the worker-thread hops the server adds are not counted).
+thread (the worker-thread hops the server adds are not counted). Each row runs in a process of
+its own: the allocator's state after one row (glibc moves its mmap threshold) changed the next
+row's figure by a factor of three.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from types import ModuleType
@@ -60,7 +64,16 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--old", help="an earlier blocks.py to compare with")
+    p.add_argument("--row", type=int, help=argparse.SUPPRESS)  # run this row alone, print it
     args = p.parse_args()
+    if args.row is None:
+        print("| op | how | CPU ms per 64 MiB |")
+        print("| --- | --- | ---: |")
+        for row in range(6 if args.old else 4):
+            cmd = [sys.executable, __file__, "--rounds", str(args.rounds), "--row", str(row)]
+            cmd += ["--old", args.old] if args.old else []
+            print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout, end="")
+        return 0
     key, plain = os.urandom(32), os.urandom(SIZE)
     pieces = [plain[i : i + PIECE] for i in range(0, SIZE, PIECE)]
     sealer = BlockSealer(key)
@@ -68,15 +81,13 @@ def main() -> int:
     assert len(sealed) == sealed_size(SIZE, BLOCK_SIZE)
     fetched = [sealed[i : i + FETCH] for i in range(0, len(sealed), FETCH)]
     step = BLOCK_SIZE + TAG_SIZE
-    rows: list[tuple[str, str, float]] = []
+    rows: list[tuple[str, str, Callable[[], object]]] = []
 
     def copy_only() -> None:
         for batch in _batches(pieces, BATCH):
             b"".join(batch)
 
-    rows.append(
-        ("floor", "one join of every byte (a copy of 64 MiB)", _cpu_ms(copy_only, args.rounds))
-    )
+    rows.append(("floor", "one join of every byte (a copy of 64 MiB)", copy_only))
 
     if args.old:
         spec = importlib.util.spec_from_file_location("old_blocks", args.old)
@@ -111,14 +122,14 @@ def main() -> int:
             (
                 "PUT",
                 "before: a piece at a time, a bytes copy per block",
-                _cpu_ms(old_put, args.rounds),
+                old_put,
             )
         )
         rows.append(
             (
                 "GET",
                 "before: 1 MiB joined and cut, a bytes copy per block",
-                _cpu_ms(old_get, args.rounds),
+                old_get,
             )
         )
 
@@ -141,27 +152,23 @@ def main() -> int:
             o.open_pieces(batch)
         o.open_pieces(batches[-1], last=True)
 
-    rows.append(
-        ("PUT", "blocks as memoryviews, a piece at a time", _cpu_ms(new_put_pieces, args.rounds))
-    )
+    rows.append(("PUT", "blocks as memoryviews, a piece at a time", new_put_pieces))
     rows.append(
         (
             "PUT",
             "blocks as memoryviews, 1 MiB batches, one join",
-            _cpu_ms(new_put_batched, args.rounds),
+            new_put_batched,
         )
     )
     rows.append(
         (
             "GET",
             "blocks as memoryviews of the fetched pieces, 1 MiB batches, one join",
-            _cpu_ms(new_get, args.rounds),
+            new_get,
         )
     )
-    print("| op | how | CPU ms per 64 MiB |")
-    print("| --- | --- | ---: |")
-    for op, how, ms in rows:
-        print(f"| {op} | {how} | {ms:.1f} |")
+    op, how, fn = rows[args.row]
+    print(f"| {op} | {how} | {_cpu_ms(fn, args.rounds):.1f} |")
     return 0
 
 
