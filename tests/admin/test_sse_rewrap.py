@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
-from lightningstor_client import LightningStorClient
+from lightningstor_client import ConsistencySummary, LightningStorClient
 from lightningstor_types.errors import AccessDenied, InvalidArgument
 from lightningstor_types.scope import Scope
 from tests.admin.cli import Run, run_cli
@@ -147,6 +147,10 @@ def test_rewrap_lets_the_old_key_go_and_everything_stays_readable(
     human = _rewrap(monkeypatch, server, "--bucket", "rotated")
     assert human.code == 0, human.err
     assert _chunk_files(server) == stored  # chunk data neither read nor written
+    with LightningStorClient(server.grpc_addr, **server.admin_keys()) as admin:
+        summary = list(admin.check_consistency())[-1]
+    assert isinstance(summary, ConsistencySummary)  # each current copy still equals its version
+    assert (summary.current_copy_mismatches, summary.corrupt, summary.missing) == (0, 0, 0)
     assert "default/_/rotated:" in human.out and "/left:" not in human.out
     first_run = _totals(_rewrap(monkeypatch, server, "--bucket", "rotated", "--json"))
     assert first_run["chunks_rewrapped"] == 0 and first_run["records_updated"] == 0  # idempotent

@@ -4,8 +4,9 @@ metadata records that name it; the sealed chunks themselves are never read nor w
 A chunk reference (``ChunkRef.cipher``) is held by its data record and copied into the read
 manifests of the versions, current copies and parts that read it, so each of those is
 rewritten. The walk goes bucket by bucket: every version (and the data records under it: chunk
-lists, multipart segments and parts, copied ranges), every current copy, every part of an
-upload in progress. Each record is read, changed in memory and written back only if it is
+lists, multipart segments and parts, copied ranges), every current copy (in the transaction
+of its newest version, with the very same bytes, as the consistency check expects), every part
+of an upload in progress. Each record is read, changed in memory and written back only if it is
 still as read (a compare on its revision; a record that changed meanwhile is read again), so
 the rewrap runs beside live traffic. A reference already under the target key is left alone,
 which makes a second run change nothing and an interrupted run resumable by running it again.
@@ -24,6 +25,7 @@ from google.protobuf.message import Message
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import admin_pb2 as pb
 from lightningstor_api.core.context import CoreContext
+from lightningstor_api.core.keys import split_versioned
 from lightningstor_api.core.orphans import scan_prefix
 from lightningstor_api.encryption.customer import CUSTOMER_KEY_ID
 from lightningstor_api.encryption.keymaster import KeyManager, UnknownKeyError
@@ -75,12 +77,20 @@ class Rewrap:
 
     async def _bucket(self, scope: Scope, name: str) -> None:
         keys = self._cc.keys
-        async for kv in scan_prefix(self._cc, keys.versions_prefix(scope, name)):
-            version = await self._rewrite(kv, records_pb2.ObjectRecord, self._object)
+        prefix = keys.versions_prefix(scope, name)
+        last = None
+        async for kv in scan_prefix(self._cc, prefix):
+            key, _ = split_versioned(kv.key, prefix)
+            # Versions sort newest first: the first of a key is the one its current copy
+            # must equal byte for byte (the consistency check compares them), so both are
+            # written together with the same new wrapping.
+            twin = keys.object(scope, name, key) if key != last else None
+            last = key
+            version = await self._rewrite(kv, records_pb2.ObjectRecord, self._object, twin)
             if version is not None:
                 await self._data_tree(version.data_id)
         async for kv in scan_prefix(self._cc, keys.objects_prefix(scope, name)):
-            await self._rewrite(kv, records_pb2.ObjectRecord, self._object)
+            await self._rewrite(kv, records_pb2.ObjectRecord, self._object)  # any left over
         async for kv in scan_prefix(self._cc, keys.uploads_prefix(scope, name)):
             upload = records_pb2.UploadRecord.FromString(kv.value)
             async for part_kv in scan_prefix(self._cc, keys.parts_prefix(upload.upload_id)):
@@ -106,10 +116,16 @@ class Rewrap:
                 pending.append(rec.slice.data_id)
 
     async def _rewrite(
-        self, kv: KeyValue, kind: type[R], change: Callable[[R, _Tally], Awaitable[None]]
+        self,
+        kv: KeyValue,
+        kind: type[R],
+        change: Callable[[R, _Tally], Awaitable[None]],
+        twin: bytes | None = None,
     ) -> R | None:
         """``change`` applied to the record at ``kv`` and written back if it is still as read;
-        the record as it stands after, or None when it is gone."""
+        the record as it stands after, or None when it is gone. ``twin``: a key that, when it
+        holds the same record (a current copy of this version), gets the same new value in
+        the same transaction."""
         self.totals.records += 1
         for _ in range(RETRIES):
             rec = kind.FromString(kv.value)
@@ -118,13 +134,18 @@ class Rewrap:
             if not tally.changed:
                 self._add(tally)
                 return rec
-            done = await self._cc.store.txn(
-                [Compare.mod_revision(kv.key, kv.mod_revision)],
-                [Put(kv.key, rec.SerializeToString())],
-            )
+            value = rec.SerializeToString()
+            compares = [Compare.mod_revision(kv.key, kv.mod_revision)]
+            puts = [Put(kv.key, value)]
+            copy = await self._cc.store.get(twin) if twin is not None else None
+            if copy is not None and kind.FromString(copy.value) == kind.FromString(kv.value):
+                compares.append(Compare.mod_revision(copy.key, copy.mod_revision))
+                puts.append(Put(copy.key, value))
+            done = await self._cc.store.txn(compares, puts)
             if done.succeeded:
-                self.totals.records_updated += 1
-                self._add(tally)
+                self.totals.records_updated += len(puts)
+                for _ in puts:
+                    self._add(tally)
                 return rec
             again = await self._cc.store.get(kv.key)  # changed meanwhile: read it again
             if again is None:
