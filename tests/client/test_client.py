@@ -76,7 +76,7 @@ def test_public_names_are_exactly_the_intended_ones() -> None:
         "AccessExplanation", "ExplainedRule",
         # operator calls
         "ConsistencyFinding", "ConsistencySummary", "GcRunResult", "GcStatus", "RepairStatus",
-        "StorageNodeStatus", "StorageStatus",
+        "RewrapProgress", "StorageNodeStatus", "StorageStatus",
         # tenants (IamAdminService)
         "IamBinding", "IamGroup", "IamPrincipal", "IamRole",
     }  # fmt: skip

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         GcRunResult,
         GcStatus,
         RepairStatus,
+        RewrapProgress,
         StorageNodeStatus,
         StorageStatus,
     )
@@ -64,6 +65,7 @@ _WHERE = {
     "GcRunResult": "lightningstor_client._admin_models",
     "GcStatus": "lightningstor_client._admin_models",
     "RepairStatus": "lightningstor_client._admin_models",
+    "RewrapProgress": "lightningstor_client._admin_models",
     "StorageNodeStatus": "lightningstor_client._admin_models",
     "StorageStatus": "lightningstor_client._admin_models",
     "AsyncLightningStorClient": "lightningstor_client._aio",
@@ -138,6 +140,7 @@ __all__ = [
     "Quota",
     "QuotaInfo",
     "RepairStatus",
+    "RewrapProgress",
     "Scope",
     "StorageNodeStatus",
     "StorageStatus",

@@ -12,6 +12,7 @@ from lightningstor_client._admin_models import (
     ConsistencySummary,
     GcRunResult,
     GcStatus,
+    RewrapProgress,
     StorageStatus,
 )
 from lightningstor_client._connection import Connection
@@ -107,5 +108,21 @@ class AdminMethods(Connection):
                         yield ConsistencyFinding.from_pb(item.finding)
                     else:
                         yield ConsistencySummary.from_pb(item.summary)
+        finally:
+            call.cancel()
+
+    async def rewrap_keys(
+        self, *, bucket: str = "", from_key: str = "", to_key: str = ""
+    ) -> AsyncIterator[RewrapProgress]:
+        """Rewrap the data keys of sealed chunks under ``to_key`` (default: the server's active
+        key), only those under ``from_key`` if given, in the buckets named ``bucket`` (default:
+        all). Counts after each bucket, then the totals (``done``). No deadline: it walks the
+        whole store; running it again changes nothing."""
+        req = admin_pb2.RewrapKeysRequest(bucket=bucket, from_key=from_key, to_key=to_key)
+        call = self._admin.RewrapKeys(req, timeout=None)
+        try:
+            with translated():
+                async for item in call:
+                    yield RewrapProgress.from_pb(item)
         finally:
             call.cancel()

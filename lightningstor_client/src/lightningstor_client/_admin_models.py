@@ -201,3 +201,25 @@ class ConsistencySummary:
                 finished_at=_time(msg, "finished_at"),
             )
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RewrapProgress:
+    """Counts of a rewrap of data keys so far: after each bucket (``bucket`` names it), then
+    the totals (``done``). Chunk counts are of references (a data record's and each
+    manifest's)."""
+
+    bucket: str
+    done: bool
+    to_key: str
+    buckets: int
+    records: int
+    records_updated: int
+    chunks_rewrapped: int
+    chunks_unchanged: int
+    chunks_customer: int
+    chunks_failed: int
+
+    @classmethod
+    def from_pb(cls, msg: pb.RewrapKeysResponse) -> RewrapProgress:
+        return cls(**_scalars(cls, msg))

@@ -303,6 +303,7 @@ class LightningStorClient:
     run_gc = _blocking(AsyncLightningStorClient.run_gc)
     storage_status = _blocking(AsyncLightningStorClient.storage_status)
     check_consistency = _blocking_iter(AsyncLightningStorClient.check_consistency)
+    rewrap_keys = _blocking_iter(AsyncLightningStorClient.rewrap_keys)
 
     put_role = _blocking(AsyncLightningStorClient.put_role)
     delete_role = _blocking(AsyncLightningStorClient.delete_role)

@@ -92,6 +92,7 @@ class Action(enum.StrEnum):
     ADMIN_READ = "lightningstor:admin:read"
     ADMIN_GC = "lightningstor:admin:gc"
     ADMIN_REPAIR = "lightningstor:admin:repair"
+    ADMIN_REWRAP = "lightningstor:admin:rewrap"
 
 
 _A = Action
@@ -183,6 +184,7 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_READ,
         "PutOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_WRITE,
         "DeleteOrgPublicAccessBlock": _A.ORGS_PUBLIC_ACCESS_BLOCK_WRITE,
+        "RewrapKeys": _A.ADMIN_REWRAP,
     }
 )
 """Every API operation (gRPC RPC / S3 operation name) and the action it is authorized with."""

@@ -1,10 +1,12 @@
-"""Operator calls (``AdminService``): every bucket, GC status and runs, storage status, and the
-consistency check. Each is platform-wide and authorized on ``org/*`` before it reads anything;
-the org-wide public access block (authorized on its org) is ``access/org_public_access.py``'s."""
+"""Operator calls (``AdminService``): every bucket, GC status and runs, storage status, the
+consistency check and the rewrap of data keys. Each is platform-wide and authorized on
+``org/*`` before it reads anything; the org-wide public access block (authorized on its org) is
+``access/org_public_access.py``'s."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -22,10 +24,14 @@ from lightningstor_api.core.convert import (
 )
 from lightningstor_api.core.gc import GarbageCollector, GcRun
 from lightningstor_api.core.orphans import scan_prefix
+from lightningstor_api.encryption.keymaster import UnknownKeyError
+from lightningstor_api.encryption.rewrap import Rewrap
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.actions import REPAIR_ACTION, Action
-from lightningstor_types.errors import InvalidArgument
+from lightningstor_types.errors import InvalidArgument, InvalidRequest
 from lightningstor_types.service import RequestContext
+
+log = logging.getLogger(__name__)
 
 
 class Admin:
@@ -158,6 +164,30 @@ class Admin:
         )
         async for item in check.run():
             yield item
+
+    async def rewrap_keys(
+        self, ctx: RequestContext, req: pb.RewrapKeysRequest
+    ) -> AsyncIterator[pb.RewrapKeysResponse]:
+        """Progress after each bucket, then the totals (see :mod:`..encryption.rewrap`)."""
+        await self._cc.authorize_platform(ctx, Action.ADMIN_REWRAP)
+        keys = self._cc.keymaster
+        if keys is None:
+            raise InvalidRequest("server-side encryption has no key manager on this server")
+        to_key = req.to_key or keys.active_key
+        if req.from_key == to_key:
+            raise InvalidArgument("from_key and to_key name the same key", ArgumentName="from_key")
+        try:
+            await keys.wrap(to_key, bytes(32))  # the target must exist before anything changes
+        except UnknownKeyError:
+            raise InvalidArgument(f"no encryption key {to_key!r}", ArgumentName="to_key") from None
+        log.info(
+            "rewrap of data keys to %r started by %s (bucket %r, from key %r)",
+            to_key, ctx.principal, req.bucket or "*", req.from_key or "*",
+        )  # fmt: skip
+        rewrap = Rewrap(self._cc, keys, to_key=to_key, from_key=req.from_key)
+        async for item in rewrap.run(req.bucket):
+            yield item
+        log.info("rewrap of data keys to %r finished: %s", to_key, rewrap.summary())
 
 
 def _run_pb(run: GcRun) -> pb.GcRunResult:

@@ -3,6 +3,7 @@
 from lightningstor_api.encryption.blocks import (
     BLOCK_SIZE,
     TAG_SIZE,
+    BlockOpener,
     BlockSealer,
     open_blocks,
     sealed_size,
@@ -18,6 +19,7 @@ from lightningstor_api.encryption.keymaster import (
 __all__ = [
     "BLOCK_SIZE",
     "TAG_SIZE",
+    "BlockOpener",
     "BlockSealer",
     "ChosenKey",
     "KeyManager",

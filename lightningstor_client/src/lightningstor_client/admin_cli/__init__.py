@@ -16,6 +16,7 @@ from lightningstor_client.admin_cli.check import add_check_commands
 from lightningstor_client.admin_cli.gc import add_gc_commands
 from lightningstor_client.admin_cli.keys import add_key_commands
 from lightningstor_client.admin_cli.public_access import add_public_access_commands
+from lightningstor_client.admin_cli.sse import add_sse_commands
 from lightningstor_client.admin_cli.storage import add_storage_commands
 from lightningstor_client.admin_cli.tenants import add_tenant_commands
 from lightningstor_client.admin_cli.usage import add_usage_commands
@@ -32,6 +33,7 @@ GROUPS: Sequence[Callable[[Subparsers], None]] = (
     add_usage_commands,
     add_tenant_commands,
     add_public_access_commands,
+    add_sse_commands,
 )
 """Every ``lightningstor admin`` group, in the order ``--help`` shows them."""
 

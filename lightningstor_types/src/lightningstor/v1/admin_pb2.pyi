@@ -752,3 +752,88 @@ class DeleteOrgPublicAccessBlockResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteOrgPublicAccessBlockResponse: _TypeAlias = DeleteOrgPublicAccessBlockResponse  # noqa: Y015
+
+@_typing.final
+class RewrapKeysRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_FIELD_NUMBER: _builtins.int
+    FROM_KEY_FIELD_NUMBER: _builtins.int
+    TO_KEY_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    """Only the buckets of this name (in every scope); empty: every bucket."""
+    from_key: _builtins.str
+    """Only data keys wrapped by this master key; empty: those under any key but the target."""
+    to_key: _builtins.str
+    """The master key to wrap them with; empty: the active key."""
+    def __init__(
+        self,
+        *,
+        bucket: _builtins.str = ...,
+        from_key: _builtins.str = ...,
+        to_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "from_key", b"from_key", "to_key", b"to_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewrapKeysRequest: _TypeAlias = RewrapKeysRequest  # noqa: Y015
+
+@_typing.final
+class RewrapKeysResponse(_message.Message):
+    """Counts so far (cumulative): one per bucket done, then the last with done set."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    TO_KEY_FIELD_NUMBER: _builtins.int
+    BUCKETS_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
+    RECORDS_UPDATED_FIELD_NUMBER: _builtins.int
+    CHUNKS_REWRAPPED_FIELD_NUMBER: _builtins.int
+    CHUNKS_UNCHANGED_FIELD_NUMBER: _builtins.int
+    CHUNKS_CUSTOMER_FIELD_NUMBER: _builtins.int
+    CHUNKS_FAILED_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    """The bucket just done ("org/project/name"); empty in the last message."""
+    done: _builtins.bool
+    to_key: _builtins.str
+    buckets: _builtins.int
+    records: _builtins.int
+    """Versions, current copies, parts and data records read."""
+    records_updated: _builtins.int
+    """Records written (with at least one data key rewrapped)."""
+    chunks_rewrapped: _builtins.int
+    """Chunk references whose data key was rewrapped (a chunk is named by its data record and by
+    the manifests of the versions and copies that read it: each reference counts).
+    """
+    chunks_unchanged: _builtins.int
+    """References left as they were: already under the target key (or not under from_key)."""
+    chunks_customer: _builtins.int
+    """SSE-C references, never rewrapped."""
+    chunks_failed: _builtins.int
+    """References whose data key did not open (its master key is gone): left as they were."""
+    def __init__(
+        self,
+        *,
+        bucket: _builtins.str = ...,
+        done: _builtins.bool = ...,
+        to_key: _builtins.str = ...,
+        buckets: _builtins.int = ...,
+        records: _builtins.int = ...,
+        records_updated: _builtins.int = ...,
+        chunks_rewrapped: _builtins.int = ...,
+        chunks_unchanged: _builtins.int = ...,
+        chunks_customer: _builtins.int = ...,
+        chunks_failed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "buckets", b"buckets", "chunks_customer", b"chunks_customer", "chunks_failed", b"chunks_failed", "chunks_rewrapped", b"chunks_rewrapped", "chunks_unchanged", b"chunks_unchanged", "done", b"done", "records", b"records", "records_updated", b"records_updated", "to_key", b"to_key"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RewrapKeysResponse: _TypeAlias = RewrapKeysResponse  # noqa: Y015

@@ -74,6 +74,11 @@ class AdminServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.FromString,
                 _registered_method=True)
+        self.RewrapKeys = channel.unary_stream(
+                '/lightningstor.v1.AdminService/RewrapKeys',
+                request_serializer=lightningstor_dot_v1_dot_admin__pb2.RewrapKeysRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_admin__pb2.RewrapKeysResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -135,6 +140,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RewrapKeys(self, request, context):
+        """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+        not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+        version, current copy, data record and part of an upload in progress. Chunk data is
+        neither read nor written. Idempotent: a reference already under the target key is left
+        as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +193,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.DeleteOrgPublicAccessBlock,
                     request_deserializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.SerializeToString,
+            ),
+            'RewrapKeys': grpc.unary_stream_rpc_method_handler(
+                    servicer.RewrapKeys,
+                    request_deserializer=lightningstor_dot_v1_dot_admin__pb2.RewrapKeysRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_admin__pb2.RewrapKeysResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +416,33 @@ class AdminService:
             '/lightningstor.v1.AdminService/DeleteOrgPublicAccessBlock',
             lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockRequest.SerializeToString,
             lightningstor_dot_v1_dot_admin__pb2.DeleteOrgPublicAccessBlockResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RewrapKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lightningstor.v1.AdminService/RewrapKeys',
+            lightningstor_dot_v1_dot_admin__pb2.RewrapKeysRequest.SerializeToString,
+            lightningstor_dot_v1_dot_admin__pb2.RewrapKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

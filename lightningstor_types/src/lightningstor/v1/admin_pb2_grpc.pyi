@@ -55,6 +55,13 @@ class AdminServiceStub:
     """
     PutOrgPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_admin_pb2.PutOrgPublicAccessBlockRequest, _admin_pb2.PutOrgPublicAccessBlockResponse]
     DeleteOrgPublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_admin_pb2.DeleteOrgPublicAccessBlockRequest, _admin_pb2.DeleteOrgPublicAccessBlockResponse]
+    RewrapKeys: _grpc.UnaryStreamMultiCallable[_admin_pb2.RewrapKeysRequest, _admin_pb2.RewrapKeysResponse]
+    """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+    not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+    version, current copy, data record and part of an upload in progress. Chunk data is
+    neither read nor written. Idempotent: a reference already under the target key is left
+    as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -78,6 +85,13 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """
     PutOrgPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_admin_pb2.PutOrgPublicAccessBlockRequest, _admin_pb2.PutOrgPublicAccessBlockResponse]  # type: ignore[assignment]
     DeleteOrgPublicAccessBlock: _aio.UnaryUnaryMultiCallable[_admin_pb2.DeleteOrgPublicAccessBlockRequest, _admin_pb2.DeleteOrgPublicAccessBlockResponse]  # type: ignore[assignment]
+    RewrapKeys: _aio.UnaryStreamMultiCallable[_admin_pb2.RewrapKeysRequest, _admin_pb2.RewrapKeysResponse]  # type: ignore[assignment]
+    """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+    not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+    version, current copy, data record and part of an upload in progress. Chunk data is
+    neither read nor written. Idempotent: a reference already under the target key is left
+    as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -146,5 +160,18 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _admin_pb2.DeleteOrgPublicAccessBlockRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_admin_pb2.DeleteOrgPublicAccessBlockResponse, _abc.Awaitable[_admin_pb2.DeleteOrgPublicAccessBlockResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RewrapKeys(
+        self,
+        request: _admin_pb2.RewrapKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_admin_pb2.RewrapKeysResponse], _abc.AsyncIterator[_admin_pb2.RewrapKeysResponse]]:
+        """Server-side encryption key rotation: the data key of every sealed chunk (SSE-S3, SSE-KMS;
+        not SSE-C, whose key is the customer's) wrapped again under another master key, in every
+        version, current copy, data record and part of an upload in progress. Chunk data is
+        neither read nor written. Idempotent: a reference already under the target key is left
+        as it is. One message per bucket done, then the totals. Needs lightningstor:admin:rewrap.
+        """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
