@@ -54,6 +54,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: pb.DeleteOrgPublicAccessBlockRequest, context: Context
     ) -> pb.DeleteOrgPublicAccessBlockResponse:
         return await self._admin.delete_org_public_access_block(request_context(context), request)
+
     async def RewrapKeys(
         self, request: pb.RewrapKeysRequest, context: Context
     ) -> AsyncIterator[pb.RewrapKeysResponse]:
