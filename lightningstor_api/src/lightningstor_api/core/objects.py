@@ -13,6 +13,7 @@ from typing import TypeVar
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.access.acl.apply import new_object
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
@@ -96,6 +97,7 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
+    owner, acl = new_object(ref.record, header.acl, principal_arn(ctx.principal), cc.authorizer)
     own_key = sse_c.given(header.customer_key)
     if own_key and header.server_side_encryption:
         raise InvalidArgument(
@@ -161,7 +163,8 @@ async def put_object(
         storage_class=storage_class,
         checksums=checksums_message(data.checksums),
         tags=header.tags,
-        owner_id=principal_arn(ctx.principal),
+        owner_id=owner,
+        acl=acl,
         retention=retention,
         legal_hold=header.legal_hold,
         server_side_encryption=sse,
