@@ -6,15 +6,14 @@ Dropping them silently would be worse than refusing: an SSE-C object would be re
 its key, a GOVERNANCE-locked object deletable, a ``public-read`` object private. Only a value that
 asks for exactly what the store already does passes:
 
-- ``x-amz-acl: private`` (and, on objects, ``bucket-owner-full-control``): every object belongs
-  to its bucket's owner and only the owner has access, which is what these ask for (S3 with
-  ACLs disabled, Object Ownership ``BucketOwnerEnforced``, its default, likewise accepts
-  ``bucket-owner-full-control`` and refuses other ACLs);
-- ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
-  ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
+- ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
+  false``: the settings already in force;
+- in a form upload, ``acl`` ``private`` or ``bucket-owner-full-control`` (what an object
+  written without an ACL gets); any other ACL is refused there.
 
-Object Lock is built (its handlers read its headers), except in form uploads, which refuse its
-fields.
+Object Lock and ACLs are built (their handlers read their headers: ``x-amz-acl``,
+``x-amz-grant-*`` and ``x-amz-object-ownership`` in ``acl_xml.py``), except in form uploads,
+which refuse Object Lock's fields and ACLs other than the above.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -64,11 +63,11 @@ _ACL: Final = (
     "x-amz-grant-write",
     "x-amz-grant-write-acp",
 )
-_BUCKET: Final = ("x-amz-object-ownership",)
 
-# Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
-# (objectlock_xml.apply_lock_headers); a form upload does not apply them: refused there.
-_NEW_OBJECT: Final = _SSE + _SSE_C + _ACL
+# Object Lock and ACL headers are applied by PutObject, CopyObject and CreateMultipartUpload
+# (objectlock_xml.apply_lock_headers, acl_xml.from_headers); a form upload does not apply
+# them: refused there.
+_NEW_OBJECT: Final = _SSE + _SSE_C
 
 # PutObject and CreateMultipartUpload serve x-amz-server-side-encryption (AES256; the core
 # refuses aws:kms on uploads); CopyObject does not yet. PutObject also serves SSE-C
@@ -78,7 +77,7 @@ _SEALED: Final = tuple(n for n in _NEW_OBJECT if n != "x-amz-server-side-encrypt
 _PUT: Final = tuple(n for n in _SEALED if n not in _SSE_C and n != _KMS_KEY)
 # A form upload reads x-amz-server-side-encryption (AES256), not yet its SSE-C or SSE-KMS key
 # fields, nor Object Lock's: those are refused there.
-_FORM: Final = _SEALED + _LOCK
+_FORM: Final = _SEALED + _LOCK + _ACL
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
@@ -87,7 +86,6 @@ REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
         E.COPY_OBJECT: frozenset(_NEW_OBJECT + _SOURCE_SSE_C),
         E.UPLOAD_PART: frozenset(_SSE_C),
         E.UPLOAD_PART_COPY: frozenset(_SSE_C + _SOURCE_SSE_C),
-        E.CREATE_BUCKET: frozenset(_ACL + _BUCKET),
     }
 )
 """Per endpoint, the headers (lower-case) refused unless their value is in :data:`HARMLESS`."""
@@ -97,11 +95,7 @@ HARMLESS: Mapping[tuple[Endpoint | None, str], frozenset[str]] = MappingProxyTyp
     {
         (None, "x-amz-object-lock-legal-hold"): frozenset({"OFF"}),
         (None, "x-amz-server-side-encryption-bucket-key-enabled"): frozenset({"false"}),
-        (None, "x-amz-object-ownership"): frozenset({"BucketOwnerEnforced"}),
-        (E.CREATE_BUCKET, "x-amz-acl"): frozenset({"private"}),
-        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
-        (E.CREATE_MULTIPART_UPLOAD, "x-amz-acl"): _OBJECT_ACLS,
-        (E.COPY_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
+        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,  # form uploads (refuse_unsupported_form)
     }
 )
 """Values that ask for what is already the case, per (endpoint or any, header)."""

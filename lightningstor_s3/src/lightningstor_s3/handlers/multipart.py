@@ -10,8 +10,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, xml, xml_in
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call, int_param
 from lightningstor_s3.handlers.listing import upload_entry
 from lightningstor_s3.handlers.objects import body_fields, part_number
@@ -37,6 +37,7 @@ async def create_multipart_upload(call: S3Call) -> None:
         checksum_algorithm=hdr.checksum_algorithm(h),
         checksum_type=hdr.checksum_type(h),
         server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
+        acl=acl_xml.from_headers(h, call.query),
     )
     objectlock_xml.apply_lock_headers(req, h, call.query)
     await call.ex.drain()

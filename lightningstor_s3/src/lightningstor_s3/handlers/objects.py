@@ -7,8 +7,8 @@ GetObject sends each piece the service yields as soon as it has it.
 from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import InvalidArgument
 
@@ -49,6 +49,7 @@ async def put_object(call: S3Call) -> None:
         storage_class=h.get("x-amz-storage-class", ""),
         server_side_encryption=h.get("x-amz-server-side-encryption", "").strip(),
         kms_key_id=h.get("x-amz-server-side-encryption-aws-kms-key-id", "").strip(),
+        acl=acl_xml.from_headers(h, call.query),
     )
     body_fields(call, header)
     if (cond := hdr.conditions(h)) is not None:
