@@ -53,7 +53,9 @@ async def verdict(
     else:
         iam = await iam_decision(authorizer, ctx, action, resource)
         caller = ctx.principal
-    facts = request_facts(ctx, anonymous=ctx.anonymous)
+    # Only policy statements read the facts: a bucket with ACLs alone skips building them.
+    needs_facts = bucket is not None and bucket.policy is not None
+    facts = request_facts(ctx, anonymous=ctx.anonymous) if needs_facts else {}
     answer = decide(iam, bucket, caller, action, key, facts)
     if (
         answer.allowed
