@@ -6,6 +6,7 @@ two ACL flags, BucketOwnerEnforced, explain naming the grant, and the bad input 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -131,6 +132,29 @@ def test_aws_cli_cp_acl_public_read(cluster: Cluster, bucket: str, tmp_path: Pat
     )  # fmt: skip
     assert shown.returncode == 0, shown.stderr
     assert ALL_USERS in shown.stdout
+
+
+@pytest.mark.skipif(shutil.which("rclone") is None, reason="rclone is not installed")
+def test_rclone_acl_option(cluster: Cluster, bucket: str, tmp_path: Path) -> None:
+    keys = cluster.keys["alice"]
+    env = {
+        "PATH": os.environ["PATH"], "HOME": str(tmp_path),
+        "RCLONE_CONFIG": str(tmp_path / "rclone.conf"),
+        "RCLONE_CONFIG_LS_TYPE": "s3", "RCLONE_CONFIG_LS_PROVIDER": "Other",
+        "RCLONE_CONFIG_LS_ACCESS_KEY_ID": keys["access_key"],
+        "RCLONE_CONFIG_LS_SECRET_ACCESS_KEY": keys["secret_key"],
+        "RCLONE_CONFIG_LS_ENDPOINT": "http://" + cluster.server.ports["s3"],
+        "RCLONE_CONFIG_LS_REGION": "us-east-1", "RCLONE_CONFIG_LS_ACL": "public-read",
+    }  # fmt: skip
+    (tmp_path / "up").mkdir()
+    (tmp_path / "up" / "note.txt").write_bytes(b"shared")
+    done = subprocess.run(
+        ["rclone", "copy", str(tmp_path / "up"), f"ls:{bucket}/r"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    got = anonymous(cluster, "GET", f"/orga%3A{bucket}/r/note.txt")
+    assert (got.status, got.body) == (200, b"shared")
 
 
 def test_public_access_block_acl_flags(cluster: Cluster, bucket: str) -> None:
