@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
-from lightningstor.v1 import common_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.access.acl.ownership import acls_enabled
 from lightningstor_api.access.authorize import ObjectAcl, authorize_bucket
 from lightningstor_api.access.decision import BucketAccess
@@ -151,7 +151,7 @@ class CoreContext:
         acls = acls_enabled(rec)
         if not rec.policy and not acls:
             return None
-        block = rec.public_access_block
+        block = await self.public_access_block(ref)
         policy = cached_policy(rec.policy, name) if rec.policy else None
         acl = rec.acl if acls and rec.HasField("acl") else None
         return BucketAccess(
@@ -162,6 +162,12 @@ class CoreContext:
             acl=acl,
             ignore_public_acls=block.ignore_public_acls,
         )
+
+    async def public_access_block(
+        self, ref: BucketRef
+    ) -> bucket_pb2.PublicAccessBlockConfiguration:
+        """The block in force on the bucket (its own flags)."""
+        return ref.record.public_access_block
 
     async def authorize_acting_as(
         self, ctx: RequestContext, action: Action, scope: Scope, subject: Principal

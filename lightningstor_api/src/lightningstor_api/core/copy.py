@@ -71,7 +71,7 @@ async def copy_object(
 ) -> object_pb2.CopyObjectResponse:
     dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_COPY, req.key)
     validate_object_key(req.key)
-    owner, acl = new_object(dst.record, req.acl, principal_arn(ctx.principal), cc.authorizer)
+    owner, acl = await new_object(cc, dst, req.acl, principal_arn(ctx.principal))
     src_ref = await locate_source(cc, ctx, dst.scope, req.source)
     replace_meta = req.metadata_directive == REPLACE
     replace_tags = req.tagging_directive == REPLACE

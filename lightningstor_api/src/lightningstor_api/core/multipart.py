@@ -110,7 +110,7 @@ async def create_multipart_upload(
     validate_user_metadata(req.user_metadata)
     validate_content_headers(req.headers)
     validate_tags([(t.key, t.value) for t in req.tags], object_tags=True)
-    owner, acl = new_object(ref.record, req.acl, principal_arn(ctx.principal), cc.authorizer)
+    owner, acl = await new_object(cc, ref, req.acl, principal_arn(ctx.principal))
     rec = records_pb2.UploadRecord(
         upload_id=new_upload_id(),
         key=req.key,

@@ -97,7 +97,7 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
-    owner, acl = new_object(ref.record, header.acl, principal_arn(ctx.principal), cc.authorizer)
+    owner, acl = await new_object(cc, ref, header.acl, principal_arn(ctx.principal))
     own_key = sse_c.given(header.customer_key)
     if own_key and header.server_side_encryption:
         raise InvalidArgument(

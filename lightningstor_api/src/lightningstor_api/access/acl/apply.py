@@ -3,7 +3,6 @@ CreateMultipartUpload) or replaces (PutBucketAcl, PutObjectAcl)."""
 
 from __future__ import annotations
 
-from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.access.acl import grants
 from lightningstor_api.access.acl.ownership import (
@@ -16,6 +15,7 @@ from lightningstor_api.access.acl.ownership import (
 )
 from lightningstor_api.access.policy.principal import PrincipalError, parse_principal
 from lightningstor_api.authz import Authorizer, PrincipalDirectory
+from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_types.errors import AccessDenied
 from lightningstor_types.scope import Principal
 
@@ -44,37 +44,25 @@ def asks(acl: common_pb2.AccessControlList) -> bool:
     return bool(acl.canned or acl.grants)
 
 
-def checked(
-    asked: common_pb2.AccessControlList,
-    owner_id: str,
-    bucket: records_pb2.BucketRecord | None,
-    authorizer: Authorizer,
+async def checked(
+    cc: CoreContext, ref: BucketRef, asked: common_pb2.AccessControlList, owner_id: str
 ) -> common_pb2.AccessControlList:
-    """The ACL to store for ``asked`` on a resource of ``owner_id`` (in ``bucket``: an
-    object's), refused as a public ACL where the bucket's BlockPublicAcls says so."""
+    """The ACL to store for ``asked`` on a resource of ``owner_id`` in (or being) the bucket
+    ``ref``, refused as a public ACL where the block in force says BlockPublicAcls."""
     acl = grants.resolve(
-        asked,
-        owner_id,
-        bucket_owner_id=bucket.owner_id if bucket is not None else None,
-        known=known_by(authorizer),
+        asked, owner_id, bucket_owner_id=ref.record.owner_id, known=known_by(cc.authorizer)
     )
-    if (
-        bucket is not None
-        and grants.is_public(acl)
-        and bucket.public_access_block.block_public_acls
-    ):
+    if grants.is_public(acl) and (await cc.public_access_block(ref)).block_public_acls:
         raise AccessDenied("The bucket's public access block refuses public ACLs")
     return acl
 
 
-def new_object(
-    bucket: records_pb2.BucketRecord,
-    asked: common_pb2.AccessControlList,
-    writer_id: str,
-    authorizer: Authorizer,
+async def new_object(
+    cc: CoreContext, ref: BucketRef, asked: common_pb2.AccessControlList, writer_id: str
 ) -> tuple[str, common_pb2.AccessControlList | None]:
-    """The owner and the ACL (None: private) of an object ``writer_id`` writes into ``bucket``
-    asking for ``asked``; AccessControlListNotSupported where the bucket has ACLs off."""
+    """The owner and the ACL (None: private) of an object ``writer_id`` writes into the bucket
+    ``ref`` asking for ``asked``; AccessControlListNotSupported where the bucket has ACLs off."""
+    bucket = ref.record
     ownership = ownership_of(bucket)
     refuse_if_enforced(ownership, asked)
     to_bucket = ownership == ENFORCED or (
@@ -83,7 +71,7 @@ def new_object(
     owner = bucket.owner_id if to_bucket and bucket.owner_id else writer_id
     if ownership == ENFORCED or not asks(asked):
         return owner, None
-    acl = checked(asked, owner, bucket, authorizer)
+    acl = await checked(cc, ref, asked, owner)
     return owner, None if only_owner(acl) else acl
 
 
@@ -91,10 +79,10 @@ def new_bucket(
     req: bucket_pb2.CreateBucketRequest, owner_id: str, authorizer: Authorizer
 ) -> tuple[str, common_pb2.AccessControlList | None]:
     """The Object Ownership (empty: the default) and the ACL (None: private) of a bucket
-    ``owner_id`` creates as ``req`` asks."""
+    ``owner_id`` creates as ``req`` asks (no bucket yet: no public access block of its own)."""
     ownership = check_setting(req.object_ownership) if req.object_ownership else ""
     refuse_if_enforced(ownership, req.acl)
     if ownership == ENFORCED or not asks(req.acl):
         return ownership, None
-    acl = checked(req.acl, owner_id, None, authorizer)
+    acl = grants.resolve(req.acl, owner_id, bucket_owner_id=None, known=known_by(authorizer))
     return ownership, None if only_owner(acl) else acl

@@ -40,7 +40,7 @@ async def put_bucket_acl(
     if not asks(req.acl):
         raise MalformedACLError()
     refuse_if_enforced(ownership_of(ref.record), req.acl)
-    acl = checked(req.acl, ref.record.owner_id, ref.record, cc.authorizer)
+    acl = await checked(cc, ref, req.acl, ref.record.owner_id)
 
     def change(rec: records_pb2.BucketRecord) -> None:
         if only_owner(acl):

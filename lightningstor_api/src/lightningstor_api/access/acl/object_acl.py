@@ -23,7 +23,7 @@ from lightningstor_api.core.versions import (
     rewrite_version,
 )
 from lightningstor_types.actions import Action
-from lightningstor_types.errors import MalformedACLError, MethodNotAllowed
+from lightningstor_types.errors import MalformedACLError, MethodNotAllowed, OperationAborted
 from lightningstor_types.naming import validate_object_key
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext
@@ -77,9 +77,14 @@ async def put_object_acl(
     if not asks(req.acl):
         raise MalformedACLError()
     refuse_if_enforced(ownership_of(ref.record), req.acl)
+    current = await resolve_read(cc, ref.scope, ref.name, req.key, req.version_id)
+    if current.is_delete_marker:
+        raise MethodNotAllowed(Method="PUT", ResourceType="DeleteMarker")
+    acl = await checked(cc, ref, req.acl, current.owner_id)
 
     def change(rec: records_pb2.ObjectRecord) -> None:
-        acl = checked(req.acl, rec.owner_id, ref.record, cc.authorizer)
+        if rec.owner_id != current.owner_id:  # replaced meanwhile: check against its owner
+            raise OperationAborted("The object changed during the request; retry")
         if only_owner(acl):
             rec.ClearField("acl")
         else:
