@@ -388,3 +388,51 @@ def test_explain_names_the_acl_grant(cluster: Cluster, bucket: str) -> None:
         assert not eve.allowed
         writes = alice.explain_access(bucket, "s3:PutObject", principal="orgb/bob", key="k")
         assert not writes.allowed
+
+
+def test_object_acls_are_per_version(cluster: Cluster, bucket: str) -> None:
+    s3 = cluster.s3("alice")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=bucket, Key="v", Body=b"old", ACL="public-read")["VersionId"]
+    new = s3.put_object(Bucket=bucket, Key="v", Body=b"new")["VersionId"]
+    assert _get(cluster, bucket, "v") == 403  # the current version is private
+    got = anonymous(cluster, "GET", f"/orga%3A{bucket}/v?versionId={old}")
+    assert (got.status, got.body) == (200, b"old")
+    s3.put_object_acl(Bucket=bucket, Key="v", VersionId=new, ACL="public-read")
+    got = anonymous(cluster, "GET", f"/orga%3A{bucket}/v")
+    assert (got.status, got.body) == (200, b"new")
+    acl = s3.get_object_acl(Bucket=bucket, Key="v", VersionId=old)
+    assert (ALL_USERS, "READ") in _grants(acl)
+    s3.put_object_acl(Bucket=bucket, Key="v", VersionId=old, ACL="private")
+    assert anonymous(cluster, "GET", f"/orga%3A{bucket}/v?versionId={old}").status == 403
+    assert _get(cluster, bucket, "v") == 200
+
+
+def test_bucket_owner_preferred_gives_the_bucket_owner_what_others_write(
+    cluster: Cluster, bucket: str
+) -> None:
+    from botocore.handlers import validate_bucket_name
+
+    alice, bob = cluster.s3("alice"), cluster.s3("bob")
+    bob.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+    alice.put_bucket_acl(
+        Bucket=bucket, GrantWrite=f'id="{BOB_ARN}"', GrantFullControl=f'id="{ALICE_ARN}"'
+    )
+    preferred = {"Rules": [{"ObjectOwnership": "BucketOwnerPreferred"}]}
+    alice.put_bucket_ownership_controls(Bucket=bucket, OwnershipControls=preferred)
+    shared = f"orga:{bucket}"
+    bob.put_object(Bucket=shared, Key="given", Body=b"1", ACL="bucket-owner-full-control")
+    bob.put_object(Bucket=shared, Key="kept", Body=b"2")
+    up = bob.create_multipart_upload(Bucket=shared, Key="multi", ACL="bucket-owner-full-control")
+    part = bob.upload_part(
+        Bucket=shared, Key="multi", UploadId=up["UploadId"], PartNumber=1, Body=b"3"
+    )
+    bob.complete_multipart_upload(
+        Bucket=shared, Key="multi", UploadId=up["UploadId"],
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )  # fmt: skip
+    owners = {
+        key: alice.get_object_acl(Bucket=bucket, Key=key)["Owner"]["ID"]
+        for key in ("given", "kept", "multi")
+    }
+    assert owners == {"given": ALICE_ARN, "kept": BOB_ARN, "multi": ALICE_ARN}
