@@ -386,6 +386,7 @@ def test_explain_names_the_acl_grant(cluster: Cluster, bucket: str) -> None:
         ]
         eve = alice.explain_access(bucket, "s3:GetObject", principal="orgb/eve", key="k")
         assert not eve.allowed
+        assert eve.reason.endswith("; no bucket policy; no ACL grant"), eve.reason
         writes = alice.explain_access(bucket, "s3:PutObject", principal="orgb/bob", key="k")
         assert not writes.allowed
 

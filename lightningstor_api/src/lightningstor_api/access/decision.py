@@ -152,9 +152,9 @@ def decide(
         return Verdict(
             False, f"{iam.reason}; public access restricted to the bucket's org", done, ttl
         )
-    return Verdict(False, _nothing(iam, policy), done, ttl)
+    return Verdict(False, _nothing(iam, policy, bucket is not None and bucket.acls), done, ttl)
 
 
-def _nothing(iam: Decision, policy: Policy | None) -> str:
+def _nothing(iam: Decision, policy: Policy | None, acls: bool) -> str:
     tail = "no bucket policy statement allows" if policy is not None else "no bucket policy"
-    return f"{iam.reason}; {tail}"
+    return f"{iam.reason}; {tail}" + ("; no ACL grant" if acls else "")
