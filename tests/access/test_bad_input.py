@@ -3,23 +3,14 @@ is readable by name only (public, or shared with another org) is AccessDenied, n
 so that anonymous and presigned requests cannot probe which keys exist (S3 answers 404 only to
 a caller that may list the bucket)."""
 
-# ruff: noqa: F811 - the fixtures of test_bucket_policy, imported, are the tests' arguments
-
 from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
 
 from lightningstor_types.errors import AccessDenied
-from tests.access.test_bucket_policy import (  # noqa: F401 - fixtures
-    ORGA,
-    Cluster,
-    _anonymous,
-    bucket,
-    cluster,
-    doc,
-    read_for_bob,
-)
+from tests.access.cluster import ORGA, Cluster, anonymous
+from tests.access.test_bucket_policy import doc, read_for_bob
 from tests.s3 import rawhttp
 
 pytestmark = pytest.mark.timeout(120)
@@ -35,13 +26,13 @@ def test_anonymous_and_presigned_reads_of_a_deleted_key_are_denied(
     url = rawhttp.Signer(cluster.server.ports["s3"], bob["access_key"], bob["secret_key"]).presign(
         "GET", target
     )
-    assert _anonymous(cluster, "GET", target).status == 200
-    assert _anonymous(cluster, "GET", url).status == 200  # bob's presigned URL, shared
+    assert anonymous(cluster, "GET", target).status == 200
+    assert anonymous(cluster, "GET", url).status == 200  # bob's presigned URL, shared
     with cluster.grpc("alice") as c:
         c.delete_object(bucket, "k")
     for method in ("GET", "HEAD"):
         for how in (target, url, f"/orga%3A{bucket}/never-was"):
-            got = _anonymous(cluster, method, how)
+            got = anonymous(cluster, method, how)
             assert got.status == 403, (method, how, got.status)
             if method == "GET":
                 assert got.code == "AccessDenied"
@@ -62,5 +53,5 @@ def test_a_reader_who_may_also_list_learns_the_key_is_gone(cluster: Cluster, buc
     cluster.s3("alice").put_bucket_policy(Bucket=bucket, Policy=doc(read, listing))
     with cluster.grpc("alice") as c:
         c.delete_object(bucket, "k")
-    got = _anonymous(cluster, "GET", f"/orga%3A{bucket}/k")
+    got = anonymous(cluster, "GET", f"/orga%3A{bucket}/k")
     assert (got.status, got.code) == (404, "NoSuchKey")

@@ -4,18 +4,16 @@ org admin, the owner-lockout recovery, and a condition on the caller's address."
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from lightningstor.v1 import common_pb2
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import (
     AccessDenied,
@@ -23,75 +21,12 @@ from lightningstor_types.errors import (
     MalformedPolicy,
     NoSuchBucketPolicy,
 )
-from lightningstor_types.scope import Scope
+from tests.access.cluster import BINDINGS, BOB_ARN, ORGA, Cluster, anonymous
 from tests.iam.iamproc import write_config
-from tests.integration.server import ServerProcess, clean_env, start_server
+from tests.integration.server import clean_env, start_server
 from tests.s3 import rawhttp
-from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
-
-BINDINGS = """
-[iam]
-[[iam.bindings]]
-principal = "alice"
-role = "admin"
-org = "orga"
-[[iam.bindings]]
-principal = "bob"
-role = "editor"
-org = "orgb"
-[[iam.bindings]]
-principal = "eve"
-role = "editor"
-org = "orgb"
-"""
-ORGA, ORGB = Scope("orga"), Scope("orgb")
-BOB_ARN = "arn:aws:iam::orgb:user/bob"
-
-
-@dataclass
-class Cluster:
-    server: ServerProcess
-    keys: dict[str, dict[str, str]]
-
-    def grpc(self, who: str, scope: Scope | None = None) -> LightningStorClient:
-        return LightningStorClient(self.server.grpc_addr, scope=scope, timeout=20, **self.keys[who])
-
-    def s3(self, who: str) -> Any:
-        k = self.keys[who]
-        return make_client("http://" + self.server.ports["s3"], k["access_key"], k["secret_key"])
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    root = tmp_path_factory.mktemp("policy")
-    config = write_config(root / "server.toml", BINDINGS)
-    server = start_server(root / "server", env={"LIGHTNINGSTOR_CONFIG": str(config)})
-    try:
-        keys = {"admin": server.admin_keys()}
-        for who, scope in (("alice", ORGA), ("bob", ORGB), ("eve", ORGB)):
-            with LightningStorClient(server.grpc_addr, scope=scope, **keys["admin"]) as c:
-                made = c.create_access_key(principal_id=who)
-            keys[who] = {
-                "access_key": made.access_key_id,
-                "secret_key": made.secret_access_key or "",
-            }
-        yield Cluster(server, keys)
-    finally:
-        server.stop()
-
-
-_NUMBERS = itertools.count()
-
-
-@pytest.fixture
-def bucket(cluster: Cluster) -> Iterator[str]:
-    name = f"pol-{next(_NUMBERS)}"
-    with cluster.grpc("alice") as c:
-        c.create_bucket(name)
-        c.put_object(name, "k", b"secret")
-    yield name
 
 
 def doc(*statements: dict[str, Any]) -> str:
@@ -224,21 +159,16 @@ def test_source_ip_condition(cluster: Cluster, bucket: str, cidr: str, allowed: 
                 bob.get_object(bucket, "k").read()
 
 
-def _anonymous(cluster: Cluster, method: str, target: str, body: bytes | None = None) -> Any:
-    address = cluster.server.ports["s3"]
-    return rawhttp.request(address, method, target, {"Host": address}, body)
-
-
 def test_public_read_policy_serves_anonymous_gets_only(cluster: Cluster, bucket: str) -> None:
     target = f"/orga%3A{bucket}/k"
-    before = _anonymous(cluster, "GET", target)
+    before = anonymous(cluster, "GET", target)
     assert (before.status, before.code) == (403, "AccessDenied")
     public = {
         "Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
         "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
     }  # fmt: skip
     cluster.s3("alice").put_bucket_policy(Bucket=bucket, Policy=doc(public))
-    got = _anonymous(cluster, "GET", target)
+    got = anonymous(cluster, "GET", target)
     assert (got.status, got.body) == (200, b"secret")
     for method, where, body in (
         ("PUT", f"/orga%3A{bucket}/new", b"x"),
@@ -247,7 +177,7 @@ def test_public_read_policy_serves_anonymous_gets_only(cluster: Cluster, bucket:
         ("GET", f"/{bucket}/k", None),  # no scope named: anonymous callers have none
         ("GET", "/", None),
     ):
-        resp = _anonymous(cluster, method, where, body)
+        resp = anonymous(cluster, method, where, body)
         assert (resp.status, resp.code) == (403, "AccessDenied"), (method, where)
     # A presigned URL of a deleted key is refused as such, never served as anonymous.
     with cluster.grpc("admin", scope=ORGA) as admin:
@@ -255,13 +185,13 @@ def test_public_read_policy_serves_anonymous_gets_only(cluster: Cluster, bucket:
         url = rawhttp.Signer(
             cluster.server.ports["s3"], made.access_key_id, made.secret_access_key or ""
         ).presign("GET", target)
-        assert _anonymous(cluster, "GET", url).status == 200
+        assert anonymous(cluster, "GET", url).status == 200
         admin.delete_access_key(made.access_key_id)
-    refused = _anonymous(cluster, "GET", url)
+    refused = anonymous(cluster, "GET", url)
     assert (refused.status, refused.code) == (403, "InvalidAccessKeyId")
     with cluster.grpc("alice") as c:
         c.delete_bucket_policy(bucket)
-    after = _anonymous(cluster, "GET", target)
+    after = anonymous(cluster, "GET", target)
     assert (after.status, after.code) == (403, "AccessDenied")
 
 
@@ -289,11 +219,11 @@ def test_public_access_block_turns_public_access_off(cluster: Cluster, bucket: s
         Bucket=bucket, PublicAccessBlockConfiguration={"RestrictPublicBuckets": True}
     )
     s3.put_bucket_policy(Bucket=bucket, Policy=public)  # allowed, but restricted
-    assert _anonymous(cluster, "GET", target).status == 403
+    assert anonymous(cluster, "GET", target).status == 403
     with cluster.grpc("bob", scope=ORGA) as bob, pytest.raises(AccessDenied):
         bob.get_object(bucket, "k").read()
     s3.delete_public_access_block(Bucket=bucket)
-    assert _anonymous(cluster, "GET", target).status == 200
+    assert anonymous(cluster, "GET", target).status == 200
     with cluster.grpc("bob", scope=ORGA) as bob:
         assert bob.get_object(bucket, "k").read() == b"secret"
 
@@ -430,34 +360,48 @@ ROWS = {  # how the bucket is shared -> who may read (alice owns it; writes stay
     "policy names bob": {"alice", "bob"},
     "public": {"alice", "bob", "eve", "anon"},
     "public but restricted": {"alice"},
+    "ACL grants bob": {"alice", "bob"},
+    "public-read ACL": {"alice", "bob", "eve", "anon"},
+    "authenticated-read ACL": {"alice", "bob", "eve"},
+    "public-read ACL but ignored": {"alice"},
+    "public-read ACL, ACLs off": {"alice"},
 }
 
 
-def _sharing(row: str, bucket: str) -> tuple[str | None, bool]:
-    if row == "private":
-        return None, False
-    principal: Any = {"AWS": BOB_ARN} if row == "policy names bob" else "*"
-    return doc({**read_for_bob(bucket), "Principal": principal}), row == "public but restricted"
+def _share(row: str, bucket: str, alice: LightningStorClient) -> None:
+    if row in ("policy names bob", "public", "public but restricted"):
+        principal: Any = {"AWS": BOB_ARN} if row == "policy names bob" else "*"
+        if row == "public but restricted":
+            alice.put_public_access_block(bucket, restrict_public_buckets=True)
+        alice.put_bucket_policy(bucket, doc({**read_for_bob(bucket), "Principal": principal}))
+    elif row == "ACL grants bob":
+        grant = common_pb2.Grant(grantee_type="CanonicalUser", id=BOB_ARN, permission="READ")
+        alice.put_object_acl(bucket, "k", grants=[grant])
+    elif row == "authenticated-read ACL":
+        alice.put_object_acl(bucket, "k", acl="authenticated-read")
+    elif row.startswith("public-read ACL"):
+        alice.put_object_acl(bucket, "k", acl="public-read")
+        if row.endswith("ignored"):
+            alice.put_public_access_block(bucket, ignore_public_acls=True)
+        elif row.endswith("ACLs off"):
+            alice.put_bucket_ownership_controls(bucket, "BucketOwnerEnforced")
 
 
 @pytest.mark.parametrize("row", list(ROWS))
 def test_sharing_matrix(cluster: Cluster, bucket: str, row: str) -> None:
-    """Each way of sharing, each caller, each API; and explain agrees with every answer."""
+    """Each way of sharing (bucket policy, ACL, public, blocked), each caller, each API; and
+    explain agrees with every answer."""
     from botocore.handlers import validate_bucket_name
 
-    policy, restrict = _sharing(row, bucket)
     with cluster.grpc("alice") as alice:
-        if restrict:
-            alice.put_public_access_block(bucket, restrict_public_buckets=True)
-        if policy is not None:
-            alice.put_bucket_policy(bucket, policy)
+        _share(row, bucket, alice)
     readers = ROWS[row]
     for who in ("alice", "bob", "eve", "anon"):
         where = (row, who)
         if who == "anon":
-            got = _anonymous(cluster, "GET", f"/orga%3A{bucket}/k")
+            got = anonymous(cluster, "GET", f"/orga%3A{bucket}/k")
             assert (got.status == 200) == (who in readers), where
-            put = _anonymous(cluster, "PUT", f"/orga%3A{bucket}/x", b"1")
+            put = anonymous(cluster, "PUT", f"/orga%3A{bucket}/x", b"1")
             assert put.status == 403, where
         else:
             s3 = cluster.s3(who)

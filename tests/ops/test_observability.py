@@ -130,7 +130,7 @@ def test_metrics_count_a_known_sequence(s3: Any, s3_url: str, ops_server: Server
 
 
 def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -> None:
-    """A sub-resource we do not serve (``s3cmd info`` asks for ``?acl``, ``?lifecycle``, …) is
+    """A sub-resource we do not serve (``s3cmd info`` asks for ``?logging``, ``?website``, …) is
     still 501 for the client, but its status label is ``unimplemented``, not ``5xx``."""
     from botocore.exceptions import ClientError
 
@@ -140,7 +140,7 @@ def test_feature_probes_are_not_counted_as_server_errors(s3: Any, s3_url: str) -
     bucket = f"probe-{uuid.uuid4().hex[:12]}"
     s3.create_bucket(Bucket=bucket)
     before = page()
-    for probe in (s3.get_bucket_acl, s3.get_bucket_ownership_controls, s3.get_bucket_website):
+    for probe in (s3.get_bucket_logging, s3.get_bucket_notification, s3.get_bucket_website):
         with pytest.raises(ClientError) as info:
             probe(Bucket=bucket)
         assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501

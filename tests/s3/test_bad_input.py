@@ -266,7 +266,7 @@ def test_invalid_bucket_name(s3: Any, name: str) -> None:
 
 @pytest.mark.parametrize(
     ("method", "query"),
-    [("GET", "acl"), ("GET", "logging"), ("PUT", "ownershipControls"), ("GET", "website")],
+    [("GET", "logging"), ("PUT", "notification"), ("GET", "website")],
 )
 def test_unimplemented_subresource(
     signer: Signer, address: str, bucket: str, method: str, query: str

@@ -1,7 +1,8 @@
-"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C, ACLs) of a
+"""Issue 12, item 7: a header that would change protection or visibility (SSE, SSE-C) of a
 feature not built yet is refused with 501 NotImplemented on every write path, and nothing is
 written; a value that asks for what is already the case passes. Object Lock is built
-(tests/objectlock): its headers on a bucket without it are S3's InvalidRequest."""
+(tests/objectlock): its headers on a bucket without it are S3's InvalidRequest. ACLs are built
+(tests/access/test_acl.py)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,6 @@ SOURCE_SSE_C = {
 }
 NEW_OBJECT = [
     {"BucketKeyEnabled": True},
-    {"ACL": "public-read"},
-    {"ACL": "authenticated-read"},
-    {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
-    {"GrantFullControl": 'id="someone"'},
-    {"GrantReadACP": 'id="someone"'},
-    {"GrantWriteACP": 'id="someone"'},
 ]
 LOCK = [
     {"ObjectLockMode": "GOVERNANCE", "ObjectLockRetainUntilDate": "2100-01-01T00:00:00Z"},
@@ -112,30 +107,13 @@ def test_sse_c_on_parts_and_copy_sources_is_read_not_ignored(s3: Any, bucket: st
     assert _keys(s3, bucket) == ["src"]
 
 
-@pytest.mark.parametrize(
-    "extra",
-    [
-        {"ACL": "public-read"},
-        {"ACL": "public-read-write"},
-        {"GrantRead": 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'},
-        {"GrantWrite": 'id="someone"'},
-        {"ObjectOwnership": "ObjectWriter"},
-        {"ObjectOwnership": "BucketOwnerPreferred"},
-    ],
-    ids=lambda e: ",".join(f"{k}={v}" for k, v in e.items()),
-)
-def test_create_bucket_refuses(s3: Any, extra: dict[str, Any]) -> None:
-    name = f"s3-{uuid.uuid4().hex[:16]}"
-    _refused(lambda: s3.create_bucket(Bucket=name, **extra))
-    assert name not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
-
-
 def test_a_hoisted_parameter_is_refused_and_harmless_values_pass(
     address: str, signer: Signer, s3: Any, bucket: str
 ) -> None:
-    query = {"x-amz-acl": "public-read"}
+    hoisted = "x-amz-server-side-encryption-bucket-key-enabled"
+    query = {hoisted: "true"}
     headers, _ = signer.sign("PUT", f"/{bucket}/k", query=query)
-    resp = request(address, "PUT", f"/{bucket}/k?x-amz-acl=public-read", headers, b"data")
+    resp = request(address, "PUT", f"/{bucket}/k?{hoisted}=true", headers, b"data")
     assert (resp.status, resp.code) == (501, "NotImplemented")
     assert _keys(s3, bucket) == []
     query = {"x-amz-acl": "private"}

@@ -11,7 +11,7 @@ authorizer is denied such a decision.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from lightningstor_types.actions import Action
 from lightningstor_types.scope import Principal
@@ -31,6 +31,13 @@ class Authorizer(Protocol):
     async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
         """Return if ``action`` on ``resource`` is allowed; raise AccessDenied if not."""
         ...
+
+
+@runtime_checkable
+class PrincipalDirectory(Protocol):
+    """An authorizer that can tell whether a principal exists (ACL grants name only those)."""
+
+    def knows(self, principal: Principal) -> bool: ...
 
 
 class AllowAll:

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Unpack
 
-from lightningstor.v1 import bucket_pb2, credential_pb2, lifecycle_pb2
+from lightningstor.v1 import bucket_pb2, common_pb2, credential_pb2, lifecycle_pb2
 from lightningstor_client import _requests as rq
 from lightningstor_client import _transfer
 from lightningstor_client._admin import AdminMethods
@@ -215,6 +215,45 @@ class AsyncLightningStorClient(
         """Remove the bucket's public access block (no error when it has none)."""
         req = bucket_pb2.DeletePublicAccessBlockRequest(scope=self._scope, name=name)
         await self._unary(self._buckets.DeletePublicAccessBlock(req, timeout=self._timeout))
+
+    async def get_bucket_acl(self, name: str) -> common_pb2.AccessControlList:
+        """The bucket's ACL: its owner and grants (the owner's FULL_CONTROL when it has none)."""
+        req = bucket_pb2.GetBucketAclRequest(scope=self._scope, name=name)
+        resp = await self._unary(self._buckets.GetBucketAcl(req, timeout=self._timeout))
+        return resp.acl
+
+    async def put_bucket_acl(
+        self, name: str, *, acl: str = "", grants: Sequence[common_pb2.Grant] = ()
+    ) -> None:
+        """Replace the bucket's ACL with a canned ACL (``acl="public-read"``) or ``grants``
+        (never both: InvalidRequest)."""
+        req = bucket_pb2.PutBucketAclRequest(
+            scope=self._scope,
+            name=name,
+            acl=common_pb2.AccessControlList(canned=acl, grants=grants),
+        )
+        await self._unary(self._buckets.PutBucketAcl(req, timeout=self._timeout))
+
+    async def get_bucket_ownership_controls(self, name: str) -> str:
+        """The bucket's Object Ownership (OwnershipControlsNotFoundError when never set: the
+        default, ObjectWriter, is in force)."""
+        req = bucket_pb2.GetBucketOwnershipControlsRequest(scope=self._scope, name=name)
+        resp = await self._unary(
+            self._buckets.GetBucketOwnershipControls(req, timeout=self._timeout)
+        )
+        return resp.object_ownership
+
+    async def put_bucket_ownership_controls(self, name: str, object_ownership: str) -> None:
+        """Set ``BucketOwnerEnforced`` (ACLs off), ``BucketOwnerPreferred`` or ``ObjectWriter``."""
+        req = bucket_pb2.PutBucketOwnershipControlsRequest(
+            scope=self._scope, name=name, object_ownership=object_ownership
+        )
+        await self._unary(self._buckets.PutBucketOwnershipControls(req, timeout=self._timeout))
+
+    async def delete_bucket_ownership_controls(self, name: str) -> None:
+        """Back to the default Object Ownership (ObjectWriter)."""
+        req = bucket_pb2.DeleteBucketOwnershipControlsRequest(scope=self._scope, name=name)
+        await self._unary(self._buckets.DeleteBucketOwnershipControls(req, timeout=self._timeout))
 
     async def explain_access(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Unpack
 
@@ -384,3 +384,34 @@ class ObjectMethods(Connection):
             scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
         )
         await self._unary(self._objects.DeleteObjectTagging(req, timeout=self._timeout))
+
+    # -- object ACLs -------------------------------------------------------------------------
+
+    async def get_object_acl(
+        self, bucket: str, key: str, *, version_id: str | None = None
+    ) -> common_pb2.AccessControlList:
+        """The object's (or one version's) ACL: its owner and grants."""
+        req = object_pb2.GetObjectAclRequest(
+            scope=self._scope, bucket=bucket, key=key, version_id=version_id or ""
+        )
+        resp = await self._unary(self._objects.GetObjectAcl(req, timeout=self._timeout))
+        return resp.acl
+
+    async def put_object_acl(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        acl: str = "",
+        grants: Sequence[common_pb2.Grant] = (),
+        version_id: str | None = None,
+    ) -> None:
+        """Replace the object's (or one version's) ACL with a canned ACL or ``grants``."""
+        req = object_pb2.PutObjectAclRequest(
+            scope=self._scope,
+            bucket=bucket,
+            key=key,
+            version_id=version_id or "",
+            acl=common_pb2.AccessControlList(canned=acl, grants=grants),
+        )
+        await self._unary(self._objects.PutObjectAcl(req, timeout=self._timeout))

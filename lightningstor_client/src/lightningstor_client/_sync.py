@@ -263,6 +263,17 @@ class LightningStorClient:
     put_public_access_block = _blocking(AsyncLightningStorClient.put_public_access_block)
     delete_public_access_block = _blocking(AsyncLightningStorClient.delete_public_access_block)
     explain_access = _blocking(AsyncLightningStorClient.explain_access)
+    get_bucket_acl = _blocking(AsyncLightningStorClient.get_bucket_acl)
+    put_bucket_acl = _blocking(AsyncLightningStorClient.put_bucket_acl)
+    get_bucket_ownership_controls = _blocking(
+        AsyncLightningStorClient.get_bucket_ownership_controls
+    )
+    put_bucket_ownership_controls = _blocking(
+        AsyncLightningStorClient.put_bucket_ownership_controls
+    )
+    delete_bucket_ownership_controls = _blocking(
+        AsyncLightningStorClient.delete_bucket_ownership_controls
+    )
 
     put_object = _blocking(AsyncLightningStorClient.put_object)
     head_object = _blocking(AsyncLightningStorClient.head_object)
@@ -275,6 +286,8 @@ class LightningStorClient:
     get_object_tagging = _blocking(AsyncLightningStorClient.get_object_tagging)
     put_object_tagging = _blocking(AsyncLightningStorClient.put_object_tagging)
     delete_object_tagging = _blocking(AsyncLightningStorClient.delete_object_tagging)
+    get_object_acl = _blocking(AsyncLightningStorClient.get_object_acl)
+    put_object_acl = _blocking(AsyncLightningStorClient.put_object_acl)
 
     get_usage = _blocking(AsyncLightningStorClient.get_usage)
     get_quota = _blocking(AsyncLightningStorClient.get_quota)

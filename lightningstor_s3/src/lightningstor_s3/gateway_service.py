@@ -306,6 +306,31 @@ class GrpcStorageService:
     ) -> bucket_pb2.ExplainAccessResponse:
         return await self._unary(self._buckets.ExplainAccess, ctx, req)
 
+    async def get_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketAclRequest
+    ) -> bucket_pb2.GetBucketAclResponse:
+        return await self._unary(self._buckets.GetBucketAcl, ctx, req)
+
+    async def put_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketAclRequest
+    ) -> bucket_pb2.PutBucketAclResponse:
+        return await self._unary(self._buckets.PutBucketAcl, ctx, req)
+
+    async def get_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketOwnershipControlsRequest
+    ) -> bucket_pb2.GetBucketOwnershipControlsResponse:
+        return await self._unary(self._buckets.GetBucketOwnershipControls, ctx, req)
+
+    async def put_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketOwnershipControlsRequest
+    ) -> bucket_pb2.PutBucketOwnershipControlsResponse:
+        return await self._unary(self._buckets.PutBucketOwnershipControls, ctx, req)
+
+    async def delete_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketOwnershipControlsRequest
+    ) -> bucket_pb2.DeleteBucketOwnershipControlsResponse:
+        return await self._unary(self._buckets.DeleteBucketOwnershipControls, ctx, req)
+
     async def get_bucket_encryption(
         self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
     ) -> bucket_pb2.GetBucketEncryptionResponse:
@@ -449,6 +474,16 @@ class GrpcStorageService:
         self, ctx: RequestContext, req: object_pb2.DeleteObjectTaggingRequest
     ) -> object_pb2.DeleteObjectTaggingResponse:
         return await self._unary(self._objects.DeleteObjectTagging, ctx, req)
+
+    async def get_object_acl(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAclRequest
+    ) -> object_pb2.GetObjectAclResponse:
+        return await self._unary(self._objects.GetObjectAcl, ctx, req)
+
+    async def put_object_acl(
+        self, ctx: RequestContext, req: object_pb2.PutObjectAclRequest
+    ) -> object_pb2.PutObjectAclResponse:
+        return await self._unary(self._objects.PutObjectAcl, ctx, req)
 
     # ---- multipart ----
 

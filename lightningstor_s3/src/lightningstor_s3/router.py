@@ -4,7 +4,7 @@
 operation, plus the bucket and key it addresses. Anything the facade does not serve is an error
 raised here, before any handler runs:
 
-- a sub-resource of S3 that we do not implement (``?acl``, ``?website``, …) →
+- a sub-resource of S3 that we do not implement (``?website``, ``?logging``, …) →
   ``NotImplemented`` (501), so no client ever gets a listing back for a question it did not ask;
 - a method S3 does not define on the resource (``PATCH``, ``POST /bucket/key`` without
   ``uploads``/``uploadId``, …) → ``MethodNotAllowed`` (405).
@@ -60,6 +60,11 @@ class Endpoint(StrEnum):
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     PUT_BUCKET_ENCRYPTION = "PutBucketEncryption"
     DELETE_BUCKET_ENCRYPTION = "DeleteBucketEncryption"
+    GET_BUCKET_ACL = "GetBucketAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    GET_BUCKET_OWNERSHIP_CONTROLS = "GetBucketOwnershipControls"
+    PUT_BUCKET_OWNERSHIP_CONTROLS = "PutBucketOwnershipControls"
+    DELETE_BUCKET_OWNERSHIP_CONTROLS = "DeleteBucketOwnershipControls"
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
     LIST_OBJECT_VERSIONS = "ListObjectVersions"
@@ -71,6 +76,8 @@ class Endpoint(StrEnum):
     GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     DELETE_OBJECT = "DeleteObject"
     COPY_OBJECT = "CopyObject"
+    GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
     GET_OBJECT_TAGGING = "GetObjectTagging"
     PUT_OBJECT_TAGGING = "PutObjectTagging"
     DELETE_OBJECT_TAGGING = "DeleteObjectTagging"
@@ -102,7 +109,6 @@ _UNSERVED_BUCKET = frozenset(
     [
         "abac",
         "accelerate",
-        "acl",
         "analytics",
         "intelligent-tiering",
         "inventory",
@@ -111,14 +117,13 @@ _UNSERVED_BUCKET = frozenset(
         "metadataTable",
         "metrics",
         "notification",
-        "ownershipControls",
         "replication",
         "requestPayment",
         "session",
         "website",
     ]
 )
-_UNSERVED_OBJECT = frozenset(["acl", "renameObject", "restore", "select", "torrent"])
+_UNSERVED_OBJECT = frozenset(["renameObject", "restore", "select", "torrent"])
 # Sub-resources we serve, by the level they live at.
 _BUCKET_SUBS = frozenset(
     {
@@ -135,10 +140,12 @@ _BUCKET_SUBS = frozenset(
         "policyStatus",
         "publicAccessBlock",
         "encryption",
+        "acl",
+        "ownershipControls",
     }
 )
 _OBJECT_SUBS = frozenset(
-    {"tagging", "uploads", "uploadId", "attributes", "retention", "legal-hold"}
+    {"tagging", "uploads", "uploadId", "attributes", "retention", "legal-hold", "acl"}
 )
 
 
@@ -269,6 +276,16 @@ def _bucket_endpoint(method: str, query: Mapping[str, str]) -> Endpoint:
             return Endpoint.PUT_PUBLIC_ACCESS_BLOCK
         case "DELETE", "publicAccessBlock":
             return Endpoint.DELETE_PUBLIC_ACCESS_BLOCK
+        case "GET", "acl":
+            return Endpoint.GET_BUCKET_ACL
+        case "PUT", "acl":
+            return Endpoint.PUT_BUCKET_ACL
+        case "GET", "ownershipControls":
+            return Endpoint.GET_BUCKET_OWNERSHIP_CONTROLS
+        case "PUT", "ownershipControls":
+            return Endpoint.PUT_BUCKET_OWNERSHIP_CONTROLS
+        case "DELETE", "ownershipControls":
+            return Endpoint.DELETE_BUCKET_OWNERSHIP_CONTROLS
         case "POST", "delete":
             return Endpoint.DELETE_OBJECTS
         case "POST", "":  # a form upload is served before routing (postobject)
@@ -284,6 +301,10 @@ def _object_endpoint(method: str, query: Mapping[str, str], headers: Mapping[str
     if "attributes" in query and method != "GET":  # never a write of the object itself
         raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
     lock = "retention" if "retention" in query else "legal-hold" if "legal-hold" in query else ""
+    if "acl" in query:
+        if lock or tagging or upload or "attributes" in query or method not in ("GET", "PUT"):
+            raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
+        return Endpoint.GET_OBJECT_ACL if method == "GET" else Endpoint.PUT_OBJECT_ACL
     if lock and (tagging or upload or "attributes" in query or method not in ("GET", "PUT")):
         raise MethodNotAllowed(Method=method, ResourceType="OBJECT")
     match method:

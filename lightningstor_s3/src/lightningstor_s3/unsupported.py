@@ -6,15 +6,14 @@ Dropping them silently would be worse than refusing: an SSE-C object would be re
 its key, a GOVERNANCE-locked object deletable, a ``public-read`` object private. Only a value that
 asks for exactly what the store already does passes:
 
-- ``x-amz-acl: private`` (and, on objects, ``bucket-owner-full-control``): every object belongs
-  to its bucket's owner and only the owner has access, which is what these ask for (S3 with
-  ACLs disabled, Object Ownership ``BucketOwnerEnforced``, its default, likewise accepts
-  ``bucket-owner-full-control`` and refuses other ACLs);
-- ``x-amz-object-ownership: BucketOwnerEnforced``, ``x-amz-object-lock-legal-hold: OFF``,
-  ``x-amz-server-side-encryption-bucket-key-enabled: false``: the settings already in force.
+- ``x-amz-object-lock-legal-hold: OFF``, ``x-amz-server-side-encryption-bucket-key-enabled:
+  false``: the settings already in force;
+- in a form upload, ``acl`` ``private`` or ``bucket-owner-full-control`` (what an object
+  written without an ACL gets); any other ACL is refused there.
 
-Object Lock and server-side encryption (SSE-S3, SSE-KMS, SSE-C) are built: their handlers read
-their headers (and a form upload its SSE fields). Form uploads refuse Object Lock's fields.
+Object Lock, server-side encryption (SSE-S3, SSE-KMS, SSE-C) and ACLs are built: their
+handlers read their headers (a form upload its SSE fields; ACL headers in ``acl_xml.py``). Form
+uploads refuse Object Lock's fields and ACLs other than the above.
 
 In a PutBucketVersioning document, ``<MfaDelete>Enabled</MfaDelete>`` is refused alike
 (:func:`refuse_mfa_delete`); ``Disabled`` is the state in force.
@@ -48,24 +47,23 @@ _ACL: Final = (
     "x-amz-grant-write",
     "x-amz-grant-write-acp",
 )
-_BUCKET: Final = ("x-amz-object-ownership",)
 
 # Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
-# (objectlock_xml.apply_lock_headers); SSE, SSE-KMS (key id, context) and SSE-C by those and
-# by UploadPart and UploadPartCopy (with the copy source's SSE-C key). Still refused there:
-# ACLs other than private, and bucket keys (BucketKeyEnabled true).
+# (objectlock_xml.apply_lock_headers), ACL headers by those and CreateBucket
+# (acl_xml.from_headers); SSE, SSE-KMS (key id, context) and SSE-C by those and by UploadPart
+# and UploadPartCopy (with the copy source's SSE-C key). Still refused there: bucket keys
+# (BucketKeyEnabled true).
 _BUCKET_KEY: Final = ("x-amz-server-side-encryption-bucket-key-enabled",)
-_NEW_OBJECT: Final = _BUCKET_KEY + _ACL
+_NEW_OBJECT: Final = _BUCKET_KEY
 # A form upload reads the SSE, SSE-KMS and SSE-C fields (postobject/upload.py), not yet Object
-# Lock's: those are refused there.
-_FORM: Final = _NEW_OBJECT + _LOCK
+# Lock's nor ACLs: those are refused there.
+_FORM: Final = _NEW_OBJECT + _LOCK + _ACL
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
         E.PUT_OBJECT: frozenset(_NEW_OBJECT),
         E.CREATE_MULTIPART_UPLOAD: frozenset(_NEW_OBJECT),
         E.COPY_OBJECT: frozenset(_NEW_OBJECT),
-        E.CREATE_BUCKET: frozenset(_ACL + _BUCKET),
     }
 )
 """Per endpoint, the headers (lower-case) refused unless their value is in :data:`HARMLESS`."""
@@ -75,11 +73,7 @@ HARMLESS: Mapping[tuple[Endpoint | None, str], frozenset[str]] = MappingProxyTyp
     {
         (None, "x-amz-object-lock-legal-hold"): frozenset({"OFF"}),
         (None, "x-amz-server-side-encryption-bucket-key-enabled"): frozenset({"false"}),
-        (None, "x-amz-object-ownership"): frozenset({"BucketOwnerEnforced"}),
-        (E.CREATE_BUCKET, "x-amz-acl"): frozenset({"private"}),
-        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
-        (E.CREATE_MULTIPART_UPLOAD, "x-amz-acl"): _OBJECT_ACLS,
-        (E.COPY_OBJECT, "x-amz-acl"): _OBJECT_ACLS,
+        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,  # form uploads (refuse_unsupported_form)
     }
 )
 """Values that ask for what is already the case, per (endpoint or any, header)."""

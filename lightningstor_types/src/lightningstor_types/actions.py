@@ -48,6 +48,10 @@ class Action(enum.StrEnum):
     BUCKETS_PUBLIC_ACCESS_BLOCK_WRITE = "lightningstor:buckets:publicaccessblock:write"
     BUCKETS_ENCRYPTION_READ = "lightningstor:buckets:encryption:read"
     BUCKETS_ENCRYPTION_WRITE = "lightningstor:buckets:encryption:write"
+    BUCKETS_ACL_READ = "lightningstor:buckets:acl:read"
+    BUCKETS_ACL_WRITE = "lightningstor:buckets:acl:write"
+    BUCKETS_OWNERSHIP_READ = "lightningstor:buckets:ownership:read"
+    BUCKETS_OWNERSHIP_WRITE = "lightningstor:buckets:ownership:write"
 
     OBJECTS_PUT = "lightningstor:objects:put"
     OBJECTS_GET = "lightningstor:objects:get"
@@ -56,6 +60,8 @@ class Action(enum.StrEnum):
     OBJECTS_DELETE = "lightningstor:objects:delete"
     OBJECTS_TAGGING_READ = "lightningstor:objects:tagging:read"
     OBJECTS_TAGGING_WRITE = "lightningstor:objects:tagging:write"
+    OBJECTS_ACL_READ = "lightningstor:objects:acl:read"
+    OBJECTS_ACL_WRITE = "lightningstor:objects:acl:write"
     OBJECTS_RETENTION_READ = "lightningstor:objects:retention:read"
     OBJECTS_RETENTION_WRITE = "lightningstor:objects:retention:write"
     OBJECTS_LEGAL_HOLD_READ = "lightningstor:objects:legalhold:read"
@@ -129,6 +135,11 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetBucketEncryption": _A.BUCKETS_ENCRYPTION_READ,
         "PutBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
         "DeleteBucketEncryption": _A.BUCKETS_ENCRYPTION_WRITE,
+        "GetBucketAcl": _A.BUCKETS_ACL_READ,
+        "PutBucketAcl": _A.BUCKETS_ACL_WRITE,
+        "GetBucketOwnershipControls": _A.BUCKETS_OWNERSHIP_READ,
+        "PutBucketOwnershipControls": _A.BUCKETS_OWNERSHIP_WRITE,
+        "DeleteBucketOwnershipControls": _A.BUCKETS_OWNERSHIP_WRITE,
         # objects
         "PutObject": _A.OBJECTS_PUT,
         "CopyObject": _A.OBJECTS_COPY,
@@ -143,6 +154,8 @@ OPERATION_ACTIONS: Final[Mapping[str, Action]] = MappingProxyType(
         "GetObjectTagging": _A.OBJECTS_TAGGING_READ,
         "PutObjectTagging": _A.OBJECTS_TAGGING_WRITE,
         "DeleteObjectTagging": _A.OBJECTS_TAGGING_WRITE,
+        "GetObjectAcl": _A.OBJECTS_ACL_READ,
+        "PutObjectAcl": _A.OBJECTS_ACL_WRITE,
         "GetObjectRetention": _A.OBJECTS_RETENTION_READ,
         "PutObjectRetention": _A.OBJECTS_RETENTION_WRITE,
         "GetObjectLegalHold": _A.OBJECTS_LEGAL_HOLD_READ,
@@ -213,6 +226,11 @@ S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
         # DeleteBucketEncryption is s3:PutEncryptionConfiguration in AWS.
         "s3:GetEncryptionConfiguration": (_A.BUCKETS_ENCRYPTION_READ,),
         "s3:PutEncryptionConfiguration": (_A.BUCKETS_ENCRYPTION_WRITE,),
+        "s3:GetBucketAcl": (_A.BUCKETS_ACL_READ,),
+        "s3:PutBucketAcl": (_A.BUCKETS_ACL_WRITE,),
+        # DeleteBucketOwnershipControls is s3:PutBucketOwnershipControls in AWS.
+        "s3:GetBucketOwnershipControls": (_A.BUCKETS_OWNERSHIP_READ,),
+        "s3:PutBucketOwnershipControls": (_A.BUCKETS_OWNERSHIP_WRITE,),
         # Multipart uploads and a copy's destination are PutObject in AWS.
         "s3:PutObject": (
             _A.OBJECTS_PUT,
@@ -229,6 +247,10 @@ S3_ACTIONS: Final[Mapping[str, tuple[Action, ...]]] = MappingProxyType(
         "s3:GetObjectTagging": (_A.OBJECTS_TAGGING_READ,),
         "s3:PutObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
         "s3:DeleteObjectTagging": (_A.OBJECTS_TAGGING_WRITE,),
+        "s3:GetObjectAcl": (_A.OBJECTS_ACL_READ,),
+        "s3:GetObjectVersionAcl": (_A.OBJECTS_ACL_READ,),
+        "s3:PutObjectAcl": (_A.OBJECTS_ACL_WRITE,),
+        "s3:PutObjectVersionAcl": (_A.OBJECTS_ACL_WRITE,),
         "s3:AbortMultipartUpload": (_A.UPLOADS_ABORT,),
         "s3:ListBucketMultipartUploads": (_A.UPLOADS_LIST,),
         "s3:ListMultipartUploadParts": (_A.UPLOADS_LIST,),

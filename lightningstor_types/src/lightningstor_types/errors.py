@@ -282,6 +282,14 @@ class MalformedACLError(InvalidInputError):
     )
 
 
+class AccessControlListNotSupported(InvalidInputError):
+    message = "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(InvalidInputError):
+    message = "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+
+
 class BadDigest(InvalidInputError):
     message = "The Content-MD5 or checksum value you specified did not match what we received."
 
@@ -472,6 +480,10 @@ class NoSuchBucketPolicy(NotFoundError):
 
 class NoSuchPublicAccessBlockConfiguration(NotFoundError):
     message = "The public access block configuration was not found"
+
+
+class OwnershipControlsNotFoundError(NotFoundError):
+    message = "The bucket ownership controls were not found"
 
 
 class NoSuchLifecycleConfiguration(NotFoundError):

@@ -129,6 +129,26 @@ class BucketOperations(Protocol):
         self, ctx: RequestContext, req: bucket_pb2.ExplainAccessRequest
     ) -> bucket_pb2.ExplainAccessResponse: ...
 
+    async def get_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketAclRequest
+    ) -> bucket_pb2.GetBucketAclResponse: ...
+
+    async def put_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketAclRequest
+    ) -> bucket_pb2.PutBucketAclResponse: ...
+
+    async def get_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketOwnershipControlsRequest
+    ) -> bucket_pb2.GetBucketOwnershipControlsResponse: ...
+
+    async def put_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketOwnershipControlsRequest
+    ) -> bucket_pb2.PutBucketOwnershipControlsResponse: ...
+
+    async def delete_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketOwnershipControlsRequest
+    ) -> bucket_pb2.DeleteBucketOwnershipControlsResponse: ...
+
     async def get_bucket_encryption(
         self, ctx: RequestContext, req: bucket_pb2.GetBucketEncryptionRequest
     ) -> bucket_pb2.GetBucketEncryptionResponse: ...
@@ -245,6 +265,14 @@ class ObjectOperations(Protocol):
     async def delete_object_tagging(
         self, ctx: RequestContext, req: object_pb2.DeleteObjectTaggingRequest
     ) -> object_pb2.DeleteObjectTaggingResponse: ...
+
+    async def get_object_acl(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAclRequest
+    ) -> object_pb2.GetObjectAclResponse: ...
+
+    async def put_object_acl(
+        self, ctx: RequestContext, req: object_pb2.PutObjectAclRequest
+    ) -> object_pb2.PutObjectAclResponse: ...
 
 
 class CredentialOperations(Protocol):

@@ -3,8 +3,11 @@ bucket's policy (:func:`~lightningstor_api.access.decision.decide`), write the a
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import cast
 
+from lightningstor.v1 import common_pb2
+from lightningstor_api.access.acl.grants import OBJECT_PERMISSIONS
 from lightningstor_api.access.decision import BucketAccess, Verdict, decide
 from lightningstor_api.access.facts import request_facts
 from lightningstor_api.authz import Authorizer, Decision
@@ -27,6 +30,10 @@ async def iam_decision(
     return Decision(True, type(authorizer).__name__)
 
 
+ObjectAcl = Callable[[], Awaitable[common_pb2.AccessControlList | None]]
+"""Reads the ACL of the object a request addresses (None: it has none of its own)."""
+
+
 async def verdict(
     authorizer: Authorizer,
     ctx: RequestContext,
@@ -34,16 +41,35 @@ async def verdict(
     resource: str,
     bucket: BucketAccess | None,
     key: str | None,
+    object_acl: ObjectAcl | None = None,
 ) -> Verdict:
-    """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited."""
+    """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited.
+
+    The object's ACL is read only when nothing else allowed an action an object grant can
+    allow: the IAM's or a policy's allow costs no extra read."""
     if ctx.anonymous:
         iam = Decision(False, "anonymous caller: the IAM allows nothing")
         caller = None
     else:
         iam = await iam_decision(authorizer, ctx, action, resource)
         caller = ctx.principal
-    facts = request_facts(ctx, anonymous=ctx.anonymous)
-    return decide(iam, bucket, caller, action, key, facts)
+    # Only policy statements read the facts: a bucket with ACLs alone skips building them.
+    needs_facts = bucket is not None and bucket.policy is not None
+    facts = request_facts(ctx, anonymous=ctx.anonymous) if needs_facts else {}
+    answer = decide(iam, bucket, caller, action, key, facts)
+    if (
+        answer.allowed
+        or object_acl is None
+        or key is None
+        or bucket is None
+        or not bucket.acls
+        or action not in OBJECT_PERMISSIONS
+    ):
+        return answer
+    acl = await object_acl()
+    if acl is None:
+        return answer
+    return decide(iam, bucket, caller, action, key, facts, acl)
 
 
 async def authorize_bucket(
@@ -53,10 +79,11 @@ async def authorize_bucket(
     resource: str,
     bucket: BucketAccess | None,
     key: str | None,
+    object_acl: ObjectAcl | None = None,
 ) -> None:
     """Raise AccessDenied unless :func:`verdict` allows; audited with its reason."""
     try:
-        answer = await verdict(authorizer, ctx, action, resource, bucket, key)
+        answer = await verdict(authorizer, ctx, action, resource, bucket, key, object_acl)
     except LightningStorError as exc:
         record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
         raise

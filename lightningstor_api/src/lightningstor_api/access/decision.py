@@ -8,7 +8,11 @@
    own org and project), or
 3. if an Allow statement of the bucket policy applies (any caller: another org's principal,
    or anyone when it names ``*``), or
-4. if an ACL grant allows it (the ACL hook: no opinion yet).
+4. if an ACL grant allows it: the bucket's for the bucket's permissions (READ lists, WRITE
+   puts and deletes objects, READ_ACP / WRITE_ACP read and replace the ACL), the object's for
+   the object's (READ gets, READ_ACP / WRITE_ACP), FULL_CONTROL all of them; none while the
+   bucket's Object Ownership is BucketOwnerEnforced; public grants none while the public
+   access block's IgnorePublicAcls is on (``acl/``).
 5. Otherwise denied.
 
 :class:`Verdict` carries the reason (what the audit line writes) and every rule considered
@@ -19,6 +23,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lightningstor.v1 import common_pb2
+from lightningstor_api.access.acl.grants import (
+    BUCKET_PERMISSIONS,
+    OBJECT_PERMISSIONS,
+    grant_allowing,
+)
 from lightningstor_api.access.condition import Facts
 from lightningstor_api.access.policy import Policy
 from lightningstor_api.authz import Decision
@@ -49,19 +59,45 @@ class Verdict:
         return Decision(self.allowed, self.reason, self.ttl_seconds)
 
 
-def acl_opinion(caller: Principal | None, action: Action, key: str | None) -> str | None:
-    """The ACL hook: the grant that allows the request, if any (none yet: ACLs are not kept)."""
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class BucketAccess:
-    """What a bucket says about access beyond the IAM: its policy and its public access block."""
+    """What a bucket says about access beyond the IAM: its policy, its ACL and its public
+    access block."""
 
     owner_org: str
     policy: Policy | None = None
     restrict_public: bool = False
     """``restrict_public_buckets``: while the policy is public, it allows only the owner's org."""
+    acls: bool = False
+    """Whether ACLs are in effect (Object Ownership is not BucketOwnerEnforced)."""
+    acl: common_pb2.AccessControlList | None = None
+    """The bucket's own ACL (None: its owner's FULL_CONTROL alone)."""
+    ignore_public_acls: bool = False
+
+
+def acl_opinion(
+    bucket: BucketAccess | None,
+    object_acl: common_pb2.AccessControlList | None,
+    caller: Principal | None,
+    action: Action,
+    key: str | None,
+) -> str | None:
+    """The ACL grant that allows the request, if any: the bucket's ACL for the bucket's
+    permissions, the object's (``object_acl``) for the object's."""
+    if bucket is None or not bucket.acls:
+        return None
+    ignore = bucket.ignore_public_acls
+    permission = BUCKET_PERMISSIONS.get(action)
+    if permission is not None and bucket.acl is not None:
+        grant = grant_allowing(bucket.acl, caller, permission, ignore_public=ignore)
+        if grant is not None:
+            return f"bucket ACL grant {grant}"
+    permission = OBJECT_PERMISSIONS.get(action)
+    if permission is not None and key is not None and object_acl is not None:
+        grant = grant_allowing(object_acl, caller, permission, ignore_public=ignore)
+        if grant is not None:
+            return f"object ACL grant {grant}"
+    return None
 
 
 def decide(
@@ -71,6 +107,7 @@ def decide(
     action: Action,
     key: str | None,
     facts: Facts,
+    object_acl: common_pb2.AccessControlList | None = None,
 ) -> Verdict:
     """The decision on ``action`` on the bucket (``key`` None) or its object ``key``, for
     ``caller`` (None: anonymous), given the IAM's own decision and what the bucket says."""
@@ -97,7 +134,7 @@ def decide(
         considered.append(Considered("policy", st.label, "allow" if st.allow else "deny", applies))
         if applies:
             (allows if st.allow else denies).append(st.label)
-    grant = acl_opinion(caller, action, key)
+    grant = acl_opinion(bucket, object_acl, caller, action, key)
     considered.append(
         Considered("acl", grant or "no ACL grant", "allow" if grant else "none", bool(grant))
     )
@@ -110,14 +147,14 @@ def decide(
     if allows:
         return Verdict(True, f"bucket policy {allows[0]} allows", done, ttl)
     if grant:
-        return Verdict(True, f"ACL grant {grant} allows", done, ttl)
+        return Verdict(True, f"{grant} allows", done, ttl)
     if restricted:
         return Verdict(
             False, f"{iam.reason}; public access restricted to the bucket's org", done, ttl
         )
-    return Verdict(False, _nothing(iam, policy), done, ttl)
+    return Verdict(False, _nothing(iam, policy, bucket is not None and bucket.acls), done, ttl)
 
 
-def _nothing(iam: Decision, policy: Policy | None) -> str:
+def _nothing(iam: Decision, policy: Policy | None, acls: bool) -> str:
     tail = "no bucket policy statement allows" if policy is not None else "no bucket policy"
-    return f"{iam.reason}; {tail}"
+    return f"{iam.reason}; {tail}" + ("; no ACL grant" if acls else "")

@@ -1,7 +1,8 @@
 """ExplainAccess: would a principal be allowed an action on a bucket or object, and why.
 
 The answer is the decision a real request would get (:func:`~lightningstor_api.access.authorize.
-verdict`, the same function), with every IAM answer, policy statement and ACL grant considered.
+verdict`, the same function, reading the object's ACL as a request does), with every IAM answer,
+policy statement and ACL grant considered.
 Asking is authorized as reading the bucket's policy (``lightningstor:buckets:policy:read``), so
 a tenant asks about its own buckets and an operator (a binding at every org) about any. An S3
 action is decided as the first action of ours :data:`~lightningstor_types.actions.S3_ACTIONS`
@@ -72,7 +73,8 @@ async def explain_access(
         else object_resource(ref.scope, ref.name, key)
     )
     access = await cc.bucket_access(ref.scope, ref.name) or BucketAccess(ref.scope.org_id)
-    answer = await verdict(cc.authorizer, asking, action, resource, access, key)
+    reader = None if key is None else cc.object_acl_reader(asking, ref.scope, ref.name, key)
+    answer = await verdict(cc.authorizer, asking, action, resource, access, key, reader)
     return bucket_pb2.ExplainAccessResponse(
         allowed=answer.allowed,
         reason=answer.reason,

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
+from lightningstor_api.access.acl.apply import new_bucket
 from lightningstor_api.core.context import BucketRef, CoreContext
 from lightningstor_api.core.convert import bucket_info, decode_token, encode_token, sorted_tags
 from lightningstor_api.core.ids import new_bucket_id
@@ -70,6 +71,8 @@ async def create_bucket(
         )
     tags = [(t.key, t.value) for t in req.tags]
     validate_tags(tags, object_tags=False)
+    owner = principal_arn(ctx.principal)
+    ownership, acl = new_bucket(req, owner, cc.authorizer)
     rec = records_pb2.BucketRecord(
         name=req.name,
         org_id=scope.org_id,
@@ -78,7 +81,9 @@ async def create_bucket(
         region=region,
         versioning=bucket_pb2.VERSIONING_STATUS_UNVERSIONED,
         tags=req.tags,
-        owner_id=principal_arn(ctx.principal),
+        owner_id=owner,
+        acl=acl,
+        object_ownership=ownership,
     )
     if req.object_lock_enabled:  # Object Lock needs versioning, and keeps it on for ever
         rec.versioning = bucket_pb2.VERSIONING_STATUS_ENABLED

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
-from lightningstor_api.access.authorize import authorize_bucket
+from lightningstor_api.access.acl.ownership import acls_enabled
+from lightningstor_api.access.authorize import ObjectAcl, authorize_bucket
 from lightningstor_api.access.decision import BucketAccess
 from lightningstor_api.access.effective import effective_public_access_block
 from lightningstor_api.access.policy import cached_policy
@@ -23,6 +24,7 @@ from lightningstor_api.encryption import KeyManager
 from lightningstor_api.iam.audit import authorize_audited
 from lightningstor_api.metadata import Compare, KeyValue, MetadataStore, Op, TxnResult
 from lightningstor_storage import StorageBackend
+from lightningstor_types import condition_keys as k
 from lightningstor_types.actions import Action
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
@@ -110,7 +112,7 @@ class CoreContext:
     ) -> None:
         """The one authorization choke point: raises AccessDenied unless allowed; audited.
 
-        On a bucket or object, the bucket's policy takes part (``access/decision.py``).
+        On a bucket or object, the bucket's policy and ACLs take part (``access/decision.py``).
         """
         if bucket is None:
             resource = scope_resource(scope)
@@ -127,21 +129,43 @@ class CoreContext:
         if access is None and not ctx.anonymous:
             await authorize_audited(self.authorizer, ctx, action, resource)
         else:
-            await authorize_bucket(self.authorizer, ctx, action, resource, access, key)
+            loader = None if key is None else self.object_acl_reader(ctx, scope, bucket, key)
+            await authorize_bucket(self.authorizer, ctx, action, resource, access, key, loader)
+
+    def object_acl_reader(
+        self, ctx: RequestContext, scope: Scope, bucket: str, key: str
+    ) -> ObjectAcl:
+        """Reads the ACL of the version the request addresses (``s3:versionid`` when the
+        frontend put one in the attributes, else the current version)."""
+        # Imported here: the ACL module reads versions, which build on this module.
+        from lightningstor_api.access.acl.object_acl import stored_object_acl
+
+        version = ctx.attributes.get(k.VERSION_ID, "")
+        return lambda: stored_object_acl(self, scope, bucket, key, version)
 
     async def bucket_access(self, scope: Scope, name: str) -> BucketAccess | None:
-        """The policy and public access block of bucket ``name`` in ``scope``; None without
-        bucket or policy (the IAM alone decides)."""
+        """The policy, ACL and public access block of bucket ``name`` in ``scope``; None
+        without bucket, or with neither a policy nor ACLs in effect (the IAM alone decides)."""
         try:
             validate_bucket_name(name)
             ref = await self.bucket(scope, name)
         except (InvalidBucketName, NoSuchBucket):
             return None
-        if not ref.record.policy:
+        rec = ref.record
+        acls = acls_enabled(rec)
+        if not rec.policy and not acls:
             return None
         block = await self.public_access_block(ref)
-        policy = cached_policy(ref.record.policy, name)
-        return BucketAccess(scope.org_id, policy, block.restrict_public_buckets)
+        policy = cached_policy(rec.policy, name) if rec.policy else None
+        acl = rec.acl if acls and rec.HasField("acl") else None
+        return BucketAccess(
+            scope.org_id,
+            policy,
+            block.restrict_public_buckets,
+            acls=acls,
+            acl=acl,
+            ignore_public_acls=block.ignore_public_acls,
+        )
 
     async def org_public_access_block(
         self, org: str

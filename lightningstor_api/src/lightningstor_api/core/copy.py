@@ -16,6 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Sequence
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.access.acl.apply import new_object
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
@@ -75,6 +76,7 @@ async def copy_object(
 ) -> object_pb2.CopyObjectResponse:
     dst = await locate(cc, ctx, req.scope, req.bucket, Action.OBJECTS_COPY, req.key)
     validate_object_key(req.key)
+    owner, acl = await new_object(cc, dst, req.acl, principal_arn(ctx.principal))
     src_ref = await locate_source(cc, ctx, dst.scope, req.source)
     replace_meta = req.metadata_directive == REPLACE
     replace_tags = req.tagging_directive == REPLACE
@@ -125,7 +127,8 @@ async def copy_object(
             storage_class=storage_class or "STANDARD",  # as S3: not copied
             checksums=src.checksums,
             tags=req.tags if replace_tags else src.tags,
-            owner_id=principal_arn(ctx.principal),
+            owner_id=owner,
+            acl=acl,
             data_id=src.data_id,
             manifest=src.manifest,
             part_count=part_count(src),

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_api.access.acl.apply import new_object
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import (
     chunk_records,
@@ -108,6 +109,7 @@ async def create_multipart_upload(
     validate_user_metadata(req.user_metadata)
     validate_content_headers(req.headers)
     validate_tags([(t.key, t.value) for t in req.tags], object_tags=True)
+    owner, acl = await new_object(cc, ref, req.acl, principal_arn(ctx.principal))
     rec = records_pb2.UploadRecord(
         upload_id=new_upload_id(),
         key=req.key,
@@ -118,7 +120,8 @@ async def create_multipart_upload(
         storage_class=validate_storage_class(req.storage_class),
         checksum_algorithm=req.checksum_algorithm,
         checksum_type=_checksum_type(req.checksum_algorithm, req.checksum_type),
-        owner_id=principal_arn(ctx.principal),
+        owner_id=owner,
+        acl=acl,
         bucket_id=ref.record.bucket_id,
         retention=requested_lock(
             ref.record, req.retention if req.HasField("retention") else None, req.legal_hold

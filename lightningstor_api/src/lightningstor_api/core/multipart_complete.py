@@ -234,6 +234,7 @@ def _assemble(
         checksums=_object_checksums(upload, parts, expected),
         tags=up.tags,
         owner_id=up.owner_id,
+        acl=up.acl if up.HasField("acl") else None,
         data_id=records[0].data_id,
         part_count=len(parts),
         upload_id=up.upload_id,

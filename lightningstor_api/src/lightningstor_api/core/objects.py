@@ -13,6 +13,7 @@ from typing import TypeVar
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_api.access.absence import resolve_visible
+from lightningstor_api.access.acl.apply import new_object
 from lightningstor_api.core.buckets import locate
 from lightningstor_api.core.content import content_records, inline_manifest, object_slices
 from lightningstor_api.core.context import BucketRef, CoreContext
@@ -87,6 +88,7 @@ async def put_object(
     validate_tags([(t.key, t.value) for t in header.tags], object_tags=True)
     validate_content_headers(header.headers)
     storage_class = validate_storage_class(header.storage_class)
+    owner, acl = await new_object(cc, ref, header.acl, principal_arn(ctx.principal))
     seal = await sealing.requested(
         cc.keymaster,
         ref.record,
@@ -136,7 +138,8 @@ async def put_object(
         storage_class=storage_class,
         checksums=checksums_message(data.checksums),
         tags=header.tags,
-        owner_id=principal_arn(ctx.principal),
+        owner_id=owner,
+        acl=acl,
         retention=retention,
         legal_hold=header.legal_hold,
     )

@@ -16,6 +16,7 @@ from typing import Any
 from lightningstor.v1 import bucket_pb2, lifecycle_pb2, object_pb2, objectlock_pb2
 from lightningstor_api import attributes, bucketconfig, tracing
 from lightningstor_api.access import bucket_policy, explain, public_access
+from lightningstor_api.access.acl import bucket_acl, object_acl, ownership_controls
 from lightningstor_api.authz import AllowAll, Authorizer
 from lightningstor_api.core import (
     bucket_delete,
@@ -357,6 +358,36 @@ class Core:
         await self.limits.admit(ctx)
         return await explain.explain_access(self.cc, ctx, req)
 
+    async def get_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketAclRequest
+    ) -> bucket_pb2.GetBucketAclResponse:
+        await self.limits.admit(ctx)
+        return await bucket_acl.get_bucket_acl(self.cc, ctx, req)
+
+    async def put_bucket_acl(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketAclRequest
+    ) -> bucket_pb2.PutBucketAclResponse:
+        await self.limits.admit(ctx)
+        return await bucket_acl.put_bucket_acl(self.cc, ctx, req)
+
+    async def get_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.GetBucketOwnershipControlsRequest
+    ) -> bucket_pb2.GetBucketOwnershipControlsResponse:
+        await self.limits.admit(ctx)
+        return await ownership_controls.get_bucket_ownership_controls(self.cc, ctx, req)
+
+    async def put_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.PutBucketOwnershipControlsRequest
+    ) -> bucket_pb2.PutBucketOwnershipControlsResponse:
+        await self.limits.admit(ctx)
+        return await ownership_controls.put_bucket_ownership_controls(self.cc, ctx, req)
+
+    async def delete_bucket_ownership_controls(
+        self, ctx: RequestContext, req: bucket_pb2.DeleteBucketOwnershipControlsRequest
+    ) -> bucket_pb2.DeleteBucketOwnershipControlsResponse:
+        await self.limits.admit(ctx)
+        return await ownership_controls.delete_bucket_ownership_controls(self.cc, ctx, req)
+
     # ---- ObjectOperations: objects ----
 
     async def put_object(
@@ -421,6 +452,18 @@ class Core:
     ) -> object_pb2.DeleteObjectTaggingResponse:
         await self.limits.admit(ctx)
         return await tagging.delete_object_tagging(self.cc, ctx, req)
+
+    async def get_object_acl(
+        self, ctx: RequestContext, req: object_pb2.GetObjectAclRequest
+    ) -> object_pb2.GetObjectAclResponse:
+        await self.limits.admit(ctx)
+        return await object_acl.get_object_acl(self.cc, ctx, req)
+
+    async def put_object_acl(
+        self, ctx: RequestContext, req: object_pb2.PutObjectAclRequest
+    ) -> object_pb2.PutObjectAclResponse:
+        await self.limits.admit(ctx)
+        return await object_acl.put_object_acl(self.cc, ctx, req)
 
     # ---- ObjectOperations: listing ----
 

@@ -149,3 +149,28 @@ class BucketServicer(bucket_pb2_grpc.BucketServiceServicer):
         self, request: pb.ExplainAccessRequest, context: Context
     ) -> pb.ExplainAccessResponse:
         return await self._core.explain_access(request_context(context), request)
+
+    async def GetBucketAcl(
+        self, request: pb.GetBucketAclRequest, context: Context
+    ) -> pb.GetBucketAclResponse:
+        return await self._core.get_bucket_acl(request_context(context), request)
+
+    async def PutBucketAcl(
+        self, request: pb.PutBucketAclRequest, context: Context
+    ) -> pb.PutBucketAclResponse:
+        return await self._core.put_bucket_acl(request_context(context), request)
+
+    async def GetBucketOwnershipControls(
+        self, request: pb.GetBucketOwnershipControlsRequest, context: Context
+    ) -> pb.GetBucketOwnershipControlsResponse:
+        return await self._core.get_bucket_ownership_controls(request_context(context), request)
+
+    async def PutBucketOwnershipControls(
+        self, request: pb.PutBucketOwnershipControlsRequest, context: Context
+    ) -> pb.PutBucketOwnershipControlsResponse:
+        return await self._core.put_bucket_ownership_controls(request_context(context), request)
+
+    async def DeleteBucketOwnershipControls(
+        self, request: pb.DeleteBucketOwnershipControlsRequest, context: Context
+    ) -> pb.DeleteBucketOwnershipControlsResponse:
+        return await self._core.delete_bucket_ownership_controls(request_context(context), request)

@@ -177,3 +177,13 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
         self, request: pb.DeleteObjectTaggingRequest, context: Context
     ) -> pb.DeleteObjectTaggingResponse:
         return await self._core.delete_object_tagging(request_context(context), request)
+
+    async def GetObjectAcl(
+        self, request: pb.GetObjectAclRequest, context: Context
+    ) -> pb.GetObjectAclResponse:
+        return await self._core.get_object_acl(request_context(context), request)
+
+    async def PutObjectAcl(
+        self, request: pb.PutObjectAclRequest, context: Context
+    ) -> pb.PutObjectAclResponse:
+        return await self._core.put_object_acl(request_context(context), request)

@@ -25,6 +25,10 @@ class EmbeddedAuthorizer:
     ) -> Decision:
         return self.engine.decide(ctx.principal, action, resource, subject)
 
+    def knows(self, principal: Principal) -> bool:
+        """Whether some binding names ``principal`` (the embedded IAM knows no one else)."""
+        return any(b.names(principal) for b in self.engine.bindings)
+
     async def authorize(self, ctx: RequestContext, action: Action, resource: str) -> None:
         if not (await self.decide(ctx, action, resource)).allowed:
             raise AccessDenied()

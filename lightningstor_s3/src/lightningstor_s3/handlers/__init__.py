@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 from lightningstor_s3.cors import handlers as cors
 from lightningstor_s3.handlers import (
+    acl,
     attributes,
     buckets,
     copy,
@@ -55,6 +56,13 @@ HANDLERS: Mapping[Endpoint, Handler] = MappingProxyType(
         E.GET_PUBLIC_ACCESS_BLOCK: policy.get_public_access_block,
         E.PUT_PUBLIC_ACCESS_BLOCK: policy.put_public_access_block,
         E.DELETE_PUBLIC_ACCESS_BLOCK: policy.delete_public_access_block,
+        E.GET_BUCKET_ACL: acl.get_bucket_acl,
+        E.PUT_BUCKET_ACL: acl.put_bucket_acl,
+        E.GET_OBJECT_ACL: acl.get_object_acl,
+        E.PUT_OBJECT_ACL: acl.put_object_acl,
+        E.GET_BUCKET_OWNERSHIP_CONTROLS: acl.get_bucket_ownership_controls,
+        E.PUT_BUCKET_OWNERSHIP_CONTROLS: acl.put_bucket_ownership_controls,
+        E.DELETE_BUCKET_OWNERSHIP_CONTROLS: acl.delete_bucket_ownership_controls,
         E.GET_BUCKET_ENCRYPTION: encryption.get_bucket_encryption,
         E.PUT_BUCKET_ENCRYPTION: encryption.put_bucket_encryption,
         E.DELETE_BUCKET_ENCRYPTION: encryption.delete_bucket_encryption,

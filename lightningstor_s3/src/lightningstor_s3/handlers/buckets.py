@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lightningstor.v1 import bucket_pb2
-from lightningstor_s3 import objectlock_xml, xml, xml_in
+from lightningstor_s3 import acl_xml, objectlock_xml, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import BucketAlreadyOwnedByYou, NoSuchTagSet
 
@@ -44,7 +44,11 @@ async def create_bucket(call: S3Call) -> None:
         await call.service.create_bucket(
             call.ctx,
             bucket_pb2.CreateBucketRequest(
-                name=call.route.bucket, region=region, object_lock_enabled=lock
+                name=call.route.bucket,
+                region=region,
+                object_lock_enabled=lock,
+                acl=acl_xml.from_headers(call.headers, call.query),
+                object_ownership=call.headers.get("x-amz-object-ownership", "").strip(),
             ),
         )
     except BucketAlreadyOwnedByYou:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from lightningstor.v1 import object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, sse_c, xml
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, sse_c, xml
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_s3.handlers.objects import customer_key, encryption_fields, part_number
 
@@ -26,6 +26,7 @@ async def copy_object(call: S3Call) -> None:
         tagging_directive=hdr.directive(h, "x-amz-tagging-directive"),
         storage_class=h.get("x-amz-storage-class", ""),
         checksum_algorithm=hdr.checksum_algorithm(h),
+        acl=acl_xml.from_headers(h, call.query),
     )
     encryption_fields(req, h)
     _keys(call, req)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call, int_param
 from lightningstor_s3.handlers.listing import upload_entry
 from lightningstor_s3.handlers.objects import (
@@ -41,6 +41,7 @@ async def create_multipart_upload(call: S3Call) -> None:
         storage_class=h.get("x-amz-storage-class", ""),
         checksum_algorithm=hdr.checksum_algorithm(h),
         checksum_type=hdr.checksum_type(h),
+        acl=acl_xml.from_headers(h, call.query),
     )
     encryption_fields(req, h)
     if (ck := customer_key(call)) is not None:

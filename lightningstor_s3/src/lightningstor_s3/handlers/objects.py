@@ -7,8 +7,8 @@ GetObject sends each piece the service yields as soon as it has it.
 from __future__ import annotations
 
 from lightningstor.v1 import common_pb2, object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3.handlers.base import S3Call
 from lightningstor_types.errors import InvalidArgument
 
@@ -66,6 +66,7 @@ async def put_object(call: S3Call) -> None:
         user_metadata=hdr.user_metadata(h),
         tags=hdr.tags(h["x-amz-tagging"]) if "x-amz-tagging" in h else [],
         storage_class=h.get("x-amz-storage-class", ""),
+        acl=acl_xml.from_headers(h, call.query),
     )
     encryption_fields(header, h)
     body_fields(call, header)

@@ -82,15 +82,23 @@ class CreateBucketRequest(_message.Message):
     REGION_FIELD_NUMBER: _builtins.int
     TAGS_FIELD_NUMBER: _builtins.int
     OBJECT_LOCK_ENABLED_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    OBJECT_OWNERSHIP_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     region: _builtins.str
     """Informational (S3 LocationConstraint); must match the server's region when set."""
     object_lock_enabled: _builtins.bool
     """Object Lock (x-amz-bucket-object-lock-enabled): versioning on, never to be suspended."""
+    object_ownership: _builtins.str
+    """x-amz-object-ownership; empty: ObjectWriter."""
     @_builtins.property
     def scope(self) -> _common_pb2.Scope: ...
     @_builtins.property
     def tags(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.Tag]: ...
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """x-amz-acl / x-amz-grant-*: the bucket's ACL; unset: private."""
+
     def __init__(
         self,
         *,
@@ -99,10 +107,12 @@ class CreateBucketRequest(_message.Message):
         region: _builtins.str = ...,
         tags: _abc.Iterable[_common_pb2.Tag] | None = ...,
         object_lock_enabled: _builtins.bool = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
+        object_ownership: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "object_lock_enabled", b"object_lock_enabled", "region", b"region", "scope", b"scope", "tags", b"tags"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "name", b"name", "object_lock_enabled", b"object_lock_enabled", "object_ownership", b"object_ownership", "region", b"region", "scope", b"scope", "tags", b"tags"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1287,3 +1297,214 @@ class DeleteBucketEncryptionResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteBucketEncryptionResponse: _TypeAlias = DeleteBucketEncryptionResponse  # noqa: Y015
+
+@_typing.final
+class GetBucketAclRequest(_message.Message):
+    """---- ACLs and Object Ownership ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBucketAclRequest: _TypeAlias = GetBucketAclRequest  # noqa: Y015
+
+@_typing.final
+class GetBucketAclResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList: ...
+    def __init__(
+        self,
+        *,
+        acl: _common_pb2.AccessControlList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBucketAclResponse: _TypeAlias = GetBucketAclResponse  # noqa: Y015
+
+@_typing.final
+class PutBucketAclRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """A canned ACL or grants (owner_id, when given, must be the bucket's owner)."""
+
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutBucketAclRequest: _TypeAlias = PutBucketAclRequest  # noqa: Y015
+
+@_typing.final
+class PutBucketAclResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutBucketAclResponse: _TypeAlias = PutBucketAclResponse  # noqa: Y015
+
+@_typing.final
+class GetBucketOwnershipControlsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBucketOwnershipControlsRequest: _TypeAlias = GetBucketOwnershipControlsRequest  # noqa: Y015
+
+@_typing.final
+class GetBucketOwnershipControlsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OBJECT_OWNERSHIP_FIELD_NUMBER: _builtins.int
+    object_ownership: _builtins.str
+    """"BucketOwnerEnforced", "BucketOwnerPreferred" or "ObjectWriter"."""
+    def __init__(
+        self,
+        *,
+        object_ownership: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["object_ownership", b"object_ownership"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBucketOwnershipControlsResponse: _TypeAlias = GetBucketOwnershipControlsResponse  # noqa: Y015
+
+@_typing.final
+class PutBucketOwnershipControlsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    OBJECT_OWNERSHIP_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    object_ownership: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+        object_ownership: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "object_ownership", b"object_ownership", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutBucketOwnershipControlsRequest: _TypeAlias = PutBucketOwnershipControlsRequest  # noqa: Y015
+
+@_typing.final
+class PutBucketOwnershipControlsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutBucketOwnershipControlsResponse: _TypeAlias = PutBucketOwnershipControlsResponse  # noqa: Y015
+
+@_typing.final
+class DeleteBucketOwnershipControlsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "scope", b"scope"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteBucketOwnershipControlsRequest: _TypeAlias = DeleteBucketOwnershipControlsRequest  # noqa: Y015
+
+@_typing.final
+class DeleteBucketOwnershipControlsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeleteBucketOwnershipControlsResponse: _TypeAlias = DeleteBucketOwnershipControlsResponse  # noqa: Y015

@@ -165,6 +165,31 @@ class BucketServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
                 _registered_method=True)
+        self.GetBucketAcl = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketAcl',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclResponse.FromString,
+                _registered_method=True)
+        self.PutBucketAcl = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketAcl',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclResponse.FromString,
+                _registered_method=True)
+        self.GetBucketOwnershipControls = channel.unary_unary(
+                '/lightningstor.v1.BucketService/GetBucketOwnershipControls',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsResponse.FromString,
+                _registered_method=True)
+        self.PutBucketOwnershipControls = channel.unary_unary(
+                '/lightningstor.v1.BucketService/PutBucketOwnershipControls',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsResponse.FromString,
+                _registered_method=True)
+        self.DeleteBucketOwnershipControls = channel.unary_unary(
+                '/lightningstor.v1.BucketService/DeleteBucketOwnershipControls',
+                request_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsResponse.FromString,
+                _registered_method=True)
 
 
 class BucketServiceServicer:
@@ -332,6 +357,38 @@ class BucketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetBucketAcl(self, request, context):
+        """The bucket's ACL (S3's GetBucketAcl / PutBucketAcl).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketAcl(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBucketOwnershipControls(self, request, context):
+        """Object Ownership: whether ACLs are in effect and who owns new objects.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutBucketOwnershipControls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBucketOwnershipControls(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_BucketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -464,6 +521,31 @@ def add_BucketServiceServicer_to_server(servicer, server):
                     servicer.ExplainAccess,
                     request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.SerializeToString,
+            ),
+            'GetBucketAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketAcl,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclResponse.SerializeToString,
+            ),
+            'PutBucketAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketAcl,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclResponse.SerializeToString,
+            ),
+            'GetBucketOwnershipControls': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBucketOwnershipControls,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsResponse.SerializeToString,
+            ),
+            'PutBucketOwnershipControls': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutBucketOwnershipControls,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsResponse.SerializeToString,
+            ),
+            'DeleteBucketOwnershipControls': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBucketOwnershipControls,
+                    request_deserializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1168,6 +1250,141 @@ class BucketService:
             '/lightningstor.v1.BucketService/ExplainAccess',
             lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessRequest.SerializeToString,
             lightningstor_dot_v1_dot_bucket__pb2.ExplainAccessResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketAcl',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketAcl',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBucketOwnershipControls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/GetBucketOwnershipControls',
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.GetBucketOwnershipControlsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutBucketOwnershipControls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/PutBucketOwnershipControls',
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.PutBucketOwnershipControlsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBucketOwnershipControls(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.BucketService/DeleteBucketOwnershipControls',
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsRequest.SerializeToString,
+            lightningstor_dot_v1_dot_bucket__pb2.DeleteBucketOwnershipControlsResponse.FromString,
             options,
             channel_credentials,
             insecure,

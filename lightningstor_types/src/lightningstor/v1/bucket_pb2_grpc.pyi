@@ -64,6 +64,13 @@ class BucketServiceStub:
     DeletePublicAccessBlock: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]
     ExplainAccess: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]
     """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
+    GetBucketAcl: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketAclRequest, _bucket_pb2.GetBucketAclResponse]
+    """The bucket's ACL (S3's GetBucketAcl / PutBucketAcl)."""
+    PutBucketAcl: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketAclRequest, _bucket_pb2.PutBucketAclResponse]
+    GetBucketOwnershipControls: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketOwnershipControlsRequest, _bucket_pb2.GetBucketOwnershipControlsResponse]
+    """Object Ownership: whether ACLs are in effect and who owns new objects."""
+    PutBucketOwnershipControls: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketOwnershipControlsRequest, _bucket_pb2.PutBucketOwnershipControlsResponse]
+    DeleteBucketOwnershipControls: _grpc.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketOwnershipControlsRequest, _bucket_pb2.DeleteBucketOwnershipControlsResponse]
 
 @_typing.type_check_only
 class BucketServiceAsyncStub(BucketServiceStub):
@@ -100,6 +107,13 @@ class BucketServiceAsyncStub(BucketServiceStub):
     DeletePublicAccessBlock: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeletePublicAccessBlockRequest, _bucket_pb2.DeletePublicAccessBlockResponse]  # type: ignore[assignment]
     ExplainAccess: _aio.UnaryUnaryMultiCallable[_bucket_pb2.ExplainAccessRequest, _bucket_pb2.ExplainAccessResponse]  # type: ignore[assignment]
     """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
+    GetBucketAcl: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketAclRequest, _bucket_pb2.GetBucketAclResponse]  # type: ignore[assignment]
+    """The bucket's ACL (S3's GetBucketAcl / PutBucketAcl)."""
+    PutBucketAcl: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketAclRequest, _bucket_pb2.PutBucketAclResponse]  # type: ignore[assignment]
+    GetBucketOwnershipControls: _aio.UnaryUnaryMultiCallable[_bucket_pb2.GetBucketOwnershipControlsRequest, _bucket_pb2.GetBucketOwnershipControlsResponse]  # type: ignore[assignment]
+    """Object Ownership: whether ACLs are in effect and who owns new objects."""
+    PutBucketOwnershipControls: _aio.UnaryUnaryMultiCallable[_bucket_pb2.PutBucketOwnershipControlsRequest, _bucket_pb2.PutBucketOwnershipControlsResponse]  # type: ignore[assignment]
+    DeleteBucketOwnershipControls: _aio.UnaryUnaryMultiCallable[_bucket_pb2.DeleteBucketOwnershipControlsRequest, _bucket_pb2.DeleteBucketOwnershipControlsResponse]  # type: ignore[assignment]
 
 class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -289,5 +303,42 @@ class BucketServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_bucket_pb2.ExplainAccessResponse, _abc.Awaitable[_bucket_pb2.ExplainAccessResponse]]:
         """Would a principal be allowed an action on the bucket or an object, and why (changes nothing)."""
+
+    @_abc_1.abstractmethod
+    def GetBucketAcl(
+        self,
+        request: _bucket_pb2.GetBucketAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketAclResponse, _abc.Awaitable[_bucket_pb2.GetBucketAclResponse]]:
+        """The bucket's ACL (S3's GetBucketAcl / PutBucketAcl)."""
+
+    @_abc_1.abstractmethod
+    def PutBucketAcl(
+        self,
+        request: _bucket_pb2.PutBucketAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketAclResponse, _abc.Awaitable[_bucket_pb2.PutBucketAclResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetBucketOwnershipControls(
+        self,
+        request: _bucket_pb2.GetBucketOwnershipControlsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.GetBucketOwnershipControlsResponse, _abc.Awaitable[_bucket_pb2.GetBucketOwnershipControlsResponse]]:
+        """Object Ownership: whether ACLs are in effect and who owns new objects."""
+
+    @_abc_1.abstractmethod
+    def PutBucketOwnershipControls(
+        self,
+        request: _bucket_pb2.PutBucketOwnershipControlsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.PutBucketOwnershipControlsResponse, _abc.Awaitable[_bucket_pb2.PutBucketOwnershipControlsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def DeleteBucketOwnershipControls(
+        self,
+        request: _bucket_pb2.DeleteBucketOwnershipControlsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_bucket_pb2.DeleteBucketOwnershipControlsResponse, _abc.Awaitable[_bucket_pb2.DeleteBucketOwnershipControlsResponse]]: ...
 
 def add_BucketServiceServicer_to_server(servicer: BucketServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -512,3 +512,70 @@ class ObjectRetention(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ObjectRetention: _TypeAlias = ObjectRetention  # noqa: Y015
+
+@_typing.final
+class Grant(_message.Message):
+    """One ACL grant (S3's Grant): a grantee and one permission."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    GRANTEE_TYPE_FIELD_NUMBER: _builtins.int
+    ID_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    PERMISSION_FIELD_NUMBER: _builtins.int
+    grantee_type: _builtins.str
+    """"CanonicalUser" (id: a principal's canonical identity, arn:aws:iam::{org}:user/[{project}/]{id})
+    or "Group" (uri: http://acs.amazonaws.com/groups/global/AllUsers, .../AuthenticatedUsers,
+    http://acs.amazonaws.com/groups/s3/LogDelivery).
+    """
+    id: _builtins.str
+    uri: _builtins.str
+    permission: _builtins.str
+    """READ, WRITE, READ_ACP, WRITE_ACP or FULL_CONTROL."""
+    def __init__(
+        self,
+        *,
+        grantee_type: _builtins.str = ...,
+        id: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        permission: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["grantee_type", b"grantee_type", "id", b"id", "permission", b"permission", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Grant: _TypeAlias = Grant  # noqa: Y015
+
+@_typing.final
+class AccessControlList(_message.Message):
+    """An access control list. In a request: either a canned ACL (private, public-read,
+    public-read-write, authenticated-read, bucket-owner-read, bucket-owner-full-control,
+    log-delivery-write) or grants, never both; stored and answered as the owner and the grants.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OWNER_ID_FIELD_NUMBER: _builtins.int
+    GRANTS_FIELD_NUMBER: _builtins.int
+    CANNED_FIELD_NUMBER: _builtins.int
+    owner_id: _builtins.str
+    """The resource's owner (answers; in a request, must be the owner when given)."""
+    canned: _builtins.str
+    @_builtins.property
+    def grants(self) -> _containers.RepeatedCompositeFieldContainer[Global___Grant]: ...
+    def __init__(
+        self,
+        *,
+        owner_id: _builtins.str = ...,
+        grants: _abc.Iterable[Global___Grant] | None = ...,
+        canned: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["canned", b"canned", "grants", b"grants", "owner_id", b"owner_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccessControlList: _TypeAlias = AccessControlList  # noqa: Y015

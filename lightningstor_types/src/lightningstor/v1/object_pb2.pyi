@@ -81,6 +81,7 @@ class PutObjectHeader(_message.Message):
     CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     KMS_CONTEXT_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     content_length: _builtins.int
@@ -121,6 +122,10 @@ class PutObjectHeader(_message.Message):
     def customer_key(self) -> _common_pb2.CustomerKey:
         """SSE-C: store the content encrypted under this key; reads must present it."""
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """x-amz-acl / x-amz-grant-*: the new version's ACL; unset: private."""
+
     def __init__(
         self,
         *,
@@ -142,10 +147,11 @@ class PutObjectHeader(_message.Message):
         customer_key: _common_pb2.CustomerKey | None = ...,
         kms_key_id: _builtins.str = ...,
         kms_context: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "acl", b"acl", "conditions", b"conditions", "content_length", b"content_length", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_content_length", b"_content_length", "acl", b"acl", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "content_length", b"content_length", "content_md5", b"content_md5", "customer_key", b"customer_key", "expected_checksums", b"expected_checksums", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__content_length: _TypeAlias = _typing.Literal["content_length"]  # noqa: Y015
     _WhichOneofArgType__content_length: _TypeAlias = _typing.Literal["_content_length", b"_content_length"]  # noqa: Y015
@@ -818,6 +824,7 @@ class CopyObjectRequest(_message.Message):
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     KMS_CONTEXT_FIELD_NUMBER: _builtins.int
     SOURCE_CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     metadata_directive: Global___MetadataDirective.ValueType
@@ -857,6 +864,10 @@ class CopyObjectRequest(_message.Message):
     def source_customer_key(self) -> _common_pb2.CustomerKey:
         """The key of an SSE-C source (x-amz-copy-source-server-side-encryption-customer-*)."""
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """The new version's ACL (never the source's); unset: private."""
+
     def __init__(
         self,
         *,
@@ -879,10 +890,11 @@ class CopyObjectRequest(_message.Message):
         kms_key_id: _builtins.str = ...,
         kms_context: _builtins.str = ...,
         source_customer_key: _common_pb2.CustomerKey | None = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source", "source_customer_key", b"source_customer_key"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope", "source", b"source", "source_customer_key", b"source_customer_key"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "source", b"source", "source_customer_key", b"source_customer_key", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "conditions", b"conditions", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "metadata_directive", b"metadata_directive", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "source", b"source", "source_customer_key", b"source_customer_key", "storage_class", b"storage_class", "tagging_directive", b"tagging_directive", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1133,6 +1145,7 @@ class CreateMultipartUploadRequest(_message.Message):
     CUSTOMER_KEY_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     KMS_CONTEXT_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     bucket: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -1159,6 +1172,10 @@ class CreateMultipartUploadRequest(_message.Message):
     def customer_key(self) -> _common_pb2.CustomerKey:
         """SSE-C: every part must carry the same key."""
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """The completed version's ACL; unset: private."""
+
     def __init__(
         self,
         *,
@@ -1177,10 +1194,11 @@ class CreateMultipartUploadRequest(_message.Message):
         customer_key: _common_pb2.CustomerKey | None = ...,
         kms_key_id: _builtins.str = ...,
         kms_context: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "customer_key", b"customer_key", "headers", b"headers", "retention", b"retention", "scope", b"scope"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "bucket", b"bucket", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "customer_key", b"customer_key", "headers", b"headers", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "retention", b"retention", "scope", b"scope", "server_side_encryption", b"server_side_encryption", "storage_class", b"storage_class", "tags", b"tags", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1964,3 +1982,112 @@ class DeleteObjectTaggingResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___DeleteObjectTaggingResponse: _TypeAlias = DeleteObjectTaggingResponse  # noqa: Y015
+
+@_typing.final
+class GetObjectAclRequest(_message.Message):
+    """---- ACLs ----"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    key: _builtins.str
+    version_id: _builtins.str
+    """Empty: the current version."""
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        bucket: _builtins.str = ...,
+        key: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetObjectAclRequest: _TypeAlias = GetObjectAclRequest  # noqa: Y015
+
+@_typing.final
+class GetObjectAclResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACL_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    version_id: _builtins.str
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList: ...
+    def __init__(
+        self,
+        *,
+        acl: _common_pb2.AccessControlList | None = ...,
+        version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetObjectAclResponse: _TypeAlias = GetObjectAclResponse  # noqa: Y015
+
+@_typing.final
+class PutObjectAclRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SCOPE_FIELD_NUMBER: _builtins.int
+    BUCKET_FIELD_NUMBER: _builtins.int
+    KEY_FIELD_NUMBER: _builtins.int
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    key: _builtins.str
+    version_id: _builtins.str
+    @_builtins.property
+    def scope(self) -> _common_pb2.Scope: ...
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """A canned ACL or grants (owner_id, when given, must be the version's owner)."""
+
+    def __init__(
+        self,
+        *,
+        scope: _common_pb2.Scope | None = ...,
+        bucket: _builtins.str = ...,
+        key: _builtins.str = ...,
+        version_id: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "scope", b"scope"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "bucket", b"bucket", "key", b"key", "scope", b"scope", "version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutObjectAclRequest: _TypeAlias = PutObjectAclRequest  # noqa: Y015
+
+@_typing.final
+class PutObjectAclResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_ID_FIELD_NUMBER: _builtins.int
+    version_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        version_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version_id", b"version_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PutObjectAclResponse: _TypeAlias = PutObjectAclResponse  # noqa: Y015

@@ -129,6 +129,16 @@ class ObjectServiceStub:
                 request_serializer=lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingRequest.SerializeToString,
                 response_deserializer=lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingResponse.FromString,
                 _registered_method=True)
+        self.GetObjectAcl = channel.unary_unary(
+                '/lightningstor.v1.ObjectService/GetObjectAcl',
+                request_serializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAclRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAclResponse.FromString,
+                _registered_method=True)
+        self.PutObjectAcl = channel.unary_unary(
+                '/lightningstor.v1.ObjectService/PutObjectAcl',
+                request_serializer=lightningstor_dot_v1_dot_object__pb2.PutObjectAclRequest.SerializeToString,
+                response_deserializer=lightningstor_dot_v1_dot_object__pb2.PutObjectAclResponse.FromString,
+                _registered_method=True)
 
 
 class ObjectServiceServicer:
@@ -253,6 +263,19 @@ class ObjectServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetObjectAcl(self, request, context):
+        """A version's ACL (S3's GetObjectAcl / PutObjectAcl).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PutObjectAcl(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ObjectServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -350,6 +373,16 @@ def add_ObjectServiceServicer_to_server(servicer, server):
                     servicer.DeleteObjectTagging,
                     request_deserializer=lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingRequest.FromString,
                     response_serializer=lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingResponse.SerializeToString,
+            ),
+            'GetObjectAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetObjectAcl,
+                    request_deserializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAclRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_object__pb2.GetObjectAclResponse.SerializeToString,
+            ),
+            'PutObjectAcl': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutObjectAcl,
+                    request_deserializer=lightningstor_dot_v1_dot_object__pb2.PutObjectAclRequest.FromString,
+                    response_serializer=lightningstor_dot_v1_dot_object__pb2.PutObjectAclResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -865,6 +898,60 @@ class ObjectService:
             '/lightningstor.v1.ObjectService/DeleteObjectTagging',
             lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingRequest.SerializeToString,
             lightningstor_dot_v1_dot_object__pb2.DeleteObjectTaggingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetObjectAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.ObjectService/GetObjectAcl',
+            lightningstor_dot_v1_dot_object__pb2.GetObjectAclRequest.SerializeToString,
+            lightningstor_dot_v1_dot_object__pb2.GetObjectAclResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutObjectAcl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lightningstor.v1.ObjectService/PutObjectAcl',
+            lightningstor_dot_v1_dot_object__pb2.PutObjectAclRequest.SerializeToString,
+            lightningstor_dot_v1_dot_object__pb2.PutObjectAclResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -56,6 +56,9 @@ class ObjectServiceStub:
     GetObjectTagging: _grpc.UnaryUnaryMultiCallable[_object_pb2.GetObjectTaggingRequest, _object_pb2.GetObjectTaggingResponse]
     PutObjectTagging: _grpc.UnaryUnaryMultiCallable[_object_pb2.PutObjectTaggingRequest, _object_pb2.PutObjectTaggingResponse]
     DeleteObjectTagging: _grpc.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectTaggingRequest, _object_pb2.DeleteObjectTaggingResponse]
+    GetObjectAcl: _grpc.UnaryUnaryMultiCallable[_object_pb2.GetObjectAclRequest, _object_pb2.GetObjectAclResponse]
+    """A version's ACL (S3's GetObjectAcl / PutObjectAcl)."""
+    PutObjectAcl: _grpc.UnaryUnaryMultiCallable[_object_pb2.PutObjectAclRequest, _object_pb2.PutObjectAclResponse]
 
 @_typing.type_check_only
 class ObjectServiceAsyncStub(ObjectServiceStub):
@@ -85,6 +88,9 @@ class ObjectServiceAsyncStub(ObjectServiceStub):
     GetObjectTagging: _aio.UnaryUnaryMultiCallable[_object_pb2.GetObjectTaggingRequest, _object_pb2.GetObjectTaggingResponse]  # type: ignore[assignment]
     PutObjectTagging: _aio.UnaryUnaryMultiCallable[_object_pb2.PutObjectTaggingRequest, _object_pb2.PutObjectTaggingResponse]  # type: ignore[assignment]
     DeleteObjectTagging: _aio.UnaryUnaryMultiCallable[_object_pb2.DeleteObjectTaggingRequest, _object_pb2.DeleteObjectTaggingResponse]  # type: ignore[assignment]
+    GetObjectAcl: _aio.UnaryUnaryMultiCallable[_object_pb2.GetObjectAclRequest, _object_pb2.GetObjectAclResponse]  # type: ignore[assignment]
+    """A version's ACL (S3's GetObjectAcl / PutObjectAcl)."""
+    PutObjectAcl: _aio.UnaryUnaryMultiCallable[_object_pb2.PutObjectAclRequest, _object_pb2.PutObjectAclResponse]  # type: ignore[assignment]
 
 class ObjectServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -225,5 +231,20 @@ class ObjectServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _object_pb2.DeleteObjectTaggingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_object_pb2.DeleteObjectTaggingResponse, _abc.Awaitable[_object_pb2.DeleteObjectTaggingResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetObjectAcl(
+        self,
+        request: _object_pb2.GetObjectAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_object_pb2.GetObjectAclResponse, _abc.Awaitable[_object_pb2.GetObjectAclResponse]]:
+        """A version's ACL (S3's GetObjectAcl / PutObjectAcl)."""
+
+    @_abc_1.abstractmethod
+    def PutObjectAcl(
+        self,
+        request: _object_pb2.PutObjectAclRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_object_pb2.PutObjectAclResponse, _abc.Awaitable[_object_pb2.PutObjectAclResponse]]: ...
 
 def add_ObjectServiceServicer_to_server(servicer: ObjectServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -45,6 +45,8 @@ class BucketRecord(_message.Message):
     POLICY_FIELD_NUMBER: _builtins.int
     PUBLIC_ACCESS_BLOCK_FIELD_NUMBER: _builtins.int
     ENCRYPTION_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
+    OBJECT_OWNERSHIP_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     org_id: _builtins.str
     project_id: _builtins.str
@@ -55,6 +57,10 @@ class BucketRecord(_message.Message):
     owner_id: _builtins.str
     policy: _builtins.str
     """PutBucketPolicy: the JSON document as put (checked when put); empty: no policy."""
+    object_ownership: _builtins.str
+    """Object Ownership: "BucketOwnerEnforced" (ACLs off), "BucketOwnerPreferred" or
+    "ObjectWriter"; empty: the default, ObjectWriter (lightningstor_api/access/acl/README.md).
+    """
     @_builtins.property
     def created_at(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -86,6 +92,10 @@ class BucketRecord(_message.Message):
     def encryption(self) -> _bucket_pb2.BucketEncryption:
         """Default server-side encryption (PutBucketEncryption); absent: none."""
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """The bucket's ACL (owner and grants); unset: the owner's FULL_CONTROL alone (private)."""
+
     def __init__(
         self,
         *,
@@ -105,10 +115,12 @@ class BucketRecord(_message.Message):
         policy: _builtins.str = ...,
         public_access_block: _bucket_pb2.PublicAccessBlockConfiguration | None = ...,
         encryption: _bucket_pb2.BucketEncryption | None = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
+        object_ownership: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "object_lock", b"object_lock", "public_access_block", b"public_access_block"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "object_lock", b"object_lock", "public_access_block", b"public_access_block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "bucket_id", b"bucket_id", "cors", b"cors", "created_at", b"created_at", "deleting_since", b"deleting_since", "encryption", b"encryption", "lifecycle_rules", b"lifecycle_rules", "name", b"name", "object_lock", b"object_lock", "object_ownership", b"object_ownership", "org_id", b"org_id", "owner_id", b"owner_id", "policy", b"policy", "project_id", b"project_id", "public_access_block", b"public_access_block", "region", b"region", "tags", b"tags", "versioning", b"versioning"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -443,6 +455,7 @@ class ObjectRecord(_message.Message):
     SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     KMS_CONTEXT_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     version_id: _builtins.str
     """"null" or the sort id; versions sort newest first by sort id."""
@@ -504,6 +517,10 @@ class ObjectRecord(_message.Message):
         the bypass permission) nor while legal_hold is on.
         """
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """The version's ACL; unset: its owner's FULL_CONTROL alone (private)."""
+
     def __init__(
         self,
         *,
@@ -533,10 +550,11 @@ class ObjectRecord(_message.Message):
         sse_customer_key_hmac: _builtins.bytes = ...,
         kms_key_id: _builtins.str = ...,
         kms_context: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "checksums", b"checksums", "headers", b"headers", "last_modified", b"last_modified", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "checksums", b"checksums", "data_id", b"data_id", "etag", b"etag", "headers", b"headers", "is_delete_marker", b"is_delete_marker", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "last_modified", b"last_modified", "legal_hold", b"legal_hold", "manifest", b"manifest", "owner_id", b"owner_id", "part_count", b"part_count", "parts", b"parts", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "size", b"size", "sort_id", b"sort_id", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata", "version_id", b"version_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -587,6 +605,7 @@ class UploadRecord(_message.Message):
     SSE_CUSTOMER_KEY_HMAC_FIELD_NUMBER: _builtins.int
     KMS_KEY_ID_FIELD_NUMBER: _builtins.int
     KMS_CONTEXT_FIELD_NUMBER: _builtins.int
+    ACL_FIELD_NUMBER: _builtins.int
     upload_id: _builtins.str
     key: _builtins.str
     storage_class: _builtins.str
@@ -616,6 +635,10 @@ class UploadRecord(_message.Message):
     def retention(self) -> _common_pb2.ObjectRetention:
         """Object Lock asked for at creation, given to the completed version."""
 
+    @_builtins.property
+    def acl(self) -> _common_pb2.AccessControlList:
+        """The ACL of the completed version (resolved at creation)."""
+
     def __init__(
         self,
         *,
@@ -638,10 +661,11 @@ class UploadRecord(_message.Message):
         sse_customer_key_hmac: _builtins.bytes = ...,
         kms_key_id: _builtins.str = ...,
         kms_context: _builtins.str = ...,
+        acl: _common_pb2.AccessControlList | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "headers", b"headers", "initiated", b"initiated", "retention", b"retention"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acl", b"acl", "bucket_id", b"bucket_id", "checksum_algorithm", b"checksum_algorithm", "checksum_type", b"checksum_type", "headers", b"headers", "initiated", b"initiated", "key", b"key", "kms_context", b"kms_context", "kms_key_id", b"kms_key_id", "legal_hold", b"legal_hold", "owner_id", b"owner_id", "retention", b"retention", "server_side_encryption", b"server_side_encryption", "sse_customer_algorithm", b"sse_customer_algorithm", "sse_customer_key_hmac", b"sse_customer_key_hmac", "sse_customer_key_md5", b"sse_customer_key_md5", "storage_class", b"storage_class", "tags", b"tags", "upload_id", b"upload_id", "user_metadata", b"user_metadata"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
