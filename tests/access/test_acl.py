@@ -437,3 +437,39 @@ def test_bucket_owner_preferred_gives_the_bucket_owner_what_others_write(
         for key in ("given", "kept", "multi")
     }
     assert owners == {"given": ALICE_ARN, "kept": BOB_ARN, "multi": ALICE_ARN}
+
+
+def test_each_version_is_judged_by_its_own_acl_over_grpc_and_as_a_copy_source(
+    cluster: Cluster, bucket: str
+) -> None:
+    """A grant on the current version opens no older one: not to a gRPC read naming the old
+    version, nor to a copy whose source names it (S3 and gRPC)."""
+    from botocore.handlers import validate_bucket_name
+
+    alice, bob = cluster.s3("alice"), cluster.s3("bob")
+    bob.meta.events.unregister("before-parameter-build.s3", validate_bucket_name)
+    alice.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    alice.put_bucket_acl(
+        Bucket=bucket, GrantWrite=f'id="{BOB_ARN}"', GrantFullControl=f'id="{ALICE_ARN}"'
+    )
+    old = alice.put_object(Bucket=bucket, Key="v", Body=b"private")["VersionId"]
+    new = alice.put_object(Bucket=bucket, Key="v", Body=b"shared", GrantRead=f'id="{BOB_ARN}"')[
+        "VersionId"
+    ]
+    with cluster.grpc("bob", scope=ORGA) as c:
+        assert c.get_object(bucket, "v").read() == b"shared"
+        assert c.get_object(bucket, "v", version_id=new).read() == b"shared"
+        with pytest.raises(AccessDenied):
+            c.get_object(bucket, "v", version_id=old).read()
+        with pytest.raises(AccessDenied):
+            c.head_object(bucket, "v", version_id=old)
+    shared = f"orga:{bucket}"
+    for version, allowed in ((old, False), (new, True)):
+        source = {"Bucket": shared, "Key": "v", "VersionId": version}
+        if allowed:
+            bob.copy_object(Bucket=shared, Key="copied", CopySource=source)
+        else:
+            assert _code(
+                lambda s=source: bob.copy_object(Bucket=shared, Key="copied", CopySource=s)
+            ) == ("AccessDenied", 403)
+    assert alice.get_object(Bucket=bucket, Key="copied")["Body"].read() == b"shared"

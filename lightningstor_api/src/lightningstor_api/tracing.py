@@ -237,12 +237,14 @@ class TracedCoreContext(CoreContext):
         scope: Scope,
         bucket: str | None = None,
         key: str | None = None,
+        *,
+        version: str | None = None,
     ) -> None:
         with tracer.start_as_current_span(
             "authorize", attributes={"lightningstor.action": str(action)}
         ) as span:
             try:
-                await super().authorize(ctx, action, scope, bucket, key)
+                await super().authorize(ctx, action, scope, bucket, key, version=version)
             except Exception as exc:
                 span.set_attribute("lightningstor.allowed", False)
                 span.set_attribute("lightningstor.denied_by", type(exc).__name__)

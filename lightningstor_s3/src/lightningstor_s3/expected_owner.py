@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from lightningstor_s3.headers import copy_source
 from lightningstor_types.errors import AccessDenied
-from lightningstor_types.scope import Scope, qualified_bucket
+from lightningstor_types.scope import Scope
 
 EXPECTED = "x-amz-expected-bucket-owner"
 SOURCE_EXPECTED = "x-amz-source-expected-bucket-owner"
@@ -29,10 +29,11 @@ def check_expected_owners(headers: Mapping[str, str], bucket_scope: Scope | None
         _check(expected, bucket_scope.org_id)
     source_expected = headers.get(SOURCE_EXPECTED)
     if source_expected is not None and "x-amz-copy-source" in headers:
-        spelled = copy_source(headers).bucket
-        source_scope = qualified_bucket(spelled)[0] or bucket_scope
-        if source_scope is not None:
-            _check(source_expected, source_scope.org_id)
+        source = copy_source(headers)
+        if source.scope.org_id:
+            _check(source_expected, source.scope.org_id)
+        elif bucket_scope is not None:
+            _check(source_expected, bucket_scope.org_id)
 
 
 def _check(expected: str, org: str) -> None:

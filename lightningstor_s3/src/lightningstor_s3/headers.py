@@ -23,6 +23,7 @@ from lightningstor_s3.xml import http_date
 from lightningstor_types.checksums import ChecksumAlgorithm
 from lightningstor_types.errors import InvalidArgument, InvalidRequest
 from lightningstor_types.header_values import validate_header_value
+from lightningstor_types.scope import qualified_bucket
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -235,7 +236,12 @@ def copy_source(headers: Mapping[str, str]) -> object_pb2.CopySource:
             ArgumentName="x-amz-copy-source",
             ArgumentValue=value,
         )
+    scope, bucket = qualified_bucket(bucket)  # another scope's bucket, written org:bucket
     source = object_pb2.CopySource(bucket=bucket, key=key, version_id=version)
+    if scope is not None:
+        source.scope.CopyFrom(
+            common_pb2.Scope(org_id=scope.org_id, project_id=scope.project_id or "")
+        )
     if (cond := conditions(headers, "x-amz-copy-source-")) is not None:
         source.conditions.CopyFrom(cond)
     return source

@@ -41,10 +41,12 @@ async def locate(
     name: str,
     action: Action,
     key: str | None = None,
+    *,
+    version: str | None = None,
 ) -> BucketRef:
     """Authorize ``action`` and look the bucket up: the first step of every bucket-bound call
-    (see :meth:`CoreContext.locate` for the shadowing rule)."""
-    return await cc.locate(ctx, scope, name, action, key)
+    (see :meth:`CoreContext.locate` for the shadowing rule and ``version``)."""
+    return await cc.locate(ctx, scope, name, action, key, version=version)
 
 
 # ---- create, head, delete, list ----

@@ -109,10 +109,14 @@ class CoreContext:
         scope: Scope,
         bucket: str | None = None,
         key: str | None = None,
+        *,
+        version: str | None = None,
     ) -> None:
         """The one authorization choke point: raises AccessDenied unless allowed; audited.
 
-        On a bucket or object, the bucket's policy and ACLs take part (``access/decision.py``).
+        On a bucket or object, the bucket's policy and ACLs take part (``access/decision.py``);
+        an object's ACL is that of ``version`` ("" the current one; None: the version the
+        request's attributes name, else the current one).
         """
         if bucket is None:
             resource = scope_resource(scope)
@@ -129,19 +133,27 @@ class CoreContext:
         if access is None and not ctx.anonymous:
             await authorize_audited(self.authorizer, ctx, action, resource)
         else:
-            loader = None if key is None else self.object_acl_reader(ctx, scope, bucket, key)
+            loader = (
+                None if key is None else self.object_acl_reader(ctx, scope, bucket, key, version)
+            )
             await authorize_bucket(self.authorizer, ctx, action, resource, access, key, loader)
 
     def object_acl_reader(
-        self, ctx: RequestContext, scope: Scope, bucket: str, key: str
+        self,
+        ctx: RequestContext,
+        scope: Scope,
+        bucket: str,
+        key: str,
+        version: str | None = None,
     ) -> ObjectAcl:
-        """Reads the ACL of the version the request addresses (``s3:versionid`` when the
-        frontend put one in the attributes, else the current version)."""
+        """Reads the ACL of the version the request addresses: ``version`` when given, else
+        ``s3:versionid`` of the request's attributes (both frontends put it there), else the
+        current version."""
         # Imported here: the ACL module reads versions, which build on this module.
         from lightningstor_api.access.acl.object_acl import stored_object_acl
 
-        version = ctx.attributes.get(k.VERSION_ID, "")
-        return lambda: stored_object_acl(self, scope, bucket, key, version)
+        addressed = ctx.attributes.get(k.VERSION_ID, "") if version is None else version
+        return lambda: stored_object_acl(self, scope, bucket, key, addressed)
 
     async def bucket_access(self, scope: Scope, name: str) -> BucketAccess | None:
         """The policy, ACL and public access block of bucket ``name`` in ``scope``; None
@@ -206,8 +218,11 @@ class CoreContext:
         name: str,
         action: Action,
         key: str | None = None,
+        *,
+        version: str | None = None,
     ) -> BucketRef:
-        """Authorize ``action`` on the bucket (or object), then look the bucket up.
+        """Authorize ``action`` on the bucket (or object: its ``version``, as
+        :meth:`authorize`), then look the bucket up.
 
         Authorization comes first, so an unauthorized caller gets AccessDenied whether or not
         the bucket exists: it never learns about another tenant's buckets. Shadowing: when the
@@ -216,7 +231,7 @@ class CoreContext:
         authorized on it; otherwise NoSuchBucket, as for a name that exists nowhere.
         """
         scope = self.scope_of(ctx, requested)
-        await self.authorize(ctx, action, scope, name, key)
+        await self.authorize(ctx, action, scope, name, key, version=version)
         validate_bucket_name(name)
         try:
             return await self.bucket(scope, name)
@@ -226,7 +241,7 @@ class CoreContext:
                 raise
         org = Scope(scope.org_id, None)
         try:
-            await self.authorize(ctx, action, org, name, key)
+            await self.authorize(ctx, action, org, name, key, version=version)
         except AccessDenied:
             raise NoSuchBucket(BucketName=name) from None
         return await self.bucket(org, name)

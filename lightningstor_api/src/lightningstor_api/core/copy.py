@@ -268,7 +268,10 @@ async def locate_source(
     scope = source.scope
     if not scope.org_id:
         scope = common_pb2.Scope(org_id=dst_scope.org_id, project_id=dst_scope.project_id or "")
-    ref = await locate(cc, ctx, scope, source.bucket, COPY_SOURCE_ACTION, source.key)
+    # The source version's own ACL decides, not the request's (the destination's) version.
+    ref = await locate(
+        cc, ctx, scope, source.bucket, COPY_SOURCE_ACTION, source.key, version=source.version_id
+    )
     validate_object_key(source.key)
     return ref
 

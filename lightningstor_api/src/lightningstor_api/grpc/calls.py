@@ -25,6 +25,7 @@ import grpc.aio
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import REQUEST_ID_KEY, abort_with
 from lightningstor_api.metrics import METRICS
+from lightningstor_types.condition_keys import VERSION_ID
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.scope import Scope
@@ -51,6 +52,7 @@ class _Call:
     principal_scope: Scope | None = None
     streamed_in: bool = False  # request bytes are counted by the deserializer
     streamed_out: bool = False  # response bytes are counted by the serializer
+    version_id: str = ""  # the object version the request addresses (s3:versionid)
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
@@ -75,6 +77,8 @@ def request_context(context: Context) -> RequestContext:
         request_id=call.request_id if call is not None else "",
         api="grpc",
         source_address=context.peer(),
+        # as the S3 frontend: the version decides which ACL applies, and policies may test it
+        attributes={VERSION_ID: call.version_id} if call is not None and call.version_id else {},
     )
 
 
@@ -129,6 +133,12 @@ def _end(call: _Call, sink: _Sink) -> None:
         )  # fmt: skip
 
 
+def _version_of(request: Any) -> str:
+    """The ``version_id`` a request message addresses ("" when it has none)."""
+    version = getattr(request, "version_id", "")
+    return version if isinstance(version, str) else ""
+
+
 def _size(message: Any) -> int:
     size: int = message.ByteSize()
     return size
@@ -176,6 +186,7 @@ def _wrap_unary(
         try:
             if not streamed_in:
                 call.bytes_in = _size(request)
+                call.version_id = _version_of(request)
             response = await behavior(request, context)
             call.bytes_out = _size(response)
         except BaseException as exc:
@@ -203,6 +214,7 @@ def _wrap_streaming(
         call = await _begin(context, method, streamed_in=streamed_in, streamed_out=True)
         if not streamed_in:
             call.bytes_in = _size(request)
+            call.version_id = _version_of(request)
         responses = behavior(request, context)
         try:
             async for response in responses:
