@@ -4,9 +4,9 @@ Starts, on free loopback ports chosen now: moto's S3 server (the reference, ever
 LightningStor on the embedded default, and LightningStor on a real etcd; runs the same workloads
 against each with ``lightningstor-bench`` (a separate process, one workload at a time), and prints
 a table of the rates with the ratios LightningStor / moto and the targets of issue 9. Every server
-is stopped at the end, whatever happens. Both LightningStor servers run ``[server] processes =
---processes`` (default 2: one per core of the 2-core machine); their CPU is the supervisor's and
-all its workers'.
+is stopped at the end, whatever happens. Both LightningStor servers run their default configuration
+(``[server] processes`` = one per usable CPU) unless ``--processes N``; their CPU is the
+supervisor's and all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
         [--only moto,embedded,etcd,erasure] [--quick] [--processes 2]
@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightningstor_client.bench.sigv4 import Signer, uri_path
+from lightningstor_types.config import usable_cpus
 
 KiB, MiB = 1024, 1024 * 1024
 START_TIMEOUT = 60.0
@@ -505,7 +506,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     p.add_argument(
-        "--processes", type=int, default=2, help="[server] processes of the LightningStor servers"
+        "--processes",
+        type=int,
+        default=None,
+        help="[server] processes of the LightningStor servers (default: theirs, one per CPU)",
     )
     p.add_argument(
         "--tenants",
@@ -531,7 +535,7 @@ def main() -> int:
     targets: dict[str, Target | None] = {}
     pending: dict[str, str] = {}
     procs = Processes()
-    server = f"[server]\nprocesses = {args.processes}\n"
+    server = "" if args.processes is None else f"[server]\nprocesses = {args.processes}\n"
     with workdir(args.keep) as work:
         try:
             if "moto" in only:
@@ -563,7 +567,7 @@ def main() -> int:
     out = table(targets, pending)
     header = (
         f"lightningstor bench: {os.cpu_count()} CPUs, loopback, LightningStor servers with "
-        f"[server] processes = {args.processes}, {args.duration:g} s measured "
+        f"[server] processes = {_processes(args)}, {args.duration:g} s measured "
         f"after {args.warmup:g} s warm-up per workload; total {time.monotonic() - started:.0f} s; "
         f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(anything above ~1 means other work shared the CPUs)"
@@ -574,6 +578,12 @@ def main() -> int:
     if args.out:
         args.out.write_text(f"{header}\n\n{out}\n")
     return 0
+
+
+def _processes(args: argparse.Namespace) -> str:
+    if args.processes is not None:
+        return str(args.processes)
+    return f"{usable_cpus()} (the default: one per usable CPU)"
 
 
 def bench_erasure() -> str:
@@ -593,7 +603,8 @@ def main_tenants(args: argparse.Namespace) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()
     procs = Processes()
-    config = f'[server]\nprocesses = {args.processes}\n[metadata]\nbackend = "embedded"\n'
+    processes = args.processes or usable_cpus()
+    config = f'[server]\nprocesses = {processes}\n[metadata]\nbackend = "embedded"\n'
     with workdir(args.keep) as work:
         try:
             target = start_lightningstor(
@@ -604,7 +615,7 @@ def main_tenants(args: argparse.Namespace) -> int:
             procs.stop_all()
     header = (
         f"lightningstor bench --tenants: {os.cpu_count()} CPUs, loopback, LightningStor embedded "
-        f"with [server] processes = {args.processes}; B: S3 GET 4 KiB, one at a time, "
+        f"with [server] processes = {_processes(args)}; B: S3 GET 4 KiB, one at a time, "
         f"{args.duration:g} s measured; A: S3 HEAD 4 KiB, {args.burst} in flight; "
         f"total {time.monotonic() - started:.0f} s; load average (1 min) {load_before[0]:.1f} "
         f"before, {os.getloadavg()[0]:.1f} after"
