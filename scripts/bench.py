@@ -1,15 +1,17 @@
-"""``make bench``: LightningStor (embedded, etcd) against moto's S3 server, in one run.
+"""``make bench``: LightningStor (embedded, etcd) against moto and Ceph RGW, in one run.
 
-Starts, on free loopback ports chosen now: moto's S3 server (the reference, everything in memory),
-LightningStor on the embedded default, and LightningStor on a real etcd; runs the same workloads
-against each with ``lightningstor-bench`` (a separate process, one workload at a time), and prints
-a table of the rates with the ratios LightningStor / moto and the targets of issue 9. Every server
-is stopped at the end, whatever happens. Both LightningStor servers run their default configuration
+Starts, on free loopback ports chosen now: moto's S3 server (everything in memory), Ceph's RADOS
+Gateway (``lightningstor_client.bench.rgw``: installed from Debian when missing, one mon and one
+BlueStore OSD), LightningStor on the embedded default, and LightningStor on a real etcd; runs
+the same workloads against each with ``lightningstor-bench`` (a separate process, one workload
+at a time), and prints a table of the rates with the ratios LightningStor / moto and
+LightningStor / RGW and the targets of issue 17. Every server is stopped at the end, whatever
+happens. Both LightningStor servers run their default configuration
 (``[server] processes`` = one per usable CPU) unless ``--processes N``; their CPU is the
 supervisor's and all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
-        [--only moto,embedded,etcd,erasure] [--quick] [--processes 2]
+        [--only moto,rgw,embedded,etcd,erasure] [--quick] [--processes 2]
 
 ``erasure`` (in ``--only`` by default) then runs ``scripts/bench_erasure.py --no-codec``: the
 distributed backend on seven local storage nodes, replicated 3 against erasure 4+2 (PUT and GET
