@@ -47,7 +47,7 @@ fmt: bootstrap ## format the code and apply ruff's safe fixes
 	uv run ruff format .
 	uv run ruff check --fix .
 
-bench: bootstrap ## LightningStor (embedded, etcd) vs moto's S3 server, one run (ARGS="--out FILE")
+bench: bootstrap ## LightningStor (embedded, etcd) vs moto and Ceph RGW, one run (ARGS="--out FILE")
 	uv run python scripts/bench.py $(ARGS)
 
 fuzz: bootstrap ## the long fuzz run of both APIs: 10^6 inputs (ARGS="--inputs N --seed S")

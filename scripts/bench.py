@@ -1,15 +1,17 @@
-"""``make bench``: LightningStor (embedded, etcd) against moto's S3 server, in one run.
+"""``make bench``: LightningStor (embedded, etcd) against moto and Ceph RGW, in one run.
 
-Starts, on free loopback ports chosen now: moto's S3 server (the reference, everything in memory),
-LightningStor on the embedded default, and LightningStor on a real etcd; runs the same workloads
-against each with ``lightningstor-bench`` (a separate process, one workload at a time), and prints
-a table of the rates with the ratios LightningStor / moto and the targets of issue 9. Every server
-is stopped at the end, whatever happens. Both LightningStor servers run ``[server] processes =
---processes`` (default 2: one per core of the 2-core machine); their CPU is the supervisor's and
-all its workers'.
+Starts, on free loopback ports chosen now: moto's S3 server (everything in memory), Ceph's RADOS
+Gateway (``lightningstor_client.bench.rgw``: installed from Debian when missing, one mon and one
+BlueStore OSD), LightningStor on the embedded default, and LightningStor on a real etcd; runs
+the same workloads against each with ``lightningstor-bench`` (a separate process, one workload
+at a time), and prints a table of the rates with the ratios LightningStor / moto and
+LightningStor / RGW and the targets of issue 17. Every server is stopped at the end, whatever
+happens. Both LightningStor servers run their default configuration
+(``[server] processes`` = one per usable CPU) unless ``--processes N``; their CPU is the
+supervisor's and all its workers'.
 
     uv run python scripts/bench.py [--duration 8] [--warmup 2] [--out bench-results.md]
-        [--only moto,embedded,etcd,erasure] [--quick] [--processes 2]
+        [--only moto,rgw,embedded,etcd,erasure] [--quick] [--processes 2]
 
 ``erasure`` (in ``--only`` by default) then runs ``scripts/bench_erasure.py --no-codec``: the
 distributed backend on seven local storage nodes, replicated 3 against erasure 4+2 (PUT and GET
@@ -38,7 +40,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lightningstor_client.bench import rgw
 from lightningstor_client.bench.sigv4 import Signer, uri_path
+from lightningstor_types.config import usable_cpus
 
 KiB, MiB = 1024, 1024 * 1024
 START_TIMEOUT = 60.0
@@ -96,15 +100,20 @@ WORKLOADS = (
     Workload("gRPC streaming GET 64 MiB", "grpc", "get", 64 * MiB, 4, 4, "glarge", "mb_s"),
 )
 UNITS = {"ops_s": "ops/s", "mb_s": "MB/s", "keys_s": "keys/s"}
-# name -> (minimum ratio LightningStor/moto on embedded, on etcd); None = no target.
+# Issue 17: name -> (minimum ratio LightningStor/RGW on embedded, on etcd); None = no target.
 TARGETS: dict[str, tuple[float | None, float | None]] = {
-    "GET 4 KiB": (10, 5),
-    "HEAD 4 KiB": (10, 5),
-    "PUT 4 KiB": (3, None),
-    "PUT 64 MiB": (2, None),
-    "GET 64 MiB": (1, None),
-    "LIST 10k keys, pages of 1000": (20, None),
+    "GET 4 KiB": (2, 1),
+    "HEAD 4 KiB": (2, 1),
+    "PUT 4 KiB": (2, None),
+    "mixed 4 KiB": (2, None),
+    "PUT 64 MiB": (1.5, None),
+    "LIST 10k keys, pages of 1000": (2, None),
 }
+CPU_US_PER_REQUEST = 350  # GET and HEAD 4 KiB, server CPU per request (issue 17)
+CPU_S_PER_GB = 0.5  # GET 64 MiB, server CPU per GB served
+LIST_WALK_S = 0.085  # LIST 10k keys: seconds per walk of the whole listing
+GRPC_STREAM_MB_S = 800
+NO_REFERENCE = ("SSE-S3", "gRPC")  # workloads moto and RGW do not run (SSE needs a KMS on RGW)
 
 
 @dataclass
@@ -117,6 +126,7 @@ class Target:
     access_key: str
     secret_key: str
     pids: list[int]
+    reference: bool = False  # moto or RGW: only the workloads every S3 server runs
     results: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -180,7 +190,20 @@ def start_moto(procs: Processes, work: Path) -> Target:
     log = work / "moto.log"
     proc = procs.start([exe, "-H", "127.0.0.1", "-p", str(port)], log, env=clean_env({}), cwd=work)
     wait_port(port, proc, log)
-    return Target("moto", f"127.0.0.1:{port}", None, *MOTO_KEYS, [proc.pid])
+    return Target("moto", f"127.0.0.1:{port}", None, *MOTO_KEYS, [proc.pid], reference=True)
+
+
+def start_rgw(stack: contextlib.ExitStack, work: Path) -> Target | None:
+    """Ceph RGW (``lightningstor_client.bench.rgw``), installed from Debian when missing; None,
+    with the reason printed, when it cannot be installed or started here."""
+    try:
+        rgw.ensure_installed()
+        print("starting Ceph (one mon, one BlueStore OSD) and RGW...", flush=True)
+        ref = stack.enter_context(rgw.running_rgw(work))
+    except (rgw.RgwUnavailableError, OSError, subprocess.SubprocessError) as err:
+        print(f"RGW is left out: {err}", flush=True)
+        return None
+    return Target("rgw", ref.s3, None, ref.access_key, ref.secret_key, ref.pids, reference=True)
 
 
 def start_etcd(procs: Processes, work: Path) -> tuple[str, int]:
@@ -294,7 +317,7 @@ def bench_workload(targets: list[Target], w: Workload, args: argparse.Namespace)
     disturbs them alike)."""
     print(f"== {w.name}", flush=True)
     for target in targets:
-        if w.api == "grpc" and target.grpc is None:
+        if target.reference and any(word in w.name for word in NO_REFERENCE):
             continue
         target.results[w.name] = run_workload(target, w, args)
         if w.name == "GET 64 MiB" and target.results[w.name]:
@@ -409,25 +432,57 @@ def _fmt(v: float | None) -> str:
     return "—" if v is None else (f"{v:,.0f}" if v >= 100 else f"{v:,.1f}")
 
 
+def _ratio(v: float | None, ref: float | None) -> str:
+    return "—" if v is None or not ref else f"{v / ref:.2f}"
+
+
+def _extra_checks(w: Workload, emb: Target | None, etcd: Target | None) -> list[str]:
+    """The issue's absolute targets: CPU per small request, CPU per GB, seconds per walk."""
+    out = []
+    for n, t in (("embedded", emb), ("etcd", etcd)):
+        r = t.results.get(w.name) if t is not None else None
+        if not r or r.get("errors") != "0" or r.get("server_cpu_ms_op", "na") == "na":
+            continue
+        cpu_ms = float(r["server_cpu_ms_op"])
+        if w.name in ("GET 4 KiB", "HEAD 4 KiB") and n == "embedded":
+            us = cpu_ms * 1000
+            ok = "met" if us <= CPU_US_PER_REQUEST else "missed"
+            out.append(f"CPU {us:.0f} µs/request ({ok}: ≤ {CPU_US_PER_REQUEST})")
+        elif w.name == "GET 64 MiB" and n == "embedded":
+            per_gb = cpu_ms / 1000 / (w.size / 1e9)
+            ok = "met" if per_gb <= CPU_S_PER_GB else "missed"
+            out.append(f"CPU {per_gb:.2f} s/GB ({ok}: ≤ {CPU_S_PER_GB})")
+        elif w.op == "list" and n == "embedded" and float(r["keys_s"]) > 0:
+            walk = w.objects / float(r["keys_s"])
+            ok = "met" if walk <= LIST_WALK_S else "missed"
+            out.append(f"{walk * 1000:.0f} ms/walk ({ok}: ≤ {LIST_WALK_S * 1000:.0f})")
+    return out
+
+
 def table(targets: dict[str, Target | None], pending: dict[str, str]) -> str:
-    moto, emb, etcd = targets.get("moto"), targets.get("embedded"), targets.get("etcd")
+    moto, rgw = targets.get("moto"), targets.get("rgw")
+    emb, etcd = targets.get("embedded"), targets.get("etcd")
     rows = [
-        "| workload | unit | moto | LS embedded | x moto | LS etcd | x moto | target | met? |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| workload | unit | moto | RGW | LS embedded | x moto | x RGW | LS etcd | x moto | x RGW "
+        "| target (issue 17) | met? |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     s3_head = {n: _value(t, WORKLOADS[2]) for n, t in (("embedded", emb), ("etcd", etcd))}
     for w in WORKLOADS:
-        m, e, d = _value(moto, w), _value(emb, w), _value(etcd, w)
-        re_ = e / m if e is not None and m else None
-        rd = d / m if d is not None and m else None
+        m, g, e, d = _value(moto, w), _value(rgw, w), _value(emb, w), _value(etcd, w)
         goal, verdict = "", []
         if w.name in TARGETS:
             ge, gd = TARGETS[w.name]
-            goal = f"≥ {ge:g}x moto" + (f" (etcd ≥ {gd:g}x)" if gd else "")
-            if ge is not None and re_ is not None:
+            goal = f"≥ {ge:g}x RGW" + (f" (etcd ≥ {gd:g}x)" if gd else "")
+            if ge is not None and e is not None and g:
+                re_ = e / g
                 verdict.append("met" if re_ >= ge else f"missed ({re_ / ge:.0%} of it)")
-            if gd is not None and rd is not None:
+            if gd is not None and d is not None and g:
+                rd = d / g
                 verdict.append("etcd " + ("met" if rd >= gd else f"missed ({rd / gd:.0%})"))
+        verdict += _extra_checks(w, emb, etcd)
+        if w.name == "GET 64 MiB":
+            goal = f"CPU ≤ {CPU_S_PER_GB} s/GB"
         if w.size >= MiB and w.api == "s3":
             for n, t in (("embedded", emb), ("etcd", etcd)):
                 extra = _rss_per_transfer(t, w)
@@ -449,15 +504,15 @@ def table(targets: dict[str, Target | None], pending: dict[str, str]) -> str:
                 if v is not None and h:
                     verdict.append(f"{n} {'met' if v >= h else 'missed'} ({v / h:.2f}x S3 HEAD)")
         elif w.name.startswith("gRPC streaming"):
-            goal = "≥ 500 MB/s"
+            goal = f"≥ {GRPC_STREAM_MB_S} MB/s"
             for n, v in (("embedded", e), ("etcd", d)):
                 if v is not None:
-                    verdict.append(f"{n} {'met' if v >= 500 else 'missed'}")
+                    verdict.append(f"{n} {'met' if v >= GRPC_STREAM_MB_S else 'missed'}")
         etcd_cell = pending.get("etcd", _fmt(d)) if d is None else _fmt(d)
         rows.append(
-            f"| {w.name} | {UNITS[w.metric]} | {_fmt(m)} | {_fmt(e)} | "
-            f"{'—' if re_ is None else f'{re_:.2f}'} | {etcd_cell} | "
-            f"{'—' if rd is None else f'{rd:.2f}'} | {goal} | {'; '.join(verdict)} |"
+            f"| {w.name} | {UNITS[w.metric]} | {_fmt(m)} | {_fmt(g)} | {_fmt(e)} | "
+            f"{_ratio(e, m)} | {_ratio(e, g)} | {etcd_cell} | {_ratio(d, m)} | {_ratio(d, g)} | "
+            f"{goal} | {'; '.join(verdict)} |"
         )
     rows += ["", "| server | workload | ops/s | MB/s | p50 ms | p99 ms | errors | server CPU ms/op "
              "| client CPU ms/op | server RSS MiB (start → peak) |",
@@ -497,7 +552,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--duration", type=float, default=8.0, help="measured seconds per workload")
     p.add_argument("--warmup", type=float, default=2.0)
-    p.add_argument("--only", default="moto,embedded,etcd,erasure")
+    p.add_argument("--only", default="moto,rgw,embedded,etcd,erasure")
     p.add_argument("--quick", action="store_true", help="skip the 10 000-key listing")
     p.add_argument(
         "--workloads", default="", help="only the workloads whose name contains this text"
@@ -505,7 +560,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="also write the table (Markdown) to this file")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, data)")
     p.add_argument(
-        "--processes", type=int, default=2, help="[server] processes of the LightningStor servers"
+        "--processes",
+        type=int,
+        default=None,
+        help="[server] processes of the LightningStor servers (default: theirs, one per CPU)",
     )
     p.add_argument(
         "--tenants",
@@ -531,11 +589,14 @@ def main() -> int:
     targets: dict[str, Target | None] = {}
     pending: dict[str, str] = {}
     procs = Processes()
-    server = f"[server]\nprocesses = {args.processes}\n"
+    stack = contextlib.ExitStack()
+    server = "" if args.processes is None else f"[server]\nprocesses = {args.processes}\n"
     with workdir(args.keep) as work:
         try:
             if "moto" in only:
                 targets["moto"] = start_moto(procs, work)
+            if "rgw" in only:
+                targets["rgw"] = start_rgw(stack, work / "rgw")
             if "embedded" in only:
                 config = f'{server}[metadata]\nbackend = "embedded"\n'
                 targets["embedded"] = start_lightningstor(
@@ -560,10 +621,11 @@ def main() -> int:
                     bench_workload(running, w, args)
         finally:
             procs.stop_all()
+            stack.close()  # RGW's daemons
     out = table(targets, pending)
     header = (
         f"lightningstor bench: {os.cpu_count()} CPUs, loopback, LightningStor servers with "
-        f"[server] processes = {args.processes}, {args.duration:g} s measured "
+        f"[server] processes = {_processes(args)}, {args.duration:g} s measured "
         f"after {args.warmup:g} s warm-up per workload; total {time.monotonic() - started:.0f} s; "
         f"load average (1 min) {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after "
         "(anything above ~1 means other work shared the CPUs)"
@@ -574,6 +636,12 @@ def main() -> int:
     if args.out:
         args.out.write_text(f"{header}\n\n{out}\n")
     return 0
+
+
+def _processes(args: argparse.Namespace) -> str:
+    if args.processes is not None:
+        return str(args.processes)
+    return f"{usable_cpus()} (the default: one per usable CPU)"
 
 
 def bench_erasure() -> str:
@@ -593,7 +661,8 @@ def main_tenants(args: argparse.Namespace) -> int:
     started = time.monotonic()
     load_before = os.getloadavg()
     procs = Processes()
-    config = f'[server]\nprocesses = {args.processes}\n[metadata]\nbackend = "embedded"\n'
+    processes = args.processes or usable_cpus()
+    config = f'[server]\nprocesses = {processes}\n[metadata]\nbackend = "embedded"\n'
     with workdir(args.keep) as work:
         try:
             target = start_lightningstor(
@@ -604,7 +673,7 @@ def main_tenants(args: argparse.Namespace) -> int:
             procs.stop_all()
     header = (
         f"lightningstor bench --tenants: {os.cpu_count()} CPUs, loopback, LightningStor embedded "
-        f"with [server] processes = {args.processes}; B: S3 GET 4 KiB, one at a time, "
+        f"with [server] processes = {_processes(args)}; B: S3 GET 4 KiB, one at a time, "
         f"{args.duration:g} s measured; A: S3 HEAD 4 KiB, {args.burst} in flight; "
         f"total {time.monotonic() - started:.0f} s; load average (1 min) {load_before[0]:.1f} "
         f"before, {os.getloadavg()[0]:.1f} after"

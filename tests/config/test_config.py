@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import typing
 from importlib.metadata import version
 from pathlib import Path
@@ -93,6 +96,23 @@ def test_example_files_load_and_validate(name: str) -> None:
     else:
         settings = load_settings(["-c", str(path)], env={})
         assert Settings.model_validate(settings.model_dump()) == settings
+
+
+def test_processes_default_to_the_usable_cpus() -> None:
+    assert load_settings([], env={}).server.processes == min(len(os.sched_getaffinity(0)), 64)
+    env = {"LIGHTNINGSTOR_SERVER__PROCESSES": "1"}
+    assert load_settings([], env=env).server.processes == 1  # one process is still possible
+    # A process allowed one CPU (a cpuset, taskset) gets one process; in a child, so this
+    # process keeps its own affinity.
+    code = (
+        "import os; os.sched_setaffinity(0, {min(os.sched_getaffinity(0))}); "
+        "from lightningstor_types.config_loader import load_settings; "
+        "print(load_settings([], env={}).server.processes)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "1"
 
 
 def test_single_node_example_is_the_defaults() -> None:

@@ -90,9 +90,17 @@ def server_command(*args: str, open_files: int | None = None) -> list[str]:
     return [sys.executable, "-c", boot, *args]
 
 
+ONE_PROCESS = {"LIGHTNINGSTOR_SERVER__PROCESSES": "1"}
+"""Servers in tests are one process unless a test asks for more (``extra`` overrides it): the
+default (one per CPU) would double the suite's processes on two cores, and tests that count
+metrics or log lines expect the one process they talk to."""
+
+
 def clean_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment without any LIGHTNINGSTOR_* of the developer's shell, plus ``extra``."""
+    """The environment without any LIGHTNINGSTOR_* of the developer's shell, with
+    :data:`ONE_PROCESS`, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LIGHTNINGSTOR_")}
+    env.update(ONE_PROCESS)
     env.update(extra or {})
     return env
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from lightningstor_types import naming
 from lightningstor_types.errors import (
     InvalidArgument,
     InvalidBucketName,
@@ -12,12 +13,47 @@ from lightningstor_types.errors import (
     MetadataTooLarge,
 )
 from lightningstor_types.naming import (
+    _Accepted,
     validate_bucket_name,
     validate_object_key,
     validate_scope_id,
     validate_tags,
     validate_user_metadata,
 )
+from lightningstor_types.scope import Principal, Scope
+
+# -- names already accepted -------------------------------------------------------------------
+
+
+def test_accepted_names_are_remembered_within_a_bound() -> None:
+    accepted = _Accepted(size=3)
+    for name in ("a", "b", "c"):
+        accepted.add(name)
+    assert "b" in accepted and len(accepted) == 3
+    accepted.add("d")  # full: emptied, then "d"
+    assert len(accepted) == 1 and "d" in accepted and "a" not in accepted
+
+
+def test_a_name_once_accepted_is_accepted_again_and_refusals_are_never_remembered() -> None:
+    validate_bucket_name("remembered-bucket")
+    assert "remembered-bucket" in naming._BUCKET_NAMES_ACCEPTED
+    validate_bucket_name("remembered-bucket")
+    for _ in range(2):  # a refused name is checked (and refused) every time
+        with pytest.raises(InvalidBucketName):
+            validate_bucket_name("Remembered-Bucket")
+        with pytest.raises(InvalidArgument):
+            validate_scope_id("_", "project_id")
+    assert "Remembered-Bucket" not in naming._BUCKET_NAMES_ACCEPTED
+    validate_scope_id("remembered-org", "org_id")
+    assert "remembered-org" in naming._SCOPE_IDS_ACCEPTED
+
+
+def test_a_principal_s_scope_is_one_shared_object() -> None:
+    principal = Principal("alice", "acme", "web")
+    assert principal.scope is principal.scope
+    assert principal.scope == Scope("acme", "web")
+    assert Principal("bob", "acme").scope == Scope("acme")
+
 
 # -- buckets ----------------------------------------------------------------------------------
 

@@ -116,7 +116,14 @@ def bind_listener(address: str, *, reuse_port: bool = False) -> socket.socket:
 class S3Frontend:
     """The S3 API served in the running event loop."""
 
-    def __init__(self, app: ASGIApp, settings: Settings, hooks: ServerHooks | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        settings: Settings,
+        hooks: ServerHooks | None = None,
+        *,
+        reuse_port: bool = False,
+    ) -> None:
         sink = hooks.connection_limit if hooks is not None else None
         self._guard = connection_guard(settings, sink)
         self._config = uvicorn_config(app, settings, self._guard)
@@ -124,7 +131,9 @@ class S3Frontend:
         self._task: asyncio.Task[None] | None = None
         self._socket: socket.socket | None = None
         self._address = settings.server.s3_addr
-        self._reuse_port = settings.server.processes > 1
+        # Only a worker of a multi-process server shares its port: elsewhere a second server on
+        # the same address must fail to start, not silently take half the connections.
+        self._reuse_port = reuse_port
 
     @property
     def bound_address(self) -> str:
@@ -195,4 +204,5 @@ def create_frontend(
             "and core; set server.processes, or run the stand-alone gateway, to scale out",
             settings.server.s3_workers,
         )
-    return S3Frontend(create_app(service, credentials, settings, hooks), settings, hooks)
+    app = create_app(service, credentials, settings, hooks)
+    return S3Frontend(app, settings, hooks, reuse_port=settings.server.processes > 1)

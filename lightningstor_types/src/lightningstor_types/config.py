@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,6 +94,7 @@ __all__ = [
     "parse_duration",
     "parse_size",
     "split_address",
+    "usable_cpus",
 ]
 
 ENV_PREFIX = "LIGHTNINGSTOR_"
@@ -199,6 +201,18 @@ PositiveSeconds = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
 UserPath = Annotated[Path, AfterValidator(_expand_user)]
 """A path; ``~`` expands, existence is checked by whoever opens it."""
 Workers = Annotated[int, Field(ge=1, le=64)]
+_MAX_WORKERS = 64
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: a container's cpuset, ``taskset``),
+    within the bounds of :data:`Workers`. A CFS quota (``cpu.max``) is not an affinity: it is
+    not seen here."""
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        count = os.cpu_count() or 1
+    return max(1, min(count, _MAX_WORKERS))
 
 
 class _Section(BaseModel):
@@ -288,9 +302,9 @@ class ServerSettings(_Section):
     s3_workers: Workers = 1
     """uvicorn worker processes of the stand-alone S3 gateway (a server's own processes are
     ``processes``)."""
-    processes: Workers = 1
+    processes: Workers = Field(default_factory=usable_cpus)
     """Server processes sharing the S3 and gRPC addresses (SO_REUSEPORT) and the data directory;
-    1 = one process, no supervisor."""
+    default: one per usable CPU (the affinity mask); 1 = one process, no supervisor."""
     shutdown_grace_seconds: Seconds = 10.0
     """On SIGTERM, how long in-flight calls may take before they are cut."""
     tls: ServerTlsSettings | None = None

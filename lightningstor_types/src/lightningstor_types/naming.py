@@ -24,6 +24,31 @@ from lightningstor_types.errors import (
 )
 from lightningstor_types.header_values import validate_header_value
 
+
+class _Accepted:
+    """Names a validator accepted, so that the same name is not checked again: a request's
+    bucket name and scope ids are checked several times on its way (S3 dispatch, authorization,
+    the core), each a few microseconds. Only accepted names are kept, and at most ``size`` of
+    them (the set is emptied when full), so names a client makes up cannot grow it."""
+
+    __slots__ = ("_names", "_size")
+
+    def __init__(self, size: int = 4096) -> None:
+        self._names: set[str] = set()
+        self._size = size
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._names
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def add(self, name: str) -> None:
+        if len(self._names) >= self._size:
+            self._names.clear()
+        self._names.add(name)
+
+
 # -- buckets (S3 general-purpose bucket rules) ------------------------------------------------
 
 BUCKET_NAME_MIN: Final = 3
@@ -33,6 +58,7 @@ RESERVED_BUCKET_SUFFIXES: Final = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--
 
 _BUCKET_CHARS = re.compile(r"[a-z0-9.-]*")
 _IPV4 = re.compile(r"\d{1,3}(\.\d{1,3}){3}")
+_BUCKET_NAMES_ACCEPTED = _Accepted()
 
 
 def validate_bucket_name(name: str) -> None:
@@ -43,6 +69,9 @@ def validate_bucket_name(name: str) -> None:
     (``xn--``, ``sthree-``, ``amzn-s3-demo-``) or suffixes (``-s3alias``, ``--ol-s3``, ``.mrap``,
     ``--x-s3``, ``--table-s3``). Raises :class:`InvalidBucketName`.
     """
+
+    if name in _BUCKET_NAMES_ACCEPTED:
+        return
 
     def fail(rule: str) -> InvalidBucketName:
         return InvalidBucketName(f"The specified bucket is not valid: {rule}", BucketName=name)
@@ -63,6 +92,7 @@ def validate_bucket_name(name: str) -> None:
     for suffix in RESERVED_BUCKET_SUFFIXES:
         if name.endswith(suffix):
             raise fail(f"the suffix {suffix!r} is reserved")
+    _BUCKET_NAMES_ACCEPTED.add(name)
 
 
 # -- object keys ------------------------------------------------------------------------------
@@ -104,6 +134,7 @@ NO_PROJECT: Final = "_"
 """What stands for "no project" in metadata keys; hence not a valid project id."""
 
 _SCOPE_ID = re.compile(r"[A-Za-z0-9_.-]{1,63}")
+_SCOPE_IDS_ACCEPTED = _Accepted()
 
 
 @lru_cache(maxsize=4096)  # a Scope is built several times per request from the same few ids
@@ -114,6 +145,8 @@ def validate_scope_id(value: str, what: str) -> None:
     metadata keys and resource paths, which is why ``/`` and the no-project marker are excluded.
     Raises :class:`InvalidArgument`.
     """
+    if value in _SCOPE_IDS_ACCEPTED:
+        return
     if not _SCOPE_ID.fullmatch(value):
         raise InvalidArgument(
             f"{what} must be 1 to 63 characters of letters, digits, '_', '.' and '-'",
@@ -126,6 +159,7 @@ def validate_scope_id(value: str, what: str) -> None:
             ArgumentName=what,
             ArgumentValue=value,
         )
+    _SCOPE_IDS_ACCEPTED.add(value)
 
 
 # -- tags -------------------------------------------------------------------------------------

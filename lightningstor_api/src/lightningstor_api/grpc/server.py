@@ -214,6 +214,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 async def serve(settings: Settings, role: WorkerRole = SINGLE) -> None:
     """Run the server (or worker ``role`` of it) until SIGTERM/SIGINT, then shut down
     gracefully."""
+    # What the process really is: ``processes`` left at its default (the CPU count) in a server
+    # run in-process as one process must not make its listeners share their ports.
+    server = settings.server.model_copy(update={"processes": role.count})
+    settings = settings.model_copy(update={"server": server})
     stop = asyncio.Event()
     _stop_on_signals(stop)
     provider = setup_tracing(settings)

@@ -16,12 +16,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import UTC, datetime
+import time
 from typing import Protocol, cast, runtime_checkable
 
 from lightningstor_api.authz import Authorizer, Decision
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, LightningStorError
+from lightningstor_types.logs import log_time
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext
 
@@ -69,7 +70,7 @@ def record(
     if not audit_log.isEnabledFor(logging.INFO):
         return
     line = AuditLine({
-        "time": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "time": log_time(time.time(), "Z"),
         "request_id": ctx.request_id,
         "principal": principal_label(ctx.principal),
         "action": str(action),
