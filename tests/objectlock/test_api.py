@@ -153,6 +153,57 @@ def test_governance_yields_only_to_the_bypass_permission(
     assert "Versions" not in owner.list_object_versions(Bucket=bucket)
 
 
+def test_bucket_policies_name_the_object_lock_actions(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    """s3:BypassGovernanceRetention is granted or denied by a bucket policy as by S3, and the
+    lock actions are covered by s3:* (an explicit Deny of everything denies them too)."""
+    owner, ops = s3_for(server, actors["owner"]), s3_for(server, actors["ops"])
+    bucket = new_bucket(owner)
+    version = owner.put_object(
+        Bucket=bucket, Key="g", Body=b"gov", ContentMD5=md5(b"gov"),
+        ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=later(days=1),
+    )["VersionId"]  # fmt: skip
+    objects = f"arn:aws:s3:::{bucket}/*"
+
+    def policy(*statements: dict[str, Any]) -> None:
+        doc = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+        ops.put_bucket_policy(Bucket=bucket, Policy=doc)
+
+    # the editor, whose role lacks the bypass, is given it by the bucket policy
+    policy({
+        "Sid": "OwnerBypasses", "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::acme:user/owner"},
+        "Action": "s3:BypassGovernanceRetention", "Resource": objects,
+    })  # fmt: skip
+    owner.put_object_retention(
+        Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=True,
+        Retention={"Mode": "GOVERNANCE", "RetainUntilDate": later(hours=20)},
+    )  # fmt: skip
+    # an explicit Deny beats the org admin's role: no bypass, no legal hold, no retention change
+    policy(
+        {"Sid": "NoBypass", "Effect": "Deny", "Principal": "*",
+         "Action": "s3:BypassGovernanceRetention", "Resource": objects},
+        {"Sid": "NoHolds", "Effect": "Deny", "Principal": "*",
+         "Action": ["s3:PutObjectLegalHold", "s3:PutObjectRetention"], "Resource": objects},
+    )  # fmt: skip
+    with pytest.raises(ClientError) as refused:
+        ops.delete_object(Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=True)
+    assert code(refused) == "AccessDenied"
+    with pytest.raises(ClientError) as held:
+        ops.put_object_legal_hold(
+            Bucket=bucket, Key="g", VersionId=version, LegalHold={"Status": "ON"}
+        )
+    assert code(held) == "AccessDenied"
+    policy({"Sid": "Nothing", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": objects})  # fmt: skip
+    with pytest.raises(ClientError) as everything:
+        ops.get_object_retention(Bucket=bucket, Key="g", VersionId=version)
+    assert code(everything) == "AccessDenied"
+    ops.delete_bucket_policy(Bucket=bucket)  # the org admin's way out
+    ops.delete_object(Bucket=bucket, Key="g", VersionId=version, BypassGovernanceRetention=True)
+
+
 def test_legal_hold_on_and_off(server: ServerProcess, actors: dict[str, dict[str, str]]) -> None:
     s3 = s3_for(server, actors["owner"])
     bucket = new_bucket(s3)
