@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lightningstor_client.bench import rgw
-from lightningstor_client.bench.sigv4 import Signer, uri_path
+from lightningstor_client.sigv4 import Signer, uri_path
 from lightningstor_types.config import usable_cpus
 
 KiB, MiB = 1024, 1024 * 1024

@@ -13,8 +13,8 @@ import sys
 import pytest
 
 from lightningstor_client.bench.cli import parse_size
-from lightningstor_client.bench.sigv4 import Signer, canonical_query, uri_path
 from lightningstor_client.bench.stats import percentile
+from lightningstor_client.sigv4 import Signer, canonical_query, uri_path
 from tests.integration.server import ServerProcess
 
 S3_OPS = ("put", "get", "head", "list", "delete", "mixed")

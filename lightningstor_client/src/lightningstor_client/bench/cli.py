@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 
 from lightningstor_client.bench.s3 import S3Client, S3Driver
-from lightningstor_client.bench.sigv4 import Signer
 from lightningstor_client.bench.workloads import OPS, Driver, RunConfig, RunResult, run
+from lightningstor_client.sigv4 import Signer
 
 __all__ = ["main", "parse_size"]
 

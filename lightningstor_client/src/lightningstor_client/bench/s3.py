@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lightningstor_client.bench.sigv4 import (
+from lightningstor_client.sigv4 import (
     EMPTY_SHA256,
     UNSIGNED_PAYLOAD,
     Signer,

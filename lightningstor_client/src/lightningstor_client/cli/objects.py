@@ -235,7 +235,7 @@ def cmd_uploads_abort(client: LightningStorClient, args: argparse.Namespace) -> 
 def cmd_presign(_client: None, args: argparse.Namespace) -> None:
     from urllib.parse import urlsplit  # kept off the start
 
-    from lightningstor_client.bench.sigv4 import Signer, uri_path
+    from lightningstor_client.sigv4 import Signer, uri_path
 
     target = object_path(args.target, need_key=True)
     access_key = os.environ.get("LIGHTNINGSTOR_ACCESS_KEY_ID")

@@ -1,4 +1,5 @@
-"""A small, fast SigV4 signer for the load generator (header and presigned-URL forms).
+"""A small, fast SigV4 signer (header and presigned-URL forms): the load generator's and
+``lightningstor presign``'s.
 
 The signing key (four HMACs) is derived once per UTC day; the ``x-amz-date`` string once per
 second. What is left per request is one SHA-256 of a short canonical request and one HMAC, a few
