@@ -8,8 +8,9 @@ shared machine that the side-by-side rows of ``make bench`` carry.
 measured the way the earlier ``chunks.py`` called it: per piece (PUT) and per 1 MiB joined
 batch (GET). The figures are the best of ``--rounds``, CPU milliseconds per 64 MiB, in one
 thread (the worker-thread hops the server adds are not counted). Each row runs in a process of
-its own: the allocator's state after one row (glibc moves its mmap threshold) changed the next
-row's figure by a factor of three.
+its own, with the server's allocator settings (``lightningstor_types.memory``): the allocator's
+state after one row (glibc moves its mmap threshold) changed the next row's figure by a factor
+of three.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from lightningstor_api.encryption.blocks import (
     sealed_size,
 )
 from lightningstor_api.encryption.chunks import BATCH
+from lightningstor_types.memory import tune_allocator
 
 SIZE = 64 * 1024 * 1024
 PIECE = 100_000
@@ -74,6 +76,7 @@ def main() -> int:
             cmd += ["--old", args.old] if args.old else []
             print(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout, end="")
         return 0
+    tune_allocator()  # as the server does: the allocator's settings decide the copies' cost
     key, plain = os.urandom(32), os.urandom(SIZE)
     pieces = [plain[i : i + PIECE] for i in range(0, SIZE, PIECE)]
     sealer = BlockSealer(key)

@@ -1,4 +1,4 @@
-"""The server's allocator tuning (lightningstor_api.memory): streamed pieces are reused, not
+"""The server's allocator tuning (lightningstor_types.memory): streamed pieces are reused, not
 mapped and faulted in again for every MiB, and buffers above the threshold still go back to the
 system. Counted in page faults of a fresh interpreter, not in time."""
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.skipif(
 
 _PROGRAM = """
 import json, resource, sys
-from lightningstor_api.memory import tune_allocator
+from lightningstor_types.memory import tune_allocator
 
 applied = tune_allocator() if sys.argv[1] == "tuned" else None
 

@@ -15,11 +15,11 @@ import sys
 import uvloop
 
 from lightningstor_api import backup, keygen
-from lightningstor_api.memory import tune_allocator
 from lightningstor_api.supervisor import supervise
 from lightningstor_api.workers import follow_supervisor, worker_settings
 from lightningstor_types.config_loader import ConfigError, load_settings
 from lightningstor_types.logs import setup_logging
+from lightningstor_types.memory import tune_allocator
 from lightningstor_types.open_files import raise_open_file_limit
 
 log = logging.getLogger("lightningstor_api")

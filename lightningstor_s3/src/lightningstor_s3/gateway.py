@@ -46,6 +46,7 @@ from lightningstor_types.config_loader import ConfigError, build_arg_parser, set
 from lightningstor_types.files import write_ports_file
 from lightningstor_types.grpc_client import ClientTls, resolve_endpoint
 from lightningstor_types.logs import setup_logging
+from lightningstor_types.memory import tune_allocator
 from lightningstor_types.open_files import raise_open_file_limit
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import ResolvedCredential
@@ -204,6 +205,7 @@ def main(argv: list[str] | None = None) -> None:
             os.environ[env] = str(Path(value).absolute())
     if getattr(args, "config", None):
         os.environ.setdefault("LIGHTNINGSTOR_CONFIG", str(args.config))
+    tune_allocator()  # bodies stream through in 1 MiB pieces, as in the server
     try:
         if settings.server.s3_workers > 1:
             serve_workers(settings)

@@ -9,6 +9,7 @@ import sys
 from lightningstor_storage.node.server import serve
 from lightningstor_types.config_loader import ConfigError, load_storage_node_settings
 from lightningstor_types.logs import setup_logging
+from lightningstor_types.memory import tune_allocator
 
 log = logging.getLogger("lightningstor_storage.node")
 
@@ -20,6 +21,7 @@ def main() -> None:
         print(f"lightningstor-storage-node: configuration error: {err}", file=sys.stderr)
         sys.exit(2)
     setup_logging(settings.logging.level, settings.logging.format)
+    tune_allocator()  # chunks are read and written in 1 MiB pieces, as in the server
     try:
         asyncio.run(serve(settings))
     except OSError as err:  # an address in use, a data directory we may not write, …
