@@ -39,6 +39,27 @@ def wait_until(
         interval = min(interval * 2, _MAX_INTERVAL)
 
 
+def wait_for_value(
+    probe: Callable[[], T],
+    done: Callable[[T], object],
+    timeout: float = DEFAULT_TIMEOUT,
+    message: str = "the value",
+) -> T:
+    """Poll ``probe`` until ``done`` holds for its value, and return that value; fail with
+    ``message`` and the last value seen when ``timeout`` seconds pass first."""
+    last: list[T] = []
+
+    def ready() -> bool:
+        last[:] = [probe()]
+        return bool(done(last[0]))
+
+    try:
+        wait_until(ready, timeout, message)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last value: {last[0]!r}") from None
+    return last[0]
+
+
 async def await_until(
     predicate: Callable[[], T | Awaitable[T]],
     timeout: float = DEFAULT_TIMEOUT,

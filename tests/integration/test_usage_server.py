@@ -7,11 +7,9 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
 import grpc
 import pytest
@@ -19,11 +17,12 @@ from botocore.exceptions import ClientError
 
 from lightningstor_api.metadata import EtcdStore
 from lightningstor_api.metadata.etcd_conn import EtcdConfig
-from lightningstor_client import AsyncLightningStorClient, LightningStorClient, Quota, UsageReport
+from lightningstor_client import AsyncLightningStorClient, LightningStorClient, Quota
 from lightningstor_types.errors import QuotaExceeded
 from tests.fixtures.etcd import EtcdCluster, running_etcd
 from tests.integration.server import ServerProcess, clean_env, running_server, start_server
 from tests.s3.conftest import make_client
+from tests.wait import await_until, wait_for_value
 
 FAST = {
     "LIGHTNINGSTOR_USAGE__FLUSH_INTERVAL_SECONDS": "0.2",
@@ -38,16 +37,6 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield proc
 
 
-def wait_for(read: Any, ok: Any) -> Any:
-    """Poll ``read()`` until ``ok(value)``, with a generous deadline; the last value."""
-    deadline = time.monotonic() + DEADLINE
-    while True:
-        value = read()
-        if ok(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
 def test_requests_and_bytes_are_counted_for_s3_and_grpc(server: ServerProcess) -> None:
     keys = server.admin_keys()
     s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
@@ -56,7 +45,7 @@ def test_requests_and_bytes_are_counted_for_s3_and_grpc(server: ServerProcess) -
         s3.create_bucket(Bucket="counted")
         s3.put_object(Bucket="counted", Key="k", Body=b"s" * 5000)
         assert s3.get_object(Bucket="counted", Key="k")["Body"].read() == b"s" * 5000
-        after_s3 = wait_for(
+        after_s3 = wait_for_value(
             lambda: client.get_usage(org="default").total,
             # Every figure asserted below: the GET's bytes out are counted after its last byte,
             # and the get_usage calls themselves count as requests.
@@ -70,7 +59,7 @@ def test_requests_and_bytes_are_counted_for_s3_and_grpc(server: ServerProcess) -
         assert after_s3.bytes_in >= start.bytes_in + 5000
         assert after_s3.bytes_out >= start.bytes_out + 5000
         client.put_object("counted", "g", b"g" * 7000)
-        after_grpc = wait_for(
+        after_grpc = wait_for_value(
             lambda: client.get_usage(org="default").total,
             lambda u: u.bytes_in >= after_s3.bytes_in + 7000,
         )
@@ -169,18 +158,11 @@ async def _write_from_both(a: ServerProcess, b: ServerProcess, endpoints: list[s
         await asyncio.gather(*(writer(ca if n % 2 else cb, n) for n in range(8)))
         expected = (sum(10 * (100 + n) for n in range(8)), 80)
 
-        async def folded() -> UsageReport:
-            deadline = asyncio.get_running_loop().time() + DEADLINE
-            while True:
-                report = await cb.get_usage(org="default", bucket="shared")
-                pending = await _pending_deltas(endpoints)
-                done = pending == 0
-                if done or asyncio.get_running_loop().time() > deadline:
-                    assert done, f"{pending} deltas still pending"
-                    return report
-                await asyncio.sleep(0.2)
+        async def all_folded() -> bool:
+            return await _pending_deltas(endpoints) == 0
 
-        report = await folded()
+        await await_until(all_folded, DEADLINE, "every usage delta to be folded")
+        report = await cb.get_usage(org="default", bucket="shared")
         total = report.total
         assert (total.bytes_stored, total.object_count) == expected
 

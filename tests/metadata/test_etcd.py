@@ -20,6 +20,7 @@ from lightningstor_api.metadata import (
     EmbeddedStore,
     EtcdStore,
     EventType,
+    KeyValue,
     MetadataError,
     MetadataUnavailable,
     Put,
@@ -103,14 +104,16 @@ async def test_member_down_then_back(single: EtcdCluster, stores: list[EtcdStore
         with pytest.raises(MetadataUnavailable):
             await store.put(b"k", b"w")
     await asyncio.to_thread(single.restart, member)
-    async with asyncio.timeout(15):
-        while True:  # the channel reconnects on its own, within gRPC's back-off (<= 1 s)
-            try:
-                kv = await store.get(b"k")
-                break
-            except MetadataUnavailable:
-                await asyncio.sleep(0.1)
-    assert kv is not None and kv.value == b"v"
+
+    async def answered() -> KeyValue | None:
+        try:
+            return await store.get(b"k")
+        except MetadataUnavailable:
+            return None
+
+    # The channel reconnects on its own, within gRPC's back-off (<= 1 s).
+    kv = await await_until(answered, 15, "a get answered after the restart")
+    assert kv.value == b"v"
 
 
 @pytest.mark.parametrize("role", ["leader", "follower"])
@@ -148,9 +151,7 @@ async def test_failover_during_a_write_load(
             i += 1
 
     async def until(count: int) -> None:
-        async with asyncio.timeout(30):
-            while len(acked) < count:
-                await asyncio.sleep(0.01)
+        await await_until(lambda: len(acked) >= count, 30, f"{count} acknowledged writes")
 
     writers = [asyncio.create_task(writer(w)) for w in range(4)]
     try:
@@ -190,13 +191,16 @@ async def test_a_hung_member_is_left_behind(
         async with asyncio.timeout(10):
             with pytest.raises(MetadataUnavailable, match="did not answer in time"):
                 await store.get(b"k")
-            while True:  # the next calls go elsewhere (after an election if it led)
-                try:
-                    kv = await store.get(b"k")
-                    break
-                except MetadataUnavailable:
-                    await asyncio.sleep(0.1)
-        assert kv is not None and kv.value == b"v"
+
+        async def answered() -> KeyValue | None:
+            try:
+                return await store.get(b"k")
+            except MetadataUnavailable:
+                return None
+
+        # The next calls go elsewhere (after an election if it led).
+        kv = await await_until(answered, 10, "a get answered by another member")
+        assert kv.value == b"v"
         assert store.endpoint != hung.endpoint
     finally:
         hung.resume()

@@ -12,7 +12,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import pytest
 
 from tests.integration.server import clean_env, running_server, server_command
 from tests.s3.conftest import make_client
+from tests.wait import wait_until
 
 MIB = 1024 * 1024
 
@@ -78,9 +78,12 @@ def test_backup_while_writing_then_restore(tmp_path: Path) -> None:
         thread = threading.Thread(target=writer)
         thread.start()
         try:
-            deadline = time.monotonic() + 60
-            while len(during) < 3 and thread.is_alive() and time.monotonic() < deadline:
-                time.sleep(0.01)
+            # A writer that failed ends the wait too: its error is asserted below.
+            wait_until(
+                lambda: len(during) >= 3 or not thread.is_alive(),
+                60,
+                "three writes before the backup",
+            )
             with lock:
                 acknowledged_first = set(during)  # committed before the backup began
             done = backup("--data-dir", str(source), "--to", str(restored / "metadata.db"))

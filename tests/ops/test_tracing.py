@@ -7,7 +7,6 @@ speaks the protocol the exporter speaks, and keeps every span it receives.
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -23,6 +22,7 @@ from opentelemetry.proto.trace.v1 import trace_pb2
 from lightningstor.v1 import object_pb2, object_pb2_grpc
 from tests.integration.server import AdminSigner, ServerProcess, running_server
 from tests.s3.conftest import make_client
+from tests.wait import wait_for_value, wait_until
 
 SERVER_SPAN = trace_pb2.Span.SPAN_KIND_SERVER
 
@@ -99,19 +99,30 @@ def traced_server(
 def server_span(
     collector: Collector, match: Callable[[trace_pb2.Span], bool], timeout: float = 30.0
 ) -> tuple[trace_pb2.Span, list[trace_pb2.Span]]:
-    """The server span ``match`` picks, once it and its children were exported."""
-    deadline = time.monotonic() + timeout
-    while True:
+    """The server span ``match`` picks, once it was exported, and the spans exported so far."""
+
+    def found() -> tuple[trace_pb2.Span, list[trace_pb2.Span]] | None:
         spans = collector.spans()
-        found = [s for s in spans if s.kind == SERVER_SPAN and match(s)]
-        if found:
-            return found[0], spans
-        assert time.monotonic() < deadline, f"no such span among {[s.name for s in spans]}"
-        time.sleep(0.1)
+        hits = [s for s in spans if s.kind == SERVER_SPAN and match(s)]
+        return (hits[0], spans) if hits else None
+
+    return wait_until(found, timeout, "the server span")
 
 
 def names_under(spans: list[trace_pb2.Span], root: trace_pb2.Span) -> set[str]:
     return {s.name for s in descendants(spans, root)}
+
+
+def spans_under(
+    collector: Collector, root: trace_pb2.Span, names: set[str]
+) -> list[trace_pb2.Span]:
+    """The exported spans, once spans of every name in ``names`` were exported under ``root``
+    (children may come in a later batch than their root)."""
+    return wait_for_value(
+        collector.spans,
+        lambda spans: names <= names_under(spans, root),
+        message=f"spans {sorted(names)} under {root.name}",
+    )
 
 
 BODY = b"hello traces " * 1000
@@ -135,12 +146,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
     assert root.parent_span_id == b""  # the request's root span
     assert attrs["http.request.method"] == "PUT"
     assert attrs["http.response.status_code"] == 200
-    # Its children may be exported in a later batch than the root: wait for all three kinds.
-    deadline = time.monotonic() + 30
-    while not {"authorize", "metadata.txn", "storage.put_chunk"} <= names_under(spans, root):
-        assert time.monotonic() < deadline, names_under(spans, root)
-        time.sleep(0.1)
-        spans = collector[0].spans()
+    spans = spans_under(collector[0], root, {"authorize", "metadata.txn", "storage.put_chunk"})
     under = descendants(spans, root)
     assert all(s.trace_id == root.trace_id for s in under)
     by_name = {s.name: s for s in under}
@@ -151,16 +157,16 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
 
     # The access line of that request carries the trace id.
     trace_id = root.trace_id.hex()
-    deadline = time.monotonic() + 30
-    while True:
-        lines = [
-            r for r in traced_server.log_records()
+
+    def access_lines() -> list[dict[str, object]]:
+        return [
+            r
+            for r in traced_server.log_records()
             if r.get("logger") == "lightningstor_s3.access" and r.get("request_id") == request_id
-        ]  # fmt: skip
-        if lines or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    assert lines and lines[0]["trace_id"] == trace_id, lines
+        ]
+
+    lines = wait_until(access_lines, message="the request's access line")
+    assert lines[0]["trace_id"] == trace_id, lines
 
     # A GET: its storage read is a child too, with the bytes it streamed.
     got = s3.get_object(Bucket="traced", Key="a.txt")
@@ -170,11 +176,7 @@ def test_s3_put_is_one_trace_frontend_authorize_metadata_storage(
         collector[0], lambda s: attributes(s).get("lightningstor.request_id") == get_id
     )
     assert root.name == "S3 GetObject"
-    deadline = time.monotonic() + 30
-    while "storage.get_chunk" not in names_under(spans, root):
-        assert time.monotonic() < deadline, names_under(spans, root)
-        time.sleep(0.1)
-        spans = collector[0].spans()
+    spans = spans_under(collector[0], root, {"storage.get_chunk"})
     read = next(s for s in descendants(spans, root) if s.name == "storage.get_chunk")
     assert attributes(read)["lightningstor.bytes"] == len(BODY)
     assert "Failed to detach context" not in traced_server.logs()
@@ -204,11 +206,7 @@ def test_grpc_call_and_a_denied_s3_request(
     assert attrs["rpc.grpc.status_code"] == "NOT_FOUND"
     assert attrs["lightningstor.error_code"] == "NoSuchBucket"
     assert root.status.code != trace_pb2.Status.STATUS_CODE_ERROR  # a client error, not ours
-    deadline = time.monotonic() + 30
-    while not {"authorize", "metadata.get"} <= names_under(spans, root):
-        assert time.monotonic() < deadline, names_under(spans, root)
-        time.sleep(0.1)
-        spans = collector[0].spans()
+    spans = spans_under(collector[0], root, {"authorize", "metadata.get"})
 
     # A request signed with a wrong secret: a server span with its 403, no authorize child.
     s3 = make_client("http://" + traced_server.ports["s3"], keys["access_key"], "wrong-secret")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from lightningstor_storage import ChunkCorrupt, ChunkExists, ChunkNotFound, new_
 from lightningstor_storage.chunkfile import BLOCK_SIZE
 from lightningstor_storage.replicated.client import NodeClient
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.wait import await_until
 
 MIB = 1024 * 1024
 
@@ -363,10 +362,9 @@ async def test_the_node_scrub_quarantines_a_corrupt_chunk(tmp_path: Path) -> Non
         raw[5] ^= 0x20
         path.write_bytes(bytes(raw))
         node.start()  # the first pass starts with the node
-        deadline = time.monotonic() + 20
-        while ids[1] in node.chunk_files():
-            assert time.monotonic() < deadline, node.logs()
-            await asyncio.sleep(0.05)
+        await await_until(
+            lambda: ids[1] not in node.chunk_files(), 30, "the scrub to quarantine the chunk"
+        )
         assert set(node.chunk_files()) == {ids[0], ids[2]}
         assert [p.name.split(".")[0] for p in (node.data_dir / "quarantine").iterdir()] == [ids[1]]
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import google_crc32c
 import grpc
@@ -19,8 +17,8 @@ from lightningstor_storage.node.server import SERVICE_NAME
 from lightningstor_storage.replicated.client import NodeClient
 from tests.ops.test_observability import assert_process_metrics, get, sample
 from tests.storage_nodes.nodes import NodeProcess, running_nodes
+from tests.wait import wait_for_value
 
-T = TypeVar("T")
 TOKEN = "scrape-secret"
 OPS_ENV = {"LIGHTNINGSTOR_METRICS__ADDR": "127.0.0.1:0"}
 
@@ -35,16 +33,6 @@ def grpc_health(node: NodeProcess, service: str) -> int:
         reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         status: int = reply.status
         return status
-
-
-def until(probe: Callable[[], T], done: Callable[[T], bool], timeout: float = 30.0) -> T:
-    """Poll ``probe`` until ``done`` holds for its value (the last value is returned)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if done(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
 
 
 def ready(node: NodeProcess) -> tuple[int, dict[str, object]]:
@@ -73,19 +61,24 @@ def test_health_and_ready_follow_the_data_directory(node: NodeProcess) -> None:
     chunks = node.data_dir / "chunks"
     shutil.rmtree(chunks)
     chunks.write_text("not a directory")
-    status, report = until(lambda: ready(node), lambda r: r[0] == 503)
+    status, report = wait_for_value(lambda: ready(node), lambda r: r[0] == 503)
     assert status == 503 and report["status"] == "not ready", report
     checks = report["checks"]
     assert isinstance(checks, dict)
     assert checks["free_space"] == "ok" and checks["data_dir"].startswith("NotADirectoryError")
     not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
-    assert until(lambda: grpc_health(node, SERVICE_NAME), lambda s: s == not_serving) == not_serving
+    assert (
+        wait_for_value(lambda: grpc_health(node, SERVICE_NAME), lambda s: s == not_serving)
+        == not_serving
+    )
     assert grpc_health(node, "") == serving  # liveness: the process is fine
     assert get(ops_url(node) + "/health")[0] == 200
 
     chunks.unlink()
-    assert until(lambda: ready(node), lambda r: r[0] == 200)[0] == 200
-    assert until(lambda: grpc_health(node, SERVICE_NAME), lambda s: s == serving) == serving
+    assert wait_for_value(lambda: ready(node), lambda r: r[0] == 200)[0] == 200
+    assert (
+        wait_for_value(lambda: grpc_health(node, SERVICE_NAME), lambda s: s == serving) == serving
+    )
 
 
 def test_not_ready_below_min_free_bytes_and_metrics_need_the_token(tmp_path: Path) -> None:
@@ -95,7 +88,7 @@ def test_not_ready_below_min_free_bytes_and_metrics_need_the_token(tmp_path: Pat
         "LIGHTNINGSTOR_METRICS__BEARER_TOKEN": TOKEN,
     }
     with running_nodes(tmp_path / "n", 1, env=env) as (node,):
-        status, report = until(lambda: ready(node), lambda r: r[0] == 503)
+        status, report = wait_for_value(lambda: ready(node), lambda r: r[0] == 503)
         checks = report["checks"]
         assert status == 503 and isinstance(checks, dict), report
         assert checks["data_dir"] == "ok"
@@ -152,7 +145,7 @@ def test_metrics_after_a_known_sequence(tmp_path: Path) -> None:
         # Restarted with the scrub on: the counts come from a listing, the first pass reads both.
         node.env["LIGHTNINGSTOR_SCRUB_RATE_BYTES_PER_SECOND"] = "1GiB"
         node.restart()
-        text = until(
+        text = wait_for_value(
             lambda: page(node), lambda t: sample(t, "lightningstor_node_scrub_passes_total") >= 1
         )
         assert sample(text, "lightningstor_node_scrub_passes_total") == 1
