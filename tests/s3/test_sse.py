@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError, ResponseStreamingError
 
 from lightningstor_types.errors import InvalidRequest
+from tests.integration.server import running_server
+from tests.s3.conftest import make_client
 from tests.s3.rawhttp import Signer, request
 
 if TYPE_CHECKING:
@@ -355,3 +357,61 @@ def test_sse_kms_names_a_master_key_of_ours(
     head = s3.head_object(Bucket=bucket, Key="active")
     assert (head["ServerSideEncryption"], head["ETag"]) == ("aws:kms", active["ETag"])
     assert _files_holding(module_server.data_dir, marker) == []
+
+
+def test_a_customer_key_is_written_nowhere(tmp_path: Path) -> None:
+    """An SSE-C key, its base64 form and its wrong twin never reach the log (at debug), the
+    audit file, the trace file or the data directory, whatever the request's outcome."""
+    key = b"customer-key-" + os.urandom(10).hex().encode()[:19]
+    wrong = b"wrong-key-----" + os.urandom(9).hex().encode()[:18]
+    assert len(key) == len(wrong) == 32
+    env = {
+        "LIGHTNINGSTOR_LOGGING__LEVEL": "debug",
+        "LIGHTNINGSTOR_AUDIT_FILE": str(tmp_path / "audit.log"),
+        "LIGHTNINGSTOR_TRACING__FILE": str(tmp_path / "traces.jsonl"),
+    }
+    with running_server(tmp_path / "srv", env=env) as server:
+        keys = server.admin_keys()
+        s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+        customer = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key.decode()}
+        other = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": wrong.decode()}
+        s3.create_bucket(Bucket="keys")
+        s3.put_object(Bucket="keys", Key="small", Body=b"s" * 100, **customer)
+        s3.put_object(Bucket="keys", Key="big", Body=_body(300_000, b"m"), **customer)
+        assert s3.get_object(Bucket="keys", Key="big", **customer)["Body"].read()
+        s3.copy_object(
+            Bucket="keys",
+            Key="copy",
+            CopySource={"Bucket": "keys", "Key": "big"},
+            CopySourceSSECustomerAlgorithm="AES256",
+            CopySourceSSECustomerKey=key.decode(),
+            **customer,
+        )
+        upload = s3.create_multipart_upload(Bucket="keys", Key="parts", **customer)
+        part = s3.upload_part(
+            Bucket="keys",
+            Key="parts",
+            UploadId=upload["UploadId"],
+            PartNumber=1,
+            Body=b"p" * 1000,
+            **customer,
+        )
+        s3.complete_multipart_upload(
+            Bucket="keys",
+            Key="parts",
+            UploadId=upload["UploadId"],
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+            **customer,
+        )
+        assert _error(lambda: s3.get_object(Bucket="keys", Key="big", **other))[1] == 403
+        assert _error(lambda: s3.head_object(Bucket="keys", Key="small", **other))[1] == 403
+        written = [server.logs().encode()]
+        data_dir = server.data_dir
+    for name in ("audit.log", "traces.jsonl"):
+        written.append((tmp_path / name).read_bytes())
+    assert written[1] and written[2], "the audit and trace files were written"
+    for secret in (key, wrong):
+        forms = (secret, base64.b64encode(secret), secret.hex().encode())
+        for form in forms:
+            assert not any(form in text for text in written), form
+            assert _files_holding(data_dir, form) == [], form
