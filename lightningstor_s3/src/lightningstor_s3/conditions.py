@@ -82,6 +82,16 @@ def client_from(
     return found, proto if proto in ("http", "https") else scheme
 
 
+def tag_facts(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``s3:RequestObjectTagKeys`` and ``s3:RequestObjectTag/<k>`` of the tags a request
+    sets (none: no facts)."""
+    if not tags:
+        return {}
+    facts = {k.REQUEST_OBJECT_TAG_KEYS: ",".join(t for t, _ in tags)}
+    facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+    return facts
+
+
 def copy_source_fact(header: str) -> str:
     """``s3:x-amz-copy-source`` as policies write it, ``bucket/key`` (decoded, no leading
     slash; a ``?versionId=`` kept): ``/bucket/key`` and ``bucket/%6Bey`` name the source
@@ -107,9 +117,7 @@ def condition_facts(
         facts[k.AUTH_TYPE] = "REST-QUERY-STRING" if auth.presigned else "REST-HEADER"
     tagging = ex.headers.get("x-amz-tagging")
     if tagging:
-        tags = parse_qsl(tagging, keep_blank_values=True)
-        facts[k.REQUEST_OBJECT_TAG_KEYS] = ",".join(t for t, _ in tags)
-        facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+        facts.update(tag_facts(parse_qsl(tagging, keep_blank_values=True)))
     return facts
 
 
@@ -131,7 +139,5 @@ def form_facts(
     facts[k.SECURE_TRANSPORT] = "true" if scheme == "https" else "false"
     facts[k.SIGNATURE_VERSION] = "AWS4-HMAC-SHA256"
     facts[k.AUTH_TYPE] = "POST"
-    if tags:
-        facts[k.REQUEST_OBJECT_TAG_KEYS] = ",".join(t for t, _ in tags)
-        facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+    facts.update(tag_facts(tags))
     return facts
