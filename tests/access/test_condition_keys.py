@@ -398,6 +398,16 @@ def _grpc(call: Callable[[LightningStorClient], object]) -> Callable[[Env], int]
     return status
 
 
+def _part_copy(c: LightningStorClient, source: str) -> None:
+    upload = c.create_multipart_upload(BUCKET, "parts")
+    try:
+        c.upload_part_copy(
+            BUCKET, "parts", upload.upload_id, 1, source_bucket=BUCKET, source_key=source
+        )
+    finally:
+        c.abort_multipart_upload(BUCKET, "parts", upload.upload_id)
+
+
 # gRPC reads the same keys from its request messages (lightningstor_api/grpc/facts.py): a Deny
 # on them is not bypassed by asking over gRPC.
 GRPC_CASES: dict[str, Case] = {
@@ -420,6 +430,11 @@ GRPC_CASES: dict[str, Case] = {
         lambda e: [deny("s3:PutObject", {"StringLike": {"s3:x-amz-copy-source": f"{BUCKET}/k*"}})],
         _grpc(lambda c: c.copy_object(BUCKET, "copied", source_bucket=BUCKET, source_key="k")),
         _grpc(lambda c: c.copy_object(BUCKET, "copied", source_bucket=BUCKET, source_key="plain")),
+    ),
+    "s3:x-amz-copy-source of UploadPartCopy": Case(
+        lambda e: [deny("s3:PutObject", {"StringLike": {"s3:x-amz-copy-source": f"{BUCKET}/k*"}})],
+        _grpc(lambda c: _part_copy(c, "k")),
+        _grpc(lambda c: _part_copy(c, "plain")),
     ),
     "s3:x-amz-metadata-directive": Case(
         lambda e: [

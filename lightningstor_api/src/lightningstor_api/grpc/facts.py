@@ -55,11 +55,12 @@ def message_facts(message: object) -> dict[str, str]:
             facts[k.ACL] = message.acl.canned
         if message.server_side_encryption:
             facts[k.SERVER_SIDE_ENCRYPTION] = message.server_side_encryption
-    if isinstance(message, object_pb2.CopyObjectRequest):
+    if isinstance(message, object_pb2.CopyObjectRequest | object_pb2.UploadPartCopyRequest):
         src = message.source
         facts[k.COPY_SOURCE] = f"{_scoped(src.scope, src.bucket)}/{src.key}" + (
             f"?versionId={src.version_id}" if src.version_id else ""
         )
+    if isinstance(message, object_pb2.CopyObjectRequest):
         replace = message.metadata_directive == object_pb2.METADATA_DIRECTIVE_REPLACE
         facts[k.METADATA_DIRECTIVE] = "REPLACE" if replace else "COPY"
     if isinstance(message, _TAGGED):
