@@ -3,6 +3,7 @@ eve editors of orgb), shared by the access tests (fixtures in conftest.py)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,13 @@ class Cluster:
 
     def grpc(self, who: str, scope: Scope | None = None) -> LightningStorClient:
         return LightningStorClient(self.server.grpc_addr, scope=scope, timeout=20, **self.keys[who])
+
+    def audit(self) -> list[dict[str, Any]]:
+        """The audit lines written so far (``LIGHTNINGSTOR_AUDIT_FILE`` beside the server's
+        directory); a line still being written is left out."""
+        path = self.server.workdir.parent / "audit.log"
+        text = path.read_text() if path.exists() else ""
+        return [json.loads(x) for x in text[: text.rfind("\n") + 1].splitlines() if x]
 
     def s3(self, who: str) -> Any:
         k = self.keys[who]

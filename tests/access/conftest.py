@@ -18,7 +18,8 @@ from tests.integration.server import start_server
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     root = tmp_path_factory.mktemp("policy")
     config = write_config(root / "server.toml", BINDINGS)
-    server = start_server(root / "server", env={"LIGHTNINGSTOR_CONFIG": str(config)})
+    env = {"LIGHTNINGSTOR_CONFIG": str(config), "LIGHTNINGSTOR_AUDIT_FILE": str(root / "audit.log")}
+    server = start_server(root / "server", env=env)
     try:
         keys = {"admin": server.admin_keys()}
         for who, scope in (("alice", ORGA), ("bob", ORGB), ("eve", ORGB)):

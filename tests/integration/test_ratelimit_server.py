@@ -2,7 +2,7 @@
 overrides through the quota API, request and bandwidth limits.
 
 Tenants: pat (project ``tp/p``, limited by the TOML default ``[quotas.project]``), and alice,
-bob, carol and dave (orgs of their own, unlimited until a test stores a quota).
+bob, carol, dave and erin (orgs of their own, unlimited until a test stores a quota).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lightningstor_types.errors import InvalidArgument, SlowDown
 from lightningstor_types.scope import Scope
 from tests.integration.server import ServerProcess, running_server
 from tests.integration.test_usage_server import run_cli, wait_for
+from tests.s3 import rawhttp
 from tests.s3.conftest import make_client
 
 pytestmark = pytest.mark.timeout(120)
@@ -48,6 +49,7 @@ TENANTS = {
     "bob": Scope("tb"),
     "carol": Scope("tc"),
     "dave": Scope("td"),
+    "erin": Scope("te"),
 }
 
 
@@ -235,3 +237,48 @@ def test_bytes_in_limit_refuses_a_put_while_another_is_paced_over_grpc(
     err = asyncio.run(scenario())
     assert err.details["Limit"] == "bytes_in_per_second"
     assert int(err.details["RetryAfter"]) >= 1
+
+
+def test_anonymous_readers_of_a_public_bucket_are_the_owners_tenant(
+    server: ServerProcess, keys: dict[str, dict[str, str]]
+) -> None:
+    """Anonymous callers are limited by, and counted in, the bucket owner's org (its quota,
+    its usage): otherwise a public bucket would be an unmetered, unlimited endpoint."""
+    body = b"p" * 5000
+    s3_of(server, keys["erin"]).put_object(
+        Bucket="bkt-erin", Key="pub", Body=body, ACL="public-read"
+    )
+    address = server.ports["s3"]
+
+    def anonymous_get() -> rawhttp.Response:
+        return rawhttp.request(address, "GET", "/te%3Abkt-erin/pub", {"Host": address})
+
+    with admin(server) as client:
+        start = client.get_usage(org="te").total
+        reads = 5
+        for _ in range(reads):  # no quota yet: never refused
+            got = anonymous_get()
+            assert (got.status, got.body) == (200, body)
+        client.set_quota(Quota(requests_per_second=1), org="te")
+        try:
+            deadline = time.monotonic() + DEADLINE
+            refused = anonymous_get()
+            while refused.status == 200 and time.monotonic() < deadline:
+                reads += 1
+                refused = anonymous_get()
+            assert (refused.status, refused.code) == (503, "SlowDown")
+            assert int(refused.headers["retry-after"]) >= 1
+            # Every anonymous read is in the owner's usage: requests, bytes out, the refusal.
+            usage = wait_for(
+                lambda: client.get_usage(org="te").total,
+                lambda u: (
+                    u.requests >= start.requests + reads + 1
+                    and u.bytes_out >= start.bytes_out + reads * len(body)
+                    and u.throttled >= start.throttled + 1
+                ),
+            )
+            assert usage.requests >= start.requests + reads + 1
+            assert usage.bytes_out >= start.bytes_out + reads * len(body)
+            assert usage.throttled >= start.throttled + 1
+        finally:
+            client.delete_quota(org="te")

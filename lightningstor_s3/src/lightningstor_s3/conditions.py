@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from lightningstor_s3.auth.request import AuthResult
 from lightningstor_s3.exchange import Exchange
@@ -25,7 +25,6 @@ _HEADERS = {
     "user-agent": k.USER_AGENT,
     "referer": k.REFERER,
     "x-amz-acl": k.ACL,
-    "x-amz-copy-source": k.COPY_SOURCE,
     "x-amz-metadata-directive": k.METADATA_DIRECTIVE,
     "x-amz-server-side-encryption": k.SERVER_SIDE_ENCRYPTION,
 }
@@ -83,10 +82,31 @@ def client_from(
     return found, proto if proto in ("http", "https") else scheme
 
 
+def tag_facts(tags: Sequence[tuple[str, str]]) -> dict[str, str]:
+    """``s3:RequestObjectTagKeys`` and ``s3:RequestObjectTag/<k>`` of the tags a request
+    sets (none: no facts)."""
+    if not tags:
+        return {}
+    facts = {k.REQUEST_OBJECT_TAG_KEYS: ",".join(t for t, _ in tags)}
+    facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+    return facts
+
+
+def copy_source_fact(header: str) -> str:
+    """``s3:x-amz-copy-source`` as policies write it, ``bucket/key`` (decoded, no leading
+    slash; a ``?versionId=`` kept): ``/bucket/key`` and ``bucket/%6Bey`` name the source
+    ``bucket/key`` does (``headers.copy_source``), so they must not slip past a Deny of it."""
+    path, sep, rest = header.partition("?")
+    return unquote(path).removeprefix("/") + sep + rest
+
+
 def condition_facts(
     ex: Exchange, query: Mapping[str, str], auth: AuthResult, proxies: Sequence[Network] = ()
 ) -> dict[str, str]:
     facts = {key: ex.headers[h] for h, key in _HEADERS.items() if h in ex.headers}
+    source = ex.headers.get("x-amz-copy-source")
+    if source is not None:
+        facts[k.COPY_SOURCE] = copy_source_fact(source)
     facts.update({key: query[q] for q, key in _QUERY.items() if q in query})
     address, scheme = client_of(ex, proxies)
     if address is not None:
@@ -97,7 +117,27 @@ def condition_facts(
         facts[k.AUTH_TYPE] = "REST-QUERY-STRING" if auth.presigned else "REST-HEADER"
     tagging = ex.headers.get("x-amz-tagging")
     if tagging:
-        tags = parse_qsl(tagging, keep_blank_values=True)
-        facts[k.REQUEST_OBJECT_TAG_KEYS] = ",".join(t for t, _ in tags)
-        facts.update({k.REQUEST_OBJECT_TAG + t.lower(): v for t, v in tags})
+        facts.update(tag_facts(parse_qsl(tagging, keep_blank_values=True)))
+    return facts
+
+
+def form_facts(
+    ex: Exchange,
+    fields: Mapping[str, str],
+    tags: Sequence[tuple[str, str]],
+    proxies: Sequence[Network] = (),
+) -> dict[str, str]:
+    """The facts of a browser form upload (POST Object): signed with SigV4 (its policy),
+    ``s3:authType`` ``POST``; the form's fields and ``tags`` stand for PutObject's headers."""
+    facts = {_HEADERS[h]: ex.headers[h] for h in ("user-agent", "referer") if h in ex.headers}
+    sse = fields.get("x-amz-server-side-encryption")
+    if sse is not None:
+        facts[k.SERVER_SIDE_ENCRYPTION] = sse.strip()
+    address, scheme = client_of(ex, proxies)
+    if address is not None:
+        facts[k.SOURCE_IP] = address
+    facts[k.SECURE_TRANSPORT] = "true" if scheme == "https" else "false"
+    facts[k.SIGNATURE_VERSION] = "AWS4-HMAC-SHA256"
+    facts[k.AUTH_TYPE] = "POST"
+    facts.update(tag_facts(tags))
     return facts

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import cast
 
-from lightningstor.v1 import common_pb2
+from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.access.acl.grants import OBJECT_PERMISSIONS
 from lightningstor_api.access.decision import BucketAccess, Verdict, decide
 from lightningstor_api.access.facts import request_facts
 from lightningstor_api.authz import Authorizer, Decision
 from lightningstor_api.iam.audit import DecidingAuthorizer, can_decide, record
+from lightningstor_types import condition_keys as k
 from lightningstor_types.actions import Action
 from lightningstor_types.errors import AccessDenied, LightningStorError
 from lightningstor_types.service import RequestContext
@@ -30,8 +31,26 @@ async def iam_decision(
     return Decision(True, type(authorizer).__name__)
 
 
-ObjectAcl = Callable[[], Awaitable[common_pb2.AccessControlList | None]]
-"""Reads the ACL of the object a request addresses (None: it has none of its own)."""
+ObjectReader = Callable[[], Awaitable[records_pb2.ObjectRecord | None]]
+"""Reads the object version a request addresses (None: there is none)."""
+
+
+def _existing_tags(rec: records_pb2.ObjectRecord | None) -> dict[str, tuple[str, ...]]:
+    if rec is None:
+        return {}
+    return {k.EXISTING_OBJECT_TAG + t.key.lower(): (t.value,) for t in rec.tags}
+
+
+def _once(read: ObjectReader) -> ObjectReader:
+    """``read``, reading at most once (tags and ACL come from the same record)."""
+    memo: list[records_pb2.ObjectRecord | None] = []
+
+    async def once() -> records_pb2.ObjectRecord | None:
+        if not memo:
+            memo.append(await read())
+        return memo[0]
+
+    return once
 
 
 async def verdict(
@@ -41,12 +60,13 @@ async def verdict(
     resource: str,
     bucket: BucketAccess | None,
     key: str | None,
-    object_acl: ObjectAcl | None = None,
+    object_reader: ObjectReader | None = None,
 ) -> Verdict:
     """The decision on ``resource`` (a bucket or an object ``key`` of it), not yet audited.
 
-    The object's ACL is read only when nothing else allowed an action an object grant can
-    allow: the IAM's or a policy's allow costs no extra read."""
+    The object is read only when the policy tests its tags (``s3:ExistingObjectTag/…``) or
+    nothing else allowed an action an object grant can allow: the IAM's or a policy's allow
+    costs no extra read."""
     if ctx.anonymous:
         iam = Decision(False, "anonymous caller: the IAM allows nothing")
         caller = None
@@ -56,19 +76,23 @@ async def verdict(
     # Only policy statements read the facts: a bucket with ACLs alone skips building them.
     needs_facts = bucket is not None and bucket.policy is not None
     facts = request_facts(ctx, anonymous=ctx.anonymous) if needs_facts else {}
+    read = _once(object_reader) if object_reader is not None and key is not None else None
+    policy = bucket.policy if bucket is not None else None
+    if read is not None and policy is not None and policy.reads_existing_tags:
+        facts = {**facts, **_existing_tags(await read())}
     answer = decide(iam, bucket, caller, action, key, facts)
     if (
         answer.allowed
-        or object_acl is None
-        or key is None
+        or read is None
         or bucket is None
         or not bucket.acls
         or action not in OBJECT_PERMISSIONS
     ):
         return answer
-    acl = await object_acl()
-    if acl is None:
+    rec = await read()
+    if rec is None or not rec.HasField("acl"):
         return answer
+    acl = rec.acl
     return decide(iam, bucket, caller, action, key, facts, acl)
 
 
@@ -79,11 +103,11 @@ async def authorize_bucket(
     resource: str,
     bucket: BucketAccess | None,
     key: str | None,
-    object_acl: ObjectAcl | None = None,
+    object_reader: ObjectReader | None = None,
 ) -> None:
     """Raise AccessDenied unless :func:`verdict` allows; audited with its reason."""
     try:
-        answer = await verdict(authorizer, ctx, action, resource, bucket, key, object_acl)
+        answer = await verdict(authorizer, ctx, action, resource, bucket, key, object_reader)
     except LightningStorError as exc:
         record(ctx, action, resource, False, f"{exc.code}: {exc.message}")
         raise

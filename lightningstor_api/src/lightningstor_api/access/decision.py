@@ -21,7 +21,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lightningstor.v1 import common_pb2
 from lightningstor_api.access.acl.grants import (
@@ -135,8 +135,16 @@ def decide(
         if applies:
             (allows if st.allow else denies).append(st.label)
     grant = acl_opinion(bucket, object_acl, caller, action, key)
+    no_grant = "no ACL grant"
+    if grant is None and bucket is not None and bucket.ignore_public_acls:
+        # Say so when a public grant would have allowed: "no ACL grant" hides why.
+        ignored = acl_opinion(
+            replace(bucket, ignore_public_acls=False), object_acl, caller, action, key
+        )
+        if ignored is not None:
+            no_grant = f"{ignored} ignored by the public access block (IgnorePublicAcls)"
     considered.append(
-        Considered("acl", grant or "no ACL grant", "allow" if grant else "none", bool(grant))
+        Considered("acl", grant or no_grant, "allow" if grant else "none", bool(grant))
     )
     done = tuple(considered)
     ttl = iam.ttl_seconds
@@ -152,9 +160,10 @@ def decide(
         return Verdict(
             False, f"{iam.reason}; public access restricted to the bucket's org", done, ttl
         )
-    return Verdict(False, _nothing(iam, policy, bucket is not None and bucket.acls), done, ttl)
+    acls = bucket is not None and bucket.acls
+    return Verdict(False, _nothing(iam, policy, no_grant if acls else None), done, ttl)
 
 
-def _nothing(iam: Decision, policy: Policy | None, acls: bool) -> str:
+def _nothing(iam: Decision, policy: Policy | None, acl: str | None) -> str:
     tail = "no bucket policy statement allows" if policy is not None else "no bucket policy"
-    return f"{iam.reason}; {tail}" + ("; no ACL grant" if acls else "")
+    return f"{iam.reason}; {tail}" + (f"; {acl}" if acl else "")

@@ -73,7 +73,7 @@ async def explain_access(
         else object_resource(ref.scope, ref.name, key)
     )
     access = await cc.bucket_access(ref.scope, ref.name) or BucketAccess(ref.scope.org_id)
-    reader = None if key is None else cc.object_acl_reader(asking, ref.scope, ref.name, key)
+    reader = None if key is None else cc.object_reader(asking, ref.scope, ref.name, key)
     answer = await verdict(cc.authorizer, asking, action, resource, access, key, reader)
     return bucket_pb2.ExplainAccessResponse(
         allowed=answer.allowed,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from lightningstor.meta.v1 import records_pb2
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_api.access.acl.ownership import acls_enabled
-from lightningstor_api.access.authorize import ObjectAcl, authorize_bucket
+from lightningstor_api.access.authorize import ObjectReader, authorize_bucket
 from lightningstor_api.access.decision import BucketAccess
 from lightningstor_api.access.effective import effective_public_access_block
 from lightningstor_api.access.policy import cached_policy
@@ -115,8 +115,9 @@ class CoreContext:
         """The one authorization choke point: raises AccessDenied unless allowed; audited.
 
         On a bucket or object, the bucket's policy and ACLs take part (``access/decision.py``);
-        an object's ACL is that of ``version`` ("" the current one; None: the version the
-        request's attributes name, else the current one).
+        an object's ACL and tags (``s3:ExistingObjectTag/…``) are those of ``version`` (""
+        the current one; None: the version the request's attributes name, else the current
+        one).
         """
         if bucket is None:
             resource = scope_resource(scope)
@@ -133,27 +134,25 @@ class CoreContext:
         if access is None and not ctx.anonymous:
             await authorize_audited(self.authorizer, ctx, action, resource)
         else:
-            loader = (
-                None if key is None else self.object_acl_reader(ctx, scope, bucket, key, version)
-            )
+            loader = None if key is None else self.object_reader(ctx, scope, bucket, key, version)
             await authorize_bucket(self.authorizer, ctx, action, resource, access, key, loader)
 
-    def object_acl_reader(
+    def object_reader(
         self,
         ctx: RequestContext,
         scope: Scope,
         bucket: str,
         key: str,
         version: str | None = None,
-    ) -> ObjectAcl:
-        """Reads the ACL of the version the request addresses: ``version`` when given, else
-        ``s3:versionid`` of the request's attributes (both frontends put it there), else the
-        current version."""
+    ) -> ObjectReader:
+        """Reads the version the request addresses (its ACL and tags take part in the
+        decision): ``version`` when given, else ``s3:versionid`` of the request's attributes
+        (both frontends put it there), else the current version."""
         # Imported here: the ACL module reads versions, which build on this module.
-        from lightningstor_api.access.acl.object_acl import stored_object_acl
+        from lightningstor_api.access.acl.object_acl import stored_object
 
         addressed = ctx.attributes.get(k.VERSION_ID, "") if version is None else version
-        return lambda: stored_object_acl(self, scope, bucket, key, addressed)
+        return lambda: stored_object(self, scope, bucket, key, addressed)
 
     async def bucket_access(self, scope: Scope, name: str) -> BucketAccess | None:
         """The policy, ACL and public access block of bucket ``name`` in ``scope``; None

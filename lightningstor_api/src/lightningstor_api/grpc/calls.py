@@ -16,7 +16,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
@@ -24,8 +24,8 @@ import grpc.aio
 
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import REQUEST_ID_KEY, abort_with
+from lightningstor_api.grpc.facts import message_facts
 from lightningstor_api.metrics import METRICS
-from lightningstor_types.condition_keys import VERSION_ID
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.grpc_interceptors import ApiInterceptor
 from lightningstor_types.scope import Scope
@@ -52,7 +52,8 @@ class _Call:
     principal_scope: Scope | None = None
     streamed_in: bool = False  # request bytes are counted by the deserializer
     streamed_out: bool = False  # response bytes are counted by the serializer
-    version_id: str = ""  # the object version the request addresses (s3:versionid)
+    facts: dict[str, str] = field(default_factory=dict)
+    """The condition facts of the request message (``facts.message_facts``)."""
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
@@ -65,8 +66,9 @@ def current_call() -> _Call | None:
     return _call.get(None)
 
 
-def request_context(context: Context) -> RequestContext:
-    """The core's view of the current call: principal, request id, peer."""
+def request_context(context: Context, header: object = None) -> RequestContext:
+    """The core's view of the current call: principal, request id, peer, the condition facts
+    of its message (of ``header``, the first message of a streamed upload)."""
     principal = authenticate(context)
     call = _call.get(None)
     if call is not None:
@@ -77,8 +79,8 @@ def request_context(context: Context) -> RequestContext:
         request_id=call.request_id if call is not None else "",
         api="grpc",
         source_address=context.peer(),
-        # as the S3 frontend: the version decides which ACL applies, and policies may test it
-        attributes={VERSION_ID: call.version_id} if call is not None and call.version_id else {},
+        # as the S3 frontend's: the version decides which ACL applies; policies test them all
+        attributes={**(call.facts if call is not None else {}), **message_facts(header)},
     )
 
 
@@ -133,12 +135,6 @@ def _end(call: _Call, sink: _Sink) -> None:
         )  # fmt: skip
 
 
-def _version_of(request: Any) -> str:
-    """The ``version_id`` a request message addresses ("" when it has none)."""
-    version = getattr(request, "version_id", "")
-    return version if isinstance(version, str) else ""
-
-
 def _size(message: Any) -> int:
     size: int = message.ByteSize()
     return size
@@ -186,7 +182,7 @@ def _wrap_unary(
         try:
             if not streamed_in:
                 call.bytes_in = _size(request)
-                call.version_id = _version_of(request)
+                call.facts = message_facts(request)
             response = await behavior(request, context)
             call.bytes_out = _size(response)
         except BaseException as exc:
@@ -214,7 +210,7 @@ def _wrap_streaming(
         call = await _begin(context, method, streamed_in=streamed_in, streamed_out=True)
         if not streamed_in:
             call.bytes_in = _size(request)
-            call.version_id = _version_of(request)
+            call.facts = message_facts(request)
         responses = behavior(request, context)
         try:
             async for response in responses:

@@ -63,7 +63,7 @@ class ObjectServicer(object_pb2_grpc.ObjectServiceServicer):
         try:
             header, body = await split_upload(request_iterator)
             refuse_insecure_keys(context, header.customer_key)
-            return await self._core.put_object(request_context(context), header, body)
+            return await self._core.put_object(request_context(context, header), header, body)
         except LightningStorError:
             await drain_client_stream(request_iterator)
             raise

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lightningstor.v1 import object_pb2
 from lightningstor_s3 import xml, xml_in
+from lightningstor_s3.conditions import tag_facts
 from lightningstor_s3.handlers.base import S3Call
 
 
@@ -26,8 +29,10 @@ async def get_object_tagging(call: S3Call) -> None:
 
 async def put_object_tagging(call: S3Call) -> None:
     tags = xml_in.tagging(await call.read_xml())
+    # The body's tags are the request's (s3:RequestObjectTag/<k>), as x-amz-tagging's are.
+    facts = tag_facts([(t.key, t.value) for t in tags])
     resp = await call.service.put_object_tagging(
-        call.ctx,
+        replace(call.ctx, attributes={**call.ctx.attributes, **facts}),
         object_pb2.PutObjectTaggingRequest(
             bucket=call.route.bucket,
             key=call.route.key,

@@ -22,6 +22,7 @@ from lightningstor_s3 import headers as hdr
 from lightningstor_s3 import sse_c, xml, xml_in
 from lightningstor_s3.auth.credential import parse_amz_date, parse_credential
 from lightningstor_s3.auth.signing_key import hmac_sha256_hex, signing_key
+from lightningstor_s3.conditions import form_facts
 from lightningstor_s3.exchange import Exchange
 from lightningstor_s3.postobject.form import FormReader
 from lightningstor_s3.postobject.policy import check_policy, parse_policy
@@ -175,6 +176,10 @@ class FormUploads:
             request_id=ex.request_id,
             api="s3",
             source_address=ex.source_address,
+            # a form upload is decided on the same condition keys as PutObject (s3:authType POST)
+            attributes=form_facts(
+                ex, fields, [(t.key, t.value) for t in header.tags], self._proxies
+            ),
         )
         resp = await self._service.put_object(
             ctx, header, _in_range(reader.file_data(), policy.length_range)

@@ -41,19 +41,20 @@ def object_acl(
     return grants.private(rec.owner_id)
 
 
-async def stored_object_acl(
+async def stored_object(
     cc: CoreContext, scope: Scope, bucket: str, key: str, version: str
-) -> common_pb2.AccessControlList | None:
-    """The ACL of the version a request addresses (the current one without ``version``), for
-    the decision; None when there is no such version or it has no ACL of its own."""
+) -> records_pb2.ObjectRecord | None:
+    """The version a request addresses (the current one without ``version``), for the
+    decision (its ACL, its tags); None when there is no such version or it is a delete
+    marker."""
     found = (
         await load_version(cc, scope, bucket, key, version)
         if version
         else await load_current(cc, scope, bucket, key)
     )
-    if found is None or found.record.is_delete_marker or not found.record.HasField("acl"):
+    if found is None or found.record.is_delete_marker:
         return None
-    return found.record.acl
+    return found.record
 
 
 async def get_object_acl(

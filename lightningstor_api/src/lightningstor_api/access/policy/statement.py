@@ -24,6 +24,7 @@ from lightningstor_api.access.policy.principal import (
 )
 from lightningstor_api.access.policy.resource import ResourceError, ResourcePattern, parse_resource
 from lightningstor_types.actions import Action
+from lightningstor_types.condition_keys import EXISTING_OBJECT_TAG
 from lightningstor_types.errors import MalformedPolicy
 from lightningstor_types.scope import Principal
 
@@ -88,6 +89,15 @@ class Policy:
     def public(self) -> bool:
         """AWS's "is public": some Allow statement grants everyone without condition."""
         return any(s.public for s in self.statements)
+
+    @property
+    def reads_existing_tags(self) -> bool:
+        """Whether a condition tests the object's tags (the decision then reads them)."""
+        return any(
+            c.key.startswith(EXISTING_OBJECT_TAG)
+            for s in self.statements
+            for c in s.condition.clauses
+        )
 
 
 def _list(raw: object) -> list[object]:
