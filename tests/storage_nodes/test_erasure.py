@@ -18,12 +18,13 @@ import pytest
 from lightningstor_client import AsyncLightningStorClient
 from lightningstor_storage import ChunkInfo, StorageUnavailable, new_chunk_id
 from lightningstor_storage.erasure import Codec, ErasureBackend, Footer
-from lightningstor_storage.erasure.codec import FOOTER_SIZE
+from lightningstor_storage.erasure.codec import BLOCK, FOOTER_SIZE, HEADER_SIZE
 from lightningstor_storage.replicated import Cluster, Node
 from lightningstor_types.config import DistributedSettings
 from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
 from tests.admin.cli import Run, run_cli
 from tests.integration.server import ServerProcess, running_server
+from tests.ops.test_observability import get, sample
 from tests.s3.conftest import make_client
 from tests.storage_nodes.conftest import until_answers
 from tests.storage_nodes.nodes import NodeProcess, restore, running_nodes
@@ -31,6 +32,9 @@ from tests.wait import await_until, wait_until
 
 MIB = 1024 * 1024
 K, M = 4, 2
+STRIPE = K * BLOCK
+FRAGMENT = HEADER_SIZE + BLOCK
+"""Bytes of one stripe of a chunk, and of one fragment's part of it."""
 
 
 @pytest.fixture(scope="module")
@@ -426,3 +430,44 @@ def test_check_reports_fragment_health_and_repair_rebuilds(
     s3.delete_object(Bucket="ec-health", Key="k")
     run, findings, _ = ec_check(monkeypatch, ec_server)
     assert chunk_id not in findings, findings
+
+
+def ec_reads(server: ServerProcess) -> tuple[float, float, float]:
+    """(stripes read, stripes decoded, fragment bytes fetched) on the server's page."""
+    status, page, _ = get(f"http://{server.ports['s3']}/metrics")
+    assert status == 200
+    text = page.decode()
+    return (
+        sample(text, "lightningstor_erasure_stripes_read_total"),
+        sample(text, "lightningstor_erasure_stripes_decoded_total"),
+        sample(text, "lightningstor_erasure_fragment_bytes_read_total"),
+    )
+
+
+def test_a_healthy_ranged_get_fetches_only_its_stripe_of_the_data_fragments(
+    ec_server: ServerProcess, nodes: list[NodeProcess]
+) -> None:
+    """A range inside one stripe of a 6-stripe chunk: one stripe read, from the k data
+    fragments (k fragment-ranges of one stripe, no footer, no parity), nothing decoded. With a
+    data fragment's node down, the same range is decoded from parity (the counter moves)."""
+    data = os.urandom(6 * STRIPE - 1000)  # one chunk (8 MiB chunks): six stripes
+    chunk_id = ec_put(ec_server, nodes, "ec-range", data)
+    keys = ec_server.admin_keys()
+    s3 = make_client("http://" + ec_server.ports["s3"], keys["access_key"], keys["secret_key"])
+    first, last = 3 * STRIPE + 5, 3 * STRIPE + 99_999  # inside stripe 3
+
+    def ranged() -> tuple[float, float, float]:
+        before = ec_reads(ec_server)
+        got = s3.get_object(Bucket="ec-range", Key="k", Range=f"bytes={first}-{last}")
+        assert got["Body"].read() == data[first : last + 1]
+        after = ec_reads(ec_server)
+        return after[0] - before[0], after[1] - before[1], after[2] - before[2]
+
+    stripes, decoded, fetched = ranged()
+    assert (stripes, decoded) == (1, 0)
+    assert fetched == K * FRAGMENT  # the stripe's range of each data fragment, nothing more
+
+    holders(nodes, chunk_id)[1].kill()
+    stripes, decoded, fetched = ranged()
+    assert (stripes, decoded) == (1, 1)
+    assert fetched == K * FRAGMENT  # three data fragments and one parity stood in
