@@ -3,6 +3,8 @@
 quick_server    short deadlines (1 s head, keep-alive idle, body window; gRPC handshake, idle)
 bounded_server  small connection bounds and long deadlines (the bounds alone are seen);
                 started with this process's soft open-file limit at 1,024, to see it raised
+ping_server     gRPC pings allowed every 0.5 s (its TOML): closer ones are strikes
+aging_server    gRPC connections live 1 s, then calls get a 3 s grace (its TOML)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import resource
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -57,6 +60,36 @@ def bounded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
         yield proc
     finally:
         proc.stop()
+
+
+PING_TOML = """
+[connections]
+grpc_min_ping_interval_seconds = 0.5
+"""
+AGING_TOML = """
+[connections]
+grpc_max_connection_age_seconds = 1
+grpc_max_connection_age_grace_seconds = 3
+"""
+
+
+def _server_with_toml(workdir: Path, toml: str) -> Iterator[ServerProcess]:
+    from tests.integration.server import running_server
+
+    config = workdir / "server.toml"
+    config.write_text(toml)
+    with running_server(workdir, args=["--config", str(config)], env=JSON_LOGS) as proc:
+        yield proc
+
+
+@pytest.fixture(scope="module")
+def ping_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _server_with_toml(tmp_path_factory.mktemp("ping"), PING_TOML)
+
+
+@pytest.fixture(scope="module")
+def aging_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _server_with_toml(tmp_path_factory.mktemp("aging"), AGING_TOML)
 
 
 def s3_client(server: ServerProcess, **config: Any) -> Any:

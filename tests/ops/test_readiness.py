@@ -1,14 +1,19 @@
 """Readiness follows its dependencies: etcd stopped → not ready (and why), back → ready; the same
-for a real external IAM process, paused and resumed."""
+for a real external IAM process, paused and resumed. First the probe in process, then a real
+server's ``/ready`` and gRPC health with the IAM paused or killed, and on etcd without quorum."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.iam import IamClientAuthorizer
@@ -17,8 +22,11 @@ from lightningstor_api.metadata.etcd import EtcdStore
 from lightningstor_api.metadata.etcd_conn import EtcdConfig
 from lightningstor_storage import LocalBackend
 from lightningstor_types.config import IamSettings
-from tests.iam.iamproc import IamProcess, running_iam, write_config
-from tests.wait import await_until
+from tests.iam.iamproc import IamProcess, running_iam, start_iam, write_config
+from tests.integration.server import ServerProcess, running_server
+from tests.ops.test_observability import get
+from tests.ports import PortHold
+from tests.wait import await_until, wait_until
 
 IAM_TIMEOUT = 1.0
 """The IAM client's deadline (and so its probe's): a paused IAM is not ready after it."""
@@ -146,3 +154,98 @@ async def test_watch_reports_changes(tmp_path: Path, iam: IamProcess, ready: boo
         iam.resume()
         await authz.aclose()
         await store.close()
+
+
+# -- The same on real processes: a server's /ready and gRPC health, as a load balancer sees them --
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def http_ready(server: ServerProcess) -> tuple[int, dict[str, Any]]:
+    status, body, _ = get(f"http://{server.ports['s3']}/ready")
+    return status, json.loads(body)
+
+
+def grpc_health(server: ServerProcess) -> int:
+    with grpc.insecure_channel(server.grpc_addr) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service=""), timeout=10
+        )
+    return int(reply.status)
+
+
+def wait_readiness(server: ServerProcess, ready: bool) -> dict[str, Any]:
+    """Wait until both /ready and gRPC health say ``ready``; the /ready report then.
+
+    Each turns on its own schedule (/ready probes on demand, gRPC health on its watch), so each
+    is waited for; the deadline only guards against a hang (a probe answers in ~2 s)."""
+    status, health = (200, SERVING) if ready else (503, NOT_SERVING)
+    wait_until(lambda: grpc_health(server) == health, message=f"gRPC health {health}")
+    return wait_until(
+        lambda: (r := http_ready(server))[0] == status and r[1],
+        message=f"/ready {status}",
+    )
+
+
+def test_server_with_external_iam_is_not_ready_while_the_iam_is_paused_or_dead(
+    tmp_path: Path, iam: IamProcess
+) -> None:
+    env = {
+        "LIGHTNINGSTOR_IAM__MODE": "external",
+        "LIGHTNINGSTOR_IAM__ENDPOINT": iam.addr,
+        "LIGHTNINGSTOR_IAM__TIMEOUT_SECONDS": str(IAM_TIMEOUT),
+    }
+    hold = PortHold()
+    with running_server(tmp_path / "server", env=env) as server:
+        try:
+            assert wait_readiness(server, True)["checks"]["iam"] == "ok"
+
+            iam.pause()  # alive, connections open, silent: only the probe's deadline notices
+            report = wait_readiness(server, False)
+            assert report["checks"]["iam"].startswith("IamUnavailable:"), report
+            assert report["checks"]["metadata"] == "ok", report
+            iam.resume()
+            assert wait_readiness(server, True)["checks"]["iam"] == "ok"
+
+            iam.kill()  # gone: connections refused
+            hold.hold(int(iam.addr.rpartition(":")[2]))  # its port, for its return
+            report = wait_readiness(server, False)
+            assert report["checks"]["iam"].startswith("IamUnavailable:"), report
+            hold.release()
+            back = start_iam(iam.workdir, tmp_path / "iam.toml", addr=iam.addr)
+            try:
+                assert wait_readiness(server, True)["checks"]["iam"] == "ok"
+            finally:
+                back.stop()
+        finally:
+            hold.release()
+            iam.resume()
+
+
+@pytest.mark.etcd
+def test_server_on_etcd_is_not_ready_without_quorum(tmp_path: Path) -> None:
+    from tests.fixtures.etcd import running_etcd
+
+    with running_etcd(tmp_path / "etcd", members=3) as cluster:
+        env = {
+            "LIGHTNINGSTOR_METADATA__BACKEND": "etcd",
+            "LIGHTNINGSTOR_METADATA__ENDPOINTS": ",".join(cluster.endpoints),
+            "LIGHTNINGSTOR_METADATA__TIMEOUT_SECONDS": "1",
+        }
+        with running_server(tmp_path / "server", env=env) as server:
+            assert wait_readiness(server, True)["checks"]["metadata"] == "ok"
+            lost = cluster.members[1:]
+            for member in lost:
+                member.stop()
+            report = wait_readiness(server, False)
+            assert report["checks"]["metadata"] != "ok", report
+            assert report["checks"]["storage"] == "ok" and report["checks"]["iam"] == "ok"
+            for member in lost:
+                member.launch(cluster.initial_cluster, cluster.token)
+            cluster.wait_healthy(lost, timeout=60)
+            assert wait_readiness(server, True)["checks"] == {
+                "metadata": "ok",
+                "storage": "ok",
+                "iam": "ok",
+            }

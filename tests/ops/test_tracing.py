@@ -246,3 +246,41 @@ def test_off_by_default_installs_nothing(tmp_path: Path) -> None:
         assert any(isinstance(c, S3Dispatcher) for c in closure)
 
     asyncio.run(check())
+
+
+STOP_WITHIN = 10.0
+"""The stop's bound with an unreachable collector and ``export_timeout_seconds = 1`` (measured
+on an idle machine: 1.4 s; with the setting at 10 s, 10.3 s, so the bound tells them apart and
+still leaves a loaded machine room)."""
+
+
+@pytest.mark.parametrize("collector_kind", ["silent", "refusing"])
+def test_an_unreachable_collector_does_not_hold_up_the_stop(
+    tmp_path: Path, collector_kind: str
+) -> None:
+    """SIGTERM with spans still queued for a collector that accepts TCP and never answers, or
+    where nothing listens: the server flushes for at most ``export_timeout_seconds`` per export
+    and exits 0."""
+    import socket
+    import subprocess
+
+    with socket.socket() as hole:
+        hole.bind(("127.0.0.1", 0))
+        if collector_kind == "silent":
+            hole.listen(16)  # the kernel completes the handshakes; nobody reads or answers
+        env = {
+            "LIGHTNINGSTOR_TRACING__OTLP_ENDPOINT": f"http://127.0.0.1:{hole.getsockname()[1]}",
+            "LIGHTNINGSTOR_TRACING__EXPORT_TIMEOUT_SECONDS": "1",
+        }
+        with running_server(tmp_path / "server", env=env) as server:
+            keys = server.admin_keys()
+            s3 = make_client("http://" + server.ports["s3"], keys["access_key"], keys["secret_key"])
+            for i in range(5):  # spans to flush at the stop (exports are 5 s apart by default)
+                s3.create_bucket(Bucket=f"unexported-{i}")
+            server.terminate()
+            try:
+                code = server.wait(STOP_WITHIN)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"still running {STOP_WITHIN:g} s after SIGTERM:\n{server.logs()}")
+            assert code == 0, server.logs()
+            assert any(r.get("msg") == "stopped" for r in server.log_records()), server.logs()

@@ -157,3 +157,28 @@ def test_metrics_after_a_known_sequence(tmp_path: Path) -> None:
         assert sample(text, "lightningstor_node_chunks") == 2
         assert sample(text, "lightningstor_node_stored_bytes") == sizes[kept[0]] + sizes[kept[1]]
         assert sample(text, requests, operation="PutChunk", code="OK") == 0  # a new process
+
+
+def test_node_says_which_address_is_in_use(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    from tests.storage_nodes.nodes import clean_env
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        addr = f"127.0.0.1:{taken.getsockname()[1]}"
+        done = subprocess.run(
+            [sys.executable, "-m", "lightningstor_storage.node.main",
+             "--listen-addr", addr, "--data-dir", str(tmp_path / "data")],
+            env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(tmp_path / "ports.json")}),
+            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+        )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    (line,) = [json.loads(x) for x in output.splitlines() if "cannot run" in x]
+    assert line["level"] == "error" and f"cannot listen on {addr}" in line["msg"], line
+    assert "Traceback" not in output, output
+    assert not (tmp_path / "ports.json").exists()

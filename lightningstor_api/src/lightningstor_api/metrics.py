@@ -31,6 +31,9 @@ Families (Prometheus names)::
     lightningstor_multipart_uploads_active, lightningstor_gc_backlog   gauges (periodic scan)
     lightningstor_lifecycle_leader, lightningstor_lifecycle_lag_seconds  gauges (the worker)
     lightningstor_storage_nodes_degraded                          gauge (readiness probe)
+    lightningstor_erasure_stripes_read_total, …_stripes_decoded_total,
+    lightningstor_erasure_fragment_bytes_read_total               erasure-coded reads (read from
+                                                                  the backend at each scrape)
 """
 
 from __future__ import annotations

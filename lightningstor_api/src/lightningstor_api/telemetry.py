@@ -35,6 +35,8 @@ from lightningstor_api.health import ReadinessProbe
 from lightningstor_api.metadata import range_pages
 from lightningstor_api.metrics import METRICS, Gauges, Metrics
 from lightningstor_api.tracing import unwrapped
+from lightningstor_storage import StorageBackend
+from lightningstor_storage.erasure import ReadStats
 from lightningstor_storage.replicated.backend import ReplicatedBackend
 from lightningstor_types.config import Settings
 from lightningstor_types.service import Readiness, RequestRecord
@@ -142,6 +144,29 @@ class _RequestCollector(Collector):
         )  # fmt: skip
 
 
+class _ErasureReadCollector(Collector):
+    """What erasure-coded reads cost, read from the storage backend at each scrape (nothing
+    for a backend without erasure coding)."""
+
+    def __init__(self, storage: StorageBackend) -> None:
+        self._storage = storage
+
+    def collect(self) -> Iterable[Metric]:
+        stats_of = getattr(unwrapped(self._storage), "erasure_read_stats", None)
+        if not callable(stats_of):
+            return
+        stats: ReadStats = stats_of()
+        for name, value, documentation in (
+            ("lightningstor_erasure_stripes_read", stats.stripes,
+             "Stripes of erasure-coded chunks served by reads"),
+            ("lightningstor_erasure_stripes_decoded", stats.stripes_decoded,
+             "Of those, rebuilt from parity because a data fragment was not read"),
+            ("lightningstor_erasure_fragment_bytes_read", stats.fragment_bytes,
+             "Fragment bytes fetched from the storage nodes for reads"),
+        ):  # fmt: skip
+            yield CounterMetricFamily(name, documentation, value=value)
+
+
 def _counters(
     name: str, documentation: str, labels: list[str], values: dict[tuple[str, str], int]
 ) -> CounterMetricFamily:
@@ -166,10 +191,12 @@ def _gauge(metrics: Metrics, field: str) -> Callable[[CallbackOptions], Iterator
 class Telemetry:
     """The metrics page of one server process."""
 
-    def __init__(self, metrics: Metrics = METRICS) -> None:
+    def __init__(self, metrics: Metrics = METRICS, storage: StorageBackend | None = None) -> None:
         self.metrics = metrics
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_RequestCollector(metrics))
+        if storage is not None:
+            self.registry.register(_ErasureReadCollector(storage))
         ProcessCollector(registry=self.registry)  # process_*: CPU, RSS, open fds, start time
         reader = PrometheusMetricReader(scope_info_enabled=False, registry=self.registry)
         resource = Resource.create({"service.name": "lightningstor"})

@@ -301,7 +301,7 @@ async def _serve_core(
     probe = ReadinessProbe(
         cc.store, cc.storage, cc.authorizer, probe_key=settings.metadata.prefix.encode()
     )
-    telemetry = Telemetry()
+    telemetry = Telemetry(storage=cc.storage)
     page = telemetry.scrape
     if role.shared:
         sockets = [socket_path(settings, i) for i in range(role.count)]

@@ -5,8 +5,8 @@ deletes, listing and probes, with its own put, get and repair); :class:`Codec` t
 layout over zfec; :class:`ErasureRepairer` the fragment scrub and rebuild.
 """
 
-from lightningstor_storage.erasure.backend import ErasureBackend
+from lightningstor_storage.erasure.backend import ErasureBackend, ReadStats
 from lightningstor_storage.erasure.codec import Codec, Footer
 from lightningstor_storage.erasure.repair import ErasureRepairer
 
-__all__ = ["Codec", "ErasureBackend", "ErasureRepairer", "Footer"]
+__all__ = ["Codec", "ErasureBackend", "ErasureRepairer", "Footer", "ReadStats"]

@@ -10,7 +10,9 @@
 - **get**: the stripes a range covers, a window at a time, from k nodes: the recorded data
   fragments first (no arithmetic), another node as soon as one fails, and a hedged read of one
   more when one has not answered within ``hedge_after`` seconds. Every piece is checked against
-  its CRC32C (disk and wire) by the node and the client.
+  its CRC32C (disk and wire) by the node and the client. What reads cost is counted in
+  :class:`ReadStats` (``read_stats``): stripes served, those decoded from parity, fragment bytes
+  fetched, so that "a healthy read only copies the range's data fragments" can be seen.
 - **delete, exists, list, drain, probes**: the replicated backend's (fragments carry the chunk id).
 """
 
@@ -28,6 +30,7 @@ from collections.abc import (
     Sequence,
 )
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from lightningstor.storage.v1 import storage_pb2 as pb
@@ -52,7 +55,7 @@ from lightningstor_storage.replicated.fanout import WINDOW, Fanout
 from lightningstor_storage.replicated.placement import Node
 from lightningstor_types.config import DistributedSettings
 
-__all__ = ["READ_WINDOW_BYTES", "ErasureBackend"]
+__all__ = ["READ_WINDOW_BYTES", "ErasureBackend", "ReadStats"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +65,24 @@ READ_WINDOW_BYTES = 4 * 1024 * 1024
 _CAPABILITIES = Capabilities(
     name="erasure", durable=True, verifies_checksums=True, replicated=True, range_reads=True
 )
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What reads of erasure-coded chunks cost since start (the server's metrics)."""
+
+    stripes: int = 0
+    """Stripes served."""
+    stripes_decoded: int = 0
+    """Of those, rebuilt from parity because a data fragment was not read (a healthy read
+    only copies the data fragments)."""
+    fragment_bytes: int = 0
+    """Fragment bytes fetched from the nodes for reads (footers included)."""
+
+    def add(self, other: ReadStats) -> None:
+        self.stripes += other.stripes
+        self.stripes_decoded += other.stripes_decoded
+        self.fragment_bytes += other.fragment_bytes
 
 
 class ErasureBackend(ReplicatedBackend):
@@ -84,6 +105,7 @@ class ErasureBackend(ReplicatedBackend):
         self._abandoned: set[asyncio.Task[Any]] = set()
         self.pool = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="erasure")
         self.repairer = ErasureRepairer(cluster, codec, self.pool, rate=scrub_rate)
+        self.read_stats = ReadStats()
 
     @classmethod
     def from_settings(cls, settings: DistributedSettings) -> ErasureBackend:
@@ -109,6 +131,12 @@ class ErasureBackend(ReplicatedBackend):
 
     def capabilities(self) -> Capabilities:
         return _CAPABILITIES
+
+    def erasure_read_stats(self) -> ReadStats:
+        """What reads cost since start (a copy)."""
+        total = ReadStats()
+        total.add(self.read_stats)
+        return total
 
     async def run_blocking(self, fn: Callable[..., T], *args: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.pool, fn, *args)
@@ -302,9 +330,9 @@ class _Reader:
         size = await self.file_size()
 
         async def one(address: str) -> Footer:
-            return Footer.unpack(
-                await read_range(c, address, self.chunk_id, size - FOOTER_SIZE, FOOTER_SIZE)
-            )
+            raw = await read_range(c, address, self.chunk_id, size - FOOTER_SIZE, FOOTER_SIZE)
+            self.backend.read_stats.fragment_bytes += len(raw)
+            return Footer.unpack(raw)
 
         return await self._first(one)
 
@@ -377,6 +405,7 @@ class _Reader:
                     address = pending.pop(task)
                     try:
                         raw = task.result()
+                        backend.read_stats.fragment_bytes += len(raw)
                         if len(raw) != length:
                             raise ChunkCorrupt(f"{len(raw)} bytes, not {length}")
                         parts = codec.split(raw)
@@ -408,10 +437,15 @@ class _Reader:
         per_node = list(got.values())
         stripes = [[frags[j] for frags in per_node] for j in range(b - a)]
         try:
-            return await backend.run_blocking(codec.decode, a, stripes)
+            data = await backend.run_blocking(codec.decode, a, stripes)
         except ChunkCorrupt:
             self.bad = True
             raise
+        stats = backend.read_stats
+        stats.stripes += b - a
+        if indices != set(range(codec.k)):  # a parity fragment stood in: zfec decoded
+            stats.stripes_decoded += b - a
+        return data
 
     def _failure(self) -> Exception:
         if self.unreachable:

@@ -76,7 +76,9 @@ class ErasureRepairer(Repairer):
     ) -> CheckResult:
         """Find the chunk's fragments on every node; with ``repair`` rebuild the missing ones.
 
-        ``good`` counts distinct good fragment indices, ``short`` the indices missing.
+        ``good`` counts distinct good fragment indices, ``short`` the indices known to be
+        missing: a node that does not answer may hold one of those with no good holder, so
+        each such node leaves one of them unknown rather than missing.
         """
         c = self.cluster
         codec = self.codec
@@ -91,11 +93,12 @@ class ErasureRepairer(Repairer):
                 size_crc = size_crc or (frag.footer.size, frag.footer.crc32c)
         bad = [f.address for f in found if f.state == "bad"]
         missing = [i for i in range(codec.n) if i not in holders]
+        unknown = sum(1 for f in found if f.state == "unknown")
         result = CheckResult(
             good=len(holders),
-            short=len(missing),
+            short=max(0, len(missing) - unknown),
             bad=len(bad),
-            unknown=sum(1 for f in found if f.state == "unknown"),
+            unknown=unknown,
         )
         st = self.stats
         st.replicas_corrupt += len(bad)

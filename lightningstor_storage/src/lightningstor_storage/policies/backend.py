@@ -25,7 +25,7 @@ from dataclasses import fields
 from typing import cast
 
 from lightningstor_storage.backend import ChunkCheck, ChunkInfo, PolicyKind
-from lightningstor_storage.erasure.backend import ErasureBackend
+from lightningstor_storage.erasure.backend import ErasureBackend, ReadStats
 from lightningstor_storage.erasure.codec import Codec
 from lightningstor_storage.replicated.backend import ReplicatedBackend, replicated_cluster
 from lightningstor_storage.replicated.cluster import Cluster
@@ -221,6 +221,13 @@ class PolicyBackend(ReplicatedBackend):
                 setattr(total, f.name, set().union(*values))
             else:
                 setattr(total, f.name, sum(values))
+        return total
+
+    def erasure_read_stats(self) -> ReadStats:
+        """What reads of erasure-coded chunks cost since start, every shape added up."""
+        total = ReadStats()
+        for backend in list(self.erasure.values()):
+            total.add(backend.read_stats)
         return total
 
     async def drain(self, address: str, draining: bool = True) -> None:
