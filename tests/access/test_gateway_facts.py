@@ -2,10 +2,11 @@
 
 One server trusts one gateway address (``[server] trusted_gateways``); the real gateway process
 reaches the server's gRPC port through a relay that connects from that address (127.0.0.3:
-every 127/8 address is this host's). S3 clients connect from 127.0.0.1 or 127.0.0.6. A policy on
-``aws:SourceIp``, ``aws:UserAgent``, ``aws:Referer`` or ``s3:authType`` answers through the
-gateway as it answers on the server's own S3 port, both outcomes each; a direct gRPC caller that
-sends the gateway's metadata itself is not believed.
+every 127/8 address is this host's). S3 clients connect from 127.0.0.1 (also a balancer both
+trust, ``trusted_proxies``) or 127.0.0.6. A policy on ``aws:SourceIp`` (the peer's, or
+X-Forwarded-For's), ``aws:SecureTransport``, ``aws:UserAgent``, ``aws:Referer`` or
+``s3:authType`` answers through the gateway as it answers on the server's own S3 port, both
+outcomes each; a direct gRPC caller that sends the gateway's metadata itself is not believed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.timeout(180)
 GATEWAY_SOURCE = "127.0.0.3"  # the only address the server trusts as a gateway
 NEAR, FAR = "127.0.0.1", "127.0.0.6"  # S3 clients inside and outside 127.0.0.0/30
 NEAR_NET = "127.0.0.0/30"  # holds NEAR and the gateway's address, not FAR
+PROXY = NEAR  # a balancer both the server's S3 port and the gateway trust (trusted_proxies)
 BUCKET = "gwfacts"
 HEAD_OBJECT = "/lightningstor.v1.ObjectService/HeadObject"
 
@@ -145,7 +147,10 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     root = tmp_path_factory.mktemp("gwfacts")
-    trusted = f'\n[server]\ntrusted_gateways = ["{GATEWAY_SOURCE}/32"]\n'
+    trusted = (
+        f'\n[server]\ntrusted_gateways = ["{GATEWAY_SOURCE}/32"]\n'
+        f'trusted_proxies = ["{PROXY}/32"]\n'
+    )
     config = write_config(root / "server.toml", BINDINGS + trusted)
     server = start_server(root / "server", env={"LIGHTNINGSTOR_CONFIG": str(config)})
     relay: Relay | None = None
@@ -170,6 +175,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         for gateway in _start_gateway(
             server, root / "gateway", workers=1,
             upstream=("--grpc-endpoint", relay.address), credentials=credentials,
+            env={"LIGHTNINGSTOR_SERVER__TRUSTED_PROXIES": f"{PROXY}/32"},
         ):  # fmt: skip
             yield Setup(server, gateway.removeprefix("http://"), relay, keys)
     finally:
@@ -211,6 +217,20 @@ CASES = {
         _statement("Allow", {"IpAddress": {"aws:SourceIp": NEAR_NET}}, {"AWS": BOB_ARN}),
         lambda s, via: s.get(via, NEAR, who="bob"),
         lambda s, via: s.get(via, FAR, who="bob"),
+        (200, 403),
+    ),
+    # Behind a balancer the gateway trusts, the client is what X-Forwarded-For names, and the
+    # scheme what X-Forwarded-Proto says: the gateway forwards its own reading of them.
+    "aws:SourceIp from X-Forwarded-For": Case(
+        _statement("Allow", {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"AWS": BOB_ARN}),
+        lambda s, via: s.get(via, PROXY, who="bob", headers={"X-Forwarded-For": "203.0.113.7"}),
+        lambda s, via: s.get(via, PROXY, who="bob", headers={"X-Forwarded-For": "198.51.100.9"}),
+        (200, 403),
+    ),
+    "aws:SecureTransport": Case(
+        _statement("Deny", {"Bool": {"aws:SecureTransport": "false"}}),
+        lambda s, via: s.get(via, PROXY, headers={"X-Forwarded-Proto": "https"}),
+        lambda s, via: s.get(via, PROXY, headers={"X-Forwarded-Proto": "http"}),
         (200, 403),
     ),
     "aws:UserAgent": Case(
