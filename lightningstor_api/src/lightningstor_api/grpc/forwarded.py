@@ -39,6 +39,8 @@ def trusted(peer: str, gateways: Sequence[Network]) -> bool:
     if ip is None:
         return False
     address = ipaddress.ip_address(ip)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # an IPv4 gateway as a dual-stack listener ([::]) sees it
     return any(address.version == net.version and address in net for net in gateways)
 
 
