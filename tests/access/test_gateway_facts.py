@@ -41,6 +41,7 @@ NEAR_NET = "127.0.0.0/30"  # holds NEAR and the gateway's address, not FAR
 PROXY = NEAR  # a balancer both the server's S3 port and the gateway trust (trusted_proxies)
 BUCKET = "gwfacts"
 HEAD_OBJECT = "/lightningstor.v1.ObjectService/HeadObject"
+PUT = "s3:PutObject"
 
 
 class Relay:
@@ -102,7 +103,7 @@ class Setup:
     def s3(self, via: str) -> str:
         return self.gateway if via == "gateway" else self.server.ports["s3"]
 
-    def get(
+    def send(
         self,
         via: str,
         source: str,
@@ -110,18 +111,23 @@ class Setup:
         who: str = "alice",
         headers: dict[str, str] | None = None,
         presigned: bool = False,
+        method: str = "GET",
     ) -> int:
-        """The status of GET k from ``source``: to the server's S3 port or to the gateway."""
+        """The status of GET k (or ``method``: a PUT writes "up") sent from
+        ``source``: to the server's S3 port or to the gateway; any success counts as 200."""
         address = self.s3(via)
         keys = self.keys[who]
         signer = rawhttp.Signer(address, keys["access_key"], keys["secret_key"])
-        path = f"/orga%3A{BUCKET}/k" if who == "bob" else f"/{BUCKET}/k"
+        key = "up" if method == "PUT" else "k"
+        path = f"/orga%3A{BUCKET}/{key}" if who == "bob" else f"/{BUCKET}/{key}"
         if presigned:
-            target, sent = signer.presign("GET", path), {"Host": address, **(headers or {})}
+            target, sent = signer.presign(method, path), {"Host": address, **(headers or {})}
         else:
             target = path
-            sent, _ = signer.sign("GET", path, headers=headers)
-        return rawhttp.request(address, "GET", target, sent, source=source).status
+            sent, _ = signer.sign(method, path, headers=headers)
+        body = b"x" if method == "PUT" else None
+        status = rawhttp.request(address, method, target, sent, body, source=source).status
+        return 200 if 200 <= status < 300 else status
 
     def grpc_head(self, address: str, spoofed: dict[str, str]) -> int:
         """bob's HeadObject of k over gRPC to ``address`` with ``spoofed`` client facts
@@ -215,40 +221,47 @@ CASES = {
     # address: before the gateway forwarded its client's, every client of it passed.
     "aws:SourceIp": Case(
         _statement("Allow", {"IpAddress": {"aws:SourceIp": NEAR_NET}}, {"AWS": BOB_ARN}),
-        lambda s, via: s.get(via, NEAR, who="bob"),
-        lambda s, via: s.get(via, FAR, who="bob"),
+        lambda s, via: s.send(via, NEAR, who="bob"),
+        lambda s, via: s.send(via, FAR, who="bob"),
         (200, 403),
     ),
     # Behind a balancer the gateway trusts, the client is what X-Forwarded-For names, and the
     # scheme what X-Forwarded-Proto says: the gateway forwards its own reading of them.
     "aws:SourceIp from X-Forwarded-For": Case(
         _statement("Allow", {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}, {"AWS": BOB_ARN}),
-        lambda s, via: s.get(via, PROXY, who="bob", headers={"X-Forwarded-For": "203.0.113.7"}),
-        lambda s, via: s.get(via, PROXY, who="bob", headers={"X-Forwarded-For": "198.51.100.9"}),
+        lambda s, via: s.send(via, PROXY, who="bob", headers={"X-Forwarded-For": "203.0.113.7"}),
+        lambda s, via: s.send(via, PROXY, who="bob", headers={"X-Forwarded-For": "198.51.100.9"}),
         (200, 403),
     ),
     "aws:SecureTransport": Case(
         _statement("Deny", {"Bool": {"aws:SecureTransport": "false"}}),
-        lambda s, via: s.get(via, PROXY, headers={"X-Forwarded-Proto": "https"}),
-        lambda s, via: s.get(via, PROXY, headers={"X-Forwarded-Proto": "http"}),
+        lambda s, via: s.send(via, PROXY, headers={"X-Forwarded-Proto": "https"}),
+        lambda s, via: s.send(via, PROXY, headers={"X-Forwarded-Proto": "http"}),
         (200, 403),
     ),
     "aws:UserAgent": Case(
         _statement("Deny", {"StringLike": {"aws:UserAgent": "*evilbot*"}}),
-        lambda s, via: s.get(via, NEAR, headers={"User-Agent": "evilbot/1.0"}),
-        lambda s, via: s.get(via, NEAR, headers={"User-Agent": "goodbot/1.0"}),
+        lambda s, via: s.send(via, NEAR, headers={"User-Agent": "evilbot/1.0"}),
+        lambda s, via: s.send(via, NEAR, headers={"User-Agent": "goodbot/1.0"}),
+        (403, 200),
+    ),
+    # A streamed upload (PutObject) carries them as a unary call does.
+    "aws:UserAgent on PutObject": Case(
+        {**_statement("Deny", {"StringLike": {"aws:UserAgent": "*evilbot*"}}), "Action": PUT},
+        lambda s, via: s.send(via, NEAR, headers={"User-Agent": "evilbot/1"}, method="PUT"),
+        lambda s, via: s.send(via, NEAR, headers={"User-Agent": "goodbot/1"}, method="PUT"),
         (403, 200),
     ),
     "aws:Referer": Case(
         _statement("Deny", {"StringLike": {"aws:Referer": "https://evil.example/*"}}),
-        lambda s, via: s.get(via, NEAR, headers={"Referer": "https://evil.example/x"}),
-        lambda s, via: s.get(via, NEAR, headers={"Referer": "https://shop.example/x"}),
+        lambda s, via: s.send(via, NEAR, headers={"Referer": "https://evil.example/x"}),
+        lambda s, via: s.send(via, NEAR, headers={"Referer": "https://shop.example/x"}),
         (403, 200),
     ),
     "s3:authType": Case(
         _statement("Deny", {"StringEquals": {"s3:authType": "REST-QUERY-STRING"}}),
-        lambda s, via: s.get(via, NEAR, presigned=True),
-        lambda s, via: s.get(via, NEAR),
+        lambda s, via: s.send(via, NEAR, presigned=True),
+        lambda s, via: s.send(via, NEAR),
         (403, 200),
     ),
 }
@@ -304,10 +317,10 @@ def test_long_client_facts_are_forwarded_whole_or_refused(setup: Setup) -> None:
     _policy(setup, _statement("Deny", {"StringLike": {"aws:UserAgent": "*evilbot"}}))
     try:
         for via in ("server", "gateway"):
-            assert setup.get(via, NEAR, headers={"User-Agent": "x" * 4096 + "evilbot"}) == 403
-            assert setup.get(via, NEAR, headers={"User-Agent": "x" * 4096 + "goodbot"}) == 200
+            assert setup.send(via, NEAR, headers={"User-Agent": "x" * 4096 + "evilbot"}) == 403
+            assert setup.send(via, NEAR, headers={"User-Agent": "x" * 4096 + "goodbot"}) == 200
         huge = {"User-Agent": "x" * 16384 + "goodbot"}
-        assert setup.get("gateway", NEAR, headers=huge) == 400
+        assert setup.send("gateway", NEAR, headers=huge) == 400
     finally:
         _policy(setup)
 
@@ -334,6 +347,7 @@ def test_forwarded_client_only_from_a_trusted_gateway() -> None:
         "203.0.113.7", {k.AUTH_TYPE: "REST-HEADER"}
     )
     assert forwarded_client("ipv6:[fd00::5]:4000", sent, gateways).address == "203.0.113.7"
+    assert forwarded_client("ipv6:[::ffff:10.1.2.3]:4000", sent, gateways).address == "203.0.113.7"
     assert forwarded_client("ipv4:192.0.2.1:4000", sent, gateways) == PEER  # not trusted
     assert forwarded_client("ipv4:10.1.2.3:4000", sent, []) == PEER  # nothing trusted
     assert forwarded_client("unix:/run/x.sock", sent, gateways) == PEER
