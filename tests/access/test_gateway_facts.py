@@ -100,6 +100,11 @@ class Setup:
     relay: Relay
     keys: dict[str, dict[str, str]]
 
+    def audit_sources(self) -> list[str]:
+        """The ``source`` of every whole audit line so far."""
+        text = (self.server.workdir.parent / "audit.log").read_text()
+        return [json.loads(x)["source"] for x in text[: text.rfind("\n") + 1].splitlines() if x]
+
     def s3(self, via: str) -> str:
         return self.gateway if via == "gateway" else self.server.ports["s3"]
 
@@ -158,7 +163,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         f'trusted_proxies = ["{PROXY}/32"]\n'
     )
     config = write_config(root / "server.toml", BINDINGS + trusted)
-    server = start_server(root / "server", env={"LIGHTNINGSTOR_CONFIG": str(config)})
+    env = {"LIGHTNINGSTOR_CONFIG": str(config), "LIGHTNINGSTOR_AUDIT_FILE": str(root / "audit.log")}
+    server = start_server(root / "server", env=env)
     relay: Relay | None = None
     try:
         keys = {"admin": server.admin_keys()}
@@ -298,6 +304,9 @@ def test_a_direct_grpc_caller_cannot_claim_another_address(setup: Setup) -> None
         _policy(setup, _statement("Allow", office, {"AWS": BOB_ARN}))
         assert setup.grpc_head(direct, far) == 403
         assert setup.grpc_head(trusted, far) == 200
+        # The audit names the forwarded client, and the direct caller by its own address.
+        assert "203.0.113.7" in setup.audit_sources()
+        assert [a for a in setup.audit_sources() if a.startswith("ipv4:127.0.0.1:")]
         # The other facts are ignored from an untrusted peer too.
         _policy(
             setup,

@@ -2,9 +2,10 @@
 
 :class:`CallInterceptor` wraps each ``lightningstor.*`` method handler. The wrapper takes the
 request id from the ``x-request-id`` metadata (or makes one), echoes it in the initial metadata,
-makes it available to the servicer through :func:`request_context`, and turns whatever the call
-raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`. When the call ends it
-counts it in :data:`~lightningstor_api.metrics.METRICS` and writes one access line
+makes it available to the servicer through :func:`request_context` (with, from a trusted S3
+gateway, the client it forwards for: :mod:`lightningstor_api.grpc.forwarded`), and turns
+whatever the call raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`. When
+the call ends it counts it in :data:`~lightningstor_api.metrics.METRICS` and writes one access line
 (``lightningstor_api.access``): operation, scope, status, bytes in and out (serialized message
 sizes), duration and request id.
 """
