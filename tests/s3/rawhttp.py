@@ -170,10 +170,13 @@ def request(
     body: bytes | Iterable[bytes] | None = None,
     *,
     chunked: bool = False,
+    source: str | None = None,
 ) -> Response:
-    """One request on a fresh connection."""
+    """One request on a fresh connection (from the local address ``source``, e.g. another
+    loopback address, when given)."""
     host, port = address.rsplit(":", 1)
-    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    bind = (source, 0) if source is not None else None
+    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=bind)
     try:
         conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
         hdrs = dict(headers or {})

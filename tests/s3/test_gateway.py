@@ -30,8 +30,10 @@ def _start_gateway(
     workers: int,
     upstream: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    credentials: Path | None = None,
 ) -> Iterator[str]:
-    """``upstream``: the gateway's flags toward the server (default: its plain gRPC address)."""
+    """``upstream``: the gateway's flags toward the server (default: its plain gRPC address);
+    ``credentials``: its keys file (default: the server's admin key)."""
     from tests.integration.server import clean_env
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -40,7 +42,8 @@ def _start_gateway(
     proc = subprocess.Popen(
         [sys.executable, "-m", "lightningstor_s3.gateway",
          *(upstream or ("--grpc-endpoint", server.grpc_addr)), "--s3-addr", "127.0.0.1:0",
-         "--credentials-file", str(server.data_dir / "admin-credentials.json")],
+         "--credentials-file",
+         str(credentials or server.data_dir / "admin-credentials.json")],
         env=clean_env({"LIGHTNINGSTOR_PORTS_FILE": str(ports),
                        "LIGHTNINGSTOR_SERVER__S3_WORKERS": str(workers), **(env or {})}),
         stdout=log, stderr=subprocess.STDOUT, cwd=workdir,

@@ -7,7 +7,8 @@ Client address and scheme: the TCP peer and the listener's scheme, unless the pe
 addresses, and the first other address is the client (``aws:SourceIp``); ``X-Forwarded-Proto``
 (its last value, the nearest proxy's) is the scheme. From any other peer both are ignored.
 With ``server.proxy_protocol`` the peer is already the client a trusted balancer's PROXY header
-named (``connections/protocol.py``).
+named (``connections/protocol.py``). The stand-alone gateway forwards what it reads here to the
+server (``gateway_service._client``), which believes it from ``server.trusted_gateways`` only.
 """
 
 from __future__ import annotations

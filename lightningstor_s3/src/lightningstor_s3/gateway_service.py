@@ -12,13 +12,16 @@ deadline) carries no error code of ours: it is logged with gRPC's words and answ
 catalog's own message, so an S3 client never reads the gateway's channel internals.
 :meth:`GrpcStorageService.probe` (the gateway's ``/ready``) asks the server's gRPC health service.
 
-Identity: the calls go out as the gateway's own gRPC identity; the S3 caller was authenticated by
-the gateway (see :mod:`lightningstor_s3.gateway`). Acting on behalf of each S3 principal needs a
-delegation rule of the IAM, which the gRPC API does not have yet.
+Identity: each call is signed with the S3 caller's own key when the gateway holds it (see
+:mod:`lightningstor_s3.gateway`). The S3 client's address, scheme, user agent, referer and way of
+signing go along as ``x-lightningstor-client-*`` metadata (:func:`_client`), which the server
+believes only from a peer in its ``[server] trusted_gateways``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -37,6 +40,8 @@ from lightningstor.v1 import (
     objectlock_pb2,
     objectlock_pb2_grpc,
 )
+from lightningstor_types.client_facts import METADATA_NAMES, to_metadata
+from lightningstor_types.condition_keys import SOURCE_IP
 from lightningstor_types.errors import (
     GRPC_ERROR_CODE_KEY,
     InternalError,
@@ -68,7 +73,22 @@ def _metadata(
     authorizes the S3 caller, not the gateway."""
     key = keys.get(ctx.principal)
     held = ((ACCESS_KEY_HEADER, key.access_key_id),) if key else ()
-    return (("x-request-id", ctx.request_id), *held, *_trace_context())
+    return (("x-request-id", ctx.request_id), *held, *_client(ctx), *_trace_context())
+
+
+def _client(ctx: RequestContext) -> tuple[tuple[str, str], ...]:
+    """The S3 client's facts (``lightningstor_types.client_facts``): a server that trusts this
+    gateway decides ``aws:SourceIp``, ``aws:UserAgent``, ``s3:authType``, … on them rather than
+    on the gateway's own connection."""
+    facts = {key: ctx.attributes[key] for key in METADATA_NAMES if key in ctx.attributes}
+    if not facts:  # not an S3 request's context (the CORS rules looked up for a preflight)
+        return ()
+    if SOURCE_IP not in facts:  # the peer itself (no trusted proxy in front of the gateway)
+        host = ctx.source_address.rpartition(":")[0]  # "host:port", IPv6 unbracketed
+        # No address (a Unix socket): the server then has none, never the gateway's.
+        with contextlib.suppress(ValueError):
+            facts[SOURCE_IP] = str(ipaddress.ip_address(host))
+    return to_metadata(facts)
 
 
 def _trace_context() -> tuple[tuple[str, str], ...]:

@@ -312,6 +312,10 @@ class ServerSettings(_Section):
     trusted_proxies: NetworkList = Field(default_factory=list)
     """Peers (CIDR blocks) whose X-Forwarded-For / X-Forwarded-Proto give an S3 request's client
     address and scheme (aws:SourceIp, aws:SecureTransport); empty = trust no header."""
+    trusted_gateways: NetworkList = Field(default_factory=list)
+    """Peers (CIDR blocks) of the gRPC API whose x-lightningstor-client-* call metadata give the
+    S3 client a stand-alone gateway forwards for (aws:SourceIp, aws:SecureTransport,
+    aws:UserAgent, aws:Referer, s3:authType, s3:signatureversion); empty = trust none."""
     proxy_protocol: bool = False
     """The S3 listener reads a PROXY protocol header (v1 or v2) first on every connection, and
     accepts connections only from trusted_proxies; the address it carries is the client's."""

@@ -266,6 +266,10 @@ class MetadataTooLarge(InvalidInputError):
     message = "Your metadata headers exceed the maximum allowed metadata size."
 
 
+class RequestHeaderSectionTooLarge(InvalidInputError):
+    message = "Your request header section exceeds the maximum allowed size."
+
+
 class MalformedXML(InvalidInputError):
     message = (
         "The XML you provided was not well-formed or did not validate against our published schema"

@@ -2,9 +2,10 @@
 
 :class:`CallInterceptor` wraps each ``lightningstor.*`` method handler. The wrapper takes the
 request id from the ``x-request-id`` metadata (or makes one), echoes it in the initial metadata,
-makes it available to the servicer through :func:`request_context`, and turns whatever the call
-raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`. When the call ends it
-counts it in :data:`~lightningstor_api.metrics.METRICS` and writes one access line
+makes it available to the servicer through :func:`request_context` (with, from a trusted S3
+gateway, the client it forwards for: :mod:`lightningstor_api.grpc.forwarded`), and turns
+whatever the call raises into a gRPC status through :mod:`lightningstor_api.grpc.errors`. When
+the call ends it counts it in :data:`~lightningstor_api.metrics.METRICS` and writes one access line
 (``lightningstor_api.access``): operation, scope, status, bytes in and out (serialized message
 sizes), duration and request id.
 """
@@ -15,7 +16,7 @@ import contextvars
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ import grpc.aio
 from lightningstor_api.grpc.auth import authenticate
 from lightningstor_api.grpc.errors import REQUEST_ID_KEY, abort_with
 from lightningstor_api.grpc.facts import message_facts
+from lightningstor_api.grpc.forwarded import PEER, Client, Network, forwarded_client
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.grpc_interceptors import ApiInterceptor
@@ -54,6 +56,8 @@ class _Call:
     streamed_out: bool = False  # response bytes are counted by the serializer
     facts: dict[str, str] = field(default_factory=dict)
     """The condition facts of the request message (``facts.message_facts``)."""
+    client: Client = PEER
+    """The S3 client a trusted gateway forwarded the call for (``forwarded.py``)."""
 
 
 _call: contextvars.ContextVar[_Call] = contextvars.ContextVar("lightningstor_call")
@@ -74,13 +78,18 @@ def request_context(context: Context, header: object = None) -> RequestContext:
     if call is not None:
         call.scope = str(principal.scope)
         call.principal_scope = principal.scope
+    client = call.client if call is not None else PEER
     return RequestContext(
         principal=principal,
         request_id=call.request_id if call is not None else "",
         api="grpc",
-        source_address=context.peer(),
+        source_address=context.peer() if client.address is None else client.address,
         # as the S3 frontend's: the version decides which ACL applies; policies test them all
-        attributes={**(call.facts if call is not None else {}), **message_facts(header)},
+        attributes={
+            **client.facts,
+            **(call.facts if call is not None else {}),
+            **message_facts(header),
+        },
     )
 
 
@@ -91,10 +100,14 @@ def _request_id_of(context: Context) -> str:
     return uuid.uuid4().hex
 
 
-async def _begin(context: Context, method: str, *, streamed_in: bool, streamed_out: bool) -> _Call:
+async def _begin(
+    context: Context, method: str, sink: _Sink, *, streamed_in: bool, streamed_out: bool
+) -> _Call:
     # Each call runs in a task of its own, so the value never leaks into another call.
     call = _Call(_request_id_of(context), method.rpartition("/")[2], time.monotonic())
     call.streamed_in, call.streamed_out = streamed_in, streamed_out
+    if sink.gateways:
+        call.client = forwarded_client(context.peer(), context.invocation_metadata(), sink.gateways)
     _call.set(call)
     if streamed_out:  # the header goes out with the first message anyway
         await context.send_initial_metadata(((REQUEST_ID_KEY, call.request_id),))
@@ -178,7 +191,7 @@ def _wrap_unary(
     behavior: Callable[[Any, Context], Awaitable[Any]], method: str, streamed_in: bool, sink: _Sink
 ) -> Callable[[Any, Context], Awaitable[Any]]:
     async def handle(request: Any, context: Context) -> Any:
-        call = await _begin(context, method, streamed_in=streamed_in, streamed_out=False)
+        call = await _begin(context, method, sink, streamed_in=streamed_in, streamed_out=False)
         try:
             if not streamed_in:
                 call.bytes_in = _size(request)
@@ -207,7 +220,7 @@ def _wrap_streaming(
     sink: _Sink,
 ) -> Callable[[Any, Context], AsyncIterator[Any]]:
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
-        call = await _begin(context, method, streamed_in=streamed_in, streamed_out=True)
+        call = await _begin(context, method, sink, streamed_in=streamed_in, streamed_out=True)
         if not streamed_in:
             call.bytes_in = _size(request)
             call.facts = message_facts(request)
@@ -241,10 +254,14 @@ class CallInterceptor(ApiInterceptor):
     """Request id, error translation, access log and metrics for every API method."""
 
     def __init__(
-        self, *, access_log: bool = True, record: Callable[[RequestRecord], None] | None = None
+        self,
+        *,
+        access_log: bool = True,
+        record: Callable[[RequestRecord], None] | None = None,
+        trusted_gateways: Sequence[Network] = (),
     ) -> None:
         super().__init__()
-        self._sink = _Sink(access_log, record)
+        self._sink = _Sink(access_log, record, tuple(trusted_gateways))
 
     def wrap(
         self, handler: grpc.RpcMethodHandler[Any, Any], method: str
@@ -254,10 +271,13 @@ class CallInterceptor(ApiInterceptor):
 
 @dataclass(frozen=True, slots=True)
 class _Sink:
-    """Where a finished call goes besides the metrics: the access log, a usage counter."""
+    """Where a finished call goes besides the metrics: the access log, a usage counter; and
+    whose forwarded client facts a call's conditions believe."""
 
     access: bool
     record: Callable[[RequestRecord], None] | None = None
+    gateways: tuple[Network, ...] = ()
+    """``[server] trusted_gateways``."""
 
 
 def _wrap(

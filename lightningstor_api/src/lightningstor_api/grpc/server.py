@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from importlib.metadata import EntryPoint, entry_points
 
 import grpc
@@ -55,6 +55,7 @@ from lightningstor_api.grpc.auth import AuthInterceptor, configure_authenticatio
 from lightningstor_api.grpc.buckets import BucketServicer
 from lightningstor_api.grpc.calls import CallInterceptor
 from lightningstor_api.grpc.credentials import CredentialServicer
+from lightningstor_api.grpc.forwarded import Network
 from lightningstor_api.grpc.iam_admin import IamAdminServicer
 from lightningstor_api.grpc.objectlock import ObjectLockServicer
 from lightningstor_api.grpc.objects import ObjectServicer
@@ -114,15 +115,17 @@ def build_grpc_server(
     reuse_port: bool = False,
     connections: ConnectionSettings | None = None,
     tenants: TenantAdmin | None = None,
+    trusted_gateways: Sequence[Network] = (),
 ) -> grpc.aio.Server:
     """A gRPC server with the API services (health is added by :func:`serve`); with ``usage``,
     its UsageService too, and every call counted in its request meter. ``reuse_port``: other
     processes may listen on the same address (SO_REUSEPORT). ``connections``: the bounds and
     keepalive policy of its connections (default: ``[connections]``'s defaults). ``tenants``:
-    its IamAdminService (default: one that answers IamManagedExternally)."""
+    its IamAdminService (default: one that answers IamManagedExternally). ``trusted_gateways``:
+    peers whose forwarded S3 client facts are believed (``forwarded.py``)."""
     record = usage.request_meter.record if usage is not None else None
     interceptors: list[grpc.aio.ServerInterceptor] = [
-        CallInterceptor(access_log=access_log, record=record),
+        CallInterceptor(access_log=access_log, record=record, trusted_gateways=trusted_gateways),
         AuthInterceptor(),
     ]
     if traced:  # outermost: its span is current while the others run
@@ -293,6 +296,7 @@ async def _serve_core(
         reuse_port=role.shared,
         connections=settings.connections,
         tenants=tenants,
+        trusted_gateways=settings.server.trusted_gateways,
     )
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
