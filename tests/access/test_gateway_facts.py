@@ -364,3 +364,16 @@ def test_forwarded_client_only_from_a_trusted_gateway() -> None:
     # Forwarded, but without a readable address: none, never the gateway's own.
     bad = ((client_facts.CLIENT_IP, "not-an-ip"),)
     assert forwarded_client("ipv4:10.1.2.3:4000", bad, gateways) == Client("", {})
+
+
+def test_an_ipv4_mapped_address_is_its_ipv4_address() -> None:
+    """A dual-stack listener on [::] reports IPv4 callers as ::ffff:a.b.c.d: their
+    aws:SourceIp is a.b.c.d, so that IPv4 ranges in conditions match them."""
+    from lightningstor_api.access.facts import source_ip
+
+    assert source_ip("ipv6:[::ffff:192.0.2.7]:4000") == "192.0.2.7"
+    assert source_ip("[::ffff:192.0.2.7]:4000") == "192.0.2.7"
+    assert source_ip("::ffff:192.0.2.7") == "192.0.2.7"
+    assert source_ip("ipv6:[2001:db8::7]:4000") == "2001:db8::7"
+    assert source_ip("ipv4:192.0.2.7:4000") == "192.0.2.7"
+    assert source_ip("unix:/run/x.sock") is None

@@ -20,7 +20,9 @@ from lightningstor_types.service import RequestContext
 
 def source_ip(address: str) -> str | None:
     """The IP of ``host:port``, ``[v6]:port``, gRPC's ``ipv4:host:port`` / ``ipv6:[v6]:port``,
-    or of a bare address; None when it is none (a Unix socket)."""
+    or of a bare address; None when it is none (a Unix socket). An IPv4-mapped IPv6 address
+    (what a dual-stack listener on ``[::]`` reports for an IPv4 client) is its IPv4 address, so
+    that IPv4 ranges in ``aws:SourceIp`` conditions match it."""
     text = address
     for prefix in ("ipv4:", "ipv6:"):
         text = text.removeprefix(prefix)
@@ -29,9 +31,12 @@ def source_ip(address: str) -> str | None:
     elif text.count(":") == 1:
         text = text.rsplit(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(text))
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def request_facts(ctx: RequestContext, *, anonymous: bool = False) -> Facts:

@@ -38,9 +38,7 @@ def trusted(peer: str, gateways: Sequence[Network]) -> bool:
     ip = source_ip(peer) if peer.startswith(("ipv4:", "ipv6:")) else None
     if ip is None:
         return False
-    address = ipaddress.ip_address(ip)
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # an IPv4 gateway as a dual-stack listener ([::]) sees it
+    address = ipaddress.ip_address(ip)  # an IPv4-mapped peer is already its IPv4 address
     return any(address.version == net.version and address in net for net in gateways)
 
 
