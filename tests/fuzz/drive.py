@@ -374,8 +374,9 @@ def run_grpc(
     def timestamp() -> Timestamp:
         # past the year 9999 (and before year 1) a Timestamp is out of range on conversion
         seconds = rng.choice([0, -1, 1, 2**40, -(2**40), 253402300799, 253402300800,
-                              int(time.time()) + 86400, -62135596801, 2**62])  # fmt: skip
-        return Timestamp(seconds=seconds, nanos=rng.choice([0, 999_999_999]))
+                              (int(time.time()) // 86400 + 2) * 86400, -62135596800,
+                              -62135596801, 2**62, 253402214400])  # fmt: skip
+        return Timestamp(seconds=seconds, nanos=rng.choice([0, 0, 999_999_999]))
 
     def mode() -> int:
         return rng.choice([0, 1, 2, 3, 99, -1])
@@ -387,6 +388,33 @@ def run_grpc(
             uri=rng.choice(["", "http://acs.amazonaws.com/groups/global/AllUsers", text()]),
             permission=rng.choice(["READ", "WRITE", "FULL_CONTROL", "", text()]),
         )
+
+    def lifecycle_rule() -> lifecycle_pb2.LifecycleRule:
+        """Half the time one action with a fuzzed value (so that a share is stored, and S3
+        reads it back in the next turn), else every field fuzzed at once."""
+        rule = lifecycle_pb2.LifecycleRule(id=text() or "r", enabled=rng.random() < 0.5)
+        rule.filter.prefix = rng.choice(["", "p/", text()])
+        if rng.random() < 0.5:
+            action = rng.randrange(4)
+            if action == 0:
+                rule.expiration_days = int32()
+            elif action == 1:
+                rule.expiration_date.CopyFrom(timestamp())
+            elif action == 2:
+                rule.noncurrent_days = int32()
+            else:
+                rule.abort_incomplete_multipart_days = int32()
+            return rule
+        rule.filter.tags.append(common_pb2.Tag(key=text(), value=text()))
+        rule.filter.object_size_greater_than = rng.choice([0, -1, 2**62])
+        rule.expiration_days = int32()
+        rule.expiration_date.CopyFrom(timestamp())
+        rule.expired_object_delete_marker = rng.random() < 0.3
+        rule.noncurrent_days, rule.newer_noncurrent_versions = int32(), int32()
+        rule.abort_incomplete_multipart_days = int32()
+        if rng.random() < 0.3:
+            rule.transitions.add(storage_class=text(), days=int32(), date=timestamp())
+        return rule
 
     canned = ["", "private", "public-read", "bucket-owner-full-control", "x"]
 
@@ -430,24 +458,9 @@ def run_grpc(
                 LOCK_BUCKET, locked_key, rng.random() < 0.5, version_id=version
             )
         if op == 15:
-            rules = [
-                lifecycle_pb2.LifecycleRule(
-                    id=text(), enabled=rng.random() < 0.5,
-                    filter=lifecycle_pb2.LifecycleFilter(
-                        prefix=text(), tags=[common_pb2.Tag(key=text(), value=text())],
-                        object_size_greater_than=rng.choice([0, -1, 2**62]),
-                    ),
-                    expiration_days=int32(), expiration_date=timestamp(),
-                    expired_object_delete_marker=rng.random() < 0.3,
-                    noncurrent_days=int32(), newer_noncurrent_versions=int32(),
-                    abort_incomplete_multipart_days=int32(),
-                    transitions=[lifecycle_pb2.LifecycleTransition(
-                        storage_class=text(), days=int32(), date=timestamp()
-                    )] * rng.choice([0, 0, 1]),
-                )
-                for _ in range(rng.choice([0, 1, 2, 1001]))
-            ]  # fmt: skip
-            return lambda: client.put_bucket_lifecycle(CONF_BUCKET, rules)
+            return lambda: client.put_bucket_lifecycle(
+                CONF_BUCKET, [lifecycle_rule() for _ in range(rng.choice([0, 1, 2, 1001]))]
+            )
         if op == 16:
             rules = [
                 CorsRule(

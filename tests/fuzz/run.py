@@ -73,6 +73,14 @@ async def _in_process(
         await core.close()
 
 
+ROUNDS = 4
+
+
+def _share(count: int, turn: int) -> int:
+    """The inputs of one of ROUNDS turns (the first takes the remainder)."""
+    return count // ROUNDS + (count % ROUNDS if turn == 0 else 0)
+
+
 def _over_the_wire(
     workdir: Path,
     seed: int,
@@ -104,8 +112,11 @@ def _over_the_wire(
                 upload=(UPLOAD_KEY, upload.upload_id),
                 owner=client.get_bucket_acl(CONF_BUCKET).owner_id,
             )  # fmt: skip
-            run_socket(server.ports["s3"], fuzzer, s3_count, tally, deadline)
-            run_grpc(client, BUCKET, list(OBJECTS), seed + 2, grpc_count, tally, deadline)
+            # in turns, so that S3 reads what gRPC wrote (dates and rules only gRPC can carry)
+            for turn in range(ROUNDS):
+                run_socket(server.ports["s3"], fuzzer, _share(s3_count, turn), tally, deadline)
+                run_grpc(client, BUCKET, list(OBJECTS), seed + 2 + 1000 * turn,
+                         _share(grpc_count, turn), tally, deadline)  # fmt: skip
         lines = log_tracebacks(server.log_path)
         tally.tracebacks += len(lines)
         for line in lines[:5]:
