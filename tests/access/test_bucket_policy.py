@@ -73,6 +73,11 @@ BAD = {
     ),
     "21 KiB": lambda b: doc({**read_for_bob(b), "Sid": "x" * 21 * 1024}),
     "not JSON": lambda b: "{not json",
+    # found by the fuzzer: json.loads raised RecursionError (a 500) and read \ud800 as a lone
+    # surrogate, which the error message then could not carry (the connection was cut)
+    "nested past any depth": lambda b: '{"Statement": ' + "[" * 5000 + "]" * 5000 + "}",
+    "a lone surrogate": lambda b: '{"\\ud800Version": "2012-10-17", "Statement": []}',
+    "a lone surrogate in a value": lambda b: doc({**read_for_bob(b), "Sid": "\ud800"}),
 }
 
 

@@ -133,6 +133,13 @@ def test_buckets_round_trip(client: LightningStorClient) -> None:
         client.put_bucket_lifecycle("rt-bucket", [lifecycle_pb2.LifecycleRule(
             id="zero", enabled=True, expiration_days=0
         )])  # fmt: skip
+    # found by the fuzzer: midnight of 10000-01-01 was stored, then every S3 read of the rules
+    # was a 500 (no year past 9999 can be written); it is refused and changes nothing
+    year_10000 = lifecycle_pb2.LifecycleRule(id="far", enabled=True)
+    year_10000.expiration_date.seconds = 253402300800
+    with pytest.raises(InvalidArgument):
+        client.put_bucket_lifecycle("rt-bucket", [year_10000])
+    assert client.get_bucket_lifecycle("rt-bucket") == [rule]
     client.delete_bucket_lifecycle("rt-bucket")
     with pytest.raises(LightningStorError) as no_rules:
         client.get_bucket_lifecycle("rt-bucket")

@@ -4,7 +4,8 @@ socket to a server process, and through the real gRPC client.
 A failure is a 5xx (other than ``503 SlowDown`` from a limit and ``501 NotImplemented``, the S3
 answer for what is not built), a response head that an HTTP server would refuse to send (a
 header value holding a control character: uvicorn cuts such a connection), a connection cut
-without an answer, no answer within the deadline (a hang), or a logged traceback.
+without an answer, no answer within the deadline (a hang), or a logged traceback. Over sockets,
+each connection starts with a PROXY header; after a malformed one, the answer must be none.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.fuzz.inputs import S3Fuzzer, S3Input
+from tests.fuzz import documents
+from tests.fuzz.documents import proxy_header
+from tests.fuzz.inputs import CONF_BUCKET, LOCK_BUCKET, LOCKED, S3Fuzzer, S3Input
 
 DEADLINE = 30.0
 """Seconds an answer may take before it counts as a hang (a guard, not a timing)."""
@@ -172,9 +175,8 @@ async def run_asgi(
 # ---- over a socket ------------------------------------------------------------------------
 
 
-def socket_round(address: str, inp: S3Input) -> tuple[int, list[tuple[bytes, bytes]]] | None:
-    """One request on a fresh connection: status and headers, None when cut without answer."""
-    host, port = address.rsplit(":", 1)
+def wire_request(inp: S3Input) -> bytes:
+    """The request as sent on a fresh connection."""
     lines = [
         f"{inp.method} ".encode()
         + inp.path
@@ -186,7 +188,16 @@ def socket_round(address: str, inp: S3Input) -> tuple[int, list[tuple[bytes, byt
     lines += [n + b": " + v for n, v in inp.headers if n != b"content-length"]
     lines.append(b"content-length: " + str(len(inp.body)).encode())
     lines.append(b"connection: close")
-    data = b"\r\n".join(lines) + b"\r\n\r\n" + inp.body
+    return b"\r\n".join(lines) + b"\r\n\r\n" + inp.body
+
+
+def socket_round(
+    address: str, inp: S3Input, prefix: bytes = b""
+) -> tuple[int, list[tuple[bytes, bytes]]] | None:
+    """One request on a fresh connection, after ``prefix`` (a PROXY header): status and
+    headers, None when cut without answer."""
+    host, port = address.rsplit(":", 1)
+    data = prefix + wire_request(inp)
     with socket.create_connection((host, int(port)), timeout=DEADLINE) as sock:
         with contextlib.suppress(OSError):  # it may answer and close before reading it all
             sock.sendall(data)
@@ -213,22 +224,39 @@ def socket_round(address: str, inp: S3Input) -> tuple[int, list[tuple[bytes, byt
 def run_socket(
     address: str, fuzzer: S3Fuzzer, count: int, tally: Tally, deadline: float = math.inf
 ) -> None:
+    """``count`` inputs, each on a connection of its own that starts with a PROXY header (the
+    server trusts loopback as a balancer): mostly a valid one, else garbage, after which the
+    server must close the connection without a word."""
     started = time.monotonic()
     for _ in range(count):
         if time.monotonic() > deadline:
             break
         inp = fuzzer.next()
+        prefix, parsed = proxy_header(fuzzer.rng, wire_request(inp))
         try:
-            got = socket_round(address, inp)
+            got = socket_round(address, inp, prefix)
         except TimeoutError:
             tally.inputs += 1
             tally.hangs += 1
-            tally.fail(f"hang: {inp.describe()}")
+            tally.fail(f"hang: {prefix[:60]!r} {inp.describe()}")
+            continue
+        if parsed is None or parsed.consumed != len(prefix):
+            # a malformed header: closed unanswered; one whose length ran into the request:
+            # whatever is left of it is answered (never with a 5xx) or closed
+            tally.inputs += 1
+            if got is None:
+                tally.statuses[0] += 1
+            elif parsed is None:
+                tally.statuses[got[0]] += 1
+                tally.fail(f"{got[0]} after a malformed PROXY header {prefix[:60]!r}")
+            else:
+                tally.judge(inp, *got)
+                tally.inputs -= 1
             continue
         if got is None:
             tally.inputs += 1
             tally.cuts += 1
-            tally.fail(f"cut without an answer: {inp.describe()}")
+            tally.fail(f"cut without an answer: {prefix[:60]!r} {inp.describe()}")
             continue
         tally.judge(inp, *got)
     tally.seconds += time.monotonic() - started
@@ -258,6 +286,10 @@ def run_grpc(
     not InternalError; anything else (UNKNOWN, INTERNAL, a hang) is a failure."""
     import random
 
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    from lightningstor.v1 import bucket_pb2, common_pb2, lifecycle_pb2, objectlock_pb2
+    from lightningstor_client import CorsRule
     from lightningstor_types.errors import InternalError, LightningStorError
 
     rng = random.Random(seed)
@@ -283,7 +315,9 @@ def run_grpc(
                 ]
             ): text()
         }
-        op = rng.randrange(9)
+        op = rng.randrange(20)
+        if op >= 9:
+            return protection_call(op, key)
         if op == 0:
             return lambda: client.put_object(
                 bucket,
@@ -333,6 +367,144 @@ def run_grpc(
         if op == 7:
             return lambda: client.put_object_tagging(bucket, key, {text(): text()})
         return lambda: client.head_bucket(text() or bucket)
+
+    def int32() -> int:
+        return rng.choice([0, 1, -1, 7, 36500, 100_000, 2**31 - 1, -(2**31)])
+
+    def timestamp() -> Timestamp:
+        # past the year 9999 (and before year 1) a Timestamp is out of range on conversion
+        seconds = rng.choice([0, -1, 1, 2**40, -(2**40), 253402300799, 253402300800,
+                              (int(time.time()) // 86400 + 2) * 86400, -62135596800,
+                              -62135596801, 2**62, 253402214400])  # fmt: skip
+        return Timestamp(seconds=seconds, nanos=rng.choice([0, 0, 999_999_999]))
+
+    def mode() -> int:
+        return rng.choice([0, 1, 2, 3, 99, -1])
+
+    def grant() -> common_pb2.Grant:
+        return common_pb2.Grant(
+            grantee_type=rng.choice(["CanonicalUser", "Group", "", "Foo", text()]),
+            id=rng.choice(["", "arn:aws:iam::other:user/x", text()]),
+            uri=rng.choice(["", "http://acs.amazonaws.com/groups/global/AllUsers", text()]),
+            permission=rng.choice(["READ", "WRITE", "FULL_CONTROL", "", text()]),
+        )
+
+    def lifecycle_rule() -> lifecycle_pb2.LifecycleRule:
+        """Half the time one action with a fuzzed value (so that a share is stored, and S3
+        reads it back in the next turn), else every field fuzzed at once."""
+        rule = lifecycle_pb2.LifecycleRule(id=text() or "r", enabled=rng.random() < 0.5)
+        rule.filter.prefix = rng.choice(["", "p/", text()])
+        if rng.random() < 0.5:
+            action = rng.randrange(4)
+            if action == 0:
+                rule.expiration_days = int32()
+            elif action == 1:
+                rule.expiration_date.CopyFrom(timestamp())
+            elif action == 2:
+                rule.noncurrent_days = int32()
+            else:
+                rule.abort_incomplete_multipart_days = int32()
+            return rule
+        rule.filter.tags.append(common_pb2.Tag(key=text(), value=text()))
+        rule.filter.object_size_greater_than = rng.choice([0, -1, 2**62])
+        rule.expiration_days = int32()
+        rule.expiration_date.CopyFrom(timestamp())
+        rule.expired_object_delete_marker = rng.random() < 0.3
+        rule.noncurrent_days, rule.newer_noncurrent_versions = int32(), int32()
+        rule.abort_incomplete_multipart_days = int32()
+        if rng.random() < 0.3:
+            rule.transitions.add(storage_class=text(), days=int32(), date=timestamp())
+        return rule
+
+    canned = ["", "private", "public-read", "bucket-owner-full-control", "x"]
+
+    def protection_call(op: int, key: str) -> Callable[[], Any]:
+        """The calls of the protection features: policy, ACLs, Object Lock, lifecycle, CORS,
+        public access block, ownership, encryption, SSE on a write."""
+        locked_key = rng.choice([LOCKED, LOCKED, key])
+        version = rng.choice([None, None, "null", text()])
+        if op == 9:
+            return lambda: client.put_bucket_policy(
+                CONF_BUCKET, documents.policy_text(rng, CONF_BUCKET)
+            )
+        if op == 10:
+            grants = [grant() for _ in range(rng.choice([0, 1, 2, 101]))]
+            return lambda: client.put_bucket_acl(CONF_BUCKET, acl=rng.choice(canned), grants=grants)
+        if op == 11:
+            grants = [grant() for _ in range(rng.choice([0, 1, 2]))]
+            return lambda: client.put_object_acl(
+                CONF_BUCKET, rng.choice(["obj", key]), acl=rng.choice(canned), grants=grants,
+                version_id=version,
+            )  # fmt: skip
+        if op == 12:
+            config = objectlock_pb2.ObjectLockConfiguration(
+                enabled=rng.random() < 0.5,
+                default_retention=objectlock_pb2.DefaultRetention(
+                    mode=mode(),
+                    days=int32(),
+                    years=int32(),  # type: ignore[arg-type]
+                ),
+            )
+            name = rng.choice([LOCK_BUCKET, LOCK_BUCKET, CONF_BUCKET])
+            return lambda: client.put_object_lock_configuration(name, config)
+        if op == 13:
+            retention = common_pb2.ObjectRetention(mode=mode(), retain_until=timestamp())  # type: ignore[arg-type]
+            return lambda: client.put_object_retention(
+                LOCK_BUCKET, locked_key, retention, version_id=version,
+                bypass_governance_retention=rng.random() < 0.5,
+            )  # fmt: skip
+        if op == 14:
+            return lambda: client.put_object_legal_hold(
+                LOCK_BUCKET, locked_key, rng.random() < 0.5, version_id=version
+            )
+        if op == 15:
+            return lambda: client.put_bucket_lifecycle(
+                CONF_BUCKET, [lifecycle_rule() for _ in range(rng.choice([0, 1, 2, 1001]))]
+            )
+        if op == 16:
+            rules = [
+                CorsRule(
+                    allowed_origins=(rng.choice(["*", "https://a.example", "**", text()]),),
+                    allowed_methods=(rng.choice(["GET", "TRACE", text()]),),
+                    allowed_headers=(text(),), expose_headers=(text(),),
+                    max_age_seconds=rng.choice([None, -1, 2**31 - 1, 0]), id=text() or None,
+                )
+                for _ in range(rng.choice([0, 1, 101]))
+            ]  # fmt: skip
+            return lambda: client.put_bucket_cors(CONF_BUCKET, rules)
+        if op == 17:
+            if rng.random() < 0.5:
+                flags = {n: rng.random() < 0.5 for n in ("block_public_acls", "ignore_public_acls",
+                                                         "block_public_policy",
+                                                         "restrict_public_buckets")}  # fmt: skip
+                return lambda: client.put_public_access_block(CONF_BUCKET, **flags)
+            ownership = rng.choice(["BucketOwnerPreferred", "ObjectWriter", "", text()])
+            return lambda: client.put_bucket_ownership_controls(CONF_BUCKET, ownership)
+        if op == 18:
+            # no client method for bucket encryption: the stub, through the client's own call
+            req = bucket_pb2.PutBucketEncryptionRequest(
+                name=CONF_BUCKET,
+                configuration=bucket_pb2.BucketEncryption(
+                    sse_algorithm=rng.choice(["AES256", "aws:kms", "", text()]),
+                    bucket_key_enabled=rng.random() < 0.5,
+                    kms_master_key_id=rng.choice(["", text()]),
+                ),
+            )
+            aio = client._aio
+
+            def put_encryption() -> None:
+                client._loop.run(aio._unary(aio._buckets.PutBucketEncryption(req, timeout=30)))
+
+            return put_encryption
+        sse = rng.choice([
+            {"customer_key": bytes(rng.choice([32, 32, 0, 16, 31, 33]))},
+            {"server_side_encryption": rng.choice(["AES256", "aws:kms", "x", text()]),
+             "kms_key_id": rng.choice(["", text()]), "kms_context": {text(): text()}},
+            {"customer_key": bytes(32), "server_side_encryption": "AES256"},
+        ])  # fmt: skip
+        return lambda: client.put_object(
+            rng.choice([bucket, LOCK_BUCKET]), rng.choice(["ssec/g", key]), b"data", **sse
+        )
 
     started = time.monotonic()
     for _ in range(count):

@@ -4,8 +4,15 @@ Each request belongs to one family: ``sigv4`` (a garbled Authorization, date or 
 ``presign`` (mutated ``X-Amz-*`` query parameters), ``chunked`` (aws-chunked framing, signed or
 with trailers, then damaged), ``range`` (Range, ``x-amz-copy-source-range``, ``partNumber``),
 ``xml`` (the five request documents, re-encoded, truncated, with DTDs or random bytes), ``key``
-(object keys and bucket names) and ``header`` (content headers, metadata, ``response-*``
-overrides, Content-MD5, checksums, tagging, copy sources, directives, protection headers).
+(object keys and bucket names), ``header`` (content headers, metadata, ``response-*``
+overrides, Content-MD5, checksums, tagging, copy sources, directives, protection headers),
+``policy`` (bucket policy JSON), ``config`` (the XML of ``?acl``, ``?cors``, ``?lifecycle``,
+``?object-lock``, ``?retention``, ``?legal-hold``, ``?encryption``, ``?ownershipControls``,
+``?publicAccessBlock``, ``?tagging``), ``grants`` (canned ACL, grant and Object Lock headers),
+``form`` (POST Object forms) and ``ssec`` (SSE-C and SSE-KMS headers); the documents are made
+in ``documents.py``. The families that change a bucket's configuration address buckets of
+their own (``CONF_BUCKET``, ``LOCK_BUCKET``), so that a policy or an ACL that takes effect
+never shuts the other families out.
 Apart from the ``sigv4`` and ``presign`` families, requests are validly signed (the signer here
 is written from the SigV4 spec, over bytes), so that they reach the handlers and the core.
 """
@@ -20,9 +27,22 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from tests.fuzz import documents
+
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 UNSIGNED = b"UNSIGNED-PAYLOAD"
-FAMILIES = ("sigv4", "presign", "chunked", "range", "xml", "key", "header")
+FAMILIES = ("sigv4", "presign", "chunked", "range", "xml", "key", "header", "policy", "config",
+            "grants", "form", "ssec")  # fmt: skip
+_WEIGHTS = (1, 1, 1, 1, 1, 1, 1, 0.5, 0.5, 0.5, 0.5, 0.5)
+"""The families of the protection features at half weight: the others keep most of their
+share of a run (the suite's run counts on enough 206 and 416 answers)."""
+CONF_BUCKET = "fuzz-conf"
+"""The bucket whose policy, ACL and other configuration the fuzzer changes."""
+LOCK_BUCKET = "fuzz-lock"
+"""A bucket with Object Lock, holding ``LOCKED``."""
+LOCKED = "locked"
+CONFIGS = ("acl", "cors", "lifecycle", "object-lock", "retention", "legal-hold", "encryption",
+           "ownershipControls", "publicAccessBlock", "tagging")  # fmt: skip
 
 _NUMBERS = [
     "0",
@@ -173,9 +193,11 @@ class S3Fuzzer:
         bucket: str,
         objects: list[str],
         upload: tuple[str, str],
+        owner: str = "",
         region: str = "us-east-1",
     ) -> None:
         self.rng = random.Random(seed)
+        self.owner = owner
         self.host = host.encode()
         self.key_id = key_id
         self.secret = secret
@@ -315,7 +337,7 @@ class S3Fuzzer:
     # ---- families ----
 
     def next(self) -> S3Input:
-        family = self.rng.choice(FAMILIES)
+        family = self.rng.choices(FAMILIES, _WEIGHTS)[0]
         make = {
             "sigv4": self._sigv4,
             "presign": self._presign,
@@ -324,6 +346,11 @@ class S3Fuzzer:
             "xml": self._xml,
             "key": self._names,
             "header": self._header,
+            "policy": self._policy,
+            "config": self._config,
+            "grants": self._grants,
+            "form": self._form,
+            "ssec": self._ssec,
         }[family]
         return make()
 
@@ -680,6 +707,362 @@ class S3Fuzzer:
                 for _ in range(rng.randint(1, 3))
             ]
         return self._signed("header", method, self._object_path(key), pairs, headers, body)[0]
+
+    # ---- the protection features: policies, configurations, ACLs, forms, SSE ----
+
+    def _md5_header(self, body: bytes) -> list[tuple[bytes, bytes]]:
+        if self.rng.random() < 0.85:
+            return [(b"content-md5", base64.b64encode(hashlib.md5(body).digest()))]
+        return [] if self.rng.random() < 0.5 else [(b"content-md5", self._value())]
+
+    def _policy(self) -> S3Input:
+        rng = self.rng
+        path = f"/{CONF_BUCKET}".encode()
+        roll = rng.random()
+        if roll < 0.08:
+            pairs = [(rng.choice(["policy", "policyStatus"]), "")]
+            return self._signed("policy", "GET", path, pairs, [], b"")[0]
+        if roll < 0.14:
+            return self._signed("policy", "DELETE", path, [("policy", "")], [], b"")[0]
+        body = documents.policy_document(rng, CONF_BUCKET)
+        headers = self._md5_header(body)
+        if rng.random() < 0.1:
+            headers.append((b"x-amz-confirm-remove-self-bucket-access", self._value()))
+        return self._signed("policy", "PUT", path, [("policy", "")], headers, body)[0]
+
+    def _config(self) -> S3Input:
+        rng = self.rng
+        sub = rng.choice(CONFIGS)
+        if sub in ("retention", "legal-hold"):
+            path = (
+                self._object_path(LOCKED).replace(self.bucket.encode(), LOCK_BUCKET.encode(), 1)
+                if rng.random() < 0.8
+                else self._object_path(rng.choice(self.objects))
+            )
+        elif sub == "object-lock":
+            path = f"/{LOCK_BUCKET if rng.random() < 0.8 else CONF_BUCKET}".encode()
+        elif sub in ("acl", "tagging") and rng.random() < 0.4:
+            path = f"/{CONF_BUCKET}/obj".encode()
+        else:
+            path = f"/{CONF_BUCKET}".encode()
+        pairs = [(sub, "")]
+        if rng.random() < 0.1:
+            pairs.append(("versionId", rng.choice(["null", "", self._text(), "1" * 40])))
+        roll = rng.random()
+        if roll < 0.08:
+            return self._signed("config", "GET", path, pairs, [], b"")[0]
+        if roll < 0.15:
+            return self._signed("config", "DELETE", path, pairs, [], b"")[0]
+        body = documents.config_document(rng, sub, self.owner)
+        headers = self._md5_header(body)
+        if rng.random() < 0.15:
+            headers.append(
+                (
+                    rng.choice(
+                        [
+                            b"x-amz-bypass-governance-retention",
+                            b"x-amz-acl",
+                            b"x-amz-expected-bucket-owner",
+                            b"x-amz-grant-read",
+                            b"x-amz-sdk-checksum-algorithm",
+                        ]
+                    ),
+                    self._value(),
+                )
+            )
+        return self._signed("config", "PUT", path, pairs, headers, body)[0]
+
+    _CANNED = [
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+        "log-delivery-write",
+        "aws-exec-read",
+        "",
+        "PRIVATE",
+        "private,public-read",
+    ]
+
+    def _grant_headers(self) -> list[tuple[bytes, bytes]]:
+        rng = self.rng
+        headers = [
+            (rng.choice(documents.GRANT_HEADERS).encode(), documents.grant_value(rng, self.owner))
+            for _ in range(rng.choice([0, 1, 1, 2, 5]))
+        ]
+        if rng.random() < 0.4 or not headers:
+            headers.append(
+                (
+                    b"x-amz-acl",
+                    rng.choice([*self._CANNED, self._text()]).encode("utf-8", "surrogatepass"),
+                )
+            )
+        return headers
+
+    def _grants(self) -> S3Input:
+        rng = self.rng
+        headers = self._grant_headers()
+        roll = rng.random()
+        pairs: list[tuple[str, str]] = []
+        body = b""
+        method = "PUT"
+        if roll < 0.3:  # PutBucketAcl / PutObjectAcl from headers
+            path = rng.choice([f"/{CONF_BUCKET}".encode(), f"/{CONF_BUCKET}/obj".encode()])
+            pairs = [("acl", "")]
+            if rng.random() < 0.1:  # headers and a document: never both
+                body = documents.config_document(rng, "acl", self.owner)
+        elif roll < 0.55:
+            path = f"/{CONF_BUCKET}/g/{rng.randrange(4)}".encode()
+            body = b"granted"
+        elif roll < 0.65:  # CreateBucket with an ACL, an ownership and Object Lock
+            path = f"/fuzz-new-{rng.randrange(3)}".encode()
+            if rng.random() < 0.2:
+                return self._signed("grants", "DELETE", path, [], [], b"")[0]
+            for name in (b"x-amz-object-ownership", b"x-amz-bucket-object-lock-enabled"):
+                if rng.random() < 0.4:
+                    headers.append(
+                        (
+                            name,
+                            rng.choice(
+                                [
+                                    b"BucketOwnerEnforced",
+                                    b"ObjectWriter",
+                                    b"true",
+                                    b"false",
+                                    self._value(),
+                                ]
+                            ),
+                        )
+                    )
+        elif roll < 0.75:  # CopyObject and CreateMultipartUpload with grants
+            path = f"/{CONF_BUCKET}/g/copy".encode()
+            if rng.random() < 0.5:
+                headers.append((b"x-amz-copy-source", f"{CONF_BUCKET}/obj".encode()))
+            else:
+                method, pairs = "POST", [("uploads", "")]
+        else:  # Object Lock headers on a write to the locked bucket
+            path = f"/{LOCK_BUCKET}/w/{rng.randrange(4)}".encode()
+            body = b"locked"
+            headers = [h for h in headers if rng.random() < 0.2]
+            lock = [
+                (b"x-amz-object-lock-mode", [b"GOVERNANCE", b"COMPLIANCE", b"governance", b""]),
+                (
+                    b"x-amz-object-lock-retain-until-date",
+                    [
+                        b"2030-01-01T00:00:00Z",
+                        b"2000-01-01T00:00:00Z",
+                        b"9999-12-31T23:59:59.999Z",
+                        b"2030-01-01",
+                        b"10000-01-01T00:00:00Z",
+                        b"2030-13-45T00:00:00Z",
+                        b"0",
+                    ],
+                ),
+                (b"x-amz-object-lock-legal-hold", [b"ON", b"OFF", b"on", b"maybe"]),
+                (b"x-amz-bypass-governance-retention", [b"true", b"false", b"1"]),
+            ]
+            for name, values in lock:
+                if rng.random() < 0.6:
+                    headers.append((name, rng.choice([*values, self._value()])))
+            if rng.random() < 0.2:
+                method, body = "POST", b""
+                pairs = [("uploads", "")]
+        headers += self._md5_header(body) if body and rng.random() < 0.5 else []
+        return self._signed("grants", method, path, pairs, headers, body)[0]
+
+    def _form(self) -> S3Input:
+        """A POST Object form: its fields, a policy naming them and its signature, damaged."""
+        rng = self.rng
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        day = stamp[:8]
+        fields: dict[str, str] = {"key": rng.choice(["f/${filename}", "f/x", "", self._text()])}
+        optional = {
+            "acl": lambda: rng.choice([*self._CANNED, self._text()]),
+            "Content-Type": lambda: self._value().decode("latin-1"),
+            "x-amz-meta-a": lambda: self._value().decode("latin-1"),
+            "tagging": lambda: documents.config_document(rng, "tagging", "").decode("latin-1"),
+            "success_action_status": lambda: rng.choice(["200", "201", "204", "999", "x"]),
+            "success_action_redirect": lambda: rng.choice(
+                ["http://a.example/", "javascript:x", "\x01", ""]
+            ),
+            "x-amz-server-side-encryption": lambda: rng.choice(["AES256", "aws:kms", "x"]),
+            "x-amz-checksum-crc32": lambda: rng.choice(["AAAAAA==", "!!", ""]),
+            "x-amz-storage-class": lambda: rng.choice(["STANDARD", "GLACIER", "x"]),
+        }
+        for name, make in optional.items():
+            if rng.random() < 0.12:
+                fields[name] = make()
+        if rng.random() < 0.1:
+            fields.update(self._ssec_headers(as_fields=True))
+        fields["x-amz-algorithm"] = rng.choice(["AWS4-HMAC-SHA256"] * 9 + ["AWS4-HMAC-SHA1"])
+        fields["x-amz-credential"] = rng.choice(
+            [f"{self.key_id}/{self._scope(day)}"] * 9 + ["x/y", f"{self.key_id}/{day}/zz/s3/x", ""]
+        )
+        fields["x-amz-date"] = rng.choice([stamp] * 9 + ["20000101T000000Z", "x"])
+        policy = documents.post_policy(rng, dict(fields), self.bucket)
+        fields["policy"] = policy
+        sig = hmac.new(
+            self._key(day), policy.encode("utf-8", "replace"), hashlib.sha256
+        ).hexdigest()
+        fields["x-amz-signature"] = rng.choice([sig] * 8 + [sig[:-1] + "0", "", sig.upper()])
+        items = list(fields.items())
+        roll = rng.random()
+        if roll < 0.1:
+            items.pop(rng.randrange(len(items)))
+        elif roll < 0.15:
+            items.append(("x-amz-meta-big", "x" * rng.choice([70_000, 65_536])))
+        elif roll < 0.2:
+            items.append(rng.choice(items))
+        elif roll < 0.23:
+            items += [(f"x-ignore-{i}", "y") for i in range(2000)]
+        boundary = rng.choice(["fuzzboundary"] * 9 + ["x" * 201, "", "a b", "\u00e9"])
+        dash = f"--{boundary}".encode("utf-8", "surrogatepass")
+        parts = [
+            dash
+            + f'\r\nContent-Disposition: form-data; name="{n}"\r\n\r\n'.encode(
+                "utf-8", "surrogatepass"
+            )
+            + v.encode("utf-8", "surrogatepass")
+            + b"\r\n"
+            for n, v in items
+        ]
+        files = rng.choice([1] * 8 + [0, 2])
+        for _ in range(files):
+            parts.append(
+                dash
+                + b'\r\nContent-Disposition: form-data; name="file"; '
+                + rng.choice(
+                    [b'filename="a.txt"', b'filename=""', b"filename", b'filename="../\xff\x01"']
+                )
+                + b"\r\nContent-Type: text/plain\r\n\r\n"
+                + b"filedata" * rng.choice([0, 1, 100])
+                + b"\r\n"
+            )
+        body = b"".join(parts) + dash + b"--\r\n"
+        roll = rng.random()
+        if roll < 0.1:
+            body = body[: rng.randrange(len(body) + 1)]
+        elif roll < 0.15:
+            body = body.replace(b"\r\n", b"\n")
+        elif roll < 0.2:
+            body = body.replace(
+                b"Content-Disposition: form-data; ",
+                rng.choice([b"", b"Content-Disposition: ", b"X: y\r\n", b": ;"]),
+                1,
+            )
+        elif roll < 0.23 and body:
+            i = rng.randrange(len(body))
+            body = body[:i] + bytes([rng.randrange(256)]) + body[i + 1 :]
+        ctype = rng.choice(
+            [f"multipart/form-data; boundary={boundary}"] * 9
+            + [
+                "multipart/form-data",
+                "multipart/mixed; boundary=x",
+                'multipart/form-data; boundary="' + boundary + '"',
+            ]
+        )
+        bucket = rng.choice([CONF_BUCKET] * 8 + [self.bucket, "no-such-bucket"])
+        headers = [
+            (b"host", self.host),
+            (b"content-type", ctype.encode("utf-8", "surrogatepass")),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        return S3Input("form", "POST", f"/{bucket}".encode(), b"", headers, body)
+
+    def _ssec_headers(self, *, source: bool = False, as_fields: bool = False) -> dict[str, str]:
+        """SSE-C headers: right, or with a wrong length, bad base64 or a mismatched MD5."""
+        rng = self.rng
+        key = bytes(rng.randrange(256) for _ in range(rng.choice([32] * 6 + [0, 16, 31, 33, 64])))
+        b64 = base64.b64encode(key).decode()
+        md5 = base64.b64encode(hashlib.md5(key).digest()).decode()
+        roll = rng.random()
+        if roll < 0.1:
+            b64 = rng.choice(
+                [
+                    b64.rstrip("="),
+                    b64 + "!",
+                    "@@@@",
+                    " " + b64,
+                    b64.replace("+", "-"),
+                    "\u00e9" * 44,
+                    b64 * 100,
+                ]
+            )
+        elif roll < 0.2:
+            md5 = rng.choice(
+                [
+                    base64.b64encode(hashlib.md5(b"x").digest()).decode(),
+                    hashlib.md5(key).hexdigest(),
+                    "",
+                    "!!",
+                    md5[:-2],
+                ]
+            )
+        algorithm = rng.choice(["AES256"] * 8 + ["aes256", "AES128", "", "x" * 300])
+        prefix = "x-amz-copy-source-" if source else "x-amz-"
+        out = {
+            f"{prefix}server-side-encryption-customer-algorithm": algorithm,
+            f"{prefix}server-side-encryption-customer-key": b64,
+            f"{prefix}server-side-encryption-customer-key-MD5"
+            if as_fields
+            else f"{prefix}server-side-encryption-customer-key-md5": md5,
+        }
+        if rng.random() < 0.1:
+            out.pop(rng.choice(list(out)))
+        return out
+
+    def _ssec(self) -> S3Input:
+        rng = self.rng
+        ssec = {
+            k.encode(): v.encode("utf-8", "surrogatepass") for k, v in self._ssec_headers().items()
+        }
+        headers = list(ssec.items()) if rng.random() < 0.85 else []
+        if rng.random() < 0.2:
+            headers.append(
+                (
+                    b"x-amz-server-side-encryption",
+                    rng.choice([b"AES256", b"aws:kms", b"aws:kms:dsse", self._value()]),
+                )
+            )
+            for name in (
+                b"x-amz-server-side-encryption-aws-kms-key-id",
+                b"x-amz-server-side-encryption-context",
+                b"x-amz-server-side-encryption-bucket-key-enabled",
+            ):
+                if rng.random() < 0.3:
+                    context = base64.b64encode(rng.choice([b'{"a":"b"}', b"[]", b"{", b'{"a":1}']))
+                    headers.append((name, rng.choice([context, self._value()])))
+        key = f"ssec/{rng.randrange(4)}"
+        pairs: list[tuple[str, str]] = []
+        body = b""
+        roll = rng.random()
+        if roll < 0.35:
+            method, body = "PUT", b"secret" * rng.randint(0, 3)
+        elif roll < 0.65:
+            method = rng.choice(["GET", "HEAD"])
+            if rng.random() < 0.3:
+                headers.append((b"range", self._range_value().encode("utf-8", "surrogatepass")))
+            if rng.random() < 0.15:
+                pairs = [("partNumber", rng.choice(["1", *_NUMBERS]))]
+        elif roll < 0.8:  # a copy from an SSE-C source, to SSE-C or not
+            method = "PUT"
+            src = rng.choice([key, rng.choice(self.objects)])
+            headers.append((b"x-amz-copy-source", f"{self.bucket}/{quote(src)}".encode()))
+            headers += [
+                (k.encode(), v.encode("utf-8", "surrogatepass"))
+                for k, v in self._ssec_headers(source=True).items()
+                if rng.random() < 0.9
+            ]
+            key = rng.choice(["ssec/copy", key])
+        elif roll < 0.9:
+            method, pairs = "POST", [("uploads", "")]
+        else:
+            upload_key, upload_id = self.upload
+            key, method, body = upload_key, "PUT", b"part"
+            pairs = [("partNumber", "1"), ("uploadId", upload_id)]
+        return self._signed("ssec", method, self._object_path(key), pairs, headers, body)[0]
 
 
 def codecs_bom(rng: random.Random) -> bytes:

@@ -24,7 +24,7 @@ from lightningstor_types.config import Settings
 from lightningstor_types.scope import Principal
 from lightningstor_types.service import RequestContext, ResolvedCredential
 from tests.fuzz.drive import Tally, TracebackCounter, log_tracebacks, run_asgi, run_grpc, run_socket
-from tests.fuzz.inputs import S3Fuzzer
+from tests.fuzz.inputs import CONF_BUCKET, LOCK_BUCKET, LOCKED, S3Fuzzer
 from tests.integration.server import running_server
 
 BUCKET = "fuzz"
@@ -51,6 +51,14 @@ async def _in_process(
             header = object_pb2.PutObjectHeader(bucket=BUCKET, key=key, content_length=len(data))
             header.headers.CopyFrom(common_pb2.ContentHeaders(content_type="text/plain"))
             await core.put_object(ctx, header, _body(data))
+        # the buckets whose configuration the fuzzer changes, one with Object Lock
+        await core.create_bucket(ctx, bucket_pb2.CreateBucketRequest(name=CONF_BUCKET))
+        await core.create_bucket(
+            ctx, bucket_pb2.CreateBucketRequest(name=LOCK_BUCKET, object_lock_enabled=True)
+        )
+        for bucket, key in ((CONF_BUCKET, "obj"), (LOCK_BUCKET, LOCKED)):
+            header = object_pb2.PutObjectHeader(bucket=bucket, key=key, content_length=1)
+            await core.put_object(ctx, header, _body(b"x"))
         upload = await core.create_multipart_upload(
             ctx, object_pb2.CreateMultipartUploadRequest(bucket=BUCKET, key=UPLOAD_KEY)
         )
@@ -58,10 +66,19 @@ async def _in_process(
         fuzzer = S3Fuzzer(
             seed, host="127.0.0.1:9000", key_id=key_id, secret=secret, bucket=BUCKET,
             objects=list(OBJECTS), upload=(UPLOAD_KEY, upload.upload_id),
+            owner="arn:aws:iam::fuzz:user/fuzzer",
         )  # fmt: skip
         await run_asgi(app, fuzzer, count, tally, deadline)
     finally:
         await core.close()
+
+
+ROUNDS = 4
+
+
+def _share(count: int, turn: int) -> int:
+    """The inputs of one of ROUNDS turns (the first takes the remainder)."""
+    return count // ROUNDS + (count % ROUNDS if turn == 0 else 0)
 
 
 def _over_the_wire(
@@ -72,20 +89,34 @@ def _over_the_wire(
     tally: Tally,
     deadline: float = math.inf,
 ) -> None:
-    with running_server(workdir / "server", args=["--log-level", "warning"]) as server:
+    # Every connection to the S3 listener starts with a PROXY header (fuzzed in run_socket), as
+    # from a balancer on loopback.
+    proxy = {
+        "LIGHTNINGSTOR_SERVER__PROXY_PROTOCOL": "true",
+        "LIGHTNINGSTOR_SERVER__TRUSTED_PROXIES": '["127.0.0.1/32"]',
+    }
+    with running_server(workdir / "server", args=["--log-level", "warning"], env=proxy) as server:
         keys = server.admin_keys()
         with LightningStorClient(server.grpc_addr, **keys) as client:
             client.create_bucket(BUCKET)
             for key, data in OBJECTS.items():
                 client.put_object(BUCKET, key, data, content_type="text/plain")
+            client.create_bucket(CONF_BUCKET)
+            client.create_bucket(LOCK_BUCKET, object_lock_enabled=True)
+            client.put_object(CONF_BUCKET, "obj", b"x")
+            client.put_object(LOCK_BUCKET, LOCKED, b"x")
             upload = client.create_multipart_upload(BUCKET, UPLOAD_KEY)
             fuzzer = S3Fuzzer(
                 seed + 1, host=server.ports["s3"], key_id=keys["access_key"],
                 secret=keys["secret_key"], bucket=BUCKET, objects=list(OBJECTS),
                 upload=(UPLOAD_KEY, upload.upload_id),
+                owner=client.get_bucket_acl(CONF_BUCKET).owner_id,
             )  # fmt: skip
-            run_socket(server.ports["s3"], fuzzer, s3_count, tally, deadline)
-            run_grpc(client, BUCKET, list(OBJECTS), seed + 2, grpc_count, tally, deadline)
+            # in turns, so that S3 reads what gRPC wrote (dates and rules only gRPC can carry)
+            for turn in range(ROUNDS):
+                run_socket(server.ports["s3"], fuzzer, _share(s3_count, turn), tally, deadline)
+                run_grpc(client, BUCKET, list(OBJECTS), seed + 2 + 1000 * turn,
+                         _share(grpc_count, turn), tally, deadline)  # fmt: skip
         lines = log_tracebacks(server.log_path)
         tally.tracebacks += len(lines)
         for line in lines[:5]:

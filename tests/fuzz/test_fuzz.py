@@ -1,7 +1,10 @@
 """Issue 12's fuzz test, short form (about a minute): seeded S3 requests over SigV4 headers and
-presigned queries, aws-chunked framing, Range, XML bodies, keys and header values, through the
-S3 app in process and over sockets to a real server, and fuzzed calls through the gRPC client.
-No 5xx (501 NotImplemented and 503 SlowDown aside), no hang, no cut response, no traceback.
+presigned queries, aws-chunked framing, Range, XML bodies, keys and header values, bucket
+policies, the configuration documents (ACL, CORS, lifecycle, Object Lock, encryption,
+ownership, public access block, tagging), grant headers, POST forms and SSE-C headers, through
+the S3 app in process and over sockets (behind fuzzed PROXY headers) to a real server, and
+fuzzed calls through the gRPC client. No 5xx (501 NotImplemented and 503 SlowDown aside), no
+hang, no cut response, no traceback.
 
 ``LIGHTNINGSTOR_FUZZ_SEED`` picks another seed; ``make fuzz`` is the long mode (10^6 inputs).
 """

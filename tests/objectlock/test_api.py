@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from lightningstor.v1 import common_pb2
 from lightningstor_client import LightningStorClient
-from lightningstor_types.errors import AccessDenied
+from lightningstor_types.errors import AccessDenied, InvalidArgument, NoSuchObjectLockConfiguration
 from tests.integration.server import ServerProcess
 from tests.objectlock.conftest import ACME, s3_for
 from tests.s3.rawhttp import Signer, request
@@ -292,6 +292,28 @@ def test_object_lock_over_grpc(server: ServerProcess, actors: dict[str, dict[str
         ops.delete_object(bucket, "g", version_id=gov.version_id, bypass_governance_retention=True)
         with owner.get_object(bucket, "r", version_id=put.version_id) as stream:
             assert stream.read() == b"r"
+
+
+def test_a_retain_until_date_out_of_range_over_grpc(
+    server: ServerProcess, actors: dict[str, dict[str, str]]
+) -> None:
+    """Found by the fuzzer: a Timestamp past year 9999 (or before year 1), which gRPC carries
+    and no date is, was a 500; it is InvalidArgument and changes nothing."""
+    with LightningStorClient(server.grpc_addr, scope=ACME, **actors["owner"]) as owner:
+        bucket = f"ol-{uuid.uuid4().hex[:12]}"
+        owner.create_bucket(bucket, object_lock_enabled=True)
+        owner.put_object(bucket, "k", b"k")
+        for seconds in (253402300800, 2**62, -62135596801):
+            for mode in (
+                common_pb2.OBJECT_LOCK_MODE_GOVERNANCE,
+                common_pb2.OBJECT_LOCK_MODE_COMPLIANCE,
+            ):
+                retention = common_pb2.ObjectRetention(mode=mode)
+                retention.retain_until.seconds = seconds
+                with pytest.raises(InvalidArgument):
+                    owner.put_object_retention(bucket, "k", retention)
+        with pytest.raises(NoSuchObjectLockConfiguration):
+            owner.get_object_retention(bucket, "k")
 
 
 def test_default_retention_reaches_copies_and_uploads(

@@ -123,11 +123,17 @@ def test_policy_violations_write_nothing(
     signer = rawhttp.Signer(s3_endpoint, admin_keys["id"], admin_keys["secret"])
     not_json = base64.b64encode(b"{not json").decode()
     key = signer.key(good["x-amz-date"][:8])
-    malformed = {
-        **good,
-        "policy": not_json,
-        "x-amz-signature": hmac.new(key, not_json.encode(), "sha256").hexdigest(),
-    }
+
+    def signed(policy: bytes) -> dict[str, str]:
+        encoded = base64.b64encode(policy).decode()
+        sig = hmac.new(key, encoded.encode(), "sha256").hexdigest()
+        return {**good, "policy": encoded, "x-amz-signature": sig}
+
+    malformed = signed(b"{not json")
+    # found by the fuzzer: a 500 (RecursionError), and a cut connection (a lone surrogate in
+    # the error message)
+    deep = signed(b'{"expiration": "2099-01-01T00:00:00Z", "conditions": ' + b"[" * 5000 + b"}")
+    surrogate = signed(b'{"expiration": "\\ud800", "conditions": []}')
     cases: list[tuple[str, Any, bytes | None, int, str]] = [
         ("expired", presigned(s3v4, bucket, "k", ExpiresIn=-60), b"x", 403, "AccessDenied"),
         ("other key", {**good, "key": "other"}, b"x", 403, "AccessDenied"),
@@ -138,6 +144,8 @@ def test_policy_violations_write_nothing(
          "SignatureDoesNotMatch"),
         ("no file", good, None, 400, "IncorrectNumberOfFilesInPostRequest"),
         ("bad policy", malformed, b"x", 400, "InvalidPolicyDocument"),
+        ("deep policy", deep, b"x", 400, "InvalidPolicyDocument"),
+        ("surrogate in policy", surrogate, b"x", 400, "InvalidPolicyDocument"),
         ("changed policy", {**good, "policy": not_json}, b"x", 403, "SignatureDoesNotMatch"),
         ("no key", {k: v for k, v in good.items() if k != "key"}, b"x", 400, "InvalidArgument"),
         ("anonymous", {"key": "k"}, b"x", 403, "AccessDenied"),

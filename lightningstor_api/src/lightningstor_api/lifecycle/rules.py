@@ -138,10 +138,21 @@ def _check_rule(rule: lifecycle_pb2.LifecycleRule) -> None:
         raise InvalidRequest("At least one action needs to be specified in a rule")
 
 
+_FIRST_DAY, _LAST_DAY = -62135596800, 253402214400
+"""0001-01-01 and 9999-12-31 at midnight UTC: a gRPC Timestamp can hold dates past either, which
+no S3 answer can write (a stored one made every GetBucketLifecycleConfiguration a 500)."""
+
+
 def _check_midnight(seconds: int, nanos: int) -> None:
     if seconds % _DAY_SECONDS or nanos:
         raise InvalidArgument(
             "'Date' must be at midnight GMT", ArgumentName="Date", ArgumentValue=str(seconds)
+        )
+    if not _FIRST_DAY <= seconds <= _LAST_DAY:
+        raise InvalidArgument(
+            "'Date' must be a date of the years 1 to 9999",
+            ArgumentName="Date",
+            ArgumentValue=str(seconds),
         )
 
 

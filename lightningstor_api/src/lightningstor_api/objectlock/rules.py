@@ -52,7 +52,13 @@ def validate_retention(retention: common_pb2.ObjectRetention) -> None:
         raise InvalidArgument("Unknown or missing retention mode", ArgumentName="Mode")
     if not has_date:
         raise InvalidArgument("A retention needs a RetainUntilDate", ArgumentName="RetainUntilDate")
-    if retention.retain_until.ToNanoseconds() <= time.time() * 1e9:
+    try:
+        until = retention.retain_until.ToNanoseconds()
+    except ValueError:  # outside years 1-9999 (gRPC can send any seconds): was a 500
+        raise InvalidArgument(
+            "The retain until date is not a valid date", ArgumentName="RetainUntilDate"
+        ) from None
+    if until <= time.time() * 1e9:
         raise InvalidArgument(
             "The retain until date must be in the future!", ArgumentName="RetainUntilDate"
         )

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lightningstor_types.errors import AccessDenied, InvalidPolicyDocument
+from lightningstor_types.json_documents import load_document
 
 EXEMPT = frozenset({"policy", "x-amz-signature", "file"})
 
@@ -46,7 +47,7 @@ def _bad(reason: str) -> InvalidPolicyDocument:
 def parse_policy(encoded: str) -> Policy:
     """The policy of the form's ``policy`` field; InvalidPolicyDocument when malformed."""
     try:
-        doc: Any = json.loads(base64.b64decode(encoded, validate=True))
+        doc: Any = load_document(base64.b64decode(encoded, validate=True))
     except (binascii.Error, ValueError) as exc:
         raise _bad("Invalid JSON.") from exc
     if not isinstance(doc, dict):

@@ -9,7 +9,6 @@ bucket, a condition operator or key we do not know, or a bad condition value.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -26,6 +25,7 @@ from lightningstor_api.access.policy.resource import ResourceError, ResourcePatt
 from lightningstor_types.actions import Action
 from lightningstor_types.condition_keys import EXISTING_OBJECT_TAG
 from lightningstor_types.errors import MalformedPolicy
+from lightningstor_types.json_documents import load_document
 from lightningstor_types.scope import Principal
 
 MAX_POLICY_BYTES = 20 * 1024
@@ -152,8 +152,8 @@ def parse_policy(text: str | bytes, bucket: str) -> Policy:
             f"{len(raw_bytes)}"
         )
     try:
-        doc = json.loads(raw_bytes)
-    except (UnicodeDecodeError, ValueError):
+        doc = load_document(raw_bytes)
+    except ValueError:  # UnicodeDecodeError too; deep nesting and lone surrogates as well
         raise MalformedPolicy("Policies must be valid JSON") from None
     if not isinstance(doc, dict):
         raise MalformedPolicy("Policies must be valid JSON and the first byte must be '{'")
