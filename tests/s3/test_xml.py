@@ -11,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_s3 import xml, xml_in
+from lightningstor_s3.handlers import listing
 from lightningstor_types.errors import (
     IllegalVersioningConfigurationException,
     InvalidPart,
@@ -234,3 +235,35 @@ def test_hostile_or_broken_xml_is_malformed(body: bytes) -> None:
             xml_in.tagging(body)
         else:
             xml_in.delete(body, 1000)
+
+
+@pytest.mark.parametrize(
+    ("checksums", "algorithm", "kind"),
+    [
+        (common_pb2.Checksums(), None, None),
+        (common_pb2.Checksums(type=common_pb2.CHECKSUM_TYPE_FULL_OBJECT), None, None),
+        (
+            common_pb2.Checksums(crc32="AAAAAA==", type=common_pb2.CHECKSUM_TYPE_FULL_OBJECT),
+            "CRC32",
+            "FULL_OBJECT",
+        ),
+        (
+            common_pb2.Checksums(crc32c="AAAAAA==", type=common_pb2.CHECKSUM_TYPE_COMPOSITE),
+            "CRC32C",
+            "COMPOSITE",
+        ),
+        (common_pb2.Checksums(sha256="x"), "SHA256", None),
+    ],
+)
+def test_listed_checksum_algorithm_and_type(
+    checksums: common_pb2.Checksums, algorithm: str | None, kind: str | None
+) -> None:
+    # The type shows only beside an algorithm (as S3 lists them).
+    info = common_pb2.ObjectInfo(key="k", etag='"e"', size=1, checksums=checksums)
+    info.owner.id = "o"
+    contents = listing._contents(info, lambda s: s, owner=False)
+    assert (contents.checksum_algorithm, contents.checksum_type) == (algorithm, kind)
+    assert (contents.key, contents.etag, contents.size) == ("k", '"e"', 1)
+    assert contents.owner is None and contents.storage_class == "STANDARD"
+    with_owner = listing._contents(info, lambda s: s, owner=True)
+    assert with_owner.owner == xml.Owner("o", "o")
