@@ -300,10 +300,10 @@ def _write_contents(out: list[str], tag: str, value: object) -> None:
     ):  # a value the typed fields do not promise (None where a str is due): the generic walk
         _generic(out, tag, value)
         return
-    alg, kind, owner = c.checksum_algorithm, c.checksum_type, c.owner
+    alg, kind, owner, when = c.checksum_algorithm, c.checksum_type, c.owner, c.last_modified
     out.append(
-        f"<{tag}><Key>{_escaped(c.key)}</Key>"
-        f"<LastModified>{iso_time(c.last_modified)}</LastModified>"
+        f"<{tag}><Key>{_escaped(c.key)}</Key>"  # the time as iso_time writes a Timestamp
+        f"<LastModified>{_iso_second(when.seconds)}{when.nanos // 1_000_000:03d}Z</LastModified>"
         f"<ETag>{_escaped(c.etag)}</ETag>"
         + ("" if alg is None else f"<ChecksumAlgorithm>{_escaped(alg)}</ChecksumAlgorithm>")
         + ("" if kind is None else f"<ChecksumType>{_escaped(kind)}</ChecksumType>")

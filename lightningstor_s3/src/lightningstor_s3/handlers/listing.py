@@ -35,9 +35,17 @@ def _max_keys(call: S3Call, name: str = "max-keys") -> int:
 
 
 def _algorithm(c: common_pb2.Checksums) -> str | None:
-    for name in ("crc32", "crc32c", "crc64nvme", "sha1", "sha256"):
-        if getattr(c, name):
-            return name.upper()
+    # Plain attribute reads, in this order, not a loop of getattr: asked of every listed key.
+    if c.crc32:
+        return "CRC32"
+    if c.crc32c:
+        return "CRC32C"
+    if c.crc64nvme:
+        return "CRC64NVME"
+    if c.sha1:
+        return "SHA1"
+    if c.sha256:
+        return "SHA256"
     return None
 
 
