@@ -103,6 +103,22 @@ def test_public_names() -> None:
     }
 
 
+async def test_range_rows_are_read_only_key_values(open_embedded: OpenEmbedded) -> None:
+    # KeyValue is a named tuple (built per row, cheaply): still read-only, fields by name.
+    store = await open_embedded()
+    revision = await store.put(b"k", b"v")
+    (kv,) = (await store.range(b"k")).kvs
+    assert (kv.key, kv.value, kv.create_revision, kv.mod_revision, kv.version) == (
+        b"k",
+        b"v",
+        revision,
+        revision,
+        1,
+    )
+    with pytest.raises(AttributeError):
+        kv.value = b"other"  # type: ignore[misc]
+
+
 async def test_durability_settings(open_embedded: OpenEmbedded, tmp_path: Path) -> None:
     store = await open_embedded()
     assert await store.pragmas() == {"journal_mode": "wal", "synchronous": 2, "busy_timeout": 30000}

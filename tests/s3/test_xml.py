@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
@@ -10,6 +11,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from lightningstor.v1 import bucket_pb2, common_pb2
 from lightningstor_s3 import xml, xml_in
+from lightningstor_s3.handlers import listing
 from lightningstor_types.errors import (
     IllegalVersioningConfigurationException,
     InvalidPart,
@@ -72,6 +74,36 @@ def test_list_bucket_result_v2_escapes_and_repeats() -> None:
     assert root.findtext(f"{NS}Contents/{NS}StorageClass") == "STANDARD"
     assert root.findtext(f"{NS}CommonPrefixes/{NS}Prefix") == "d/"
     assert root.find(NS + "NextContinuationToken") is None
+
+
+def _variants() -> list[xml.Contents]:
+    when = datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
+    untyped: Any = None  # values the typed fields do not promise, written by the generic walk
+    return [
+        xml.Contents("a&<b>", _ts(ms=7), '"abc"', size=3),
+        xml.Contents("k", _ts(), '"e"', "CRC32", "FULL_OBJECT", 10, xml.Owner("o&", "O<")),
+        xml.Contents("k", _ts(), '"e"', None, "COMPOSITE", 0, None, "GLACIER"),
+        xml.Contents("k", _ts(), '"e"', owner=xml.Owner("id", "")),
+        xml.Contents("k", _ts(), untyped),
+        xml.Contents("k", when, '"e"', size=1),  # type: ignore[arg-type]
+        xml.Contents("k", _ts(), '"e"', size=True),
+        xml.Contents("k", _ts(), '"e"', owner=xml.Owner("id", untyped)),
+        xml.Contents("k", _ts(), '"e"', storage_class=untyped),
+    ]
+
+
+@pytest.mark.parametrize("contents", _variants(), ids=range(len(_variants())))
+def test_contents_written_as_the_generic_walk_writes_them(
+    contents: xml.Contents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # <Contents> has a writer of its own (listing pages write 1,000): the same bytes.
+    doc = xml.ListBucketResultV2(
+        name="b", prefix="", delimiter=None, max_keys=1000, key_count=2, is_truncated=False,
+        contents=[contents, contents],
+    )  # fmt: skip
+    fast = xml.render(doc)
+    monkeypatch.setattr(xml, "_WRITERS", {})
+    assert fast == xml.render(doc)
 
 
 def test_versions_interleave_in_order() -> None:
@@ -203,3 +235,35 @@ def test_hostile_or_broken_xml_is_malformed(body: bytes) -> None:
             xml_in.tagging(body)
         else:
             xml_in.delete(body, 1000)
+
+
+@pytest.mark.parametrize(
+    ("checksums", "algorithm", "kind"),
+    [
+        (common_pb2.Checksums(), None, None),
+        (common_pb2.Checksums(type=common_pb2.CHECKSUM_TYPE_FULL_OBJECT), None, None),
+        (
+            common_pb2.Checksums(crc32="AAAAAA==", type=common_pb2.CHECKSUM_TYPE_FULL_OBJECT),
+            "CRC32",
+            "FULL_OBJECT",
+        ),
+        (
+            common_pb2.Checksums(crc32c="AAAAAA==", type=common_pb2.CHECKSUM_TYPE_COMPOSITE),
+            "CRC32C",
+            "COMPOSITE",
+        ),
+        (common_pb2.Checksums(sha256="x"), "SHA256", None),
+    ],
+)
+def test_listed_checksum_algorithm_and_type(
+    checksums: common_pb2.Checksums, algorithm: str | None, kind: str | None
+) -> None:
+    # The type shows only beside an algorithm (as S3 lists them).
+    info = common_pb2.ObjectInfo(key="k", etag='"e"', size=1, checksums=checksums)
+    info.owner.id = "o"
+    contents = listing._contents(info, lambda s: s, owner=False)
+    assert (contents.checksum_algorithm, contents.checksum_type) == (algorithm, kind)
+    assert (contents.key, contents.etag, contents.size) == ("k", '"e"', 1)
+    assert contents.owner is None and contents.storage_class == "STANDARD"
+    with_owner = listing._contents(info, lambda s: s, owner=True)
+    assert with_owner.owner == xml.Owner("o", "o")

@@ -16,7 +16,7 @@ Request documents are parsed in :mod:`lightningstor_s3.xml_in`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -119,6 +119,14 @@ def _plan(value: object) -> tuple[_Field, ...] | None:
 def _element(out: list[str], tag: str, value: object, attrs: str = "") -> None:
     if value is None:
         return
+    writer = _WRITERS.get(type(value))
+    if writer is not None and not attrs:
+        writer(out, tag, value)
+        return
+    _generic(out, tag, value, attrs)
+
+
+def _generic(out: list[str], tag: str, value: object, attrs: str = "") -> None:
     if _plan(value) is not None:
         out.append(f"<{tag}{attrs}>")
         _children(out, value)
@@ -273,6 +281,49 @@ class Contents:
     size: int = 0
     owner: Owner | None = None
     storage_class: str = "STANDARD"
+
+
+def _write_contents(out: list[str], tag: str, value: object) -> None:
+    """A listing's ``<Contents>`` as :func:`_generic` writes it, in one string: a page writes
+    1,000 of them, and the generic walk was half of a ListObjectsV2 page's CPU."""
+    c = value if type(value) is Contents else None
+    if (
+        c is None
+        or type(c.key) is not str
+        or type(c.last_modified) is not Timestamp
+        or type(c.etag) is not str
+        or type(c.size) is not int
+        or type(c.storage_class) is not str
+        or not (c.checksum_algorithm is None or type(c.checksum_algorithm) is str)
+        or not (c.checksum_type is None or type(c.checksum_type) is str)
+        or not (c.owner is None or _plain_owner(c.owner))
+    ):  # a value the typed fields do not promise (None where a str is due): the generic walk
+        _generic(out, tag, value)
+        return
+    alg, kind, owner, when = c.checksum_algorithm, c.checksum_type, c.owner, c.last_modified
+    out.append(
+        f"<{tag}><Key>{_escaped(c.key)}</Key>"  # the time as iso_time writes a Timestamp
+        f"<LastModified>{_iso_second(when.seconds)}{when.nanos // 1_000_000:03d}Z</LastModified>"
+        f"<ETag>{_escaped(c.etag)}</ETag>"
+        + ("" if alg is None else f"<ChecksumAlgorithm>{_escaped(alg)}</ChecksumAlgorithm>")
+        + ("" if kind is None else f"<ChecksumType>{_escaped(kind)}</ChecksumType>")
+        + f"<Size>{c.size}</Size>"
+        + (
+            ""
+            if owner is None
+            else f"<Owner><ID>{_escaped(owner.id)}</ID>"
+            f"<DisplayName>{_escaped(owner.display_name)}</DisplayName></Owner>"
+        )
+        + f"<StorageClass>{_escaped(c.storage_class)}</StorageClass></{tag}>"
+    )
+
+
+def _plain_owner(owner: object) -> bool:
+    return type(owner) is Owner and type(owner.id) is str and type(owner.display_name) is str
+
+
+_WRITERS: dict[type, Callable[[list[str], str, object], None]] = {Contents: _write_contents}
+"""Classes written by a function of their own instead of the generic walk (same bytes)."""
 
 
 @dataclass(slots=True)

@@ -78,11 +78,16 @@ def fill_object_info(
     owner: bool = True,
 ) -> None:
     """Fill an empty ``info`` in place: listings fill ``resp.objects.add()``, which costs a
-    third of building each message and then copying it into the page."""
+    third of building each message and then copying it into the page.
+
+    Scalars equal to their default are not assigned: proto3 neither keeps nor sends them, so the
+    message is the same, and a listing fills 1,000 of these per page."""
     info.bucket = bucket
     info.key = rec.key
-    info.version_id = version
-    info.is_latest = is_latest
+    if version:
+        info.version_id = version
+    if is_latest:
+        info.is_latest = True
     info.last_modified.CopyFrom(rec.last_modified)
     if owner:
         info.owner.id = rec.owner_id
@@ -91,23 +96,32 @@ def fill_object_info(
         info.is_delete_marker = True
         return
     info.etag = rec.etag
-    info.size = rec.size
+    if size := rec.size:
+        info.size = size
     info.headers.CopyFrom(rec.headers)
     if rec.user_metadata:
         info.user_metadata.update(rec.user_metadata)
     info.storage_class = rec.storage_class or "STANDARD"
     if checksums:
         info.checksums.CopyFrom(rec.checksums)
-    info.parts_count = part_count(rec)
-    info.tag_count = len(rec.tags)
+    if parts := part_count(rec):
+        info.parts_count = parts
+    if rec.tags:
+        info.tag_count = len(rec.tags)
     if rec.HasField("retention"):
         info.retention.CopyFrom(rec.retention)
-    info.legal_hold = rec.legal_hold
-    info.server_side_encryption = rec.server_side_encryption
-    info.sse_customer_algorithm = rec.sse_customer_algorithm
-    info.sse_customer_key_md5 = rec.sse_customer_key_md5
-    info.kms_key_id = rec.kms_key_id
-    info.kms_context = rec.kms_context
+    if rec.legal_hold:
+        info.legal_hold = True
+    if rec.server_side_encryption:
+        info.server_side_encryption = rec.server_side_encryption
+    if rec.sse_customer_algorithm:
+        info.sse_customer_algorithm = rec.sse_customer_algorithm
+    if rec.sse_customer_key_md5:
+        info.sse_customer_key_md5 = rec.sse_customer_key_md5
+    if rec.kms_key_id:
+        info.kms_key_id = rec.kms_key_id
+    if rec.kms_context:
+        info.kms_context = rec.kms_context
 
 
 def timestamp_of(seconds: float) -> Timestamp:

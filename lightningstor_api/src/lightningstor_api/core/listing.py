@@ -56,9 +56,11 @@ async def scan(
     start: bytes | None,
     limit: int,
     name_of: Callable[[bytes], str],
-) -> AsyncGenerator[tuple[str, KeyValue | None], None]:
-    """``(name, kv)`` for each key under ``base + prefix`` from ``start`` on, in order, and
-    ``(common prefix, None)`` once for each common prefix, whose keys are then skipped.
+) -> AsyncGenerator[list[tuple[str, KeyValue | None]], None]:
+    """Batches of ``(name, kv)`` for each key under ``base + prefix`` from ``start`` on, in
+    order, and ``(common prefix, None)`` once for each common prefix, whose keys are then
+    skipped. A batch is what one range read gave (up to a jump): an entry at a time through the
+    generator cost a tenth of a 1,000-key page.
 
     ``limit`` is the first range's row limit (the page size plus one); after a jump the limit
     restarts small and doubles up to ``limit`` again, so the rows read stay within a small
@@ -69,16 +71,21 @@ async def scan(
     while True:
         page = await store.range(scope, start=start, limit=size)
         jumped = False
+        batch: list[tuple[str, KeyValue | None]] = []
+        kv: KeyValue | None = None
         for kv in page.kvs:
             name = name_of(kv.key)
-            rolled = common_prefix(name, prefix, delimiter)
+            rolled = common_prefix(name, prefix, delimiter) if delimiter else None
             if rolled is not None:
-                yield rolled, None
+                batch.append((rolled, None))
                 start = prefix_end(base + rolled.encode())
                 jumped = True
                 break
-            yield name, kv
+            batch.append((name, kv))
+        if not jumped and kv is not None:
             start = kv.key + b"\x00"
+        if batch:
+            yield batch
         if jumped:
             size = min(_RESTART_LIMIT, limit)
         elif not page.more:
@@ -116,32 +123,40 @@ async def list_objects(
     start = resume_after(base, marker, req.prefix, req.delimiter, b"\x00")
     resp = object_pb2.ListObjectsResponse()
     versioning = ref.record.versioning
+    bucket = ref.name
+    owner = req.fetch_owner
+    add = resp.objects.add
+    parse = records_pb2.ObjectRecord.FromString
     last = ""
     count = 0
+    cut = len(base)
 
     def name_of(key: bytes) -> str:
-        return key[len(base) :].decode()
+        return key[cut:].decode()
 
     entries = scan(cc.store, base, req.prefix, req.delimiter, start, max_keys + 1, name_of)
     async with aclosing(entries) as it:
-        async for name, kv in it:
-            if count == max_keys:
-                resp.is_truncated = True
+        async for batch in it:
+            for name, kv in batch:
+                if count == max_keys:
+                    resp.is_truncated = True
+                    break
+                if kv is None:
+                    resp.common_prefixes.append(name)
+                else:
+                    rec = parse(kv.value)
+                    fill_object_info(
+                        add(),
+                        bucket,
+                        rec,
+                        version=version_id(rec, versioning),
+                        is_latest=True,
+                        owner=owner,
+                    )
+                last = name
+                count += 1
+            if resp.is_truncated:
                 break
-            if kv is None:
-                resp.common_prefixes.append(name)
-            else:
-                rec = records_pb2.ObjectRecord.FromString(kv.value)
-                fill_object_info(
-                    resp.objects.add(),
-                    ref.name,
-                    rec,
-                    version=version_id(rec, versioning),
-                    is_latest=True,
-                    owner=req.fetch_owner,
-                )
-            last = name
-            count += 1
     resp.key_count = count
     if resp.is_truncated:
         resp.next_continuation_token = encode_token(last)
@@ -170,25 +185,28 @@ async def list_object_versions(
 
     entries = scan(cc.store, base, req.prefix, req.delimiter, start, max_keys + 1, name_of)
     async with aclosing(entries) as it:
-        async for name, kv in it:
-            if count == max_keys:
-                resp.is_truncated = True
+        async for batch in it:
+            for name, kv in batch:
+                if count == max_keys:
+                    resp.is_truncated = True
+                    break
+                if kv is None:
+                    resp.common_prefixes.append(name)
+                    last = (name, "")
+                else:
+                    rec = records_pb2.ObjectRecord.FromString(kv.value)
+                    fill_object_info(
+                        resp.versions.add(),
+                        ref.name,
+                        rec,
+                        version=rec.version_id,
+                        is_latest=rec.key != previous,
+                    )
+                    previous = rec.key
+                    last = (rec.key, rec.version_id)
+                count += 1
+            if resp.is_truncated:
                 break
-            if kv is None:
-                resp.common_prefixes.append(name)
-                last = (name, "")
-            else:
-                rec = records_pb2.ObjectRecord.FromString(kv.value)
-                fill_object_info(
-                    resp.versions.add(),
-                    ref.name,
-                    rec,
-                    version=rec.version_id,
-                    is_latest=rec.key != previous,
-                )
-                previous = rec.key
-                last = (rec.key, rec.version_id)
-            count += 1
     if resp.is_truncated:
         resp.next_key_marker, resp.next_version_id_marker = last
     return resp

@@ -188,7 +188,7 @@ def _range(conn: sqlite3.Connection, lo: bytes, hi: bytes | None, limit: int) ->
     more = bool(limit) and len(rows) > limit
     if more:
         rows = rows[:limit]
-    return RangeResult([KeyValue(*row) for row in rows], more, revision)
+    return RangeResult(list(map(KeyValue._make, rows)), more, revision)
 
 
 def _apply(

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol, TypeAlias
+from typing import NamedTuple, Protocol, TypeAlias
 
 from lightningstor_types.errors import ServiceUnavailable
 
@@ -52,9 +52,12 @@ class WatchCompacted(MetadataError):  # noqa: N818  # etcd's name (ErrCompacted)
         self.compact_revision = compact_revision
 
 
-@dataclass(frozen=True, slots=True)
-class KeyValue:
-    """A key as stored, with its etcd-style revisions."""
+class KeyValue(NamedTuple):
+    """A key as stored, with its etcd-style revisions.
+
+    A named tuple, not a frozen dataclass: a range read builds one per row, and the dataclass's
+    five guarded assignments made that ~1 µs a row, a tenth of a 1,000-key listing page.
+    """
 
     key: bytes
     value: bytes
