@@ -22,9 +22,10 @@ from lightningstor_client import AsyncLightningStorClient, LightningStorClient, 
 from lightningstor_types.errors import InvalidArgument, SlowDown
 from lightningstor_types.scope import Scope
 from tests.integration.server import ServerProcess, running_server
-from tests.integration.test_usage_server import run_cli, wait_for
+from tests.integration.test_usage_server import run_cli
 from tests.s3 import rawhttp
 from tests.s3.conftest import make_client
+from tests.wait import wait_for_value
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -117,7 +118,7 @@ def test_toml_default_limits_a_project_over_s3_and_not_another_tenant(
         bob.head_bucket(Bucket="bkt-bob")
     # Counted: in the project's usage and on the metrics page.
     with admin(server) as client:
-        usage = wait_for(
+        usage = wait_for_value(
             lambda: client.get_usage(org="tp", project="p").total, lambda u: u.throttled >= 2
         )
         assert usage.throttled >= 2
@@ -269,7 +270,7 @@ def test_anonymous_readers_of_a_public_bucket_are_the_owners_tenant(
             assert (refused.status, refused.code) == (503, "SlowDown")
             assert int(refused.headers["retry-after"]) >= 1
             # Every anonymous read is in the owner's usage: requests, bytes out, the refusal.
-            usage = wait_for(
+            usage = wait_for_value(
                 lambda: client.get_usage(org="te").total,
                 lambda u: (
                     u.requests >= start.requests + reads + 1

@@ -220,6 +220,11 @@ def _run(args: argparse.Namespace) -> object:
     client = _open_client(args)
     try:
         return func(client, args)
+    except BrokenPipeError:
+        # The reader has gone and main() ends the process quietly; closing a stream cut
+        # mid-call only makes asyncio report the call's pending tasks on stderr.
+        logging.disable(logging.CRITICAL)
+        raise
     finally:
         client.close()
 
