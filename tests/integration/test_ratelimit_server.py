@@ -51,6 +51,7 @@ TENANTS = {
     "carol": Scope("tc"),
     "dave": Scope("td"),
     "erin": Scope("te"),
+    "rita": Scope("tr"),
 }
 
 
@@ -82,7 +83,13 @@ def keys(server: ServerProcess) -> dict[str, dict[str, str]]:
 
 
 def s3_of(server: ServerProcess, key: dict[str, str]) -> Any:
-    return make_client("http://" + server.ports["s3"], key["access_key"], key["secret_key"])
+    # No retry at all: a held refusal would let botocore's retry find the next token.
+    return make_client(
+        "http://" + server.ports["s3"],
+        key["access_key"],
+        key["secret_key"],
+        retries={"total_max_attempts": 1},
+    )
 
 
 def admin(server: ServerProcess) -> LightningStorClient:
@@ -154,6 +161,24 @@ def test_a_stored_quota_replaces_the_default_and_limits_over_grpc(
             alice.head_bucket("bkt-alice")
         client.delete_quota(org="tp", project="p")
         until_refused(lambda: pat.head_bucket("bkt-pat"), SlowDown)
+
+
+def test_a_refusal_is_answered_only_once_a_token_is_due(
+    server: ServerProcess, keys: dict[str, dict[str, str]]
+) -> None:
+    """A refused request waits out (up to) its Retry-After before its answer, so a client that
+    retries at once, without backing off, finds the token there instead of another refusal:
+    it cannot turn its connection into a stream of refusals (each one a signature check)."""
+    with (
+        LightningStorClient(server.grpc_addr, **keys["rita"]) as rita,
+        admin(server) as client,
+    ):
+        rita.head_bucket("bkt-rita")  # connected, before the limit
+        client.set_quota(Quota(requests_per_second=1), org="tr")
+        until_refused(lambda: rita.head_bucket("bkt-rita"), SlowDown)
+        # Answered at once, the refusal would leave the bucket empty for this retry (1/s).
+        rita.head_bucket("bkt-rita")
+        client.delete_quota(org="tr")
 
 
 def test_cli_sets_the_rates(server: ServerProcess) -> None:

@@ -46,9 +46,16 @@ def signer(address: str, admin_keys: dict[str, str]) -> Signer:
 
 
 def make_client(
-    endpoint: str, key_id: str, secret: str, *, verify: str | None = None, **config: Any
+    endpoint: str,
+    key_id: str,
+    secret: str,
+    *,
+    verify: str | None = None,
+    retries: dict[str, Any] | None = None,
+    **config: Any,
 ) -> Any:
-    """A boto3 S3 client with default settings, except path style and no retries."""
+    """A boto3 S3 client with default settings, except path style and at most one retry
+    (``retries`` replaces that, e.g. ``{"total_max_attempts": 1}`` for none at all)."""
     import boto3
     from botocore.config import Config
 
@@ -59,7 +66,9 @@ def make_client(
         aws_secret_access_key=secret,
         region_name="us-east-1",
         verify=verify,
-        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}, **config),
+        config=Config(
+            s3={"addressing_style": "path"}, retries=retries or {"max_attempts": 1}, **config
+        ),
     )
 
 

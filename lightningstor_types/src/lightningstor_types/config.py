@@ -851,6 +851,9 @@ class QuotaSettings(_Section):
     writes within this window can overshoot a limit; see lightningstor_api/README.md)."""
     burst_seconds: Annotated[PositiveSeconds, Field(le=60)] = 1.0
     """The rate limits' burst: a token bucket holds this many seconds of its rate."""
+    refusal_delay_seconds: Annotated[Seconds, Field(le=10)] = 1.0
+    """How long a request refused by a rate limit waits before its answer (at most its
+    Retry-After; 0 = at once): a client that ignores SlowDown holds a connection, not the CPU."""
 
 
 class UsageSettings(_Section):

@@ -65,7 +65,10 @@ class Core:
         self.request_meter = RequestMeter(cc.store, cc.keys, usage.flush_interval_seconds)
         """Frontends report finished requests here (through the server's hooks)."""
         self.limits = RateLimiter(
-            cc.quotas, cc.settings.quotas.burst_seconds, self.request_meter.throttled
+            cc.quotas,
+            cc.settings.quotas.burst_seconds,
+            self.request_meter.throttled,
+            cc.settings.quotas.refusal_delay_seconds,
         )
         self.admin = Admin(cc, self.gc)
         self.lifecycle = LifecycleWorker(cc)

@@ -97,9 +97,11 @@ class RateLimiter:
         quotas: Quotas | None,
         burst_seconds: float,
         on_throttle: Callable[[Scope], None] | None = None,
+        refusal_delay_seconds: float = 0.0,
     ) -> None:
         self._quotas = quotas
         self._burst = burst_seconds
+        self._refusal_delay = refusal_delay_seconds
         self._on_throttle = on_throttle
         self._levels: dict[Scope, _Level] = {}
 
@@ -133,6 +135,12 @@ class RateLimiter:
                 if w > wait:
                     wait, refused, where = w, limit, lv.name
         if refused:
+            # The refusal is answered after a delay (at most its Retry-After): a client that
+            # does not back off then holds a connection while it waits, not the CPU with
+            # refusals as fast as it can send (each one costs its signature check).
+            delay = min(self._refusal_delay, max(1.0, math.ceil(wait)))
+            if delay > 0:
+                await asyncio.sleep(delay)
             self._throttled(ctx, scope, f"{refused} per second of the {where}", refused, wait)
         for lv in levels:
             if lv.buckets[0] is not None:
