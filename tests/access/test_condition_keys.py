@@ -79,7 +79,7 @@ class Env:
             return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
         return 200
 
-    def form_put(self, key: str, tagging: str = "") -> int:
+    def form_put(self, key: str, tagging: str = "", acl: str = "") -> int:
         """A browser form upload (POST Object) signed by alice, as boto3 presigns it."""
         keys = self.cluster.keys["alice"]
         s3 = make_client(
@@ -87,6 +87,8 @@ class Env:
             signature_version="s3v4",
         )  # fmt: skip
         extra = {"tagging": _tagging_xml(tagging)} if tagging else {}
+        if acl:
+            extra["acl"] = acl
         fields = s3.generate_presigned_post(
             BUCKET, key, Fields=extra, Conditions=[{k: v} for k, v in extra.items()]
         )["fields"]
@@ -288,6 +290,11 @@ CASES: dict[str, Case] = {
         lambda e: [deny("s3:PutObject", {"StringEquals": {"s3:RequestObjectTag/team": "red"}})],
         lambda e: e.form_put("form", tagging="team=red"),
         lambda e: e.form_put("form", tagging="team=blue"),
+    ),
+    "s3:x-amz-acl of a form upload": Case(
+        lambda e: [deny("s3:PutObject", {"StringEquals": {"s3:x-amz-acl": "public-read"}})],
+        lambda e: e.form_put("form", acl="public-read"),
+        lambda e: e.form_put("form", acl="private"),
     ),
     "aws:username": Case(
         lambda e: [allow_get({"StringEquals": {"aws:username": "bob"}})],

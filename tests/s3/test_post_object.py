@@ -189,25 +189,90 @@ def test_checksum_field_is_verified(s3v4: Any, s3_endpoint: str, bucket: str) ->
     assert s3v4.get_object(Bucket=bucket, Key="sum.txt")["Body"].read() == b"hello form"
 
 
-def test_protection_fields_not_built_are_refused(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
-    """A form's acl or lock field is refused as PutObject's header is (501), never dropped; a
-    value that changes nothing passes."""
-    for name, value in [
-        ("acl", "public-read"),
-        ("x-amz-server-side-encryption-bucket-key-enabled", "true"),
-        ("x-amz-object-lock-mode", "GOVERNANCE"),
-    ]:
-        fields = presigned(
-            s3v4, bucket, "guarded.txt", Fields={name: value}, Conditions=[{name: value}]
-        )
-        resp = post(s3_endpoint, bucket, fields)
-        assert (resp.status, resp.code) == (501, "NotImplemented"), name
-    assert keys(s3v4, bucket) == []
+def test_a_bucket_key_field_is_refused(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
+    """A form's bucket-key field is refused as PutObject's header is (501), never dropped."""
+    name, value = "x-amz-server-side-encryption-bucket-key-enabled", "true"
     fields = presigned(
-        s3v4, bucket, "plain.txt", Fields={"acl": "private"}, Conditions=[{"acl": "private"}]
+        s3v4, bucket, "guarded.txt", Fields={name: value}, Conditions=[{name: value}]
     )
+    resp = post(s3_endpoint, bucket, fields)
+    assert (resp.status, resp.code) == (501, "NotImplemented")
+    assert keys(s3v4, bucket) == []
+
+
+def test_an_acl_field_applies_as_the_header_does(s3v4: Any, s3_endpoint: str, bucket: str) -> None:
+    """acl=public-read in a form makes the object readable by anyone (as x-amz-acl does);
+    acl=private keeps it the owner's; a grant field names its grantee; a bad value is S3's 400
+    and writes nothing. (An anonymous reader names the bucket with its org, default:bucket.)"""
+    address = s3_endpoint.removeprefix("http://")
+    for key, acl in (("public.txt", "public-read"), ("private.txt", "private")):
+        fields = presigned(s3v4, bucket, key, Fields={"acl": acl}, Conditions=[{"acl": acl}])
+        assert post(s3_endpoint, bucket, fields, key.encode()).status == 204
+    anonymous = rawhttp.request(address, "GET", f"/default%3A{bucket}/public.txt", {}, b"")
+    assert (anonymous.status, anonymous.body) == (200, b"public.txt")
+    assert (
+        rawhttp.request(address, "GET", f"/default%3A{bucket}/private.txt", {}, b"").status == 403
+    )
+    grants = s3v4.get_object_acl(Bucket=bucket, Key="public.txt")["Grants"]
+    assert {
+        "Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+        "Permission": "READ",
+    } in grants
+    everyone = 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'
+    grant = {"x-amz-grant-read": everyone}
+    fields = presigned(s3v4, bucket, "granted.txt", Fields=grant, Conditions=[grant])
     assert post(s3_endpoint, bucket, fields).status == 204
-    assert keys(s3v4, bucket) == ["plain.txt"]
+    assert (
+        rawhttp.request(address, "GET", f"/default%3A{bucket}/granted.txt", {}, b"").status == 200
+    )
+    bad = {"acl": "no-such-acl"}
+    fields = presigned(s3v4, bucket, "bad.txt", Fields=bad, Conditions=[bad])
+    assert post(s3_endpoint, bucket, fields).status == 400
+    assert "bad.txt" not in keys(s3v4, bucket)
+
+
+def test_lock_fields_apply_as_the_headers_do(s3v4: Any, s3_endpoint: str) -> None:
+    """Object Lock fields lock the new version (with a checksum, as PutObject's headers need);
+    on a bucket without Object Lock, or without a checksum, they are S3's 400 and write
+    nothing."""
+    from datetime import UTC, datetime, timedelta
+
+    from botocore.exceptions import ClientError
+
+    until = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    lock = {"x-amz-object-lock-mode": "GOVERNANCE", "x-amz-object-lock-retain-until-date": until}
+    plain = f"plain-{uuid.uuid4().hex[:12]}"
+    s3v4.create_bucket(Bucket=plain)
+    fields = presigned(s3v4, plain, "locked.txt", Fields=lock, Conditions=[lock])
+    resp = post(s3_endpoint, plain, fields)
+    assert (resp.status, resp.code) == (400, "InvalidRequest")
+    assert keys(s3v4, plain) == []
+
+    locked = f"locked-{uuid.uuid4().hex[:12]}"
+    s3v4.create_bucket(Bucket=locked, ObjectLockEnabledForBucket=True)
+    fields = presigned(s3v4, locked, "locked.txt", Fields=lock, Conditions=[lock])
+    resp = post(s3_endpoint, locked, fields)
+    assert (resp.status, resp.code) == (400, "InvalidRequest")  # no Content-MD5 nor checksum
+    assert keys(s3v4, locked) == []
+    body = b"locked form"
+    crc = {**lock, "x-amz-checksum-crc32": base64.b64encode(_crc32(body)).decode()}
+    fields = presigned(s3v4, locked, "locked.txt", Fields=crc, Conditions=[crc])
+    assert post(s3_endpoint, locked, fields, body).status == 204
+    version = s3v4.head_object(Bucket=locked, Key="locked.txt")["VersionId"]
+    retention = s3v4.get_object_retention(Bucket=locked, Key="locked.txt")["Retention"]
+    assert retention["Mode"] == "GOVERNANCE"
+    with pytest.raises(ClientError) as refused:
+        s3v4.delete_object(Bucket=locked, Key="locked.txt", VersionId=version)
+    assert refused.value.response["Error"]["Code"] == "AccessDenied"
+    s3v4.delete_object(
+        Bucket=locked, Key="locked.txt", VersionId=version, BypassGovernanceRetention=True
+    )
+
+
+def _crc32(data: bytes) -> bytes:
+    import zlib
+
+    return zlib.crc32(data).to_bytes(4, "big")
 
 
 def test_an_sse_s3_field_seals_the_upload(s3v4: Any, s3_endpoint: str, bucket: str) -> None:

@@ -134,6 +134,9 @@ def form_facts(
     sse = fields.get("x-amz-server-side-encryption")
     if sse is not None:
         facts[k.SERVER_SIDE_ENCRYPTION] = sse.strip()
+    acl = fields.get("acl", fields.get("x-amz-acl"))
+    if acl is not None:
+        facts[k.ACL] = acl.strip()
     address, scheme = client_of(ex, proxies)
     if address is not None:
         facts[k.SOURCE_IP] = address

@@ -34,20 +34,6 @@ from lightningstor_types.errors import NotImplemented_
 
 E = Endpoint
 
-_LOCK: Final = (
-    "x-amz-object-lock-mode",
-    "x-amz-object-lock-retain-until-date",
-    "x-amz-object-lock-legal-hold",
-)
-_ACL: Final = (
-    "x-amz-acl",
-    "x-amz-grant-full-control",
-    "x-amz-grant-read",
-    "x-amz-grant-read-acp",
-    "x-amz-grant-write",
-    "x-amz-grant-write-acp",
-)
-
 # Object Lock headers are applied by PutObject, CopyObject and CreateMultipartUpload
 # (objectlock_xml.apply_lock_headers), ACL headers by those and CreateBucket
 # (acl_xml.from_headers); SSE, SSE-KMS (key id, context) and SSE-C by those and by UploadPart
@@ -55,9 +41,9 @@ _ACL: Final = (
 # (BucketKeyEnabled true).
 _BUCKET_KEY: Final = ("x-amz-server-side-encryption-bucket-key-enabled",)
 _NEW_OBJECT: Final = _BUCKET_KEY
-# A form upload reads the SSE, SSE-KMS and SSE-C fields (postobject/upload.py), not yet Object
-# Lock's nor ACLs: those are refused there.
-_FORM: Final = _NEW_OBJECT + _LOCK + _ACL
+# A form upload reads the SSE, SSE-KMS, SSE-C, ACL and Object Lock fields (postobject/upload.py):
+# only bucket keys are refused there, as for PutObject.
+_FORM: Final = _NEW_OBJECT
 
 REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
     {
@@ -68,12 +54,9 @@ REFUSED: Mapping[Endpoint, frozenset[str]] = MappingProxyType(
 )
 """Per endpoint, the headers (lower-case) refused unless their value is in :data:`HARMLESS`."""
 
-_OBJECT_ACLS: Final = frozenset({"private", "bucket-owner-full-control"})
 HARMLESS: Mapping[tuple[Endpoint | None, str], frozenset[str]] = MappingProxyType(
     {
-        (None, "x-amz-object-lock-legal-hold"): frozenset({"OFF"}),
         (None, "x-amz-server-side-encryption-bucket-key-enabled"): frozenset({"false"}),
-        (E.PUT_OBJECT, "x-amz-acl"): _OBJECT_ACLS,  # form uploads (refuse_unsupported_form)
     }
 )
 """Values that ask for what is already the case, per (endpoint or any, header)."""
@@ -104,12 +87,16 @@ def _refuse(
             raise NotImplemented_(Header=name)
 
 
+def form_headers(fields: Mapping[str, str]) -> dict[str, str]:
+    """The PutObject headers a browser form's fields stand for: the same names in lower case,
+    except ``acl`` for ``x-amz-acl``."""
+    return {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
+
+
 def refuse_unsupported_form(fields: Mapping[str, str]) -> None:
     """The same rule for a browser form upload (POST Object), whose fields carry what
     PutObject's headers do (``acl`` for ``x-amz-acl``)."""
-    named = {("x-amz-acl" if n.lower() == "acl" else n.lower()): v for n, v in fields.items()}
-    # Its handler applies the SSE fields; _FORM (ACLs, bucket keys, locks) is refused.
-    _refuse(frozenset(_FORM), E.PUT_OBJECT, named, {})
+    _refuse(frozenset(_FORM), E.PUT_OBJECT, form_headers(fields), {})
 
 
 def refuse_mfa_delete(value: str | None) -> None:

@@ -18,15 +18,15 @@ from pathlib import PurePosixPath, PureWindowsPath
 from urllib.parse import quote, urlencode
 
 from lightningstor.v1 import object_pb2
+from lightningstor_s3 import acl_xml, objectlock_xml, sse_c, xml, xml_in
 from lightningstor_s3 import headers as hdr
-from lightningstor_s3 import sse_c, xml, xml_in
 from lightningstor_s3.auth.credential import parse_amz_date, parse_credential
 from lightningstor_s3.auth.signing_key import hmac_sha256_hex, signing_key
 from lightningstor_s3.conditions import form_facts
 from lightningstor_s3.exchange import Exchange
 from lightningstor_s3.postobject.form import FormReader
 from lightningstor_s3.postobject.policy import check_policy, parse_policy
-from lightningstor_s3.unsupported import refuse_unsupported_form
+from lightningstor_s3.unsupported import form_headers, refuse_unsupported_form
 from lightningstor_s3.xml import el
 from lightningstor_types.config import Settings
 from lightningstor_types.errors import (
@@ -149,6 +149,7 @@ class FormUploads:
         policy = parse_policy(fields["policy"])
         check_policy(policy, fields, bucket, datetime.now(UTC))
         refuse_unsupported_form(fields)
+        as_headers = form_headers(fields)
         key = submitted.replace("${filename}", _basename(file.filename))
         if not key:
             raise InvalidArgument("User key must have a length greater than zero.")
@@ -166,7 +167,11 @@ class FormUploads:
             kms_context=fields.get("x-amz-server-side-encryption-context", "").strip(),
             expected_checksums=hdr.expected_checksums(fields),
             checksum_algorithm=hdr.checksum_algorithm(fields),
+            content_md5=fields.get("content-md5", ""),
+            acl=acl_xml.from_headers(as_headers),
         )
+        # a new version's lock, as PutObject's headers set it (checked against the bucket there)
+        objectlock_xml.apply_lock_headers(header, as_headers, {})
         # the SSE-C fields, under the header's rule: over TLS or from this machine only
         ck = sse_c.customer_key(fields, ex.scope, self._proxies, request_headers=ex.headers)
         if ck is not None:
