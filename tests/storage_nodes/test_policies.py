@@ -22,6 +22,7 @@ from lightningstor.meta.v1 import records_pb2
 from lightningstor_client import AsyncLightningStorClient
 from lightningstor_storage import ChunkInfo, new_chunk_id
 from lightningstor_storage.policies import PolicyBackend
+from lightningstor_storage.replicated.placement import Node, Placement
 from lightningstor_types.config import DistributedSettings, NodeSettings
 from lightningstor_types.errors import NoSuchKey, ServiceUnavailable
 from tests.integration.server import running_server
@@ -205,6 +206,17 @@ def test_sealed_chunks_follow_their_storage_class_policy(
             assert ranged["Body"].read() == body[MIB - 5 : MIB + 70_001]
 
 
+def _placed_on(node: NodeProcess, nodes: list[NodeProcess]) -> str:
+    """A new chunk id whose three replicas over ``nodes`` (the default placement) include
+    ``node``: each draw succeeds 3 times in 7."""
+    placement = Placement([Node(n.address) for n in nodes], 3, "consistent_hash")
+    for _ in range(1000):
+        cid = new_chunk_id()
+        if node.address in {t.address for t in placement.targets(cid)}:
+            return cid
+    raise AssertionError("no chunk id of 1,000 is placed on the node")
+
+
 def settings(nodes: list[NodeProcess], **fields: Any) -> DistributedSettings:
     return DistributedSettings(
         nodes=[NodeSettings(address=n.address) for n in nodes],
@@ -237,10 +249,13 @@ async def test_a_node_added_receives_the_fragments_and_replicas_placement_gives_
     six, added = nodes[:6], nodes[6]
     small = PolicyBackend(settings(six))
     datas = [os.urandom(MIB + 1000 * i) for i in range(12)]
+    # Three replicas of seven nodes miss the seventh for a random chunk 4 times in 7: the first
+    # replicated chunk is one that placement puts there, so that a replica always moves.
+    ids = [_placed_on(added, nodes), *(new_chunk_id() for _ in datas[1:])]
     try:
         infos = [
-            await small.put_chunk(new_chunk_id(), d, kind="erasure" if i % 2 else "replicated")
-            for i, d in enumerate(datas)
+            await small.put_chunk(cid, d, kind="erasure" if i % 2 else "replicated")
+            for i, (cid, d) in enumerate(zip(ids, datas, strict=True))
         ]
         await small.idle()
     finally:
