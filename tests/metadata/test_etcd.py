@@ -77,6 +77,14 @@ async def stores() -> AsyncIterator[list[EtcdStore]]:
         await store.close()
 
 
+async def _answered(store: EtcdStore, key: bytes) -> KeyValue | None:
+    """The key's value, or None while the store is unavailable (for a wait until it answers)."""
+    try:
+        return await store.get(key)
+    except MetadataUnavailable:
+        return None
+
+
 # ---- reaching etcd ----
 async def test_open_fails_in_bounded_time_when_nothing_answers(open_etcd: OpenEtcd) -> None:
     dead = [f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"]
@@ -104,15 +112,8 @@ async def test_member_down_then_back(single: EtcdCluster, stores: list[EtcdStore
         with pytest.raises(MetadataUnavailable):
             await store.put(b"k", b"w")
     await asyncio.to_thread(single.restart, member)
-
-    async def answered() -> KeyValue | None:
-        try:
-            return await store.get(b"k")
-        except MetadataUnavailable:
-            return None
-
     # The channel reconnects on its own, within gRPC's back-off (<= 1 s).
-    kv = await await_until(answered, 15, "a get answered after the restart")
+    kv = await await_until(lambda: _answered(store, b"k"), 15, "a get answered after the restart")
     assert kv.value == b"v"
 
 
@@ -191,15 +192,8 @@ async def test_a_hung_member_is_left_behind(
         async with asyncio.timeout(10):
             with pytest.raises(MetadataUnavailable, match="did not answer in time"):
                 await store.get(b"k")
-
-        async def answered() -> KeyValue | None:
-            try:
-                return await store.get(b"k")
-            except MetadataUnavailable:
-                return None
-
         # The next calls go elsewhere (after an election if it led).
-        kv = await await_until(answered, 10, "a get answered by another member")
+        kv = await await_until(lambda: _answered(store, b"k"), 10, "a get answered elsewhere")
         assert kv.value == b"v"
         assert store.endpoint != hung.endpoint
     finally:
