@@ -78,10 +78,18 @@ class Http2Connection:
             return None
         got = Frame(head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, payload)
         if got.kind == SETTINGS and not got.flags & ACK:
-            self.sock.sendall(frame(SETTINGS, ACK))
+            self._ack(frame(SETTINGS, ACK))
         elif got.kind == PING and not got.flags & ACK:
-            self.sock.sendall(frame(PING, ACK, got.payload))
+            self._ack(frame(PING, ACK, got.payload))
         return got
+
+    def _ack(self, data: bytes) -> None:
+        """Acks are best effort: a server that has already sent its GOAWAY and closed refuses
+        them, and what it sent before closing is still to be read."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def frames_until_closed(self, deadline: float) -> list[Frame]:
         """Every frame the server sends until it closes the connection."""
