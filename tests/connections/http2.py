@@ -3,6 +3,7 @@ GOAWAY frames and their error codes) is what the gRPC connection tests look at."
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from dataclasses import dataclass
@@ -86,10 +87,8 @@ class Http2Connection:
     def _ack(self, data: bytes) -> None:
         """Acks are best effort: a server that has already sent its GOAWAY and closed refuses
         them, and what it sent before closing is still to be read."""
-        try:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.sock.sendall(data)
-        except (BrokenPipeError, ConnectionResetError):
-            pass
 
     def frames_until_closed(self, deadline: float) -> list[Frame]:
         """Every frame the server sends until it closes the connection."""

@@ -27,7 +27,7 @@ from lightningstor_s3.auth.canonical import (
     canonical_query,
     canonical_uri_candidates,
 )
-from lightningstor_s3.auth.signing_key import signing_key
+from lightningstor_s3.auth.signing_key import hmac_sha256_hex, signing_key
 from lightningstor_types.errors import (
     AccessDenied,
     AuthorizationHeaderMalformed,
@@ -309,6 +309,22 @@ def test_canonical_headers_trim_fold_and_join() -> None:
     assert canonical_headers(headers, [b"host", b"x-amz-date", b"x-amz-meta-a"], b"h:9000") == (
         b"host:h:9000\nx-amz-date:20130524T000000Z\nx-amz-meta-a:one two,three\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("key", "message", "expected"),
+    [
+        # RFC 4231, test cases 1, 2 and 6 (a key longer than the block is hashed first)
+        (b"\x0b" * 20, "Hi There",
+         "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+        (b"Jefe", "what do ya want for nothing?",
+         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+        (b"\xaa" * 131, "Test Using Larger Than Block-Size Key - Hash Key First",
+         "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+    ],
+)  # fmt: skip
+def test_hmac_matches_the_rfc_vectors(key: bytes, message: str, expected: str) -> None:
+    assert hmac_sha256_hex(key, message) == expected
 
 
 def test_the_signing_key_is_derived_once_per_day_and_cached() -> None:

@@ -37,8 +37,7 @@ def main() -> None:
         sys.exit(2)
     settings, role = worker_settings(settings)
     fields = {"worker": role.index} if role.shared else None
-    shared = settings.server.processes > 1
-    setup_logging(settings.logging.level, settings.logging.format, fields=fields, shared=shared)
+    setup_logging(settings.logging.level, settings.logging.format, fields=fields)
     raise_open_file_limit()  # each connection is a descriptor; workers inherit the limit
     if settings.server.processes > 1 and not role.shared:
         try:

@@ -194,8 +194,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as err:
         print(f"lightningstor-s3-gateway: {err}", file=sys.stderr)
         sys.exit(2)
-    shared = settings.server.s3_workers > 1  # the workers share stderr: whole lines only
-    setup_logging(settings.logging.level, settings.logging.format, shared=shared)
+    setup_logging(settings.logging.level, settings.logging.format)
     raise_open_file_limit()  # each connection is a descriptor
     # Worker processes read these (and LIGHTNINGSTOR_CONFIG) from the environment.
     os.environ[ENDPOINT_ENV] = args.grpc_endpoint

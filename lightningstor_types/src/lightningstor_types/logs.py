@@ -3,17 +3,21 @@ object per line (default), or plain text for people (``logging.format``).
 
 Fields passed with ``extra={...}`` become keys of the JSON object (or ``key=value`` in text). A
 message that is a mapping (the audit log's lines) is written as a JSON object under ``msg``.
-The processes of a multi-process server share stderr: each record is then one ``write`` of its
-whole line (never interleaved with another process's line) and carries a ``worker`` field.
+Lines go to stderr's descriptor in writes of whole lines (:class:`LineHandler`), so the
+processes of a multi-process server, which share it, never interleave inside a line; their
+records carry a ``worker`` field.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import os
+import select
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,22 +91,82 @@ class TextFormatter(logging.Formatter):
         return f"{head} {extra}{sep}{tail}"
 
 
+_WRITE_MAX = select.PIPE_BUF
+"""Bytes of whole lines per write: a pipe never splits a write up to PIPE_BUF (4 KiB on
+Linux), so processes sharing one never interleave inside a line."""
+_PENDING_MAX = 64 * 1024
+"""Bytes of lines a pass of the loop may hold back before they are written at once."""
+
+
+def line_batches(lines: list[bytes], limit: int = _WRITE_MAX) -> Iterator[bytes]:
+    """``lines`` joined into writes of at most ``limit`` bytes each, split only between lines
+    (a longer line is a write of its own)."""
+    batch: list[bytes] = []
+    size = 0
+    for line in lines:
+        if batch and size + len(line) > limit:
+            yield b"".join(batch)
+            batch, size = [], 0
+        batch.append(line)
+        size += len(line)
+    if batch:
+        yield b"".join(batch)
+
+
 class LineHandler(logging.Handler):
-    """Writes each record to a file descriptor with one ``write`` of its line (plus a newline):
-    several processes sharing the descriptor never interleave inside a line (on a pipe, lines
-    up to PIPE_BUF bytes, 4 KiB on Linux; on a file opened for appending, every line)."""
+    """Writes records as lines to a file descriptor, whole lines per ``write``.
+
+    The lines that an event loop's thread logs during one pass of the loop are written
+    together when the pass ends, in writes of up to PIPE_BUF bytes: ``os.write`` releases the
+    GIL, and taking it back from whichever thread took it cost the loop more than the write
+    (two lines per request, issue 17). Other threads' lines, and a process's last ones
+    (``logging.shutdown`` flushes), are written at once."""
 
     def __init__(self, fd: int) -> None:
         super().__init__()
         self._fd = fd
+        self._pending: list[bytes] = []
+        self._size = 0
+        self._scheduled = False
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            data = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
-            while data:  # a pipe may take a long line in pieces
-                data = data[os.write(self._fd, data) :]
+            line = (self.format(record) + "\n").encode("utf-8", "backslashreplace")
         except Exception:
             self.handleError(record)
+            return
+        self._pending.append(line)
+        self._size += len(line)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or self._size >= _PENDING_MAX:
+            self._write_pending()
+        elif not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            self._scheduled = False
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        lines, self._pending, self._size = self._pending, [], 0
+        try:
+            for data in line_batches(lines):
+                while data:  # a pipe may take a long line in pieces
+                    data = data[os.write(self._fd, data) :]
+        except OSError:
+            pass  # stderr closed (the reader went away): nowhere left to say so
+
+
+def _stderr_handler() -> logging.Handler:
+    try:
+        return LineHandler(sys.stderr.fileno())
+    except (AttributeError, OSError, ValueError):  # a replaced stderr (a test's capture)
+        return logging.StreamHandler(sys.stderr)
 
 
 def setup_logging(
@@ -110,13 +174,10 @@ def setup_logging(
     fmt: str = "json",
     *,
     fields: Mapping[str, Any] | None = None,
-    shared: bool = False,
 ) -> None:
     """Send every log record to stderr, as JSON lines or as text; ``fields`` are added to every
-    record, and ``shared`` (stderr shared with other processes) writes each line at once."""
-    handler: logging.Handler = (
-        LineHandler(sys.stderr.fileno()) if shared else logging.StreamHandler(sys.stderr)
-    )
+    record."""
+    handler = _stderr_handler()
     handler.setFormatter(TextFormatter(fields) if fmt == "text" else JsonFormatter(fields))
     root = logging.getLogger()
     root.handlers[:] = [handler]
