@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
+import os
 import sqlite3
 import sys
 import threading
@@ -22,7 +24,8 @@ from lightningstor_api.metadata import (
     WatchCompacted,
     WatchEvent,
 )
-from lightningstor_api.metadata.embedded import WATCH_BATCH
+from lightningstor_api.metadata.embedded import WATCH_BATCH, write_lock_path
+from tests.wait import alet_time_pass
 
 from .conftest import OpenEmbedded
 from .contract import MetadataStoreContract, collect, first, until_live
@@ -231,6 +234,31 @@ async def test_processes_race(open_embedded: OpenEmbedded, tmp_path: Path) -> No
             assert kv is not None and kv.value == name.encode() and kv.version == 1
     counter = await store.get(b"counter")
     assert counter is not None and counter.value == b"%d" % (2 * increments)
+
+
+async def test_writers_take_turns_on_the_write_lock(
+    open_embedded: OpenEmbedded, tmp_path: Path
+) -> None:
+    """A write waits while another process holds the write lock and completes once it is let
+    go; reads do not wait for it."""
+    path = tmp_path / "meta.db"
+    store = await open_embedded(path)
+    await store.put(b"k", b"before")
+    fd = os.open(write_lock_path(path), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as another process's writer holds it
+        write = asyncio.create_task(store.put(b"k", b"after"))
+        await alet_time_pass(0.5, "a write that ignored the lock would be done by now")
+        assert not write.done()
+        kv = await store.get(b"k")
+        assert kv is not None and kv.value == b"before"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        async with asyncio.timeout(10):
+            await write
+    finally:
+        os.close(fd)
+    kv = await store.get(b"k")
+    assert kv is not None and kv.value == b"after"
 
 
 async def test_watch_compacted(open_embedded: OpenEmbedded) -> None:

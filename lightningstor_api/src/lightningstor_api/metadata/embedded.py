@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections import deque
@@ -152,6 +154,24 @@ def _open_writer(path: Path) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+def write_lock_path(path: Path) -> Path:
+    """The file whose ``flock`` the processes sharing ``path`` take around each write batch."""
+    return path.with_name(path.name + ".write-lock")
+
+
+@contextlib.contextmanager
+def _write_lock(fd: int) -> Iterator[None]:
+    """Hold the processes' write lock: a process waiting for it sleeps in the kernel and is
+    woken as the holder's commit ends, where SQLite's busy handler polls with sleeps of up to
+    100 ms (two processes writing at once saw p99 PUT latencies of 440 ms). SQLite's own lock
+    still guards the file; this only decides who tries next."""
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _read_revision(conn: sqlite3.Connection) -> int:
@@ -314,6 +334,7 @@ class EmbeddedStore:
     """The metadata store on one SQLite file (WAL, ``synchronous=FULL``)."""
 
     _wconn: sqlite3.Connection  # the writer thread's connection, set by open()
+    _lock_fd: int  # the write lock's file (write_lock_path), set by open()
 
     def __init__(
         self, path: Path, *, readers: int, poll_interval: float, retained_revisions: int
@@ -357,7 +378,10 @@ class EmbeddedStore:
         try:
             with _translated():
                 store._wconn = await loop.run_in_executor(store._writer, _open_writer, path)
+            store._lock_fd = os.open(write_lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
         except BaseException:
+            if hasattr(store, "_wconn"):
+                store._wconn.close()
             store._closed = True
             store._writer.shutdown(wait=True)
             store._readers.shutdown(wait=True)
@@ -463,13 +487,15 @@ class EmbeddedStore:
             self._writer.shutdown(wait=True)  # its only thread is done with its last task
 
     def _run_batch(self, items: Sequence[_Batched]) -> list[TxnResult | int | BaseException]:
-        return _txn_batch(self._wconn, items, self._retained)
+        with _write_lock(self._lock_fd):
+            return _txn_batch(self._wconn, items, self._retained)
 
     def _shutdown(self) -> None:
         self._readers.shutdown(wait=True)
         for conn in self._reader_conns:
             conn.close()
         self._wconn.close()  # last: the last connection to close checkpoints the WAL
+        os.close(self._lock_fd)
 
     # ---- threads ----
     def _check_open(self) -> None:
