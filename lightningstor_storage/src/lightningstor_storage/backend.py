@@ -17,10 +17,11 @@ made by :func:`new_chunk_id` and never derive from user input. Errors::
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
+
+from lightningstor_types.randomness import token_hex
 
 __all__ = [
     "Capabilities",
@@ -193,7 +194,7 @@ class StorageBackend(Protocol):
 
 def new_chunk_id() -> str:
     """A fresh random chunk id: 32 lowercase hex digits."""
-    return secrets.token_hex(16)
+    return token_hex(16)
 
 
 def validate_chunk_id(chunk_id: str) -> None:

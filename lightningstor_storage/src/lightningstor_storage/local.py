@@ -16,7 +16,6 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,6 +41,7 @@ from lightningstor_storage.chunkfile import (
     data_size_of,
 )
 from lightningstor_types.files import fsync_dir
+from lightningstor_types.randomness import token_hex
 
 __all__ = ["LocalBackend"]
 
@@ -91,7 +91,7 @@ class LocalBackend:
         final = self._chunk_path(chunk_id)
         if chunk_id in self._writing:
             raise ChunkExists(f"chunk {chunk_id} is being written")
-        writer = ChunkFileWriter(self._tmp_dir / f"{chunk_id}.{secrets.token_hex(8)}.tmp")
+        writer = ChunkFileWriter(self._tmp_dir / f"{chunk_id}.{token_hex(8)}.tmp")
         self._writing.add(chunk_id)
         self._temp_names.add(writer.path.name)
         try:

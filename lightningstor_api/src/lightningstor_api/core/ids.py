@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import secrets
 import time
+
+from lightningstor_types.randomness import token_hex
 
 _MAX_NS = (1 << 64) - 1
 _SORT_ID = re.compile(r"^[0-9a-f]{24}$")
@@ -15,7 +16,7 @@ NULL_VERSION = "null"
 def new_sort_id(now_ns: int | None = None) -> str:
     """A version sort id: newer ids sort first (inverted time), random tail breaks ties."""
     ns = time.time_ns() if now_ns is None else now_ns
-    return f"{_MAX_NS - ns:016x}{secrets.token_hex(4)}"
+    return f"{_MAX_NS - ns:016x}{token_hex(4)}"
 
 
 def newer_sort_id(than: str | None) -> str:
@@ -33,13 +34,13 @@ def is_sort_id(value: str) -> bool:
 
 
 def new_data_id() -> str:
-    return secrets.token_hex(16)
+    return token_hex(16)
 
 
 def new_upload_id(now_ns: int | None = None) -> str:
     """An upload id: time first, so a key's uploads list in the order they were initiated."""
     ns = time.time_ns() if now_ns is None else now_ns
-    return f"{ns:016x}{secrets.token_hex(8)}"
+    return f"{ns:016x}{token_hex(8)}"
 
 
 def is_upload_id(value: str) -> bool:
@@ -48,13 +49,13 @@ def is_upload_id(value: str) -> bool:
 
 
 def new_bucket_id() -> str:
-    return secrets.token_hex(16)
+    return token_hex(16)
 
 
 def new_gc_entry_id(now_ns: int | None = None) -> str:
     """GC journal ids sort by time, so the collector takes the oldest first."""
     ns = time.time_ns() if now_ns is None else now_ns
-    return f"{ns:020d}-{secrets.token_hex(6)}"
+    return f"{ns:020d}-{token_hex(6)}"
 
 
 def new_usage_delta_id(now_ns: int | None = None) -> str:

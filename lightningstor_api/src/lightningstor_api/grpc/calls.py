@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +29,7 @@ from lightningstor_api.grpc.forwarded import PEER, Client, Network, forwarded_cl
 from lightningstor_api.metrics import METRICS
 from lightningstor_types.errors import LightningStorError
 from lightningstor_types.grpc_interceptors import ApiInterceptor
+from lightningstor_types.randomness import token_hex
 from lightningstor_types.scope import Scope
 from lightningstor_types.service import RequestContext, RequestRecord
 
@@ -97,7 +97,7 @@ def _request_id_of(context: Context) -> str:
     for key, value in context.invocation_metadata() or ():
         if key == REQUEST_ID_KEY and isinstance(value, str) and 0 < len(value) <= _MAX_REQUEST_ID:
             return value
-    return uuid.uuid4().hex
+    return token_hex(16)
 
 
 async def _begin(
