@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -40,6 +41,7 @@ _QUERY = {
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
+@lru_cache(maxsize=4096)
 def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         return ipaddress.ip_address(text.strip())
@@ -55,7 +57,8 @@ def _trusted(address: object, proxies: Sequence[Network]) -> bool:
 
 def is_trusted_proxy(peer: str | None, proxies: Sequence[Network]) -> bool:
     """Whether the peer address ``peer`` lies in one of ``proxies``."""
-    return peer is not None and _trusted(_address(peer), proxies)
+    # Most servers trust no proxy: then no address is parsed per request.
+    return bool(proxies) and peer is not None and _trusted(_address(peer), proxies)
 
 
 def client_of(ex: Exchange, proxies: Sequence[Network]) -> tuple[str | None, str]:
