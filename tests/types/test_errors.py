@@ -40,7 +40,7 @@ NoSuchKey NoSuchUpload NoSuchVersion NoSuchTagSet NotImplemented NotModified Pre
 RequestTimeout RequestTimeTooSkewed SignatureDoesNotMatch ServiceUnavailable SlowDown
 TooManyBuckets XAmzContentSHA256Mismatch AuthorizationHeaderMalformed
 AuthorizationQueryParametersError InvalidChunkSizeError BadRequest UnexpectedContent
-ObjectNotInActiveTierError InvalidPartNumber QuotaExceeded IamUnavailable
+ObjectNotInActiveTierError InvalidPartNumber QuotaExceeded IamUnavailable InvalidRedirectLocation
 """.split()  # noqa: SIM905 - a word list reads best here
 
 

@@ -133,6 +133,7 @@ class ObjectInfo:
     tag_count: int = 0
     owner_id: str | None = None
     encryption: Encryption = field(default_factory=lambda: Encryption())
+    website_redirect_location: str | None = None
 
     @classmethod
     def from_pb(cls, msg: common_pb2.ObjectInfo) -> ObjectInfo:
@@ -159,6 +160,7 @@ class ObjectInfo:
             tag_count=msg.tag_count,
             owner_id=msg.owner.id or None,
             encryption=Encryption.from_pb(msg),
+            website_redirect_location=h.website_redirect_location or None,
         )
 
 

@@ -239,12 +239,15 @@ class ObjectMethods(Connection):
         """Copy an object to ``bucket``/``key``, within the store (no data passes the client).
 
         Metadata and headers are copied unless ``metadata`` or any header is given (then they
-        replace them); tags likewise unless ``tags`` is given. Encryption as for
-        :meth:`put_object` (none asked: the bucket's default, else the source's SSE-S3 or
-        SSE-KMS); an SSE-C source needs its ``source_customer_key``. A copy to other keys is
-        re-encrypted by the server.
+        replace them); tags likewise unless ``tags`` is given. ``website_redirect_location`` is
+        never copied (as in S3): the copy has it only when given, which replaces nothing else.
+        Encryption as for :meth:`put_object` (none asked: the bucket's default, else the
+        source's SSE-S3 or SSE-KMS); an SSE-C source needs its ``source_customer_key``. A copy
+        to other keys is re-encrypted by the server.
         """
-        replace_meta = metadata is not None or bool(headers)
+        replace_meta = metadata is not None or any(
+            name != "website_redirect_location" for name in headers
+        )
         req = object_pb2.CopyObjectRequest(
             scope=self._scope,
             bucket=bucket,

@@ -29,6 +29,9 @@ class ContentHeaderArgs(TypedDict, total=False):
     content_language: str
     cache_control: str
     expires: str
+    website_redirect_location: str
+    """S3's ``x-amz-website-redirect-location``: ``/…``, ``http://…`` or ``https://…`` (at most
+    2 KiB), stored and returned; a copy has it only when given (never the source's)."""
 
 
 def tags(values: Mapping[str, str] | None) -> list[common_pb2.Tag]:

@@ -1,11 +1,13 @@
 """S3 request headers in, API message fields out; object state out as S3 response headers.
 
-Requests: user metadata (``x-amz-meta-*``), content headers, conditional headers (also the
+Requests: user metadata (``x-amz-meta-*``), content headers (with
+``x-amz-website-redirect-location``), conditional headers (also the
 ``x-amz-copy-source-if-*`` ones), ``Range``, ``x-amz-tagging`` (URL-encoded query form),
 ``x-amz-copy-source`` (URL-encoded, with ``?versionId=``), ``x-amz-copy-source-range``,
 ``x-amz-metadata-directive`` / ``x-amz-tagging-directive``, ``x-amz-checksum-*`` and the
 algorithm a client asks for. Responses: the headers of an object (ETag, Last-Modified, content
-headers, metadata, version, checksums, part and tag counts) and the ``response-*`` overrides.
+headers and website redirect location, metadata, version, checksums, part and tag counts) and
+the ``response-*`` overrides.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ _CONTENT_HEADERS = {
     "content-language": "content_language",
     "cache-control": "cache_control",
     "expires": "expires",
+    # stored and returned, never acted on (no website endpoint); checked by the core
+    "x-amz-website-redirect-location": "website_redirect_location",
 }
 _RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
@@ -85,7 +89,8 @@ def user_metadata(headers: Mapping[str, str]) -> dict[str, str]:
 
 
 def content_headers(headers: Mapping[str, str]) -> common_pb2.ContentHeaders:
-    """Content-Type, -Encoding, -Disposition, -Language, Cache-Control and Expires.
+    """Content-Type, -Encoding, -Disposition, -Language, Cache-Control, Expires and
+    ``x-amz-website-redirect-location``.
 
     ``aws-chunked`` is framing, not a content coding of the object: it is dropped from
     Content-Encoding as S3 does.

@@ -343,6 +343,10 @@ class InvalidStorageClass(InvalidInputError):
     message = "The storage class you specified is not valid"
 
 
+class InvalidRedirectLocation(InvalidInputError):
+    message = "The website redirect location must have a prefix of 'http://' or 'https://' or '/'."
+
+
 class InvalidEncryptionAlgorithmError(InvalidInputError):
     message = "The encryption request you specified is not valid. The valid value is AES256."
 

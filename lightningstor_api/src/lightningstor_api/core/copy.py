@@ -80,9 +80,14 @@ async def copy_object(
     src_ref = await locate_source(cc, ctx, dst.scope, req.source)
     replace_meta = req.metadata_directive == REPLACE
     replace_tags = req.tagging_directive == REPLACE
+    # S3: the website redirect location is never copied from the source; the request's own
+    # (either directive) is the copy's.
+    redirect = req.headers.website_redirect_location
     if replace_meta:
         validate_user_metadata(req.user_metadata)
         validate_content_headers(req.headers)
+    else:
+        validate_content_headers(common_pb2.ContentHeaders(website_redirect_location=redirect))
     if replace_tags:
         validate_tags([(t.key, t.value) for t in req.tags], object_tags=True)
     storage_class = validate_storage_class(req.storage_class) if req.storage_class else ""
@@ -111,6 +116,7 @@ async def copy_object(
             raise InternalError(f"the content of {req.source.key!r} cannot be read")
         changes = (
             replace_meta
+            or bool(redirect)
             or algorithm is not None
             or bool(req.server_side_encryption or sse_c.given(customer_key))
         )
@@ -119,10 +125,13 @@ async def copy_object(
             raise InvalidRequest(SELF_COPY)
         src_keys = sealing.read_keys(cc.keymaster, src, source_key)
         target = seal if asked else sealing.inherited(cc.keymaster, src)
+        headers = common_pb2.ContentHeaders()
+        headers.CopyFrom(req.headers if replace_meta else src.headers)
+        headers.website_redirect_location = redirect
         rec = records_pb2.ObjectRecord(
             etag=src.etag,
             size=src.size,
-            headers=req.headers if replace_meta else src.headers,
+            headers=headers,
             user_metadata=req.user_metadata if replace_meta else src.user_metadata,
             storage_class=storage_class or "STANDARD",  # as S3: not copied
             checksums=src.checksums,

@@ -182,6 +182,7 @@ def cmd_stat(client: LightningStorClient, args: argparse.Namespace) -> None:
         ("Last modified", iso(info.last_modified)),
         ("Version", info.version_id or "-"),
         ("Content type", info.content_type or "-"),
+        ("Redirect", info.website_redirect_location or "-"),
         ("Storage class", info.storage_class or "STANDARD"),
         ("Parts", info.parts_count or "-"),
         ("Tags", info.tag_count),

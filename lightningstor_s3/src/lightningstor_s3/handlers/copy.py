@@ -33,6 +33,8 @@ async def copy_object(call: S3Call) -> None:
     if req.metadata_directive == object_pb2.METADATA_DIRECTIVE_REPLACE:
         req.headers.CopyFrom(hdr.content_headers(h))
         req.user_metadata.update(hdr.user_metadata(h))
+    else:  # S3 never copies the source's redirect: the request's, under either directive
+        req.headers.website_redirect_location = hdr.content_headers(h).website_redirect_location
     if req.tagging_directive == object_pb2.METADATA_DIRECTIVE_REPLACE and "x-amz-tagging" in h:
         req.tags.extend(hdr.tags(h["x-amz-tagging"]))
     objectlock_xml.apply_lock_headers(req, h, call.query)

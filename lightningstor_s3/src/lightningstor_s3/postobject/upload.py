@@ -44,7 +44,7 @@ from lightningstor_types.service import CredentialResolver, RequestContext, Stor
 ALGORITHM = "AWS4-HMAC-SHA256"
 _CONTENT_FIELDS = (
     "content-type", "cache-control", "content-disposition", "content-encoding",
-    "content-language", "expires",
+    "content-language", "expires", "x-amz-website-redirect-location",
 )  # fmt: skip
 
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/common.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05Scope\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x89\x01\n\tChecksums\x12\r\n\x05\x63rc32\x18\x01 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\t\x12\x0c\n\x04sha1\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tcrc64nvme\x18\x05 \x01(\t\x12,\n\x04type\x18\x06 \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa5\x01\n\nConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x01(\t\x12\x35\n\x11if_modified_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13if_unmodified_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x10\x44\x65leteConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12?\n\x1bif_match_last_modified_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\rif_match_size\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x10\n\x0e_if_match_size\"s\n\tByteRange\x12\x12\n\x05\x66irst\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04last\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rsuffix_length\x18\x03 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_firstB\x07\n\x05_lastB\x10\n\x0e_suffix_length\"\x9f\x01\n\x0e\x43ontentHeaders\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x18\n\x10\x63ontent_encoding\x18\x02 \x01(\t\x12\x1b\n\x13\x63ontent_disposition\x18\x03 \x01(\t\x12\x18\n\x10\x63ontent_language\x18\x04 \x01(\t\x12\x15\n\rcache_control\x18\x05 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x06 \x01(\t\")\n\x05Owner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\">\n\x0b\x43ustomerKey\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0f\n\x07key_md5\x18\x03 \x01(\t\"\xd0\x05\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nversion_id\x18\x03 \x01(\t\x12\x11\n\tis_latest\x18\x04 \x01(\x08\x12\x18\n\x10is_delete_marker\x18\x05 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x0c\n\x04size\x18\x07 \x01(\x03\x12\x31\n\rlast_modified\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\t \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12\x45\n\ruser_metadata\x18\n \x03(\x0b\x32..lightningstor.v1.ObjectInfo.UserMetadataEntry\x12\x15\n\rstorage_class\x18\x0b \x01(\t\x12.\n\tchecksums\x18\x0c \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x13\n\x0bparts_count\x18\r \x01(\x05\x12\x11\n\ttag_count\x18\x0e \x01(\x05\x12&\n\x05owner\x18\x0f \x01(\x0b\x32\x17.lightningstor.v1.Owner\x12\x1e\n\x16server_side_encryption\x18\x18 \x01(\t\x12\x1e\n\x16sse_customer_algorithm\x18\x19 \x01(\t\x12\x1c\n\x14sse_customer_key_md5\x18\x1a \x01(\t\x12\x12\n\nkms_key_id\x18\x1b \x01(\t\x12\x13\n\x0bkms_context\x18\x1c \x01(\t\x12\x34\n\tretention\x18\x10 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12\x12\n\nlegal_hold\x18\x11 \x01(\x08\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x0fObjectRetention\x12.\n\x04mode\x18\x01 \x01(\x0e\x32 .lightningstor.v1.ObjectLockMode\x12\x30\n\x0cretain_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x05Grant\x12\x14\n\x0cgrantee_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x12\n\npermission\x18\x04 \x01(\t\"^\n\x11\x41\x63\x63\x65ssControlList\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\'\n\x06grants\x18\x02 \x03(\x0b\x32\x17.lightningstor.v1.Grant\x12\x0e\n\x06\x63\x61nned\x18\x03 \x01(\t*\xd2\x01\n\x11\x43hecksumAlgorithm\x12\"\n\x1e\x43HECKSUM_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HECKSUM_ALGORITHM_CRC32\x10\x01\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_CRC32C\x10\x02\x12\x1b\n\x17\x43HECKSUM_ALGORITHM_SHA1\x10\x03\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_SHA256\x10\x04\x12 \n\x1c\x43HECKSUM_ALGORITHM_CRC64NVME\x10\x05*i\n\x0c\x43hecksumType\x12\x1d\n\x19\x43HECKSUM_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43HECKSUM_TYPE_FULL_OBJECT\x10\x01\x12\x1b\n\x17\x43HECKSUM_TYPE_COMPOSITE\x10\x02*t\n\x0eObjectLockMode\x12 \n\x1cOBJECT_LOCK_MODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bOBJECT_LOCK_MODE_GOVERNANCE\x10\x01\x12\x1f\n\x1bOBJECT_LOCK_MODE_COMPLIANCE\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlightningstor/v1/common.proto\x12\x10lightningstor.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"+\n\x05Scope\x12\x0e\n\x06org_id\x18\x01 \x01(\t\x12\x12\n\nproject_id\x18\x02 \x01(\t\"\x89\x01\n\tChecksums\x12\r\n\x05\x63rc32\x18\x01 \x01(\t\x12\x0e\n\x06\x63rc32c\x18\x02 \x01(\t\x12\x0c\n\x04sha1\x18\x03 \x01(\t\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12\x11\n\tcrc64nvme\x18\x05 \x01(\t\x12,\n\x04type\x18\x06 \x01(\x0e\x32\x1e.lightningstor.v1.ChecksumType\"!\n\x03Tag\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"\xa5\x01\n\nConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12\x15\n\rif_none_match\x18\x02 \x01(\t\x12\x35\n\x11if_modified_since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x37\n\x13if_unmodified_since\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x93\x01\n\x10\x44\x65leteConditions\x12\x10\n\x08if_match\x18\x01 \x01(\t\x12?\n\x1bif_match_last_modified_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x1a\n\rif_match_size\x18\x03 \x01(\x03H\x00\x88\x01\x01\x42\x10\n\x0e_if_match_size\"s\n\tByteRange\x12\x12\n\x05\x66irst\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x11\n\x04last\x18\x02 \x01(\x03H\x01\x88\x01\x01\x12\x1a\n\rsuffix_length\x18\x03 \x01(\x03H\x02\x88\x01\x01\x42\x08\n\x06_firstB\x07\n\x05_lastB\x10\n\x0e_suffix_length\"\xc2\x01\n\x0e\x43ontentHeaders\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x18\n\x10\x63ontent_encoding\x18\x02 \x01(\t\x12\x1b\n\x13\x63ontent_disposition\x18\x03 \x01(\t\x12\x18\n\x10\x63ontent_language\x18\x04 \x01(\t\x12\x15\n\rcache_control\x18\x05 \x01(\t\x12\x0f\n\x07\x65xpires\x18\x06 \x01(\t\x12!\n\x19website_redirect_location\x18\x07 \x01(\t\")\n\x05Owner\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\">\n\x0b\x43ustomerKey\x12\x11\n\talgorithm\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\x0c\x12\x0f\n\x07key_md5\x18\x03 \x01(\t\"\xd0\x05\n\nObjectInfo\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x12\n\nversion_id\x18\x03 \x01(\t\x12\x11\n\tis_latest\x18\x04 \x01(\x08\x12\x18\n\x10is_delete_marker\x18\x05 \x01(\x08\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t\x12\x0c\n\x04size\x18\x07 \x01(\x03\x12\x31\n\rlast_modified\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\x07headers\x18\t \x01(\x0b\x32 .lightningstor.v1.ContentHeaders\x12\x45\n\ruser_metadata\x18\n \x03(\x0b\x32..lightningstor.v1.ObjectInfo.UserMetadataEntry\x12\x15\n\rstorage_class\x18\x0b \x01(\t\x12.\n\tchecksums\x18\x0c \x01(\x0b\x32\x1b.lightningstor.v1.Checksums\x12\x13\n\x0bparts_count\x18\r \x01(\x05\x12\x11\n\ttag_count\x18\x0e \x01(\x05\x12&\n\x05owner\x18\x0f \x01(\x0b\x32\x17.lightningstor.v1.Owner\x12\x1e\n\x16server_side_encryption\x18\x18 \x01(\t\x12\x1e\n\x16sse_customer_algorithm\x18\x19 \x01(\t\x12\x1c\n\x14sse_customer_key_md5\x18\x1a \x01(\t\x12\x12\n\nkms_key_id\x18\x1b \x01(\t\x12\x13\n\x0bkms_context\x18\x1c \x01(\t\x12\x34\n\tretention\x18\x10 \x01(\x0b\x32!.lightningstor.v1.ObjectRetention\x12\x12\n\nlegal_hold\x18\x11 \x01(\x08\x1a\x33\n\x11UserMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"s\n\x0fObjectRetention\x12.\n\x04mode\x18\x01 \x01(\x0e\x32 .lightningstor.v1.ObjectLockMode\x12\x30\n\x0cretain_until\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"J\n\x05Grant\x12\x14\n\x0cgrantee_type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0b\n\x03uri\x18\x03 \x01(\t\x12\x12\n\npermission\x18\x04 \x01(\t\"^\n\x11\x41\x63\x63\x65ssControlList\x12\x10\n\x08owner_id\x18\x01 \x01(\t\x12\'\n\x06grants\x18\x02 \x03(\x0b\x32\x17.lightningstor.v1.Grant\x12\x0e\n\x06\x63\x61nned\x18\x03 \x01(\t*\xd2\x01\n\x11\x43hecksumAlgorithm\x12\"\n\x1e\x43HECKSUM_ALGORITHM_UNSPECIFIED\x10\x00\x12\x1c\n\x18\x43HECKSUM_ALGORITHM_CRC32\x10\x01\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_CRC32C\x10\x02\x12\x1b\n\x17\x43HECKSUM_ALGORITHM_SHA1\x10\x03\x12\x1d\n\x19\x43HECKSUM_ALGORITHM_SHA256\x10\x04\x12 \n\x1c\x43HECKSUM_ALGORITHM_CRC64NVME\x10\x05*i\n\x0c\x43hecksumType\x12\x1d\n\x19\x43HECKSUM_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x43HECKSUM_TYPE_FULL_OBJECT\x10\x01\x12\x1b\n\x17\x43HECKSUM_TYPE_COMPOSITE\x10\x02*t\n\x0eObjectLockMode\x12 \n\x1cOBJECT_LOCK_MODE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bOBJECT_LOCK_MODE_GOVERNANCE\x10\x01\x12\x1f\n\x1bOBJECT_LOCK_MODE_COMPLIANCE\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +34,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OBJECTINFO_USERMETADATAENTRY']._loaded_options = None
   _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_options = b'8\001'
-  _globals['_CHECKSUMALGORITHM']._serialized_start=2021
-  _globals['_CHECKSUMALGORITHM']._serialized_end=2231
-  _globals['_CHECKSUMTYPE']._serialized_start=2233
-  _globals['_CHECKSUMTYPE']._serialized_end=2338
-  _globals['_OBJECTLOCKMODE']._serialized_start=2340
-  _globals['_OBJECTLOCKMODE']._serialized_end=2456
+  _globals['_CHECKSUMALGORITHM']._serialized_start=2056
+  _globals['_CHECKSUMALGORITHM']._serialized_end=2266
+  _globals['_CHECKSUMTYPE']._serialized_start=2268
+  _globals['_CHECKSUMTYPE']._serialized_end=2373
+  _globals['_OBJECTLOCKMODE']._serialized_start=2375
+  _globals['_OBJECTLOCKMODE']._serialized_end=2491
   _globals['_SCOPE']._serialized_start=84
   _globals['_SCOPE']._serialized_end=127
   _globals['_CHECKSUMS']._serialized_start=130
@@ -53,19 +53,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_BYTERANGE']._serialized_start=622
   _globals['_BYTERANGE']._serialized_end=737
   _globals['_CONTENTHEADERS']._serialized_start=740
-  _globals['_CONTENTHEADERS']._serialized_end=899
-  _globals['_OWNER']._serialized_start=901
-  _globals['_OWNER']._serialized_end=942
-  _globals['_CUSTOMERKEY']._serialized_start=944
-  _globals['_CUSTOMERKEY']._serialized_end=1006
-  _globals['_OBJECTINFO']._serialized_start=1009
-  _globals['_OBJECTINFO']._serialized_end=1729
-  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_start=1678
-  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_end=1729
-  _globals['_OBJECTRETENTION']._serialized_start=1731
-  _globals['_OBJECTRETENTION']._serialized_end=1846
-  _globals['_GRANT']._serialized_start=1848
-  _globals['_GRANT']._serialized_end=1922
-  _globals['_ACCESSCONTROLLIST']._serialized_start=1924
-  _globals['_ACCESSCONTROLLIST']._serialized_end=2018
+  _globals['_CONTENTHEADERS']._serialized_end=934
+  _globals['_OWNER']._serialized_start=936
+  _globals['_OWNER']._serialized_end=977
+  _globals['_CUSTOMERKEY']._serialized_start=979
+  _globals['_CUSTOMERKEY']._serialized_end=1041
+  _globals['_OBJECTINFO']._serialized_start=1044
+  _globals['_OBJECTINFO']._serialized_end=1764
+  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_start=1713
+  _globals['_OBJECTINFO_USERMETADATAENTRY']._serialized_end=1764
+  _globals['_OBJECTRETENTION']._serialized_start=1766
+  _globals['_OBJECTRETENTION']._serialized_end=1881
+  _globals['_GRANT']._serialized_start=1883
+  _globals['_GRANT']._serialized_end=1957
+  _globals['_ACCESSCONTROLLIST']._serialized_start=1959
+  _globals['_ACCESSCONTROLLIST']._serialized_end=2053
 # @@protoc_insertion_point(module_scope)

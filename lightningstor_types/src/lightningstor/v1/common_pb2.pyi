@@ -288,6 +288,7 @@ class ContentHeaders(_message.Message):
     CONTENT_LANGUAGE_FIELD_NUMBER: _builtins.int
     CACHE_CONTROL_FIELD_NUMBER: _builtins.int
     EXPIRES_FIELD_NUMBER: _builtins.int
+    WEBSITE_REDIRECT_LOCATION_FIELD_NUMBER: _builtins.int
     content_type: _builtins.str
     content_encoding: _builtins.str
     content_disposition: _builtins.str
@@ -295,6 +296,11 @@ class ContentHeaders(_message.Message):
     cache_control: _builtins.str
     expires: _builtins.str
     """HTTP-date as the client sent it."""
+    website_redirect_location: _builtins.str
+    """x-amz-website-redirect-location: stored and returned, never acted on (no website
+    endpoint). Starts with "/", "http://" or "https://", at most 2 KiB, else
+    InvalidRedirectLocation. A copy never takes the source's: only the copy request's own.
+    """
     def __init__(
         self,
         *,
@@ -304,10 +310,11 @@ class ContentHeaders(_message.Message):
         content_language: _builtins.str = ...,
         cache_control: _builtins.str = ...,
         expires: _builtins.str = ...,
+        website_redirect_location: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_control", b"cache_control", "content_disposition", b"content_disposition", "content_encoding", b"content_encoding", "content_language", b"content_language", "content_type", b"content_type", "expires", b"expires"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cache_control", b"cache_control", "content_disposition", b"content_disposition", "content_encoding", b"content_encoding", "content_language", b"content_language", "content_type", b"content_type", "expires", b"expires", "website_redirect_location", b"website_redirect_location"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -844,7 +844,9 @@ class CopyObjectRequest(_message.Message):
     def source(self) -> Global___CopySource: ...
     @_builtins.property
     def headers(self) -> _common_pb2.ContentHeaders:
-        """Used with REPLACE."""
+        """Used with REPLACE, except website_redirect_location, used with either directive: the copy
+        has the request's (empty: none), never the source's (as S3).
+        """
 
     @_builtins.property
     def user_metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]: ...
