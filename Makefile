@@ -50,7 +50,7 @@ fmt: bootstrap ## format the code and apply ruff's safe fixes
 bench: bootstrap ## LightningStor (embedded, etcd) vs moto and Ceph RGW, one run (ARGS="--out FILE")
 	uv run python scripts/bench.py $(ARGS)
 
-bench-scale: bootstrap ## GET/HEAD/LIST of one bucket from 10^3 to 10^6 objects, embedded and etcd (~45 min)
+bench-scale: bootstrap ## GET/HEAD/LIST of one bucket from 10^3 to 10^6 objects, embedded and etcd (1 h or more)
 	uv run python scripts/bench_scale.py $(ARGS)
 
 fuzz: bootstrap ## the long fuzz run of both APIs: 10^6 inputs (ARGS="--inputs N --seed S")

@@ -19,7 +19,8 @@ reported), and measured with the load generator's S3 client (``lightningstor_cli
 keep-alive HTTP/1.1, SigV4):
 
 - GET (the whole 4 KiB body) and HEAD of random existing keys: p50/p99 latency one request at a
-  time, then ops/s with 32 in flight (``--duration`` seconds each after ``--warmup``);
+  time, then ops/s with 32 in flight (``--duration`` seconds each after ``--warmup``) and the
+  server's CPU per request (every process of it, and etcd's, as ``scripts/bench.py`` counts);
 - LIST: ListObjectsV2 walks of 10,000 keys in pages of 1,000 (no prefix) from a random
   existing key with 10,000 keys after it (``start-after``), then by continuation token; the
   median seconds per walk, and the median latency of a walk's first page. Below 10,000 objects
@@ -172,8 +173,9 @@ def fill(sections: dict[str, Any], have: int, want: int, args: argparse.Namespac
 # ---- the servers ----
 
 
-def start_etcd(procs: Processes, work: Path, quota_gib: float) -> str:
-    """A one-member etcd on free loopback ports (as ``scripts/bench.py``'s, with a quota)."""
+def start_etcd(procs: Processes, work: Path, quota_gib: float) -> tuple[str, int]:
+    """A one-member etcd on free loopback ports (as ``scripts/bench.py``'s, with a quota): its
+    client endpoint and its pid."""
     client, peer = free_port(), free_port()
     exe = os.environ.get("LIGHTNINGSTOR_TEST_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
     cmd = [
@@ -196,7 +198,7 @@ def start_etcd(procs: Processes, work: Path, quota_gib: float) -> str:
             opener.open(f"http://127.0.0.1:{client}/health", timeout=1) as resp,
         ):
             if json.loads(resp.read()).get("health") == "true":
-                return f"127.0.0.1:{client}"
+                return f"127.0.0.1:{client}", proc.pid
         if proc.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"etcd did not start:\n{log.read_text(errors='replace')}")
         time.sleep(0.1)
@@ -242,7 +244,7 @@ def start_server(
 
 
 def settled(pids: list[int], timeout: float) -> float:
-    """Wait until the server is idle (under 5% of a CPU over 2 s); the seconds waited.
+    """Wait until the server (and etcd) is idle (under 5% of a CPU over 2 s); the seconds waited.
 
     A server's first garbage-collection pass sweeps for orphan chunks, reading every data
     record (``core/orphans.py``): with 1,000,000 inline objects that is the whole bucket's
@@ -424,9 +426,11 @@ def run_store(store: str, work: Path, args: argparse.Namespace) -> list[Figures]
     data_dir = work / "data"
     sections: dict[str, Any] = {"server": {"data_dir": data_dir}}
     config = '[metadata]\nbackend = "embedded"\n'
+    others: list[int] = []  # etcd: its CPU counts as the server's, as in scripts/bench.py
     try:
         if store == "etcd":
-            endpoint = start_etcd(procs, work, args.etcd_quota_gib)
+            endpoint, etcd_pid = start_etcd(procs, work, args.etcd_quota_gib)
+            others.append(etcd_pid)
             prefix = "scale/"
             sections["metadata"] = {"backend": "etcd", "endpoints": [endpoint], "prefix": prefix}
             config = (
@@ -440,6 +444,7 @@ def run_store(store: str, work: Path, args: argparse.Namespace) -> list[Figures]
             have = size
             print(f"[{store}] {size:,} objects ({rate:,.0f}/s); measuring", flush=True)
             server, proc = start_server(procs, work / f"server-{size}", data_dir, config)
+            server.pids += others
             try:
                 settle = settled(server.pids, args.settle_timeout)
                 print(f"[{store}] server idle {settle:.0f} s after its start", flush=True)
