@@ -19,10 +19,10 @@ endif
 ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help bootstrap run test check proto fmt bench fuzz clean
+.PHONY: help bootstrap run test check proto fmt bench bench-scale fuzz clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 bootstrap: ## install uv, etcd (Debian) and every package; idempotent
 	@scripts/bootstrap.sh
@@ -49,6 +49,9 @@ fmt: bootstrap ## format the code and apply ruff's safe fixes
 
 bench: bootstrap ## LightningStor (embedded, etcd) vs moto and Ceph RGW, one run (ARGS="--out FILE")
 	uv run python scripts/bench.py $(ARGS)
+
+bench-scale: bootstrap ## GET/HEAD/LIST of one bucket from 10^3 to 10^6 objects, embedded and etcd (1 h or more)
+	uv run python scripts/bench_scale.py $(ARGS)
 
 fuzz: bootstrap ## the long fuzz run of both APIs: 10^6 inputs (ARGS="--inputs N --seed S")
 	uv run python -m tests.fuzz $(ARGS)

@@ -220,12 +220,21 @@ class S3Client:
         return (await conn.request(head, None)).status
 
     async def list_page(
-        self, conn: HttpConnection, bucket: str, prefix: str, max_keys: int, token: str | None
+        self,
+        conn: HttpConnection,
+        bucket: str,
+        prefix: str,
+        max_keys: int,
+        token: str | None,
+        *,
+        start_after: str = "",
     ) -> tuple[int, int, str | None]:
         """One ListObjectsV2 page: ``(status, keys on the page, next continuation token)``."""
         params = {"list-type": "2", "max-keys": str(max_keys), "prefix": prefix}
         if token:
             params["continuation-token"] = token
+        if start_after:
+            params["start-after"] = start_after
         query = canonical_query(params)
         resp = await conn.request(self._head("GET", uri_path(bucket), query), None)
         if resp.status != 200:
