@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 
 from lightningstor.meta.v1 import records_pb2
 from lightningstor_api.core.context import CoreContext
-from lightningstor_api.metadata import KeyValue
+from lightningstor_api.metadata import KeyValue, MetadataStore, prefix_end
 from lightningstor_storage import ChunkStat
 
 _PAGE = 256
+_SPLIT_AFTER = 16
+"""Full pages a window gives before it is walked as its sub-windows (see :func:`scan_prefix`)."""
 
 
 def id_key(chunk_id: str) -> bytes:
@@ -33,16 +35,52 @@ def id_key(chunk_id: str) -> bytes:
         return chunk_id.encode()
 
 
-async def scan_prefix(cc: CoreContext, prefix: bytes) -> AsyncIterator[KeyValue]:
-    """Every key-value under ``prefix``, a page at a time."""
-    start: bytes | None = None
-    while True:
-        page = await cc.store.range(prefix, start=start, limit=_PAGE)
-        for kv in page.kvs:
+async def scan_prefix(
+    cc: CoreContext, prefix: bytes, *, page: int = _PAGE, split_after: int = _SPLIT_AFTER
+) -> AsyncIterator[KeyValue]:
+    """Every key-value under ``prefix``, in key order, a page at a time.
+
+    A window (at first ``prefix`` itself) that has given ``split_after`` full pages is walked
+    on as its sub-windows (one more byte of key each), from where it stood: etcd counts a
+    range to its end on every page it answers (etcd-io/etcd#11057), so paging straight through
+    N keys cost it N²/page index steps (850 s of etcd's CPU for one orphan sweep of 1,000,000
+    data records), and a sub-window's page costs only that sub-window's keys. Every key is
+    still read once, in order: a key of the window past the last one read has one more byte
+    there, which names its sub-window, and after each sub-window a one-key probe from the end
+    of it finds the next key of the window, if any.
+    """
+    async for kv in walk(cc.store, prefix, page=page, split_after=split_after):
+        yield kv
+
+
+def walk(
+    store: MetadataStore, prefix: bytes, *, page: int = _PAGE, split_after: int = _SPLIT_AFTER
+) -> AsyncIterator[KeyValue]:
+    """:func:`scan_prefix` over a store."""
+    return _walk(store, prefix, None, page, split_after)
+
+
+async def _walk(
+    store: MetadataStore, window: bytes, start: bytes | None, page: int, split_after: int
+) -> AsyncIterator[KeyValue]:
+    """The keys starting with ``window`` from ``start`` on (see :func:`scan_prefix`)."""
+    for _ in range(split_after):
+        got = await store.range(window, start=start, limit=page)
+        for kv in got.kvs:
             yield kv
-        if not page.more or not page.kvs:
+        if not got.more or not got.kvs:
             return
-        start = page.kvs[-1].key + b"\x00"
+        start = got.kvs[-1].key + b"\x00"
+    # The rest of the window, one sub-window at a time; a probe of one key after each finds
+    # the next that holds any (so empty ones cost nothing).
+    depth = len(window)
+    following: bytes | None = start  # past a key that starts with window: it has one more byte
+    while following is not None:
+        sub = window + following[depth : depth + 1]
+        async for kv in _walk(store, sub, following, page, split_after):
+            yield kv
+        probe = await store.range(window, start=prefix_end(sub), limit=1)
+        following = probe.kvs[0].key if probe.kvs else None
 
 
 @dataclass(slots=True)
