@@ -206,8 +206,9 @@ def start_rgw(stack: contextlib.ExitStack, work: Path) -> Target | None:
     return Target("rgw", ref.s3, None, ref.access_key, ref.secret_key, ref.pids, reference=True)
 
 
-def start_etcd(procs: Processes, work: Path) -> tuple[str, int]:
-    """A one-member etcd on free loopback ports: its client endpoint and its pid."""
+def start_etcd(procs: Processes, work: Path, *extra: str) -> tuple[str, int]:
+    """A one-member etcd on free loopback ports (``extra``: more of its flags): its client
+    endpoint and its pid."""
     client, peer = free_port(), free_port()
     exe = os.environ.get("LIGHTNINGSTOR_TEST_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
     cmd = [
@@ -220,6 +221,7 @@ def start_etcd(procs: Processes, work: Path) -> tuple[str, int]:
         # etcd 3.6's default: 3.4 keeps 100,000 raft entries in memory between snapshots,
         # ~0.5 GiB when each PUT of 4 KiB carries its inline bytes (lightningstor_api README).
         "--snapshot-count", "10000",
+        *extra,
     ]  # fmt: skip
     log = work / "etcd.log"
     proc = procs.start(cmd, log, env=clean_env({}), cwd=work)

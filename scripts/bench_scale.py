@@ -51,7 +51,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -70,7 +69,7 @@ from lightningstor_client.bench.stats import summary_ms
 from lightningstor_client.sigv4 import Signer
 from lightningstor_types.config import Settings
 from lightningstor_types.service import RequestContext
-from scripts.bench import Processes, clean_env, free_port, wait_port
+from scripts.bench import Processes, clean_env, start_etcd, wait_port
 
 BUCKET = "scale"
 FOLDERS = 1000
@@ -171,37 +170,6 @@ def fill(sections: dict[str, Any], have: int, want: int, args: argparse.Namespac
 
 
 # ---- the servers ----
-
-
-def start_etcd(procs: Processes, work: Path, quota_gib: float) -> tuple[str, int]:
-    """A one-member etcd on free loopback ports (as ``scripts/bench.py``'s, with a quota): its
-    client endpoint and its pid."""
-    client, peer = free_port(), free_port()
-    exe = os.environ.get("LIGHTNINGSTOR_TEST_ETCD") or shutil.which("etcd") or "/usr/bin/etcd"
-    cmd = [
-        exe, "--name", "scale", "--data-dir", str(work / "etcd"),
-        "--listen-client-urls", f"http://127.0.0.1:{client}",
-        "--advertise-client-urls", f"http://127.0.0.1:{client}",
-        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
-        "--initial-cluster", f"scale=http://127.0.0.1:{peer}",
-        "--snapshot-count", "10000",
-        "--quota-backend-bytes", str(int(quota_gib * 2**30)),
-    ]  # fmt: skip
-    log = work / "etcd.log"
-    proc = procs.start(cmd, log, env=clean_env({}), cwd=work)
-    deadline = time.monotonic() + START_TIMEOUT
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    while True:
-        with (
-            contextlib.suppress(OSError, ValueError),
-            opener.open(f"http://127.0.0.1:{client}/health", timeout=1) as resp,
-        ):
-            if json.loads(resp.read()).get("health") == "true":
-                return f"127.0.0.1:{client}", proc.pid
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"etcd did not start:\n{log.read_text(errors='replace')}")
-        time.sleep(0.1)
 
 
 @dataclass
@@ -429,7 +397,9 @@ def run_store(store: str, work: Path, args: argparse.Namespace) -> list[Figures]
     others: list[int] = []  # etcd: its CPU counts as the server's, as in scripts/bench.py
     try:
         if store == "etcd":
-            endpoint, etcd_pid = start_etcd(procs, work, args.etcd_quota_gib)
+            endpoint, etcd_pid = start_etcd(
+                procs, work, "--quota-backend-bytes", str(int(args.etcd_quota_gib * 2**30))
+            )
             others.append(etcd_pid)
             prefix = "scale/"
             sections["metadata"] = {"backend": "etcd", "endpoints": [endpoint], "prefix": prefix}

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from tests.access.cluster import (
     Cluster,
     anonymous,
 )
+from tests.awscli import AWS, aws_env
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -107,15 +107,10 @@ def test_every_write_path_applies_the_acl(cluster: Cluster, bucket: str) -> None
 
 def test_aws_cli_cp_acl_public_read(cluster: Cluster, bucket: str, tmp_path: Path) -> None:
     keys = cluster.keys["alice"]
-    env = {
-        "PATH": os.environ["PATH"], "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": keys["access_key"], "AWS_SECRET_ACCESS_KEY": keys["secret_key"],
-        "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }  # fmt: skip
+    env = aws_env(keys["access_key"], keys["secret_key"], tmp_path)
     source = tmp_path / "page.html"
     source.write_bytes(b"<p>hello</p>")
-    aws = str(Path(sys.executable).with_name("aws"))
+    aws = AWS
     endpoint = "http://" + cluster.server.ports["s3"]
     done = subprocess.run(
         [aws, "--endpoint-url", endpoint, "s3", "cp", "--acl", "public-read", str(source),

@@ -8,9 +8,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -22,6 +20,7 @@ from botocore.exceptions import ClientError
 from lightningstor.v1 import common_pb2
 from lightningstor_client import LightningStorClient
 from lightningstor_types.errors import AccessDenied, InvalidArgument, NoSuchObjectLockConfiguration
+from tests.awscli import AWS, aws_env
 from tests.integration.server import ServerProcess
 from tests.objectlock.conftest import ACME, s3_for
 from tests.s3.rawhttp import Signer, request
@@ -386,17 +385,9 @@ def test_aws_cli_sets_and_reads_object_lock(
 ) -> None:
     """The three configurations through the AWS CLI (six calls, the CLI's start-up dominates)."""
     keys = actors["owner"]
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": keys["access_key"],
-        "AWS_SECRET_ACCESS_KEY": keys["secret_key"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
+    env = aws_env(keys["access_key"], keys["secret_key"], tmp_path)
     endpoint = "http://" + server.ports["s3"]
-    aws = [str(Path(sys.executable).with_name("aws")), "--endpoint-url", endpoint, "s3api"]
+    aws = [AWS, "--endpoint-url", endpoint, "s3api"]
 
     def run(*args: str) -> Any:
         done = subprocess.run(

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.awscli import AWS, aws_env
 
 RULES: list[dict[str, Any]] = [
     {
@@ -222,16 +222,8 @@ def test_x_amz_expiration_on_put_head_get(s3: Any, bucket: str) -> None:
 def test_aws_cli_sets_and_reads_lifecycle(
     s3_endpoint: str, admin_keys: dict[str, str], s3: Any, bucket: str, tmp_path: Path
 ) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": admin_keys["id"],
-        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    aws = [str(Path(sys.executable).with_name("aws")), "--endpoint-url", s3_endpoint, "s3api"]
+    env = aws_env(admin_keys["id"], admin_keys["secret"], tmp_path)
+    aws = [AWS, "--endpoint-url", s3_endpoint, "s3api"]
     (tmp_path / "lc.json").write_text(json.dumps({"Rules": RULES[:1]}))
     subprocess.run(
         [*aws, "put-bucket-lifecycle-configuration", "--bucket", bucket,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from tests.awscli import AWS, aws_env
 from tests.s3 import rawhttp
 
 if TYPE_CHECKING:
@@ -182,16 +182,8 @@ def test_aws_cli(
     s3_endpoint: str, admin_keys: dict[str, str], s3: Any, bucket: str, tmp_path: Path
 ) -> None:
     multipart(s3, bucket, "cli", [b"1" * 100, b"2" * 50], ChecksumAlgorithm="SHA256")
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": admin_keys["id"],
-        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    aws = str(Path(sys.executable).with_name("aws"))
+    env = aws_env(admin_keys["id"], admin_keys["secret"], tmp_path)
+    aws = AWS
     proc = subprocess.run(
         [aws, "--endpoint-url", s3_endpoint, "s3api", "get-object-attributes",
          "--bucket", bucket, "--key", "cli", "--object-attributes", *ALL, "--max-parts", "1"],

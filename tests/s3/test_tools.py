@@ -11,12 +11,13 @@ import filecmp
 import os
 import shutil
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.awscli import AWS, aws_env
 
 BIG = 50 * 1024 * 1024
 
@@ -50,16 +51,8 @@ def new_name(tool: str) -> str:
 def test_aws_cli(
     s3_endpoint: str, admin_keys: dict[str, str], files: Path, tmp_path: Path, s3: Any
 ) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": admin_keys["id"],
-        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    aws_bin = str(Path(sys.executable).with_name("aws"))
+    env = aws_env(admin_keys["id"], admin_keys["secret"], tmp_path)
+    aws_bin = AWS
 
     def aws(*args: str) -> str:
         return run(aws_bin, "--endpoint-url", s3_endpoint, *args, env=env)
@@ -94,16 +87,8 @@ def test_aws_cli_encryption(
 ) -> None:
     """Issue 15 §3: bucket default encryption and SSE-S3 uploads (multipart too) through the
     AWS CLI."""
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": admin_keys["id"],
-        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    aws_bin = str(Path(sys.executable).with_name("aws"))
+    env = aws_env(admin_keys["id"], admin_keys["secret"], tmp_path)
+    aws_bin = AWS
 
     def aws(*args: str) -> str:
         return run(aws_bin, "--endpoint-url", s3_endpoint, *args, env=env)

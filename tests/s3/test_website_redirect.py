@@ -12,8 +12,6 @@ AWS CLI and raw gRPC.
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -25,6 +23,7 @@ from botocore.exceptions import ClientError
 
 from lightningstor.v1 import common_pb2, object_pb2
 from lightningstor_types.errors import GRPC_ERROR_CODE_KEY, InvalidRedirectLocation
+from tests.awscli import AWS, aws_env
 from tests.s3.test_post_object import post, presigned
 from tests.s3.test_tools import run
 
@@ -265,16 +264,8 @@ def test_grpc_status_of_an_invalid_value(
 def test_aws_cli_website_redirect(
     s3_endpoint: str, admin_keys: dict[str, str], s3: Any, bucket: str, tmp_path: Path
 ) -> None:
-    env = {
-        "PATH": os.environ["PATH"],
-        "HOME": str(tmp_path),
-        "AWS_ACCESS_KEY_ID": admin_keys["id"],
-        "AWS_SECRET_ACCESS_KEY": admin_keys["secret"],
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
-    }
-    aws_bin = str(Path(sys.executable).with_name("aws"))
+    env = aws_env(admin_keys["id"], admin_keys["secret"], tmp_path)
+    aws_bin = AWS
     page = tmp_path / "index.html"
     page.write_bytes(b"<html/>")
     run(aws_bin, "--endpoint-url", s3_endpoint, "s3", "cp", "--website-redirect", "/x",
