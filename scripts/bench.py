@@ -539,8 +539,11 @@ def table(targets: dict[str, Target | None], pending: dict[str, str]) -> str:
 
 
 @contextlib.contextmanager
-def workdir(keep: bool) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lightningstor-bench-"))
+def workdir(
+    keep: bool, prefix: str = "lightningstor-bench-", base: Path | None = None
+) -> Iterator[Path]:
+    """A fresh temporary directory (under ``base``), removed at the end unless ``keep``."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir=base))
     try:
         yield path
     finally:

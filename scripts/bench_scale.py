@@ -40,18 +40,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import multiprocessing
 import os
 import random
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +66,7 @@ from lightningstor_client.bench.stats import summary_ms
 from lightningstor_client.sigv4 import Signer
 from lightningstor_types.config import Settings
 from lightningstor_types.service import RequestContext
-from scripts.bench import Processes, clean_env, start_etcd, wait_port
+from scripts.bench import Processes, clean_env, start_etcd, wait_port, workdir
 
 BUCKET = "scale"
 FOLDERS = 1000
@@ -436,18 +433,6 @@ def run_store(store: str, work: Path, args: argparse.Namespace) -> list[Figures]
     return rows
 
 
-@contextlib.contextmanager
-def workdir(keep: bool, base: Path | None) -> Iterator[Path]:
-    path = Path(tempfile.mkdtemp(prefix="lightningstor-scale-", dir=base))
-    try:
-        yield path
-    finally:
-        if keep:
-            print(f"(data kept in {path})")
-        else:
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def main() -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     p.add_argument("--stores", default="embedded,etcd")
@@ -482,7 +467,7 @@ def main() -> int:
     load = os.getloadavg()
     out = []
     for store in args.stores.split(","):
-        with workdir(args.keep, args.work_dir) as work:
+        with workdir(args.keep, "lightningstor-scale-", args.work_dir) as work:
             out.append(tables(store, run_store(store, work, args)))
     header = (
         f"bench_scale: {os.cpu_count()} CPUs, {args.object_size}-byte objects, filled by "
